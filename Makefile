@@ -1,0 +1,36 @@
+# One entry point for people and CI. `make` builds the venv; `make test` runs the whole suite;
+# `make check` runs the linters and the layering contract.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: all venv test check unit e2e bench clean
+
+all: venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml hack/install-deps.sh
+	bash hack/install-deps.sh
+	@touch $@
+
+check: $(STAMP)
+	$(VENV)/bin/ruff check apis server client controllers kubelet test bench
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+test: $(STAMP)
+	$(PY) -m pytest -q -ra $(PYTEST_ARGS) test
+
+unit: $(STAMP)
+	$(PY) -m pytest -q test/unit test/storage
+
+e2e: $(STAMP)
+	$(PY) -m pytest -q -ra test/e2e
+
+bench: $(STAMP)
+	bash bench/run-all.sh
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Creates .venv and installs the project with its development tools. Idempotent: the Makefile
+# calls it whenever pyproject.toml changes. Apt packages are installed only by the scripts that
+# need them (benchmarks, containerd, qemu), never here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+fi
+"$VENV/bin/pip" install -q --disable-pip-version-check --upgrade pip >/dev/null
+"$VENV/bin/pip" install -q --disable-pip-version-check -e '.[dev]'
+# Build the schema validators once (kept under ~/.cache/arktos), so servers start in a blink.
+"$VENV/bin/python" -c "from apis import validation; from apis.builtin import builtin_catalogue; validation.precompile(builtin_catalogue())"
