@@ -1,0 +1,119 @@
+"""Arktos's additions to the upstream Kubernetes OpenAPI definitions, in one place.
+
+Arktos is a Kubernetes fork: every object's metadata carries ``tenant`` and ``hashKey``, owner
+references carry ``hashKey``, and the core group serves a cluster-scoped ``Tenant`` kind
+(ARKTOS.md §2). The upstream definitions we load from ``kubernetes-validate`` know none of this,
+so the additions are patched in here, programmatically, in the same JSON-Schema flavour as the
+upstream file (nullable optional fields as ``["string", "null"]``, refs as ``#/$defs/<name>``).
+Later Arktos extensions (the VM fields on PodSpec) belong here too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Schema = dict[str, Any]
+
+OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+OWNER_REFERENCE = "io.k8s.apimachinery.pkg.apis.meta.v1.OwnerReference"
+LIST_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta"
+TENANT = "io.k8s.api.core.v1.Tenant"
+TENANT_SPEC = "io.k8s.api.core.v1.TenantSpec"
+TENANT_STATUS = "io.k8s.api.core.v1.TenantStatus"
+TENANT_LIST = "io.k8s.api.core.v1.TenantList"
+
+_API_VERSION_DESCRIPTION = "APIVersion defines the versioned schema of this representation of an object."
+_KIND_DESCRIPTION = "Kind is a string value representing the REST resource this object represents."
+
+
+def _ref(name: str, description: str) -> Schema:
+    return {"$ref": f"#/$defs/{name}", "description": description}
+
+
+def _hash_key_property(what: str) -> Schema:
+    return {
+        "description": f"HashKey of the {what}: FNV-1a 64 of its uid mapped into [0, 2^63-1]. "
+        "Populated by the system. Read-only.",
+        "format": "int64",
+        "type": ["integer", "null"],
+    }
+
+
+def _type_meta(kind: str) -> dict[str, Schema]:
+    return {
+        "apiVersion": {"description": _API_VERSION_DESCRIPTION, "type": ["string", "null"], "enum": ["v1"]},
+        "kind": {"description": _KIND_DESCRIPTION, "type": ["string", "null"], "enum": [kind]},
+    }
+
+
+def _tenant_definitions() -> dict[str, Schema]:
+    return {
+        TENANT: {
+            "description": "Tenant is the unit of isolation in Arktos: a separate space of namespaces, "
+            "tenant-scoped resources, users and quotas.",
+            "properties": {
+                **_type_meta("Tenant"),
+                "metadata": _ref(OBJECT_META, "Standard object's metadata."),
+                "spec": _ref(TENANT_SPEC, "Spec defines the behavior of the Tenant."),
+                "status": _ref(TENANT_STATUS, "Status describes the current status of a Tenant."),
+            },
+            "type": ["object", "null"],
+            "x-kubernetes-group-version-kind": [{"group": "", "kind": "Tenant", "version": "v1"}],
+        },
+        TENANT_SPEC: {
+            "description": "TenantSpec describes the attributes of a Tenant.",
+            "properties": {
+                "storageClusterId": {
+                    "description": "The id of the storage cluster that holds the tenant's objects "
+                    "(\"0\"..\"63\"; \"0\" is the system store). Immutable.",
+                    "type": ["string", "null"],
+                },
+                "finalizers": {
+                    "description": "Finalizers is an opaque list of values that must be empty to "
+                    "permanently remove the object from storage.",
+                    "items": {"type": ["string", "null"]},
+                    "type": ["array", "null"],
+                    "x-kubernetes-list-type": "atomic",
+                },
+            },
+            "type": ["object", "null"],
+        },
+        TENANT_STATUS: {
+            "description": "TenantStatus is information about the current status of a Tenant.",
+            "properties": {
+                "phase": {
+                    "description": "The current lifecycle phase of the tenant: Active or Terminating.",
+                    "type": ["string", "null"],
+                },
+            },
+            "type": ["object", "null"],
+        },
+        TENANT_LIST: {
+            "description": "TenantList is a list of Tenants.",
+            "properties": {
+                **_type_meta("TenantList"),
+                "items": {
+                    "description": "Items is the list of Tenant objects in the list.",
+                    "items": {"$ref": f"#/$defs/{TENANT}"},
+                    "type": "array",
+                },
+                "metadata": _ref(LIST_META, "Standard list metadata."),
+            },
+            "required": ["items"],
+            "type": ["object", "null"],
+            "x-kubernetes-group-version-kind": [{"group": "", "kind": "TenantList", "version": "v1"}],
+        },
+    }
+
+
+def add_arktos_definitions(defs: dict[str, Schema]) -> None:
+    """Patch Arktos's fields and kinds into freshly loaded upstream definitions (mutates ``defs``)."""
+    meta_properties = defs[OBJECT_META]["properties"]
+    meta_properties["tenant"] = {
+        "description": "Tenant defines the space within which each name must be unique. "
+        "Populated by the system from the request; empty means the system tenant.",
+        "type": ["string", "null"],
+    }
+    meta_properties["hashKey"] = _hash_key_property("object")
+    defs[OWNER_REFERENCE]["properties"]["hashKey"] = _hash_key_property("referent")
+    defs.update(_tenant_definitions())

@@ -1,0 +1,331 @@
+"""Upstream's defaulting of the fields clients rely on, applied to objects as they are created.
+
+Mirrors the ``SetDefaults_*`` functions of ``pkg/apis/{core,apps,batch,autoscaling}/v1`` (and
+the bits of registry strategy / admission that every object shows, such as a Pod's priority),
+so that what clients read back looks like what a real API server returns. Defaults only fill
+fields that are absent: applying them twice changes nothing. Values of the wrong JSON type are
+left alone for validation to report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from apis.catalogue import Resource
+
+Obj = dict[str, Any]
+
+
+def _child(obj: Obj, name: str) -> Obj | None:
+    """``obj[name]`` when it is an object (created empty if absent), else None."""
+    value = obj.setdefault(name, {})
+    return value if isinstance(value, dict) else None
+
+
+def _objects(value: Any) -> list[Obj]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _image_pull_policy(image: str) -> str:
+    # upstream SetDefaults_Container: Always for ":latest" or no tag, IfNotPresent otherwise
+    if "@" in image:
+        return "IfNotPresent"
+    last_segment = image.rsplit("/", 1)[-1]
+    tag = last_segment.rpartition(":")[2] if ":" in last_segment else ""
+    return "Always" if tag in ("", "latest") else "IfNotPresent"
+
+
+def _default_probe(probe: Any) -> None:
+    if not isinstance(probe, dict):
+        return
+    for name, value in (("timeoutSeconds", 1), ("periodSeconds", 10), ("successThreshold", 1),
+                        ("failureThreshold", 3)):
+        probe.setdefault(name, value)
+    http = probe.get("httpGet")
+    if isinstance(http, dict):
+        http.setdefault("path", "/")
+        http.setdefault("scheme", "HTTP")
+
+
+def _default_container(container: Obj, *, host_network: bool) -> None:
+    image = container.get("image")
+    if isinstance(image, str) and image:
+        container.setdefault("imagePullPolicy", _image_pull_policy(image))
+    container.setdefault("terminationMessagePath", "/dev/termination-log")
+    container.setdefault("terminationMessagePolicy", "File")
+    container.setdefault("resources", {})
+    for port in _objects(container.get("ports")):
+        port.setdefault("protocol", "TCP")
+        if host_network and "containerPort" in port:
+            port.setdefault("hostPort", port["containerPort"])
+    for env in _objects(container.get("env")):
+        value_from = env.get("valueFrom")
+        field_ref = value_from.get("fieldRef") if isinstance(value_from, dict) else None
+        if isinstance(field_ref, dict):
+            field_ref.setdefault("apiVersion", "v1")
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        _default_probe(container.get(probe))
+
+
+def _default_requests_from_limits(container: Obj) -> None:
+    # upstream SetDefaults_Pod: a limit without a request requests the limit
+    resources = container.get("resources")
+    if not isinstance(resources, dict) or not isinstance(resources.get("limits"), dict):
+        return
+    requests = resources.setdefault("requests", {})
+    if isinstance(requests, dict):
+        for name, quantity in resources["limits"].items():
+            requests.setdefault(name, quantity)
+        if not requests:
+            del resources["requests"]
+
+
+def _default_volumes(spec: Obj) -> None:
+    for volume in _objects(spec.get("volumes")):
+        for source in ("configMap", "secret", "downwardAPI", "projected"):
+            if isinstance(volume.get(source), dict):
+                volume[source].setdefault("defaultMode", 420)  # 0644
+
+
+def default_pod_spec(spec: Obj) -> None:
+    """SetDefaults_PodSpec and the container/volume defaults beneath it (pods and templates)."""
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("securityContext", {})
+    spec.setdefault("schedulerName", "default-scheduler")
+    spec.setdefault("enableServiceLinks", True)
+    host_network = spec.get("hostNetwork") is True
+    for field in ("initContainers", "containers"):
+        for container in _objects(spec.get(field)):
+            _default_container(container, host_network=host_network)
+            _default_requests_from_limits(container)
+    _default_volumes(spec)
+
+
+def _default_template(spec: Obj) -> None:
+    template = spec.get("template")
+    if isinstance(template, dict):
+        template_spec = _child(template, "spec")
+        if template_spec is not None:
+            default_pod_spec(template_spec)
+
+
+def _pod(obj: Obj) -> None:
+    spec = _child(obj, "spec")
+    if spec is None:
+        return
+    default_pod_spec(spec)
+    # the Priority admission plugin: no priorityClassName means the global default, priority 0
+    if "priorityClassName" not in spec:
+        spec.setdefault("priority", 0)
+    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+
+
+def _service(obj: Obj) -> None:
+    spec = _child(obj, "spec")
+    if spec is None:
+        return
+    service_type = spec.setdefault("type", "ClusterIP")
+    spec.setdefault("sessionAffinity", "None")
+    for port in _objects(spec.get("ports")):
+        port.setdefault("protocol", "TCP")
+        if port.get("targetPort") in (None, 0, "") and "port" in port:
+            port["targetPort"] = port["port"]
+    if service_type == "ExternalName":
+        return
+    # ipFamilies/ipFamilyPolicy are filled by upstream's service REST storage on create
+    spec.setdefault("ipFamilyPolicy", "SingleStack")
+    spec.setdefault("ipFamilies", ["IPv4"])
+    spec.setdefault("internalTrafficPolicy", "Cluster")
+    if service_type in ("NodePort", "LoadBalancer"):
+        spec.setdefault("externalTrafficPolicy", "Cluster")
+    if service_type == "LoadBalancer":
+        spec.setdefault("allocateLoadBalancerNodePorts", True)
+
+
+def _deployment(obj: Obj) -> None:
+    spec = _child(obj, "spec")
+    if spec is None:
+        return
+    spec.setdefault("replicas", 1)
+    strategy = _child(spec, "strategy")
+    if strategy is not None:
+        if strategy.setdefault("type", "RollingUpdate") == "RollingUpdate":
+            rolling = _child(strategy, "rollingUpdate")
+            if rolling is not None:
+                rolling.setdefault("maxUnavailable", "25%")
+                rolling.setdefault("maxSurge", "25%")
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("progressDeadlineSeconds", 600)
+    _default_template(spec)
+
+
+def _replica_set(obj: Obj) -> None:
+    spec = _child(obj, "spec")
+    if spec is not None:
+        spec.setdefault("replicas", 1)
+        _default_template(spec)
+
+
+def _replication_controller(obj: Obj) -> None:
+    spec = _child(obj, "spec")
+    if spec is None:
+        return
+    spec.setdefault("replicas", 1)
+    template = spec.get("template")
+    # upstream SetDefaults_ReplicationController: selector and labels default to the template's labels
+    labels = template.get("metadata", {}).get("labels") if isinstance(template, dict) else None
+    if isinstance(labels, dict) and labels:
+        spec.setdefault("selector", dict(labels))
+        meta = _child(obj, "metadata")
+        if meta is not None and not meta.get("labels"):
+            meta["labels"] = dict(labels)
+    _default_template(spec)
+
+
+def _stateful_set(obj: Obj) -> None:
+    spec = _child(obj, "spec")
+    if spec is None:
+        return
+    spec.setdefault("replicas", 1)
+    spec.setdefault("podManagementPolicy", "OrderedReady")
+    strategy = _child(spec, "updateStrategy")
+    if strategy is not None and strategy.setdefault("type", "RollingUpdate") == "RollingUpdate":
+        rolling = _child(strategy, "rollingUpdate")
+        if rolling is not None:
+            rolling.setdefault("partition", 0)
+    spec.setdefault("revisionHistoryLimit", 10)
+    retention = _child(spec, "persistentVolumeClaimRetentionPolicy")
+    if retention is not None:
+        retention.setdefault("whenDeleted", "Retain")
+        retention.setdefault("whenScaled", "Retain")
+    for claim in _objects(spec.get("volumeClaimTemplates")):
+        _persistent_volume_claim(claim)
+    _default_template(spec)
+
+
+def _daemon_set(obj: Obj) -> None:
+    spec = _child(obj, "spec")
+    if spec is None:
+        return
+    strategy = _child(spec, "updateStrategy")
+    if strategy is not None and strategy.setdefault("type", "RollingUpdate") == "RollingUpdate":
+        rolling = _child(strategy, "rollingUpdate")
+        if rolling is not None:
+            rolling.setdefault("maxUnavailable", 1)
+            rolling.setdefault("maxSurge", 0)
+    spec.setdefault("revisionHistoryLimit", 10)
+    _default_template(spec)
+
+
+def _job_selector(obj: Obj, spec: Obj) -> None:
+    # upstream job strategy (generateSelector): without manualSelector the server owns the
+    # selector, keyed by the Job's uid, and labels the template to match.
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        return
+    uid, name = meta.get("uid"), meta.get("name")
+    if spec.get("manualSelector") is True or not uid or "selector" in spec:
+        return
+    template = _child(spec, "template")
+    template_meta = _child(template, "metadata") if template is not None else None
+    labels = _child(template_meta, "labels") if template_meta is not None else None
+    if labels is None:
+        return
+    labels.setdefault("batch.kubernetes.io/controller-uid", uid)
+    labels.setdefault("controller-uid", uid)
+    if name:
+        labels.setdefault("batch.kubernetes.io/job-name", name)
+        labels.setdefault("job-name", name)
+    spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+
+
+def _job(obj: Obj) -> None:
+    spec = _child(obj, "spec")
+    if spec is None:
+        return
+    if "completions" not in spec and "parallelism" not in spec:
+        spec["completions"] = 1
+    spec.setdefault("parallelism", 1)
+    if "backoffLimitPerIndex" not in spec:
+        spec.setdefault("backoffLimit", 6)
+    spec.setdefault("completionMode", "NonIndexed")
+    spec.setdefault("suspend", False)
+    if "podFailurePolicy" not in spec:
+        spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
+    _job_selector(obj, spec)
+    _default_template(spec)
+
+
+def _cron_job(obj: Obj) -> None:
+    spec = _child(obj, "spec")
+    if spec is None:
+        return
+    spec.setdefault("concurrencyPolicy", "Allow")
+    spec.setdefault("suspend", False)
+    spec.setdefault("successfulJobsHistoryLimit", 3)
+    spec.setdefault("failedJobsHistoryLimit", 1)
+    job_template = spec.get("jobTemplate")
+    if isinstance(job_template, dict) and isinstance(job_template.get("spec"), dict):
+        _default_template(job_template["spec"])
+
+
+def _persistent_volume_claim(obj: Obj) -> None:
+    spec = _child(obj, "spec")
+    if spec is not None:
+        spec.setdefault("volumeMode", "Filesystem")
+
+
+def _persistent_volume(obj: Obj) -> None:
+    spec = _child(obj, "spec")
+    if spec is not None:
+        spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
+        spec.setdefault("volumeMode", "Filesystem")
+
+
+def _secret(obj: Obj) -> None:
+    obj.setdefault("type", "Opaque")
+
+
+def _pod_template(obj: Obj) -> None:
+    _default_template(obj)
+
+
+def _horizontal_pod_autoscaler(obj: Obj) -> None:
+    spec = _child(obj, "spec")
+    if spec is not None:
+        spec.setdefault("minReplicas", 1)
+
+
+def _tenant(obj: Obj) -> None:
+    spec = _child(obj, "spec")
+    if spec is not None:
+        spec.setdefault("storageClusterId", "0")  # Arktos: "0" is the system store
+
+
+_DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
+    ("", "Pod"): _pod,
+    ("", "PodTemplate"): _pod_template,
+    ("", "Service"): _service,
+    ("", "ReplicationController"): _replication_controller,
+    ("", "Secret"): _secret,
+    ("", "PersistentVolumeClaim"): _persistent_volume_claim,
+    ("", "PersistentVolume"): _persistent_volume,
+    ("", "Tenant"): _tenant,
+    ("apps", "Deployment"): _deployment,
+    ("apps", "ReplicaSet"): _replica_set,
+    ("apps", "StatefulSet"): _stateful_set,
+    ("apps", "DaemonSet"): _daemon_set,
+    ("batch", "Job"): _job,
+    ("batch", "CronJob"): _cron_job,
+    ("autoscaling", "HorizontalPodAutoscaler"): _horizontal_pod_autoscaler,
+}
+
+
+def apply_defaults(resource: Resource, obj: dict[str, Any]) -> None:
+    """Fill in upstream's defaults for ``resource`` in place (idempotent)."""
+    defaulter = _DEFAULTERS.get((resource.group, resource.kind))
+    if defaulter is not None:
+        defaulter(obj)

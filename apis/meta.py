@@ -1,0 +1,50 @@
+"""Object-metadata helpers the server fills in on create, shared later by controllers.
+
+Arktos adds ``metadata.hashKey`` to every object so that controller instances can split the
+objects between them by hash range (ARKTOS.md §2, §6); the key is derived from the uid, so this
+module owns that derivation together with the other system-generated metadata values (uid,
+creation timestamp) so that every component computes them identically.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+_FNV64_OFFSET_BASIS = 0xCBF29CE484222325
+_FNV64_PRIME = 0x100000001B3
+_UINT64_MASK = (1 << 64) - 1
+_MAX_INT64 = (1 << 63) - 1
+
+
+def fnv1a_64(data: bytes) -> int:
+    """The 64-bit FNV-1a hash (Go's ``hash/fnv.New64a``) of ``data``, as an unsigned int."""
+    value = _FNV64_OFFSET_BASIS
+    for byte in data:
+        value ^= byte
+        value = (value * _FNV64_PRIME) & _UINT64_MASK
+    return value
+
+
+def hash_key(uid: str) -> int:
+    """Arktos's ``metadata.hashKey`` for an object with this uid, in [0, 2^63-1].
+
+    Mirrors Arktos's ``GetHashOfUUID`` (apimachinery meta fuzzer package): the unsigned 64-bit
+    FNV-1a of the uid string, and when that exceeds MaxInt64 (which Kubernetes' int64 fields
+    cannot hold) MaxInt64 is subtracted from it.
+    """
+    raw = fnv1a_64(uid.encode("utf-8"))
+    if raw > _MAX_INT64:
+        raw -= _MAX_INT64
+    return raw
+
+
+def now_rfc3339(now: datetime | None = None) -> str:
+    """A ``metav1.Time`` value: UTC, second precision, ``2026-11-28T02:49:56Z``."""
+    moment = now.astimezone(UTC) if now is not None else datetime.now(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_uid() -> str:
+    """A fresh object uid (a random RFC 4122 UUID, as upstream's ``uuid.NewUUID``)."""
+    return str(uuid.uuid4())

@@ -1,0 +1,240 @@
+"""The OpenAPI documents the server publishes (``/openapi/v2``, ``/openapi/v3``, ``/openapi/v3/<gv>``).
+
+kubectl reads them for ``explain``, for client-side ``apply`` (strategic-merge metadata) and to
+learn whether the server accepts ``fieldValidation`` (it looks for that query parameter on a
+PATCH operation carrying the kind's ``x-kubernetes-group-version-kind``). The schemas come from
+`apis.schemas`, converted to what kubectl's parsers expect (checked with kubectl 1.32, see
+MACHINE.md): no ``"null"`` in ``type``, IntOrString as ``type: string, format: int-or-string``,
+Quantity as ``type: string``, refs to ``#/definitions/`` (v2) or ``#/components/schemas/`` (v3),
+and in v3 a ``$ref`` with siblings wrapped as ``allOf: [{$ref}]`` as upstream does. Documents
+are serialized once per catalogue and cached.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from typing import Any
+
+import orjson
+
+from apis.catalogue import Catalogue, Resource
+from apis.schemas import (
+    GVK_EXTENSION,
+    INT_OR_STRING,
+    QUANTITY,
+    SERVED_KUBERNETES_VERSION,
+    Schema,
+    definition_name,
+    definitions,
+    reachable_definitions,
+    ref_target,
+)
+
+_INFO = {"title": "Kubernetes", "version": f"v{SERVED_KUBERNETES_VERSION}.0"}
+_V2_REF = "#/definitions/"
+_V3_REF = "#/components/schemas/"
+_META = "io.k8s.apimachinery.pkg.apis.meta.v1."
+_SHARED_DEFINITIONS = (_META + "Status", _META + "DeleteOptions", _META + "Patch", _META + "WatchEvent")
+_REPLACED: dict[str, Schema] = {
+    INT_OR_STRING: {"type": "string", "format": "int-or-string", "x-kubernetes-int-or-string": True},
+    QUANTITY: {"type": "string"},
+}
+_PATCH_MEDIA_TYPES = (
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+    "application/apply-patch+yaml",
+)
+_WRITE_PARAMETERS = (
+    ("dryRun", "When present, indicates that modifications should not be persisted."),
+    ("fieldManager", "A name associated with the actor or entity that is making these changes."),
+    ("fieldValidation", "Ignore, Warn or Strict: how the server treats unknown or duplicate fields."),
+)
+
+
+def _convert(schema: Any, ref_prefix: str, *, wrap_refs: bool) -> Any:
+    if isinstance(schema, list):
+        return [_convert(item, ref_prefix, wrap_refs=wrap_refs) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: Schema = {}
+    for name, value in schema.items():
+        if name == "type" and isinstance(value, list):
+            kept = [t for t in value if t != "null"]
+            if kept:
+                out["type"] = kept[0] if len(kept) == 1 else kept
+        elif name == "enum":
+            continue  # only kubernetes-validate's apiVersion/kind pins; upstream serves none there
+        elif name == "properties" and isinstance(value, dict):
+            out[name] = {p: _convert(s, ref_prefix, wrap_refs=wrap_refs) for p, s in value.items()}
+        elif name != "$ref":
+            out[name] = _convert(value, ref_prefix, wrap_refs=wrap_refs)
+    target = ref_target(schema)
+    if target is None:
+        return out
+    ref = {"$ref": ref_prefix + target}
+    if wrap_refs and out:
+        return {"allOf": [ref], **out}
+    return {**ref, **out}
+
+
+def _served_definition(name: str, ref_prefix: str, *, wrap_refs: bool) -> Schema:
+    schema = definitions()[name]
+    if name in _REPLACED:
+        described = {"description": schema["description"]} if "description" in schema else {}
+        return {**described, **_REPLACED[name]}
+    converted: Schema = _convert(schema, ref_prefix, wrap_refs=wrap_refs)
+    return converted
+
+
+def _kind_definition(resource: Resource, kind: str) -> str | None:
+    if kind == resource.kind and resource.definition:
+        return resource.definition
+    return definition_name(resource.group, resource.version, kind)
+
+
+def _group_version_path(group: str, version: str) -> str:
+    return f"api/{version}" if not group else f"apis/{group}/{version}"
+
+
+def _operation_id(verb: str, resource: Resource, kind: str) -> str:
+    group = "".join(part.capitalize() for part in (resource.group or "core").split(".")[:1])
+    namespaced = "Namespaced" if resource.namespaced else ""
+    return f"{verb}{group}{resource.version.capitalize()}{namespaced}{kind}"
+
+
+def _parameters(names: tuple[tuple[str, str], ...], *, v3: bool) -> list[Schema]:
+    out: list[Schema] = []
+    for name, description in names:
+        parameter: Schema = {"name": name, "in": "query", "description": description}
+        if v3:
+            parameter["schema"] = {"type": "string", "uniqueItems": True}
+        else:
+            parameter.update({"type": "string", "uniqueItems": True})
+        out.append(parameter)
+    return out
+
+
+def _response(definition: str | None, ref_prefix: str, *, v3: bool) -> Schema:
+    if definition is None:
+        return {"200": {"description": "OK"}}
+    schema = {"$ref": ref_prefix + definition}
+    if v3:
+        return {"200": {"description": "OK", "content": {"application/json": {"schema": schema}}}}
+    return {"200": {"description": "OK", "schema": schema}}
+
+
+def _operation(action: str, resource: Resource, *, list_kind: bool, v3: bool) -> Schema:
+    kind = resource.list_kind if list_kind and action == "list" else resource.kind
+    ref_prefix = _V3_REF if v3 else _V2_REF
+    returned = _META + "Status" if action == "deletecollection" else _kind_definition(resource, kind)
+    parameters = list(_WRITE_PARAMETERS) if action in ("post", "put", "patch") else []
+    if action == "patch":
+        parameters.append(("force", "Force is going to force Apply requests."))
+    operation: Schema = {
+        "operationId": _operation_id(action, resource, resource.kind),
+        "parameters": _parameters(tuple(parameters), v3=v3),
+        "responses": _response(returned, ref_prefix, v3=v3),
+        "x-kubernetes-action": action,
+        "x-kubernetes-group-version-kind": {
+            "group": resource.group, "version": resource.version, "kind": resource.kind,
+        },
+    }
+    if action == "patch" and v3:
+        patch = {"schema": {"$ref": _V3_REF + _META + "Patch"}}
+        operation["requestBody"] = {"content": {media: patch for media in _PATCH_MEDIA_TYPES}}
+    return operation
+
+
+def _path_parameters(names: list[str], *, v3: bool) -> list[Schema]:
+    out: list[Schema] = []
+    for name in names:
+        parameter: Schema = {"name": name, "in": "path", "required": True, "uniqueItems": True}
+        if v3:
+            parameter["schema"] = {"type": "string"}
+        else:
+            parameter["type"] = "string"
+        out.append(parameter)
+    return out
+
+
+def _resource_paths(resource: Resource, *, v3: bool) -> dict[str, Schema]:
+    """The collection and item paths of ``resource`` at their upstream (tenant-less) shapes."""
+    base = "/" + _group_version_path(resource.group, resource.version)
+    scope = "/namespaces/{namespace}" if resource.namespaced else ""
+    collection, item = f"{base}{scope}/{resource.plural}", f"{base}{scope}/{resource.plural}/{{name}}"
+    verbs = set(resource.verbs)
+    collection_ops = {"get": "list", "post": "create", "delete": "deletecollection"}
+    item_ops = {"get": "get", "put": "update", "patch": "patch", "delete": "delete"}
+    actions = {"create": "post", "update": "put"}
+    paths: dict[str, Schema] = {}
+    namespace = ["namespace"] if resource.namespaced else []
+    shapes = ((collection, collection_ops, namespace), (item, item_ops, ["name", *namespace]))
+    for path, ops, path_names in shapes:
+        entry: Schema = {
+            method: _operation(actions.get(verb, verb), resource, list_kind=True, v3=v3)
+            for method, verb in ops.items() if verb in verbs
+        }
+        if entry:
+            paths[path] = {**entry, "parameters": _path_parameters(path_names, v3=v3)}
+    return paths
+
+
+def _root_definitions(resources: list[Resource]) -> list[str]:
+    roots = list(_SHARED_DEFINITIONS)
+    for resource in resources:
+        roots.extend(d for d in (_kind_definition(resource, resource.kind),
+                                 _kind_definition(resource, resource.list_kind)) if d)
+    return reachable_definitions(roots)
+
+
+@functools.cache
+def openapi_v2(cat: Catalogue | None = None) -> bytes:
+    """The Swagger 2.0 document: every definition, and paths for ``cat``'s resources if given."""
+    paths: dict[str, Schema] = {}
+    for resource in cat or ():
+        paths.update(_resource_paths(resource, v3=False))
+    document = {
+        "swagger": "2.0",
+        "info": _INFO,
+        "paths": paths,
+        "definitions": {
+            name: _served_definition(name, _V2_REF, wrap_refs=False) for name in sorted(definitions())
+        },
+    }
+    return orjson.dumps(document)
+
+
+@functools.cache
+def openapi_v3_document(cat: Catalogue, path: str) -> bytes | None:
+    """The OpenAPI 3.0 document of one group-version (``api/v1``, ``apis/apps/v1``), or None."""
+    resources = [r for r in cat if _group_version_path(r.group, r.version) == path.strip("/")]
+    if not resources:
+        return None
+    paths: dict[str, Schema] = {}
+    for resource in resources:
+        paths.update(_resource_paths(resource, v3=True))
+    schemas = {name: _served_definition(name, _V3_REF, wrap_refs=True)
+               for name in _root_definitions(resources)}
+    document = {"openapi": "3.0.0", "info": _INFO, "paths": paths, "components": {"schemas": schemas}}
+    return orjson.dumps(document)
+
+
+@functools.cache
+def openapi_v3_index(cat: Catalogue) -> dict[str, Any]:
+    """``/openapi/v3``: each served group-version with a content-hashed URL (upstream's discovery)."""
+    paths: dict[str, Any] = {}
+    for group, versions in cat.group_versions().items():
+        for version in versions:
+            path = _group_version_path(group, version)
+            document = openapi_v3_document(cat, path)
+            if document is not None:
+                digest = hashlib.sha512(document).hexdigest().upper()
+                paths[path] = {"serverRelativeURL": f"/openapi/v3/{path}?hash={digest}"}
+    return {"paths": paths}
+
+
+def has_group_version_kind(schema: Schema) -> bool:
+    """Whether a served schema names its kind (what ``kubectl explain`` looks for)."""
+    return bool(schema.get(GVK_EXTENSION))

@@ -1,0 +1,175 @@
+"""Validation of API objects on create and update: schema, names, and the key semantic rules.
+
+The fast path is a validator compiled from the object's OpenAPI definition with fastjsonschema
+(compiled lazily per kind and cached; ~0.05 ms per Pod, where an interpreting validator takes
+tens of milliseconds). It only answers "valid or not", so on failure a precise walk
+(`apis.schema_walk`) collects every cause with upstream's paths and messages.
+
+How the server should answer (upstream's order: decode, then default, then validate):
+- any error with reason ``FieldValueTypeInvalid`` means upstream's *decoder* would have refused
+  the body: answer 400 BadRequest with ``<Kind> in version "<v>" cannot be handled as a <Kind>:
+  <message>`` (the message is the Go decoder's ``json: cannot unmarshal ...``; see
+  `type_errors`);
+- otherwise the errors are a 422 Invalid Status's causes (``<field>: <message>``);
+- `unknown_fields` feeds ``fieldValidation=Strict`` (400, ``unknown field "spec.foo"``) and
+  ``Warn`` (a ``Warning`` header per field).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import marshal
+import os
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import fastjsonschema
+import orjson
+
+from apis.catalogue import Resource
+from apis.field_errors import FieldError
+from apis.name_rules import (
+    dns1035_label_errors,
+    dns1123_label_errors,
+    dns1123_subdomain_errors,
+    metadata_errors,
+)
+from apis.schema_walk import schema_errors, unknown_field_paths
+from apis.schemas import Schema, definition_name, definitions, reachable_definitions
+from apis.semantic_rules import semantic_errors
+
+__all__ = [
+    "FieldError",
+    "dns1035_label_errors",
+    "dns1123_label_errors",
+    "dns1123_subdomain_errors",
+    "precompile",
+    "type_errors",
+    "unknown_fields",
+    "validate",
+]
+
+# Keys the compiled validator has no use for. Formats are left to the decoder upstream (a bad
+# date-time or base64 value is a decode error there), and apiVersion/kind are checked by the
+# server against the request path before validation.
+_DROPPED_KEYS = frozenset({"description", "format"})
+
+
+def _for_validation(schema: Any, *, top_level: bool = False) -> Any:
+    if isinstance(schema, list):
+        return [_for_validation(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _for_validation(v) for k, v in schema.items() if k not in _DROPPED_KEYS and k != "properties"}
+    if isinstance(schema.get("properties"), dict):
+        properties = {name: _for_validation(sub) for name, sub in schema["properties"].items()}
+        if top_level:
+            for name in ("apiVersion", "kind"):
+                if name in properties:
+                    properties[name] = {k: v for k, v in properties[name].items() if k != "enum"}
+        out["properties"] = properties
+    return out
+
+
+@functools.cache
+def _compiled(definition: str) -> Callable[[Any], Any]:
+    defs = definitions()
+    document: Schema = {
+        "$defs": {
+            name: _for_validation(defs[name], top_level=(name == definition))
+            for name in reachable_definitions([definition])
+        },
+        "$ref": f"#/$defs/{definition}",
+    }
+    return _load_validator(document)
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("ARKTOS_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "arktos")
+    return Path(root) / "validators"
+
+
+def _load_validator(document: Schema) -> Callable[[Any], Any]:
+    """Generated validator code, compiled once and kept on disk as a marshalled code object.
+
+    Generating (~1 s) and byte-compiling (~2 s) every built-in kind's validator dominates start-up;
+    the marshalled code object loads in milliseconds. The key covers the schema and Python's
+    version, so a new schema or interpreter never reads a stale validator.
+    """
+    digest = hashlib.sha256(orjson.dumps(document, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    path = _cache_dir() / f"{digest}-{sys.implementation.cache_tag}.bin"
+    code = None
+    try:
+        code = marshal.loads(path.read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):
+        source = fastjsonschema.compile_to_code(document)
+        code = compile(source, f"<validator {digest[:12]}>", "exec")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_bytes(marshal.dumps(code))
+            partial.replace(path)
+        except OSError:
+            pass  # a read-only home only costs speed
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)
+    validator: Callable[[Any], Any] = namespace["validate"]
+    return validator
+
+
+def definition_for(resource: Resource) -> str | None:
+    """The OpenAPI definition objects of ``resource`` are checked against."""
+    name = resource.definition or definition_name(resource.group, resource.version, resource.kind)
+    return name if name is not None and name in definitions() else None
+
+
+def _schema_problems(definition: str, obj: dict[str, Any]) -> list[FieldError]:
+    try:
+        _compiled(definition)(obj)
+    except fastjsonschema.JsonSchemaValueException:
+        return schema_errors(definition, obj)
+    return []
+
+
+def validate(resource: Resource, obj: dict[str, Any]) -> list[FieldError]:
+    """Every reason ``obj`` may not be stored as ``resource`` (empty when valid). Never mutates obj.
+
+    When the object has type errors only those are returned, as upstream's decoder stops there.
+    """
+    definition = definition_for(resource)
+    errors = _schema_problems(definition, obj) if definition is not None else []
+    if any(error.reason == "FieldValueTypeInvalid" for error in errors):
+        return [error for error in errors if error.reason == "FieldValueTypeInvalid"]
+    errors.extend(metadata_errors(resource, obj))
+    errors.extend(semantic_errors(resource, obj))
+    return list(dict.fromkeys(errors))  # the schema and the semantic rules may both say "Required value"
+
+
+def type_errors(resource: Resource, obj: dict[str, Any]) -> list[str]:
+    """The Go decoder's messages for fields of the wrong JSON type (400 BadRequest upstream)."""
+    definition = definition_for(resource)
+    if definition is None:
+        return []
+    return [e.message for e in _schema_problems(definition, obj) if e.reason == "FieldValueTypeInvalid"]
+
+
+def unknown_fields(resource: Resource, obj: dict[str, Any]) -> list[str]:
+    """Paths of fields the schema does not declare (``spec.foo``, ``spec.containers[0].bar``)."""
+    definition = definition_for(resource)
+    return unknown_field_paths(definition, obj) if definition is not None else []
+
+
+def precompile(resources: Iterable[Resource]) -> None:
+    """Compile the validators of ``resources`` now (~0.1-0.5 s each; all built-ins ~5 s).
+
+    Validators are otherwise compiled on first use; a server may call this in a worker thread at
+    start-up so that no request pays for it on the event loop.
+    """
+    for resource in resources:
+        definition = definition_for(resource)
+        if definition is not None:
+            _compiled(definition)
