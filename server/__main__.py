@@ -1,0 +1,5 @@
+"""Entry point: ``python -m server``."""
+
+from server.main import main
+
+main()

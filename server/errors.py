@@ -1,0 +1,165 @@
+"""The API server's error tree, and the one place that renders Kubernetes ``Status`` objects.
+
+Every failure a client can cause is an `ApiError` carrying the HTTP code, the Kubernetes
+``reason`` and the upstream message text; lower layers (storage, validation, patch) raise their
+own exceptions and the registry converts them here (`raise ... from e`). The HTTP layer turns any
+`ApiError` into a Status body; anything else is logged and answered as a generic 500 without a
+traceback (k8s.io/apimachinery/pkg/api/errors is the model).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from apis.validation import FieldError
+
+
+class ApiError(Exception):
+    """An error with a Kubernetes Status representation."""
+
+    code: int = 500
+    reason: str = "InternalError"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        self.headers = headers or {}
+
+    def status(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
+        if self.details is not None:
+            body["details"] = self.details
+        return body
+
+    def body(self) -> bytes:
+        return orjson.dumps(self.status())
+
+
+def _named(kind: str, name: str, group: str = "") -> dict[str, Any]:
+    details: dict[str, Any] = {"name": name, "kind": kind}
+    if group:
+        details["group"] = group
+    return details
+
+
+class BadRequest(ApiError):
+    code, reason = 400, "BadRequest"
+
+
+class Unauthorized(ApiError):
+    code, reason = 401, "Unauthorized"
+
+
+class Forbidden(ApiError):
+    code, reason = 403, "Forbidden"
+
+
+class NotFound(ApiError):
+    code, reason = 404, "NotFound"
+
+    @classmethod
+    def object(cls, resource: str, name: str, group: str = "") -> NotFound:
+        qualified = f"{resource}.{group}" if group else resource
+        return cls(f'{qualified} "{name}" not found', details=_named(resource, name, group))
+
+    @classmethod
+    def path(cls) -> NotFound:
+        return cls("the server could not find the requested resource", details={})
+
+
+class MethodNotAllowed(ApiError):
+    code, reason = 405, "MethodNotAllowed"
+
+    def __init__(self, message: str = "the server does not allow this method on the requested resource",
+                 **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+
+
+class NotAcceptable(ApiError):
+    code, reason = 406, "NotAcceptable"
+
+
+class AlreadyExists(ApiError):
+    code, reason = 409, "AlreadyExists"
+
+    @classmethod
+    def object(cls, resource: str, name: str, group: str = "") -> AlreadyExists:
+        qualified = f"{resource}.{group}" if group else resource
+        return cls(f'{qualified} "{name}" already exists', details=_named(resource, name, group))
+
+
+class Conflict(ApiError):
+    code, reason = 409, "Conflict"
+
+    @classmethod
+    def modified(cls, resource: str, name: str, group: str = "") -> Conflict:
+        qualified = f"{resource}.{group}" if group else resource
+        return cls(
+            f'Operation cannot be fulfilled on {qualified} "{name}": the object has been modified; '
+            "please apply your changes to the latest version and try again",
+            details=_named(resource, name, group),
+        )
+
+
+class Gone(ApiError):
+    code, reason = 410, "Gone"
+
+
+class Expired(ApiError):
+    code, reason = 410, "Expired"
+
+
+class RequestEntityTooLarge(ApiError):
+    code, reason = 413, "RequestEntityTooLarge"
+
+
+class UnsupportedMediaType(ApiError):
+    code, reason = 415, "UnsupportedMediaType"
+
+
+class Invalid(ApiError):
+    code, reason = 422, "Invalid"
+
+    @classmethod
+    def fields(cls, kind: str, name: str, errors: Sequence[FieldError], group: str = "") -> Invalid:
+        rendered = [f"{e.field}: {e.message}" if e.field else e.message for e in errors]
+        text = rendered[0] if len(rendered) == 1 else "[" + ", ".join(rendered) + "]"
+        details = _named(kind, name, group)
+        details["causes"] = [
+            {"reason": e.reason, "message": e.message, "field": e.field} for e in errors
+        ]
+        qualified = f"{kind}.{group}" if group else kind
+        return cls(f'{qualified} "{name}" is invalid: {text}', details=details)
+
+
+class TooManyRequests(ApiError):
+    code, reason = 429, "TooManyRequests"
+
+
+class InternalError(ApiError):
+    code, reason = 500, "InternalError"
+
+
+class Timeout(ApiError):
+    code, reason = 504, "Timeout"
+
+
+def success_status(details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The Status a successful delete of a fully removed object answers with (upstream)."""
+    body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
+    if details is not None:
+        body["details"] = details
+    return body

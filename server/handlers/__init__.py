@@ -1,0 +1,1 @@
+"""HTTP handlers of the API server: REST verbs, watch streams, discovery and codecs."""

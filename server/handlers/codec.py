@@ -1,0 +1,158 @@
+"""Media types in and out: request body decoding and response negotiation.
+
+Upstream serves JSON, YAML and protobuf; we serve JSON and YAML, and the ``as=`` conversions
+clients ask for through ``Accept`` (``Table`` for ``kubectl get``, ``PartialObjectMetadata`` for
+metadata informers, ``APIGroupDiscoveryList`` for aggregated discovery). Bodies are limited to
+3 MiB as upstream's apiserver limits them.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import yaml
+from aiohttp import web
+
+from server.errors import BadRequest, NotAcceptable, RequestEntityTooLarge, UnsupportedMediaType
+
+MAX_BODY_BYTES = 3 * 1024 * 1024
+
+JSON = "application/json"
+YAML = "application/yaml"
+JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
+STRATEGIC_PATCH = "application/strategic-merge-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"
+PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, APPLY_PATCH)
+
+_ACCEPTED_TEXT = "application/json, application/yaml, application/vnd.kubernetes.protobuf"
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True, slots=True)
+class MediaType:
+    """One acceptable response form: ``yaml`` or JSON, and an optional ``as`` conversion."""
+
+    yaml: bool = False
+    # "", "Table", "PartialObjectMetadata", "PartialObjectMetadataList", "APIGroupDiscoveryList"
+    as_kind: str = ""
+    version: str = ""  # the ``v=`` parameter (discovery v2 / v2beta1)
+    raw: str = JSON
+
+
+_DEFAULT_MEDIA = MediaType()
+
+
+def _parse_accept(header: str) -> list[tuple[str, dict[str, str]]]:
+    ranges = []
+    for part in header.split(","):
+        fields = [f.strip() for f in part.split(";")]
+        if not fields[0]:
+            continue
+        params = {}
+        for param in fields[1:]:
+            if "=" in param:
+                key, _, value = param.partition("=")
+                params[key.strip()] = value.strip()
+        ranges.append((fields[0].lower(), params))
+    return ranges
+
+
+def negotiate(request: web.BaseRequest, *, allow_as: tuple[str, ...] = ()) -> MediaType:
+    """Pick the first form in ``Accept`` that we can produce (406 when there is none)."""
+    header = request.headers.get("Accept", "")
+    if not header:
+        return _DEFAULT_MEDIA
+    media = _negotiate_header(header, allow_as)
+    if media is None:
+        raise NotAcceptable(f"only the following media types are accepted: {_ACCEPTED_TEXT}")
+    return media
+
+
+@functools.lru_cache(maxsize=512)
+def _negotiate_header(header: str, allow_as: tuple[str, ...]) -> MediaType | None:
+    """Memoised: a client sends the same Accept header with every request."""
+    for media, params in _parse_accept(header):
+        as_kind = params.get("as", "")
+        if as_kind and (as_kind not in allow_as):
+            continue
+        if media in (JSON, "application/*", "*/*", "application/json;stream=watch"):
+            return MediaType(as_kind=as_kind, version=params.get("v", ""), raw=media)
+        if media in (YAML, "application/x-yaml", "text/yaml") and not as_kind:
+            return MediaType(yaml=True, raw=YAML)
+    return None
+
+
+def encode(body: Any, media: MediaType) -> bytes:
+    if media.yaml:
+        return yaml.safe_dump(body, sort_keys=False).encode()
+    return orjson.dumps(body)
+
+
+def respond(body: Any, media: MediaType, *, status: int = 200,
+            warnings: list[str] | None = None, content_type: str = "") -> web.Response:
+    response = web.Response(body=encode(body, media), status=status,
+                            content_type=content_type or (YAML if media.yaml else JSON))
+    add_warnings(response, warnings)
+    return response
+
+
+def respond_raw(raw: bytes, media: MediaType, *, status: int = 200) -> web.Response:
+    """Answer with already-serialized JSON (converted when YAML was asked for)."""
+    if media.yaml:
+        return web.Response(body=encode(orjson.loads(raw), media), status=status, content_type=YAML)
+    return web.Response(body=raw, status=status, content_type=JSON)
+
+
+def add_warnings(response: web.StreamResponse, warnings: list[str] | None) -> None:
+    for warning in warnings or ():
+        escaped = warning.replace("\\", "\\\\").replace('"', '\\"')
+        response.headers.add("Warning", f'299 - "{escaped}"')
+
+
+async def read_body(request: web.BaseRequest) -> bytes:
+    length = request.content_length
+    if length is not None and length > MAX_BODY_BYTES:
+        raise RequestEntityTooLarge(f"the request body is too large: limit is {MAX_BODY_BYTES} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(65536)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise RequestEntityTooLarge(
+                f"the request body is too large: limit is {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def content_type_of(request: web.BaseRequest) -> str:
+    return (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+
+
+def decode_body(data: bytes, content_type: str, *, allowed: tuple[str, ...] = (JSON, YAML)) -> Any:
+    """Decode a request body of ``content_type`` (415 for a type not in ``allowed``)."""
+    if content_type not in allowed and not (content_type == "" and JSON in allowed):
+        raise UnsupportedMediaType(
+            f"the body of the request was in an unknown format - accepted media types include: "
+            f"{', '.join(allowed)}")
+    if not data.strip():
+        raise BadRequest("the request body is empty")
+    if content_type in (YAML, APPLY_PATCH):
+        try:
+            return yaml.load(data, Loader=_YAML_LOADER)
+        except yaml.YAMLError as e:
+            raise BadRequest(f"error converting YAML to JSON: {_first_line(str(e))}") from e
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        raise BadRequest(f"error decoding JSON: {e}") from e
+
+
+def _first_line(text: str) -> str:
+    return " ".join(text.split())

@@ -1,0 +1,308 @@
+"""REST verbs on resources: the HTTP face of the generic store.
+
+One handler serves every declared resource (upstream's generic REST handlers in
+k8s.io/apiserver/pkg/endpoints/handlers). It resolves the resource and scope, decodes the body,
+calls the store and encodes the answer in the negotiated form (JSON, YAML, Table,
+PartialObjectMetadata). Watches are handed to `server.handlers.watch`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from apis import tables
+from apis.catalogue import Catalogue, Resource
+from apis.patch import PatchError, apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
+from server.errors import ApiError, BadRequest, Invalid, MethodNotAllowed, NotFound, UnsupportedMediaType
+from server.handlers import codec
+from server.handlers.params import list_options, write_options
+from server.handlers.watch import WatchServer
+from server.registry.keys import ALL_TENANTS, Scope
+from server.registry.lister import Lister, ListPage
+from server.registry.store import GenericStore, WriteOptions, WriteResult
+from server.registry.subresources import bind_pod, evict_pod, scale_of, update_scale
+from server.request_info import RequestInfo
+from server.watchcache import CachedObject, WatchCache
+
+# Upstream picks the code per patch failure; `PatchError.status` carries it.
+_PATCH_ERRORS: dict[int, type[ApiError]] = {400: BadRequest, 415: UnsupportedMediaType, 422: Invalid}
+_TABLE_FORMS = ("Table", "PartialObjectMetadata", "PartialObjectMetadataList")
+_VERB_OF_SUBRESOURCE = {"binding": ("create",), "eviction": ("create",),
+                        "status": ("get", "update", "patch"), "scale": ("get", "update", "patch"),
+                        "finalize": ("update",)}
+
+
+class ResourceHandler:
+    def __init__(self, *, catalogue: Catalogue, store: GenericStore, lister: Lister,
+                 cache: WatchCache, watches: WatchServer, default_tenant: str = "system") -> None:
+        self._catalogue = catalogue
+        self._store = store
+        self._lister = lister
+        self._cache = cache
+        self._watches = watches
+        self._default_tenant = default_tenant
+
+    def resolve(self, info: RequestInfo) -> Resource:
+        resource = self._catalogue.lookup(info.group, info.version, info.resource)
+        if resource is None:
+            raise NotFound.path()
+        if info.subresource and info.subresource not in resource.subresources:
+            raise NotFound.path()
+        return resource
+
+    def scope(self, info: RequestInfo, resource: Resource) -> Scope:
+        tenant = info.tenant or self._default_tenant
+        if not info.tenant_in_path and not info.namespace and info.verb in ("list", "watch",
+                                                                             "deletecollection"):
+            # A short path without a namespace lists across tenants for the system tenant
+            # (ARKTOS.md §1: /api/v1/pods means every tenant).
+            tenant = ALL_TENANTS if self._default_tenant == "system" else tenant
+        if resource.scope == "Cluster":
+            return Scope(tenant="")
+        return Scope(tenant=tenant, namespace=info.namespace if resource.namespaced else "")
+
+    async def handle(self, request: web.BaseRequest, info: RequestInfo) -> web.StreamResponse:
+        resource = self.resolve(info)
+        scope = self.scope(info, resource)
+        verb = info.verb
+        if info.subresource:
+            if verb not in _VERB_OF_SUBRESOURCE.get(info.subresource, ()):
+                raise MethodNotAllowed()
+            return await self._subresource(request, info, resource, scope)
+        if verb not in resource.verbs or (verb in ("update", "patch") and not info.name):
+            raise MethodNotAllowed()
+        if resource.namespaced and not info.namespace and verb not in ("list", "watch"):
+            raise MethodNotAllowed() if verb in ("create", "deletecollection") else NotFound.path()
+        if verb == "get":
+            return self._get(request, resource, scope, info.name)
+        if verb == "list":
+            return await self._list(request, resource, scope)
+        if verb == "watch":
+            return await self._watches.serve(request, resource, scope, info.name)
+        if verb == "create":
+            if info.name:
+                raise MethodNotAllowed()
+            return await self._create(request, resource, scope)
+        if verb == "update":
+            return await self._update(request, resource, scope, info.name)
+        if verb == "patch":
+            return await self._patch(request, resource, scope, info.name)
+        if verb == "delete":
+            return await self._delete(request, resource, scope, info.name)
+        if verb == "deletecollection":
+            return await self._delete_collection(request, resource, scope)
+        raise MethodNotAllowed()
+
+    # -- reads ------------------------------------------------------------------------------------
+    def _get(self, request: web.BaseRequest, resource: Resource, scope: Scope, name: str) -> web.Response:
+        media = codec.negotiate(request, allow_as=_TABLE_FORMS)
+        cached = self._store.get(resource, scope, name)
+        if media.as_kind == "Table":
+            table = tables.table_for(resource, [cached.obj],
+                                     include_object=request.query.get("includeObject", "Metadata"))
+            table["metadata"] = {"resourceVersion": cached.obj["metadata"]["resourceVersion"]}
+            return codec.respond(table, media)
+        if media.as_kind == "PartialObjectMetadata":
+            return codec.respond(tables.partial_object_metadata(cached.obj), media)
+        return codec.respond_raw(cached.raw, media)
+
+    async def _list(self, request: web.BaseRequest, resource: Resource, scope: Scope) -> web.Response:
+        media = codec.negotiate(request, allow_as=_TABLE_FORMS)
+        page = await self._lister.list(resource, scope, list_options(resource, request.query))
+        metadata: dict[str, Any] = {"resourceVersion": str(page.revision)}
+        if page.continue_token:
+            metadata["continue"] = page.continue_token
+            if page.remaining is not None:
+                metadata["remainingItemCount"] = page.remaining
+        if media.as_kind == "Table":
+            table = tables.table_for(resource, [o.obj for o in page.items],
+                                     include_object=request.query.get("includeObject", "Metadata"))
+            table["metadata"] = metadata
+            return codec.respond(table, media)
+        if media.as_kind in ("PartialObjectMetadata", "PartialObjectMetadataList"):
+            return codec.respond({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+                                  "metadata": metadata,
+                                  "items": [tables.partial_object_metadata(o.obj) for o in page.items]},
+                                 media)
+        return codec.respond_raw(_list_bytes(resource, page, metadata), media)
+
+    # -- writes -----------------------------------------------------------------------------------
+    async def _create(self, request: web.BaseRequest, resource: Resource, scope: Scope) -> web.Response:
+        media = codec.negotiate(request)
+        options = write_options(request.query)
+        body = codec.decode_body(await codec.read_body(request), codec.content_type_of(request))
+        result = await self._store.create(resource, scope, body, options)
+        return codec.respond(result.obj, media, status=result.code, warnings=result.warnings)
+
+    async def _update(self, request: web.BaseRequest, resource: Resource, scope: Scope, name: str,
+                      subresource: str = "") -> web.Response:
+        media = codec.negotiate(request)
+        options = write_options(request.query)
+        body = codec.decode_body(await codec.read_body(request), codec.content_type_of(request))
+        result = await self._store.update(resource, scope, name, body, subresource=subresource,
+                                          options=options)
+        return codec.respond(result.obj, media, status=result.code, warnings=result.warnings)
+
+    async def _patch(self, request: web.BaseRequest, resource: Resource, scope: Scope, name: str,
+                     subresource: str = "") -> web.Response:
+        media = codec.negotiate(request)
+        options = write_options(request.query)
+        content_type = codec.content_type_of(request)
+        patch = codec.decode_body(await codec.read_body(request), content_type,
+                                  allowed=codec.PATCH_TYPES)
+        apply = _patcher(resource, content_type, patch)
+        if content_type == codec.APPLY_PATCH:
+            result = await self._server_side_apply(resource, scope, name, patch, apply, options)
+        else:
+            result = await self._store.guaranteed_update(resource, scope, name, apply,
+                                                         subresource=subresource, options=options,
+                                                         check_unknown=True)
+        return codec.respond(result.obj, media, status=result.code, warnings=result.warnings)
+
+    async def _server_side_apply(self, resource: Resource, scope: Scope, name: str, patch: Any,
+                                 apply: Any, options: WriteOptions) -> WriteResult:
+        """Approximate server-side apply: create when absent, else a strategic merge of the
+        applied configuration (field ownership is not tracked yet)."""
+        try:
+            self._store.get(resource, scope, name)
+        except NotFound:
+            if isinstance(patch, dict):
+                patch.setdefault("metadata", {})["name"] = name
+            return await self._store.create(resource, scope, patch, options)
+        return await self._store.guaranteed_update(resource, scope, name, apply, options=options,
+                                                   check_unknown=True)
+
+    async def _delete(self, request: web.BaseRequest, resource: Resource, scope: Scope,
+                      name: str) -> web.Response:
+        media = codec.negotiate(request)
+        options = write_options(request.query)
+        delete_options = await _delete_options(request)
+        result = await self._store.delete(resource, scope, name, delete_options, options)
+        return codec.respond(result.obj, media, status=result.code)
+
+    async def _delete_collection(self, request: web.BaseRequest, resource: Resource,
+                                 scope: Scope) -> web.Response:
+        media = codec.negotiate(request)
+        options = write_options(request.query)
+        delete_options = await _delete_options(request)
+        page = await self._lister.list(resource, scope, list_options(resource, request.query))
+        deleted: list[dict[str, Any]] = []
+        for cached in page.items:
+            item_scope = _scope_of(resource, cached)
+            try:
+                result = await self._store.delete(resource, item_scope, cached.obj["metadata"]["name"],
+                                                  delete_options, options)
+            except NotFound:
+                continue
+            deleted.append(result.obj if result.obj.get("kind") == resource.kind else cached.obj)
+        body = {"kind": resource.list_kind, "apiVersion": resource.api_version,
+                "metadata": {"resourceVersion": str(self._cache.revision)}, "items": deleted}
+        return codec.respond(body, media)
+
+    # -- subresources -----------------------------------------------------------------------------
+    async def _subresource(self, request: web.BaseRequest, info: RequestInfo, resource: Resource,
+                           scope: Scope) -> web.Response:
+        sub, name, verb = info.subresource, info.name, info.verb
+        if sub == "status" and verb == "get":
+            return self._get(request, resource, scope, name)
+        if sub in ("status", "finalize") and verb == "update":
+            return await self._update(request, resource, scope, name,
+                                      subresource="status" if sub == "status" else "")
+        if sub == "status" and verb == "patch":
+            return await self._patch(request, resource, scope, name, subresource="status")
+        if sub == "scale":
+            return await self._scale(request, resource, scope, name, verb)
+        media = codec.negotiate(request)
+        options = write_options(request.query)
+        body = codec.decode_body(await codec.read_body(request), codec.content_type_of(request))
+        if sub == "binding":
+            result = await bind_pod(self._store, resource, scope, name, body, options)
+        elif sub == "eviction":
+            result = await evict_pod(self._store, self._cache, self._catalogue, resource, scope, name,
+                                     body, options)
+        else:
+            raise MethodNotAllowed()
+        return codec.respond(result.obj, media, status=result.code)
+
+    async def _scale(self, request: web.BaseRequest, resource: Resource, scope: Scope, name: str,
+                     verb: str) -> web.Response:
+        media = codec.negotiate(request)
+        if verb == "get":
+            return codec.respond(scale_of(self._store.get(resource, scope, name).obj), media)
+        options = write_options(request.query)
+        content_type = codec.content_type_of(request)
+        if verb == "update":
+            body = codec.decode_body(await codec.read_body(request), content_type)
+            scale = await update_scale(self._store, resource, scope, name, lambda _current: body, options)
+        else:
+            patch = codec.decode_body(await codec.read_body(request), content_type,
+                                      allowed=codec.PATCH_TYPES[:3])
+            scale_resource = self._catalogue.lookup("autoscaling", "v1", "scale")
+            apply = _patcher(scale_resource or resource, content_type, patch,
+                             definition="io.k8s.api.autoscaling.v1.Scale")
+            scale = await update_scale(self._store, resource, scope, name, apply, options)
+        return codec.respond(scale, media)
+
+
+def _patcher(resource: Resource, content_type: str, patch: Any, *, definition: str = "") -> Any:
+    definition = definition or resource.definition
+
+    def apply(current: dict[str, Any]) -> dict[str, Any]:
+        try:
+            if content_type == codec.JSON_PATCH:
+                if not isinstance(patch, list):
+                    raise BadRequest("json patch must be a list of operations")
+                return apply_json_patch(current, patch)
+            if not isinstance(patch, dict):
+                raise BadRequest("the patch must be a JSON object")
+            if content_type == codec.MERGE_PATCH:
+                return apply_merge_patch(current, patch)
+            return apply_strategic_merge_patch(current, patch, definition)
+        except PatchError as e:
+            raise _PATCH_ERRORS.get(e.status, Invalid)(e.message) from e
+
+    return apply
+
+
+async def _delete_options(request: web.BaseRequest) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if request.can_read_body:
+        data = await codec.read_body(request)
+        if data.strip():
+            body = codec.decode_body(data, codec.content_type_of(request))
+            if not isinstance(body, dict):
+                raise BadRequest("DeleteOptions must be a JSON object")
+            options = body
+    query = request.query
+    if "gracePeriodSeconds" in query:
+        try:
+            options["gracePeriodSeconds"] = int(query["gracePeriodSeconds"])
+        except ValueError as e:
+            raise BadRequest("gracePeriodSeconds must be an integer") from e
+    if "propagationPolicy" in query:
+        options["propagationPolicy"] = query["propagationPolicy"]
+    policy = options.get("propagationPolicy")
+    if policy is not None and policy not in ("Orphan", "Background", "Foreground"):
+        raise BadRequest(f'propagationPolicy: Unsupported value: "{policy}": supported values: '
+                         '"Foreground", "Background", "Orphan"')
+    return options
+
+
+def _scope_of(resource: Resource, cached: CachedObject) -> Scope:
+    metadata = cached.obj["metadata"]
+    if resource.scope == "Cluster":
+        return Scope(tenant="")
+    return Scope(tenant=metadata.get("tenant", "system"), namespace=metadata.get("namespace", ""))
+
+
+def _list_bytes(resource: Resource, page: ListPage, metadata: dict[str, Any]) -> bytes:
+    """A List from already-serialized items: the hot path of large LISTs."""
+    head = orjson.dumps({"kind": resource.list_kind, "apiVersion": resource.api_version,
+                         "metadata": metadata})
+    return head[:-1] + b',"items":[' + b",".join(o.raw for o in page.items) + b"]}"
+
+
+__all__ = ["ApiError", "ResourceHandler"]

@@ -1,0 +1,80 @@
+"""Admission checks the generic store runs on every write, after validation.
+
+Upstream runs these as admission plugins; we keep the ones every cluster needs:
+NamespaceLifecycle (no new objects in a missing or terminating namespace) and Arktos's
+TenantExists (no objects in a missing or terminating tenant). Until the namespace controller
+exists (issue 4), deleting a namespace also removes what was in it, here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from apis.catalogue import Catalogue, Resource
+from server.errors import Forbidden, NotFound
+from server.registry.keys import Scope, list_prefix, object_key
+from server.storage.interface import Backend, KeyNotFoundError, RevisionConflictError
+from server.watchcache import WatchCache
+
+log = logging.getLogger(__name__)
+
+
+class Admission:
+    def __init__(self, *, catalogue: Catalogue, cache: WatchCache, backend: Backend) -> None:
+        self._catalogue = catalogue
+        self._cache = cache
+        self._backend = backend
+        self._namespaces = catalogue.lookup("", "v1", "namespaces")
+        self._tenants = catalogue.lookup("", "v1", "tenants")
+
+    async def admit_create(self, resource: Resource, scope: Scope, obj: dict[str, Any]) -> None:
+        if resource.tenanted and self._tenants is not None:
+            self._require_tenant(scope.tenant)
+        if resource.namespaced and self._namespaces is not None:
+            self._require_namespace(resource, scope)
+
+    async def admit_delete(self, resource: Resource, scope: Scope, obj: dict[str, Any]) -> None:
+        """Nothing yet: the hook exists for the tenant-protection rules of later issues."""
+
+    def _require_tenant(self, tenant: str) -> None:
+        assert self._tenants is not None
+        cached = self._cache.resource(self._tenants.key_segment).objects.get(
+            object_key(self._tenants, Scope(tenant=""), tenant))
+        if cached is None:
+            raise NotFound.object("tenants", tenant)
+        if (cached.obj.get("status") or {}).get("phase") == "Terminating":
+            raise Forbidden(f"unable to create new content in tenant {tenant} because it is being "
+                            "terminated", details={"name": tenant, "kind": "tenants"})
+
+    def _require_namespace(self, resource: Resource, scope: Scope) -> None:
+        assert self._namespaces is not None
+        key = object_key(self._namespaces, Scope(tenant=scope.tenant), scope.namespace)
+        cached = self._cache.resource(self._namespaces.key_segment).objects.get(key)
+        if cached is None:
+            raise NotFound.object("namespaces", scope.namespace)
+        metadata = cached.obj["metadata"]
+        if "deletionTimestamp" in metadata or (cached.obj.get("status") or {}).get("phase") == "Terminating":
+            raise Forbidden(
+                f'{resource.group_resource} "{scope.namespace}" is forbidden: unable to create new '
+                f"content in namespace {scope.namespace} because it is being terminated",
+                details={"name": scope.namespace, "kind": resource.plural})
+
+    async def after_delete(self, resource: Resource, obj: dict[str, Any]) -> None:
+        if resource is not self._namespaces:
+            return
+        # Interim namespace finalization (the namespace controller of issue 4 replaces this).
+        metadata = obj["metadata"]
+        scope = Scope(tenant=metadata.get("tenant", "system"), namespace=metadata["name"])
+        for member in self._catalogue:
+            if not member.namespaced:
+                continue
+            prefix = list_prefix(member, scope)
+            for key in list(self._cache.resource(member.key_segment).objects):
+                if not key.startswith(prefix):
+                    continue
+                try:
+                    await self._backend.delete(key)
+                except (KeyNotFoundError, RevisionConflictError):
+                    continue
+        log.info("removed the contents of namespace %s/%s", scope.tenant, scope.namespace)

@@ -1,0 +1,45 @@
+"""Storage keys for objects, following Arktos's layout (ARKTOS.md §1).
+
+``/registry/{segment}/{name}`` for cluster scope, ``/registry/{segment}/{tenant}/{name}`` for
+tenant scope and ``/registry/{segment}/{tenant}/{namespace}/{name}`` for namespaced objects; so a
+tenant's objects, or one namespace's, form one key prefix and two tenants may hold the same names.
+Prefixes end in '/', so tenant ``acme`` never matches ``acme2``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from apis.catalogue import Resource
+
+ALL_TENANTS = "all"
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Where a request points: a concrete tenant (or ALL_TENANTS), a namespace ("" = all)."""
+
+    tenant: str
+    namespace: str = ""
+
+
+def object_key(resource: Resource, scope: Scope, name: str) -> str:
+    segment = resource.key_segment
+    if resource.scope == "Cluster":
+        return f"/registry/{segment}/{name}"
+    if resource.scope == "Tenant":
+        return f"/registry/{segment}/{scope.tenant}/{name}"
+    return f"/registry/{segment}/{scope.tenant}/{scope.namespace}/{name}"
+
+
+def list_prefix(resource: Resource, scope: Scope) -> str:
+    segment = resource.key_segment
+    if resource.scope == "Cluster" or scope.tenant == ALL_TENANTS:
+        return f"/registry/{segment}/"
+    if resource.scope == "Tenant" or not scope.namespace:
+        return f"/registry/{segment}/{scope.tenant}/"
+    return f"/registry/{segment}/{scope.tenant}/{scope.namespace}/"
+
+
+def segment_of(key: str) -> str:
+    return key.split("/", 3)[2]

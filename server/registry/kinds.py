@@ -1,0 +1,163 @@
+"""Strategies of the resources whose behaviour differs from the default.
+
+Each mirrors the matching upstream strategy (pkg/registry/<group>/<resource>/strategy.go) in the
+parts clients observe: initial status, immutable fields, graceful deletion, protected objects.
+`strategy_for` picks the strategy of a resource.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from apis.catalogue import Resource
+from apis.validation import FieldError
+from server.registry.strategy import Strategy
+
+_POD_UPDATE_FORBIDDEN = (
+    "Forbidden: pod updates may not change fields other than `spec.containers[*].image`,"
+    "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions "
+    "to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it "
+    "was previously negative)"
+)
+
+# Namespaces that NamespaceLifecycle admission never lets go (upstream "immortal" namespaces).
+IMMORTAL_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
+
+
+def _qos_class(spec: dict[str, Any]) -> str:
+    """Upstream's QoS classes: Guaranteed (limits == requests for cpu+memory on every container),
+    BestEffort (no requests/limits at all), otherwise Burstable."""
+    containers = list(spec.get("containers", [])) + list(spec.get("initContainers", []))
+    any_set = False
+    guaranteed = True
+    for container in containers:
+        resources = container.get("resources") or {}
+        requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+        if requests or limits:
+            any_set = True
+        for name in ("cpu", "memory"):
+            if name not in limits or str(requests.get(name, limits[name])) != str(limits[name]):
+                guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+class PodStrategy(Strategy):
+    return_deleted_object = True
+
+    def prepare_for_create(self, obj: dict[str, Any]) -> None:
+        super().prepare_for_create(obj)
+        obj["metadata"].pop("generation", None)
+        obj["status"] = {"phase": "Pending", "qosClass": _qos_class(obj.get("spec") or {})}
+
+    def prepare_for_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        super().prepare_for_update(new, old)
+        new["metadata"].pop("generation", None)
+
+    def validate_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
+        errors = self.validate(new)
+        if _mutable_pod_spec(new.get("spec")) != _mutable_pod_spec(old.get("spec")):
+            errors.append(FieldError("FieldValueForbidden", "spec", _POD_UPDATE_FORBIDDEN))
+        return errors
+
+    def grace_period(self, obj: dict[str, Any], requested: int | None) -> int:
+        # An unscheduled or finished pod has nothing to stop: upstream deletes it at once.
+        spec, status = obj.get("spec") or {}, obj.get("status") or {}
+        if not spec.get("nodeName") or status.get("phase") in ("Succeeded", "Failed"):
+            return 0
+        if requested is not None:
+            return max(requested, 0)
+        return int(spec.get("terminationGracePeriodSeconds", 30))
+
+
+def _mutable_pod_spec(spec: dict[str, Any] | None) -> dict[str, Any]:
+    """The pod spec with the fields an update may change blanked out."""
+    spec = copy.deepcopy(spec or {})
+    for group in ("containers", "initContainers"):
+        for container in spec.get(group, []):
+            container.pop("image", None)
+    spec.pop("activeDeadlineSeconds", None)
+    spec.pop("tolerations", None)
+    spec.pop("terminationGracePeriodSeconds", None)
+    return spec
+
+
+class NamespaceStrategy(Strategy):
+    def prepare_for_create(self, obj: dict[str, Any]) -> None:
+        super().prepare_for_create(obj)
+        obj["status"] = {"phase": "Active"}
+
+    def check_delete(self, obj: dict[str, Any]) -> str | None:
+        if obj["metadata"].get("name") in IMMORTAL_NAMESPACES:
+            return "this namespace may not be deleted"
+        return None
+
+
+class TenantStrategy(Strategy):
+    """Arktos Tenant: default storage cluster, finalizer ``arktos``, phase Active; ``system`` stays."""
+
+    def prepare_for_create(self, obj: dict[str, Any]) -> None:
+        super().prepare_for_create(obj)
+        spec = obj.setdefault("spec", {})
+        spec.setdefault("storageClusterId", "0")
+        finalizers = spec.setdefault("finalizers", [])
+        if "arktos" not in finalizers:
+            finalizers.append("arktos")
+        obj["status"] = {"phase": "Active"}
+
+    def validate_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
+        errors = self.validate(new)
+        old_id = (old.get("spec") or {}).get("storageClusterId")
+        if (new.get("spec") or {}).get("storageClusterId") != old_id:
+            errors.append(FieldError("FieldValueInvalid", "spec.storageClusterId",
+                                     f'Invalid value: "{old_id}": field is immutable'))
+        return errors
+
+    def check_delete(self, obj: dict[str, Any]) -> str | None:
+        if obj["metadata"].get("name") == "system":
+            return "the system tenant may not be deleted"
+        return None
+
+
+class SelectorImmutableStrategy(Strategy):
+    """apps/v1 workloads and jobs: ``spec.selector`` cannot change after creation."""
+
+    def validate_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
+        errors = self.validate(new)
+        old_selector = (old.get("spec") or {}).get("selector")
+        new_selector = (new.get("spec") or {}).get("selector")
+        if old_selector != new_selector:
+            errors.append(FieldError("FieldValueInvalid", "spec.selector",
+                                     f"Invalid value: {_go_repr(new_selector)}: field is immutable"))
+        return errors
+
+
+def _go_repr(value: Any) -> str:
+    return str(value)
+
+
+class AllowCreateOnUpdateStrategy(Strategy):
+    """Resources upstream lets a PUT create (leases' clients and endpoints rely on it)."""
+
+    allow_create_on_update = True
+
+
+_BY_RESOURCE: dict[tuple[str, str], type[Strategy]] = {
+    ("", "pods"): PodStrategy,
+    ("", "namespaces"): NamespaceStrategy,
+    ("", "tenants"): TenantStrategy,
+    ("", "endpoints"): AllowCreateOnUpdateStrategy,
+    ("", "events"): AllowCreateOnUpdateStrategy,
+    ("coordination.k8s.io", "leases"): AllowCreateOnUpdateStrategy,
+    ("apps", "deployments"): SelectorImmutableStrategy,
+    ("apps", "replicasets"): SelectorImmutableStrategy,
+    ("apps", "statefulsets"): SelectorImmutableStrategy,
+    ("apps", "daemonsets"): SelectorImmutableStrategy,
+}
+
+
+def strategy_for(resource: Resource) -> Strategy:
+    cls = _BY_RESOURCE.get((resource.group, resource.plural), Strategy)
+    return cls(resource)

@@ -1,0 +1,108 @@
+"""Object metadata rules the generic store applies to every resource on create and update.
+
+Mirrors k8s.io/apiserver's rest.BeforeCreate / rest.BeforeUpdate: the server owns uid,
+creationTimestamp, resourceVersion, deletion fields, Arktos's tenant and hashKey; the client owns
+the rest. Also the JSON walking helpers for unknown-field pruning.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import uuid
+from typing import Any
+
+from apis.catalogue import Resource
+from apis.meta import hash_key, now_rfc3339
+from server.errors import BadRequest
+from server.registry.keys import Scope
+
+# Upstream's generateName suffix alphabet: no vowels, no confusable characters.
+_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+_SERVER_OWNED_ON_UPDATE = (
+    "uid", "creationTimestamp", "tenant", "hashKey", "deletionTimestamp",
+    "deletionGracePeriodSeconds", "selfLink",
+)
+_PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def generate_name(prefix: str) -> str:
+    return prefix + "".join(random.choices(_SUFFIX_ALPHABET, k=5))
+
+
+def check_type(resource: Resource, obj: dict[str, Any]) -> None:
+    """The body's apiVersion/kind must name this resource (they are filled in when absent)."""
+    api_version, kind = obj.get("apiVersion"), obj.get("kind")
+    if api_version and api_version != resource.api_version:
+        raise BadRequest(
+            f"the API version in the data ({api_version}) does not match the expected API version "
+            f"({resource.api_version})")
+    if kind and kind != resource.kind:
+        raise BadRequest(f"the kind in the data ({kind}) does not match the expected kind "
+                         f"({resource.kind})")
+    obj["apiVersion"], obj["kind"] = resource.api_version, resource.kind
+
+
+def metadata_of(obj: dict[str, Any]) -> dict[str, Any]:
+    metadata = obj.get("metadata")
+    if metadata is None:
+        metadata = obj["metadata"] = {}
+    if not isinstance(metadata, dict):
+        raise BadRequest("metadata must be an object")
+    return metadata
+
+
+def stamp_for_create(resource: Resource, scope: Scope, obj: dict[str, Any]) -> None:
+    """Set the fields the server owns on a new object; check the namespace matches the path."""
+    metadata = metadata_of(obj)
+    if resource.namespaced:
+        body_namespace = metadata.get("namespace")
+        if body_namespace and body_namespace != scope.namespace:
+            raise BadRequest("the namespace of the provided object does not match the namespace "
+                             "sent on the request")
+        metadata["namespace"] = scope.namespace
+    else:
+        metadata.pop("namespace", None)
+    if not metadata.get("name") and metadata.get("generateName"):
+        metadata["name"] = generate_name(metadata["generateName"])
+    uid = str(uuid.uuid4())
+    metadata["uid"] = uid
+    metadata["creationTimestamp"] = now_rfc3339()
+    if resource.tenanted:
+        metadata["tenant"] = scope.tenant
+    else:
+        metadata.pop("tenant", None)
+    metadata["hashKey"] = hash_key(uid)
+    for field in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
+        metadata.pop(field, None)
+
+
+def carry_over_for_update(new: dict[str, Any], old: dict[str, Any]) -> None:
+    """Keep what the server owns from the stored object (clients cannot change these)."""
+    new_meta, old_meta = metadata_of(new), old["metadata"]
+    for field in _SERVER_OWNED_ON_UPDATE:
+        if field in old_meta:
+            new_meta[field] = old_meta[field]
+        else:
+            new_meta.pop(field, None)
+    if "namespace" in old_meta:
+        new_meta["namespace"] = old_meta["namespace"]
+    new_meta.pop("resourceVersion", None)
+    if "generation" in old_meta:
+        new_meta.setdefault("generation", old_meta["generation"])
+
+
+def prune_paths(obj: dict[str, Any], paths: list[str]) -> None:
+    """Remove the fields named by upstream-style paths (``spec.containers[0].bar``)."""
+    for path in paths:
+        tokens = [(m.group(1), m.group(2)) for m in _PATH_TOKEN.finditer(path)]
+        node: Any = obj
+        for name, index in tokens[:-1]:
+            node = node.get(name) if name is not None and isinstance(node, dict) else (
+                node[int(index)] if index is not None and isinstance(node, list)
+                and int(index) < len(node) else None)
+            if node is None:
+                break
+        last_name, _ = tokens[-1] if tokens else (None, None)
+        if isinstance(node, dict) and last_name is not None:
+            node.pop(last_name, None)

@@ -1,0 +1,367 @@
+"""The one generic store that serves every resource: create, update, patch, delete.
+
+Modelled on k8s.io/apiserver registry/generic/registry/store.go, much smaller. A resource brings
+only its `Strategy`. Writes go to the revisioned storage backend guarded by the expected
+mod-revision; an update that lost a race is retried against the latest revision (upstream's
+GuaranteedUpdate) unless the client pinned a resourceVersion. After a write the store waits for
+the watch cache to reach the write's revision, so every later read sees it. Storage and
+validation errors become API errors here, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from apis import defaults, validation
+from apis.catalogue import Resource
+from apis.validation import FieldError
+from server.errors import (
+    AlreadyExists,
+    ApiError,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Timeout,
+)
+from server.registry.admission import Admission
+from server.registry.keys import Scope, object_key
+from server.registry.kinds import strategy_for
+from server.registry.objects import (
+    carry_over_for_update,
+    check_type,
+    metadata_of,
+    prune_paths,
+    stamp_for_create,
+)
+from server.registry.strategy import StatusStrategy, Strategy
+from server.storage.interface import (
+    Backend,
+    KeyExistsError,
+    KeyNotFoundError,
+    KeyValue,
+    RevisionConflictError,
+)
+from server.watchcache import CachedObject, WatchCache, decode
+
+log = logging.getLogger(__name__)
+
+Mutation = Callable[[dict[str, Any]], dict[str, Any]]
+_MAX_RETRIES = 16
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOptions:
+    dry_run: bool = False
+    field_validation: str = "Warn"  # Strict | Warn | Ignore (upstream default: Warn)
+
+
+@dataclass(slots=True)
+class WriteResult:
+    obj: dict[str, Any]
+    code: int = 200
+    warnings: list[str] = field(default_factory=list)
+
+
+class GenericStore:
+    """Creates, updates and deletes objects of any declared resource."""
+
+    def __init__(self, backend: Backend, cache: WatchCache, *, admission: Admission) -> None:
+        self._backend = backend
+        self._cache = cache
+        self._admission = admission
+        self._strategies: dict[Resource, Strategy] = {}
+        self._status_strategies: dict[Resource, StatusStrategy] = {}
+
+    def strategy(self, resource: Resource, subresource: str = "") -> Strategy:
+        main = self._strategies.get(resource)
+        if main is None:
+            main = self._strategies[resource] = strategy_for(resource)
+        if subresource != "status":
+            return main
+        status = self._status_strategies.get(resource)
+        if status is None:
+            status = self._status_strategies[resource] = StatusStrategy(main)
+        return status
+
+    # -- reads ------------------------------------------------------------------------------------
+    def get(self, resource: Resource, scope: Scope, name: str) -> CachedObject:
+        cached = self._cache.resource(resource.key_segment).objects.get(
+            object_key(resource, scope, name))
+        if cached is None:
+            raise NotFound.object(resource.plural, name, resource.group)
+        return cached
+
+    async def _read_latest(self, resource: Resource, key: str, name: str) -> KeyValue:
+        kv = await self._backend.get(key)
+        if kv is None:
+            raise NotFound.object(resource.plural, name, resource.group)
+        return kv
+
+    # -- create -----------------------------------------------------------------------------------
+    async def create(self, resource: Resource, scope: Scope, body: Any,
+                     options: WriteOptions) -> WriteResult:
+        obj = self._decode_body(resource, body)
+        self._raise_type_errors(resource, obj)
+        warnings = self._check_unknown_fields(resource, obj, options)
+        stamp_for_create(resource, scope, obj)
+        name = obj["metadata"].get("name", "")
+        defaults.apply_defaults(resource, obj)
+        strategy = self.strategy(resource)
+        strategy.prepare_for_create(obj)
+        self._raise_invalid(resource, name, strategy.validate(obj))
+        await self._admission.admit_create(resource, scope, obj)
+        strategy.canonicalize(obj)
+        if options.dry_run:
+            return WriteResult(obj, 201, warnings)
+        key = object_key(resource, scope, name)
+        try:
+            revision = await self._backend.create(key, orjson.dumps(obj))
+        except KeyExistsError as e:
+            raise AlreadyExists.object(resource.plural, name, resource.group) from e
+        return WriteResult(await self._served(key, obj, revision), 201, warnings)
+
+    # -- update and patch -------------------------------------------------------------------------
+    async def update(self, resource: Resource, scope: Scope, name: str, body: Any, *,
+                     subresource: str = "", options: WriteOptions) -> WriteResult:
+        obj = self._decode_body(resource, body)
+        warnings = self._check_unknown_fields(resource, obj, options)
+        body_name = metadata_of(obj).get("name")
+        if body_name and body_name != name:
+            raise BadRequest(f"the name of the object ({body_name}) does not match the name on the "
+                             f"URL ({name})")
+        obj["metadata"]["name"] = name
+        strategy = self.strategy(resource, subresource)
+        key = object_key(resource, scope, name)
+        kv = await self._backend.get(key)
+        if kv is None:
+            if not strategy.allow_create_on_update or subresource:
+                raise NotFound.object(resource.plural, name, resource.group)
+            try:
+                result = await self.create(resource, scope, obj, options)
+            except AlreadyExists:
+                pass  # lost a race with another creator: update what is there now
+            else:
+                result.warnings[:0] = warnings
+                return result
+        result = await self.guaranteed_update(resource, scope, name, lambda _old: copy.deepcopy(obj),
+                                              subresource=subresource, options=options)
+        result.warnings[:0] = warnings
+        return result
+
+    async def guaranteed_update(self, resource: Resource, scope: Scope, name: str, mutate: Mutation, *,
+                                subresource: str = "", options: WriteOptions,
+                                check_unknown: bool = False,
+                                strategy: Strategy | None = None) -> WriteResult:
+        """Apply ``mutate`` to the latest stored object until the write lands (or is refused).
+
+        ``mutate`` gets a private copy of the current object (with resourceVersion) and returns the
+        desired object. A resourceVersion left in the result pins the write to that version.
+        """
+        strategy = strategy or self.strategy(resource, subresource)
+        key = object_key(resource, scope, name)
+        for _attempt in range(_MAX_RETRIES):
+            kv = await self._read_latest(resource, key, name)
+            current = decode(kv).obj
+            new = mutate(copy.deepcopy(current))
+            if not isinstance(new, dict):
+                raise BadRequest("the object must be a JSON object")
+            check_type(resource, new)
+            self._raise_type_errors(resource, new)
+            warnings = self._check_unknown_fields(resource, new, options) if check_unknown else []
+            pinned = metadata_of(new).get("resourceVersion")
+            if pinned and str(pinned) != str(kv.mod_revision):
+                raise Conflict.modified(resource.plural, name, resource.group)
+            self._check_uid(new, current)
+            carry_over_for_update(new, current)
+            new["metadata"]["name"] = name
+            defaults.apply_defaults(resource, new)
+            strategy.prepare_for_update(new, current)
+            self._raise_invalid(resource, name, strategy.validate_update(new, current))
+            strategy.canonicalize(new)
+            current["metadata"].pop("resourceVersion", None)
+            if new == current or options.dry_run:
+                # A dry run answers what would be stored, at the version it would replace.
+                served = new if options.dry_run else decode(kv).obj
+                served["metadata"]["resourceVersion"] = str(kv.mod_revision)
+                return WriteResult(served, 200, warnings)
+            if self._finalized(new):
+                return await self._remove(resource, key, kv, options, name)
+            try:
+                revision = await self._backend.update(key, orjson.dumps(new),
+                                                      expected_revision=kv.mod_revision)
+            except RevisionConflictError:
+                if pinned:
+                    raise Conflict.modified(resource.plural, name, resource.group) from None
+                continue
+            except KeyNotFoundError as e:
+                raise NotFound.object(resource.plural, name, resource.group) from e
+            return WriteResult(await self._served(key, new, revision), 200, warnings)
+        raise Conflict.modified(resource.plural, name, resource.group)
+
+    # -- delete -----------------------------------------------------------------------------------
+    async def delete(self, resource: Resource, scope: Scope, name: str, delete_options: dict[str, Any],
+                     options: WriteOptions) -> WriteResult:
+        strategy = self.strategy(resource)
+        key = object_key(resource, scope, name)
+        for _attempt in range(_MAX_RETRIES):
+            kv = await self._read_latest(resource, key, name)
+            current = decode(kv).obj
+            reason = strategy.check_delete(current)
+            if reason:
+                raise Forbidden(f'{resource.group_resource} "{name}" is forbidden: {reason}',
+                                details={"name": name, "group": resource.group, "kind": resource.plural})
+            self._check_preconditions(delete_options, current)
+            await self._admission.admit_delete(resource, scope, current)
+            requested = delete_options.get("gracePeriodSeconds")
+            grace = strategy.grace_period(current, None if requested is None else int(requested))
+            metadata = current["metadata"]
+            if metadata.get("finalizers") or grace > 0:
+                result = await self._mark_deleting(resource, key, kv, current, grace, options)
+                if result is None:
+                    continue
+                return result
+            if options.dry_run:
+                return self._deleted_answer(resource, current)
+            try:
+                return await self._remove(resource, key, kv, options, name)
+            except RevisionConflictError:
+                continue
+        raise Conflict.modified(resource.plural, name, resource.group)
+
+    async def _mark_deleting(self, resource: Resource, key: str, kv: KeyValue, current: dict[str, Any],
+                             grace: int, options: WriteOptions) -> WriteResult | None:
+        """Graceful deletion: stamp deletionTimestamp and leave the object for its finalizers or
+        its kubelet. None means the write lost a race (retry)."""
+        metadata = current["metadata"]
+        if "deletionTimestamp" in metadata and metadata.get("deletionGracePeriodSeconds", 0) <= grace:
+            return WriteResult(decode(kv).obj, 200)
+        when = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=grace)
+        metadata.setdefault("deletionTimestamp", when.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        metadata["deletionGracePeriodSeconds"] = grace
+        metadata.pop("resourceVersion", None)
+        if options.dry_run:
+            return WriteResult(current, 200)
+        try:
+            revision = await self._backend.update(key, orjson.dumps(current),
+                                                  expected_revision=kv.mod_revision)
+        except RevisionConflictError:
+            return None
+        return WriteResult(await self._served(key, current, revision), 200)
+
+    async def _remove(self, resource: Resource, key: str, kv: KeyValue, options: WriteOptions,
+                      name: str) -> WriteResult:
+        current = decode(kv).obj
+        if options.dry_run:
+            return self._deleted_answer(resource, current)
+        try:
+            deleted = await self._backend.delete(key, expected_revision=kv.mod_revision)
+        except KeyNotFoundError as e:
+            raise NotFound.object(resource.plural, name, resource.group) from e
+        await self._cache.wait_for(deleted.mod_revision)
+        await self._admission.after_delete(resource, current)
+        return self._deleted_answer(resource, decode(deleted).obj)
+
+    def _deleted_answer(self, resource: Resource, obj: dict[str, Any]) -> WriteResult:
+        if self.strategy(resource).return_deleted_object:
+            return WriteResult(obj, 200)
+        metadata = obj.get("metadata", {})
+        details = {"name": metadata.get("name", ""), "group": resource.group,
+                   "kind": resource.plural, "uid": metadata.get("uid", "")}
+        return WriteResult({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                            "details": details}, 200)
+
+    # -- helpers ----------------------------------------------------------------------------------
+    async def _served(self, key: str, obj: dict[str, Any], revision: int) -> dict[str, Any]:
+        """The object as a read would now return it, once the cache has caught up."""
+        if not await self._cache.wait_for(revision):
+            log.warning("watch cache is lagging behind revision %s", revision)
+        obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
+        return obj
+
+    @staticmethod
+    def _decode_body(resource: Resource, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise BadRequest(f"{resource.kind} in version \"{resource.version}\" cannot be handled as a "
+                             f"{resource.kind}: the body must be a JSON object")
+        check_type(resource, body)
+        metadata_of(body)
+        return body
+
+    @staticmethod
+    def _check_unknown_fields(resource: Resource, obj: dict[str, Any], options: WriteOptions) -> list[str]:
+        if options.field_validation == "Ignore":
+            unknown = validation.unknown_fields(resource, obj)
+            prune_paths(obj, unknown)
+            return []
+        unknown = validation.unknown_fields(resource, obj)
+        if not unknown:
+            return []
+        messages = [f'unknown field "{path}"' for path in unknown]
+        if options.field_validation == "Strict":
+            raise BadRequest(f'{resource.kind} in version "{resource.version}" cannot be handled as a '
+                             f"{resource.kind}: strict decoding error: {', '.join(messages)}")
+        prune_paths(obj, unknown)
+        return messages
+
+    @staticmethod
+    def _raise_type_errors(resource: Resource, obj: dict[str, Any]) -> None:
+        """Fields of the wrong JSON type: upstream's decoder refuses these (400) before any
+        strategy or default sees the object."""
+        errors = validation.type_errors(resource, obj)
+        if errors:
+            raise BadRequest(f'{resource.kind} in version "{resource.version}" cannot be handled as a '
+                             f"{resource.kind}: {errors[0]}")
+
+    @staticmethod
+    def _raise_invalid(resource: Resource, name: str, errors: list[FieldError]) -> None:
+        if not errors:
+            return
+        type_errors = [e for e in errors if e.reason == "FieldValueTypeInvalid"]
+        if type_errors:
+            first = type_errors[0]
+            raise BadRequest(f'{resource.kind} in version "{resource.version}" cannot be handled as a '
+                             f"{resource.kind}: {first.field}: {first.message}")
+        raise Invalid.fields(resource.kind, name, errors, resource.group)
+
+    @staticmethod
+    def _check_uid(new: dict[str, Any], current: dict[str, Any]) -> None:
+        uid = new.get("metadata", {}).get("uid")
+        if uid and uid != current["metadata"].get("uid"):
+            raise Conflict(f"Precondition failed: UID in precondition: {uid}, UID in object meta: "
+                           f"{current['metadata'].get('uid')}")
+
+    @staticmethod
+    def _check_preconditions(delete_options: dict[str, Any], current: dict[str, Any]) -> None:
+        preconditions = delete_options.get("preconditions") or {}
+        metadata = current["metadata"]
+        uid, rv = preconditions.get("uid"), preconditions.get("resourceVersion")
+        if uid and uid != metadata.get("uid"):
+            raise Conflict(f"Precondition failed: UID in precondition: {uid}, UID in object meta: "
+                           f"{metadata.get('uid')}")
+        if rv and str(rv) != metadata.get("resourceVersion"):
+            raise Conflict(f"Precondition failed: ResourceVersion in precondition: {rv}, "
+                           f"ResourceVersion in object meta: {metadata.get('resourceVersion')}")
+
+    @staticmethod
+    def _finalized(obj: dict[str, Any]) -> bool:
+        # Upstream removes an object once its last finalizer is gone, provided no grace period
+        # is still running (a pod's kubelet finishes that with a delete of grace 0).
+        metadata = obj["metadata"]
+        return ("deletionTimestamp" in metadata and not metadata.get("finalizers")
+                and not metadata.get("deletionGracePeriodSeconds"))
+
+
+def raise_timeout(revision: int, current: int) -> ApiError:
+    return Timeout(f"Too large resource version: {revision}, current: {current}",
+                   details={"causes": [{"reason": "ResourceVersionTooLarge",
+                                        "message": "Too large resource version"}],
+                            "retryAfterSeconds": 1})

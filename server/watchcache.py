@@ -1,0 +1,260 @@
+"""The in-memory watch cache: every object of every resource, fed by one watch on the store.
+
+Upstream's cacher keeps one cache per resource fed by its own etcd watch and serves watches (and,
+since 1.31, consistent lists) from memory. We feed all resources from a single store watch on
+``/registry/``: the store is written through one process, so one ordered stream is cheapest,
+and a single global revision makes "wait until the cache has caught up with revision R" trivial.
+
+Reads (GET, LIST, WATCH) are served from here; writes go to the store, then wait for the cache
+to reach their revision so that a client always reads its own writes.
+
+Each watcher has a bounded queue. A watcher that does not keep up is closed (the client re-lists
+and re-watches, as with upstream's "too slow" watchers) instead of slowing the fan-out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from server.storage.interface import Backend, CompactedError, Event, KeyValue
+
+log = logging.getLogger(__name__)
+
+Predicate = Callable[[dict[str, Any]], bool]
+
+
+@dataclass(slots=True)
+class CachedObject:
+    """One object as served: the decoded dict (with resourceVersion) and its JSON bytes."""
+
+    key: str
+    obj: dict[str, Any]
+    raw: bytes
+    revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class WatchEvent:
+    type: str  # ADDED | MODIFIED | DELETED
+    key: str
+    object: CachedObject
+    prev: CachedObject | None
+    revision: int
+
+
+class TooOldResourceVersion(Exception):
+    def __init__(self, requested: int, oldest: int) -> None:
+        super().__init__(f"too old resource version: {requested} ({oldest})")
+        self.requested = requested
+        self.oldest = oldest
+
+
+def decode(kv: KeyValue, revision: int | None = None) -> CachedObject:
+    """Decode a stored value and stamp ``metadata.resourceVersion`` (not stored, as upstream)."""
+    obj: dict[str, Any] = orjson.loads(kv.value)
+    rev = kv.mod_revision if revision is None else revision
+    obj.setdefault("metadata", {})["resourceVersion"] = str(rev)
+    return CachedObject(key=kv.key, obj=obj, raw=orjson.dumps(obj), revision=rev)
+
+
+@dataclass(eq=False)
+class Watcher:
+    """One client watch: a prefix, an optional object filter and a bounded event queue."""
+
+    prefix: str
+    predicate: Predicate | None
+    queue: asyncio.Queue[WatchEvent | None]
+    closed: bool = False
+    overflowed: bool = False
+
+    def offer(self, event: WatchEvent) -> bool:
+        """Queue ``event`` translated for this watcher's filter; False when the watcher must go."""
+        if self.predicate is not None:
+            now = event.type != "DELETED" and self.predicate(event.object.obj)
+            before = event.prev is not None and self.predicate(event.prev.obj)
+            if event.type == "DELETED":
+                now, before = False, self.predicate(event.object.obj)
+            if not now and not before:
+                return True
+            if now and not before:
+                event = WatchEvent("ADDED", event.key, event.object, event.prev, event.revision)
+            elif before and not now:
+                event = WatchEvent("DELETED", event.key, event.object, event.prev, event.revision)
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            return False
+        return True
+
+
+@dataclass
+class ResourceCache:
+    """The objects and recent events of one storage segment (``/registry/{segment}/``)."""
+
+    segment: str
+    history_size: int
+    objects: dict[str, CachedObject] = field(default_factory=dict)
+    history: deque[WatchEvent] = field(default_factory=deque)
+    oldest_revision: int = 0  # events with revision > oldest_revision are in history
+    watchers: set[Watcher] = field(default_factory=set)
+
+    def apply(self, event: Event) -> None:
+        kv = event.kv
+        if event.type == "DELETE":
+            gone = self.objects.pop(kv.key, None)
+            cached = decode(kv, kv.mod_revision)
+            watch_event = WatchEvent("DELETED", kv.key, cached, gone, kv.mod_revision)
+        else:
+            prev = self.objects.get(kv.key)
+            cached = decode(kv)
+            self.objects[kv.key] = cached
+            kind = "ADDED" if prev is None else "MODIFIED"
+            watch_event = WatchEvent(kind, kv.key, cached, prev, kv.mod_revision)
+        self._remember(watch_event)
+        self._fan_out(watch_event)
+
+    def _remember(self, event: WatchEvent) -> None:
+        self.history.append(event)
+        while len(self.history) > self.history_size:
+            self.oldest_revision = self.history.popleft().revision
+
+    def _fan_out(self, event: WatchEvent) -> None:
+        dropped: list[Watcher] = []
+        for watcher in self.watchers:
+            if event.key.startswith(watcher.prefix) and not watcher.offer(event):
+                dropped.append(watcher)
+        for watcher in dropped:
+            log.info("closing watcher on %s: it fell behind", watcher.prefix)
+            self.stop(watcher)
+
+    def snapshot(self, prefix: str) -> list[CachedObject]:
+        """Live objects under ``prefix``, in key order."""
+        items = [o for k, o in self.objects.items() if k.startswith(prefix)]
+        items.sort(key=lambda o: o.key)
+        return items
+
+    def watch(self, prefix: str, *, after_revision: int | None, predicate: Predicate | None,
+              queue_size: int) -> Watcher:
+        """Register a watcher. ``after_revision`` None means: current state as ADDED, then live."""
+        watcher = Watcher(prefix, predicate, asyncio.Queue(maxsize=queue_size))
+        if after_revision is None:
+            backlog = [WatchEvent("ADDED", o.key, o, None, o.revision) for o in self.snapshot(prefix)]
+        else:
+            if after_revision < self.oldest_revision:
+                raise TooOldResourceVersion(after_revision, self.oldest_revision + 1)
+            backlog = [e for e in self.history if e.revision > after_revision and e.key.startswith(prefix)]
+        # Replay must fit: the queue is sized for it, else the watcher starts as "too slow".
+        if len(backlog) >= queue_size:
+            watcher.queue = asyncio.Queue(maxsize=len(backlog) + queue_size)
+        for event in backlog:
+            watcher.offer(event)
+        self.watchers.add(watcher)
+        return watcher
+
+    def stop(self, watcher: Watcher) -> None:
+        if watcher.closed:
+            return
+        watcher.closed = True
+        self.watchers.discard(watcher)
+        # Wake the reader; if the queue is full it sees `closed` after draining.
+        try:
+            watcher.queue.put_nowait(None)
+        except asyncio.QueueFull:
+            pass
+
+
+class WatchCache:
+    """All resource caches, fed from one store watch; tracks the global revision."""
+
+    def __init__(self, store: Backend, *, history_size: int = 10_000) -> None:
+        self._store = store
+        self._history_size = history_size
+        self._caches: dict[str, ResourceCache] = {}
+        self.revision = 0
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+        self._ready = asyncio.Event()
+
+    def resource(self, segment: str) -> ResourceCache:
+        cache = self._caches.get(segment)
+        if cache is None:
+            cache = ResourceCache(segment, self._history_size, oldest_revision=self.revision)
+            self._caches[segment] = cache
+        return cache
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    async def run(self) -> None:
+        """Load everything, then follow the store forever (re-loading if the watch is lost)."""
+        while True:
+            await self._load()
+            try:
+                async for event in self._store.watch("/registry/", after_revision=self.revision):
+                    self._apply(event)
+            except CompactedError:
+                log.warning("watch cache fell behind the store; reloading")
+            else:
+                return  # store closed
+
+    async def _load(self) -> None:
+        start_after = ""
+        revision = 0
+        fresh: dict[str, dict[str, CachedObject]] = {}
+        while True:
+            page = await self._store.list("/registry/", revision=revision, start_after=start_after,
+                                          limit=5000)
+            revision = page.revision
+            for kv in page.items:
+                segment = kv.key.split("/", 3)[2]
+                fresh.setdefault(segment, {})[kv.key] = decode(kv)
+            if not page.more or not page.items:
+                break
+            start_after = page.items[-1].key
+        for cache in self._caches.values():
+            for watcher in list(cache.watchers):
+                cache.stop(watcher)
+        self._caches = {}
+        self.revision = revision
+        for segment, objects in fresh.items():
+            self.resource(segment).objects = objects
+        self._ready.set()
+        self._wake(revision)
+
+    def _apply(self, event: Event) -> None:
+        segment = event.kv.key.split("/", 3)[2]
+        self.resource(segment).apply(event)
+        self.revision = event.kv.mod_revision
+        self._wake(self.revision)
+
+    def _wake(self, revision: int) -> None:
+        while self._waiters and self._waiters[0][0] <= revision:
+            _, _, future = heapq.heappop(self._waiters)
+            if not future.done():
+                future.set_result(None)
+
+    async def wait_for(self, revision: int, *, within: float = 3.0) -> bool:
+        """Wait until the cache has applied ``revision``; False on timeout."""
+        if self.revision >= revision:
+            return True
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (revision, next(self._seq), future))
+        try:
+            await asyncio.wait_for(future, within)
+        except TimeoutError:
+            return False
+        return True
+
+    async def wait_ready(self) -> None:
+        await self._ready.wait()
