@@ -44,10 +44,7 @@ class FieldSpec:
     is_map: bool = False
     keep_zero: bool = False
     inline: bool = False
-
-    @property
-    def is_scalar(self) -> bool:
-        return self.type_name in SCALARS
+    is_scalar: bool = False  # type_name is one of SCALARS (precomputed: the decoder asks often)
 
 
 MessageSchema = dict[int, FieldSpec]
@@ -68,7 +65,7 @@ def _parse_field(token: str, message: str) -> tuple[int, FieldSpec]:
     elif type_text.startswith("{") and type_text.endswith("}"):
         is_map, type_text = True, type_text[1:-1]
     spec = FieldSpec(json_name=json_name, type_name=type_text, repeated=repeated, is_map=is_map,
-                     keep_zero=keep_zero, inline=inline)
+                     keep_zero=keep_zero, inline=inline, is_scalar=type_text in SCALARS)
     return int(number_text), spec
 
 

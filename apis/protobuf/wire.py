@@ -25,6 +25,10 @@ class ProtobufDecodeError(ValueError):
     """The body is not a Kubernetes protobuf object we can read (malformed or of an unknown kind)."""
 
 
+class UnknownKindError(ProtobufDecodeError):
+    """Well-formed envelope, but we have no schema for its apiVersion/kind (the server answers 415)."""
+
+
 def read_varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
     """Decode one base-128 varint at ``pos``; returns (value, position after it)."""
     result = 0
@@ -60,7 +64,12 @@ def iter_fields(data: bytes, start: int, end: int) -> Iterator[tuple[int, int, i
     """
     pos = start
     while pos < end:
-        key, pos = read_varint(data, pos, end)
+        # Fast path: keys and lengths are almost always single-byte varints.
+        key = data[pos]
+        if key < 0x80:
+            pos += 1
+        else:
+            key, pos = read_varint(data, pos, end)
         number, wire_type = key >> 3, key & 7
         if number == 0:
             raise ProtobufDecodeError(f"invalid field number 0 at offset {pos}")
@@ -68,7 +77,11 @@ def iter_fields(data: bytes, start: int, end: int) -> Iterator[tuple[int, int, i
             value, pos = read_varint(data, pos, end)
             yield number, wire_type, value, pos
         elif wire_type == LENGTH_DELIMITED:
-            length, pos = read_varint(data, pos, end)
+            if pos < end and data[pos] < 0x80:
+                length = data[pos]
+                pos += 1
+            else:
+                length, pos = read_varint(data, pos, end)
             if pos + length > end:
                 raise ProtobufDecodeError(
                     f"field {number} claims {length} bytes but only {end - pos} remain")
