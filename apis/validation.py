@@ -23,6 +23,7 @@ import marshal
 import os
 import sys
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +44,13 @@ from apis.semantic_rules import semantic_errors
 
 __all__ = [
     "FieldError",
+    "SchemaReport",
     "dns1035_label_errors",
     "dns1123_label_errors",
     "dns1123_subdomain_errors",
+    "inspect",
     "precompile",
+    "rule_errors",
     "type_errors",
     "unknown_fields",
     "validate",
@@ -71,6 +75,11 @@ def _for_validation(schema: Any, *, top_level: bool = False) -> Any:
                 if name in properties:
                     properties[name] = {k: v for k, v in properties[name].items() if k != "enum"}
         out["properties"] = properties
+        # Closed objects: a field the schema does not declare fails the fast check, which sends
+        # the object down the slow path that names unknown fields (the -strict flavour of
+        # kubernetes-validate's schemas does the same).
+        if "additionalProperties" not in schema and not schema.get("x-kubernetes-preserve-unknown-fields"):
+            out["additionalProperties"] = False
     return out
 
 
@@ -133,6 +142,48 @@ def _schema_problems(definition: str, obj: dict[str, Any]) -> list[FieldError]:
     except fastjsonschema.JsonSchemaValueException:
         return schema_errors(definition, obj)
     return []
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaReport:
+    """What the schema says of a decoded body, before defaults are applied.
+
+    ``type_errors`` are the Go decoder's messages (upstream answers 400 and looks no further);
+    ``unknown`` are paths of undeclared fields (fieldValidation decides); ``errors`` are the rest
+    of the schema's complaints (422).
+    """
+
+    type_errors: tuple[str, ...] = ()
+    unknown: tuple[str, ...] = ()
+    errors: tuple[FieldError, ...] = ()
+
+
+_CLEAN = SchemaReport()
+
+
+def inspect(resource: Resource, obj: dict[str, Any]) -> SchemaReport:
+    """Check ``obj`` against its schema once: one compiled (closed) validator call when the
+    object is fine, precise walks only when it is not. Never mutates obj."""
+    definition = definition_for(resource)
+    if definition is None:
+        return _CLEAN
+    try:
+        _compiled(definition)(obj)
+    except fastjsonschema.JsonSchemaValueException:
+        pass
+    else:
+        return _CLEAN
+    problems = schema_errors(definition, obj)
+    return SchemaReport(
+        type_errors=tuple(e.message for e in problems if e.reason == "FieldValueTypeInvalid"),
+        unknown=tuple(unknown_field_paths(definition, obj)),
+        errors=tuple(e for e in problems if e.reason != "FieldValueTypeInvalid"),
+    )
+
+
+def rule_errors(resource: Resource, obj: dict[str, Any]) -> list[FieldError]:
+    """The checks beyond the schema: names, metadata, and semantic rules (after defaults)."""
+    return [*metadata_errors(resource, obj), *semantic_errors(resource, obj)]
 
 
 def validate(resource: Resource, obj: dict[str, Any]) -> list[FieldError]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -113,6 +114,8 @@ class ApiServer:
             await asyncio.to_thread(validation.precompile, self.catalogue)
             await asyncio.wait_for(self.cache.wait_ready(), 60)
             await ensure_system_objects(self.catalogue, self.store)
+            # What is loaded now lives as long as the process: keep it out of GC scans.
+            gc.freeze()
             self.ready = True
             log.info("API server ready at revision %s", self.cache.revision)
             yield

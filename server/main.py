@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -59,8 +60,16 @@ async def serve(args: argparse.Namespace, storage: str) -> None:
         await runner.cleanup()
 
 
+def tune_garbage_collector() -> None:
+    """The watch cache holds every object: with CPython's default thresholds, full collections
+    rescanning them ran often enough to cost a fifth of create throughput. Collect the young
+    generation less often and the old one rarely (our code makes few reference cycles)."""
+    gc.set_threshold(100_000, 50, 1000)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    tune_garbage_collector()
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

@@ -42,13 +42,19 @@ class CachedObject:
     revision: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class WatchEvent:
     type: str  # ADDED | MODIFIED | DELETED
     key: str
     object: CachedObject
     prev: CachedObject | None
     revision: int
+    wire: bytes = b""  # the JSON watch event line, encoded once for every watcher
+
+    def encoded(self) -> bytes:
+        if not self.wire:
+            self.wire = b'{"type":"' + self.type.encode() + b'","object":' + self.object.raw + b"}\n"
+        return self.wire
 
 
 class TooOldResourceVersion(Exception):
@@ -66,34 +72,69 @@ def decode(kv: KeyValue, revision: int | None = None) -> CachedObject:
     return CachedObject(key=kv.key, obj=obj, raw=orjson.dumps(obj), revision=rev)
 
 
+Sink = Callable[[WatchEvent], bool]
+
+
 @dataclass(eq=False)
 class Watcher:
-    """One client watch: a prefix, an optional object filter and a bounded event queue."""
+    """One client watch: a prefix, an optional object filter, and where its events go.
+
+    Events first collect in ``pending`` (the initial state or replayed history, which the client
+    drains with flow control); once the stream is live a ``sink`` writes each event straight to
+    the client's connection from the fan-out loop, so a thousand watchers cost a thousand socket
+    writes per event rather than a thousand task wake-ups. A sink that returns False, or more
+    than ``limit`` pending events, marks the watcher too slow.
+    """
 
     prefix: str
     predicate: Predicate | None
-    queue: asyncio.Queue[WatchEvent | None]
+    limit: int
+    pending: deque[WatchEvent] = field(default_factory=deque)
+    sink: Sink | None = None
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     closed: bool = False
     overflowed: bool = False
 
     def offer(self, event: WatchEvent) -> bool:
-        """Queue ``event`` translated for this watcher's filter; False when the watcher must go."""
+        """Pass ``event`` on, translated for this watcher's filter; False when the watcher must go."""
         if self.predicate is not None:
-            now = event.type != "DELETED" and self.predicate(event.object.obj)
-            before = event.prev is not None and self.predicate(event.prev.obj)
-            if event.type == "DELETED":
-                now, before = False, self.predicate(event.object.obj)
-            if not now and not before:
+            translated = self._translate(event)
+            if translated is None:
                 return True
-            if now and not before:
-                event = WatchEvent("ADDED", event.key, event.object, event.prev, event.revision)
-            elif before and not now:
-                event = WatchEvent("DELETED", event.key, event.object, event.prev, event.revision)
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
+            event = translated
+        if self.sink is not None:
+            return self.sink(event)
+        if len(self.pending) >= self.limit:
             self.overflowed = True
             return False
+        self.pending.append(event)
+        self.wakeup.set()
+        return True
+
+    def _translate(self, event: WatchEvent) -> WatchEvent | None:
+        """Upstream's filtered watch: an object entering the selection is ADDED, one leaving it
+        DELETED, one outside it is not sent."""
+        assert self.predicate is not None
+        if event.type == "DELETED":
+            return event if self.predicate(event.object.obj) else None
+        now = self.predicate(event.object.obj)
+        before = event.prev is not None and self.predicate(event.prev.obj)
+        if now and before:
+            return event
+        if now:
+            return event if event.type == "ADDED" else WatchEvent(
+                "ADDED", event.key, event.object, event.prev, event.revision)
+        if before:
+            return WatchEvent("DELETED", event.key, event.object, event.prev, event.revision)
+        return None
+
+    def attach(self, sink: Sink) -> bool:
+        """Deliver what is pending through ``sink``, then every later event directly."""
+        while self.pending:
+            if not sink(self.pending.popleft()):
+                self.overflowed = True
+                return False
+        self.sink = sink
         return True
 
 
@@ -144,18 +185,17 @@ class ResourceCache:
         return items
 
     def watch(self, prefix: str, *, after_revision: int | None, predicate: Predicate | None,
-              queue_size: int) -> Watcher:
+              limit: int) -> Watcher:
         """Register a watcher. ``after_revision`` None means: current state as ADDED, then live."""
-        watcher = Watcher(prefix, predicate, asyncio.Queue(maxsize=queue_size))
+        watcher = Watcher(prefix, predicate, limit)
         if after_revision is None:
             backlog = [WatchEvent("ADDED", o.key, o, None, o.revision) for o in self.snapshot(prefix)]
         else:
             if after_revision < self.oldest_revision:
                 raise TooOldResourceVersion(after_revision, self.oldest_revision + 1)
             backlog = [e for e in self.history if e.revision > after_revision and e.key.startswith(prefix)]
-        # Replay must fit: the queue is sized for it, else the watcher starts as "too slow".
-        if len(backlog) >= queue_size:
-            watcher.queue = asyncio.Queue(maxsize=len(backlog) + queue_size)
+        # The backlog always fits: the limit only bounds what piles up after it.
+        watcher.limit += len(backlog)
         for event in backlog:
             watcher.offer(event)
         self.watchers.add(watcher)
@@ -165,12 +205,9 @@ class ResourceCache:
         if watcher.closed:
             return
         watcher.closed = True
+        watcher.sink = None
         self.watchers.discard(watcher)
-        # Wake the reader; if the queue is full it sees `closed` after draining.
-        try:
-            watcher.queue.put_nowait(None)
-        except asyncio.QueueFull:
-            pass
+        watcher.wakeup.set()
 
 
 class WatchCache:

@@ -8,6 +8,7 @@ metadata informers, ``APIGroupDiscoveryList`` for aggregated discovery). Bodies 
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from dataclasses import dataclass
 from typing import Any
@@ -123,6 +124,11 @@ async def read_body(request: web.BaseRequest) -> bytes:
     length = request.content_length
     if length is not None and length > MAX_BODY_BYTES:
         raise RequestEntityTooLarge(f"the request body is too large: limit is {MAX_BODY_BYTES} bytes")
+    if length is not None:
+        try:
+            return await request.content.readexactly(length)
+        except asyncio.IncompleteReadError as e:
+            raise BadRequest("the request body ended before its Content-Length") from e
     chunks: list[bytes] = []
     size = 0
     while True:

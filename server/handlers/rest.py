@@ -170,7 +170,12 @@ class ResourceHandler:
             self._store.get(resource, scope, name)
         except NotFound:
             if isinstance(patch, dict):
-                patch.setdefault("metadata", {})["name"] = name
+                metadata = patch.get("metadata")
+                if metadata is None:
+                    metadata = patch["metadata"] = {}
+                if not isinstance(metadata, dict):
+                    raise BadRequest("metadata must be an object") from None
+                metadata["name"] = name
             return await self._store.create(resource, scope, patch, options)
         return await self._store.guaranteed_update(resource, scope, name, apply, options=options,
                                                    check_unknown=True)

@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable
 from typing import Any
 
 import orjson
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 
 from apis import tables
 from apis.catalogue import Resource
@@ -24,13 +25,14 @@ from server.handlers import codec
 from server.handlers.params import bool_param, int_param, list_options
 from server.registry.keys import Scope, list_prefix, object_key
 from server.registry.lister import ListOptions
-from server.watchcache import TooOldResourceVersion, WatchCache, Watcher, WatchEvent
+from server.watchcache import CachedObject, Sink, TooOldResourceVersion, WatchCache, Watcher, WatchEvent
 
 log = logging.getLogger(__name__)
 
 _BOOKMARK_INTERVAL = 5.0
 _DEFAULT_TIMEOUT = 1800
-_QUEUE_SIZE = 1000
+_PENDING_LIMIT = 1000  # live events that may wait while the backlog is being sent
+_MAX_BUFFERED = 4 * 1024 * 1024  # unsent bytes a live watcher may have before it is dropped
 
 
 class WatchServer:
@@ -52,21 +54,31 @@ class WatchServer:
 
         response = web.StreamResponse(headers={"Content-Type": "application/json",
                                                "Cache-Control": "no-cache, private"})
+        chunked = request.version >= HttpVersion11
+        if chunked:
+            response.enable_chunked_encoding()
+        else:
+            response.force_close()  # HTTP/1.0: the stream ends when the connection does
         await response.prepare(request)
         cache = self._cache.resource(resource.key_segment)
         prefix = object_key(resource, scope, name) if name else list_prefix(resource, scope)
         try:
             watcher = cache.watch(prefix, after_revision=after, predicate=_predicate(options, name),
-                                  queue_size=_QUEUE_SIZE)
+                                  limit=_PENDING_LIMIT)
         except TooOldResourceVersion as e:
             await response.write(_error_event(e))
             return response
         start_revision = self._cache.revision
+        encode = _encoder(resource, media, query.get("includeObject", "Metadata"))
         try:
+            await self._send_backlog(response, watcher, encode, len(watcher.pending))
             if initial_end:
-                await self._send_initial_events(response, resource, watcher, start_revision)
-            await self._pump(response, resource, watcher, media, duration=timeout, bookmarks=bookmarks,
-                             include_object=query.get("includeObject", "Metadata"))
+                await response.write(_bookmark(resource, start_revision, initial_events_end=True))
+            await self._send_backlog(response, watcher, encode, None)
+            sink = _direct_sink(request, encode, chunked=chunked)
+            if watcher.closed or not watcher.attach(sink):
+                return response
+            await self._idle(watcher, sink, resource, duration=timeout, bookmarks=bookmarks)
         except ConnectionResetError:
             log.debug("watch client on %s went away", prefix)
         finally:
@@ -74,47 +86,73 @@ class WatchServer:
         return response
 
     @staticmethod
-    async def _send_initial_events(response: web.StreamResponse, resource: Resource, watcher: Watcher,
-                                   revision: int) -> None:
-        """The synthetic ADDED events were queued at registration; send them, then the marker."""
-        for _ in range(watcher.queue.qsize()):
-            event = watcher.queue.get_nowait()
-            if event is not None:
-                await response.write(_json_event(event))
-        await response.write(_bookmark(resource, revision, initial_events_end=True))
+    async def _send_backlog(response: web.StreamResponse, watcher: Watcher, encode: Encoder,
+                            count: int | None) -> None:
+        """Send ``count`` pending events (all when None), in batches, with flow control."""
+        left = len(watcher.pending) if count is None else count
+        while left > 0 and watcher.pending and not watcher.closed:
+            batch: list[bytes] = []
+            while left > 0 and watcher.pending and len(batch) < 256:
+                batch.append(encode(watcher.pending.popleft()))
+                left -= 1
+            await response.write(b"".join(batch))
 
-    async def _pump(self, response: web.StreamResponse, resource: Resource, watcher: Watcher,
-                    media: codec.MediaType, *, duration: int, bookmarks: bool, include_object: str) -> None:
+    async def _idle(self, watcher: Watcher, sink: Sink, resource: Resource, *, duration: int,
+                    bookmarks: bool) -> None:
+        """Live events go out through the sink; this only keeps time and sends bookmarks."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + duration
-        first_table = True
-        while True:
+        while not watcher.closed:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return
-            wait = min(remaining, self._bookmark_interval)
+            watcher.wakeup.clear()
             try:
-                event = await asyncio.wait_for(watcher.queue.get(), wait)
+                await asyncio.wait_for(watcher.wakeup.wait(), min(remaining, self._bookmark_interval))
             except TimeoutError:
-                if bookmarks:
-                    await response.write(_bookmark(resource, self._cache.revision))
-                continue
-            if event is None or (watcher.closed and watcher.queue.empty()):
-                return
-            if media.as_kind == "Table":
-                await response.write(_table_event(resource, event, include_object, first_table))
-                first_table = False
-            else:
-                await response.write(_json_event(event))
-            # Drain whatever else is queued without yielding per event.
-            while not watcher.queue.empty():
-                event = watcher.queue.get_nowait()
-                if event is None:
-                    return
-                if media.as_kind == "Table":
-                    await response.write(_table_event(resource, event, include_object, False))
-                else:
-                    await response.write(_json_event(event))
+                if bookmarks and not watcher.closed:
+                    bookmark = _bookmark(resource, self._cache.revision)
+                    if not sink(WatchEvent("BOOKMARK", "", _NO_OBJECT, None, 0, wire=bookmark)):
+                        return
+
+
+Encoder = Callable[[WatchEvent], bytes]
+_NO_OBJECT = CachedObject(key="", obj={}, raw=b"{}", revision=0)
+
+
+def _encoder(resource: Resource, media: codec.MediaType, include_object: str) -> Encoder:
+    if media.as_kind != "Table":
+        return WatchEvent.encoded
+    first = True
+
+    def encode_table(event: WatchEvent) -> bytes:
+        nonlocal first
+        if event.wire:  # bookmarks and errors come pre-encoded
+            return event.wire
+        line = _table_event(resource, event, include_object, first)
+        first = False
+        return line
+
+    return encode_table
+
+
+def _direct_sink(request: web.BaseRequest, encode: Encoder, *, chunked: bool) -> Sink:
+    """Write events straight to the socket from the fan-out loop (no task per watcher).
+
+    The response is already prepared with chunked transfer encoding; each event is framed as one
+    chunk here, and aiohttp writes the terminating chunk when the handler returns. A client whose
+    socket buffer passes ``_MAX_BUFFERED`` is too slow: the sink says so and the watcher is closed.
+    """
+    transport = request.transport
+
+    def sink(event: WatchEvent) -> bool:
+        if transport is None or transport.is_closing():
+            return False
+        data = encode(event)
+        transport.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
+        return transport.get_write_buffer_size() <= _MAX_BUFFERED
+
+    return sink
 
 
 def _revision(value: str) -> int:
@@ -139,10 +177,6 @@ def _predicate(options: ListOptions, name: str) -> Any:
         return field_selector is None or field_selector.matches(obj)
 
     return matches
-
-
-def _json_event(event: WatchEvent) -> bytes:
-    return b'{"type":"' + event.type.encode() + b'","object":' + event.object.raw + b"}\n"
 
 
 def _table_event(resource: Resource, event: WatchEvent, include_object: str, with_columns: bool) -> bytes:

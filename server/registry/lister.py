@@ -107,6 +107,9 @@ class Lister:
         try:
             return await self._read_pages(prefix, revision, start_after, options)
         except CompactedError as e:
+            if not options.continue_token:
+                # An Exact read of a compacted revision (upstream interpretListError, not paging).
+                raise Expired("The resourceVersion for the provided list is too old.") from e
             raise Expired(
                 "The provided continue parameter is too old to display a consistent list result. "
                 "You can start a new list without the continue parameter, or use the continue token "

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import random
 import re
-import uuid
 from typing import Any
 
 from apis.catalogue import Resource
-from apis.meta import hash_key, now_rfc3339
+from apis.meta import hash_key, new_uid, now_rfc3339
 from server.errors import BadRequest
 from server.registry.keys import Scope
 
@@ -65,7 +64,7 @@ def stamp_for_create(resource: Resource, scope: Scope, obj: dict[str, Any]) -> N
         metadata.pop("namespace", None)
     if not metadata.get("name") and metadata.get("generateName"):
         metadata["name"] = generate_name(metadata["generateName"])
-    uid = str(uuid.uuid4())
+    uid = new_uid()
     metadata["uid"] = uid
     metadata["creationTimestamp"] = now_rfc3339()
     if resource.tenanted:

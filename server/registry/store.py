@@ -110,14 +110,15 @@ class GenericStore:
     async def create(self, resource: Resource, scope: Scope, body: Any,
                      options: WriteOptions) -> WriteResult:
         obj = self._decode_body(resource, body)
-        self._raise_type_errors(resource, obj)
-        warnings = self._check_unknown_fields(resource, obj, options)
+        report = validation.inspect(resource, obj)
+        self._raise_type_errors(resource, report)
+        warnings = self._handle_unknown_fields(resource, obj, report, options)
         stamp_for_create(resource, scope, obj)
         name = obj["metadata"].get("name", "")
         defaults.apply_defaults(resource, obj)
         strategy = self.strategy(resource)
         strategy.prepare_for_create(obj)
-        self._raise_invalid(resource, name, strategy.validate(obj))
+        self._raise_invalid(resource, name, [*report.errors, *strategy.validate(obj)])
         await self._admission.admit_create(resource, scope, obj)
         strategy.canonicalize(obj)
         if options.dry_run:
@@ -133,7 +134,9 @@ class GenericStore:
     async def update(self, resource: Resource, scope: Scope, name: str, body: Any, *,
                      subresource: str = "", options: WriteOptions) -> WriteResult:
         obj = self._decode_body(resource, body)
-        warnings = self._check_unknown_fields(resource, obj, options)
+        report = validation.inspect(resource, obj)
+        self._raise_type_errors(resource, report)
+        warnings = self._handle_unknown_fields(resource, obj, report, options)
         body_name = metadata_of(obj).get("name")
         if body_name and body_name != name:
             raise BadRequest(f"the name of the object ({body_name}) does not match the name on the "
@@ -175,8 +178,9 @@ class GenericStore:
             if not isinstance(new, dict):
                 raise BadRequest("the object must be a JSON object")
             check_type(resource, new)
-            self._raise_type_errors(resource, new)
-            warnings = self._check_unknown_fields(resource, new, options) if check_unknown else []
+            report = validation.inspect(resource, new)
+            self._raise_type_errors(resource, report)
+            warnings = self._handle_unknown_fields(resource, new, report, options, strict=check_unknown)
             pinned = metadata_of(new).get("resourceVersion")
             if pinned and str(pinned) != str(kv.mod_revision):
                 raise Conflict.modified(resource.plural, name, resource.group)
@@ -185,7 +189,7 @@ class GenericStore:
             new["metadata"]["name"] = name
             defaults.apply_defaults(resource, new)
             strategy.prepare_for_update(new, current)
-            self._raise_invalid(resource, name, strategy.validate_update(new, current))
+            self._raise_invalid(resource, name, [*report.errors, *strategy.validate_update(new, current)])
             strategy.canonicalize(new)
             current["metadata"].pop("resourceVersion", None)
             if new == current or options.dry_run:
@@ -297,29 +301,28 @@ class GenericStore:
         return body
 
     @staticmethod
-    def _check_unknown_fields(resource: Resource, obj: dict[str, Any], options: WriteOptions) -> list[str]:
-        if options.field_validation == "Ignore":
-            unknown = validation.unknown_fields(resource, obj)
-            prune_paths(obj, unknown)
+    def _handle_unknown_fields(resource: Resource, obj: dict[str, Any], report: validation.SchemaReport,
+                               options: WriteOptions, *, strict: bool = True) -> list[str]:
+        """fieldValidation: Strict refuses unknown fields (400), Warn names them in Warning
+        headers, Ignore drops them silently; stored objects never keep them (as upstream's
+        decoder drops them). ``strict=False`` (an update whose body was already checked) only
+        drops them."""
+        if not report.unknown:
             return []
-        unknown = validation.unknown_fields(resource, obj)
-        if not unknown:
-            return []
-        messages = [f'unknown field "{path}"' for path in unknown]
-        if options.field_validation == "Strict":
+        messages = [f'unknown field "{path}"' for path in report.unknown]
+        if strict and options.field_validation == "Strict":
             raise BadRequest(f'{resource.kind} in version "{resource.version}" cannot be handled as a '
                              f"{resource.kind}: strict decoding error: {', '.join(messages)}")
-        prune_paths(obj, unknown)
-        return messages
+        prune_paths(obj, list(report.unknown))
+        return messages if strict and options.field_validation == "Warn" else []
 
     @staticmethod
-    def _raise_type_errors(resource: Resource, obj: dict[str, Any]) -> None:
+    def _raise_type_errors(resource: Resource, report: validation.SchemaReport) -> None:
         """Fields of the wrong JSON type: upstream's decoder refuses these (400) before any
         strategy or default sees the object."""
-        errors = validation.type_errors(resource, obj)
-        if errors:
+        if report.type_errors:
             raise BadRequest(f'{resource.kind} in version "{resource.version}" cannot be handled as a '
-                             f"{resource.kind}: {errors[0]}")
+                             f"{resource.kind}: {report.type_errors[0]}")
 
     @staticmethod
     def _raise_invalid(resource: Resource, name: str, errors: list[FieldError]) -> None:

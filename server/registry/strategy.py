@@ -40,7 +40,8 @@ class Strategy:
             obj["metadata"]["generation"] = 1
 
     def validate(self, obj: dict[str, Any]) -> list[FieldError]:
-        return validation.validate(self.resource, obj)
+        """Rules beyond the schema (the store checks the schema before defaults are applied)."""
+        return validation.rule_errors(self.resource, obj)
 
     def canonicalize(self, obj: dict[str, Any]) -> None:
         """Normalise representation before storing (nothing by default)."""
