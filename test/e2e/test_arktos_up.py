@@ -1,0 +1,159 @@
+"""hack/arktos-up.sh and cluster/kubectl.sh as a user runs them.
+
+Covers: arktos-up.sh with temp ARKTOS_DATA_DIR/CERT_DIR/LOG_DIR and a free API_PORT prints its
+ready line, writes `$CERT_DIR/admin.kubeconfig` and `$LOG_DIR/kube-apiserver.log`;
+cluster/kubectl.sh drives that cluster; Ctrl-C (SIGINT to the foreground process group) stops
+the script and the server; a second start on the same data directory still has every object;
+kubectl.sh without a kubeconfig fails with a pointer to arktos-up.sh. Leaves out: first-run
+installation of .venv (CI does it through `make`) and the root-owned default directories.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from apiserver_process import REPO_ROOT, free_port, log_tail, probe, stop_process
+
+pytestmark = [pytest.mark.e2e]
+
+READY_LINE = "cluster is ready"
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 20.0
+KUBECTL_TIMEOUT_S = 30.0
+
+
+@dataclass
+class ArktosUp:
+    """One run of hack/arktos-up.sh in its own process group, its output collected by a thread."""
+
+    env: dict[str, str]
+    process: subprocess.Popen[str] | None = None
+    lines: queue.Queue[str] = field(default_factory=queue.Queue)
+    output: list[str] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.output.clear()
+        self.process = subprocess.Popen(
+            ["bash", str(REPO_ROOT / "hack" / "arktos-up.sh")],
+            env=self.env,
+            cwd="/",
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
+        threading.Thread(target=self._pump, args=(self.process,), daemon=True).start()
+        self.wait_for_line(READY_LINE)
+
+    def _pump(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            self.lines.put(line)
+
+    def wait_for_line(self, needle: str) -> str:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(
+                    f"arktos-up.sh printed no {needle!r} in {START_TIMEOUT_S}s:\n{self.report()}"
+                ) from None
+            self.output.append(line)
+            if needle in line:
+                return line
+
+    def interrupt(self) -> int:
+        """Ctrl-C: SIGINT to the whole foreground process group, as a terminal sends it."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            return self.process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            stop_process(self.process, sig=signal.SIGKILL)
+            raise AssertionError(
+                f"arktos-up.sh ignored Ctrl-C for {STOP_TIMEOUT_S}s:\n{self.report()}"
+            ) from None
+
+    def report(self) -> str:
+        log = Path(self.env["LOG_DIR"]) / "kube-apiserver.log"
+        return "".join(self.output) + f"\n--- {log} ---\n" + log_tail(log)
+
+
+@pytest.fixture
+def cluster_env(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("KUBECONFIG", None)
+    env.update(
+        {
+            "ARKTOS_DATA_DIR": str(tmp_path / "data"),
+            "CERT_DIR": str(tmp_path / "certs"),
+            "LOG_DIR": str(tmp_path / "logs"),
+            "API_PORT": str(free_port()),
+            "API_HOST_IP": "127.0.0.1",
+            "KUBECTL": str(REPO_ROOT / ".venv" / "bin" / "kubectl"),
+        }
+    )
+    return env
+
+
+@pytest.fixture
+def arktos_up(cluster_env: dict[str, str]) -> Iterator[ArktosUp]:
+    up = ArktosUp(cluster_env)
+    yield up
+    if up.process is not None and up.process.poll() is None:
+        stop_process(up.process, sig=signal.SIGINT, timeout=STOP_TIMEOUT_S)
+
+
+KEEP_ME = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: keep-me, namespace: default}\ndata: {k: v}\n"
+
+
+def kubectl_sh(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(REPO_ROOT / "cluster" / "kubectl.sh"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=KUBECTL_TIMEOUT_S,
+        input=stdin,
+    )
+
+
+@pytest.mark.slow
+def test_up_serve_interrupt_restart_keeps_objects(arktos_up: ArktosUp, cluster_env: dict[str, str]) -> None:
+    arktos_up.start()
+    url = f"http://127.0.0.1:{cluster_env['API_PORT']}"
+    kubeconfig = Path(cluster_env["CERT_DIR"]) / "admin.kubeconfig"
+    assert f"server: {url}" in kubeconfig.read_text()
+    assert "current-context: default" in kubeconfig.read_text()
+    assert (Path(cluster_env["LOG_DIR"]) / "kube-apiserver.log").exists()
+    assert f"export KUBECONFIG={kubeconfig}" in "".join(arktos_up.output)
+
+    created = kubectl_sh(cluster_env, "apply", "-f", "-", stdin=KEEP_ME)
+    assert created.returncode == 0, created.stderr
+    listed = kubectl_sh(cluster_env, "get", "namespaces", "-o", "name")
+    assert "namespace/default" in listed.stdout.split(), listed.stdout + listed.stderr
+
+    assert arktos_up.interrupt() == 130, arktos_up.report()  # the shell convention for SIGINT
+    assert not probe(f"{url}/readyz"), f"the API server outlived arktos-up.sh:\n{arktos_up.report()}"
+
+    arktos_up.start()
+    kept = kubectl_sh(cluster_env, "get", "configmap", "keep-me", "-o", "jsonpath={.data.k}")
+    assert kept.returncode == 0 and kept.stdout == "v", kept.stderr + arktos_up.report()
+    assert arktos_up.interrupt() == 130
+
+
+def test_kubectl_sh_without_kubeconfig_explains(cluster_env: dict[str, str]) -> None:
+    result = kubectl_sh(cluster_env, "get", "pods")
+    assert result.returncode != 0
+    assert "admin.kubeconfig not found" in result.stderr and "arktos-up.sh" in result.stderr
