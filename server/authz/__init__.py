@@ -1,0 +1,1 @@
+"""Authorization: RBAC with Arktos's tenant rule, the node authorizer, and access reviews."""

@@ -1,0 +1,137 @@
+"""The node authorizer: a kubelet may touch its own Node, its pods and what they reference.
+
+Mirrors upstream's Node authorization mode (plugin/pkg/auth/authorizer/node) together with the
+object checks of the NodeRestriction admission plugin, which our attributes let us make here:
+a kubelet (``system:node:<name>`` in group ``system:nodes``, tenant ``system``) may
+
+* register, read and update its own Node (and its status) and its Lease in ``kube-node-lease``;
+  list/watch nodes and pods (it filters by field selector, which authorization cannot see);
+* get, delete and update the status of pods bound to it, evict them;
+* read secrets, config maps, PVCs and service accounts those pods reference, and request tokens
+  for those service accounts — in the pod's own tenant and namespace;
+* record events, read services and runtime classes, work the VM actions addressed to it
+  (Arktos), create certificate signing requests and token/access reviews.
+
+Everything else gets no opinion from this authorizer (None for non-node users; a refusal with
+upstream's reason for nodes), so RBAC decides — and binds nothing to nodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from server.auth.user import NODE_PREFIX, NODES, SYSTEM_TENANT, UserInfo
+from server.authz.attributes import Attributes, Decision
+from server.authz.pod_references import pod_references
+
+NODE_LEASE_NAMESPACE = "kube-node-lease"
+_READ = frozenset({"get", "list", "watch"})
+_COLLECTION_READ = frozenset({"list", "watch"})
+_REFERENCED = frozenset({"secrets", "configmaps", "persistentvolumeclaims", "serviceaccounts"})
+# (group, resource-or-resource/subresource) -> verbs any node may use, whatever the object.
+_ANY_NODE: dict[tuple[str, str], frozenset[str]] = {
+    ("", "events"): frozenset({"create", "update", "patch"}),
+    ("events.k8s.io", "events"): frozenset({"create", "update", "patch"}),
+    ("", "services"): _READ,
+    ("", "endpoints"): frozenset({"get"}),
+    ("", "actions"): frozenset({"get", "list", "watch", "update", "patch"}),
+    ("", "actions/status"): frozenset({"get", "update", "patch"}),
+    ("node.k8s.io", "runtimeclasses"): _READ,
+    ("storage.k8s.io", "csidrivers"): _READ,
+    ("certificates.k8s.io", "certificatesigningrequests"): frozenset({"create", "get", "list", "watch"}),
+    ("authentication.k8s.io", "tokenreviews"): frozenset({"create"}),
+    ("authorization.k8s.io", "subjectaccessreviews"): frozenset({"create"}),
+    ("authorization.k8s.io", "localsubjectaccessreviews"): frozenset({"create"}),
+}
+
+
+class NodeGraph(Protocol):
+    """Which pods are bound to a node (an index on ``spec.nodeName``)."""
+
+    def pods_on_node(self, node: str) -> Iterable[dict[str, Any]]: ...
+
+
+def node_name(user: UserInfo) -> str | None:
+    """The node a kubelet identity speaks for (upstream NodeIdentifier), else None."""
+    if NODES not in user.groups or not user.name.startswith(NODE_PREFIX) or user.tenant != SYSTEM_TENANT:
+        return None
+    return user.name[len(NODE_PREFIX):] or None
+
+
+def _pod_tenant(pod: dict[str, Any]) -> str:
+    return str((pod.get("metadata") or {}).get("tenant") or SYSTEM_TENANT)
+
+
+class NodeAuthorizer:
+    """Decides requests of kubelets from the pods bound to their node."""
+
+    def __init__(self, graph: NodeGraph) -> None:
+        self._graph = graph
+
+    def authorize(self, attrs: Attributes) -> Decision | None:
+        node = node_name(attrs.user)
+        if node is None or not attrs.resource_request:
+            return None
+        resource = f"{attrs.resource}/{attrs.subresource}" if attrs.subresource else attrs.resource
+        if attrs.verb in _ANY_NODE.get((attrs.api_group, resource), frozenset()):
+            return Decision(True, "")
+        if attrs.api_group == "" and attrs.resource == "nodes":
+            return self._own_object(attrs, node, "node")
+        if attrs.api_group == "coordination.k8s.io" and attrs.resource == "leases" and not attrs.subresource:
+            if attrs.namespace != NODE_LEASE_NAMESPACE:
+                return _refused("lease outside namespace kube-node-lease")
+            return self._own_object(attrs, node, "lease")
+        if attrs.api_group == "storage.k8s.io" and attrs.resource == "csinodes":
+            return self._own_object(attrs, node, "csinode")
+        if attrs.api_group == "" and attrs.resource == "pods":
+            return self._pod(attrs, node)
+        if attrs.api_group == "" and attrs.resource in _REFERENCED:
+            return self._referenced(attrs, node)
+        return _refused(f"node '{node}' may not {attrs.verb} {resource}")
+
+    def _own_object(self, attrs: Attributes, node: str, what: str) -> Decision:
+        if attrs.verb in _COLLECTION_READ and not attrs.subresource and what == "node":
+            return Decision(True, "")
+        if attrs.verb == "create" and attrs.name in ("", node) and not attrs.subresource:
+            return Decision(True, "")
+        if attrs.name == node and (not attrs.subresource or attrs.subresource == "status") and \
+                attrs.verb in ("get", "update", "patch", "delete"):
+            return Decision(True, "")
+        return _refused(f"node '{node}' may only access its own {what}")
+
+    def _bound_pod(self, attrs: Attributes, node: str) -> bool:
+        return any((p.get("metadata") or {}).get("name") == attrs.name
+                   and (p.get("metadata") or {}).get("namespace") == attrs.namespace
+                   and _pod_tenant(p) == (attrs.tenant or SYSTEM_TENANT)
+                   for p in self._graph.pods_on_node(node))
+
+    def _pod(self, attrs: Attributes, node: str) -> Decision:
+        if not attrs.subresource and attrs.verb in _COLLECTION_READ and not attrs.name:
+            return Decision(True, "")
+        allowed = {"": ("get", "delete"), "status": ("get", "update", "patch"), "eviction": ("create",)}
+        if attrs.verb in allowed.get(attrs.subresource, ()) and attrs.name and self._bound_pod(attrs, node):
+            return Decision(True, "")
+        return _refused(f"no relationship found between node '{node}' and this object")
+
+    def _referenced(self, attrs: Attributes, node: str) -> Decision:
+        verbs: tuple[str, ...] = ("get", "list", "watch")
+        if attrs.resource == "persistentvolumeclaims":
+            verbs = ("get",) if not attrs.subresource else ("get", "update", "patch")
+            if attrs.subresource not in ("", "status"):
+                verbs = ()
+        elif attrs.resource == "serviceaccounts":
+            verbs = {"": ("get",), "token": ("create",)}.get(attrs.subresource, ())
+        elif attrs.subresource:
+            verbs = ()
+        # list/watch count only when narrowed to one name (fieldSelector metadata.name), as upstream.
+        if attrs.verb in verbs and attrs.name:
+            wanted = (attrs.resource, attrs.tenant or SYSTEM_TENANT, attrs.namespace, attrs.name)
+            for pod in self._graph.pods_on_node(node):
+                if any(reference == wanted for reference in pod_references(pod)):
+                    return Decision(True, "")
+        return _refused(f"no relationship found between node '{node}' and this object")
+
+
+def _refused(reason: str) -> Decision:
+    return Decision(False, reason)
