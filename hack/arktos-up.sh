@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
 # Starts a local Arktos cluster in the foreground until Ctrl-C (as upstream's
-# hack/local-up-cluster.sh / Arktos's hack/arktos-up.sh). At this stage the cluster is the API
-# server alone, on an embedded SQLite store; later issues add controller manager, scheduler,
-# containerd and kubelet as further start_* steps below.
+# hack/local-up-cluster.sh / Arktos's hack/arktos-up.sh): the API server on an embedded SQLite
+# store, serving TLS, and the controller manager. Later issues add scheduler, containerd and
+# kubelet as further start_* steps below.
+#
+# On first start CERT_DIR receives a CA (ca.crt, ca.key), the API serving cert, the
+# service-account key pair (sa.key, sa.pub), known_tokens.csv (an admin token row) and the
+# kubeconfigs admin (CN=system:admin, O=system:masters), controller, scheduler and kubelet;
+# later starts reuse them. hack/setup-tenant-user.sh issues kubeconfigs for tenant users.
 #
 # Environment (defaults in brackets):
 #   ARKTOS_DATA_DIR  store files; a restart on the same directory keeps every object [/var/lib/arktos]
-#   CERT_DIR         kubeconfigs (admin.kubeconfig), later certificates [/var/run/kubernetes]
-#   API_HOST_IP      address in the kubeconfig; the plain port binds it only if loopback [127.0.0.1]
-#   API_PORT         plain HTTP port, loopback only, no authentication [8080]
-#   API_SECURE_PORT  reserved for the TLS port of a later issue; not bound yet [6443]
-#   LOG_DIR          component logs, e.g. $LOG_DIR/kube-apiserver.log [/tmp]
+#   CERT_DIR         certificates, keys, known_tokens.csv and kubeconfigs [/var/run/kubernetes]
+#   API_HOST_IP      address the TLS port binds and clients use; in the serving cert [127.0.0.1]
+#   API_SECURE_PORT  TLS port [6443]
+#   API_INSECURE_PORT_ENABLED  "true" also opens the plain HTTP port, loopback only, no
+#                    authentication (upstream's retired insecure port) [false]
+#   API_PORT         that plain HTTP port, used only when API_INSECURE_PORT_ENABLED=true [8080]
+#   HOSTNAME_OVERRIDE  node name of the kubelet identity system:node:<name> [hostname]
+#   LOG_DIR          component logs, e.g. $LOG_DIR/kube-apiserver.log, kube-apiserver-audit.log [/tmp]
 #   ARKTOS_READY_TIMEOUT  seconds to wait for each component to be ready [60]
 set -euo pipefail
 
@@ -20,7 +28,7 @@ source "${ARKTOS_ROOT}/hack/lib/init.sh"
 # First use on a fresh clone: create .venv and install the project (no apt needed yet).
 ensure_dependencies() {
     if [[ -x "${ARKTOS_PYTHON}" ]] &&
-        (cd "${ARKTOS_ROOT}" && "${ARKTOS_PYTHON}" -c 'import aiohttp, orjson, uvloop, yaml, fastjsonschema, kubernetes_validate') 2>/dev/null; then
+        (cd "${ARKTOS_ROOT}" && "${ARKTOS_PYTHON}" -c 'import aiohttp, orjson, uvloop, yaml, fastjsonschema, kubernetes_validate, cryptography') 2>/dev/null; then
         return 0
     fi
     arktos::log::status "installing dependencies into ${ARKTOS_VENV} (first run)"
@@ -37,10 +45,22 @@ prepare_directories() {
     done
 }
 
+prepare_credentials() {
+    arktos::pki::ensure_cluster_credentials
+}
+
 start_apiserver() {
     arktos::apiserver::start
     arktos::apiserver::wait_ready
-    arktos::kubeconfig::write_admin "$(arktos::apiserver::url)"
+}
+
+# The controllers package arrives in parallel with this script; start it once it exists.
+start_controller_manager() {
+    if ! arktos::controller_manager::available; then
+        arktos::log::status "controllers/__main__.py not present yet; no controller manager started"
+        return 0
+    fi
+    arktos::controller_manager::start
 }
 
 print_ready_banner() {
@@ -48,14 +68,16 @@ print_ready_banner() {
     kubeconfig=$(arktos::kubeconfig::admin_path)
     cat <<BANNER
 
-Arktos API server is running (pid ${ARKTOS_APISERVER_PID}), log: $(arktos::apiserver::log_file)
-Data directory: ${ARKTOS_DATA_DIR} (kept across restarts). Press Ctrl-C to stop.
+Arktos API server is running at $(arktos::apiserver::url) (pid ${ARKTOS_APISERVER_PID}), log: $(arktos::apiserver::log_file)
+Data directory: ${ARKTOS_DATA_DIR} (kept across restarts). Credentials: ${CERT_DIR}. Press Ctrl-C to stop.
 
 To use the cluster, in another shell:
   export KUBECONFIG=${kubeconfig}
   kubectl get pods
 or:
   CERT_DIR=${CERT_DIR} ${ARKTOS_ROOT}/cluster/kubectl.sh get pods
+A kubeconfig for a user of a tenant (prints its path):
+  CERT_DIR=${CERT_DIR} API_HOST_IP=${API_HOST_IP} API_SECURE_PORT=${API_SECURE_PORT} ${ARKTOS_ROOT}/hack/setup-tenant-user.sh TENANT USER [GROUP...]
 
 BANNER
     arktos::log::status "cluster is ready: export KUBECONFIG=${kubeconfig} or run cluster/kubectl.sh get pods"
@@ -64,13 +86,15 @@ BANNER
 main() {
     ensure_dependencies
     prepare_directories
+    prepare_credentials
     arktos::process::install_cleanup_trap
     start_apiserver
-    # start_controller_manager, start_scheduler, start_containerd, start_kubelet: later issues.
+    start_controller_manager
+    # start_scheduler, start_containerd, start_kubelet: later issues.
     print_ready_banner
     local status=0
+    # Names the daemon that exited and shows the tail of its log.
     arktos::process::wait_any || status=$?
-    arktos::log::tail_file "$(arktos::apiserver::log_file)"
     exit "${status}"
 }
 

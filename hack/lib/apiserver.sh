@@ -1,30 +1,47 @@
 #!/usr/bin/env bash
-# Starts the Arktos API server (python -m server) on the embedded SQLite store and waits until
-# it reports /readyz. One function per step, so arktos-up.sh reads as a list of components and
-# the later ones (controller manager, scheduler, containerd, kubelet) get files of their own.
+# Starts the Arktos API server (python -m server) on the embedded SQLite store, serving TLS on
+# API_HOST_IP:API_SECURE_PORT with the credentials hack/lib/pki.sh made, and waits until it
+# reports /readyz. One function per step, so arktos-up.sh reads as a list of components and the
+# later ones (controller manager, scheduler, containerd, kubelet) get files of their own.
+
+# Service-account tokens name this issuer, as upstream's local-up-cluster sets it.
+ARKTOS_SERVICE_ACCOUNT_ISSUER=${ARKTOS_SERVICE_ACCOUNT_ISSUER:-https://kubernetes.default.svc}
+
+arktos::apiserver::insecure_port_enabled() {
+    [[ "${API_INSECURE_PORT_ENABLED}" == "true" ]]
+}
 
 # The plain port never leaves loopback: it has no authentication (as upstream's old
 # --insecure-bind-address, which defaulted to 127.0.0.1 whatever the secure bind address was).
 arktos::apiserver::bind_address() {
     case "${API_HOST_IP}" in
         127.* | ::1 | localhost) printf '%s\n' "${API_HOST_IP}" ;;
-        *)
-            arktos::log::error "API_HOST_IP=${API_HOST_IP} is not loopback; the plain port binds 127.0.0.1" \
-                "(API_HOST_IP serves the secure port once TLS lands)"
-            printf '127.0.0.1\n'
-            ;;
+        *) printf '127.0.0.1\n' ;;
     esac
 }
 
-arktos::apiserver::url() {
-    local host
-    host=$(arktos::apiserver::bind_address 2>/dev/null)
+arktos::apiserver::url_host() {
+    local host=$1
     [[ "${host}" == *:* ]] && host="[${host}]"
-    printf 'http://%s:%s\n' "${host}" "${API_PORT}"
+    printf '%s\n' "${host}"
+}
+
+# The URL every client uses: TLS on API_HOST_IP:API_SECURE_PORT.
+arktos::apiserver::url() {
+    printf 'https://%s:%s\n' "$(arktos::apiserver::url_host "${API_HOST_IP}")" "${API_SECURE_PORT}"
+}
+
+# The plain-HTTP URL, meaningful only with API_INSECURE_PORT_ENABLED=true.
+arktos::apiserver::insecure_url() {
+    printf 'http://%s:%s\n' "$(arktos::apiserver::url_host "$(arktos::apiserver::bind_address)")" "${API_PORT}"
 }
 
 arktos::apiserver::log_file() {
     printf '%s/kube-apiserver.log\n' "${LOG_DIR}"
+}
+
+arktos::apiserver::audit_log_file() {
+    printf '%s/kube-apiserver-audit.log\n' "${LOG_DIR}"
 }
 
 arktos::apiserver::storage_url() {
@@ -32,37 +49,68 @@ arktos::apiserver::storage_url() {
 }
 
 arktos::apiserver::check_port_free() {
-    if (exec 3<>"/dev/tcp/$(arktos::apiserver::bind_address 2>/dev/null)/${API_PORT}") 2>/dev/null; then
-        arktos::log::error "port ${API_PORT} is already in use: is another API server running? (set API_PORT)"
+    local host=$1 port=$2 variable=$3
+    if (exec 3<>"/dev/tcp/${host}/${port}") 2>/dev/null; then
+        arktos::log::error "port ${port} on ${host} is already in use: is another API server running? (set ${variable})"
         return 1
     fi
 }
 
+arktos::apiserver::flags() {
+    local flags=(
+        --data-dir "${ARKTOS_DATA_DIR}"
+        --storage "$(arktos::apiserver::storage_url)"
+        --bind-address "${API_HOST_IP}"
+        --secure-port "${API_SECURE_PORT}"
+        --tls-cert-file "$(arktos::pki::serving_cert)"
+        --tls-private-key-file "$(arktos::pki::serving_key)"
+        --client-ca-file "$(arktos::pki::ca_cert)"
+        --service-account-key-file "$(arktos::pki::sa_public_key)"
+        --service-account-signing-key-file "$(arktos::pki::sa_key)"
+        --service-account-issuer "${ARKTOS_SERVICE_ACCOUNT_ISSUER}"
+        --token-auth-file "$(arktos::pki::token_file)"
+        --audit-log-path "$(arktos::apiserver::audit_log_file)"
+    )
+    # The server's --port defaults to 0 (no plain listener); it opens one only when asked.
+    if arktos::apiserver::insecure_port_enabled; then
+        flags+=(--insecure-bind-address "$(arktos::apiserver::bind_address)" --port "${API_PORT}")
+    fi
+    printf '%s\n' "${flags[@]}"
+}
+
 arktos::apiserver::start() {
-    local log_file bind
+    local log_file flags where
     log_file=$(arktos::apiserver::log_file)
-    bind=$(arktos::apiserver::bind_address)
-    arktos::apiserver::check_port_free
+    where=$(arktos::apiserver::url)
+    arktos::apiserver::check_port_free "${API_HOST_IP}" "${API_SECURE_PORT}" API_SECURE_PORT
+    if arktos::apiserver::insecure_port_enabled; then
+        arktos::apiserver::check_port_free "$(arktos::apiserver::bind_address)" "${API_PORT}" API_PORT
+        [[ "$(arktos::apiserver::bind_address)" == "${API_HOST_IP}" ]] ||
+            arktos::log::error "API_HOST_IP=${API_HOST_IP} is not loopback; the plain port is for 127.0.0.1 only"
+        where+=" and $(arktos::apiserver::insecure_url)"
+    fi
     mkdir -p "${ARKTOS_DATA_DIR}" "${LOG_DIR}"
-    arktos::log::status "starting kube-apiserver on $(arktos::apiserver::url)" \
-        "(data ${ARKTOS_DATA_DIR}, log ${log_file})"
-    # cd to the root so `-m server` resolves to this checkout whatever the caller's directory.
-    (cd "${ARKTOS_ROOT}" && exec "${ARKTOS_PYTHON}" -m server \
-        --data-dir "${ARKTOS_DATA_DIR}" \
-        --bind-address "${bind}" \
-        --port "${API_PORT}" \
-        --storage "$(arktos::apiserver::storage_url)") >"${log_file}" 2>&1 &
-    arktos::process::track kube-apiserver "$!"
+    mapfile -t flags < <(arktos::apiserver::flags)
+    arktos::log::status "starting kube-apiserver on ${where} (data ${ARKTOS_DATA_DIR}, log ${log_file})"
+    (cd "${ARKTOS_ROOT}" && exec "${ARKTOS_PYTHON}" -m server "${flags[@]}") >"${log_file}" 2>&1 &
+    arktos::process::track kube-apiserver "$!" "${log_file}"
     ARKTOS_APISERVER_PID=$!
 }
 
-# One GET with a short timeout; curl when the machine has it, else the venv's Python.
+# One GET over TLS as system:admin with a short timeout; curl when the machine has it, else the
+# venv's Python. /readyz may be closed to anonymous users, so the probe always authenticates.
 arktos::apiserver::probe() {
+    local url=$1 ca cert key
+    ca=$(arktos::pki::ca_cert)
+    cert=$(arktos::pki::admin_cert)
+    key=$(arktos::pki::admin_key)
     if command -v curl >/dev/null 2>&1; then
-        curl -fsS --max-time 2 "$1" >/dev/null 2>&1
+        curl -fsS --max-time 2 --cacert "${ca}" --cert "${cert}" --key "${key}" "${url}" >/dev/null 2>&1
     else
-        "${ARKTOS_PYTHON}" -c 'import sys, urllib.request
-urllib.request.urlopen(sys.argv[1], timeout=2)' "$1" >/dev/null 2>&1
+        "${ARKTOS_PYTHON}" -c 'import ssl, sys, urllib.request
+context = ssl.create_default_context(cafile=sys.argv[2])
+context.load_cert_chain(sys.argv[3], sys.argv[4])
+urllib.request.urlopen(sys.argv[1], timeout=2, context=context)' "${url}" "${ca}" "${cert}" "${key}" >/dev/null 2>&1
     fi
 }
 

@@ -11,13 +11,18 @@ ARKTOS_PYTHON=${ARKTOS_PYTHON:-${ARKTOS_VENV}/bin/python}
 
 # Store files (the SQLite database). Under /var/lib so a reboot does not lose the cluster.
 ARKTOS_DATA_DIR=${ARKTOS_DATA_DIR:-/var/lib/arktos}
-# Kubeconfigs (and, from the TLS issue on, certificates), as upstream's local-up-cluster.sh.
+# Certificates, keys, the static token file and kubeconfigs, as upstream's local-up-cluster.sh.
 CERT_DIR=${CERT_DIR:-/var/run/kubernetes}
+# The address clients reach the server at; the TLS port binds it and its serving cert names it.
 API_HOST_IP=${API_HOST_IP:-127.0.0.1}
-# Plain HTTP, loopback only (upstream's retired --insecure-port): no authentication yet.
-API_PORT=${API_PORT:-8080}
-# Reserved for the TLS listener (a later issue); nothing binds it yet.
+# TLS port: x509 client certificates, bearer tokens, service-account tokens.
 API_SECURE_PORT=${API_SECURE_PORT:-6443}
+# Plain HTTP without authentication (upstream's retired --insecure-port): off unless
+# API_INSECURE_PORT_ENABLED=true, and then bound to loopback only on API_PORT.
+API_INSECURE_PORT_ENABLED=${API_INSECURE_PORT_ENABLED:-false}
+API_PORT=${API_PORT:-8080}
+# The node name of this machine's kubelet identity (CN=system:node:<name>), as upstream.
+HOSTNAME_OVERRIDE=${HOSTNAME_OVERRIDE:-$( (hostname 2>/dev/null || cat /proc/sys/kernel/hostname) | tr '[:upper:]' '[:lower:]')}
 LOG_DIR=${LOG_DIR:-/tmp}
 # Seconds to wait for a component to report ready before giving up.
 ARKTOS_READY_TIMEOUT=${ARKTOS_READY_TIMEOUT:-60}
@@ -25,4 +30,6 @@ ARKTOS_READY_TIMEOUT=${ARKTOS_READY_TIMEOUT:-60}
 source "${ARKTOS_ROOT}/hack/lib/logging.sh"
 source "${ARKTOS_ROOT}/hack/lib/process.sh"
 source "${ARKTOS_ROOT}/hack/lib/kubeconfig.sh"
+source "${ARKTOS_ROOT}/hack/lib/pki.sh"
 source "${ARKTOS_ROOT}/hack/lib/apiserver.sh"
+source "${ARKTOS_ROOT}/hack/lib/controller_manager.sh"

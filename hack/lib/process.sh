@@ -7,12 +7,14 @@
 
 ARKTOS_CHILD_PIDS=()
 ARKTOS_CHILD_NAMES=()
+ARKTOS_CHILD_LOGS=()
 ARKTOS_STOP_TIMEOUT=${ARKTOS_STOP_TIMEOUT:-15}
 
-# Records a started daemon: arktos::process::track NAME PID
+# Records a started daemon: arktos::process::track NAME PID [LOG_FILE]
 arktos::process::track() {
     ARKTOS_CHILD_NAMES+=("$1")
     ARKTOS_CHILD_PIDS+=("$2")
+    ARKTOS_CHILD_LOGS+=("${3:-}")
 }
 
 arktos::process::alive() {
@@ -40,6 +42,7 @@ arktos::process::stop_all() {
     done
     ARKTOS_CHILD_PIDS=()
     ARKTOS_CHILD_NAMES=()
+    ARKTOS_CHILD_LOGS=()
 }
 
 # Installs the cleanup trap; call once, before starting anything.
@@ -49,7 +52,7 @@ arktos::process::install_cleanup_trap() {
     trap 'exit 143' TERM
 }
 
-# Blocks until any tracked daemon exits; returns its exit code and names it. The wait builtin
+# Blocks until any tracked daemon exits; returns its exit code, names it and shows its log's tail. The wait builtin
 # returns early when a trapped signal arrives, so Ctrl-C is handled at once.
 arktos::process::wait_any() {
     local status=0 i
@@ -57,6 +60,7 @@ arktos::process::wait_any() {
     for i in "${!ARKTOS_CHILD_PIDS[@]}"; do
         if ! arktos::process::alive "${ARKTOS_CHILD_PIDS[i]}"; then
             arktos::log::error "${ARKTOS_CHILD_NAMES[i]} (pid ${ARKTOS_CHILD_PIDS[i]}) exited with status ${status}"
+            [[ -z "${ARKTOS_CHILD_LOGS[i]}" ]] || arktos::log::tail_file "${ARKTOS_CHILD_LOGS[i]}"
         fi
     done
     return "${status}"

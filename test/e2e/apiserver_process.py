@@ -5,13 +5,20 @@ The e2e suite drives the server exactly as a user does: a separate `python -m se
 directory and log file. This module owns that lifecycle (free port, readiness wait on /readyz,
 kubeconfig, bounded shutdown) so the fixtures in conftest.py stay short, and so a failed
 start-up reports the server's own log instead of a bare timeout.
+
+`start_apiserver(..., tls=True)` serves TLS only, as arktos-up.sh does: the CA, serving cert,
+service-account keys, token file and admin kubeconfig (CN=system:admin, O=system:masters) come
+from `tools.cluster_credentials` in `workdir/certs`, and probes authenticate with the admin cert.
+Without `tls` the server listens on a plain loopback port (the component suite's raw HTTP).
 """
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -21,9 +28,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tools.cluster_credentials import ClusterCredentials, ensure_cluster_credentials
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
+SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc"
+E2E_NODE_NAME = "e2e-node"
 
 
 def free_port() -> int:
@@ -35,7 +46,7 @@ def free_port() -> int:
 
 
 def write_kubeconfig(path: Path, server_url: str) -> Path:
-    """The same shape as hack/lib/kubeconfig.sh writes: no credentials yet, context `default`."""
+    """A kubeconfig without credentials for a plain-HTTP server, context `default`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
         "apiVersion: v1\nkind: Config\n"
@@ -61,21 +72,33 @@ def log_tail(log_path: Path, *, offset: int = 0, max_lines: int = 150) -> str:
     return "\n".join(head + lines[-max_lines:])
 
 
-def probe(url: str, *, timeout: float = 2.0) -> bool:
+def admin_ssl_context(credentials: ClusterCredentials) -> ssl.SSLContext:
+    """Trusts the cluster CA and presents the admin client certificate."""
+    context = ssl.create_default_context(cafile=str(credentials.ca_cert))
+    context.load_cert_chain(credentials.admin_cert, credentials.admin_key)
+    return context
+
+
+def probe(url: str, *, timeout: float = 2.0, context: ssl.SSLContext | None = None) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as response:
             return bool(response.status == 200)
     except (urllib.error.URLError, OSError):
         return False
 
 
 def wait_until_ready(
-    url: str, process: subprocess.Popen[bytes], log_path: Path, *, timeout: float = READY_TIMEOUT_S
+    url: str,
+    process: subprocess.Popen[bytes],
+    log_path: Path,
+    *,
+    timeout: float = READY_TIMEOUT_S,
+    context: ssl.SSLContext | None = None,
 ) -> None:
     """Polls ``url``/readyz; raises with the server log if it dies or stays unready."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if probe(f"{url}/readyz"):
+        if probe(f"{url}/readyz", context=context):
             return
         if process.poll() is not None:
             raise RuntimeError(
@@ -107,18 +130,53 @@ def stop_process(
 
 @dataclass
 class ApiServerProcess:
-    """A running `python -m server` on loopback and the files that belong to it."""
+    """A running `python -m server` on loopback and the files that belong to it.
+
+    With ``credentials`` the server serves TLS only on ``port`` (the secure port); without, plain
+    HTTP on ``port``.
+    """
 
     port: int
     data_dir: Path
     log_path: Path
     kubeconfig: Path
     extra_args: tuple[str, ...] = ()
+    credentials: ClusterCredentials | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.credentials is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """For urllib/http.client as system:admin; None for a plain-HTTP server."""
+        return admin_ssl_context(self.credentials) if self.credentials is not None else None
+
+    def http_connection(self, *, timeout: float) -> http.client.HTTPConnection:
+        """A raw connection as system:admin (HTTPS when the server serves TLS)."""
+        context = self.ssl_context()
+        if context is None:
+            return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout, context=context)
+
+    def serving_args(self) -> list[str]:
+        if self.credentials is None:
+            return ["--insecure-bind-address", "127.0.0.1", "--port", str(self.port)]
+        c = self.credentials
+        # The flags hack/lib/apiserver.sh passes; no --port, so no plain listener.
+        return [
+            "--bind-address", "127.0.0.1",
+            "--secure-port", str(self.port),
+            "--tls-cert-file", str(c.serving_cert),
+            "--tls-private-key-file", str(c.serving_key),
+            "--client-ca-file", str(c.ca_cert),
+            "--service-account-key-file", str(c.sa_public_key),
+            "--service-account-signing-key-file", str(c.sa_key),
+            "--service-account-issuer", SERVICE_ACCOUNT_ISSUER,
+            "--token-auth-file", str(c.token_file),
+            "--audit-log-path", str(self.log_path.with_name("kube-apiserver-audit.log")),
+        ]  # fmt: skip
 
     def command(self) -> list[str]:
         return [
@@ -127,10 +185,7 @@ class ApiServerProcess:
             "server",
             "--data-dir",
             str(self.data_dir),
-            "--bind-address",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
+            *self.serving_args(),
             "--storage",
             f"sqlite:///{self.data_dir / 'arktos.db'}",
             *self.extra_args,
@@ -148,7 +203,7 @@ class ApiServerProcess:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        wait_until_ready(self.url, self.process, self.log_path)
+        wait_until_ready(self.url, self.process, self.log_path, context=self.ssl_context())
         return self
 
     def stop(self) -> int:
@@ -161,14 +216,28 @@ class ApiServerProcess:
             return 0
 
 
-def start_apiserver(workdir: Path, *, extra_args: Sequence[str] = ()) -> ApiServerProcess:
-    """A fresh server with its data, log and kubeconfig under ``workdir``."""
+def start_apiserver(workdir: Path, *, extra_args: Sequence[str] = (), tls: bool = False) -> ApiServerProcess:
+    """A fresh server with its data, log and kubeconfig under ``workdir``.
+
+    ``tls``: serve TLS only, with credentials made in ``workdir/certs`` (see the module docstring);
+    the kubeconfig is then that directory's admin.kubeconfig.
+    """
     port = free_port()
+    credentials: ClusterCredentials | None = None
+    if tls:
+        server_url = f"https://127.0.0.1:{port}"
+        credentials = ensure_cluster_credentials(
+            workdir / "certs", server=server_url, hosts=["127.0.0.1"], node_name=E2E_NODE_NAME
+        )
+        kubeconfig = credentials.admin_kubeconfig
+    else:
+        kubeconfig = write_kubeconfig(workdir / "admin.kubeconfig", f"http://127.0.0.1:{port}")
     server = ApiServerProcess(
         port=port,
         data_dir=workdir / "data",
         log_path=workdir / "kube-apiserver.log",
-        kubeconfig=write_kubeconfig(workdir / "admin.kubeconfig", f"http://127.0.0.1:{port}"),
+        kubeconfig=kubeconfig,
         extra_args=tuple(extra_args),
+        credentials=credentials,
     )
     return server.start()

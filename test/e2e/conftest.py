@@ -1,10 +1,12 @@
 """Fixtures for the end-to-end suite: a real API server process, stock kubectl, the python client.
 
-One server (`python -m server` on a free loopback port, SQLite in a temp dir) is shared by the
-session; each test gets its own namespace so tests never see each other's objects. The
-`kubectl` fixture runs each test with both stock binaries: the `/usr/bin/kubectl` dispatcher
-(which picks 1.32 for our server) and the venv's 1.37 — the former is skipped, with the
-reason shown, where the machine lacks it. When a test fails, the server log lines written
+One server (`python -m server` on a free loopback port, SQLite in a temp dir, serving TLS only
+with a CA and admin certificate made by `tools.cluster_credentials`, as arktos-up.sh does) is
+shared by the session; kubectl and the python client reach it through its admin kubeconfig
+(CN=system:admin, O=system:masters); each test gets its own namespace so tests never see each
+other's objects. The `kubectl` fixture runs each test with both stock binaries: the
+`/usr/bin/kubectl` dispatcher (which picks 1.32 for our server) and the venv's 1.37 — the former
+is skipped, with the reason shown, where the machine lacks it. When a test fails, the server log lines written
 during that test are attached to the report.
 """
 
@@ -19,6 +21,7 @@ import pytest
 from apiserver_process import REPO_ROOT, ApiServerProcess, log_tail, start_apiserver
 from kubectl_runner import Kubectl
 from kubernetes import client as k8s
+from kubernetes import config as k8s_config
 
 DISPATCHER_KUBECTL = "/usr/bin/kubectl"
 VENV_KUBECTL = REPO_ROOT / ".venv" / "bin" / "kubectl"
@@ -46,7 +49,7 @@ def pytest_runtest_makereport(
 @pytest.fixture(scope="session")
 def apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerProcess]:
     """The shared server: started once, stopped (SIGTERM, then SIGKILL) at the end of the session."""
-    server = start_apiserver(tmp_path_factory.mktemp("apiserver"))
+    server = start_apiserver(tmp_path_factory.mktemp("apiserver"), tls=True)
     try:
         yield server
     finally:
@@ -55,8 +58,8 @@ def apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerPro
 
 @pytest.fixture(scope="session")
 def api_client(apiserver: ApiServerProcess) -> Iterator[k8s.ApiClient]:
-    configuration = k8s.Configuration(host=apiserver.url)
-    with k8s.ApiClient(configuration) as api:
+    """The official client configured from the admin kubeconfig, as a user would load it."""
+    with k8s_config.new_client_from_config(config_file=str(apiserver.kubeconfig)) as api:
         yield api
 
 

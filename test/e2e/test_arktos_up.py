@@ -1,11 +1,16 @@
 """hack/arktos-up.sh and cluster/kubectl.sh as a user runs them.
 
-Covers: arktos-up.sh with temp ARKTOS_DATA_DIR/CERT_DIR/LOG_DIR and a free API_PORT prints its
-ready line, writes `$CERT_DIR/admin.kubeconfig` and `$LOG_DIR/kube-apiserver.log`;
-cluster/kubectl.sh drives that cluster; Ctrl-C (SIGINT to the foreground process group) stops
-the script and the server; a second start on the same data directory still has every object;
-kubectl.sh without a kubeconfig fails with a pointer to arktos-up.sh. Leaves out: first-run
-installation of .venv (CI does it through `make`) and the root-owned default directories.
+Covers: arktos-up.sh with temp ARKTOS_DATA_DIR/CERT_DIR/LOG_DIR and a free API_SECURE_PORT
+prints its ready line, serves TLS only (the plain API_PORT stays closed), writes the CA, serving
+cert, service-account keys, known_tokens.csv and the admin/controller/scheduler/kubelet
+kubeconfigs into CERT_DIR and `$LOG_DIR/kube-apiserver.log`; cluster/kubectl.sh drives that
+cluster with the admin certificate; hack/setup-tenant-user.sh writes a tenant user's kubeconfig
+(contexts `default` and `prefix`) and prints its path last; Ctrl-C (SIGINT to the foreground
+process group) stops the script and the server; a second start on the same directories still has
+every object and reuses every credential byte for byte; API_INSECURE_PORT_ENABLED=true opens the
+plain port on loopback; kubectl.sh without a kubeconfig fails with a pointer to arktos-up.sh.
+Leaves out: first-run installation of .venv (CI does it through `make`), the root-owned default
+directories, and what tenant users may do (the tenancy tests).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import os
 import queue
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -21,7 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from apiserver_process import REPO_ROOT, free_port, log_tail, probe, stop_process
+import yaml
+from apiserver_process import REPO_ROOT, admin_ssl_context, free_port, log_tail, probe, stop_process
+
+from tools.cluster_credentials import ClusterCredentials
 
 pytestmark = [pytest.mark.e2e]
 
@@ -99,6 +108,7 @@ def cluster_env(tmp_path: Path) -> dict[str, str]:
             "ARKTOS_DATA_DIR": str(tmp_path / "data"),
             "CERT_DIR": str(tmp_path / "certs"),
             "LOG_DIR": str(tmp_path / "logs"),
+            "API_SECURE_PORT": str(free_port()),
             "API_PORT": str(free_port()),
             "API_HOST_IP": "127.0.0.1",
             "KUBECTL": str(REPO_ROOT / ".venv" / "bin" / "kubectl"),
@@ -113,6 +123,27 @@ def arktos_up(cluster_env: dict[str, str]) -> Iterator[ArktosUp]:
     yield up
     if up.process is not None and up.process.poll() is None:
         stop_process(up.process, sig=signal.SIGINT, timeout=STOP_TIMEOUT_S)
+
+
+CREDENTIAL_FILES = [
+    "ca.crt", "ca.key", "serving-kube-apiserver.crt", "serving-kube-apiserver.key", "sa.key", "sa.pub",
+    "known_tokens.csv", "admin.kubeconfig", "controller.kubeconfig", "scheduler.kubeconfig",
+    "kubelet.kubeconfig",
+]  # fmt: skip
+
+
+def port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def credentials_of(env: dict[str, str]) -> ClusterCredentials:
+    return ClusterCredentials(Path(env["CERT_DIR"]), admin_token="")
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file()}
 
 
 KEEP_ME = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: keep-me, namespace: default}\ndata: {k: v}\n"
@@ -132,12 +163,20 @@ def kubectl_sh(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.C
 @pytest.mark.slow
 def test_up_serve_interrupt_restart_keeps_objects(arktos_up: ArktosUp, cluster_env: dict[str, str]) -> None:
     arktos_up.start()
-    url = f"http://127.0.0.1:{cluster_env['API_PORT']}"
-    kubeconfig = Path(cluster_env["CERT_DIR"]) / "admin.kubeconfig"
+    url = f"https://127.0.0.1:{cluster_env['API_SECURE_PORT']}"
+    cert_dir = Path(cluster_env["CERT_DIR"])
+    kubeconfig = cert_dir / "admin.kubeconfig"
+    for name in CREDENTIAL_FILES:
+        assert (cert_dir / name).is_file(), name
     assert f"server: {url}" in kubeconfig.read_text()
     assert "current-context: default" in kubeconfig.read_text()
+    assert "client-certificate-data" in kubeconfig.read_text()
     assert (Path(cluster_env["LOG_DIR"]) / "kube-apiserver.log").exists()
     assert f"export KUBECONFIG={kubeconfig}" in "".join(arktos_up.output)
+    tls = admin_ssl_context(credentials_of(cluster_env))
+    assert probe(f"{url}/readyz", context=tls), arktos_up.report()
+    assert not port_open(int(cluster_env["API_PORT"])), "the plain port must be off unless asked for"
+    credentials = snapshot(cert_dir)
 
     created = kubectl_sh(cluster_env, "apply", "-f", "-", stdin=KEEP_ME)
     assert created.returncode == 0, created.stderr
@@ -145,11 +184,42 @@ def test_up_serve_interrupt_restart_keeps_objects(arktos_up: ArktosUp, cluster_e
     assert "namespace/default" in listed.stdout.split(), listed.stdout + listed.stderr
 
     assert arktos_up.interrupt() == 130, arktos_up.report()  # the shell convention for SIGINT
-    assert not probe(f"{url}/readyz"), f"the API server outlived arktos-up.sh:\n{arktos_up.report()}"
+    outlived = probe(f"{url}/readyz", context=tls)
+    assert not outlived, f"the API server outlived arktos-up.sh:\n{arktos_up.report()}"
 
     arktos_up.start()
+    assert snapshot(cert_dir) == credentials, "a restart must reuse every certificate, key and kubeconfig"
     kept = kubectl_sh(cluster_env, "get", "configmap", "keep-me", "-o", "jsonpath={.data.k}")
     assert kept.returncode == 0 and kept.stdout == "v", kept.stderr + arktos_up.report()
+    assert arktos_up.interrupt() == 130
+
+
+@pytest.mark.slow
+def test_setup_tenant_user_and_opt_in_plain_port(arktos_up: ArktosUp, cluster_env: dict[str, str]) -> None:
+    cluster_env["API_INSECURE_PORT_ENABLED"] = "true"
+    arktos_up.start()
+    assert probe(f"http://127.0.0.1:{cluster_env['API_PORT']}/readyz"), arktos_up.report()
+
+    made = subprocess.run(
+        ["bash", str(REPO_ROOT / "hack" / "setup-tenant-user.sh"), "acme", "alice", "devs", "ops"],
+        env=cluster_env, capture_output=True, text=True, timeout=KUBECTL_TIMEOUT_S,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    path = Path(made.stdout.splitlines()[-1])
+    assert path == Path(cluster_env["CERT_DIR"]) / "acme-alice.kubeconfig"
+    assert path.stat().st_mode & 0o077 == 0
+    config = yaml.safe_load(path.read_text())
+    url = f"https://127.0.0.1:{cluster_env['API_SECURE_PORT']}"
+    servers = {c["name"]: c["cluster"]["server"] for c in config["clusters"]}
+    contexts = {c["name"]: servers[c["context"]["cluster"]] for c in config["contexts"]}
+    assert contexts == {"default": url, "prefix": f"{url}/tenants/acme"}
+    assert config["current-context"] == "default"
+
+    refused = subprocess.run(
+        ["bash", str(REPO_ROOT / "hack" / "setup-tenant-user.sh"), "Not_A_Label", "bob"],
+        env=cluster_env, capture_output=True, text=True, timeout=KUBECTL_TIMEOUT_S,
+    )  # fmt: skip
+    assert refused.returncode != 0 and "DNS label" in refused.stderr
     assert arktos_up.interrupt() == 130
 
 

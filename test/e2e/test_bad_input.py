@@ -18,7 +18,6 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from apiserver_process import ApiServerProcess
@@ -53,8 +52,7 @@ def request(
     all_headers = {"Accept": "application/json", **(headers or {})}
     if payload is not None:
         all_headers.setdefault("Content-Type", "application/json")
-    url = urlsplit(server.url)
-    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=HTTP_TIMEOUT_S)
+    conn = server.http_connection(timeout=HTTP_TIMEOUT_S)  # HTTPS as system:admin on a TLS server
     try:
         try:
             conn.request(method, path, body=payload, headers=all_headers)

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Starts the Arktos controller manager (python -m controllers) with its own identity
+# (controller.kubeconfig: CN=system:kube-controller-manager), as upstream's local-up-cluster
+# starts kube-controller-manager right after the API server is ready.
+
+arktos::controller_manager::available() {
+    [[ -f "${ARKTOS_ROOT}/controllers/__main__.py" ]]
+}
+
+arktos::controller_manager::log_file() {
+    printf '%s/kube-controller-manager.log\n' "${LOG_DIR}"
+}
+
+arktos::controller_manager::start() {
+    local log_file kubeconfig
+    log_file=$(arktos::controller_manager::log_file)
+    kubeconfig=$(arktos::kubeconfig::controller_path)
+    arktos::log::status "starting kube-controller-manager (kubeconfig ${kubeconfig}, log ${log_file})"
+    (cd "${ARKTOS_ROOT}" && exec "${ARKTOS_PYTHON}" -m controllers --kubeconfig "${kubeconfig}") \
+        >"${log_file}" 2>&1 &
+    arktos::process::track kube-controller-manager "$!" "${log_file}"
+    ARKTOS_CONTROLLER_MANAGER_PID=$!
+}

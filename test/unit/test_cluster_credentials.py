@@ -1,0 +1,164 @@
+"""tools/cluster_credentials.py, tools/token_file.py and the `python -m tools.pki` command line.
+
+Covers: the files arktos-up.sh expects in CERT_DIR (names, modes), the identity in each
+component kubeconfig, the admin row of known_tokens.csv in Arktos's format, a second run reusing
+every byte, token rows added once per user, and the CLI's `cluster`, `kubeconfig --require-ca`
+and `token` subcommands. Leaves out: the shell scripts and a live server (test/e2e).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import stat
+from pathlib import Path
+
+import pytest
+from cryptography.x509.oid import NameOID
+
+from tools.cluster_credentials import ensure_cluster_credentials
+from tools.kubeconfig import embedded_client_pair, read_kubeconfig
+from tools.pki_cli import main as pki_main
+from tools.token_file import ensure_token, parse_rows
+
+SERVER = "https://127.0.0.1:6443"
+SECRETS = [
+    "ca.key",
+    "serving-kube-apiserver.key",
+    "sa.key",
+    "client-admin.key",
+    "known_tokens.csv",
+    "admin.kubeconfig",
+    "controller.kubeconfig",
+    "scheduler.kubeconfig",
+    "kubelet.kubeconfig",
+]
+PUBLIC = ["ca.crt", "serving-kube-apiserver.crt", "sa.pub", "client-admin.crt"]
+
+
+def subject_of(kubeconfig: Path, user: str) -> tuple[list[str], list[str]]:
+    pair = embedded_client_pair(read_kubeconfig(kubeconfig), user)
+    assert pair is not None, kubeconfig
+    subject = pair.certificate.subject
+    return (
+        [str(a.value) for a in subject.get_attributes_for_oid(NameOID.COMMON_NAME)],
+        [str(a.value) for a in subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)],
+    )
+
+
+def test_first_run_creates_every_file_with_the_right_mode(tmp_path: Path) -> None:
+    made = ensure_cluster_credentials(tmp_path, server=SERVER, hosts=["127.0.0.1"], node_name="n1")
+    for name in SECRETS:
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
+    for name in PUBLIC:
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644, name
+    assert made.admin_kubeconfig == tmp_path / "admin.kubeconfig"
+    assert subject_of(tmp_path / "admin.kubeconfig", "admin") == (["system:admin"], ["system:masters"])
+    assert subject_of(tmp_path / "controller.kubeconfig", "kube-controller-manager") == (
+        ["system:kube-controller-manager"],
+        ["system:masters"],
+    )
+    assert subject_of(tmp_path / "scheduler.kubeconfig", "kube-scheduler") == (["system:kube-scheduler"], [])
+    assert subject_of(tmp_path / "kubelet.kubeconfig", "kubelet") == (["system:node:n1"], ["system:nodes"])
+    for name in ["admin", "controller", "scheduler", "kubelet"]:
+        doc = read_kubeconfig(tmp_path / f"{name}.kubeconfig")
+        assert doc is not None and doc["clusters"][0]["cluster"]["server"] == SERVER
+
+
+def test_admin_token_row_in_arktos_format(tmp_path: Path) -> None:
+    made = ensure_cluster_credentials(tmp_path, server=SERVER, hosts=["127.0.0.1"], node_name="n1")
+    [row] = list(csv.reader(io.StringIO(made.token_file.read_text())))
+    assert row == [made.admin_token, "admin", "admin", "system:masters", "", "system"]
+    assert '"system:masters"' in made.token_file.read_text()
+
+
+def test_second_run_changes_nothing(tmp_path: Path) -> None:
+    ensure_cluster_credentials(tmp_path, server=SERVER, hosts=["127.0.0.1"], node_name="n1")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    log: list[str] = []
+    ensure_cluster_credentials(tmp_path, server=SERVER, hosts=["127.0.0.1"], node_name="n1", log=log)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert all(line.startswith("reused") for line in log), log
+
+
+def test_token_rows_added_once_per_user_and_tenant(tmp_path: Path) -> None:
+    path = tmp_path / "known_tokens.csv"
+    admin = ensure_token(path, user="admin", groups=["system:masters"])
+    carol = ensure_token(path, user="carol", uid="u-1", groups=["devs", "ops"], tenant="acme")
+    assert ensure_token(path, user="carol", tenant="acme") == carol
+    other = ensure_token(path, user="carol", tenant="globex")
+    assert len({admin, carol, other}) == 3
+    rows = parse_rows(path.read_text())
+    assert [(r.user, r.uid, r.groups, r.tenant) for r in rows] == [
+        ("admin", "admin", ("system:masters",), "system"),
+        ("carol", "u-1", ("devs", "ops"), "acme"),
+        ("carol", "carol", (), "globex"),
+    ]
+    with pytest.raises(ValueError):
+        ensure_token(path, user="a,b")
+
+
+def test_cli_cluster_then_tenant_kubeconfig(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        pki_main(
+            ["cluster", "--dir", str(tmp_path), "--server", SERVER, "--host", "10.0.0.2", "--node-name", "n1"]
+        )
+        == 0
+    )
+    assert capsys.readouterr().out.splitlines()[-1] == f"admin kubeconfig: {tmp_path / 'admin.kubeconfig'}"
+    out = tmp_path / "acme-alice.kubeconfig"
+    assert (
+        pki_main(
+            [
+                "kubeconfig",
+                "--require-ca",
+                "--dir",
+                str(tmp_path),
+                "--out",
+                str(out),
+                "--server",
+                SERVER,
+                "--user",
+                "acme-alice",
+                "--common-name",
+                "alice",
+                "--org",
+                "tenant:acme",
+                "--ou",
+                "devs",
+                "--prefix-tenant",
+                "acme",
+            ]
+        )
+        == 0
+    )
+    assert capsys.readouterr().out.strip() == str(out)
+    assert subject_of(out, "acme-alice") == (["alice"], ["tenant:acme"])
+
+
+def test_cli_require_ca_fails_without_a_cluster(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = pki_main(
+        [
+            "kubeconfig",
+            "--require-ca",
+            "--dir",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "k"),
+            "--server",
+            SERVER,
+            "--common-name",
+            "alice",
+        ]
+    )
+    assert status == 1
+    assert "no usable CA" in capsys.readouterr().err
+    assert not (tmp_path / "ca.crt").exists() and not (tmp_path / "k").exists()
+
+
+def test_cli_token_prints_the_same_token_twice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["token", "--file", str(tmp_path / "t.csv"), "--user", "dave", "--tenant", "acme", "--group", "g"]
+    assert pki_main(args) == 0
+    first = capsys.readouterr().out.strip()
+    assert pki_main(args) == 0
+    assert capsys.readouterr().out.strip() == first and len(first) == 64

@@ -1,0 +1,6 @@
+"""Tooling for the hack/ scripts: the cluster's PKI, static tokens and kubeconfigs.
+
+These modules run outside every component (arktos-up.sh and setup-tenant-user.sh call
+`python -m tools.pki ...`), so they import nothing from server/, client/, controllers/ or
+kubelet/; import-linter checks that in `make check`.
+"""

@@ -1,0 +1,148 @@
+"""Every credential a local cluster needs, made in CERT_DIR on first start and reused after.
+
+This is the list that upstream's hack/local-up-cluster.sh spreads over its shell functions
+(create_client_certkey, write_client_kubeconfig, ...): the CA, the API server's serving pair,
+the service-account key pair, the static token file, and one client identity per component,
+each in a kubeconfig pointing at the secure URL. arktos-up.sh runs it in one Python process
+(`python -m tools.pki cluster ...`); the e2e fixtures call `ensure_cluster_credentials` directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tools.kubeconfig import ClientIdentity, ensure_client_kubeconfig
+from tools.pki import ensure_ca, ensure_client_cert, ensure_sa_keypair, ensure_serving_cert
+from tools.token_file import TOKEN_FILE, ensure_token
+
+SERVING_CERT_FILE = "serving-kube-apiserver.crt"
+SERVING_KEY_FILE = "serving-kube-apiserver.key"
+# The admin pair also as files: curl readiness probes and the python client take file paths.
+ADMIN_CERT_FILE = "client-admin.crt"
+ADMIN_KEY_FILE = "client-admin.key"
+ADMIN_IDENTITY = ClientIdentity("system:admin", organizations=("system:masters",))
+ADMIN_TOKEN_USER = "admin"
+# Names the API server's certificate must carry besides the host IP: loopback, and the in-cluster
+# service names pods will use later (as upstream's local-up-cluster adds to its serving cert).
+DEFAULT_SERVING_HOSTS = (
+    "127.0.0.1",
+    "localhost",
+    "kubernetes",
+    "kubernetes.default",
+    "kubernetes.default.svc",
+    "kubernetes.default.svc.cluster.local",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentKubeconfig:
+    file: str
+    user: str
+    identity: ClientIdentity
+
+
+def component_kubeconfigs(node_name: str) -> list[ComponentKubeconfig]:
+    """The identities upstream's bootstrap RBAC policy knows these components by."""
+    return [
+        ComponentKubeconfig("admin.kubeconfig", "admin", ADMIN_IDENTITY),
+        ComponentKubeconfig(
+            "controller.kubeconfig",
+            "kube-controller-manager",
+            # Acts in every tenant (the tenant controller creates and empties tenants) until
+            # per-controller service-account credentials arrive with the controllers of issue 4.
+            ClientIdentity("system:kube-controller-manager", organizations=("system:masters",)),
+        ),
+        ComponentKubeconfig(
+            "scheduler.kubeconfig", "kube-scheduler", ClientIdentity("system:kube-scheduler")
+        ),
+        ComponentKubeconfig(
+            "kubelet.kubeconfig",
+            "kubelet",
+            ClientIdentity(f"system:node:{node_name}", organizations=("system:nodes",)),
+        ),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterCredentials:
+    """Paths of what ensure_cluster_credentials leaves in the directory."""
+
+    cert_dir: Path
+    admin_token: str
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.cert_dir / "ca.crt"
+
+    @property
+    def serving_cert(self) -> Path:
+        return self.cert_dir / SERVING_CERT_FILE
+
+    @property
+    def serving_key(self) -> Path:
+        return self.cert_dir / SERVING_KEY_FILE
+
+    @property
+    def sa_key(self) -> Path:
+        return self.cert_dir / "sa.key"
+
+    @property
+    def sa_public_key(self) -> Path:
+        return self.cert_dir / "sa.pub"
+
+    @property
+    def token_file(self) -> Path:
+        return self.cert_dir / TOKEN_FILE
+
+    @property
+    def admin_cert(self) -> Path:
+        return self.cert_dir / ADMIN_CERT_FILE
+
+    @property
+    def admin_key(self) -> Path:
+        return self.cert_dir / ADMIN_KEY_FILE
+
+    @property
+    def admin_kubeconfig(self) -> Path:
+        return self.cert_dir / "admin.kubeconfig"
+
+
+def ensure_cluster_credentials(
+    cert_dir: Path,
+    *,
+    server: str,
+    hosts: Sequence[str],
+    node_name: str,
+    log: list[str] | None = None,
+) -> ClusterCredentials:
+    """Creates or reuses everything in ``cert_dir``; ``log`` collects one line per file touched."""
+    cert_dir.mkdir(parents=True, exist_ok=True)
+    notes = log if log is not None else []
+    ca = ensure_ca(cert_dir)
+    ensure_serving_cert(
+        ca,
+        cert_dir / SERVING_CERT_FILE,
+        cert_dir / SERVING_KEY_FILE,
+        hosts=list(dict.fromkeys([*hosts, *DEFAULT_SERVING_HOSTS])),
+    )
+    ensure_sa_keypair(cert_dir)
+    ensure_client_cert(
+        ca,
+        cert_dir / ADMIN_CERT_FILE,
+        cert_dir / ADMIN_KEY_FILE,
+        common_name=ADMIN_IDENTITY.common_name,
+        organizations=ADMIN_IDENTITY.organizations,
+    )
+    token = ensure_token(
+        cert_dir / TOKEN_FILE, user=ADMIN_TOKEN_USER, groups=("system:masters",), tenant="system"
+    )
+    for component in component_kubeconfigs(node_name):
+        issued = ensure_client_kubeconfig(
+            cert_dir / component.file, ca, identity=component.identity, server=server, user=component.user
+        )
+        notes.append(
+            f"{'issued' if issued else 'reused'} {component.identity.common_name} in {component.file}"
+        )
+    return ClusterCredentials(cert_dir, token)
