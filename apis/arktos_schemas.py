@@ -21,6 +21,11 @@ TENANT = "io.k8s.api.core.v1.Tenant"
 TENANT_SPEC = "io.k8s.api.core.v1.TenantSpec"
 TENANT_STATUS = "io.k8s.api.core.v1.TenantStatus"
 TENANT_LIST = "io.k8s.api.core.v1.TenantList"
+NETWORK = "com.futurewei.arktos.v1.Network"
+NETWORK_SPEC = "com.futurewei.arktos.v1.NetworkSpec"
+NETWORK_SERVICE = "com.futurewei.arktos.v1.NetworkService"
+NETWORK_STATUS = "com.futurewei.arktos.v1.NetworkStatus"
+NETWORK_LIST = "com.futurewei.arktos.v1.NetworkList"
 
 _API_VERSION_DESCRIPTION = "APIVersion defines the versioned schema of this representation of an object."
 _KIND_DESCRIPTION = "Kind is a string value representing the REST resource this object represents."
@@ -39,9 +44,10 @@ def _hash_key_property(what: str) -> Schema:
     }
 
 
-def _type_meta(kind: str) -> dict[str, Schema]:
+def _type_meta(kind: str, api_version: str = "v1") -> dict[str, Schema]:
     return {
-        "apiVersion": {"description": _API_VERSION_DESCRIPTION, "type": ["string", "null"], "enum": ["v1"]},
+        "apiVersion": {"description": _API_VERSION_DESCRIPTION, "type": ["string", "null"],
+                       "enum": [api_version]},
         "kind": {"description": _KIND_DESCRIPTION, "type": ["string", "null"], "enum": [kind]},
     }
 
@@ -106,6 +112,71 @@ def _tenant_definitions() -> dict[str, Schema]:
     }
 
 
+def _string(description: str, enum: list[str] | None = None) -> Schema:
+    schema: Schema = {"description": description, "type": ["string", "null"]}
+    if enum:
+        schema["enum"] = enum
+    return schema
+
+
+def _network_definitions() -> dict[str, Schema]:
+    """Arktos's built-in ``Network`` (``networks.arktos.futurewei.com``, tenant scope)."""
+    gvk = {"group": "arktos.futurewei.com", "version": "v1"}
+    return {
+        NETWORK: {
+            "description": "Network is a tenant's network: flat (the host network fabric) or a VPC.",
+            "properties": {
+                **_type_meta("Network", "arktos.futurewei.com/v1"),
+                "metadata": _ref(OBJECT_META, "Standard object's metadata."),
+                "spec": _ref(NETWORK_SPEC, "Spec defines the network."),
+                "status": _ref(NETWORK_STATUS, "Status is the observed state of the network."),
+            },
+            "type": ["object", "null"],
+            "x-kubernetes-group-version-kind": [{**gvk, "kind": "Network"}],
+        },
+        NETWORK_SPEC: {
+            "description": "NetworkSpec describes a tenant network.",
+            "properties": {
+                "type": _string("The network type: flat or vpc.", ["flat", "vpc"]),
+                "vpcID": _string("The id of the VPC (type vpc)."),
+                "service": _ref(NETWORK_SERVICE, "How service IPs are allocated in this network."),
+            },
+            "required": ["type"],
+            "type": ["object", "null"],
+        },
+        NETWORK_SERVICE: {
+            "description": "NetworkService: the IPAM and CIDRs of the network's services.",
+            "properties": {
+                "ipam": _string("The IP address manager: Arktos or Kubernetes."),
+                "cidrs": {"description": "Service CIDRs.", "type": ["array", "null"],
+                          "items": {"type": ["string", "null"]}},
+            },
+            "type": ["object", "null"],
+        },
+        NETWORK_STATUS: {
+            "description": "NetworkStatus is the observed state of a network.",
+            "properties": {
+                "phase": _string("Pending, Ready, Failed, Terminating or Unknown."),
+                "message": _string("A human readable message about the phase."),
+                "dnsServiceIP": _string("The cluster IP of the network's DNS service."),
+            },
+            "type": ["object", "null"],
+        },
+        NETWORK_LIST: {
+            "description": "NetworkList is a list of Networks.",
+            "properties": {
+                **_type_meta("NetworkList", "arktos.futurewei.com/v1"),
+                "items": {"description": "The networks.", "items": {"$ref": f"#/$defs/{NETWORK}"},
+                          "type": "array"},
+                "metadata": _ref(LIST_META, "Standard list metadata."),
+            },
+            "required": ["items"],
+            "type": ["object", "null"],
+            "x-kubernetes-group-version-kind": [{**gvk, "kind": "NetworkList"}],
+        },
+    }
+
+
 def add_arktos_definitions(defs: dict[str, Schema]) -> None:
     """Patch Arktos's fields and kinds into freshly loaded upstream definitions (mutates ``defs``)."""
     meta_properties = defs[OBJECT_META]["properties"]
@@ -117,3 +188,4 @@ def add_arktos_definitions(defs: dict[str, Schema]) -> None:
     meta_properties["hashKey"] = _hash_key_property("object")
     defs[OWNER_REFERENCE]["properties"]["hashKey"] = _hash_key_property("referent")
     defs.update(_tenant_definitions())
+    defs.update(_network_definitions())

@@ -181,7 +181,7 @@ _GROUPS: tuple[Resource, ...] = (
     # Arktos's Network (a CRD in Arktos, crd-network.yaml): per tenant, short names ne/net, status
     # subresource. Its schema is added later, hence no definition yet.
     _declare("arktos.futurewei.com/v1", "Network", "networks", "Tenant", short=("ne", "net"),
-             subresources=_STATUS, definition=""),
+             subresources=_STATUS, definition="com.futurewei.arktos.v1.Network"),
 )
 
 

@@ -15,22 +15,28 @@ import gc
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from apis import validation
 from apis.builtin import builtin_catalogue
+from server.access import AccessControl
+from server.audit import AuditLog
+from server.auth.user import UserInfo
 from server.bootstrap import ensure_system_objects
 from server.errors import ApiError, InternalError, NotFound
 from server.handlers.discovery import DiscoveryEndpoints
 from server.handlers.rest import ResourceHandler
+from server.handlers.reviews import ReviewHandler
 from server.handlers.watch import WatchServer
 from server.metrics import ServerMetrics
 from server.registry.admission import Admission
+from server.registry.keys import SYSTEM_TENANT
 from server.registry.lister import Lister
 from server.registry.store import GenericStore
-from server.request_info import parse_request
+from server.request_info import RequestInfo, parse_request
+from server.serving import SecurityConfig
 from server.storage import open_backend
 from server.watchcache import WatchCache
 
@@ -43,6 +49,7 @@ class ServerConfig:
     watch_history: int = 10_000
     compaction_interval: float = 300.0
     bookmark_interval: float = 5.0
+    security: SecurityConfig = field(default_factory=SecurityConfig)
 
 
 class ApiServer:
@@ -61,6 +68,9 @@ class ApiServer:
                                          cache=self.cache, watches=self.watches)
         self.discovery = DiscoveryEndpoints(self.catalogue)
         self.metrics = ServerMetrics()
+        self.access = AccessControl(config.security, cache=self.cache, catalogue=self.catalogue)
+        self.reviews = ReviewHandler(access=self.access, store=self.store, catalogue=self.catalogue)
+        self.audit = AuditLog(config.security.audit_log_path)
         self.ready = False
 
     async def dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
@@ -69,11 +79,10 @@ class ApiServer:
         info = parse_request(request.method, request.path,
                              watch_param=query.get("watch", "") in ("true", "1"))
         code = 500
+        user = None
         try:
-            if info.is_resource:
-                response = await self.resources.handle(request, info)
-            else:
-                response = self._non_resource(request, info.path)
+            user = self.access.authenticate(request)
+            response = await self._serve(request, info, user)
             code = response.status
             return response
         except ApiError as e:
@@ -88,8 +97,26 @@ class ApiServer:
         finally:
             self.metrics.observe(info.verb, info.group, info.resource, info.subresource, code,
                                  time.perf_counter() - started)
+            if user is not None:
+                self.audit.record(user=user.name, tenant=user.tenant, verb=info.verb,
+                                  path=request.path, code=code)
 
-    def _non_resource(self, request: web.BaseRequest, path: str) -> web.StreamResponse:
+    async def _serve(self, request: web.BaseRequest, info: RequestInfo,
+                     user: UserInfo) -> web.StreamResponse:
+        """Authorize, then hand the request to the handler of its kind."""
+        if not info.is_resource:
+            self.access.authorize_path(user, info)
+            return self._non_resource(request, info, user)
+        resource = self.resources.resolve(info)
+        scope = self.resources.scope(info, resource, user.tenant)
+        self.access.authorize_resource(user, info, resource, scope)
+        if self.reviews.handles(resource, info):
+            return await self.reviews.handle(request, info, resource, scope, user)
+        return await self.resources.handle(request, info, resource, scope)
+
+    def _non_resource(self, request: web.BaseRequest, info: RequestInfo,
+                      user: UserInfo) -> web.StreamResponse:
+        path = info.path
         if path in ("/healthz", "/livez", "/readyz") or path.startswith(("/healthz/", "/livez/",
                                                                           "/readyz/")):
             ok = self.ready or not path.startswith("/readyz")
@@ -98,7 +125,10 @@ class ApiServer:
         if path == "/metrics":
             return web.Response(body=self.metrics.render(),
                                 content_type="text/plain", charset="utf-8")
-        answer = self.discovery.handle(request, path)
+        # Discovery as the caller's tenant sees it: cluster-scoped resources are the system
+        # tenant's business (ARKTOS.md §3).
+        tenant = info.tenant or user.tenant
+        answer = self.discovery.handle(request, path, tenant_view=tenant != SYSTEM_TENANT)
         if answer is None:
             raise NotFound.path()
         return answer
@@ -109,6 +139,7 @@ class ApiServer:
         await self.backend.start()
         cache_task = asyncio.create_task(self.cache.run(), name="watch-cache")
         compactor = asyncio.create_task(self._compact_forever(), name="compactor")
+        self.audit.open()
         try:
             # Validators load from the on-disk cache (or are built once) before the first request.
             await asyncio.to_thread(validation.precompile, self.catalogue)
@@ -127,6 +158,7 @@ class ApiServer:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await self.backend.close()
+            self.audit.close()
 
     async def _compact_forever(self) -> None:
         """Forget store history the watch cache no longer needs (upstream compacts every 5 min)."""

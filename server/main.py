@@ -13,6 +13,7 @@ from pathlib import Path
 from aiohttp import web
 
 from server.app import ApiServer, ServerConfig, build_server
+from server.serving import SecurityConfig, is_loopback, serving_context
 
 log = logging.getLogger("server")
 
@@ -22,13 +23,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-dir", default=os.environ.get("ARKTOS_DATA_DIR", "/tmp/arktos-data"))
     parser.add_argument("--storage", default="", help="sqlite:///path.db (default: DATA_DIR/arktos.db) "
                                                       "or memory://")
-    parser.add_argument("--bind-address", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080, help="plain HTTP port")
-    parser.add_argument("--watch-history", type=int, default=10_000,
+    serving = parser.add_argument_group("serving")
+    serving.add_argument("--bind-address", default="127.0.0.1", help="address of the secure port")
+    serving.add_argument("--secure-port", type=int, default=6443,
+                         help="HTTPS port (served when --tls-cert-file is given; 0 disables)")
+    serving.add_argument("--tls-cert-file", default="")
+    serving.add_argument("--tls-private-key-file", default="")
+    serving.add_argument("--insecure-bind-address", default="127.0.0.1",
+                         help="address of the plain port; only loopback is accepted")
+    serving.add_argument("--port", type=int, default=0,
+                         help="plain HTTP port without TLS (opt-in, loopback only; 0 disables)")
+    auth = parser.add_argument_group("authentication and audit")
+    auth.add_argument("--client-ca-file", default="", help="CA that signs client certificates")
+    auth.add_argument("--token-auth-file", default="",
+                      help='static tokens, rows of: token,user,uid,"groups",,tenant')
+    auth.add_argument("--service-account-key-file", action="append", default=[],
+                      help="public key(s) that verify service-account tokens")
+    auth.add_argument("--service-account-signing-key-file", default="",
+                      help="private key that signs service-account tokens")
+    auth.add_argument("--service-account-issuer", default="https://kubernetes.default.svc")
+    auth.add_argument("--audit-log-path", default="", help="JSON lines of mutating requests")
+    tuning = parser.add_argument_group("tuning")
+    tuning.add_argument("--watch-history", type=int, default=10_000,
                         help="events kept per resource for watch resumption")
-    parser.add_argument("--compaction-interval", type=float, default=300.0)
-    parser.add_argument("--log-level", default="INFO")
-    parser.add_argument("--access-log", action="store_true", help="log every request (costs speed)")
+    tuning.add_argument("--compaction-interval", type=float, default=300.0)
+    tuning.add_argument("--log-level", default="INFO")
+    tuning.add_argument("--access-log", action="store_true", help="log every request (costs speed)")
     return parser.parse_args(argv)
 
 
@@ -42,8 +62,15 @@ def storage_url(args: argparse.Namespace) -> str:
 
 
 async def serve(args: argparse.Namespace, storage: str) -> None:
-    server = ApiServer(ServerConfig(storage_url=storage, watch_history=args.watch_history,
-                                    compaction_interval=args.compaction_interval))
+    server = ApiServer(ServerConfig(
+        storage_url=storage, watch_history=args.watch_history,
+        compaction_interval=args.compaction_interval,
+        security=SecurityConfig(
+            client_ca_file=args.client_ca_file, token_auth_file=args.token_auth_file,
+            service_account_key_files=tuple(args.service_account_key_file),
+            service_account_signing_key_file=args.service_account_signing_key_file,
+            service_account_issuer=args.service_account_issuer,
+            audit_log_path=args.audit_log_path)))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -52,12 +79,33 @@ async def serve(args: argparse.Namespace, storage: str) -> None:
         runner = web.ServerRunner(build_server(server, access_log=args.access_log),
                                   handle_signals=False, shutdown_timeout=5)
         await runner.setup()
-        site = web.TCPSite(runner, args.bind_address, args.port, backlog=1024, reuse_address=True)
-        await site.start()
-        log.info("serving on http://%s:%s (storage %s)", args.bind_address, args.port, storage)
+        for site in listening_sites(runner, args):
+            await site.start()
+            log.info("serving on %s (storage %s)", site.name, storage)
         await stop.wait()
         log.info("shutting down")
         await runner.cleanup()
+
+
+def listening_sites(runner: web.BaseRunner, args: argparse.Namespace) -> list[web.TCPSite]:
+    """The secure port (when a serving certificate is configured) and the opt-in plain port."""
+    sites = []
+    if args.secure_port and args.tls_cert_file:
+        context = serving_context(cert_file=args.tls_cert_file, key_file=args.tls_private_key_file,
+                                  client_ca_file=args.client_ca_file)
+        sites.append(web.TCPSite(runner, args.bind_address, args.secure_port, ssl_context=context,
+                                 backlog=1024, reuse_address=True))
+    elif args.secure_port:
+        log.warning("no --tls-cert-file: the secure port %s is not served", args.secure_port)
+    if args.port:
+        if not is_loopback(args.insecure_bind_address):
+            raise SystemExit(f"--insecure-bind-address {args.insecure_bind_address} is not a loopback "
+                             "address: the plain port has no authentication")
+        sites.append(web.TCPSite(runner, args.insecure_bind_address, args.port, backlog=1024,
+                                 reuse_address=True))
+    if not sites:
+        raise SystemExit("nothing to serve: give --tls-cert-file (secure port) or --port (plain port)")
+    return sites
 
 
 def tune_garbage_collector() -> None:

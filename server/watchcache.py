@@ -138,6 +138,38 @@ class Watcher:
         return True
 
 
+IndexFunc = Callable[[dict[str, Any]], list[str]]
+
+
+class Index:
+    """``value -> keys`` of the objects whose index function yields that value."""
+
+    def __init__(self, index_values: IndexFunc) -> None:
+        self.index_values = index_values
+        self._keys: dict[str, set[str]] = {}
+
+    def add(self, key: str, obj: dict[str, Any]) -> None:
+        for value in self.index_values(obj):
+            self._keys.setdefault(value, set()).add(key)
+
+    def remove(self, key: str, obj: dict[str, Any]) -> None:
+        for value in self.index_values(obj):
+            keys = self._keys.get(value)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._keys[value]
+
+    def update(self, key: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        if old is not None:
+            self.remove(key, old)
+        if new is not None:
+            self.add(key, new)
+
+    def keys(self, value: str) -> frozenset[str]:
+        return frozenset(self._keys.get(value, ()))
+
+
 @dataclass
 class ResourceCache:
     """The objects and recent events of one storage segment (``/registry/{segment}/``)."""
@@ -148,9 +180,34 @@ class ResourceCache:
     history: deque[WatchEvent] = field(default_factory=deque)
     oldest_revision: int = 0  # events with revision > oldest_revision are in history
     watchers: set[Watcher] = field(default_factory=set)
+    revision: int = 0  # the last revision that changed this segment
+    indexes: dict[str, Index] = field(default_factory=dict)
+
+    def reset(self, objects: dict[str, CachedObject], revision: int) -> None:
+        """Replace the contents after a (re)load: watchers must re-list, history restarts."""
+        for watcher in list(self.watchers):
+            self.stop(watcher)
+        self.objects = objects
+        self.history.clear()
+        self.oldest_revision = revision
+        self.revision = max(self.revision, revision)
+        for name, index in list(self.indexes.items()):
+            self.indexes[name] = fresh = Index(index.index_values)
+            for key, cached in objects.items():
+                fresh.add(key, cached.obj)
+
+    def add_index(self, name: str, index_values: IndexFunc) -> Index:
+        """Maintain ``value -> keys`` for ``index_values(obj)`` (client-go's indexers, server side)."""
+        index = self.indexes.get(name)
+        if index is None:
+            index = self.indexes[name] = Index(index_values)
+            for key, cached in self.objects.items():
+                index.add(key, cached.obj)
+        return index
 
     def apply(self, event: Event) -> None:
         kv = event.kv
+        self.revision = kv.mod_revision
         if event.type == "DELETE":
             gone = self.objects.pop(kv.key, None)
             cached = decode(kv, kv.mod_revision)
@@ -161,6 +218,9 @@ class ResourceCache:
             self.objects[kv.key] = cached
             kind = "ADDED" if prev is None else "MODIFIED"
             watch_event = WatchEvent(kind, kv.key, cached, prev, kv.mod_revision)
+        for index in self.indexes.values():
+            index.update(kv.key, watch_event.prev.obj if watch_event.prev else None,
+                         None if event.type == "DELETE" else cached.obj)
         self._remember(watch_event)
         self._fan_out(watch_event)
 
@@ -259,13 +319,9 @@ class WatchCache:
             if not page.more or not page.items:
                 break
             start_after = page.items[-1].key
-        for cache in self._caches.values():
-            for watcher in list(cache.watchers):
-                cache.stop(watcher)
-        self._caches = {}
         self.revision = revision
-        for segment, objects in fresh.items():
-            self.resource(segment).objects = objects
+        for segment in set(self._caches) | set(fresh):
+            self.resource(segment).reset(fresh.get(segment, {}), revision)
         self._ready.set()
         self._wake(revision)
 

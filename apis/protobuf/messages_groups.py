@@ -159,6 +159,8 @@ TokenReview: 1 metadata ObjectMeta, 2 spec TokenReviewSpec, 3 status TokenReview
 TokenReviewSpec: 1 token str, 2 audiences []str
 TokenReviewStatus: 1 authenticated bool, 2 user UserInfo, 4 audiences []str, 3 error str
 UserInfo: 1 username str, 2 uid str, 3 groups []str, 4 extra {ExtraValue}
+SelfSubjectReview: 1 metadata ObjectMeta, 2 status SelfSubjectReviewStatus
+SelfSubjectReviewStatus: 1 userInfo UserInfo
 FieldSelectorAttributes: 1 rawSelector str, 2 requirements []FieldSelectorRequirement
 FieldSelectorRequirement: 1 key str!, 2 operator str!, 3 values []str
 LabelSelectorAttributes: 1 rawSelector str, 2 requirements []LabelSelectorRequirement

@@ -137,7 +137,7 @@ _KINDS_BY_GROUP_VERSION: dict[str, tuple[str, ...]] = {
     "networking.k8s.io/v1": ("Ingress", "IngressClass", "NetworkPolicy"),
     "scheduling.k8s.io/v1": ("PriorityClass",),
     "coordination.k8s.io/v1": ("Lease",),
-    "authentication.k8s.io/v1": ("TokenRequest", "TokenReview"),
+    "authentication.k8s.io/v1": ("TokenRequest", "TokenReview", "SelfSubjectReview"),
     "authorization.k8s.io/v1": ("SelfSubjectAccessReview", "SubjectAccessReview",
                                 "LocalSubjectAccessReview", "SelfSubjectRulesReview"),
 }

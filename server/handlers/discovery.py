@@ -49,9 +49,13 @@ def _aggregated_version(request: web.BaseRequest) -> str:
 
 
 class DiscoveryEndpoints:
-    def __init__(self, catalogue: Catalogue) -> None:
+    def __init__(self, catalogue: Catalogue, *, tenant_view: bool = False) -> None:
         self._catalogue = catalogue
         self._cache: dict[tuple[str, ...], bytes] = {}
+        if not tenant_view:
+            # A second set of documents built from the tenanted resources only.
+            self._tenant_view = DiscoveryEndpoints(
+                Catalogue(r for r in catalogue if r.tenanted), tenant_view=True)
 
     def _cached(self, key: tuple[str, ...], build: Any) -> bytes:
         body = self._cache.get(key)
@@ -59,9 +63,15 @@ class DiscoveryEndpoints:
             body = self._cache[key] = orjson.dumps(build())
         return body
 
-    def handle(self, request: web.BaseRequest, path: str) -> web.Response | None:
-        """Answer ``path`` if it is a discovery/OpenAPI/version path, else None."""
+    def handle(self, request: web.BaseRequest, path: str, *,
+               tenant_view: bool = False) -> web.Response | None:
+        """Answer ``path`` if it is a discovery/OpenAPI/version path, else None.
+
+        ``tenant_view`` hides cluster-scoped resources (what a non-system tenant may see).
+        """
         parts = [p for p in path.split("/") if p]
+        if tenant_view:
+            return self._tenant_view.handle(request, path)
         cat = self._catalogue
         if parts == ["version"]:
             return web.json_response(version_info())

@@ -20,7 +20,7 @@ from server.errors import ApiError, BadRequest, Invalid, MethodNotAllowed, NotFo
 from server.handlers import codec
 from server.handlers.params import list_options, write_options
 from server.handlers.watch import WatchServer
-from server.registry.keys import ALL_TENANTS, Scope
+from server.registry.keys import ALL_TENANTS, SYSTEM_TENANT, Scope
 from server.registry.lister import Lister, ListPage
 from server.registry.store import GenericStore, WriteOptions, WriteResult
 from server.registry.subresources import bind_pod, evict_pod, scale_of, update_scale
@@ -37,13 +37,12 @@ _VERB_OF_SUBRESOURCE = {"binding": ("create",), "eviction": ("create",),
 
 class ResourceHandler:
     def __init__(self, *, catalogue: Catalogue, store: GenericStore, lister: Lister,
-                 cache: WatchCache, watches: WatchServer, default_tenant: str = "system") -> None:
+                 cache: WatchCache, watches: WatchServer) -> None:
         self._catalogue = catalogue
         self._store = store
         self._lister = lister
         self._cache = cache
         self._watches = watches
-        self._default_tenant = default_tenant
 
     def resolve(self, info: RequestInfo) -> Resource:
         resource = self._catalogue.lookup(info.group, info.version, info.resource)
@@ -53,20 +52,22 @@ class ResourceHandler:
             raise NotFound.path()
         return resource
 
-    def scope(self, info: RequestInfo, resource: Resource) -> Scope:
-        tenant = info.tenant or self._default_tenant
+    @staticmethod
+    def scope(info: RequestInfo, resource: Resource, caller_tenant: str) -> Scope:
+        """The tenant and namespace a request targets: the path's tenant, else the caller's."""
+        tenant = info.tenant or caller_tenant
         if not info.tenant_in_path and not info.namespace and info.verb in ("list", "watch",
                                                                              "deletecollection"):
             # A short path without a namespace lists across tenants for the system tenant
-            # (ARKTOS.md §1: /api/v1/pods means every tenant).
-            tenant = ALL_TENANTS if self._default_tenant == "system" else tenant
+            # (ARKTOS.md §1: /api/v1/pods means every tenant); others see their own tenant.
+            tenant = ALL_TENANTS if caller_tenant == SYSTEM_TENANT else tenant
         if resource.scope == "Cluster":
             return Scope(tenant="")
         return Scope(tenant=tenant, namespace=info.namespace if resource.namespaced else "")
 
-    async def handle(self, request: web.BaseRequest, info: RequestInfo) -> web.StreamResponse:
-        resource = self.resolve(info)
-        scope = self.scope(info, resource)
+    async def handle(self, request: web.BaseRequest, info: RequestInfo, resource: Resource,
+                     scope: Scope) -> web.StreamResponse:
+        """Serve ``info`` on ``resource`` within ``scope`` (resolved and authorized by the caller)."""
         verb = info.verb
         if info.subresource:
             if verb not in _VERB_OF_SUBRESOURCE.get(info.subresource, ()):

@@ -13,7 +13,8 @@ from typing import Any
 
 from apis.catalogue import Catalogue, Resource
 from server.errors import Forbidden, NotFound
-from server.registry.keys import Scope, list_prefix, object_key
+from server.registry.keys import SYSTEM_TENANT, Scope, list_prefix, object_key
+from server.registry.kinds import IMMORTAL_NAMESPACES
 from server.storage.interface import Backend, KeyNotFoundError, RevisionConflictError
 from server.watchcache import WatchCache
 
@@ -33,9 +34,31 @@ class Admission:
             self._require_tenant(scope.tenant)
         if resource.namespaced and self._namespaces is not None:
             self._require_namespace(resource, scope)
+        if resource.group == "apps" and resource.plural == "daemonsets" and scope.tenant != SYSTEM_TENANT:
+            # Arktos's SystemDaemonSet admission: daemons run on every node, for every tenant.
+            raise Forbidden(f'daemonsets.apps "{obj["metadata"].get("name", "")}" is forbidden: only '
+                            "the system tenant may create DaemonSets",
+                            details={"name": obj["metadata"].get("name", ""), "group": "apps",
+                                     "kind": "daemonsets"})
 
     async def admit_delete(self, resource: Resource, scope: Scope, obj: dict[str, Any]) -> None:
-        """Nothing yet: the hook exists for the tenant-protection rules of later issues."""
+        """A tenant's default, kube-system and kube-public namespaces live as long as the tenant:
+        they may go only once it is Terminating (upstream: immortal namespaces)."""
+        if resource is not self._namespaces:
+            return
+        name = obj["metadata"].get("name", "")
+        if name in IMMORTAL_NAMESPACES and self._tenant_phase(scope.tenant) != "Terminating":
+            raise Forbidden(f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+                            details={"name": name, "kind": "namespaces"})
+
+    def _tenant_phase(self, tenant: str) -> str:
+        if self._tenants is None:
+            return "Active"
+        cached = self._cache.resource(self._tenants.key_segment).objects.get(
+            object_key(self._tenants, Scope(tenant=""), tenant))
+        if cached is None:
+            return ""
+        return str((cached.obj.get("status") or {}).get("phase", "Active"))
 
     def _require_tenant(self, tenant: str) -> None:
         assert self._tenants is not None

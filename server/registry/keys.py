@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from apis.catalogue import Resource
 
 ALL_TENANTS = "all"
+SYSTEM_TENANT = "system"
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,10 +89,8 @@ class NamespaceStrategy(Strategy):
         super().prepare_for_create(obj)
         obj["status"] = {"phase": "Active"}
 
-    def check_delete(self, obj: dict[str, Any]) -> str | None:
-        if obj["metadata"].get("name") in IMMORTAL_NAMESPACES:
-            return "this namespace may not be deleted"
-        return None
+    def prepare_for_delete(self, obj: dict[str, Any]) -> None:
+        obj.setdefault("status", {})["phase"] = "Terminating"
 
 
 class TenantStrategy(Strategy):
@@ -119,6 +117,13 @@ class TenantStrategy(Strategy):
         if obj["metadata"].get("name") == "system":
             return "the system tenant may not be deleted"
         return None
+
+    def pending_finalizers(self, obj: dict[str, Any]) -> list[str]:
+        return [*super().pending_finalizers(obj), *((obj.get("spec") or {}).get("finalizers") or ())]
+
+    def prepare_for_delete(self, obj: dict[str, Any]) -> None:
+        # Arktos: a deleted tenant is Terminating until its controller has emptied it.
+        obj.setdefault("status", {})["phase"] = "Terminating"
 
 
 class SelectorImmutableStrategy(Strategy):

@@ -13,7 +13,8 @@ from typing import Any
 
 from apis.catalogue import Resource
 from apis.meta import hash_key, new_uid, now_rfc3339
-from server.errors import BadRequest
+from apis.validation import FieldError
+from server.errors import BadRequest, Invalid
 from server.registry.keys import Scope
 
 # Upstream's generateName suffix alphabet: no vowels, no confusable characters.
@@ -64,6 +65,10 @@ def stamp_for_create(resource: Resource, scope: Scope, obj: dict[str, Any]) -> N
         metadata.pop("namespace", None)
     if not metadata.get("name") and metadata.get("generateName"):
         metadata["name"] = generate_name(metadata["generateName"])
+    body_tenant = metadata.get("tenant")
+    if resource.tenanted and body_tenant and body_tenant != scope.tenant:
+        raise BadRequest("the tenant of the provided object does not match the tenant sent on the "
+                         "request")
     uid = new_uid()
     metadata["uid"] = uid
     metadata["creationTimestamp"] = now_rfc3339()
@@ -79,6 +84,10 @@ def stamp_for_create(resource: Resource, scope: Scope, obj: dict[str, Any]) -> N
 def carry_over_for_update(new: dict[str, Any], old: dict[str, Any]) -> None:
     """Keep what the server owns from the stored object (clients cannot change these)."""
     new_meta, old_meta = metadata_of(new), old["metadata"]
+    tenant = new_meta.get("tenant")
+    if tenant and tenant != old_meta.get("tenant"):
+        raise Invalid.fields(old.get("kind", ""), old_meta.get("name", ""), [FieldError(
+            "FieldValueInvalid", "metadata.tenant", f'Invalid value: "{tenant}": field is immutable')])
     for field in _SERVER_OWNED_ON_UPDATE:
         if field in old_meta:
             new_meta[field] = old_meta[field]

@@ -197,7 +197,7 @@ class GenericStore:
                 served = new if options.dry_run else decode(kv).obj
                 served["metadata"]["resourceVersion"] = str(kv.mod_revision)
                 return WriteResult(served, 200, warnings)
-            if self._finalized(new):
+            if self._finalized(self.strategy(resource), new):
                 return await self._remove(resource, key, kv, options, name)
             try:
                 revision = await self._backend.update(key, orjson.dumps(new),
@@ -227,8 +227,7 @@ class GenericStore:
             await self._admission.admit_delete(resource, scope, current)
             requested = delete_options.get("gracePeriodSeconds")
             grace = strategy.grace_period(current, None if requested is None else int(requested))
-            metadata = current["metadata"]
-            if metadata.get("finalizers") or grace > 0:
+            if strategy.pending_finalizers(current) or grace > 0:
                 result = await self._mark_deleting(resource, key, kv, current, grace, options)
                 if result is None:
                     continue
@@ -249,8 +248,18 @@ class GenericStore:
         if "deletionTimestamp" in metadata and metadata.get("deletionGracePeriodSeconds", 0) <= grace:
             return WriteResult(decode(kv).obj, 200)
         when = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=grace)
-        metadata.setdefault("deletionTimestamp", when.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        if "deletionTimestamp" in metadata:
+            # Upstream BeforeDelete: a shorter grace period moves the deletionTimestamp earlier by
+            # the difference (it stays "first delete request + grace").
+            try:
+                stamped = datetime.strptime(metadata["deletionTimestamp"], "%Y-%m-%dT%H:%M:%SZ")
+                shortened = int(metadata.get("deletionGracePeriodSeconds") or 0) - grace
+                when = stamped.replace(tzinfo=UTC) - timedelta(seconds=shortened)
+            except (TypeError, ValueError):
+                pass
+        metadata["deletionTimestamp"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
         metadata["deletionGracePeriodSeconds"] = grace
+        self.strategy(resource).prepare_for_delete(current)
         metadata.pop("resourceVersion", None)
         if options.dry_run:
             return WriteResult(current, 200)
@@ -278,8 +287,9 @@ class GenericStore:
         if self.strategy(resource).return_deleted_object:
             return WriteResult(obj, 200)
         metadata = obj.get("metadata", {})
-        details = {"name": metadata.get("name", ""), "group": resource.group,
-                   "kind": resource.plural, "uid": metadata.get("uid", "")}
+        details = {"name": metadata.get("name", ""), "kind": resource.plural, "uid": metadata.get("uid", "")}
+        if resource.group:  # upstream omits an empty group
+            details["group"] = resource.group
         return WriteResult({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                             "details": details}, 200)
 
@@ -355,11 +365,11 @@ class GenericStore:
                            f"ResourceVersion in object meta: {metadata.get('resourceVersion')}")
 
     @staticmethod
-    def _finalized(obj: dict[str, Any]) -> bool:
+    def _finalized(strategy: Strategy, obj: dict[str, Any]) -> bool:
         # Upstream removes an object once its last finalizer is gone, provided no grace period
         # is still running (a pod's kubelet finishes that with a delete of grace 0).
         metadata = obj["metadata"]
-        return ("deletionTimestamp" in metadata and not metadata.get("finalizers")
+        return ("deletionTimestamp" in metadata and not strategy.pending_finalizers(obj)
                 and not metadata.get("deletionGracePeriodSeconds"))
 
 

@@ -75,6 +75,14 @@ class Strategy:
         """A reason the object may not be deleted at all (answered 403), or None."""
         return None
 
+    def pending_finalizers(self, obj: dict[str, Any]) -> list[str]:
+        """What must finish before a deleted object goes (``metadata.finalizers``; namespaces and
+        tenants also have ``spec.finalizers``)."""
+        return list(obj.get("metadata", {}).get("finalizers") or ())
+
+    def prepare_for_delete(self, obj: dict[str, Any]) -> None:
+        """Change an object that starts lingering with a deletionTimestamp (e.g. its phase)."""
+
 
 class StatusStrategy(Strategy):
     """The ``/status`` subresource: only status (and nothing of the metadata it must keep) changes."""
