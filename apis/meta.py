@@ -8,8 +8,10 @@ creation timestamp) so that every component computes them identically.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -43,8 +45,15 @@ def hash_key(uid: str) -> int:
 
 def now_rfc3339(now: datetime | None = None) -> str:
     """A ``metav1.Time`` value: UTC, second precision, ``2026-11-28T02:49:56Z``."""
-    moment = now.astimezone(UTC) if now is not None else datetime.now(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if now is not None:
+        return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _current_second(int(time.time()))
+
+
+@functools.lru_cache(maxsize=4)
+def _current_second(epoch_second: int) -> str:
+    """Every object created within one second shares the rendering (strftime showed in profiles)."""
+    return datetime.fromtimestamp(epoch_second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # uids must be unique, not secret: a PRNG seeded once from the OS is enough, and

@@ -38,6 +38,22 @@ class RunningServer:
     process: subprocess.Popen[bytes]
 
 
+def _split_cpus() -> tuple[set[int], set[int]]:
+    """The server on the first core, load generators on the rest (the issue's method: wrk "on
+    the other core"); on a one-core machine both share it."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return set(cpus), set(cpus)
+    return {cpus[0]}, set(cpus[1:])
+
+
+SERVER_CPUS, LOAD_CPUS = _split_cpus()
+
+
+def pin_to(cpus: set[int]) -> None:
+    os.sched_setaffinity(0, cpus)
+
+
 def _wait_ready(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -80,6 +96,7 @@ def running_server(*, keep_dir: bool = False) -> Iterator[RunningServer]:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=lambda: pin_to(SERVER_CPUS),
         )
     url = f"http://127.0.0.1:{port}"
     try:

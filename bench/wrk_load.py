@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from server_process import LOAD_CPUS, pin_to
+
 LUA_DIR = Path(__file__).resolve().parent / "lua"
 
 
@@ -56,7 +58,8 @@ def run_wrk(
     argv.append(url)
     if script_args:
         argv += ["--", *script_args]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=True)
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=True,
+                          preexec_fn=lambda: pin_to(LOAD_CPUS))
     return parse_wrk(done.stdout)
 
 

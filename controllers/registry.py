@@ -1,28 +1,35 @@
 """Which controllers exist: the registry ``--controllers`` chooses from.
 
 Controller modules register their class with ``@REGISTRY.register`` when imported
-(kopf's registry-by-decorator); `load_controllers` imports the modules listed in
-`CONTROLLER_MODULES`, so adding a controller is one new module plus one line here.
+(kopf's registry-by-decorator); `load_controllers` imports every module of the package, so adding
+a controller is one new module.
 Upstream's kube-controller-manager keeps the same kind of table (``NewControllerDescriptors``).
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
 from client.controller import Controller, ControllerRegistry
 
 REGISTRY = ControllerRegistry()
 
-# Issue 4 appends the workload controllers (namespace, garbagecollector, deployment, ...).
-CONTROLLER_MODULES: tuple[str, ...] = (
-    "controllers.tenant",
-)
+# Modules of this package that are infrastructure, not controllers.
+_NOT_CONTROLLERS = frozenset({"manager", "registry", "__main__"})
+
+
+def controller_modules() -> list[str]:
+    """Every module of the ``controllers`` package: a new controller is one new module."""
+    import controllers
+
+    return sorted(f"controllers.{info.name}" for info in pkgutil.iter_modules(controllers.__path__)
+                  if info.name not in _NOT_CONTROLLERS and not info.ispkg)
 
 
 def load_controllers() -> ControllerRegistry:
     """Imports every controller module (registering its classes) and answers the registry."""
-    for module in CONTROLLER_MODULES:
+    for module in controller_modules():
         importlib.import_module(module)
     return REGISTRY
 

@@ -60,7 +60,7 @@ class ApiServer:
         self.catalogue = builtin_catalogue()
         self.backend = open_backend(config.storage_url)
         self.cache = WatchCache(self.backend, history_size=config.watch_history)
-        self.admission = Admission(catalogue=self.catalogue, cache=self.cache, backend=self.backend)
+        self.admission = Admission(catalogue=self.catalogue, cache=self.cache)
         self.store = GenericStore(self.backend, self.cache, admission=self.admission)
         self.lister = Lister(self.backend, self.cache)
         self.watches = WatchServer(self.cache, bookmark_interval=config.bookmark_interval)

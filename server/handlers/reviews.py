@@ -105,9 +105,9 @@ class ReviewHandler:
 
 
 def _user_info(user: UserInfo) -> dict[str, Any]:
+    """upstream's UserInfo, with the tenant as an extra (``kubectl auth whoami`` prints extras)."""
     info: dict[str, Any] = {"username": user.name, "groups": list(user.groups)}
     if user.uid:
         info["uid"] = user.uid
-    if user.extra:
-        info["extra"] = {k: list(v) for k, v in user.extra}
+    info["extra"] = {**{k: list(v) for k, v in user.extra}, reviews.TENANT_EXTRA: [user.tenant]}
     return info

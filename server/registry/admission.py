@@ -2,8 +2,8 @@
 
 Upstream runs these as admission plugins; we keep the ones every cluster needs:
 NamespaceLifecycle (no new objects in a missing or terminating namespace) and Arktos's
-TenantExists (no objects in a missing or terminating tenant). Until the namespace controller
-exists (issue 4), deleting a namespace also removes what was in it, here.
+TenantExists (no objects in a missing or terminating tenant), SystemDaemonSet, and the protection
+of a tenant's default namespaces. Namespaces are emptied by the namespace controller, not here.
 """
 
 from __future__ import annotations
@@ -13,19 +13,16 @@ from typing import Any
 
 from apis.catalogue import Catalogue, Resource
 from server.errors import Forbidden, NotFound
-from server.registry.keys import SYSTEM_TENANT, Scope, list_prefix, object_key
+from server.registry.keys import SYSTEM_TENANT, Scope, object_key
 from server.registry.kinds import IMMORTAL_NAMESPACES
-from server.storage.interface import Backend, KeyNotFoundError, RevisionConflictError
 from server.watchcache import WatchCache
 
 log = logging.getLogger(__name__)
 
 
 class Admission:
-    def __init__(self, *, catalogue: Catalogue, cache: WatchCache, backend: Backend) -> None:
-        self._catalogue = catalogue
+    def __init__(self, *, catalogue: Catalogue, cache: WatchCache) -> None:
         self._cache = cache
-        self._backend = backend
         self._namespaces = catalogue.lookup("", "v1", "namespaces")
         self._tenants = catalogue.lookup("", "v1", "tenants")
 
@@ -84,20 +81,4 @@ class Admission:
                 details={"name": scope.namespace, "kind": resource.plural})
 
     async def after_delete(self, resource: Resource, obj: dict[str, Any]) -> None:
-        if resource is not self._namespaces:
-            return
-        # Interim namespace finalization (the namespace controller of issue 4 replaces this).
-        metadata = obj["metadata"]
-        scope = Scope(tenant=metadata.get("tenant", "system"), namespace=metadata["name"])
-        for member in self._catalogue:
-            if not member.namespaced:
-                continue
-            prefix = list_prefix(member, scope)
-            for key in list(self._cache.resource(member.key_segment).objects):
-                if not key.startswith(prefix):
-                    continue
-                try:
-                    await self._backend.delete(key)
-                except (KeyNotFoundError, RevisionConflictError):
-                    continue
-        log.info("removed the contents of namespace %s/%s", scope.tenant, scope.namespace)
+        """Nothing yet: the hook exists for admission plugins that track deletions."""

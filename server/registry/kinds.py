@@ -23,6 +23,7 @@ _POD_UPDATE_FORBIDDEN = (
 
 # Namespaces that NamespaceLifecycle admission never lets go (upstream "immortal" namespaces).
 IMMORTAL_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
+NAMESPACE_FINALIZER = "kubernetes"
 
 
 def _qos_class(spec: dict[str, Any]) -> str:
@@ -85,9 +86,20 @@ def _mutable_pod_spec(spec: dict[str, Any] | None) -> dict[str, Any]:
 
 
 class NamespaceStrategy(Strategy):
+    """Namespaces carry finalizer ``kubernetes`` in ``spec.finalizers``: a deleted namespace is
+    Terminating until the namespace controller has emptied it and cleared that list through
+    ``/finalize`` (upstream's namespace lifecycle)."""
+
     def prepare_for_create(self, obj: dict[str, Any]) -> None:
         super().prepare_for_create(obj)
+        spec = obj.setdefault("spec", {})
+        finalizers = spec.setdefault("finalizers", [])
+        if NAMESPACE_FINALIZER not in finalizers:
+            finalizers.append(NAMESPACE_FINALIZER)
         obj["status"] = {"phase": "Active"}
+
+    def pending_finalizers(self, obj: dict[str, Any]) -> list[str]:
+        return [*super().pending_finalizers(obj), *((obj.get("spec") or {}).get("finalizers") or ())]
 
     def prepare_for_delete(self, obj: dict[str, Any]) -> None:
         obj.setdefault("status", {})["phase"] = "Terminating"

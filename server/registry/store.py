@@ -227,6 +227,7 @@ class GenericStore:
             await self._admission.admit_delete(resource, scope, current)
             requested = delete_options.get("gracePeriodSeconds")
             grace = strategy.grace_period(current, None if requested is None else int(requested))
+            _add_propagation_finalizer(current, delete_options)
             if strategy.pending_finalizers(current) or grace > 0:
                 result = await self._mark_deleting(resource, key, kv, current, grace, options)
                 if result is None:
@@ -371,6 +372,24 @@ class GenericStore:
         metadata = obj["metadata"]
         return ("deletionTimestamp" in metadata and not strategy.pending_finalizers(obj)
                 and not metadata.get("deletionGracePeriodSeconds"))
+
+
+# Upstream's garbage collector acts on these finalizers: "orphan" releases the dependents,
+# "foregroundDeletion" deletes them before the owner. Background deletion needs none.
+_PROPAGATION_FINALIZERS = {"Orphan": "orphan", "Foreground": "foregroundDeletion"}
+
+
+def _add_propagation_finalizer(obj: dict[str, Any], delete_options: dict[str, Any]) -> None:
+    policy = delete_options.get("propagationPolicy")
+    if policy is None and delete_options.get("orphanDependents") is True:
+        policy = "Orphan"  # the deprecated field, still honoured upstream
+    finalizer = _PROPAGATION_FINALIZERS.get(str(policy))
+    metadata = obj["metadata"]
+    if finalizer is None or "deletionTimestamp" in metadata:
+        return
+    finalizers = metadata.setdefault("finalizers", [])
+    if finalizer not in finalizers:
+        finalizers.append(finalizer)
 
 
 def raise_timeout(revision: int, current: int) -> ApiError:
