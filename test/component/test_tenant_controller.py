@@ -45,7 +45,8 @@ WAIT_S = 20.0
 def start_controller_manager(kubeconfig: Path, log_path: Path) -> subprocess.Popen[bytes]:
     with log_path.open("ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "controllers", "--kubeconfig", str(kubeconfig), "--controllers", "tenant,namespace"],
+            [sys.executable, "-m", "controllers", "--kubeconfig", str(kubeconfig),
+             "--controllers", "tenant,namespace"],
             cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True)
 
