@@ -61,6 +61,15 @@ def storage_url(args: argparse.Namespace) -> str:
     return f"sqlite:///{(data_dir / 'arktos.db').resolve()}"
 
 
+def check_flags(args: argparse.Namespace) -> None:
+    """Refuse unsafe or empty serving settings before anything is opened."""
+    if args.port and not is_loopback(args.insecure_bind_address):
+        raise SystemExit(f"--insecure-bind-address {args.insecure_bind_address} is not a loopback "
+                         "address: the plain port has no authentication")
+    if not args.port and not (args.secure_port and args.tls_cert_file):
+        raise SystemExit("nothing to serve: give --tls-cert-file (secure port) or --port (plain port)")
+
+
 async def serve(args: argparse.Namespace, storage: str) -> None:
     server = ApiServer(ServerConfig(
         storage_url=storage, watch_history=args.watch_history,
@@ -98,13 +107,8 @@ def listening_sites(runner: web.BaseRunner, args: argparse.Namespace) -> list[we
     elif args.secure_port:
         log.warning("no --tls-cert-file: the secure port %s is not served", args.secure_port)
     if args.port:
-        if not is_loopback(args.insecure_bind_address):
-            raise SystemExit(f"--insecure-bind-address {args.insecure_bind_address} is not a loopback "
-                             "address: the plain port has no authentication")
         sites.append(web.TCPSite(runner, args.insecure_bind_address, args.port, backlog=1024,
                                  reuse_address=True))
-    if not sites:
-        raise SystemExit("nothing to serve: give --tls-cert-file (secure port) or --port (plain port)")
     return sites
 
 
@@ -117,6 +121,7 @@ def tune_garbage_collector() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    check_flags(args)
     tune_garbage_collector()
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

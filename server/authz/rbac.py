@@ -36,9 +36,11 @@ from server.authz.rules import RuleIndex, first_allowing_path, first_allowing_re
 PUBLIC_PATHS = frozenset({"/api", "/apis", "/openapi", "/version", "/version/", "/healthz", "/livez",
                           "/readyz"})
 PUBLIC_PATH_PREFIXES = ("/api/", "/apis/", "/openapi/")
-# Resources a user may always ask about itself (system:basic-user).
-SELF_REVIEW_GROUP = "authorization.k8s.io"
-SELF_REVIEW_RESOURCES = frozenset({"selfsubjectaccessreviews", "selfsubjectrulesreviews"})
+# Resources a user may always ask about itself (system:basic-user): access and rules reviews
+# (`kubectl auth can-i`) and, since upstream 1.28, SelfSubjectReview (`kubectl auth whoami`).
+SELF_REVIEWS = frozenset({("authorization.k8s.io", "selfsubjectaccessreviews"),
+                          ("authorization.k8s.io", "selfsubjectrulesreviews"),
+                          ("authentication.k8s.io", "selfsubjectreviews")})
 RULE_SET_CACHE_LIMIT = 16384
 
 _CacheKey = tuple[str, tuple[str, ...], str, str, bool]
@@ -50,8 +52,8 @@ def is_public_path(path: str) -> bool:
 
 
 def is_self_review(attrs: Attributes) -> bool:
-    return (attrs.resource_request and attrs.verb == "create" and attrs.api_group == SELF_REVIEW_GROUP
-            and attrs.resource in SELF_REVIEW_RESOURCES and not attrs.subresource)
+    return (attrs.resource_request and attrs.verb == "create"
+            and (attrs.api_group, attrs.resource) in SELF_REVIEWS and not attrs.subresource)
 
 
 def _tenant_exempt(attrs: Attributes) -> bool:

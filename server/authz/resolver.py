@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from apis.selectors import SelectorError, label_selector_from_meta
-from server.auth.user import UserInfo, service_account_username
+from server.auth.user import SYSTEM_TENANT, UserInfo, service_account_username
 from server.authz.policy_source import PolicySource
 from server.authz.rules import CompiledRule, compile_rule
 
@@ -80,6 +80,11 @@ class RuleResolver:
     def _resolve_cluster_role(self, tenant: str, name: str, *,
                               visiting: set[str]) -> list[dict[str, Any]] | None:
         role = self._source.cluster_role(tenant, name)
+        if role is None and tenant != SYSTEM_TENANT:
+            # A tenant's bindings may name the system tenant's bootstrap ClusterRoles (view, edit,
+            # admin, ...): the binding still lives in, and only grants within, that tenant.
+            tenant = SYSTEM_TENANT
+            role = self._source.cluster_role(tenant, name)
         if role is None:
             return None
         rules = list(role.get("rules") or [])

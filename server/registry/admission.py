@@ -28,9 +28,9 @@ class Admission:
 
     async def admit_create(self, resource: Resource, scope: Scope, obj: dict[str, Any]) -> None:
         if resource.tenanted and self._tenants is not None:
-            self._require_tenant(scope.tenant)
+            self._require_tenant(resource, scope.tenant, obj["metadata"].get("name", ""))
         if resource.namespaced and self._namespaces is not None:
-            self._require_namespace(resource, scope)
+            self._require_namespace(resource, scope, obj["metadata"].get("name", ""))
         if resource.group == "apps" and resource.plural == "daemonsets" and scope.tenant != SYSTEM_TENANT:
             # Arktos's SystemDaemonSet admission: daemons run on every node, for every tenant.
             raise Forbidden(f'daemonsets.apps "{obj["metadata"].get("name", "")}" is forbidden: only '
@@ -57,17 +57,19 @@ class Admission:
             return ""
         return str((cached.obj.get("status") or {}).get("phase", "Active"))
 
-    def _require_tenant(self, tenant: str) -> None:
+    def _require_tenant(self, resource: Resource, tenant: str, name: str) -> None:
         assert self._tenants is not None
         cached = self._cache.resource(self._tenants.key_segment).objects.get(
             object_key(self._tenants, Scope(tenant=""), tenant))
         if cached is None:
             raise NotFound.object("tenants", tenant)
         if (cached.obj.get("status") or {}).get("phase") == "Terminating":
-            raise Forbidden(f"unable to create new content in tenant {tenant} because it is being "
-                            "terminated", details={"name": tenant, "kind": "tenants"})
+            # Worded as upstream's NamespaceLifecycle refusal, for the tenant.
+            raise Forbidden(f'{resource.group_resource} "{name}" is forbidden: unable to create new '
+                            f"content in tenant {tenant} because it is being terminated",
+                            details={"name": name, "group": resource.group, "kind": resource.plural})
 
-    def _require_namespace(self, resource: Resource, scope: Scope) -> None:
+    def _require_namespace(self, resource: Resource, scope: Scope, name: str) -> None:
         assert self._namespaces is not None
         key = object_key(self._namespaces, Scope(tenant=scope.tenant), scope.namespace)
         cached = self._cache.resource(self._namespaces.key_segment).objects.get(key)
@@ -76,9 +78,9 @@ class Admission:
         metadata = cached.obj["metadata"]
         if "deletionTimestamp" in metadata or (cached.obj.get("status") or {}).get("phase") == "Terminating":
             raise Forbidden(
-                f'{resource.group_resource} "{scope.namespace}" is forbidden: unable to create new '
+                f'{resource.group_resource} "{name}" is forbidden: unable to create new '
                 f"content in namespace {scope.namespace} because it is being terminated",
-                details={"name": scope.namespace, "kind": resource.plural})
+                details={"name": name, "group": resource.group, "kind": resource.plural})
 
     async def after_delete(self, resource: Resource, obj: dict[str, Any]) -> None:
         """Nothing yet: the hook exists for admission plugins that track deletions."""

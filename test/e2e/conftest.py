@@ -20,9 +20,9 @@ from collections.abc import Generator, Iterator
 import pytest
 from apiserver_process import REPO_ROOT, ApiServerProcess, log_tail, start_apiserver
 from kubectl_runner import Kubectl
-from tenancy_env import tenancy_env, tenancy_kubectl  # noqa: F401  (fixtures of the tenancy tests)
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
+from tenancy_env import tenancy_env, tenancy_kubectl  # noqa: F401  (fixtures of the tenancy tests)
 
 DISPATCHER_KUBECTL = "/usr/bin/kubectl"
 VENV_KUBECTL = REPO_ROOT / ".venv" / "bin" / "kubectl"

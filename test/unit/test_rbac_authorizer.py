@@ -393,3 +393,17 @@ def test_cached_allow_is_fast() -> None:
     per_call_us = (time.perf_counter() - started) / rounds * 1e6
     print(f"cached allow: {per_call_us:.2f} µs")
     assert per_call_us < 25  # target ≤ 10 µs; generous for slow CI machines
+
+
+def test_a_tenant_binding_may_name_a_bootstrap_cluster_role_of_the_system_tenant() -> None:
+    source = MemoryPolicySource()
+    source.put("ClusterRole", role("view", [rule(["get", "list"], ["configmaps"])]), tenant="system")
+    source.put("RoleBinding", binding("viewers", "ClusterRole", "view", [{"kind": "User", "name": "vic"}],
+                                      namespace="default"), tenant="acme")
+    authorizer = RBACAuthorizer(source)
+    vic = user("vic", tenant="acme")
+    assert authorizer.authorize(res(vic, "list", "configmaps", tenant="acme", namespace="default")).allowed
+    # The binding grants only where it lives: not another namespace, not another tenant.
+    assert not authorizer.authorize(res(vic, "list", "configmaps", tenant="acme", namespace="other")).allowed
+    assert not authorizer.authorize(res(vic, "list", "configmaps", tenant="globex",
+                                        namespace="default")).allowed
