@@ -15,6 +15,7 @@ from apis.catalogue import Catalogue, Resource
 from server.errors import Forbidden, NotFound
 from server.registry.keys import SYSTEM_TENANT, Scope, object_key
 from server.registry.kinds import IMMORTAL_NAMESPACES
+from server.registry.quota import QuotaAdmission
 from server.watchcache import WatchCache
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 class Admission:
     def __init__(self, *, catalogue: Catalogue, cache: WatchCache) -> None:
         self._cache = cache
+        self._quota = QuotaAdmission(catalogue=catalogue, cache=cache)
         self._namespaces = catalogue.lookup("", "v1", "namespaces")
         self._tenants = catalogue.lookup("", "v1", "tenants")
 
@@ -31,6 +33,7 @@ class Admission:
             self._require_tenant(resource, scope.tenant, obj["metadata"].get("name", ""))
         if resource.namespaced and self._namespaces is not None:
             self._require_namespace(resource, scope, obj["metadata"].get("name", ""))
+        self._quota.admit_create(resource, scope, obj)
         if resource.group == "apps" and resource.plural == "daemonsets" and scope.tenant != SYSTEM_TENANT:
             # Arktos's SystemDaemonSet admission: daemons run on every node, for every tenant.
             raise Forbidden(f'daemonsets.apps "{obj["metadata"].get("name", "")}" is forbidden: only '
