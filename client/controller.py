@@ -56,6 +56,10 @@ class RuntimeSettings:
     workers: int | None = None  # overrides each controller's own default when set
     reconcile_timeout_s: float = 120.0
     watch_timeout_s: int | None = None
+    # The controllers' own knobs from the command line (kube-controller-manager's component
+    # config: grace periods, CA file, thresholds). Typed by the controllers package
+    # (`controllers.options.ControllerOptions`); opaque to the runtime.
+    controller_options: object = None
 
 
 @dataclass

@@ -29,6 +29,7 @@ from client.retry import RetryPolicy
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, ObjectKey], None]
+Transform = Callable[[dict[str, Any]], dict[str, Any]]
 _TOMBSTONES_KEPT = 4096
 # client-go's reflector asks for watches of 5 to 10 minutes (minWatchTimeout, jittered) so that
 # clients reconnect at different times and servers can rebalance.
@@ -42,7 +43,8 @@ class Informer:
     def __init__(self, client: ApiClient, ref: ResourceRef, *, tenant: str | None = None,
                  namespace: str | None = None, label_selector: str | None = None,
                  field_selector: str | None = None, indexers: dict[str, IndexFunc] | None = None,
-                 watch_timeout_s: int | None = None, backoff: RetryPolicy | None = None) -> None:
+                 watch_timeout_s: int | None = None, backoff: RetryPolicy | None = None,
+                 transform: Transform | None = None) -> None:
         self.client = client
         self.ref = ref
         self.tenant = tenant
@@ -57,6 +59,9 @@ class Informer:
         self._handlers: list[Handler] = []
         self._synced = asyncio.Event()
         self._tombstones: OrderedDict[ObjectKey, dict[str, Any]] = OrderedDict()
+        # client-go's SetTransform: shrink objects before they are cached (the garbage collector
+        # keeps only metadata of every resource, as upstream's metadata informers do).
+        self._transform = transform
 
     def __repr__(self) -> str:
         scope = "/".join(p for p in (self.tenant, self.namespace) if p)
@@ -121,7 +126,12 @@ class Informer:
         listed = await self.client.list_all(self.ref, tenant=self.tenant, namespace=self.namespace,
                                             label_selector=self.label_selector,
                                             field_selector=self.field_selector)
-        items = {ObjectKey.of(obj): obj for obj in listed.get("items") or []}
+        raw_items = listed.get("items") or []
+        if self._transform is not None:
+            for obj in raw_items:
+                _complete_type(obj, listed, self.ref)
+            raw_items = [self._transform(obj) for obj in raw_items]
+        items = {ObjectKey.of(obj): obj for obj in raw_items}
         events: list[tuple[str, ObjectKey]] = []
         for key in self.store.keys():
             if key not in items:
@@ -157,6 +167,8 @@ class Informer:
             if rv:
                 self.resource_version = rv
             return
+        if self._transform is not None:
+            obj = self._transform(obj)
         key = ObjectKey.of(obj)
         if event_type == "DELETED":
             self._forget(key, final_state=obj)

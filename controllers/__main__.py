@@ -1,9 +1,13 @@
 """``python -m controllers``: the controller-manager process.
 
     python -m controllers --kubeconfig PATH [--controllers tenant,...] [--workers N]
+        [--leader-elect=true|false] [--root-ca-file PATH] [--node-monitor-grace-period 40s] ...
 
 Started by ``hack/arktos-up.sh`` with the controller kubeconfig. SIGTERM/SIGINT stop it
-gracefully (reconciles in flight finish); a second signal exits at once.
+gracefully (reconciles in flight finish); a second signal exits at once. With leader election
+(the default, as upstream's) the controllers run only while this replica holds the Lease
+``kube-system/kube-controller-manager`` of tenant system; losing it exits with status 1, as
+kube-controller-manager does ("leaderelection lost"), so a supervisor restarts it as a standby.
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ import logging
 import signal
 import sys
 
-from client.config import KubeconfigError, config_for_url, load_kubeconfig
+from client.config import ClientConfig, KubeconfigError, config_for_url, load_kubeconfig
 from client.controller import RuntimeSettings
+from client.leaderelection import LeaderElectionConfig, LeadershipLost, LeaseLeaderElection
 from client.rest import ApiClient
-from controllers.manager import ControllerManager
+from controllers.manager import AlwaysLeader, ControllerManager, LeaderElection
+from controllers.options import ControllerOptions
 from controllers.registry import load_controllers, select_controllers
 
 log = logging.getLogger("controllers")
@@ -32,7 +38,63 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="comma list; '*' = all, '-name' disables one (default: all)")
     parser.add_argument("--workers", type=int, default=None, help="workers per controller")
     parser.add_argument("--log-level", default="INFO")
+    election = parser.add_argument_group("leader election (upstream's --leader-elect-* flags)")
+    election.add_argument("--leader-elect", type=_boolean, nargs="?", const=True, default=True,
+                          metavar="BOOL", help="run controllers only while holding the Lease (default true)")
+    election.add_argument("--leader-elect-lease-name", default="kube-controller-manager")
+    election.add_argument("--leader-elect-resource-namespace", default="kube-system")
+    election.add_argument("--leader-elect-lease-duration", type=_seconds, default=15.0, metavar="DURATION")
+    election.add_argument("--leader-elect-renew-deadline", type=_seconds, default=10.0, metavar="DURATION")
+    election.add_argument("--leader-elect-retry-period", type=_seconds, default=2.0, metavar="DURATION")
+    knobs = parser.add_argument_group("controller settings")
+    knobs.add_argument("--root-ca-file", default=None,
+                       help="CA bundle published as ConfigMap kube-root-ca.crt in every namespace "
+                            "(default: the kubeconfig's certificate-authority)")
+    knobs.add_argument("--node-monitor-grace-period", type=_seconds, default=40.0, metavar="DURATION")
+    knobs.add_argument("--terminated-pod-gc-threshold", type=int, default=12500)
     return parser.parse_args(argv)
+
+
+def _boolean(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("true", "1", "yes", "t"):
+        return True
+    if lowered in ("false", "0", "no", "f"):
+        return False
+    raise argparse.ArgumentTypeError(f"not a boolean: {text!r}")
+
+
+def _seconds(text: str) -> float:
+    """A Go-style duration (``15s``, ``500ms``, ``1m``) or plain seconds."""
+    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    for suffix in ("ms", "s", "m", "h"):
+        if text.endswith(suffix):
+            try:
+                return float(text[: -len(suffix)]) * units[suffix]
+            except ValueError:
+                break
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r}") from None
+
+
+def leader_election_for(args: argparse.Namespace, client: ApiClient) -> LeaderElection:
+    if not args.leader_elect:
+        return AlwaysLeader()
+    config = LeaderElectionConfig(lease_name=args.leader_elect_lease_name,
+                                  namespace=args.leader_elect_resource_namespace,
+                                  lease_duration_s=args.leader_elect_lease_duration,
+                                  renew_deadline_s=args.leader_elect_renew_deadline,
+                                  retry_period_s=args.leader_elect_retry_period)
+    return LeaseLeaderElection(client, config)
+
+
+def controller_options_from(args: argparse.Namespace, config: ClientConfig) -> ControllerOptions:
+    return ControllerOptions(root_ca_file=args.root_ca_file, kubeconfig_ca_file=config.ca_file,
+                             kubeconfig_ca_data=config.ca_data,
+                             node_monitor_grace_period_s=args.node_monitor_grace_period,
+                             terminated_pod_gc_threshold=args.terminated_pod_gc_threshold)
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -43,8 +105,11 @@ async def run(args: argparse.Namespace) -> int:
     except (KeyError, KubeconfigError) as e:
         log.error("%s", e)
         return 2
+    settings = RuntimeSettings(workers=args.workers,
+                               controller_options=controller_options_from(args, config))
     async with ApiClient(config) as client:
-        manager = ControllerManager(client, classes, settings=RuntimeSettings(workers=args.workers))
+        manager = ControllerManager(client, classes, settings=settings,
+                                    leader_election=leader_election_for(args, client))
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
 
@@ -59,6 +124,9 @@ async def run(args: argparse.Namespace) -> int:
             await manager.run()
         except asyncio.CancelledError:
             log.info("stopped without waiting for reconciles in flight")
+        except LeadershipLost:
+            log.error("leaderelection lost")
+            return 1
     return 0
 
 

@@ -3,14 +3,16 @@
 kube-controller-manager runs a chosen subset of controllers (``--controllers``) over shared
 informers, and only while it holds leadership (``--leader-elect``), so that two replicas never
 reconcile the same objects at once. `ControllerManager` composes exactly that from the client
-runtime: a `ControllerRunner` for the selected classes, wrapped by a `LeaderElection`.
-Leader election on coordination.k8s.io Leases arrives with issue 4; until then `AlwaysLeader`
-fills the hook, and nothing else has to change when the real one is plugged in.
+runtime: a `ControllerRunner` for the selected classes, wrapped by a `LeaderElection`
+(`client.leaderelection.LeaseLeaderElection` on a Lease, or `AlwaysLeader` without election).
+A stop requested while still waiting for the Lease abandons the wait; a lost Lease surfaces as
+`client.leaderelection.LeadershipLost` from `run`, after every controller was cancelled.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
@@ -55,8 +57,24 @@ class ControllerManager:
         self._stop_requested = asyncio.Event()
 
     async def run(self) -> None:
-        """Runs until `stop` is called (or the task is cancelled)."""
-        await self.leader_election.run(self._lead)
+        """Runs until `stop` is called (or the task is cancelled); raises what the election
+        raises (`LeadershipLost`) once the controllers are stopped."""
+        election = asyncio.create_task(self.leader_election.run(self._lead), name="leader election")
+        stop = asyncio.create_task(self._stop_requested.wait(), name="stop request")
+        try:
+            await asyncio.wait({election, stop}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            election.cancel()
+            raise
+        finally:
+            stop.cancel()
+        if not election.done() and self._runner is None:
+            # Stop requested while waiting for the Lease: there is nothing to finish.
+            election.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await election
+            return
+        await election  # leading: `stop` made the runner wind down; the election releases
 
     @property
     def stopping(self) -> bool:

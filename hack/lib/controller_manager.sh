@@ -16,7 +16,10 @@ arktos::controller_manager::start() {
     log_file=$(arktos::controller_manager::log_file)
     kubeconfig=$(arktos::kubeconfig::controller_path)
     arktos::log::status "starting kube-controller-manager (kubeconfig ${kubeconfig}, log ${log_file})"
-    (cd "${ARKTOS_ROOT}" && exec "${ARKTOS_PYTHON}" -m controllers --kubeconfig "${kubeconfig}") \
+    # --root-ca-file: the CA published to every namespace as ConfigMap kube-root-ca.crt, as
+    # upstream's local-up-cluster passes it to kube-controller-manager.
+    (cd "${ARKTOS_ROOT}" && exec "${ARKTOS_PYTHON}" -m controllers --kubeconfig "${kubeconfig}" \
+        --root-ca-file "${CERT_DIR}/ca.crt") \
         >"${log_file}" 2>&1 &
     arktos::process::track kube-controller-manager "$!" "${log_file}"
     ARKTOS_CONTROLLER_MANAGER_PID=$!

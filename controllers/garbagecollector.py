@@ -1,0 +1,288 @@
+"""The garbage collector: dependents follow their owners (ownerReferences), in every tenant.
+
+Upstream's ``pkg/controller/garbagecollector``, over the graph of `controllers.gc_graph`:
+- **background**: an object all of whose owners are gone (no object with the owner's uid) is
+  deleted; an owner that still exists keeps it ("solid"), and references to owners that are gone
+  are removed from a dependent that has a solid owner left;
+- **foreground**: an owner deleted with ``propagationPolicy: Foreground`` carries finalizer
+  ``foregroundDeletion``; its dependents are deleted (with Foreground themselves when they have
+  dependents of their own), and the finalizer is removed once no dependent whose reference says
+  ``blockOwnerDeletion: true`` is left;
+- **orphan**: an owner with finalizer ``orphan`` has its reference removed from every dependent,
+  then the finalizer.
+An owner missing from the cache is looked up with a live GET before anything is deleted (the
+cache may not have seen a new owner yet), as upstream's ``isDangling`` does. Owners live in the
+dependent's tenant (and namespace, when the owner's resource is namespaced) or are cluster-scoped.
+Work-queue keys are `GraphKey`s; events re-queue an object, its owners and its dependents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+from client.cache import ObjectKey
+from client.controller import Controller, ControllerContext, Requeue
+from client.errors import ApiError, Conflict, NotFound
+from controllers.gc_graph import GraphKey, GraphResource, ObjectGraph, discover_graph_resources
+from controllers.options import controller_options
+from controllers.registry import REGISTRY
+
+log = logging.getLogger(__name__)
+
+FOREGROUND = "foregroundDeletion"
+ORPHAN = "orphan"
+_SYNC_TIMEOUT_S = 30.0
+_BLOCKED_RECHECK_S = 5.0
+
+
+@dataclass
+class Classified:
+    """An object's owner references sorted as upstream's ``classifyReferences`` sorts them."""
+
+    solid: list[dict[str, Any]] = field(default_factory=list)
+    dangling: list[dict[str, Any]] = field(default_factory=list)
+    waiting: list[dict[str, Any]] = field(default_factory=list)  # owner deleting in foreground
+
+
+def deletion_policy(obj: dict[str, Any], classified: Classified, *, has_dependents: bool) -> str:
+    """How to delete an object whose owners are all gone or going (upstream ``attemptToDeleteItem``)."""
+    finalizers = (obj.get("metadata") or {}).get("finalizers") or []
+    if classified.waiting and has_dependents:
+        return "Foreground"  # its own dependents must go before the owner waiting on it
+    if ORPHAN in finalizers:
+        return "Orphan"
+    if FOREGROUND in finalizers:
+        return "Foreground"
+    return "Background"
+
+
+def is_deleting_with(obj: dict[str, Any], finalizer: str) -> bool:
+    metadata = obj.get("metadata") or {}
+    return bool(metadata.get("deletionTimestamp")) and finalizer in (metadata.get("finalizers") or [])
+
+
+def reference_to(obj: dict[str, Any], owner_uid: str) -> dict[str, Any] | None:
+    return next((r for r in (obj.get("metadata") or {}).get("ownerReferences") or []
+                 if r.get("uid") == owner_uid), None)
+
+
+@REGISTRY.register
+class GarbageCollector(Controller):
+    name = "garbagecollector"
+    workers = 4
+    watches = ()  # dynamic: every resource discovery finds (`ObjectGraph`)
+
+    def __init__(self, context: ControllerContext) -> None:
+        super().__init__(context)
+        self.refresh_s = controller_options(context).discovery_refresh_s
+        self.graph = ObjectGraph(self.client, self._on_event)
+        self._maintainer: asyncio.Task[None] | None = None
+        self._first_sync = asyncio.Event()
+
+    async def start(self) -> None:
+        """Discovers resources, starts their informers and waits (bounded) for them to sync."""
+        self._maintainer = asyncio.create_task(self._maintain_graph(), name="gc graph")
+        try:
+            async with asyncio.timeout(_SYNC_TIMEOUT_S):
+                await self._first_sync.wait()
+        except TimeoutError:
+            # Live lookups guard every deletion, so starting with a partial graph is safe.
+            log.warning("garbage collector: graph not fully synced after %.0fs; starting anyway",
+                        _SYNC_TIMEOUT_S)
+
+    async def _maintain_graph(self) -> None:
+        """Follows discovery until the controller's queue shuts down (the manager stopping)."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                refreshed = float("-inf")
+                while not self.queue.shutting_down:
+                    if time.monotonic() - refreshed >= self.refresh_s:
+                        refreshed = time.monotonic()
+                        await self._refresh(group)
+                    await asyncio.sleep(0.5)
+                self.graph.stop()
+        finally:
+            self.graph.stop()
+
+    async def _refresh(self, group: asyncio.TaskGroup) -> None:
+        try:
+            resources = await discover_graph_resources(self.client)
+        except ApiError as e:
+            log.warning("garbage collector: discovery failed: %s", e)
+            return
+        except Exception:  # a malformed discovery answer must not end the graph's upkeep
+            log.exception("garbage collector: discovery answer not understood")
+            return
+        started = self.graph.sync_resources(resources, group)
+        if started:
+            log.info("garbage collector: following %d new resources", len(started))
+        if not self._first_sync.is_set():
+            await asyncio.gather(*(i.wait_for_sync() for i in started))
+            self._first_sync.set()
+
+    # -- events → keys --------------------------------------------------------------------------
+
+    def _on_event(self, resource: GraphResource, event_type: str, key: ObjectKey) -> None:
+        """Queues the object when it has owners or is being deleted with a propagation finalizer;
+        its dependents when it goes or starts going; its owners when it is gone (a foreground
+        owner may be waiting for it)."""
+        obj = self.graph.last_state(GraphKey(resource.ref, key))
+        if obj is None:
+            return
+        metadata = obj.get("metadata") or {}
+        this = GraphKey(resource.ref, key)
+        propagating = is_deleting_with(obj, FOREGROUND) or is_deleting_with(obj, ORPHAN)
+        if event_type != "DELETED" and (metadata.get("ownerReferences") or propagating):
+            self.queue.add(this)
+        if event_type == "DELETED" or metadata.get("deletionTimestamp"):
+            for dep_resource, dependent in self.graph.dependents(str(metadata.get("uid") or "")):
+                self.queue.add(GraphKey(dep_resource.ref, ObjectKey.of(dependent)))
+        if event_type == "DELETED":
+            for ref in metadata.get("ownerReferences") or []:
+                found = self.graph.find(str(ref.get("uid") or ""))
+                if found is not None:
+                    self.queue.add(GraphKey(found[0].ref, ObjectKey.of(found[1])))
+
+    # -- reconcile ------------------------------------------------------------------------------
+
+    async def reconcile(self, key: Hashable) -> None:
+        assert isinstance(key, GraphKey)
+        obj = self.graph.get(key)
+        resource = self.graph.resource(key.ref)
+        if obj is None or resource is None:
+            return
+        if (obj.get("metadata") or {}).get("deletionTimestamp"):
+            if is_deleting_with(obj, ORPHAN):
+                await self._orphan_dependents(resource, obj)
+            elif is_deleting_with(obj, FOREGROUND):
+                await self._finish_foreground(resource, obj)
+            return
+        if (obj.get("metadata") or {}).get("ownerReferences"):
+            await self._attempt_to_delete(resource, obj)
+
+    async def _attempt_to_delete(self, resource: GraphResource, obj: dict[str, Any]) -> None:
+        classified = await self._classify(resource, obj)
+        if classified.solid:
+            stale = {str(r["uid"]) for r in classified.dangling + classified.waiting}
+            if stale:
+                await self._remove_owner_references(resource, obj, stale)
+            return
+        if not (classified.dangling or classified.waiting):
+            return
+        uid = str(obj["metadata"]["uid"])
+        policy = deletion_policy(obj, classified, has_dependents=bool(self.graph.dependents(uid)))
+        metadata = obj["metadata"]
+        try:
+            await self.client.delete(resource.ref, metadata["name"], **self._location(resource, obj),
+                                     propagation_policy=policy, preconditions={"uid": uid})
+        except (NotFound, Conflict):
+            return  # gone already, or a new object of the same name
+        log.info("garbage collector: deleted %s %s (%s; owners gone or going)", resource.ref,
+                 ObjectKey.of(obj), policy)
+
+    async def _classify(self, resource: GraphResource, obj: dict[str, Any]) -> Classified:
+        classified = Classified()
+        for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+            owner = await self._owner(resource, obj, ref)
+            if owner is None:
+                classified.dangling.append(ref)
+            elif is_deleting_with(owner, FOREGROUND):
+                classified.waiting.append(ref)
+            else:
+                classified.solid.append(ref)
+        return classified
+
+    async def _owner(self, resource: GraphResource, obj: dict[str, Any],
+                     ref: dict[str, Any]) -> dict[str, Any] | None:
+        """The owner a reference names: from the graph, else confirmed by a live GET."""
+        uid = str(ref.get("uid") or "")
+        found = self.graph.find(uid)
+        if found is not None:
+            return found[1]
+        owner_resource = self.graph.resource_for(str(ref.get("apiVersion") or ""), str(ref.get("kind") or ""))
+        if owner_resource is None:
+            # A kind discovery does not serve (yet): never delete on a guess; look again later.
+            raise Requeue(self.refresh_s, f"owner kind {ref.get('kind')} is unknown")
+        metadata = obj.get("metadata") or {}
+        if owner_resource.namespaced and not resource.namespaced:
+            return None  # a cluster-scoped dependent cannot name a namespaced owner (upstream: invalid)
+        try:
+            owner = await self.client.get(
+                owner_resource.ref, str(ref.get("name") or ""),
+                tenant=metadata.get("tenant") if owner_resource.tenanted else None,
+                namespace=metadata.get("namespace") if owner_resource.namespaced else None)
+        except NotFound:
+            return None
+        return owner if (owner.get("metadata") or {}).get("uid") == uid else None
+
+    async def _finish_foreground(self, resource: GraphResource, owner: dict[str, Any]) -> None:
+        uid = str(owner["metadata"]["uid"])
+        blocking = []
+        for dep_resource, dependent in self.graph.dependents(uid):
+            reference = reference_to(dependent, uid) or {}
+            if reference.get("blockOwnerDeletion"):
+                blocking.append(dependent)
+            if not (dependent.get("metadata") or {}).get("deletionTimestamp"):
+                self.queue.add(GraphKey(dep_resource.ref, ObjectKey.of(dependent)))
+        if blocking:
+            raise Requeue(_BLOCKED_RECHECK_S, f"{len(blocking)} dependents block the owner's deletion")
+        await self._remove_finalizer(resource, owner, FOREGROUND)
+
+    async def _orphan_dependents(self, resource: GraphResource, owner: dict[str, Any]) -> None:
+        uid = str(owner["metadata"]["uid"])
+        for dep_resource, dependent in self.graph.dependents(uid):
+            await self._remove_owner_references(dep_resource, dependent, {uid})
+        await self._remove_finalizer(resource, owner, ORPHAN)
+
+    # -- writes (live read, optimistic PUT) -----------------------------------------------------
+
+    def _location(self, resource: GraphResource, obj: dict[str, Any]) -> dict[str, Any]:
+        metadata = obj.get("metadata") or {}
+        return {"tenant": metadata.get("tenant") if resource.tenanted else None,
+                "namespace": metadata.get("namespace") if resource.namespaced else None}
+
+    async def _read_live(self, resource: GraphResource, obj: dict[str, Any]) -> dict[str, Any] | None:
+        metadata = obj["metadata"]
+        try:
+            live = await self.client.get(resource.ref, metadata["name"], **self._location(resource, obj))
+        except NotFound:
+            return None
+        return live if live["metadata"].get("uid") == metadata.get("uid") else None
+
+    async def _write(self, resource: GraphResource, body: dict[str, Any]) -> None:
+        try:
+            await self.client.update(resource.ref, body, **self._location(resource, body))
+        except NotFound:
+            return
+        except Conflict as e:
+            raise Requeue(0.1, "changed while the garbage collector wrote it") from e
+
+    async def _remove_owner_references(self, resource: GraphResource, obj: dict[str, Any],
+                                       uids: set[str]) -> None:
+        live = await self._read_live(resource, obj)
+        if live is None:
+            return
+        refs = live["metadata"].get("ownerReferences") or []
+        kept = [r for r in refs if r.get("uid") not in uids]
+        if len(kept) == len(refs):
+            return
+        live["metadata"]["ownerReferences"] = kept
+        if not kept:
+            del live["metadata"]["ownerReferences"]
+        await self._write(resource, live)
+        log.info("garbage collector: removed owner references %s from %s %s", sorted(uids), resource.ref,
+                 ObjectKey.of(obj))
+
+    async def _remove_finalizer(self, resource: GraphResource, obj: dict[str, Any], finalizer: str) -> None:
+        live = await self._read_live(resource, obj)
+        if live is None or finalizer not in (live["metadata"].get("finalizers") or []):
+            return
+        live["metadata"]["finalizers"] = [f for f in live["metadata"]["finalizers"] if f != finalizer]
+        await self._write(resource, live)
+        log.info("garbage collector: %s %s released (finalizer %s removed)", resource.ref,
+                 ObjectKey.of(obj), finalizer)
