@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from apis.vm_schemas import add_vm_definitions
+
 Schema = dict[str, Any]
 
 OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
@@ -189,3 +191,4 @@ def add_arktos_definitions(defs: dict[str, Schema]) -> None:
     defs[OWNER_REFERENCE]["properties"]["hashKey"] = _hash_key_property("referent")
     defs.update(_tenant_definitions())
     defs.update(_network_definitions())
+    add_vm_definitions(defs)

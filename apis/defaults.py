@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from apis.catalogue import Resource
+from apis.vm_rules import default_virtual_machine
 
 Obj = dict[str, Any]
 
@@ -96,6 +97,7 @@ def default_pod_spec(spec: Obj) -> None:
     spec.setdefault("securityContext", {})
     spec.setdefault("schedulerName", "default-scheduler")
     spec.setdefault("enableServiceLinks", True)
+    default_virtual_machine(spec)
     host_network = spec.get("hostNetwork") is True
     for field in ("initContainers", "containers"):
         for container in _objects(spec.get(field)):

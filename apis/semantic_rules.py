@@ -16,6 +16,7 @@ from typing import Any
 from apis.catalogue import Resource
 from apis.field_errors import FieldError, child, duplicate, index, invalid, not_supported, required
 from apis.name_rules import dns1123_label_errors, dns1123_subdomain_errors, label_errors
+from apis.vm_rules import workload_errors
 
 Obj = dict[str, Any]
 
@@ -65,10 +66,7 @@ def _container_errors(container: Obj, path: str, *, needs_image: bool) -> list[F
 
 def pod_spec_errors(spec: Obj, path: str, *, is_pod: bool) -> list[FieldError]:
     """Upstream ValidatePodSpec's essentials (``is_pod``: a Pod rather than a template)."""
-    errors: list[FieldError] = []
-    containers = _list(spec.get("containers"))
-    if not containers:
-        errors.append(required(child(path, "containers")))
+    errors: list[FieldError] = workload_errors(spec, path)  # containers xor an Arktos VM
     seen: set[str] = set()
     for field in ("initContainers", "containers"):
         for position, container in enumerate(_list(spec.get(field))):

@@ -81,6 +81,9 @@ def _mutable_pod_spec(spec: dict[str, Any] | None) -> dict[str, Any]:
             container.pop("image", None)
     spec.pop("activeDeadlineSeconds", None)
     spec.pop("tolerations", None)
+    vm = spec.get("virtualMachine")
+    if isinstance(vm, dict):
+        vm.pop("powerSpec", None)  # Arktos: a VM is powered on and off by updating its pod
     spec.pop("terminationGracePeriodSeconds", None)
     return spec
 
@@ -155,6 +158,17 @@ def _go_repr(value: Any) -> str:
     return str(value)
 
 
+class NodeStrategy(Strategy):
+    """A kubelet registers its Node with capacity and conditions in one create: upstream's node
+    strategy keeps the status a create brings (only updates go through ``/status``)."""
+
+    def prepare_for_create(self, obj: dict[str, Any]) -> None:
+        status = obj.get("status")
+        super().prepare_for_create(obj)
+        if status is not None:
+            obj["status"] = status
+
+
 class AllowCreateOnUpdateStrategy(Strategy):
     """Resources upstream lets a PUT create (leases' clients and endpoints rely on it)."""
 
@@ -164,6 +178,7 @@ class AllowCreateOnUpdateStrategy(Strategy):
 _BY_RESOURCE: dict[tuple[str, str], type[Strategy]] = {
     ("", "pods"): PodStrategy,
     ("", "namespaces"): NamespaceStrategy,
+    ("", "nodes"): NodeStrategy,
     ("", "tenants"): TenantStrategy,
     ("", "endpoints"): AllowCreateOnUpdateStrategy,
     ("", "events"): AllowCreateOnUpdateStrategy,
