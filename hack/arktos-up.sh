@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts a local Arktos cluster in the foreground until Ctrl-C (as upstream's
 # hack/local-up-cluster.sh / Arktos's hack/arktos-up.sh): the API server on an embedded SQLite
-# store, serving TLS, and the controller manager. Later issues add scheduler, containerd and
+# store, serving TLS, the controller manager and the scheduler. Later issues add containerd and
 # kubelet as further start_* steps below.
 #
 # On first start CERT_DIR receives a CA (ca.crt, ca.key), the API serving cert, the
@@ -63,6 +63,15 @@ start_controller_manager() {
     arktos::controller_manager::start
 }
 
+# The scheduler places every tenant's pods (python -m scheduler); log ${LOG_DIR}/kube-scheduler.log.
+start_scheduler() {
+    if ! arktos::scheduler::available; then
+        arktos::log::status "scheduler/__main__.py not present yet; no scheduler started"
+        return 0
+    fi
+    arktos::scheduler::start
+}
+
 print_ready_banner() {
     local kubeconfig
     kubeconfig=$(arktos::kubeconfig::admin_path)
@@ -90,7 +99,8 @@ main() {
     arktos::process::install_cleanup_trap
     start_apiserver
     start_controller_manager
-    # start_scheduler, start_containerd, start_kubelet: later issues.
+    start_scheduler
+    # start_containerd, start_kubelet: later issues.
     print_ready_banner
     local status=0
     # Names the daemon that exited and shows the tail of its log.

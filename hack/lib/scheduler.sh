@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Starts the Arktos scheduler (python -m scheduler) with its own identity
+# (scheduler.kubeconfig: CN=system:kube-scheduler, bound to the bootstrap ClusterRole
+# system:kube-scheduler), as upstream's local-up-cluster starts kube-scheduler after the API server.
+# It elects itself leader on the Lease kube-system/kube-scheduler (--leader-elect, default true).
+
+arktos::scheduler::available() {
+    [[ -f "${ARKTOS_ROOT}/scheduler/__main__.py" ]]
+}
+
+arktos::scheduler::log_file() {
+    printf '%s/kube-scheduler.log\n' "${LOG_DIR}"
+}
+
+arktos::scheduler::kubeconfig() {
+    arktos::kubeconfig::path scheduler
+}
+
+arktos::scheduler::start() {
+    local log_file kubeconfig
+    log_file=$(arktos::scheduler::log_file)
+    kubeconfig=$(arktos::scheduler::kubeconfig)
+    arktos::log::status "starting kube-scheduler (kubeconfig ${kubeconfig}, log ${log_file})"
+    (cd "${ARKTOS_ROOT}" && exec "${ARKTOS_PYTHON}" -m scheduler --kubeconfig "${kubeconfig}") \
+        >"${log_file}" 2>&1 &
+    arktos::process::track kube-scheduler "$!" "${log_file}"
+    ARKTOS_SCHEDULER_PID=$!
+}
