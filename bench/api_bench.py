@@ -7,7 +7,7 @@ line per figure, with the issue's target beside it:
       --raw-commit-rate, as bench/run-all.sh does)
   single-object GETs/s (wrk, 64 connections)             target >= 10,000/s
   LIST of 10,000 pods, as JSON and as a Table            target <= 0.5 s
-  watch fan-out to 1,000 watchers, p50/p99 from write ack target p99 <= 100 ms
+  watch fan-out to 1,000 watchers, p50/p99 from write senttarget p99 <= 100 ms
 Not a test: nothing fails on a missed target; the README quotes the figures.
 """
 

@@ -1,4 +1,4 @@
-"""Watch fan-out latency: one object updated, N open watches, time from write ack to event arrival.
+"""Watch fan-out latency: one object updated, N open watches, write sent to event arrived.
 
 The watchers run in a separate process (`python bench/watch_fanout.py watchers ...`) so that
 reading 1,000 streams does not delay the writer's view of its own acknowledgements. Both
@@ -101,17 +101,20 @@ def spawn_watchers(watch_url: str, shares: list[int]) -> list[subprocess.Popen[s
 async def _update(
     session: aiohttp.ClientSession, url: str, updates: int, interval_s: float
 ) -> dict[str, float]:
-    """Patches the pod ``updates`` + 1 times (the first is a warm-up); ack time per resourceVersion."""
+    """Patches the pod ``updates`` + 1 times (the first is a warm-up); the time each write was
+    SENT, per resourceVersion. The server fans an event out before it answers the write, so
+    latency is counted from the request, not from its acknowledgement."""
     acks: dict[str, float] = {}
     for i in range(updates + 1):
         patch = {"metadata": {"annotations": {"bench/seq": str(i)}}}
+        sent = time.monotonic()
         async with session.patch(
             url, data=orjson.dumps(patch), headers={"Content-Type": "application/merge-patch+json"}
         ) as response:
             response.raise_for_status()
             body = await response.json()
             if i > 0:
-                acks[body["metadata"]["resourceVersion"]] = time.monotonic()
+                acks[body["metadata"]["resourceVersion"]] = sent
         await asyncio.sleep(interval_s)
     return acks
 
