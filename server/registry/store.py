@@ -10,7 +10,6 @@ validation errors become API errors here, and nowhere else.
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,6 +54,7 @@ from server.watchcache import CachedObject, WatchCache, decode
 log = logging.getLogger(__name__)
 
 Mutation = Callable[[dict[str, Any]], dict[str, Any]]
+_TRUSTED = validation.SchemaReport()
 _MAX_RETRIES = 16
 
 
@@ -155,44 +155,50 @@ class GenericStore:
             else:
                 result.warnings[:0] = warnings
                 return result
-        result = await self.guaranteed_update(resource, scope, name, lambda _old: copy.deepcopy(obj),
+        body = orjson.dumps(obj)
+        result = await self.guaranteed_update(resource, scope, name, lambda _old: orjson.loads(body),
                                               subresource=subresource, options=options)
         result.warnings[:0] = warnings
         return result
 
     async def guaranteed_update(self, resource: Resource, scope: Scope, name: str, mutate: Mutation, *,
                                 subresource: str = "", options: WriteOptions,
-                                check_unknown: bool = False,
-                                strategy: Strategy | None = None) -> WriteResult:
+                                check_unknown: bool = False, strategy: Strategy | None = None,
+                                trusted: bool = False) -> WriteResult:
         """Apply ``mutate`` to the latest stored object until the write lands (or is refused).
 
         ``mutate`` gets a private copy of the current object (with resourceVersion) and returns the
         desired object. A resourceVersion left in the result pins the write to that version.
+        ``trusted`` mutations are the server's own (binding): they only set well-typed fields, so
+        the schema check and defaulting of a client's body are skipped.
         """
         strategy = strategy or self.strategy(resource, subresource)
         key = object_key(resource, scope, name)
         for _attempt in range(_MAX_RETRIES):
             kv = await self._read_latest(resource, key, name)
-            current = decode(kv).obj
-            new = mutate(copy.deepcopy(current))
+            current = decode(kv)
+            # Copies by re-parsing the JSON: several times faster than copy.deepcopy here.
+            new = mutate(orjson.loads(current.raw))
+            current_obj = current.obj
             if not isinstance(new, dict):
                 raise BadRequest("the object must be a JSON object")
             check_type(resource, new)
-            report = validation.inspect(resource, new)
+            report = _TRUSTED if trusted else validation.inspect(resource, new)
             self._raise_type_errors(resource, report)
             warnings = self._handle_unknown_fields(resource, new, report, options, strict=check_unknown)
             pinned = metadata_of(new).get("resourceVersion")
             if pinned and str(pinned) != str(kv.mod_revision):
                 raise Conflict.modified(resource.plural, name, resource.group)
-            self._check_uid(new, current)
-            carry_over_for_update(new, current)
+            self._check_uid(new, current_obj)
+            carry_over_for_update(new, current_obj)
             new["metadata"]["name"] = name
-            defaults.apply_defaults(resource, new)
-            strategy.prepare_for_update(new, current)
-            self._raise_invalid(resource, name, [*report.errors, *strategy.validate_update(new, current)])
+            if not trusted:
+                defaults.apply_defaults(resource, new)
+            strategy.prepare_for_update(new, current_obj)
+            self._raise_invalid(resource, name, [*report.errors, *strategy.validate_update(new, current_obj)])
             strategy.canonicalize(new)
-            current["metadata"].pop("resourceVersion", None)
-            if new == current or options.dry_run:
+            current_obj["metadata"].pop("resourceVersion", None)
+            if new == current_obj or options.dry_run:
                 # A dry run answers what would be stored, at the version it would replace.
                 served = new if options.dry_run else decode(kv).obj
                 served["metadata"]["resourceVersion"] = str(kv.mod_revision)

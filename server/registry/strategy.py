@@ -9,8 +9,9 @@ strategy that keeps the spec of the stored object, while the main strategy keeps
 
 from __future__ import annotations
 
-import copy
 from typing import Any
+
+import orjson
 
 from apis import validation
 from apis.catalogue import Resource
@@ -20,6 +21,11 @@ from apis.validation import FieldError
 _STATUS_KEPT_METADATA = (
     "deletionTimestamp", "generation", "labels", "annotations", "finalizers", "ownerReferences",
 )
+
+
+def _json_copy(value: Any) -> Any:
+    """A deep copy of JSON data (re-parsing is several times faster than copy.deepcopy)."""
+    return orjson.loads(orjson.dumps(value))
 
 
 class Strategy:
@@ -50,7 +56,7 @@ class Strategy:
     def prepare_for_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
         if self.has_status:
             if "status" in old:
-                new["status"] = copy.deepcopy(old["status"])
+                new["status"] = _json_copy(old["status"])
             else:
                 new.pop("status", None)
         self._bump_generation(new, old)
@@ -93,13 +99,13 @@ class StatusStrategy(Strategy):
 
     def prepare_for_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
         if "spec" in old:
-            new["spec"] = copy.deepcopy(old["spec"])
+            new["spec"] = _json_copy(old["spec"])
         else:
             new.pop("spec", None)
         new_meta, old_meta = new["metadata"], old["metadata"]
         for field in _STATUS_KEPT_METADATA:
             if field in old_meta:
-                new_meta[field] = copy.deepcopy(old_meta[field])
+                new_meta[field] = _json_copy(old_meta[field])
             else:
                 new_meta.pop(field, None)
 

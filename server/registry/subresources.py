@@ -87,6 +87,9 @@ class _BindingStrategy(Strategy):
         """The mutation already made exactly the allowed change."""
 
 
+_BINDING_STRATEGIES: dict[Resource, _BindingStrategy] = {}
+
+
 async def bind_pod(store: GenericStore, pods: Resource, scope: Scope, name: str,
                    binding: Any, options: WriteOptions) -> WriteResult:
     if not isinstance(binding, dict):
@@ -111,7 +114,8 @@ async def bind_pod(store: GenericStore, pods: Resource, scope: Scope, name: str,
         return pod
 
     await store.guaranteed_update(pods, scope, name, mutate, options=options,
-                                  strategy=_BindingStrategy(pods))
+                                  strategy=_BINDING_STRATEGIES.setdefault(pods, _BindingStrategy(pods)),
+                                  trusted=True)
     return WriteResult({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                         "code": 201}, 201)
 
