@@ -1,0 +1,11 @@
+"""CRI (Container Runtime Interface, ``runtime.v1``) support for the kubelet, apart from the kubelet.
+
+* :mod:`cri.client` - an asyncio gRPC client for any CRI runtime (containerd, CRI-O, a VM runtime);
+* :mod:`cri.proto` / :mod:`cri.codegen` - our subset of the public ``runtime.v1`` proto and its stubs;
+* :mod:`cri.containerd_config`, :mod:`cri.containerd_process` - a containerd of our own, configured alike
+  from ``hack/lib/containerd.sh`` and from tests;
+* :mod:`cri.images` - local busybox/pause OCI images, since there is no registry.
+
+Nothing here imports the API server, client library or kubelet: it is a leaf the kubelet builds on.
+The stubs are generated lazily on the first ``import cri.stubs`` (or ``cri.client``) when missing.
+"""
