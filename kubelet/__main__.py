@@ -1,0 +1,61 @@
+"""``python -m kubelet``: the node agent process.
+
+    python -m kubelet --kubeconfig PATH --hostname-override NAME
+        [--container-runtime-endpoint 'name,workloadType,url;...']
+        [--hollow --nodes N --hollow-start-delay S]
+
+Started by ``hack/arktos-up.sh`` with the kubelet kubeconfig (``system:node:<name>``), or by scale
+tests in hollow mode. SIGTERM/SIGINT stop it; the runtime's containers keep running (as upstream,
+a restarted kubelet adopts them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+import uvloop
+
+from client.config import ClientConfig, KubeconfigError, config_for_url, load_kubeconfig
+from client.rest import ApiClient
+from kubelet.config import KubeletConfig, parse_args
+from kubelet.kubelet import Kubelet
+
+log = logging.getLogger("kubelet")
+
+
+def client_config(config: KubeletConfig) -> ClientConfig:
+    if config.kubeconfig:
+        return load_kubeconfig(config.kubeconfig)
+    assert config.master is not None
+    return config_for_url(config.master)
+
+
+async def serve(config: KubeletConfig) -> None:
+    async with ApiClient(client_config(config)) as client:
+        kubelet = Kubelet(client, config)
+        task = asyncio.create_task(kubelet.run())
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = parse_args(argv)
+    logging.basicConfig(level=config.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        uvloop.run(serve(config))
+    except KubeconfigError as e:
+        log.error("%s", e)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

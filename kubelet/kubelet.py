@@ -1,0 +1,115 @@
+"""The node agent assembled: one process, one or many nodes, one pod watch, shared writers.
+
+`Kubelet` owns what a process shares — the API client, the pod watch and workers, the status
+writer, the event sink — and, per node, a `RuntimeRegistry`, a `NodeAgent` (registration and
+status) and a `NodeLease`. A real kubelet is the one-node case; hollow mode is the same code with
+N nodes whose lease renewals and status checks are spread evenly over their interval, so 500
+nodes put a steady ~50 lease writes per second on the API server instead of bursts of 500.
+
+Runtimes are built from the endpoints by URL scheme (`RuntimeFactory`); ``hollow://`` is built
+in, and the CRI client registers ``unix://`` when it lands (``factories`` argument).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from client.rest import ApiClient
+from kubelet.backoff import CrashBackoff
+from kubelet.config import KubeletConfig, RuntimeEndpoint
+from kubelet.event_sink import EventSink
+from kubelet.hollow import HollowRuntime
+from kubelet.lease import NodeLease
+from kubelet.machine import MachineFacts, hollow_ip, hollow_machine, primary_ip, read_machine
+from kubelet.node import NodeAgent
+from kubelet.pod_worker import NodeContext, PodSyncer
+from kubelet.pods import PodWorkers
+from kubelet.runtime import Runtime
+from kubelet.runtimes import RuntimeFactory, RuntimeRegistry, build_registry
+from kubelet.status_writer import StatusWriter
+
+log = logging.getLogger(__name__)
+
+# Per node index: the factories for that node's endpoints (hollow runtimes need per-node pod IPs).
+FactoriesForNode = Callable[[int], Mapping[str, RuntimeFactory]]
+_REGISTRATION_CONCURRENCY = 16
+
+
+def hollow_factories(config: KubeletConfig) -> FactoriesForNode:
+    def for_node(index: int) -> Mapping[str, RuntimeFactory]:
+        def build(endpoint: RuntimeEndpoint) -> Runtime:
+            prefix = f"10.{64 + (index >> 8) % 64}.{index & 255}." if endpoint.workload_type == "container" \
+                else f"10.{128 + (index >> 8) % 64}.{index & 255}."
+            return HollowRuntime(endpoint.name, start_delay_s=config.hollow_start_delay_s, ip_prefix=prefix)
+        return {"hollow": build}
+    return for_node
+
+
+@dataclass(slots=True)
+class HostedNode:
+    context: NodeContext
+    agent: NodeAgent
+    lease: NodeLease
+
+
+class Kubelet:
+    def __init__(self, client: ApiClient, config: KubeletConfig, *,
+                 factories: FactoriesForNode | None = None,
+                 registries: Mapping[str, RuntimeRegistry] | None = None,
+                 machine: MachineFacts | None = None, resync_s: float = 30.0) -> None:
+        self.client = client
+        self.config = config
+        make = factories or hollow_factories(config)
+        real = machine or read_machine()
+        self.status = StatusWriter(client, writers=config.status_writers)
+        self.events = EventSink(client)
+        self.syncer = PodSyncer(client, status=self.status, events=self.events, backoff=CrashBackoff())
+        self.nodes: dict[str, HostedNode] = {}
+        for index, name in enumerate(config.node_names()):
+            registry = (registries or {}).get(name) or build_registry(config.endpoints, make(index))
+            many = config.hollow and config.nodes > 1
+            host_ip = hollow_ip(index + 1) if many else (config.node_ip or primary_ip())
+            facts = hollow_machine(real, index) if config.hollow else real
+            agent = NodeAgent(client, name=name, registry=registry, host_ip=host_ip, facts=facts,
+                              hollow=config.hollow, max_pods=config.max_pods,
+                              update_frequency_s=config.node_status_update_frequency_s,
+                              report_frequency_s=config.node_status_report_frequency_s)
+            lease = NodeLease(client, name, duration_s=config.lease_duration_s,
+                              renew_interval_s=config.lease_renew_interval_s)
+            self.nodes[name] = HostedNode(NodeContext(name, host_ip, registry), agent, lease)
+        self.pods = PodWorkers(client, self.syncer, {n: h.context for n, h in self.nodes.items()},
+                               resync_s=resync_s)
+        self.registered = asyncio.Event()
+
+    async def register_all(self) -> None:
+        limit = asyncio.Semaphore(_REGISTRATION_CONCURRENCY)
+
+        async def register(hosted: HostedNode) -> None:
+            async with limit:
+                await hosted.agent.register()
+                hosted.lease.node_uid = hosted.agent.uid
+
+        async with asyncio.TaskGroup() as group:
+            for hosted in self.nodes.values():
+                group.create_task(register(hosted))
+        self.registered.set()
+        log.info("registered %d node(s)", len(self.nodes))
+
+    async def run(self) -> None:
+        """Registers every node, then runs leases, status loops and pods until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.status.run(), name="status writer")
+            group.create_task(self.events.run(), name="event sink")
+            await self.register_all()
+            group.create_task(self.pods.run(), name="pod workers")
+            count = len(self.nodes)
+            for index, hosted in enumerate(self.nodes.values()):
+                share = index / count
+                group.create_task(hosted.lease.run(first_delay_s=share * hosted.lease.renew_interval_s),
+                                  name=f"lease {hosted.context.name}")
+                status_loop = hosted.agent.run_status_loop(
+                    first_delay_s=share * hosted.agent.update_frequency_s)
+                group.create_task(status_loop, name=f"status {hosted.context.name}")

@@ -1,0 +1,131 @@
+"""The plug point between the node agent and whatever runs pods: the `Runtime` protocol.
+
+The kubelet never knows whether a pod's processes are containerd containers, qemu VMs or nothing
+at all (hollow nodes). It speaks to every runtime in the vocabulary of CRI (`runtime.v1`): a pod
+*sandbox* (the pod's network/IPC home) holding *containers*, each container an attempt of one
+spec container (``attempt`` = how many times it was restarted). The runtime is the source of
+truth for what exists, so a restarted kubelet adopts what `list_sandboxes`/`list_containers`
+report instead of creating duplicates (upstream's kubelet rebuilds its view the same way from
+CRI ``ListPodSandbox``/``ListContainers``). `on_change` stands in for the PLEG: a runtime calls it
+with a pod uid whenever one of that pod's containers changes state by itself (started, exited).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+ContainerState = Literal["created", "running", "exited", "unknown"]
+SandboxState = Literal["ready", "notready"]
+ChangeListener = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class PodRef:
+    """Which pod a sandbox belongs to (CRI's PodSandboxMetadata, plus Arktos's tenant)."""
+
+    uid: str
+    name: str
+    namespace: str
+    tenant: str
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxInfo:
+    id: str
+    pod: PodRef
+    state: SandboxState
+    ip: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerInfo:
+    """One container attempt as the runtime reports it (CRI ContainerStatus)."""
+
+    id: str
+    sandbox_id: str
+    pod_uid: str
+    name: str
+    attempt: int
+    state: ContainerState
+    image: str
+    image_ref: str
+    created_at: float
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    exit_code: int = 0
+    reason: str = ""
+    message: str = ""
+    log_path: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeHealth:
+    """CRI ``Status``: RuntimeReady and NetworkReady folded into one verdict for the node."""
+
+    ready: bool
+    reason: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ImageResult:
+    """The image a container will run, and whether it had to be fetched (a ``Pulled`` event)."""
+
+    image_ref: str
+    pulled: bool
+
+
+class RuntimeOperationError(Exception):
+    """A runtime refused or failed an operation; ``reason`` is what the pod status shows
+    (``ErrImagePull``, ``CreateContainerError``, ...)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+        self.message = message
+
+
+class Runtime(Protocol):
+    """What the kubelet needs from a container or VM runtime (a CRI endpoint)."""
+
+    name: str
+
+    def runtime_version(self) -> str:
+        """``containerRuntimeVersion`` for the Node (``containerd://1.7``, ``hollow://1.0``)."""
+        ...
+
+    async def health(self) -> RuntimeHealth: ...
+
+    def on_change(self, listener: ChangeListener) -> None: ...
+
+    async def ensure_image(self, image: str, pull_policy: str) -> ImageResult: ...
+
+    async def run_sandbox(self, pod: dict[str, Any]) -> SandboxInfo: ...
+
+    async def stop_sandbox(self, sandbox_id: str) -> None: ...
+
+    async def remove_sandbox(self, sandbox_id: str) -> None: ...
+
+    async def list_sandboxes(self) -> list[SandboxInfo]: ...
+
+    async def create_container(self, sandbox: SandboxInfo, pod: dict[str, Any],
+                               container: dict[str, Any], *, attempt: int,
+                               image_ref: str) -> ContainerInfo: ...
+
+    async def start_container(self, container_id: str) -> None: ...
+
+    async def stop_container(self, container_id: str, *, timeout_s: float) -> None: ...
+
+    async def remove_container(self, container_id: str) -> None: ...
+
+    async def list_containers(self, *, pod_uid: str | None = None) -> list[ContainerInfo]: ...
+
+
+def pod_ref(pod: dict[str, Any]) -> PodRef:
+    metadata = pod.get("metadata") or {}
+    return PodRef(uid=str(metadata.get("uid", "")), name=str(metadata.get("name", "")),
+                  namespace=str(metadata.get("namespace", "")),
+                  tenant=str(metadata.get("tenant") or "system"))

@@ -1,0 +1,230 @@
+"""Pod status from what the runtime reports: phase, conditions and container statuses.
+
+A pure function of (pod spec, previous status, runtime records), so the rules upstream's kubelet
+applies (``kubelet_pods.go`` getPhase / generateAPIPodStatus, ``status/generate.go`` for the
+conditions) are unit-testable without a runtime or a server:
+
+- a container's status comes from its newest attempt; the attempt before it is ``lastState``;
+  a crashed container waiting out its back-off shows ``waiting: CrashLoopBackOff`` with the crash
+  as ``lastState`` and counts as *stopped*, not *waiting*, for the phase (so an Always pod stays
+  Running while it crash-loops, as upstream);
+- Pending until every init container has exited 0; Failed when one failed under
+  restartPolicy Never; then Running while anything runs, and Succeeded / Failed once all stopped
+  under the restart policy's rules;
+- conditions PodScheduled, Initialized, ContainersReady, Ready keep their lastTransitionTime
+  while their status does not change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from apis.meta import now_rfc3339
+from kubelet.runtime import ContainerInfo
+
+CONDITION_TYPES = ("PodScheduled", "Initialized", "ContainersReady", "Ready")
+
+
+@dataclass(frozen=True, slots=True)
+class PodObservation:
+    """What the kubelet knows about one pod beyond its spec."""
+
+    containers: list[ContainerInfo]
+    pod_ip: str = ""
+    host_ip: str = ""
+    id_scheme: str = "hollow"
+    waiting: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (reason, message)
+    start_time: str = ""
+
+
+def rfc3339(epoch_seconds: float) -> str:
+    return now_rfc3339(datetime.fromtimestamp(epoch_seconds, UTC)) if epoch_seconds else ""
+
+
+def newest_attempts(containers: list[ContainerInfo]) -> dict[str, list[ContainerInfo]]:
+    """Each container name's attempts, newest first."""
+    by_name: dict[str, list[ContainerInfo]] = {}
+    for container in sorted(containers, key=lambda c: (c.attempt, c.created_at), reverse=True):
+        by_name.setdefault(container.name, []).append(container)
+    return by_name
+
+
+def _state(info: ContainerInfo, scheme: str) -> dict[str, Any]:
+    if info.state == "running":
+        return {"running": {"startedAt": rfc3339(info.started_at)}}
+    if info.state == "exited":
+        terminated: dict[str, Any] = {"exitCode": info.exit_code, "reason": info.reason or "Error",
+                                      "startedAt": rfc3339(info.started_at),
+                                      "finishedAt": rfc3339(info.finished_at),
+                                      "containerID": f"{scheme}://{info.id}"}
+        if info.message:
+            terminated["message"] = info.message
+        return {"terminated": terminated}
+    return {"waiting": {"reason": "ContainerCreating"}}
+
+
+def container_status(spec: dict[str, Any], attempts: list[ContainerInfo], obs: PodObservation, *,
+                     default_waiting: str) -> dict[str, Any]:
+    name = str(spec.get("name", ""))
+    status: dict[str, Any] = {"name": name, "image": spec.get("image", ""), "imageID": "",
+                              "restartCount": 0, "ready": False, "started": False,
+                              "state": {"waiting": {"reason": default_waiting}}, "lastState": {}}
+    waiting = obs.waiting.get(name)
+    if not attempts:
+        if waiting:
+            status["state"] = {"waiting": _waiting(waiting)}
+        return status
+    newest = attempts[0]
+    status.update(imageID=newest.image_ref, containerID=f"{obs.id_scheme}://{newest.id}",
+                  restartCount=newest.attempt, state=_state(newest, obs.id_scheme))
+    if len(attempts) > 1:
+        status["lastState"] = _state(attempts[1], obs.id_scheme)
+    if newest.state == "exited" and waiting:
+        # Waiting to be restarted: the exit becomes lastState (upstream's CrashLoopBackOff view).
+        status["lastState"] = status["state"]
+        status["state"] = {"waiting": _waiting(waiting)}
+    running = newest.state == "running"
+    status["ready"] = running
+    status["started"] = running
+    return status
+
+
+def _waiting(reason_message: tuple[str, str]) -> dict[str, str]:
+    reason, message = reason_message
+    return {"reason": reason, **({"message": message} if message else {})}
+
+
+def _init_progress(pod: dict[str, Any], statuses: list[dict[str, Any]]) -> tuple[bool, bool]:
+    """(initialized, failed) from the init container statuses."""
+    failed = False
+    for status in statuses:
+        terminated = status["state"].get("terminated") or (status.get("lastState") or {}).get("terminated")
+        if status["state"].get("terminated") and terminated and terminated.get("exitCode") == 0:
+            continue
+        if terminated and terminated.get("exitCode", 0) != 0:
+            failed = True
+        return False, failed
+    return True, False
+
+
+def pod_phase(pod: dict[str, Any], init_statuses: list[dict[str, Any]],
+              statuses: list[dict[str, Any]]) -> str:
+    """Upstream's getPhase."""
+    policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
+    initialized, init_failed = _init_progress(pod, init_statuses)
+    if not initialized:
+        return "Failed" if init_failed and policy == "Never" else "Pending"
+    waiting = running = stopped = succeeded = 0
+    for status in statuses:
+        state = status["state"]
+        if "running" in state:
+            running += 1
+        elif "terminated" in state:
+            stopped += 1
+            succeeded += state["terminated"].get("exitCode") == 0
+        elif (status.get("lastState") or {}).get("terminated"):
+            stopped += 1  # waiting to restart after a crash
+        else:
+            waiting += 1
+    if waiting > 0:
+        return "Pending"
+    if running > 0:
+        return "Running"
+    if stopped == 0:
+        return "Pending"
+    if policy == "Always":
+        return "Running"
+    if stopped == succeeded:
+        return "Succeeded"
+    return "Running" if policy == "OnFailure" else "Failed"
+
+
+def pod_conditions(old: list[dict[str, Any]], *, phase: str, initialized: bool,
+                   containers_ready: bool) -> list[dict[str, Any]]:
+    completed = phase == "Succeeded"
+    wanted: dict[str, tuple[bool, str]] = {
+        "PodScheduled": (True, ""),
+        "Initialized": (initialized, "" if initialized else "ContainersNotInitialized"),
+        "ContainersReady": (containers_ready, _unready_reason(containers_ready, completed)),
+        "Ready": (containers_ready, _unready_reason(containers_ready, completed)),
+    }
+    previous = {c.get("type"): c for c in old}
+    now = now_rfc3339()
+    conditions: list[dict[str, Any]] = []
+    for kind in CONDITION_TYPES:
+        ok, reason = wanted[kind]
+        status = "True" if ok else "False"
+        before = previous.get(kind) or {}
+        condition: dict[str, Any] = {"type": kind, "status": status,
+                                     "lastTransitionTime": before.get("lastTransitionTime") or now}
+        if before.get("status") != status:
+            condition["lastTransitionTime"] = now
+        if reason:
+            condition["reason"] = reason
+        conditions.append(condition)
+    return conditions
+
+
+def _unready_reason(ready: bool, completed: bool) -> str:
+    if ready:
+        return ""
+    return "PodCompleted" if completed else "ContainersNotReady"
+
+
+def compute_pod_status(pod: dict[str, Any], obs: PodObservation) -> dict[str, Any]:
+    """The full status the kubelet wants the API to show for ``pod``."""
+    spec = pod.get("spec") or {}
+    old = pod.get("status") or {}
+    attempts = newest_attempts(obs.containers)
+    init_statuses = [container_status(c, attempts.get(str(c.get("name")), []), obs,
+                                      default_waiting="PodInitializing")
+                     for c in spec.get("initContainers") or []]
+    initialized, _ = _init_progress(pod, init_statuses)
+    statuses = [container_status(c, attempts.get(str(c.get("name")), []), obs,
+                                 default_waiting="ContainerCreating" if initialized else "PodInitializing")
+                for c in spec.get("containers") or []]
+    phase = pod_phase(pod, init_statuses, statuses)
+    containers_ready = bool(statuses) and all(s["ready"] for s in statuses)
+    status: dict[str, Any] = {
+        "phase": phase,
+        "conditions": pod_conditions(old.get("conditions") or [], phase=phase, initialized=initialized,
+                                     containers_ready=containers_ready),
+        "containerStatuses": statuses,
+        "startTime": old.get("startTime") or obs.start_time or now_rfc3339(),
+        "qosClass": old.get("qosClass") or qos_class(spec),
+    }
+    if init_statuses:
+        status["initContainerStatuses"] = init_statuses
+    if obs.host_ip:
+        status["hostIP"] = obs.host_ip
+        status["hostIPs"] = [{"ip": obs.host_ip}]
+    if obs.pod_ip:
+        status["podIP"] = obs.pod_ip
+        status["podIPs"] = [{"ip": obs.pod_ip}]
+    return status
+
+
+def qos_class(spec: dict[str, Any]) -> str:
+    """Upstream's GetPodQOS, simplified to cpu and memory."""
+    containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
+    requests_seen = limits_complete = False
+    guaranteed = True
+    for container in containers:
+        resources = container.get("resources") or {}
+        requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+        if requests or limits:
+            requests_seen = True
+        for resource in ("cpu", "memory"):
+            if resource not in limits or (resource in requests and requests[resource] != limits[resource]):
+                guaranteed = False
+        limits_complete = limits_complete or bool(limits)
+    if not requests_seen:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed and limits_complete else "Burstable"
+
+
+def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The top-level status fields that differ (a merge patch replaces lists whole)."""
+    return {key: value for key, value in new.items() if old.get(key) != value}
