@@ -69,7 +69,7 @@ class ApiServer:
         self.discovery = DiscoveryEndpoints(self.catalogue)
         self.metrics = ServerMetrics()
         self.access = AccessControl(config.security, cache=self.cache, catalogue=self.catalogue)
-        self.reviews = ReviewHandler(access=self.access, store=self.store, catalogue=self.catalogue)
+        self.reviews = ReviewHandler(access=self.access, catalogue=self.catalogue)
         self.audit = AuditLog(config.security.audit_log_path)
         self.ready = False
 

@@ -18,7 +18,6 @@ from server.authz import reviews
 from server.errors import BadRequest, MethodNotAllowed
 from server.handlers import codec
 from server.registry.keys import Scope
-from server.registry.store import GenericStore
 from server.request_info import RequestInfo
 
 _REVIEWS = frozenset({"subjectaccessreviews", "selfsubjectaccessreviews", "localsubjectaccessreviews",
@@ -27,9 +26,8 @@ _DEFAULT_TOKEN_SECONDS = 3600
 
 
 class ReviewHandler:
-    def __init__(self, *, access: AccessControl, store: GenericStore, catalogue: Catalogue) -> None:
+    def __init__(self, *, access: AccessControl, catalogue: Catalogue) -> None:
         self._access = access
-        self._store = store
         scopes = {(r.group, r.plural): r.scope for r in catalogue}
         self._cluster_scoped = lambda group, plural: scopes.get((group, plural)) == "Cluster"
 
