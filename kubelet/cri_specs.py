@@ -1,0 +1,236 @@
+"""Translates a pod and its containers (API JSON) into CRI ``PodSandboxConfig``/``ContainerConfig``.
+
+This is the part of upstream's ``kuberuntime`` manager that decides *what* the runtime is asked to
+run (``generatePodSandboxConfig``, ``generateContainerConfig``, ``generateLinuxContainerConfig``);
+`kubelet.cri_runtime` decides *when*. Keeping it pure (no I/O) lets it be unit tested without a
+runtime. What it deliberately does not do yet:
+
+- env sources (``valueFrom``: configMapKeyRef, secretKeyRef, fieldRef, resourceFieldRef, envFrom)
+  are resolved by the kubelet before ``create_container``; here only entries with a literal
+  ``value`` become CRI envs (resolved entries arrive in ``container["env"]`` with ``value`` set);
+- mounts are empty: volumes are prepared by the kubelet's volume manager, which does not exist yet;
+- no DNS config (the cluster has no DNS service), no OOM score per QoS class (containerd runs with
+  ``restrict_oom_score_adj`` here), no seccomp/AppArmor/SELinux.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from apis.quantity import QuantityError, parse_quantity
+from cri.stubs import pb
+from kubelet.runtime import pod_ref
+
+POD_NAME_LABEL = "io.kubernetes.pod.name"
+POD_NAMESPACE_LABEL = "io.kubernetes.pod.namespace"
+POD_UID_LABEL = "io.kubernetes.pod.uid"
+CONTAINER_NAME_LABEL = "io.kubernetes.container.name"
+TENANT_LABEL = "arktos.futurewei.com/tenant"
+# The image as the pod spec names it: containerd reports the first repo tag of the image instead,
+# and our busybox carries several tags.
+CONTAINER_IMAGE_ANNOTATION = "arktos.futurewei.com/container-image"
+
+# Upstream's pkg/kubelet/cm constants (helpers_linux.go): CFS period, and the share bounds.
+CPU_PERIOD_US = 100_000
+MIN_QUOTA_US = 1_000
+MIN_SHARES = 2
+MAX_SHARES = 262_144
+SHARES_PER_CPU = 1024
+HOSTNAME_MAX = 63  # a DNS label, as upstream's GeneratePodHostNameAndDomain truncates
+
+_PROTOCOLS = {"TCP": pb.TCP, "UDP": pb.UDP, "SCTP": pb.SCTP}
+_VAR_REFERENCE = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.\-]*)\)")
+
+
+def sandbox_log_directory(log_root: Path, pod: dict[str, Any]) -> Path:
+    """``<log_root>/<namespace>_<name>_<uid>``, upstream's ``BuildPodLogsDirectory`` layout."""
+    ref = pod_ref(pod)
+    return log_root / f"{ref.namespace}_{ref.name}_{ref.uid}"
+
+
+def pod_cgroup_parent(cgroup_parent: str, pod_uid: str) -> str:
+    """The pod's own cgroup below the node's (cgroupfs driver: ``/kubepods/pod<uid>``); empty
+    leaves the choice to the runtime."""
+    if not cgroup_parent:
+        return ""
+    return f"{cgroup_parent.rstrip('/')}/pod{pod_uid}"
+
+
+def _spec(pod: dict[str, Any]) -> dict[str, Any]:
+    return pod.get("spec") or {}
+
+
+def _all_containers(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = _spec(pod)
+    return [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+
+
+def namespace_options(pod: dict[str, Any]) -> pb.NamespaceOption:
+    """Network NODE for hostNetwork else POD; PID POD only with shareProcessNamespace (or hostPID:
+    NODE), else CONTAINER; IPC NODE for hostIPC else POD (upstream ``namespacesForPod``)."""
+    spec = _spec(pod)
+    if spec.get("hostPID"):
+        pid = pb.NODE
+    else:
+        pid = pb.POD if spec.get("shareProcessNamespace") else pb.CONTAINER
+    return pb.NamespaceOption(network=pb.NODE if spec.get("hostNetwork") else pb.POD, pid=pid,
+                              ipc=pb.NODE if spec.get("hostIPC") else pb.POD)
+
+
+def port_mappings(pod: dict[str, Any]) -> list[pb.PortMapping]:
+    """Every container port that asks for a hostPort (upstream skips the others)."""
+    mappings = []
+    for container in _all_containers(pod):
+        for port in container.get("ports") or []:
+            host_port = int(port.get("hostPort") or 0)
+            if host_port <= 0:
+                continue
+            mappings.append(pb.PortMapping(
+                protocol=_PROTOCOLS.get(str(port.get("protocol") or "TCP"), pb.TCP),
+                container_port=int(port.get("containerPort") or 0), host_port=host_port,
+                host_ip=str(port.get("hostIP") or "")))
+    return mappings
+
+
+def build_sandbox_config(pod: dict[str, Any], *, log_root: Path, cgroup_parent: str = "",
+                         attempt: int = 0) -> pb.PodSandboxConfig:
+    ref = pod_ref(pod)
+    spec = _spec(pod)
+    metadata = pod.get("metadata") or {}
+    labels = {str(k): str(v) for k, v in (metadata.get("labels") or {}).items()}
+    labels.update({POD_NAME_LABEL: ref.name, POD_NAMESPACE_LABEL: ref.namespace, POD_UID_LABEL: ref.uid,
+                   TENANT_LABEL: ref.tenant})
+    annotations = {str(k): str(v) for k, v in (metadata.get("annotations") or {}).items()}
+    annotations[TENANT_LABEL] = ref.tenant
+    config = pb.PodSandboxConfig(
+        metadata=pb.PodSandboxMetadata(name=ref.name, namespace=ref.namespace, uid=ref.uid, attempt=attempt),
+        log_directory=str(sandbox_log_directory(log_root, pod)),
+        port_mappings=port_mappings(pod), labels=labels, annotations=annotations,
+        linux=pb.LinuxPodSandboxConfig(cgroup_parent=pod_cgroup_parent(cgroup_parent, ref.uid)))
+    if not spec.get("hostNetwork"):
+        # Upstream leaves the hostname empty for host-network pods (the node's is used); containerd
+        # refuses one there.
+        config.hostname = str(spec.get("hostname") or ref.name)[:HOSTNAME_MAX]
+    security = config.linux.security_context
+    security.namespace_options.CopyFrom(namespace_options(pod))
+    pod_security = spec.get("securityContext") or {}
+    if pod_security.get("runAsUser") is not None:
+        security.run_as_user.value = int(pod_security["runAsUser"])
+    if pod_security.get("runAsGroup") is not None:
+        security.run_as_group.value = int(pod_security["runAsGroup"])
+    security.supplemental_groups.extend(int(g) for g in pod_security.get("supplementalGroups") or [])
+    security.privileged = any((c.get("securityContext") or {}).get("privileged")
+                              for c in _all_containers(pod))
+    return config
+
+
+def milli_cpu_to_shares(milli_cpu: int) -> int:
+    """Upstream ``MilliCPUToShares``: 1 CPU = 1024 shares, clamped to [2, 262144]."""
+    if milli_cpu == 0:
+        return MIN_SHARES
+    shares = milli_cpu * SHARES_PER_CPU // 1000
+    return max(MIN_SHARES, min(MAX_SHARES, shares))
+
+
+def milli_cpu_to_quota(milli_cpu: int, period: int = CPU_PERIOD_US) -> int:
+    """Upstream ``MilliCPUToQuota``: the CFS quota for a CPU limit (0: no limit; at least 1 ms)."""
+    if milli_cpu == 0:
+        return 0
+    return max(MIN_QUOTA_US, milli_cpu * period // 1000)
+
+
+def _quantity(resources: dict[str, Any], name: str) -> tuple[int, int] | None:
+    """(milli value, integer value) of ``resources[name]``, None when absent or malformed."""
+    if name not in resources:
+        return None
+    try:
+        amount = parse_quantity(resources[name])
+    except QuantityError:
+        return None
+    return amount.milli_value, amount.integer_value
+
+
+def container_resources(container: dict[str, Any]) -> pb.LinuxContainerResources:
+    resources = container.get("resources") or {}
+    limits = resources.get("limits") or {}
+    requests = resources.get("requests") or {}
+    out = pb.LinuxContainerResources()
+    memory = _quantity(limits, "memory")
+    if memory is not None:
+        out.memory_limit_in_bytes = memory[1]
+    cpu_limit = _quantity(limits, "cpu")
+    cpu_request = _quantity(requests, "cpu") or cpu_limit  # a limit alone implies the request
+    out.cpu_shares = milli_cpu_to_shares(cpu_request[0] if cpu_request else 0)
+    if cpu_limit is not None:
+        out.cpu_period = CPU_PERIOD_US
+        out.cpu_quota = milli_cpu_to_quota(cpu_limit[0])
+    return out
+
+
+def literal_envs(container: dict[str, Any]) -> list[pb.KeyValue]:
+    """The env entries that carry a ``value`` (later duplicates win, as upstream's
+    ``makeEnvironmentVariables``)."""
+    values: dict[str, str] = {}
+    for entry in container.get("env") or []:
+        if "value" in entry and entry.get("name"):
+            values[str(entry["name"])] = str(entry["value"] or "")
+    return [pb.KeyValue(key=k, value=v) for k, v in values.items()]
+
+
+def expand_references(text: str, env: dict[str, str]) -> str:
+    """Kubernetes ``$(VAR)`` expansion in command/args: defined names are substituted, ``$$`` is a
+    literal ``$``, and undefined references stay as written (upstream ``expansion.Expand``)."""
+    def replace(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name = match.group(1)
+        return env.get(name, match.group(0))
+    return _VAR_REFERENCE.sub(replace, text)
+
+
+def _container_security(pod: dict[str, Any], container: dict[str, Any]) -> pb.LinuxContainerSecurityContext:
+    pod_security = _spec(pod).get("securityContext") or {}
+    security = container.get("securityContext") or {}
+    out = pb.LinuxContainerSecurityContext(namespace_options=namespace_options(pod),
+                                           privileged=bool(security.get("privileged")),
+                                           readonly_rootfs=bool(security.get("readOnlyRootFilesystem")))
+    run_as_user = security.get("runAsUser", pod_security.get("runAsUser"))
+    if run_as_user is not None:
+        out.run_as_user.value = int(run_as_user)
+    run_as_group = security.get("runAsGroup", pod_security.get("runAsGroup"))
+    if run_as_group is not None:
+        out.run_as_group.value = int(run_as_group)
+    capabilities = security.get("capabilities") or {}
+    out.capabilities.add_capabilities.extend(str(c) for c in capabilities.get("add") or [])
+    out.capabilities.drop_capabilities.extend(str(c) for c in capabilities.get("drop") or [])
+    if security.get("allowPrivilegeEscalation") is False:
+        out.no_new_privs = True
+    return out
+
+
+def build_container_config(pod: dict[str, Any], container: dict[str, Any], *, attempt: int,
+                           image_ref: str) -> pb.ContainerConfig:
+    """``command`` overrides the image's entrypoint and ``args`` its cmd (the CRI's command/args
+    mean exactly that); the log path is relative to the sandbox's log directory."""
+    ref = pod_ref(pod)
+    name = str(container.get("name", ""))
+    image = str(container.get("image", ""))
+    envs = literal_envs(container)
+    env_map = {kv.key: kv.value for kv in envs}
+    return pb.ContainerConfig(
+        metadata=pb.ContainerMetadata(name=name, attempt=attempt),
+        image=pb.ImageSpec(image=image_ref or image, user_specified_image=image),
+        command=[expand_references(str(c), env_map) for c in container.get("command") or []],
+        args=[expand_references(str(a), env_map) for a in container.get("args") or []],
+        working_dir=str(container.get("workingDir") or ""),
+        envs=envs,
+        labels={CONTAINER_NAME_LABEL: name, POD_UID_LABEL: ref.uid, POD_NAME_LABEL: ref.name,
+                POD_NAMESPACE_LABEL: ref.namespace, TENANT_LABEL: ref.tenant},
+        annotations={CONTAINER_IMAGE_ANNOTATION: image},
+        log_path=f"{name}/{attempt}.log",
+        stdin=bool(container.get("stdin")), stdin_once=bool(container.get("stdinOnce")),
+        tty=bool(container.get("tty")),
+        linux=pb.LinuxContainerConfig(resources=container_resources(container),
+                                      security_context=_container_security(pod, container)))
