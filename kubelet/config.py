@@ -73,6 +73,8 @@ class KubeletConfig:
     hollow: bool = False
     nodes: int = 1
     hollow_start_delay_s: float = 0.5
+    pod_log_dir: str = "/var/log/pods"  # CRI log files: <dir>/<ns>_<name>_<uid>/<container>/<n>.log
+    cgroup_root: str = "/kubepods"  # parent cgroup of every pod
     node_ip: str = ""
     lease_renew_interval_s: float = 10.0
     lease_duration_s: int = 40
@@ -102,6 +104,8 @@ def parse_args(argv: list[str] | None = None) -> KubeletConfig:
     parser.add_argument("--nodes", type=int, default=1, help="hollow nodes hosted by this process")
     parser.add_argument("--hollow-start-delay", type=float, default=0.5,
                         help="seconds a hollow container takes to start")
+    parser.add_argument("--pod-log-dir", default="/var/log/pods", help="where CRI writes container logs")
+    parser.add_argument("--cgroup-root", default="/kubepods", help="parent cgroup of every pod")
     parser.add_argument("--max-pods", type=int, default=110)
     parser.add_argument("--node-status-update-frequency", type=float, default=10.0)
     parser.add_argument("--log-level", default="INFO")
@@ -121,5 +125,5 @@ def parse_args(argv: list[str] | None = None) -> KubeletConfig:
         endpoints=tuple(endpoints), hollow=args.hollow, nodes=args.nodes,
         hollow_start_delay_s=args.hollow_start_delay, node_ip=args.node_ip,
         node_status_update_frequency_s=args.node_status_update_frequency, max_pods=args.max_pods,
-        log_level=args.log_level,
+        log_level=args.log_level, pod_log_dir=args.pod_log_dir, cgroup_root=args.cgroup_root,
     )

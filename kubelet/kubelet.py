@@ -16,10 +16,12 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from client.rest import ApiClient
 from kubelet.backoff import CrashBackoff
 from kubelet.config import KubeletConfig, RuntimeEndpoint
+from kubelet.cri_runtime import CriRuntime
 from kubelet.event_sink import EventSink
 from kubelet.hollow import HollowRuntime
 from kubelet.lease import NodeLease
@@ -48,6 +50,18 @@ def hollow_factories(config: KubeletConfig) -> FactoriesForNode:
     return for_node
 
 
+def cri_factories(config: KubeletConfig) -> FactoriesForNode:
+    """``unix://`` endpoints are CRI runtimes (containerd, and later the VM runtime)."""
+    hollow = hollow_factories(config)
+
+    def for_node(index: int) -> Mapping[str, RuntimeFactory]:
+        def build(endpoint: RuntimeEndpoint) -> Runtime:
+            return CriRuntime(endpoint.name, endpoint.url, log_root=Path(config.pod_log_dir),
+                              cgroup_parent=config.cgroup_root)
+        return {**hollow(index), "unix": build}
+    return for_node
+
+
 @dataclass(slots=True)
 class HostedNode:
     context: NodeContext
@@ -62,7 +76,7 @@ class Kubelet:
                  machine: MachineFacts | None = None, resync_s: float = 30.0) -> None:
         self.client = client
         self.config = config
-        make = factories or hollow_factories(config)
+        make = factories or (hollow_factories(config) if config.hollow else cri_factories(config))
         real = machine or read_machine()
         self.status = StatusWriter(client, writers=config.status_writers)
         self.events = EventSink(client)
@@ -83,6 +97,14 @@ class Kubelet:
         self.pods = PodWorkers(client, self.syncer, {n: h.context for n, h in self.nodes.items()},
                                resync_s=resync_s)
         self.registered = asyncio.Event()
+
+    async def close(self) -> None:
+        """Release the runtimes' connections and background tasks (their pods keep running)."""
+        for hosted in self.nodes.values():
+            for runtime in hosted.context.registry.all():
+                closer = getattr(runtime, "aclose", None)
+                if closer is not None:
+                    await closer()
 
     async def register_all(self) -> None:
         limit = asyncio.Semaphore(_REGISTRATION_CONCURRENCY)

@@ -1,0 +1,147 @@
+"""``python -m kubelet`` on a real containerd: pods really run.
+
+A private containerd (own bridge ``arktos-kl0``, subnet ``10.97.0.0/16``) and the kubelet as a
+process against a real API server. Covers: the Node registers with ContainerRuntimeReady=True
+and VmRuntimeReady=False (no VM endpoint); a busybox pod bound to the node goes Running with a pod
+IP from the bridge, a running containerStatus and a container id ``containerd://...``; its CRI
+log file holds the container's output; deleting the pod stops the container and the pod object
+goes (final delete by the kubelet). Leaves out streaming (logs/exec over the API), volumes,
+probes and the scheduler (the test binds the pod by setting spec.nodeName).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from apiserver_process import REPO_ROOT, ApiServerProcess
+
+from client.config import config_for_url
+from client.errors import NotFound
+from client.resources import ResourceRef
+from client.rest import ApiClient
+from cri.containerd_config import ContainerdLayout
+from cri.containerd_process import ContainerdProcess
+from cri.images import build_and_import_all
+
+pytestmark = pytest.mark.e2e
+
+NODE = "kl-node"
+PODS = ResourceRef("", "v1", "pods", "Pod")
+NODES = ResourceRef("", "v1", "nodes", "Node")
+CGROUP_ROOT = "/arktos-kl"
+WAIT_S = 60.0
+
+
+@pytest.fixture(scope="module")
+def containerd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContainerdProcess]:
+    base = tmp_path_factory.mktemp("containerd-kl")
+    process = ContainerdProcess(ContainerdLayout(base, pod_subnet="10.97.0.0/16", bridge_name="arktos-kl0"))
+    process.start()
+    try:
+        build_and_import_all(process.address)
+        yield process
+    finally:
+        process.stop(remove_dirs=True)
+        _remove_cgroups(CGROUP_ROOT.strip("/"))
+
+
+def _remove_cgroups(parent: str) -> None:
+    for hierarchy in Path("/sys/fs/cgroup").iterdir():
+        root = hierarchy / parent
+        if root.is_dir():
+            for cgroup in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+                cgroup.rmdir()
+            root.rmdir()
+
+
+@pytest.fixture
+def kubelet(apiserver: ApiServerProcess, containerd: ContainerdProcess, tmp_path: Path) -> Iterator[Path]:
+    log_path = tmp_path / "kubelet.log"
+    endpoint = f"containerRuntime,container,{containerd.endpoint}"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kubelet", "--master", apiserver.url, "--hostname-override", NODE,
+             "--container-runtime-endpoint", endpoint, "--pod-log-dir", str(tmp_path / "pods"),
+             "--cgroup-root", CGROUP_ROOT, "--node-status-update-frequency", "2"],
+            cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield tmp_path
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+@pytest.fixture
+async def client(apiserver: ApiServerProcess) -> AsyncIterator[ApiClient]:
+    async with ApiClient(config_for_url(apiserver.url)) as api:
+        yield api
+
+
+async def eventually(check: Any, what: str, logs: Path) -> Any:
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        answer = await check()
+        if answer:
+            return answer
+        await asyncio.sleep(0.2)
+    log = (logs / "kubelet.log").read_text(errors="replace")[-3000:]
+    raise AssertionError(f"not within {WAIT_S}s: {what}\nkubelet log:\n{log}")
+
+
+def conditions(obj: dict[str, Any]) -> dict[str, str]:
+    return {c["type"]: c["status"] for c in (obj.get("status") or {}).get("conditions") or []}
+
+
+async def test_a_pod_really_runs_and_is_deleted(client: ApiClient, kubelet: Path) -> None:
+    async def node_ready() -> dict[str, Any] | None:
+        try:
+            node = await client.get(NODES, NODE)
+        except NotFound:
+            return None
+        return node if conditions(node).get("Ready") == "True" else None
+
+    node = await eventually(node_ready, "node Ready", kubelet)
+    assert conditions(node)["ContainerRuntimeReady"] == "True"
+    assert conditions(node)["VmRuntimeReady"] == "False"
+
+    name = f"web-{uuid.uuid4().hex[:6]}"
+    await client.create(PODS, {"metadata": {"name": name}, "spec": {
+        "nodeName": NODE, "terminationGracePeriodSeconds": 2,
+        "containers": [{"name": "c", "image": "busybox:1.36",
+                        "command": ["sh", "-c", "echo started-in-containerd; exec sleep 300"]}]}},
+        namespace="default")
+
+    async def running() -> dict[str, Any] | None:
+        pod = await client.get(PODS, name, namespace="default")
+        return pod if (pod.get("status") or {}).get("phase") == "Running" else None
+
+    pod = await eventually(running, f"pod {name} Running", kubelet)
+    status = pod["status"]
+    assert status["podIP"].startswith("10.97.")
+    container = status["containerStatuses"][0]
+    assert "running" in container["state"] and container["containerID"].startswith("containerd://")
+    logs = list((kubelet / "pods").rglob("*.log"))
+    assert any("started-in-containerd" in p.read_text() for p in logs), logs
+
+    await client.delete(PODS, name, namespace="default")
+
+    async def gone() -> bool:
+        try:
+            await client.get(PODS, name, namespace="default")
+        except NotFound:
+            return True
+        return False
+
+    await eventually(gone, f"pod {name} deleted by the kubelet", kubelet)
