@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Starts a local Arktos cluster in the foreground until Ctrl-C (as upstream's
 # hack/local-up-cluster.sh / Arktos's hack/arktos-up.sh): the API server on an embedded SQLite
-# store, serving TLS, the controller manager and the scheduler. Later issues add containerd and
-# kubelet as further start_* steps below.
+# store, serving TLS, the controller manager, the scheduler, containerd and a kubelet whose Node
+# must be Ready before the cluster is announced; Ctrl-C stops them all, pods' containers included.
 #
 # On first start CERT_DIR receives a CA (ca.crt, ca.key), the API serving cert, the
 # service-account key pair (sa.key, sa.pub), known_tokens.csv (an admin token row) and the
@@ -18,7 +18,11 @@
 #                    authentication (upstream's retired insecure port) [false]
 #   API_PORT         that plain HTTP port, used only when API_INSECURE_PORT_ENABLED=true [8080]
 #   HOSTNAME_OVERRIDE  node name of the kubelet identity system:node:<name> [hostname]
-#   LOG_DIR          component logs, e.g. $LOG_DIR/kube-apiserver.log, kube-apiserver-audit.log [/tmp]
+#   LOG_DIR          component logs, e.g. $LOG_DIR/kube-apiserver.log, kube-apiserver-audit.log,
+#                    kubelet.log, containerd.log [/tmp]
+#   CONTAINER_RUNTIME_ENDPOINT  runtime(s) the kubelet uses instead of starting containerd: a URL or
+#                    name,workloadType,url;... [empty: containerd in $ARKTOS_DATA_DIR/containerd]
+#   CONTAINERD_BRIDGE, CONTAINERD_POD_SUBNET  containerd's CNI bridge and pod subnet [arktos0, 10.88.0.0/16]
 #   ARKTOS_READY_TIMEOUT  seconds to wait for each component to be ready [60]
 set -euo pipefail
 
@@ -72,12 +76,30 @@ start_scheduler() {
     arktos::scheduler::start
 }
 
+# containerd under ${ARKTOS_DATA_DIR}/containerd (images built and imported on first use), log
+# ${LOG_DIR}/containerd.log; skipped when CONTAINER_RUNTIME_ENDPOINT names a runtime.
+start_containerd() {
+    arktos::kubelet::available || return 0
+    arktos::kubelet::start_containerd
+}
+
+# The kubelet as system:node:${HOSTNAME_OVERRIDE}; the cluster is ready once its Node is Ready.
+start_kubelet() {
+    if ! arktos::kubelet::available; then
+        arktos::log::status "kubelet/__main__.py not present yet; no kubelet started"
+        return 0
+    fi
+    arktos::kubelet::start
+    arktos::kubelet::wait_node_ready
+}
+
 print_ready_banner() {
     local kubeconfig
     kubeconfig=$(arktos::kubeconfig::admin_path)
     cat <<BANNER
 
 Arktos API server is running at $(arktos::apiserver::url) (pid ${ARKTOS_APISERVER_PID}), log: $(arktos::apiserver::log_file)
+Node ${HOSTNAME_OVERRIDE} is Ready (kubelet log: $(arktos::kubelet::log_file)).
 Data directory: ${ARKTOS_DATA_DIR} (kept across restarts). Credentials: ${CERT_DIR}. Press Ctrl-C to stop.
 
 To use the cluster, in another shell:
@@ -97,10 +119,13 @@ main() {
     prepare_directories
     prepare_credentials
     arktos::process::install_cleanup_trap
+    # After the daemons (kubelet first): containerd's shims and the pods' containers.
+    trap 'arktos::process::stop_all; arktos::kubelet::stop_containerd' EXIT
     start_apiserver
     start_controller_manager
     start_scheduler
-    # start_containerd, start_kubelet: later issues.
+    start_containerd
+    start_kubelet
     print_ready_banner
     local status=0
     # Names the daemon that exited and shows the tail of its log.

@@ -93,6 +93,9 @@ class CachePolicySource:
                            f"/registry/{self._cluster_role_bindings.segment}/{tenant}/")
 
 
+_NODE_NAME_INDEX = "spec.nodeName"
+
+
 class CacheNodeGraph:
     """Pods by node name, from an index on the pods cache (``NodeGraph`` of server.authz)."""
 
@@ -100,12 +103,15 @@ class CacheNodeGraph:
         pods = catalogue.lookup("", "v1", "pods")
         assert pods is not None
         self._pods = cache.resource(pods.key_segment)
-        self._index = self._pods.add_index(
-            "spec.nodeName", lambda obj: [n] if (n := (obj.get("spec") or {}).get("nodeName")) else [])
+        self._pods.add_index(
+            _NODE_NAME_INDEX, lambda obj: [n] if (n := (obj.get("spec") or {}).get("nodeName")) else [])
 
     def pods_on_node(self, node: str) -> Iterable[dict[str, Any]]:
+        # Looked up per call: a cache (re)load replaces the Index objects, so a reference kept
+        # from add_index() would stay empty after the first load.
         objects = self._pods.objects
-        return [objects[k].obj for k in self._index.keys(node) if k in objects]
+        index = self._pods.indexes[_NODE_NAME_INDEX]
+        return [objects[k].obj for k in index.keys(node) if k in objects]
 
 
 class AccessControl:

@@ -24,6 +24,8 @@ API_PORT=${API_PORT:-8080}
 # The node name of this machine's kubelet identity (CN=system:node:<name>), as upstream.
 HOSTNAME_OVERRIDE=${HOSTNAME_OVERRIDE:-$( (hostname 2>/dev/null || cat /proc/sys/kernel/hostname) | tr '[:upper:]' '[:lower:]')}
 LOG_DIR=${LOG_DIR:-/tmp}
+# A running CRI runtime for the kubelet (URL or name,workloadType,url;...); empty starts our containerd.
+CONTAINER_RUNTIME_ENDPOINT=${CONTAINER_RUNTIME_ENDPOINT:-}
 # Seconds to wait for a component to report ready before giving up.
 ARKTOS_READY_TIMEOUT=${ARKTOS_READY_TIMEOUT:-60}
 
@@ -34,3 +36,6 @@ source "${ARKTOS_ROOT}/hack/lib/pki.sh"
 source "${ARKTOS_ROOT}/hack/lib/apiserver.sh"
 source "${ARKTOS_ROOT}/hack/lib/controller_manager.sh"
 source "${ARKTOS_ROOT}/hack/lib/scheduler.sh"
+PY=${PY:-${ARKTOS_PYTHON}}  # the python hack/lib/containerd.sh renders its config with
+source "${ARKTOS_ROOT}/hack/lib/containerd.sh"
+source "${ARKTOS_ROOT}/hack/lib/kubelet.sh"

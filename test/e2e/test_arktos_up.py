@@ -112,6 +112,10 @@ def cluster_env(tmp_path: Path) -> dict[str, str]:
             "API_PORT": str(free_port()),
             "API_HOST_IP": "127.0.0.1",
             "KUBECTL": str(REPO_ROOT / ".venv" / "bin" / "kubectl"),
+            # The node: its own name, and a bridge/subnet apart from the other containerd tests.
+            "HOSTNAME_OVERRIDE": "arktos-up-node",
+            "CONTAINERD_BRIDGE": "arktos-up0",
+            "CONTAINERD_POD_SUBNET": "10.96.0.0/16",
         }
     )
     return env

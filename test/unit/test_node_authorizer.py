@@ -225,3 +225,24 @@ def test_unrelated_object_reason_matches_upstream() -> None:
 def test_pod_references_default_service_account() -> None:
     refs = set(pod_references(pod("bare")))
     assert refs == {("serviceaccounts", "system", "default", "default")}
+
+
+def test_cache_graph_sees_pods_loaded_after_it_was_built() -> None:
+    """The API server builds the graph before the watch cache's first load; the load replaces the
+    cache's indexes, and the graph must read the new one (a kubelet was refused its own pods)."""
+    from apis.builtin import builtin_catalogue
+    from server.access import CacheNodeGraph
+    from server.storage.memory import MemoryBackend
+    from server.watchcache import CachedObject, WatchCache
+
+    catalogue = builtin_catalogue()
+    cache = WatchCache(MemoryBackend())
+    graph = CacheNodeGraph(cache, catalogue)
+    segment = catalogue.lookup("", "v1", "pods").key_segment  # type: ignore[union-attr]
+    key = f"/registry/{segment}/system/default/web"
+    cache.resource(segment).reset({key: CachedObject(key, WEB, b"{}", 2)}, 2)
+    assert list(graph.pods_on_node("n1")) == [WEB]
+    bound = NodeAuthorizer(graph).authorize(
+        Attributes(user=KUBELET, verb="patch", resource_request=True, resource="pods",
+                   subresource="status", name="web", namespace="default", tenant="system"))
+    assert bound is not None and bound.allowed

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The node half of arktos-up.sh: a private containerd (hack/lib/containerd.sh) and the kubelet
+# (python -m kubelet) with its own identity (kubelet.kubeconfig: CN=system:node:<HOSTNAME_OVERRIDE>,
+# O=system:nodes, held to its own Node and pods by the node authorizer), as upstream's
+# local-up-cluster starts a kubelet last and waits for its Node.
+#
+# CONTAINER_RUNTIME_ENDPOINT, when set, names a runtime already running (a URL, or Arktos's
+# name,workloadType,url;... list) and no containerd is started.
+
+arktos::kubelet::available() {
+    [[ -f "${ARKTOS_ROOT}/kubelet/__main__.py" ]]
+}
+
+arktos::kubelet::log_file() {
+    printf '%s/kubelet.log\n' "${LOG_DIR}"
+}
+
+arktos::kubelet::containerd_dir() {
+    printf '%s/containerd\n' "${ARKTOS_DATA_DIR}"
+}
+
+arktos::kubelet::containerd_log_file() {
+    printf '%s/containerd.log\n' "${LOG_DIR}"
+}
+
+# Starts containerd in ${ARKTOS_DATA_DIR}/containerd (installing it and importing the busybox and pause
+# images on first use) and tracks it, unless CONTAINER_RUNTIME_ENDPOINT names another runtime.
+arktos::kubelet::start_containerd() {
+    local dir log_file
+    if [[ -n "${CONTAINER_RUNTIME_ENDPOINT:-}" ]]; then
+        arktos::log::status "using container runtime ${CONTAINER_RUNTIME_ENDPOINT}; no containerd started"
+        return 0
+    fi
+    dir=$(arktos::kubelet::containerd_dir)
+    log_file=$(arktos::kubelet::containerd_log_file)
+    mkdir -p "${dir}"
+    # containerd.sh logs to DIR/containerd.log; point that at LOG_DIR so every component log sits together.
+    if [[ "$(readlink -f "${dir}/containerd.log" 2>/dev/null)" != "$(readlink -f "${log_file}")" ]]; then
+        rm -f "${dir}/containerd.log"
+        : >>"${log_file}"
+        ln -s "${log_file}" "${dir}/containerd.log"
+    fi
+    arktos::log::status "starting containerd (root ${dir}, log ${log_file})"
+    # A containerd left behind by a killed run would hold the socket; clear it first.
+    containerd::down "${dir}" 2>/dev/null || true
+    ARKTOS_CONTAINERD_DIR=${dir}
+    if ! containerd::up "${dir}" >>"${log_file}" 2>&1; then
+        arktos::log::error "containerd did not come up"
+        arktos::log::tail_file "${log_file}"
+        return 1
+    fi
+    ARKTOS_CONTAINERD_PID=$(cat "${dir}/containerd.pid")
+    arktos::process::track containerd "${ARKTOS_CONTAINERD_PID}" "${log_file}"
+    arktos::log::status "containerd is ready at $(containerd::endpoint "${dir}")"
+}
+
+# Runs after every tracked daemon stopped: containerd's shims outlive it by design, so stop them (and
+# with them the pods' containers), their mounts and the bridge.
+arktos::kubelet::stop_containerd() {
+    [[ -n "${ARKTOS_CONTAINERD_DIR:-}" ]] || return 0
+    arktos::log::status "stopping containerd shims and pod containers"
+    containerd::down "${ARKTOS_CONTAINERD_DIR}" 2>/dev/null || true
+    ARKTOS_CONTAINERD_DIR=
+}
+
+arktos::kubelet::runtime_endpoint() {
+    if [[ -n "${CONTAINER_RUNTIME_ENDPOINT:-}" ]]; then
+        printf '%s\n' "${CONTAINER_RUNTIME_ENDPOINT}"
+    else
+        printf 'containerRuntime,container,%s\n' "$(containerd::endpoint "$(arktos::kubelet::containerd_dir)")"
+    fi
+}
+
+arktos::kubelet::start() {
+    local log_file kubeconfig endpoint
+    log_file=$(arktos::kubelet::log_file)
+    kubeconfig=$(arktos::kubeconfig::path kubelet)
+    endpoint=$(arktos::kubelet::runtime_endpoint)
+    mkdir -p "${ARKTOS_DATA_DIR}/pods"
+    arktos::log::status "starting kubelet for node ${HOSTNAME_OVERRIDE} (runtime ${endpoint}, log ${log_file})"
+    (cd "${ARKTOS_ROOT}" && exec "${ARKTOS_PYTHON}" -m kubelet --kubeconfig "${kubeconfig}" \
+        --hostname-override "${HOSTNAME_OVERRIDE}" --container-runtime-endpoint "${endpoint}" \
+        --pod-log-dir "${ARKTOS_DATA_DIR}/pods") \
+        >"${log_file}" 2>&1 &
+    arktos::process::track kubelet "$!" "${log_file}"
+    ARKTOS_KUBELET_PID=$!
+}
+
+# True when the Node's Ready condition is True (asked as system:admin, through the venv's Python).
+arktos::kubelet::node_ready() {
+    "${ARKTOS_PYTHON}" -c 'import json, ssl, sys, urllib.request
+context = ssl.create_default_context(cafile=sys.argv[2])
+context.load_cert_chain(sys.argv[3], sys.argv[4])
+node = json.load(urllib.request.urlopen(sys.argv[1], timeout=2, context=context))
+ready = [c for c in node.get("status", {}).get("conditions", []) if c.get("type") == "Ready"]
+sys.exit(0 if ready and ready[0].get("status") == "True" else 1)' \
+        "$(arktos::apiserver::url)/api/v1/nodes/${HOSTNAME_OVERRIDE}" "$(arktos::pki::ca_cert)" \
+        "$(arktos::pki::admin_cert)" "$(arktos::pki::admin_key)" >/dev/null 2>&1
+}
+
+arktos::kubelet::wait_node_ready() {
+    local deadline=$((SECONDS + ARKTOS_READY_TIMEOUT))
+    arktos::log::status "waiting for node ${HOSTNAME_OVERRIDE} to be Ready"
+    until arktos::kubelet::node_ready; do
+        if ! arktos::process::alive "${ARKTOS_KUBELET_PID}"; then
+            arktos::log::error "kubelet exited during start-up"
+            arktos::log::tail_file "$(arktos::kubelet::log_file)"
+            return 1
+        fi
+        if ((SECONDS >= deadline)); then
+            arktos::log::error "node ${HOSTNAME_OVERRIDE} not Ready after ${ARKTOS_READY_TIMEOUT}s"
+            arktos::log::tail_file "$(arktos::kubelet::log_file)"
+            return 1
+        fi
+        sleep 0.3
+    done
+    arktos::log::status "node ${HOSTNAME_OVERRIDE} is Ready"
+}

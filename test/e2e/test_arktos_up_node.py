@@ -1,0 +1,97 @@
+"""hack/arktos-up.sh brings up a node that really runs pods (containerd + kubelet over TLS).
+
+Covers: the script's ready banner comes only once Node ``arktos-up-node`` is Ready; with stock
+kubectl (cluster/kubectl.sh, admin kubeconfig) a 2-replica busybox Deployment gets 2 pods Running
+with pod IPs from the private bridge (which proves the node authorizer lets the kubelet, as
+system:node:<name>, list/watch its pods across tenants, patch pods/status and register its Node);
+deleting the Deployment removes the pods (the kubelet's final deletion); Ctrl-C stops every
+process it started: API server, controller manager, scheduler, kubelet, containerd and its shims.
+Leaves out CONTAINER_RUNTIME_ENDPOINT (an external runtime), VM workloads and restarts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_arktos_up import ArktosUp, arktos_up, cluster_env, kubectl_sh  # noqa: F401 (fixtures)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+WAIT_S = 40.0
+
+
+def _pods(env: dict[str, str]) -> list[dict[str, Any]]:
+    listed = kubectl_sh(env, "get", "pods", "-l", "app=web", "-o", "json")
+    assert listed.returncode == 0, listed.stderr
+    items: list[dict[str, Any]] = json.loads(listed.stdout)["items"]
+    return items
+
+
+def _wait(what: str, check: Callable[[], bool], up: ArktosUp) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached in {WAIT_S}s:\n{up.report()}")
+        time.sleep(0.5)
+
+
+def _running_with_ip(env: dict[str, str]) -> bool:
+    pods = _pods(env)
+    return len(pods) == 2 and all(
+        p["status"].get("phase") == "Running" and p["status"].get("podIP")
+        for p in pods
+    )
+
+
+def _live_processes_mentioning(needle: str) -> list[str]:
+    """Processes (not zombies) whose command line names needle."""
+    found: list[str] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if needle in cmdline and state != "Z":
+            found.append(f"{entry.name}: {cmdline}")
+    return found
+
+
+def test_node_runs_a_deployment_and_ctrl_c_stops_everything(
+    arktos_up: ArktosUp,  # noqa: F811
+    cluster_env: dict[str, str],  # noqa: F811
+) -> None:
+    arktos_up.start()
+    node = cluster_env["HOSTNAME_OVERRIDE"]
+    ready = kubectl_sh(cluster_env, "get", "node", node, "-o",
+                       'jsonpath={.status.conditions[?(@.type=="Ready")].status}')
+    assert ready.returncode == 0 and ready.stdout == "True", ready.stderr + arktos_up.report()
+
+    created = kubectl_sh(cluster_env, "create", "deployment", "web", "--image=busybox", "--replicas=2",
+                         "--", "sleep", "3600")
+    assert created.returncode == 0, created.stderr
+    _wait("2 pods Running with IPs", lambda: _running_with_ip(cluster_env), arktos_up)
+    for pod in _pods(cluster_env):
+        assert pod["spec"]["nodeName"] == node
+        assert str(pod["status"]["podIP"]).startswith("10.96.")
+
+    deleted = kubectl_sh(cluster_env, "delete", "deployment", "web")
+    assert deleted.returncode == 0, deleted.stderr
+    _wait("pods gone", lambda: not _pods(cluster_env), arktos_up)
+
+    data_dir = cluster_env["ARKTOS_DATA_DIR"]
+    assert _live_processes_mentioning(data_dir), "containerd should run under ARKTOS_DATA_DIR"
+    assert arktos_up.interrupt() == 130, arktos_up.report()
+    deadline = time.monotonic() + 10.0
+    cert_dir = cluster_env["CERT_DIR"]
+    while left := _live_processes_mentioning(data_dir) + _live_processes_mentioning(cert_dir):
+        assert time.monotonic() < deadline, f"still running after Ctrl-C: {left}"
+        time.sleep(0.2)
