@@ -166,6 +166,12 @@ class Index:
         if new is not None:
             self.add(key, new)
 
+    def rebuild(self, objects: dict[str, CachedObject]) -> None:
+        """Re-index from scratch, in place: whoever holds this index keeps a valid one."""
+        self._keys.clear()
+        for key, cached in objects.items():
+            self.add(key, cached.obj)
+
     def keys(self, value: str) -> frozenset[str]:
         return frozenset(self._keys.get(value, ()))
 
@@ -191,10 +197,8 @@ class ResourceCache:
         self.history.clear()
         self.oldest_revision = revision
         self.revision = max(self.revision, revision)
-        for name, index in list(self.indexes.items()):
-            self.indexes[name] = fresh = Index(index.index_values)
-            for key, cached in objects.items():
-                fresh.add(key, cached.obj)
+        for index in self.indexes.values():
+            index.rebuild(objects)
 
     def add_index(self, name: str, index_values: IndexFunc) -> Index:
         """Maintain ``value -> keys`` for ``index_values(obj)`` (client-go's indexers, server side)."""
