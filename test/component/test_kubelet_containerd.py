@@ -22,14 +22,13 @@ from typing import Any
 
 import pytest
 from apiserver_process import REPO_ROOT, ApiServerProcess
+from containerd_env import private_containerd
 
 from client.config import config_for_url
 from client.errors import NotFound
 from client.resources import ResourceRef
 from client.rest import ApiClient
-from cri.containerd_config import ContainerdLayout
 from cri.containerd_process import ContainerdProcess
-from cri.images import build_and_import_all
 
 pytestmark = pytest.mark.e2e
 
@@ -42,24 +41,9 @@ WAIT_S = 60.0
 
 @pytest.fixture(scope="module")
 def containerd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContainerdProcess]:
-    base = tmp_path_factory.mktemp("containerd-kl")
-    process = ContainerdProcess(ContainerdLayout(base, pod_subnet="10.97.0.0/16", bridge_name="arktos-kl0"))
-    process.start()
-    try:
-        build_and_import_all(process.address)
+    with private_containerd(tmp_path_factory.mktemp("containerd-kl"), pod_subnet="10.97.0.0/16",
+                            bridge_name="arktos-kl0", cgroup_parent=CGROUP_ROOT) as process:
         yield process
-    finally:
-        process.stop(remove_dirs=True)
-        _remove_cgroups(CGROUP_ROOT.strip("/"))
-
-
-def _remove_cgroups(parent: str) -> None:
-    for hierarchy in Path("/sys/fs/cgroup").iterdir():
-        root = hierarchy / parent
-        if root.is_dir():
-            for cgroup in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
-                cgroup.rmdir()
-            root.rmdir()
 
 
 @pytest.fixture

@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from containerd_env import private_containerd
 
 from cri.client import CriClient
-from cri.containerd_config import ContainerdLayout
 from cri.containerd_process import ContainerdProcess
-from cri.images import build_and_import_all
 from kubelet.cri_runtime import CriRuntime
 from kubelet.runtime import RuntimeOperationError
 
@@ -36,26 +35,10 @@ CGROUP_PARENT = "/arktos-kt"  # our own, removed at the end
 
 @pytest.fixture(scope="module")
 def containerd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContainerdProcess]:
-    base = tmp_path_factory.mktemp("containerd")
     # Own bridge and subnet: never collides with test_containerd_cri.py or a running cluster.
-    process = ContainerdProcess(ContainerdLayout(base, pod_subnet="10.98.0.0/16", bridge_name="arktos-kt0"))
-    process.start()
-    try:
-        build_and_import_all(process.address)
+    with private_containerd(tmp_path_factory.mktemp("containerd"), pod_subnet="10.98.0.0/16",
+                            bridge_name="arktos-kt0", cgroup_parent=CGROUP_PARENT) as process:
         yield process
-    finally:
-        process.stop(remove_dirs=True)
-        _remove_cgroup_parent(CGROUP_PARENT.strip("/"))
-
-
-def _remove_cgroup_parent(parent: str) -> None:
-    """runc leaves the empty per-pod parents in each v1 hierarchy; deepest first."""
-    for hierarchy in Path("/sys/fs/cgroup").iterdir():
-        root = hierarchy / parent
-        if root.is_dir():
-            for cgroup in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
-                cgroup.rmdir()
-            root.rmdir()
 
 
 @pytest.fixture
