@@ -32,6 +32,7 @@ from scheduler.queue import QueuedPod, SchedulingQueue
 from scheduler.settings import SchedulerSettings
 
 log = logging.getLogger(__name__)
+_STOP_GRACE_S = 3.0
 
 PODS = ResourceRef("", "v1", "pods", "Pod")
 UNSCHEDULABLE = "Unschedulable"
@@ -154,9 +155,14 @@ class Binder:
             pass
 
     async def stop(self) -> None:
-        """Wait for binds in flight (bounded by the request timeout)."""
+        """Let binds in flight finish for a moment, cancel the rest, close the connections.
+
+        Bounded: a bind stuck in retries must not keep the scheduler from stopping."""
         if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            _, pending = await asyncio.wait(self._tasks, timeout=_STOP_GRACE_S)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
         await self.transport.close()
         await self._event_client.close()
 

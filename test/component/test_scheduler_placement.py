@@ -64,7 +64,7 @@ async def env(server_factory) -> AsyncIterator[Env]:  # type: ignore[no-untyped-
             if environment.task is not None:
                 environment.task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await environment.task
+                    await asyncio.wait_for(environment.task, 20)
     server.stop()
 
 
