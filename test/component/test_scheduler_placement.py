@@ -15,7 +15,7 @@ conflicts; priority order when only one pod fits. Leaves out RBAC and leader ele
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -63,8 +63,13 @@ async def env(server_factory) -> AsyncIterator[Env]:  # type: ignore[no-untyped-
         finally:
             if environment.task is not None:
                 environment.task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.wait_for(environment.task, 20)
+                # asyncio.wait, not wait_for: wait_for would wait without limit for a task that
+                # does not finish its cancellation. An in-process Scheduler occasionally does not
+                # (a known, not yet understood shutdown issue, see the session note); the test's
+                # assertions have run by then, so the harness moves on instead of hanging.
+                done, _ = await asyncio.wait({environment.task}, timeout=20)
+                if not done:
+                    logging.getLogger(__name__).warning("in-process scheduler did not stop in 20 s")
     server.stop()
 
 
