@@ -37,7 +37,9 @@ from kubelet.cri_specs import (
 from kubelet.runtime import (
     ChangeListener,
     ContainerInfo,
+    ContainerInputs,
     ContainerState,
+    ExecSyncResult,
     ImageResult,
     PodRef,
     RuntimeHealth,
@@ -221,19 +223,26 @@ class CriRuntime:
 
     async def create_container(self, sandbox: SandboxInfo, pod: dict[str, Any],
                                container: dict[str, Any], *, attempt: int,
-                               image_ref: str) -> ContainerInfo:
-        """Env sources must already be resolved by the kubelet into literal ``value`` entries of
-        ``container["env"]``; volumes are not mounted yet (see `kubelet.cri_specs`)."""
+                               image_ref: str, inputs: ContainerInputs | None = None) -> ContainerInfo:
+        """``inputs`` carries the env and volume mounts the kubelet resolved (see `kubelet.cri_specs`)."""
         try:
             current = await self.cri.pod_sandbox_status(sandbox.id)
             sandbox_config = build_sandbox_config(pod, log_root=self.log_root,
                                                   cgroup_parent=self.cgroup_parent,
                                                   attempt=current.status.metadata.attempt)
-            config = build_container_config(pod, container, attempt=attempt, image_ref=image_ref)
+            config = build_container_config(pod, container, attempt=attempt, image_ref=image_ref,
+                                            inputs=inputs)
             container_id = await self.cri.create_container(sandbox.id, config, sandbox_config)
             return await self._info(container_id, sandbox.id)
         except CriError as e:
             raise RuntimeOperationError("CreateContainerError", _upstream_error(e)) from None
+
+    async def exec_sync(self, container_id: str, cmd: list[str], *, timeout_s: float) -> ExecSyncResult:
+        try:
+            result = await self.cri.exec_sync(container_id, cmd, timeout_seconds=max(1, math.ceil(timeout_s)))
+        except CriError as e:
+            raise RuntimeOperationError("ExecSyncError", _upstream_error(e)) from None
+        return ExecSyncResult(result.exit_code, result.stdout, result.stderr)
 
     async def start_container(self, container_id: str) -> None:
         try:

@@ -21,7 +21,7 @@ from typing import Any
 
 from apis.quantity import QuantityError, parse_quantity
 from cri.stubs import pb
-from kubelet.runtime import pod_ref
+from kubelet.runtime import ContainerInputs, pod_ref
 
 POD_NAME_LABEL = "io.kubernetes.pod.name"
 POD_NAMESPACE_LABEL = "io.kubernetes.pod.namespace"
@@ -211,7 +211,7 @@ def _container_security(pod: dict[str, Any], container: dict[str, Any]) -> pb.Li
 
 
 def build_container_config(pod: dict[str, Any], container: dict[str, Any], *, attempt: int,
-                           image_ref: str) -> pb.ContainerConfig:
+                           image_ref: str, inputs: ContainerInputs | None = None) -> pb.ContainerConfig:
     """``command`` overrides the image's entrypoint and ``args`` its cmd (the CRI's command/args
     mean exactly that); the log path is relative to the sandbox's log directory."""
     ref = pod_ref(pod)

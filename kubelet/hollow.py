@@ -26,6 +26,8 @@ from typing import Any
 from kubelet.runtime import (
     ChangeListener,
     ContainerInfo,
+    ContainerInputs,
+    ExecSyncResult,
     ImageResult,
     RuntimeHealth,
     RuntimeOperationError,
@@ -102,7 +104,7 @@ class HollowRuntime:
 
     async def create_container(self, sandbox: SandboxInfo, pod: dict[str, Any],
                                container: dict[str, Any], *, attempt: int,
-                               image_ref: str) -> ContainerInfo:
+                               image_ref: str, inputs: ContainerInputs | None = None) -> ContainerInfo:
         if sandbox.id not in self._sandboxes:
             raise RuntimeOperationError("CreateContainerError", f"sandbox {sandbox.id} does not exist")
         name = str(container.get("name", ""))
@@ -134,6 +136,12 @@ class HollowRuntime:
 
     async def list_containers(self, *, pod_uid: str | None = None) -> list[ContainerInfo]:
         return [c for c in self._containers.values() if pod_uid is None or c.pod_uid == pod_uid]
+
+    async def exec_sync(self, container_id: str, cmd: list[str], *, timeout_s: float) -> ExecSyncResult:
+        """Hollow containers run nothing, so every probe command simply succeeds."""
+        if container_id not in self._containers:
+            raise RuntimeOperationError("ExecSyncError", f"container {container_id} does not exist")
+        return ExecSyncResult(exit_code=0)
 
     # -- simulated life -------------------------------------------------------------------------
 

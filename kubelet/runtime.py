@@ -78,6 +78,34 @@ class ImageResult:
     pulled: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Mount:
+    """A host path bind-mounted into a container (CRI ``Mount``): how volumes reach containers."""
+
+    container_path: str
+    host_path: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerInputs:
+    """What the kubelet resolved for one container before creating it: every env var as a literal
+    (configMapKeyRef, secretKeyRef, fieldRef, resourceFieldRef and envFrom already looked up, in
+    upstream's order) and the volume mounts prepared on the host."""
+
+    env: tuple[tuple[str, str], ...] = ()
+    mounts: tuple[Mount, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ExecSyncResult:
+    """CRI ``ExecSync``: a command run to completion inside a container (exec probes)."""
+
+    exit_code: int
+    stdout: bytes = b""
+    stderr: bytes = b""
+
+
 class RuntimeOperationError(Exception):
     """A runtime refused or failed an operation; ``reason`` is what the pod status shows
     (``ErrImagePull``, ``CreateContainerError``, ...)."""
@@ -113,7 +141,8 @@ class Runtime(Protocol):
 
     async def create_container(self, sandbox: SandboxInfo, pod: dict[str, Any],
                                container: dict[str, Any], *, attempt: int,
-                               image_ref: str) -> ContainerInfo: ...
+                               image_ref: str,
+                               inputs: ContainerInputs | None = None) -> ContainerInfo: ...
 
     async def start_container(self, container_id: str) -> None: ...
 
@@ -122,6 +151,28 @@ class Runtime(Protocol):
     async def remove_container(self, container_id: str) -> None: ...
 
     async def list_containers(self, *, pod_uid: str | None = None) -> list[ContainerInfo]: ...
+
+    async def exec_sync(self, container_id: str, cmd: list[str], *, timeout_s: float) -> ExecSyncResult:
+        """Runs ``cmd`` in the container and waits for it; raises `RuntimeOperationError` when the
+        runtime cannot run it at all (a non-zero exit is a result, not an error)."""
+        ...
+
+
+class VmControl(Protocol):
+    """The extra verbs of a VM runtime (Arktos's CRI additions RebootVM, CreateSnapshot,
+    RestoreToSnapshot, plus power control), used for ``powerSpec`` changes and Actions."""
+
+    async def reboot_vm(self, container_id: str, *, delay_s: float = 0.0) -> None: ...
+
+    async def snapshot_vm(self, container_id: str, snapshot_name: str) -> str:
+        """Answers the snapshot's id (what a restore action names)."""
+        ...
+
+    async def restore_vm(self, container_id: str, snapshot_id: str) -> None: ...
+
+    async def set_power(self, container_id: str, power_spec: str) -> None:
+        """``Running`` / ``Paused`` / ``Shutdown`` / ``Suspended`` (powerSpec values)."""
+        ...
 
 
 def pod_ref(pod: dict[str, Any]) -> PodRef:

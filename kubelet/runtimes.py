@@ -19,6 +19,8 @@ from kubelet.config import RuntimeEndpoint, WorkloadType
 from kubelet.runtime import (
     ChangeListener,
     ContainerInfo,
+    ContainerInputs,
+    ExecSyncResult,
     ImageResult,
     Runtime,
     RuntimeHealth,
@@ -67,7 +69,7 @@ class UnavailableRuntime:
 
     async def create_container(self, sandbox: SandboxInfo, pod: dict[str, Any],
                                container: dict[str, Any], *, attempt: int,
-                               image_ref: str) -> ContainerInfo:
+                               image_ref: str, inputs: ContainerInputs | None = None) -> ContainerInfo:
         raise self._refuse()
 
     async def start_container(self, container_id: str) -> None:
@@ -81,6 +83,9 @@ class UnavailableRuntime:
 
     async def list_containers(self, *, pod_uid: str | None = None) -> list[ContainerInfo]:
         return []
+
+    async def exec_sync(self, container_id: str, cmd: list[str], *, timeout_s: float) -> ExecSyncResult:
+        raise self._refuse()
 
 
 @dataclass(frozen=True, slots=True)
