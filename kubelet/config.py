@@ -83,6 +83,12 @@ class KubeletConfig:
     max_pods: int = 110
     status_writers: int = 16
     log_level: str = "INFO"
+    root_dir: str = "/var/lib/kubelet"  # pods/<uid>/volumes/... live here (upstream's --root-dir)
+    address: str = "0.0.0.0"  # the streaming/log server's bind address (upstream's --address)
+    port: int = 10250  # the streaming/log server's HTTPS port; 0 = no server (hollow nodes)
+    tls_cert_file: str = ""  # serving certificate; empty = a self-signed one in root_dir/pki
+    tls_private_key_file: str = ""
+    client_ca_file: str = ""  # clients (the API server) must present a certificate from this CA
 
     def node_names(self) -> list[str]:
         """``<hostname>-hollow-<i>`` for a hollow process of several nodes, else the hostname."""
@@ -109,6 +115,14 @@ def parse_args(argv: list[str] | None = None) -> KubeletConfig:
     parser.add_argument("--max-pods", type=int, default=110)
     parser.add_argument("--node-status-update-frequency", type=float, default=10.0)
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--root-dir", default="/var/lib/kubelet", help="pod volumes and kubelet state")
+    parser.add_argument("--address", default="0.0.0.0", help="bind address of the streaming server")
+    parser.add_argument("--port", type=int, default=None,
+                        help="HTTPS port of the logs/exec/attach/portforward server (default 10250; "
+                             "0 disables it; hollow mode defaults to 0)")
+    parser.add_argument("--tls-cert-file", default="", help="serving certificate of the port")
+    parser.add_argument("--tls-private-key-file", default="")
+    parser.add_argument("--client-ca-file", default="", help="CA that signs the API server's client cert")
     args = parser.parse_args(argv)
     if args.nodes < 1:
         parser.error("--nodes must be at least 1")
@@ -126,4 +140,8 @@ def parse_args(argv: list[str] | None = None) -> KubeletConfig:
         hollow_start_delay_s=args.hollow_start_delay, node_ip=args.node_ip,
         node_status_update_frequency_s=args.node_status_update_frequency, max_pods=args.max_pods,
         log_level=args.log_level, pod_log_dir=args.pod_log_dir, cgroup_root=args.cgroup_root,
+        root_dir=args.root_dir, address=args.address,
+        port=args.port if args.port is not None else (0 if args.hollow else 10250),
+        tls_cert_file=args.tls_cert_file, tls_private_key_file=args.tls_private_key_file,
+        client_ca_file=args.client_ca_file,
     )
