@@ -5,22 +5,23 @@ run (``generatePodSandboxConfig``, ``generateContainerConfig``, ``generateLinuxC
 `kubelet.cri_runtime` decides *when*. Keeping it pure (no I/O) lets it be unit tested without a
 runtime. What it deliberately does not do yet:
 
-- env sources (``valueFrom``: configMapKeyRef, secretKeyRef, fieldRef, resourceFieldRef, envFrom)
-  are resolved by the kubelet before ``create_container``; here only entries with a literal
-  ``value`` become CRI envs (resolved entries arrive in ``container["env"]`` with ``value`` set);
-- mounts are empty: volumes are prepared by the kubelet's volume manager, which does not exist yet;
+- env sources (``valueFrom``, ``envFrom``, service variables) are resolved by the kubelet
+  (`kubelet.pod_inputs`) and arrive as literals in ``ContainerInputs.env``; without inputs only
+  entries with a literal ``value`` become CRI envs;
+- volumes are prepared on the host by `kubelet.volumes`; their bind mounts arrive in
+  ``ContainerInputs.mounts`` and are passed on with private propagation;
 - no DNS config (the cluster has no DNS service), no OOM score per QoS class (containerd runs with
   ``restrict_oom_score_adj`` here), no seccomp/AppArmor/SELinux.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 from apis.quantity import QuantityError, parse_quantity
 from cri.stubs import pb
+from kubelet.container_env import expand_references as expand_references  # re-exported
 from kubelet.runtime import ContainerInputs, pod_ref
 
 POD_NAME_LABEL = "io.kubernetes.pod.name"
@@ -41,7 +42,6 @@ SHARES_PER_CPU = 1024
 HOSTNAME_MAX = 63  # a DNS label, as upstream's GeneratePodHostNameAndDomain truncates
 
 _PROTOCOLS = {"TCP": pb.TCP, "UDP": pb.UDP, "SCTP": pb.SCTP}
-_VAR_REFERENCE = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.\-]*)\)")
 
 
 def sandbox_log_directory(log_root: Path, pod: dict[str, Any]) -> Path:
@@ -179,15 +179,12 @@ def literal_envs(container: dict[str, Any]) -> list[pb.KeyValue]:
     return [pb.KeyValue(key=k, value=v) for k, v in values.items()]
 
 
-def expand_references(text: str, env: dict[str, str]) -> str:
-    """Kubernetes ``$(VAR)`` expansion in command/args: defined names are substituted, ``$$`` is a
-    literal ``$``, and undefined references stay as written (upstream ``expansion.Expand``)."""
-    def replace(match: re.Match[str]) -> str:
-        if match.group(0) == "$$":
-            return "$"
-        name = match.group(1)
-        return env.get(name, match.group(0))
-    return _VAR_REFERENCE.sub(replace, text)
+def container_mounts(inputs: ContainerInputs | None) -> list[pb.Mount]:
+    """The volumes' bind mounts; private propagation (upstream's default ``None`` mode)."""
+    if inputs is None:
+        return []
+    return [pb.Mount(container_path=m.container_path, host_path=m.host_path, readonly=m.read_only,
+                     propagation=pb.PROPAGATION_PRIVATE) for m in inputs.mounts]
 
 
 def _container_security(pod: dict[str, Any], container: dict[str, Any]) -> pb.LinuxContainerSecurityContext:
@@ -217,7 +214,10 @@ def build_container_config(pod: dict[str, Any], container: dict[str, Any], *, at
     ref = pod_ref(pod)
     name = str(container.get("name", ""))
     image = str(container.get("image", ""))
-    envs = literal_envs(container)
+    if inputs is None:
+        envs = literal_envs(container)
+    else:
+        envs = [pb.KeyValue(key=k, value=v) for k, v in inputs.env]
     env_map = {kv.key: kv.value for kv in envs}
     return pb.ContainerConfig(
         metadata=pb.ContainerMetadata(name=name, attempt=attempt),
@@ -226,6 +226,7 @@ def build_container_config(pod: dict[str, Any], container: dict[str, Any], *, at
         args=[expand_references(str(a), env_map) for a in container.get("args") or []],
         working_dir=str(container.get("workingDir") or ""),
         envs=envs,
+        mounts=container_mounts(inputs),
         labels={CONTAINER_NAME_LABEL: name, POD_UID_LABEL: ref.uid, POD_NAME_LABEL: ref.name,
                 POD_NAMESPACE_LABEL: ref.namespace, TENANT_LABEL: ref.tenant},
         annotations={CONTAINER_IMAGE_ANNOTATION: image},
