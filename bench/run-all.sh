@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every benchmark on this machine and prints `name: value unit` lines (README quotes them):
 # the raw SQLite commit rate (bench/storage_commit_rate.py), then the API figures
-# (bench/api_bench.py) with the creates target computed from that raw rate.
+# (bench/api_bench.py) with the creates target computed from that raw rate, then pod start-up
+# latency on a real node (bench/pod_startup_bench.py) and hollow-node capacity
+# (bench/hollow_capacity_bench.py). Arguments go to api_bench.py only.
 # Installs what it needs: the venv (hack/install-deps.sh) and wrk from apt.
 set -euo pipefail
 
@@ -26,3 +28,11 @@ else
 fi
 
 "${PY}" bench/api_bench.py ${raw_rate:+--raw-commit-rate "${raw_rate}"} "$@"
+
+# A real single node from hack/arktos-up.sh (needs root: containerd, a bridge). Not pinned: a
+# node's kubelet, containerd and runc use every core; the script stops the cluster with Ctrl-C.
+"${PY}" bench/pod_startup_bench.py || echo "# bench/pod_startup_bench.py failed"
+
+# The API server on the first core, the hollow kubelets and the latency probe on the other
+# (bench/server_process.py pins them, as for api_bench.py). Takes tens of minutes at 5,000 nodes.
+"${PY}" bench/hollow_capacity_bench.py || echo "# bench/hollow_capacity_bench.py failed"
