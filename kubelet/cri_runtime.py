@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -332,3 +332,27 @@ class CriRuntime:
                     listener(uid)
                 except Exception:  # a listener's bug must not stop the PLEG
                     log.exception("PLEG listener failed for pod %s", uid)
+
+    # -- streaming (kubelet.streaming.StreamingRuntime) -------------------------------------------
+
+    async def exec_url(self, container_id: str, cmd: Sequence[str], *, stdin: bool, stdout: bool,
+                       stderr: bool, tty: bool) -> str:
+        """CRI ``Exec``: a one-time URL on containerd's stream server for an interactive command."""
+        try:
+            return await self.cri.exec_url(container_id, cmd, stdin=stdin, stdout=stdout, stderr=stderr,
+                                           tty=tty)
+        except CriError as e:
+            raise RuntimeOperationError("ExecError", _upstream_error(e)) from None
+
+    async def attach_url(self, container_id: str, *, stdin: bool, stdout: bool, stderr: bool,
+                         tty: bool) -> str:
+        try:
+            return await self.cri.attach_url(container_id, stdin=stdin, stdout=stdout, stderr=stderr, tty=tty)
+        except CriError as e:
+            raise RuntimeOperationError("AttachError", _upstream_error(e)) from None
+
+    async def port_forward_url(self, sandbox_id: str, ports: Sequence[int]) -> str:
+        try:
+            return await self.cri.port_forward_url(sandbox_id, ports)
+        except CriError as e:
+            raise RuntimeOperationError("PortForwardError", _upstream_error(e)) from None

@@ -26,12 +26,15 @@ from kubelet.event_sink import EventSink
 from kubelet.hollow import HollowRuntime
 from kubelet.lease import NodeLease
 from kubelet.machine import MachineFacts, hollow_ip, hollow_machine, primary_ip, read_machine
-from kubelet.node import NodeAgent
+from kubelet.node import NodeAgent, capacity
+from kubelet.pod_inputs import PodInputs
 from kubelet.pod_worker import NodeContext, PodSyncer
 from kubelet.pods import PodWorkers
 from kubelet.runtime import Runtime
 from kubelet.runtimes import RuntimeFactory, RuntimeRegistry, build_registry
 from kubelet.status_writer import StatusWriter
+from kubelet.streaming.pod_directory import RegistryPodDirectory
+from kubelet.streaming.server import StreamingServer, start_for_kubelet
 
 log = logging.getLogger(__name__)
 
@@ -93,13 +96,19 @@ class Kubelet:
                               report_frequency_s=config.node_status_report_frequency_s)
             lease = NodeLease(client, name, duration_s=config.lease_duration_s,
                               renew_interval_s=config.lease_renew_interval_s)
-            self.nodes[name] = HostedNode(NodeContext(name, host_ip, registry), agent, lease)
+            inputs = None if config.hollow else PodInputs(
+                client, root_dir=Path(config.root_dir), node_allocatable=capacity(facts, config.max_pods))
+            self.nodes[name] = HostedNode(NodeContext(name, host_ip, registry, inputs), agent, lease)
         self.pods = PodWorkers(client, self.syncer, {n: h.context for n, h in self.nodes.items()},
                                resync_s=resync_s)
+        # A changed probe result re-syncs its pod, as a runtime change does (upstream's sync loop
+        # reads the liveness/readiness/startup result managers' update channels).
+        self.syncer.probes.on_change(self.pods.kick)
         self.registered = asyncio.Event()
 
     async def close(self) -> None:
         """Release the runtimes' connections and background tasks (their pods keep running)."""
+        await self.syncer.probes.aclose()
         for hosted in self.nodes.values():
             for runtime in hosted.context.registry.all():
                 closer = getattr(runtime, "aclose", None)
@@ -120,9 +129,30 @@ class Kubelet:
         self.registered.set()
         log.info("registered %d node(s)", len(self.nodes))
 
+    async def start_streaming(self) -> StreamingServer | None:
+        """The logs/exec/port-forward server (`kubelet.streaming`); nodes then report its real port."""
+        directory = RegistryPodDirectory(self.pods.informer.objects,
+                                         {name: h.context.registry for name, h in self.nodes.items()})
+        hosts = list(dict.fromkeys(h.context.host_ip for h in self.nodes.values() if h.context.host_ip))
+        server = await start_for_kubelet(self.config, directory, hosts=hosts)
+        if server is not None:
+            for hosted in self.nodes.values():
+                hosted.agent.kubelet_port = server.port
+        return server
+
+    @staticmethod
+    async def _serve_streaming(server: StreamingServer) -> None:
+        try:
+            await asyncio.Future()  # until the kubelet stops
+        finally:
+            await server.stop()
+
     async def run(self) -> None:
         """Registers every node, then runs leases, status loops and pods until cancelled."""
+        streaming = await self.start_streaming()
         async with asyncio.TaskGroup() as group:
+            if streaming is not None:
+                group.create_task(self._serve_streaming(streaming), name="streaming server")
             group.create_task(self.status.run(), name="status writer")
             group.create_task(self.events.run(), name="event sink")
             await self.register_all()

@@ -112,6 +112,7 @@ class NodeAgent:
         self.update_frequency_s = update_frequency_s
         self.report_frequency_s = report_frequency_s
         self.uid = ""
+        self.kubelet_port = KUBELET_PORT  # the streaming server's real port once it listens
         self.status_posts = 0
         self._last_conditions: list[dict[str, Any]] = []
         self._last_report = 0.0
@@ -134,7 +135,7 @@ class NodeAgent:
             "capacity": cap, "allocatable": dict(cap), "conditions": conditions, "phase": "Running",
             "addresses": [{"type": "InternalIP", "address": self.host_ip},
                           {"type": "Hostname", "address": self.name}],
-            "daemonEndpoints": {"kubeletEndpoint": {"Port": KUBELET_PORT}},
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": self.kubelet_port}},
             "nodeInfo": {
                 "machineID": facts.machine_id, "systemUUID": facts.machine_id, "bootID": facts.boot_id,
                 "kernelVersion": facts.kernel_version, "osImage": facts.os_image,

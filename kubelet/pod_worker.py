@@ -2,8 +2,11 @@
 
 Upstream's ``SyncPod`` (kuberuntime_manager.go computePodActions) in small: make sure the pod has a
 ready sandbox, start init containers one at a time in order, then every regular container;
-restart exited containers as ``restartPolicy`` says, behind CrashLoopBackOff; compute the status
-(`kubelet.status`) from what the runtime then reports and hand it to the `StatusWriter`. A pod
+restart exited containers as ``restartPolicy`` says, behind CrashLoopBackOff; kill and restart a
+container whose liveness or startup probe failed (`kubelet.probes`); pull images through the
+`ImagePuller` (pull policy, ErrImagePull / ImagePullBackOff); compute the status
+(`kubelet.status`) from what the runtime then reports, with readiness from the probes, and hand
+it to the `StatusWriter`. A pod
 with a deletionTimestamp is stopped within its grace period and then deleted for good
 (``gracePeriodSeconds=0``), as the kubelet's status manager does once a pod's containers are
 gone. Every decision reads the runtime's records, so a kubelet restarted over a live runtime
@@ -14,13 +17,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from client.errors import Conflict, NotFound
+from client.events import EventType
 from client.rest import ApiClient
 from kubelet.backoff import CrashBackoff
 from kubelet.event_sink import EventSink
+from kubelet.image_puller import ERR_IMAGE_PULL, IMAGE_ERRORS, IMAGE_PULL_BACKOFF, ImagePuller
+from kubelet.pod_inputs import PodInputs, VolumeMountError
+from kubelet.probes import ProbeKind, ProbeManager
 from kubelet.runtime import ContainerInfo, Runtime, RuntimeOperationError, SandboxInfo
 from kubelet.runtimes import RuntimeRegistry
 from kubelet.status import PodObservation, compute_pod_status, newest_attempts
@@ -30,6 +39,11 @@ log = logging.getLogger(__name__)
 
 DEFAULT_GRACE_S = 30
 _RETRY_FAILED_START_S = 10.0
+# After ErrImagePull, look again soon so the status shows ImagePullBackOff while the back-off runs
+# (upstream's pod worker retries a failed sync within seconds; the pull itself waits the back-off).
+_RECHECK_AFTER_PULL_FAILURE_S = 1.0
+_VOLUME_REFRESH_S = 30.0  # upstream re-reads configMaps/secrets on its periodic pod sync
+_MIN_KILL_GRACE_S = 2  # upstream's minimumGracePeriodInSeconds for killContainer
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +53,7 @@ class NodeContext:
     name: str
     host_ip: str
     registry: RuntimeRegistry
+    inputs: PodInputs | None = None  # env and volumes (None: hollow nodes resolve nothing)
 
 
 def should_restart(policy: str, exit_code: int) -> bool:
@@ -49,11 +64,15 @@ class PodSyncer:
     """Syncs pods of any node in this process (the node comes with each call)."""
 
     def __init__(self, client: ApiClient, *, status: StatusWriter, events: EventSink,
-                 backoff: CrashBackoff | None = None) -> None:
+                 backoff: CrashBackoff | None = None, images: ImagePuller | None = None,
+                 probes: ProbeManager | None = None) -> None:
         self.client = client
         self.status = status
         self.events = events
         self.backoff = backoff or CrashBackoff()
+        self.images = images or ImagePuller()
+        self.probes = probes or ProbeManager(events)
+        self._refreshed_at: dict[str, float] = {}
 
     async def sync(self, node: NodeContext, pod: dict[str, Any]) -> float | None:
         """One pass over ``pod``; answers seconds after which to look again, if any."""
@@ -67,19 +86,25 @@ class PodSyncer:
             return None
         uid = str(pod["metadata"]["uid"])
         if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            self.probes.forget_pod(uid)
             await self._stop_all(node, pod, runtime, grace_s=0, announce=False)
             return None
         sandbox = await self._ensure_sandbox(node, pod, runtime)
         if sandbox is None:
             return _RETRY_FAILED_START_S
+        await self._refresh_volumes(node, pod)
         waiting: dict[str, tuple[str, str]] = {}
         attempts = newest_attempts(await runtime.list_containers(pod_uid=uid))
         requeue = await self._advance(node, pod, runtime, sandbox, attempts, waiting)
         host_network = bool((pod.get("spec") or {}).get("hostNetwork"))
+        pod_ip = node.host_ip if host_network else sandbox.ip
+        containers = await runtime.list_containers(pod_uid=uid)
+        self.probes.sync_pod(node.name, pod, runtime, containers, pod_ip=pod_ip)
+        probed = self.probes.status_view(pod, containers)
         observation = PodObservation(
-            containers=await runtime.list_containers(pod_uid=uid),
-            pod_ip=node.host_ip if host_network else sandbox.ip, host_ip=node.host_ip,
-            id_scheme=runtime.runtime_version().split("://", 1)[0], waiting=waiting)
+            containers=containers, pod_ip=pod_ip, host_ip=node.host_ip,
+            id_scheme=runtime.runtime_version().split("://", 1)[0], waiting=waiting,
+            ready=probed.ready, started=probed.started)
         self.status.set(pod, compute_pod_status(pod, observation))
         return requeue
 
@@ -114,12 +139,41 @@ class PodSyncer:
             return min(requeues, default=None)
         for container in spec.get("containers") or []:
             history = attempts.get(str(container.get("name")), [])
+            failed = self.probes.failed_probe(history[0].id) if history else None
+            if failed is not None and history[0].state == "running":
+                await self._kill_unhealthy(node, pod, runtime, container, history[0], failed,
+                                           restart=policy != "Never")
+                if policy != "Never":
+                    # Upstream kills and starts in the same SyncPod pass: no crash back-off here.
+                    await self._restart(node, pod, runtime, sandbox, container, history, waiting,
+                                        requeues)
+                continue
             if history and (history[0].state != "exited"
                             or not should_restart(policy, history[0].exit_code)):
                 continue
             await self._start_or_back_off(node, pod, runtime, sandbox, container, history, waiting,
                                           requeues)
         return min(requeues, default=None)
+
+    async def _kill_unhealthy(self, node: NodeContext, pod: dict[str, Any], runtime: Runtime,
+                              container: dict[str, Any], running: ContainerInfo, failed: ProbeKind, *,
+                              restart: bool) -> None:
+        """Upstream's computePodActions/killContainer for a failed liveness or startup probe: the
+        probe's terminationGracePeriodSeconds, else the pod's, at least 2 s."""
+        name = str(container.get("name"))
+        message = f"Container {name} failed {failed} probe" + (", will be restarted" if restart else "")
+        self._record(node, pod, "Normal", "Killing", message)
+        probe = container.get(f"{failed}Probe") or {}
+        grace = probe.get("terminationGracePeriodSeconds")
+        if grace is None:
+            grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds", DEFAULT_GRACE_S)
+        grace_s = float(max(int(grace), _MIN_KILL_GRACE_S))
+        try:
+            async with asyncio.timeout(grace_s + 5):
+                await runtime.stop_container(running.id, timeout_s=grace_s)
+        except TimeoutError:
+            log.warning("pod %s: container %s did not stop within %.0fs", pod["metadata"]["uid"], name,
+                        grace_s)
 
     async def _start_or_back_off(self, node: NodeContext, pod: dict[str, Any], runtime: Runtime,
                                  sandbox: SandboxInfo, container: dict[str, Any],
@@ -136,24 +190,68 @@ class PodSyncer:
                 requeues.append(remaining)
                 return
             self.backoff.record_restart(uid, name)
-            for old in history[1:]:
-                await runtime.remove_container(old.id)  # upstream keeps only the last dead attempt
+        await self._restart(node, pod, runtime, sandbox, container, history, waiting, requeues)
+
+    async def _restart(self, node: NodeContext, pod: dict[str, Any], runtime: Runtime,
+                       sandbox: SandboxInfo, container: dict[str, Any], history: list[ContainerInfo],
+                       waiting: dict[str, tuple[str, str]], requeues: list[float]) -> None:
+        """Starts the next attempt of ``container``; a failure becomes its waiting reason."""
+        name = str(container.get("name"))
+        for old in history[1:]:
+            await runtime.remove_container(old.id)  # upstream keeps only the last dead attempt
         attempt = history[0].attempt + 1 if history else 0
         try:
             await self._start(node, pod, runtime, sandbox, container, attempt)
         except RuntimeOperationError as e:
             waiting[name] = (e.reason, e.message)
-            self._record(node, pod, "Warning", "Failed", f"Error: {e.reason}: {e.message}")
-            requeues.append(_RETRY_FAILED_START_S)
+            requeues.append(self._retry_after(pod, container, e.reason))
+            # Upstream's startContainer records "Error: ErrImagePull" (the error's name) for images.
+            detail = e.reason if e.reason in IMAGE_ERRORS else f"{e.reason}: {e.message}"
+            self._record(node, pod, "Warning", "Failed", f"Error: {detail}")
+
+    def _retry_after(self, pod: dict[str, Any], container: dict[str, Any], reason: str) -> float:
+        if reason == ERR_IMAGE_PULL:
+            return _RECHECK_AFTER_PULL_FAILURE_S
+        if reason == IMAGE_PULL_BACKOFF:
+            remaining = self.images.backoff_remaining(str(pod["metadata"]["uid"]),
+                                                      str(container.get("image") or ""))
+            return max(remaining, _RECHECK_AFTER_PULL_FAILURE_S)
+        return _RETRY_FAILED_START_S
+
+    async def _refresh_volumes(self, node: NodeContext, pod: dict[str, Any]) -> None:
+        """Rewrites configMap/secret/projected volume contents at most every resync period, as
+        upstream's kubelet picks up changed objects on its periodic sync."""
+        uid = str(pod["metadata"]["uid"])
+        now = time.monotonic()
+        if node.inputs is None or now - self._refreshed_at.get(uid, now) < _VOLUME_REFRESH_S:
+            self._refreshed_at.setdefault(uid, now)
+            return
+        self._refreshed_at[uid] = now
+        try:
+            await node.inputs.refresh(pod)
+        except (RuntimeOperationError, OSError) as e:
+            log.warning("pod %s: refreshing volumes failed: %s", uid, e)
 
     async def _start(self, node: NodeContext, pod: dict[str, Any], runtime: Runtime,
                      sandbox: SandboxInfo, container: dict[str, Any], attempt: int) -> None:
-        name, image = str(container.get("name")), str(container.get("image", ""))
-        pulled = await runtime.ensure_image(image, str(container.get("imagePullPolicy") or "IfNotPresent"))
-        if pulled.pulled:
-            self._record(node, pod, "Normal", "Pulled", f'Successfully pulled image "{image}"')
+        name = str(container.get("name"))
+
+        def record(event_type: EventType, reason: str, message: str) -> None:
+            self._record(node, pod, event_type, reason, message)
+
+        inputs = None
+        if node.inputs is not None:
+            host_network = bool((pod.get("spec") or {}).get("hostNetwork"))
+            try:
+                inputs = await node.inputs.for_container(
+                    pod, container, host_ip=node.host_ip,
+                    pod_ip=node.host_ip if host_network else sandbox.ip, warn=partial(record, "Warning"))
+            except VolumeMountError as e:
+                record("Warning", e.event_reason, e.message)
+                raise
+        image_ref = await self.images.ensure(runtime, pod, container, record)
         created = await runtime.create_container(sandbox, pod, container, attempt=attempt,
-                                                 image_ref=pulled.image_ref)
+                                                 image_ref=image_ref, inputs=inputs)
         self._record(node, pod, "Normal", "Created", f"Created container {name}")
         await runtime.start_container(created.id)
         self._record(node, pod, "Normal", "Started", f"Started container {name}")
@@ -173,11 +271,12 @@ class PodSyncer:
                                      preconditions={"uid": str(metadata["uid"])})
         except (NotFound, Conflict):
             pass  # already gone, or a new pod of the same name
-        await self.forget(runtime, str(metadata["uid"]))
+        await self.forget(runtime, str(metadata["uid"]), node)
 
     async def _stop_all(self, node: NodeContext, pod: dict[str, Any], runtime: Runtime, *,
                         grace_s: float, announce: bool) -> None:
         uid = str(pod["metadata"]["uid"])
+        self.probes.forget_pod(uid)  # a stopping pod is not probed (no liveness kills meanwhile)
         live = [c for c in await runtime.list_containers(pod_uid=uid) if c.state != "exited"]
         for container in live:
             if announce:
@@ -193,8 +292,9 @@ class PodSyncer:
             if sandbox.pod.uid == uid and sandbox.state == "ready":
                 await runtime.stop_sandbox(sandbox.id)
 
-    async def forget(self, runtime: Runtime, uid: str) -> None:
-        """Removes every trace of pod ``uid`` from the runtime and the kubelet's memory."""
+    async def forget(self, runtime: Runtime, uid: str, node: NodeContext | None = None) -> None:
+        """Removes every trace of pod ``uid`` from the runtime, the node's volume directories
+        and the kubelet's memory."""
         for container in await runtime.list_containers(pod_uid=uid):
             await runtime.stop_container(container.id, timeout_s=0)
             await runtime.remove_container(container.id)
@@ -202,9 +302,14 @@ class PodSyncer:
             if sandbox.pod.uid == uid:
                 await runtime.remove_sandbox(sandbox.id)
         self.backoff.forget_pod(uid)
+        self.images.forget_pod(uid)
+        self.probes.forget_pod(uid)
         self.status.forget(uid)
+        self._refreshed_at.pop(uid, None)
+        if node is not None and node.inputs is not None:
+            await node.inputs.cleanup(uid)
 
-    def _record(self, node: NodeContext, pod: dict[str, Any], event_type: Any, reason: str,
+    def _record(self, node: NodeContext, pod: dict[str, Any], event_type: EventType, reason: str,
                 message: str) -> None:
         self.events.emit(node.name, pod, event_type, reason, message)
 

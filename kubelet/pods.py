@@ -129,7 +129,7 @@ class PodWorkers:
 
     async def _forget(self, node: NodeContext, uid: str) -> None:
         for runtime in node.registry.all():
-            await self.syncer.forget(runtime, uid)
+            await self.syncer.forget(runtime, uid, node)
 
     async def _remove_orphans(self) -> None:
         """Sandboxes of pods the API no longer binds here: a previous run's leftovers."""
@@ -141,7 +141,7 @@ class PodWorkers:
                 for uid in orphans:
                     log.info("node %s: removing orphaned pod %s from runtime %s", node.name, uid,
                              runtime.name)
-                    await self.syncer.forget(runtime, uid)
+                    await self.syncer.forget(runtime, uid, node)
 
     def pods_of(self, node: str) -> list[dict[str, Any]]:
         return [p for p in self.informer.objects() if (p.get("spec") or {}).get("nodeName") == node]

@@ -11,6 +11,10 @@ conditions) are unit-testable without a runtime or a server:
 - Pending until every init container has exited 0; Failed when one failed under
   restartPolicy Never; then Running while anything runs, and Succeeded / Failed once all stopped
   under the restart policy's rules;
+- a running container is ready unless its readiness probe says otherwise, and started unless its
+  startup probe has not passed yet (``PodObservation.ready`` / ``started``, from
+  `kubelet.probes`); ContainersReady and Ready follow, naming the unready containers as upstream
+  (``containers with unready status: [a b]``);
 - conditions PodScheduled, Initialized, ContainersReady, Ready keep their lastTransitionTime
   while their status does not change.
 """
@@ -37,6 +41,9 @@ class PodObservation:
     id_scheme: str = "hollow"
     waiting: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (reason, message)
     start_time: str = ""
+    # Per running container id, when a probe decides it (absent: ready / started while running).
+    ready: dict[str, bool] = field(default_factory=dict)
+    started: dict[str, bool] = field(default_factory=dict)
 
 
 def rfc3339(epoch_seconds: float) -> str:
@@ -86,8 +93,10 @@ def container_status(spec: dict[str, Any], attempts: list[ContainerInfo], obs: P
         status["lastState"] = status["state"]
         status["state"] = {"waiting": _waiting(waiting)}
     running = newest.state == "running"
-    status["ready"] = running
-    status["started"] = running
+    started = running and obs.started.get(newest.id, True)
+    # Upstream's prober UpdatePodStatus: a container that has not started is never ready.
+    status["ready"] = started and obs.ready.get(newest.id, True)
+    status["started"] = started
     return status
 
 
@@ -142,19 +151,23 @@ def pod_phase(pod: dict[str, Any], init_statuses: list[dict[str, Any]],
 
 
 def pod_conditions(old: list[dict[str, Any]], *, phase: str, initialized: bool,
-                   containers_ready: bool) -> list[dict[str, Any]]:
+                   containers_ready: bool, unready: list[str] | None = None) -> list[dict[str, Any]]:
     completed = phase == "Succeeded"
-    wanted: dict[str, tuple[bool, str]] = {
-        "PodScheduled": (True, ""),
-        "Initialized": (initialized, "" if initialized else "ContainersNotInitialized"),
-        "ContainersReady": (containers_ready, _unready_reason(containers_ready, completed)),
-        "Ready": (containers_ready, _unready_reason(containers_ready, completed)),
+    # Upstream prints the Go slice of unready container names: "[a b]".
+    unready_message = f"containers with unready status: [{' '.join(unready)}]" if unready else ""
+    wanted: dict[str, tuple[bool, str, str]] = {
+        "PodScheduled": (True, "", ""),
+        "Initialized": (initialized, "" if initialized else "ContainersNotInitialized", ""),
+        "ContainersReady": (containers_ready, _unready_reason(containers_ready, completed),
+                            "" if containers_ready or completed else unready_message),
+        "Ready": (containers_ready, _unready_reason(containers_ready, completed),
+                  "" if containers_ready or completed else unready_message),
     }
     previous = {c.get("type"): c for c in old}
     now = now_rfc3339()
     conditions: list[dict[str, Any]] = []
     for kind in CONDITION_TYPES:
-        ok, reason = wanted[kind]
+        ok, reason, message = wanted[kind]
         status = "True" if ok else "False"
         before = previous.get(kind) or {}
         condition: dict[str, Any] = {"type": kind, "status": status,
@@ -163,6 +176,8 @@ def pod_conditions(old: list[dict[str, Any]], *, phase: str, initialized: bool,
             condition["lastTransitionTime"] = now
         if reason:
             condition["reason"] = reason
+        if message:
+            condition["message"] = message
         conditions.append(condition)
     return conditions
 
@@ -190,7 +205,8 @@ def compute_pod_status(pod: dict[str, Any], obs: PodObservation) -> dict[str, An
     status: dict[str, Any] = {
         "phase": phase,
         "conditions": pod_conditions(old.get("conditions") or [], phase=phase, initialized=initialized,
-                                     containers_ready=containers_ready),
+                                     containers_ready=containers_ready,
+                                     unready=[s["name"] for s in statuses if not s["ready"]]),
         "containerStatuses": statuses,
         "startTime": old.get("startTime") or obs.start_time or now_rfc3339(),
         "qosClass": old.get("qosClass") or qos_class(spec),

@@ -1,0 +1,64 @@
+"""Which transport the client asked for, and accepting it: WebSocket (a subprotocol) or SPDY/3.1.
+
+Why this exists: exec, attach and port-forward all start the same way — upstream's kubelet first checks
+for a WebSocket upgrade (wsstream.IsWebSocketRequest) and negotiates ``Sec-WebSocket-Protocol``, otherwise
+it expects ``Upgrade: SPDY/3.1`` and negotiates ``X-Stream-Protocol-Version`` (httpstream.Handshake).
+Negotiation happens before the runtime is asked for anything, so a refusal is still an ordinary HTTP error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from aiohttp import web
+
+from apis.streaming.channel_protocol import STREAM_PROTOCOL_HEADER, negotiate_protocol, split_protocol_header
+from apis.streaming.upgrade_takeover import RawConnection, accept_upgrade, is_upgrade_request
+from kubelet.streaming.errors import StreamingError, bad_request
+
+Transport = Literal["websocket", "spdy"]
+
+
+@dataclass(frozen=True, slots=True)
+class Negotiated:
+    transport: Transport
+    protocol: str
+
+
+def is_websocket_request(request: web.Request) -> bool:
+    connection = {t.strip().lower() for t in request.headers.get("Connection", "").split(",")}
+    return "upgrade" in connection and request.headers.get("Upgrade", "").lower() == "websocket"
+
+
+def negotiate(request: web.Request, *, websocket: Sequence[str], spdy: Sequence[str],
+              legacy: str | None = None) -> Negotiated:
+    """The transport and protocol to use; `legacy` answers a client that offers no protocol at all."""
+    if is_websocket_request(request):
+        header = "Sec-WebSocket-Protocol"
+        preferred, transport = websocket, "websocket"
+    elif is_upgrade_request(request):
+        header = STREAM_PROTOCOL_HEADER
+        preferred, transport = spdy, "spdy"
+    else:
+        raise bad_request("Upgrade request required")
+    offered = request.headers.getall(header, [])
+    protocol = negotiate_protocol(offered, preferred)
+    if protocol is None:
+        if legacy is not None and not split_protocol_header(offered):
+            return Negotiated(transport, legacy)  # type: ignore[arg-type]
+        # httpstream.Handshake answers 403 with both lists when nothing matches.
+        raise StreamingError(403, f"unable to upgrade: unable to negotiate protocol: client supports "
+                                  f"{split_protocol_header(offered)}, server supports {list(preferred)}")
+    return Negotiated(transport, protocol)  # type: ignore[arg-type]
+
+
+async def accept_websocket(request: web.Request, protocol: str) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(protocols=(protocol,), max_msg_size=0)
+    await ws.prepare(request)
+    return ws
+
+
+async def accept_spdy(request: web.Request, protocol: str) -> RawConnection:
+    return await accept_upgrade(request, protocol_headers={STREAM_PROTOCOL_HEADER: protocol})
