@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from apis.action_schemas import add_action_definitions
 from apis.vm_schemas import add_vm_definitions
 
 Schema = dict[str, Any]
@@ -192,3 +193,4 @@ def add_arktos_definitions(defs: dict[str, Schema]) -> None:
     defs.update(_tenant_definitions())
     defs.update(_network_definitions())
     add_vm_definitions(defs)
+    add_action_definitions(defs)

@@ -90,9 +90,10 @@ _CORE: tuple[Resource, ...] = (
     _declare("v1", "PersistentVolumeClaim", "persistentvolumeclaims", "Namespaced", short=("pvc",),
              subresources=_STATUS),
     _declare("v1", "PersistentVolume", "persistentvolumes", "Tenant", short=("pv",), subresources=_STATUS),
+    # Arktos adds pods/action (POST a CustomAction; ARKTOS.md §4).
     _declare("v1", "Pod", "pods", "Namespaced", short=("po",), categories=_ALL, subresources=(
-        "attach", "binding", "ephemeralcontainers", "eviction", "exec", "log", "portforward", "proxy",
-        "resize", "status",
+        "action", "attach", "binding", "ephemeralcontainers", "eviction", "exec", "log", "portforward",
+        "proxy", "resize", "status",
     )),
     _declare("v1", "PodTemplate", "podtemplates", "Namespaced"),
     _declare("v1", "ReplicationController", "replicationcontrollers", "Namespaced", short=("rc",),
@@ -106,8 +107,9 @@ _CORE: tuple[Resource, ...] = (
     # added to the served schemas by apis/schemas.py.
     _declare("v1", "Tenant", "tenants", "Cluster", subresources=("finalize", "status"),
              verbs=_NO_DELETECOLLECTION),
-    # Arktos also serves core/v1 `actions` (kind Action, Namespaced) for VM pod actions (ARKTOS.md §4);
-    # it is declared with the VM-pod work, once its schema exists.
+    # Arktos: VM pod actions (ARKTOS.md §4), stored per tenant and namespace; the node's kubelet
+    # reports progress through /status. Schema in apis/action_schemas.py.
+    _declare("v1", "Action", "actions", "Namespaced", subresources=_STATUS),
 )
 
 _GROUPS: tuple[Resource, ...] = (
@@ -212,6 +214,7 @@ _PROXY = ("create", "delete", "get", "patch", "update")
 
 # Subresources whose kind or verbs are particular to one resource: (group, plural, name) -> declaration.
 _PARTICULAR: dict[tuple[str, str, str], Subresource] = {
+    ("", "pods", "action"): Subresource("action", "CustomAction", _CREATE_ONLY),
     ("", "pods", "attach"): Subresource("attach", "PodAttachOptions", _CONNECT_GET),
     ("", "pods", "binding"): Subresource("binding", "Binding", _CREATE_ONLY),
     ("", "pods", "eviction"): Subresource("eviction", "Eviction", _CREATE_ONLY, "policy", "v1"),

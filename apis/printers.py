@@ -203,10 +203,24 @@ def _readiness_gates(spec: Obj, status: Obj) -> str:
     return f"{passed}/{len(gates)}"
 
 
+def _summarise_vm(status: Obj, summary: _PodSummary) -> None:
+    """Arktos VM pods have one VM instead of containers: READY is the VM's readiness out of 1,
+    RESTARTS its restart count, and a running pod whose VM is paused/shut down says so."""
+    vm_status = status.get("virtualMachineStatus") or {}
+    summary.ready = 1 if vm_status.get("ready") else 0
+    summary.restarts = int(vm_status.get("restartCount") or 0)
+    power = str(vm_status.get("powerState") or "")
+    if summary.reason == "Running" and power and power not in ("running", "nostate"):
+        summary.reason = power.capitalize()
+
+
 def _pod_cells(pod: Obj, now: float) -> list[Any]:
     spec, status = pod.get("spec") or {}, pod.get("status") or {}
     summary = _summarise_pod(pod, spec, status)
     total = len(spec.get("containers") or ())
+    if isinstance(spec.get("virtualMachine"), dict):
+        _summarise_vm(status, summary)
+        total = 1
     init_specs = spec.get("initContainers")
     if init_specs:
         # Restartable init containers (sidecars) count as containers of the running pod.

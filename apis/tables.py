@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from apis import printers, workload_printers
+from apis.actions import ACTION_PRINTER
 from apis.catalogue import Resource
 from apis.durations import age, epoch_seconds, rfc3339, timestamp_or_zero
 from apis.printers import AGE, NAME, Obj, Printer, column, created_age, meta_of
@@ -136,6 +137,7 @@ _PRINTERS: dict[tuple[str, str], Printer] = {
     ("", "nodes"): printers.NODE,
     ("", "namespaces"): printers.NAMESPACE,
     ("", "tenants"): printers.TENANT,
+    ("", "actions"): ACTION_PRINTER,
     ("", "services"): printers.SERVICE,
     ("", "replicationcontrollers"): workload_printers.REPLICATION_CONTROLLER,
     ("apps", "deployments"): workload_printers.DEPLOYMENT,

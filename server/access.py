@@ -23,6 +23,7 @@ from server.auth.authenticator import Authenticator
 from server.auth.serviceaccounts import ServiceAccountTokens
 from server.auth.tokens import TokenFile
 from server.auth.user import ANONYMOUS, UserInfo
+from server.authz.action_nodes import CacheActionNodes
 from server.authz.attributes import Attributes
 from server.authz.chain import AuthorizerChain
 from server.authz.node import NodeAuthorizer
@@ -126,7 +127,8 @@ class AccessControl:
             token_file=TokenFile.load(config.token_auth_file) if config.token_auth_file else None,
             sa_tokens=self.tokens, sa_lookup=self._service_account_uid)
         self.rbac = RBACAuthorizer(CachePolicySource(cache, catalogue))
-        self.authorizer = AuthorizerChain(self.rbac, NodeAuthorizer(CacheNodeGraph(cache, catalogue)))
+        self.authorizer = AuthorizerChain(self.rbac, NodeAuthorizer(
+            CacheNodeGraph(cache, catalogue), actions=CacheActionNodes(cache, catalogue)))
 
     def _service_account_uid(self, tenant: str, namespace: str, name: str) -> str | None:
         cached = self._service_accounts.objects.get(
@@ -164,11 +166,12 @@ class AccessControl:
 
     # -- authorization ----------------------------------------------------------------------------
     def authorize_resource(self, user: UserInfo, info: RequestInfo, resource: Resource,
-                           scope: Scope) -> None:
+                           scope: Scope, *, field_selector: str = "") -> None:
         attributes = Attributes(
             user=user, verb=info.verb, resource_request=True, api_group=resource.group,
             api_version=resource.version, resource=resource.plural, subresource=info.subresource,
-            name=info.name, namespace=scope.namespace, tenant=scope.tenant, path=info.path)
+            name=info.name, namespace=scope.namespace, tenant=scope.tenant, path=info.path,
+            field_selector=field_selector)
         if self.allowed(attributes):
             return
         raise Forbidden(_forbidden_message(user, info, resource, scope.namespace),

@@ -27,9 +27,11 @@ from server.auth.user import UserInfo
 from server.bootstrap import ensure_system_objects
 from server.errors import ApiError, InternalError, NotFound
 from server.handlers.discovery import DiscoveryEndpoints
+from server.handlers.pod_proxy import PodProxy
 from server.handlers.rest import ResourceHandler
 from server.handlers.reviews import ReviewHandler
 from server.handlers.watch import WatchServer
+from server.kubelet_connection import KubeletClient, KubeletClientConfig
 from server.metrics import ServerMetrics
 from server.registry.admission import Admission
 from server.registry.keys import SYSTEM_TENANT
@@ -50,6 +52,7 @@ class ServerConfig:
     compaction_interval: float = 300.0
     bookmark_interval: float = 5.0
     security: SecurityConfig = field(default_factory=SecurityConfig)
+    kubelet: KubeletClientConfig = field(default_factory=KubeletClientConfig)
 
 
 class ApiServer:
@@ -70,6 +73,8 @@ class ApiServer:
         self.metrics = ServerMetrics()
         self.access = AccessControl(config.security, cache=self.cache, catalogue=self.catalogue)
         self.reviews = ReviewHandler(access=self.access, catalogue=self.catalogue)
+        self.pod_proxy = PodProxy(catalogue=self.catalogue, store=self.store, access=self.access,
+                                  kubelets=KubeletClient(config.kubelet))
         self.audit = AuditLog(config.security.audit_log_path)
         self.ready = False
 
@@ -109,9 +114,12 @@ class ApiServer:
             return self._non_resource(request, info, user)
         resource = self.resources.resolve(info)
         scope = self.resources.scope(info, resource, user.tenant)
-        self.access.authorize_resource(user, info, resource, scope)
+        self.access.authorize_resource(user, info, resource, scope,
+                                       field_selector=request.query.get("fieldSelector", ""))
         if self.reviews.handles(resource, info):
             return await self.reviews.handle(request, info, resource, scope, user)
+        if self.pod_proxy.handles(resource, info):
+            return await self.pod_proxy.handle(request, info, resource, scope, user)
         return await self.resources.handle(request, info, resource, scope)
 
     def _non_resource(self, request: web.BaseRequest, info: RequestInfo,

@@ -13,6 +13,7 @@ from pathlib import Path
 from aiohttp import web
 
 from server.app import ApiServer, ServerConfig, build_server
+from server.kubelet_connection import KubeletClientConfig
 from server.serving import SecurityConfig, is_loopback, serving_context
 
 log = logging.getLogger("server")
@@ -43,6 +44,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                       help="private key that signs service-account tokens")
     auth.add_argument("--service-account-issuer", default="https://kubernetes.default.svc")
     auth.add_argument("--audit-log-path", default="", help="JSON lines of mutating requests")
+    kubelet = parser.add_argument_group("kubelet connections (logs, exec, attach, port-forward)")
+    kubelet.add_argument("--kubelet-client-certificate", default="",
+                         help="client certificate the API server presents to kubelets")
+    kubelet.add_argument("--kubelet-client-key", default="", help="its private key")
+    kubelet.add_argument("--kubelet-certificate-authority", default="",
+                         help="CA that verifies kubelets' serving certificates (default: not verified)")
     tuning = parser.add_argument_group("tuning")
     tuning.add_argument("--watch-history", type=int, default=10_000,
                         help="events kept per resource for watch resumption")
@@ -79,7 +86,10 @@ async def serve(args: argparse.Namespace, storage: str) -> None:
             service_account_key_files=tuple(args.service_account_key_file),
             service_account_signing_key_file=args.service_account_signing_key_file,
             service_account_issuer=args.service_account_issuer,
-            audit_log_path=args.audit_log_path)))
+            audit_log_path=args.audit_log_path),
+        kubelet=KubeletClientConfig(
+            client_cert_file=args.kubelet_client_certificate, client_key_file=args.kubelet_client_key,
+            certificate_authority_file=args.kubelet_certificate_authority)))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -3,12 +3,15 @@
 This is the list that upstream's hack/local-up-cluster.sh spreads over its shell functions
 (create_client_certkey, write_client_kubeconfig, ...): the CA, the API server's serving pair,
 the service-account key pair, the static token file, and one client identity per component,
-each in a kubeconfig pointing at the secure URL. arktos-up.sh runs it in one Python process
+each in a kubeconfig pointing at the secure URL; and the pair the API server presents to kubelets
+(logs, exec, port-forward) with the kubelet's own serving pair, so each side can check the other.
+arktos-up.sh runs it in one Python process
 (`python -m tools.pki cluster ...`); the e2e fixtures call `ensure_cluster_credentials` directly.
 """
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +27,13 @@ ADMIN_CERT_FILE = "client-admin.crt"
 ADMIN_KEY_FILE = "client-admin.key"
 ADMIN_IDENTITY = ClientIdentity("system:admin", organizations=("system:masters",))
 ADMIN_TOKEN_USER = "admin"
+# The API server's identity towards kubelets (upstream's kube-apiserver-kubelet-client, which
+# kubeadm puts in system:masters so kubelet webhook authorization lets it through).
+KUBELET_CLIENT_CERT_FILE = "client-kube-apiserver-kubelet.crt"
+KUBELET_CLIENT_KEY_FILE = "client-kube-apiserver-kubelet.key"
+KUBELET_CLIENT_IDENTITY = ClientIdentity("kube-apiserver-kubelet-client", organizations=("system:masters",))
+KUBELET_SERVING_CERT_FILE = "serving-kubelet.crt"
+KUBELET_SERVING_KEY_FILE = "serving-kubelet.key"
 # Names the API server's certificate must carry besides the host IP: loopback, and the in-cluster
 # service names pods will use later (as upstream's local-up-cluster adds to its serving cert).
 DEFAULT_SERVING_HOSTS = (
@@ -108,6 +118,39 @@ class ClusterCredentials:
     def admin_kubeconfig(self) -> Path:
         return self.cert_dir / "admin.kubeconfig"
 
+    @property
+    def kubelet_client_cert(self) -> Path:
+        return self.cert_dir / KUBELET_CLIENT_CERT_FILE
+
+    @property
+    def kubelet_client_key(self) -> Path:
+        return self.cert_dir / KUBELET_CLIENT_KEY_FILE
+
+    @property
+    def kubelet_serving_cert(self) -> Path:
+        return self.cert_dir / KUBELET_SERVING_CERT_FILE
+
+    @property
+    def kubelet_serving_key(self) -> Path:
+        return self.cert_dir / KUBELET_SERVING_KEY_FILE
+
+
+def primary_ip() -> str:
+    """The address of the default route: what the kubelet reports as its InternalIP unless told
+    otherwise (no packet is sent; connecting a UDP socket only picks the source address)."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("10.255.255.255", 1))
+            return str(probe.getsockname()[0])
+    except OSError:
+        return ""
+
+
+def kubelet_serving_hosts(node_name: str, node_ips: Sequence[str] = ()) -> list[str]:
+    """Names the kubelet's serving certificate covers: the node name, loopback and the node IPs."""
+    ips = list(node_ips) or [ip for ip in (primary_ip(),) if ip]
+    return list(dict.fromkeys([node_name, "127.0.0.1", "localhost", *ips]))
+
 
 def ensure_cluster_credentials(
     cert_dir: Path,
@@ -115,9 +158,14 @@ def ensure_cluster_credentials(
     server: str,
     hosts: Sequence[str],
     node_name: str,
+    node_ips: Sequence[str] = (),
     log: list[str] | None = None,
 ) -> ClusterCredentials:
-    """Creates or reuses everything in ``cert_dir``; ``log`` collects one line per file touched."""
+    """Creates or reuses everything in ``cert_dir``; ``log`` collects one line per file touched.
+
+    ``node_ips``: the kubelet's addresses for its serving certificate (default: this host's
+    primary address, which the kubelet reports as InternalIP).
+    """
     cert_dir.mkdir(parents=True, exist_ok=True)
     notes = log if log is not None else []
     ca = ensure_ca(cert_dir)
@@ -134,6 +182,19 @@ def ensure_cluster_credentials(
         cert_dir / ADMIN_KEY_FILE,
         common_name=ADMIN_IDENTITY.common_name,
         organizations=ADMIN_IDENTITY.organizations,
+    )
+    ensure_client_cert(
+        ca,
+        cert_dir / KUBELET_CLIENT_CERT_FILE,
+        cert_dir / KUBELET_CLIENT_KEY_FILE,
+        common_name=KUBELET_CLIENT_IDENTITY.common_name,
+        organizations=KUBELET_CLIENT_IDENTITY.organizations,
+    )
+    ensure_serving_cert(
+        ca,
+        cert_dir / KUBELET_SERVING_CERT_FILE,
+        cert_dir / KUBELET_SERVING_KEY_FILE,
+        hosts=kubelet_serving_hosts(node_name, node_ips),
     )
     token = ensure_token(
         cert_dir / TOKEN_FILE, user=ADMIN_TOKEN_USER, groups=("system:masters",), tenant="system"

@@ -109,6 +109,12 @@ _RESOURCE_FIELDS: dict[tuple[str, str], dict[str, Extractor]] = {
     ("apps", "replicasets"): {"status.replicas": _status_count("replicas")},
     ("batch", "jobs"): {"status.successful": _status_count("succeeded")},
     ("certificates.k8s.io", "certificatesigningrequests"): {"spec.signerName": _path("spec", "signerName")},
+    # Arktos's ActionToSelectableFields (a kubelet watches spec.nodeName=<node>), plus spec.podName.
+    ("", "actions"): {
+        "spec.nodeName": _path("spec", "nodeName"),
+        "spec.podName": _path("spec", "podName"),
+        "status.complete": lambda obj: _text(bool((obj.get("status") or {}).get("complete"))),
+    },
 }
 
 

@@ -56,6 +56,11 @@ arktos::apiserver::check_port_free() {
     fi
 }
 
+# The API server's client identity towards kubelets (CN=kube-apiserver-kubelet-client,
+# O=system:masters) for logs/exec/attach/port-forward, made by tools.pki next to the other credentials.
+arktos::apiserver::kubelet_client_cert() { printf '%s/client-kube-apiserver-kubelet.crt\n' "${CERT_DIR}"; }
+arktos::apiserver::kubelet_client_key() { printf '%s/client-kube-apiserver-kubelet.key\n' "${CERT_DIR}"; }
+
 arktos::apiserver::flags() {
     local flags=(
         --data-dir "${ARKTOS_DATA_DIR}"
@@ -70,6 +75,9 @@ arktos::apiserver::flags() {
         --service-account-issuer "${ARKTOS_SERVICE_ACCOUNT_ISSUER}"
         --token-auth-file "$(arktos::pki::token_file)"
         --audit-log-path "$(arktos::apiserver::audit_log_file)"
+        --kubelet-client-certificate "$(arktos::apiserver::kubelet_client_cert)"
+        --kubelet-client-key "$(arktos::apiserver::kubelet_client_key)"
+        --kubelet-certificate-authority "$(arktos::pki::ca_cert)"
     )
     # The server's --port defaults to 0 (no plain listener); it opens one only when asked.
     if arktos::apiserver::insecure_port_enabled; then

@@ -71,6 +71,12 @@ arktos::kubelet::runtime_endpoint() {
     fi
 }
 
+# The kubelet's serving pair for its logs/exec/port-forward port (SANs: node name, 127.0.0.1, the
+# host's primary IP), made by tools.pki; the API server checks it against the cluster CA, and the
+# kubelet accepts only client certificates from that CA.
+arktos::kubelet::serving_cert() { printf '%s/serving-kubelet.crt\n' "${CERT_DIR}"; }
+arktos::kubelet::serving_key() { printf '%s/serving-kubelet.key\n' "${CERT_DIR}"; }
+
 arktos::kubelet::start() {
     local log_file kubeconfig endpoint
     log_file=$(arktos::kubelet::log_file)
@@ -80,7 +86,10 @@ arktos::kubelet::start() {
     arktos::log::status "starting kubelet for node ${HOSTNAME_OVERRIDE} (runtime ${endpoint}, log ${log_file})"
     (cd "${ARKTOS_ROOT}" && exec "${ARKTOS_PYTHON}" -m kubelet --kubeconfig "${kubeconfig}" \
         --hostname-override "${HOSTNAME_OVERRIDE}" --container-runtime-endpoint "${endpoint}" \
-        --pod-log-dir "${ARKTOS_DATA_DIR}/pods") \
+        --pod-log-dir "${ARKTOS_DATA_DIR}/pods" \
+        --tls-cert-file "$(arktos::kubelet::serving_cert)" \
+        --tls-private-key-file "$(arktos::kubelet::serving_key)" \
+        --client-ca-file "$(arktos::pki::ca_cert)") \
         >"${log_file}" 2>&1 &
     arktos::process::track kubelet "$!" "${log_file}"
     ARKTOS_KUBELET_PID=$!

@@ -28,6 +28,9 @@ class Attributes:
     namespace: str = ""
     tenant: str = ""
     path: str = ""
+    # The request's ?fieldSelector= text (upstream 1.31+ hands authorizers the parsed selector,
+    # AuthorizeWithSelectors): the node authorizer lets a kubelet list only what names its node.
+    field_selector: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,12 +5,16 @@ object checks of the NodeRestriction admission plugin, which our attributes let 
 a kubelet (``system:node:<name>`` in group ``system:nodes``, tenant ``system``) may
 
 * register, read and update its own Node (and its status) and its Lease in ``kube-node-lease``;
-  list/watch nodes and pods (it filters by field selector, which authorization cannot see);
+  list/watch nodes, and pods only with the field selector ``spec.nodeName=<node>`` (upstream
+  1.32's AuthorizeNodeWithSelectors);
 * get, delete and update the status of pods bound to it, evict them;
 * read secrets, config maps, PVCs and service accounts those pods reference, and request tokens
   for those service accounts — in the pod's own tenant and namespace;
-* record events, read services and runtime classes, work the VM actions addressed to it
-  (Arktos), create certificate signing requests and token/access reviews.
+* record events, read services and runtime classes, create certificate signing requests and
+  token/access reviews;
+* work the VM Actions addressed to it (Arktos): list/watch them only with a field selector
+  ``spec.nodeName=<node>`` (as upstream 1.32's node authorizer, with AuthorizeNodeWithSelectors,
+  demands for pods), get them and update their status only when their ``spec.nodeName`` is it.
 
 Everything else gets no opinion from this authorizer (None for non-node users; a refusal with
 upstream's reason for nodes), so RBAC decides — and binds nothing to nodes.
@@ -35,8 +39,6 @@ _ANY_NODE: dict[tuple[str, str], frozenset[str]] = {
     ("events.k8s.io", "events"): frozenset({"create", "update", "patch"}),
     ("", "services"): _READ,
     ("", "endpoints"): frozenset({"get"}),
-    ("", "actions"): frozenset({"get", "list", "watch", "update", "patch"}),
-    ("", "actions/status"): frozenset({"get", "update", "patch"}),
     ("node.k8s.io", "runtimeclasses"): _READ,
     ("storage.k8s.io", "csidrivers"): _READ,
     ("certificates.k8s.io", "certificatesigningrequests"): frozenset({"create", "get", "list", "watch"}),
@@ -50,6 +52,12 @@ class NodeGraph(Protocol):
     """Which pods are bound to a node (an index on ``spec.nodeName``)."""
 
     def pods_on_node(self, node: str) -> Iterable[dict[str, Any]]: ...
+
+
+class ActionNodes(Protocol):
+    """The node an Arktos Action is addressed to (its ``spec.nodeName``), None when absent."""
+
+    def action_node(self, tenant: str, namespace: str, name: str) -> str | None: ...
 
 
 def node_name(user: UserInfo) -> str | None:
@@ -66,8 +74,9 @@ def _pod_tenant(pod: dict[str, Any]) -> str:
 class NodeAuthorizer:
     """Decides requests of kubelets from the pods bound to their node."""
 
-    def __init__(self, graph: NodeGraph) -> None:
+    def __init__(self, graph: NodeGraph, *, actions: ActionNodes | None = None) -> None:
         self._graph = graph
+        self._actions = actions
 
     def authorize(self, attrs: Attributes) -> Decision | None:
         node = node_name(attrs.user)
@@ -88,6 +97,8 @@ class NodeAuthorizer:
             return self._pod(attrs, node)
         if attrs.api_group == "" and attrs.resource in _REFERENCED:
             return self._referenced(attrs, node)
+        if attrs.api_group == "" and attrs.resource == "actions":
+            return self._action(attrs, node)
         return _refused(f"node '{node}' may not {attrs.verb} {resource}")
 
     def _own_object(self, attrs: Attributes, node: str, what: str) -> Decision:
@@ -107,8 +118,13 @@ class NodeAuthorizer:
                    for p in self._graph.pods_on_node(node))
 
     def _pod(self, attrs: Attributes, node: str) -> Decision:
+        # Upstream's AuthorizeNodeWithSelectors (on by default since 1.32): a kubelet lists and
+        # watches only the pods bound to it, named by the field selector spec.nodeName=<node>.
         if not attrs.subresource and attrs.verb in _COLLECTION_READ and not attrs.name:
-            return Decision(True, "")
+            if _pinned_node(attrs.field_selector) == node:
+                return Decision(True, "")
+            return _refused(f"node '{node}' may only list or watch pods with the field selector "
+                            f"spec.nodeName={node}")
         allowed = {"": ("get", "delete"), "status": ("get", "update", "patch"), "eviction": ("create",)}
         if attrs.verb in allowed.get(attrs.subresource, ()) and attrs.name and self._bound_pod(attrs, node):
             return Decision(True, "")
@@ -131,6 +147,32 @@ class NodeAuthorizer:
                 if any(reference == wanted for reference in pod_references(pod)):
                     return Decision(True, "")
         return _refused(f"no relationship found between node '{node}' and this object")
+
+
+    def _action(self, attrs: Attributes, node: str) -> Decision:
+        if not attrs.subresource and attrs.verb in _COLLECTION_READ and not attrs.name:
+            if _pinned_node(attrs.field_selector) == node:
+                return Decision(True, "")
+            return _refused(f"node '{node}' may only list or watch actions with the field selector "
+                            f"spec.nodeName={node}")
+        allowed = {"": ("get",), "status": ("get", "update", "patch")}
+        if attrs.verb in allowed.get(attrs.subresource, ()) and attrs.name and self._actions is not None:
+            addressed = self._actions.action_node(attrs.tenant, attrs.namespace, attrs.name)
+            if addressed == node:
+                return Decision(True, "")
+        return _refused(f"no relationship found between node '{node}' and this object")
+
+
+def _pinned_node(field_selector: str) -> str | None:
+    """The node a field selector pins with ``spec.nodeName=`` / ``==`` (in its only alternative)."""
+    if not field_selector or ";" in field_selector:
+        return None
+    for term in field_selector.split(","):
+        for operator in ("==", "="):
+            field, found, value = term.partition(operator)
+            if found and field.strip() == "spec.nodeName" and not field.endswith("!"):
+                return value.strip()
+    return None
 
 
 def _refused(reason: str) -> Decision:

@@ -22,6 +22,7 @@ from server.handlers.params import list_options, write_options
 from server.handlers.watch import WatchServer
 from server.registry.keys import ALL_TENANTS, SYSTEM_TENANT, Scope
 from server.registry.lister import Lister, ListPage
+from server.registry.pod_actions import create_pod_action
 from server.registry.store import GenericStore, WriteOptions, WriteResult
 from server.registry.subresources import bind_pod, evict_pod, scale_of, update_scale
 from server.request_info import RequestInfo
@@ -30,7 +31,7 @@ from server.watchcache import CachedObject, WatchCache
 # Upstream picks the code per patch failure; `PatchError.status` carries it.
 _PATCH_ERRORS: dict[int, type[ApiError]] = {400: BadRequest, 415: UnsupportedMediaType, 422: Invalid}
 _TABLE_FORMS = ("Table", "PartialObjectMetadata", "PartialObjectMetadataList")
-_VERB_OF_SUBRESOURCE = {"binding": ("create",), "eviction": ("create",),
+_VERB_OF_SUBRESOURCE = {"action": ("create",), "binding": ("create",), "eviction": ("create",),
                         "status": ("get", "update", "patch"), "scale": ("get", "update", "patch"),
                         "finalize": ("update",)}
 
@@ -226,6 +227,9 @@ class ResourceHandler:
         body = codec.decode_body(await codec.read_body(request), codec.content_type_of(request))
         if sub == "binding":
             result = await bind_pod(self._store, resource, scope, name, body, options)
+        elif sub == "action":
+            result = await create_pod_action(self._store, self._catalogue, resource, scope, name, body,
+                                             options)
         elif sub == "eviction":
             result = await evict_pod(self._store, self._cache, self._catalogue, resource, scope, name,
                                      body, options)

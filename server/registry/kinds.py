@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from apis.actions import action_spec_errors
 from apis.catalogue import Resource
 from apis.validation import FieldError
 from server.registry.strategy import Strategy
@@ -175,7 +176,22 @@ class AllowCreateOnUpdateStrategy(Strategy):
     allow_create_on_update = True
 
 
+class ActionStrategy(Strategy):
+    """Arktos Action: names its pod and one operation; the spec is fixed once stored, since the
+    node's kubelet may already be carrying it out (progress goes through ``/status``)."""
+
+    def validate(self, obj: dict[str, Any]) -> list[FieldError]:
+        return [*super().validate(obj), *action_spec_errors(obj)]
+
+    def validate_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
+        errors = self.validate(new)
+        if new.get("spec") != old.get("spec"):
+            errors.append(FieldError("FieldValueForbidden", "spec", "Forbidden: field is immutable"))
+        return errors
+
+
 _BY_RESOURCE: dict[tuple[str, str], type[Strategy]] = {
+    ("", "actions"): ActionStrategy,
     ("", "pods"): PodStrategy,
     ("", "namespaces"): NamespaceStrategy,
     ("", "nodes"): NodeStrategy,

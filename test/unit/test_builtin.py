@@ -21,7 +21,8 @@ from apis.builtin import builtin_catalogue, subresources_of
 from apis.catalogue import Resource
 
 # Definitions that Arktos adds on top of upstream's schemas (apis/schemas.py), not in the file.
-ARKTOS_DEFINITIONS = {"io.k8s.api.core.v1.Tenant", "com.futurewei.arktos.v1.Network"}
+ARKTOS_DEFINITIONS = {"io.k8s.api.core.v1.Tenant", "com.futurewei.arktos.v1.Network",
+                      "io.k8s.api.core.v1.Action"}
 
 
 @functools.cache
@@ -144,7 +145,7 @@ def test_tenant_declaration() -> None:
 
 def test_subresource_kinds_and_verbs() -> None:
     pods = {s.name: s for s in subresources_of(lookup("", "v1", "pods"))}
-    assert set(pods) == {"attach", "binding", "ephemeralcontainers", "eviction", "exec", "log",
+    assert set(pods) == {"action", "attach", "binding", "ephemeralcontainers", "eviction", "exec", "log",
                          "portforward", "proxy", "resize", "status"}
     assert (pods["eviction"].group, pods["eviction"].version, pods["eviction"].kind) == ("policy", "v1",
                                                                                          "Eviction")

@@ -93,6 +93,7 @@ def attrs(
     group: str = "",
     sub: str = "",
     who: UserInfo = KUBELET,
+    field_selector: str = "",
 ) -> Attributes:
     return Attributes(
         user=who,
@@ -104,6 +105,7 @@ def attrs(
         name=name,
         namespace=namespace,
         tenant=tenant,
+        field_selector=field_selector,
     )
 
 
@@ -133,8 +135,8 @@ ALLOWED = (
         attrs("get", "leases", name="n1", namespace="kube-node-lease", group="coordination.k8s.io"),
         attrs("update", "leases", name="n1", namespace="kube-node-lease", group="coordination.k8s.io"),
         attrs("create", "leases", namespace="kube-node-lease", group="coordination.k8s.io"),
-        attrs("list", "pods"),
-        attrs("watch", "pods", tenant="all"),
+        attrs("list", "pods", field_selector="spec.nodeName=n1"),
+        attrs("watch", "pods", tenant="all", field_selector="spec.nodeName==n1"),
         attrs("get", "pods", name="web", namespace="default"),
         attrs("patch", "pods", name="web", namespace="default", sub="status"),
         attrs("delete", "pods", name="api", namespace="default", tenant="acme"),
@@ -143,7 +145,6 @@ ALLOWED = (
         attrs("patch", "events", namespace="x", group="events.k8s.io"),
         attrs("list", "services"),
         attrs("get", "runtimeclasses", name="vm", group="node.k8s.io"),
-        attrs("watch", "actions", namespace="default"),
         attrs("create", "subjectaccessreviews", group="authorization.k8s.io"),
     ]
     + [
@@ -197,6 +198,10 @@ DENIED = [
     attrs("delete", "services", name="x", namespace="default"),
     attrs("create", "deployments", namespace="default", group="apps"),
     attrs("list", "namespaces"),
+    # AuthorizeNodeWithSelectors: pods only with the node's own field selector.
+    attrs("list", "pods"),
+    attrs("watch", "pods", tenant="all", field_selector="spec.nodeName=n2"),
+    attrs("list", "pods", field_selector="spec.nodeName!=n1"),
 ]
 
 

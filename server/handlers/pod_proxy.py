@@ -1,0 +1,228 @@
+"""pods/{name}/log, exec, attach and portforward: forwarded to the pod's kubelet, bytes relayed back.
+
+Upstream's connect subresources (pkg/registry/core/pod/rest/subresources.go, LogREST) locate the
+kubelet and hand the request to k8s.io/apimachinery's UpgradeAwareHandler. We do the same: the
+request was authenticated and authorized (``get`` for GET, ``create`` for POST) before it gets here;
+a WebSocket GET of exec/attach/portforward must also be allowed to ``create`` (upstream's
+AuthorizePodWebsocketUpgradeCreatePermission, on by default since 1.35), because SPDY clients need
+``create`` for the same session. Then the request goes to the kubelet with the API server's client
+certificate (the caller's credentials stay here) and whatever the kubelet answers comes back: an
+error Status with its code, a log body streamed as it is written (``follow``), or — after ``101
+Switching Protocols`` — both connections taken over and piped byte for byte until one side closes.
+The kubelet terminates every stream protocol (WebSocket channels, SPDY/3.1, the port-forward tunnel),
+so nothing here parses them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from apis.catalogue import Catalogue, Resource
+from server.access import AccessControl
+from server.auth.user import UserInfo
+from server.connection_takeover import TakenOverConnection, switch_protocols
+from server.errors import MethodNotAllowed
+from server.kubelet_connection import KubeletClient, KubeletRequest, KubeletResponse, KubeletUnavailable
+from server.registry.keys import Scope
+from server.registry.pod_location import (
+    KubeletLocation,
+    ServiceUnavailable,
+    kubelet_address,
+    log_target,
+    node_name_of,
+    parse_bool,
+    portforward_target,
+    stream_target,
+)
+from server.registry.store import GenericStore
+from server.request_info import RequestInfo
+
+log = logging.getLogger(__name__)
+
+CONNECT_SUBRESOURCES = frozenset({"exec", "attach", "portforward"})
+PROXIED_SUBRESOURCES = CONNECT_SUBRESOURCES | {"log"}
+_RELAY_SIZE = 1 << 16
+# How often a quiet relay (a followed log with nothing new) checks that its client is still there.
+_CLIENT_CHECK_S = 2.0
+# Never forwarded to the kubelet: the caller's credentials (upstream's authentication filter drops
+# Authorization once it has been used; impersonation headers are consumed likewise), hop-by-hop
+# headers (RFC 9110 §7.6.1) and what this proxy frames itself.
+_DROPPED_REQUEST_HEADERS = frozenset({
+    "authorization", "proxy-authorization", "host", "content-length", "transfer-encoding",
+    "keep-alive", "te", "trailer", "proxy-connection", "accept-encoding", "cookie"})
+_DROPPED_RESPONSE_HEADERS = frozenset({
+    "content-length", "transfer-encoding", "keep-alive", "te", "trailer", "date", "server"})
+
+
+class PodProxy:
+    """Serves the four kubelet-backed pod subresources."""
+
+    def __init__(self, *, catalogue: Catalogue, store: GenericStore, access: AccessControl,
+                 kubelets: KubeletClient) -> None:
+        self._store = store
+        self._access = access
+        self._kubelets = kubelets
+        nodes = catalogue.lookup("", "v1", "nodes")
+        assert nodes is not None
+        self._nodes = nodes
+
+    @staticmethod
+    def handles(resource: Resource, info: RequestInfo) -> bool:
+        return resource.group == "" and resource.plural == "pods" and \
+            info.subresource in PROXIED_SUBRESOURCES
+
+    async def handle(self, request: web.BaseRequest, info: RequestInfo, resource: Resource,
+                     scope: Scope, user: UserInfo) -> web.StreamResponse:
+        """Serve ``info`` (already authorized for its own verb) by forwarding it to the kubelet."""
+        allowed = ("GET",) if info.subresource == "log" else ("GET", "POST")
+        if request.method not in allowed or not info.name or not scope.namespace:
+            raise MethodNotAllowed()
+        upgrading = _is_upgrade(request)
+        if info.subresource in CONNECT_SUBRESOURCES and request.method == "GET" and \
+                _is_websocket(request):
+            self._access.authorize_resource(user, dataclasses.replace(info, verb="create"),
+                                            resource, scope)
+        pod = self._store.get(resource, scope, info.name).obj
+        query = request.query
+        if info.subresource == "log":
+            target = log_target(scope.tenant, pod, query)
+            if not (pod.get("spec") or {}).get("nodeName"):
+                # Upstream's LogLocation: an unscheduled pod has no log yet, answered as empty.
+                return web.Response(body=b"", content_type="text/plain")
+        elif info.subresource == "portforward":
+            target = portforward_target(scope.tenant, pod, query.getall("ports", []))
+        else:
+            target = stream_target(info.subresource, scope.tenant, pod, query,
+                                   query.getall("command", []))
+        location = self._locate(pod, target, skip_verify=info.subresource == "log" and
+                                parse_bool(query, "insecureSkipTLSVerifyBackend"))
+        return await self._forward(request, location, upgrading=upgrading)
+
+    def _locate(self, pod: dict[str, Any], target: str, *, skip_verify: bool) -> KubeletLocation:
+        node = self._store.get(self._nodes, Scope(tenant=""), node_name_of(pod)).obj
+        host, port = kubelet_address(node)
+        return KubeletLocation(host=host, port=port, target=target, skip_tls_verify=skip_verify)
+
+    async def _forward(self, request: web.BaseRequest, location: KubeletLocation, *,
+                       upgrading: bool) -> web.StreamResponse:
+        headers = [(name, value) for name, value in request.headers.items()
+                   if _forwarded(name, upgrading=upgrading)]
+        body = b"" if upgrading else await _small_body(request)
+        try:
+            answer = await self._kubelets.send(
+                location.host, location.port,
+                KubeletRequest(request.method, location.target, headers, body),
+                skip_verify=location.skip_tls_verify)
+        except KubeletUnavailable as e:
+            log.info("kubelet %s:%s unreachable: %s", location.host, location.port, e)
+            raise ServiceUnavailable(str(e)) from e
+        try:
+            if answer.status == 101:
+                if not upgrading:
+                    raise ServiceUnavailable("the kubelet switched protocols on a plain request")
+                connection = await switch_protocols(request, _answer_headers(answer))
+                await _pipe(connection, answer)
+                return connection.response
+            return await _relay(request, answer)
+        finally:
+            answer.close()
+
+
+def _is_upgrade(request: web.BaseRequest) -> bool:
+    connection = request.headers.get("Connection", "").lower()
+    return "upgrade" in [token.strip() for token in connection.split(",")] and \
+        bool(request.headers.get("Upgrade"))
+
+
+def _is_websocket(request: web.BaseRequest) -> bool:
+    return _is_upgrade(request) and request.headers.get("Upgrade", "").strip().lower() == "websocket"
+
+
+def _forwarded(name: str, *, upgrading: bool) -> bool:
+    lowered = name.lower()
+    if lowered in _DROPPED_REQUEST_HEADERS or lowered.startswith("impersonate-"):
+        return False
+    if lowered in ("connection", "upgrade"):
+        return upgrading
+    return True
+
+
+def _answer_headers(answer: KubeletResponse) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in answer.headers:
+        if name.lower() not in _DROPPED_RESPONSE_HEADERS:
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
+
+
+async def _small_body(request: web.BaseRequest) -> bytes:
+    """A connect request's body (normally empty), bounded so nobody streams into the API server."""
+    if not request.can_read_body:
+        return b""
+    return await request.content.read(1 << 20)
+
+
+async def _relay(request: web.BaseRequest, answer: KubeletResponse) -> web.StreamResponse:
+    """Send the kubelet's non-upgrade answer on, chunk by chunk as it arrives (``logs -f``)."""
+    headers = _answer_headers(answer)
+    headers.pop("Connection", None)
+    response = web.StreamResponse(status=answer.status, reason=answer.reason or None, headers=headers)
+    await response.prepare(request)
+    chunks = answer.body_chunks().__aiter__()
+    while True:
+        pending = asyncio.ensure_future(chunks.__anext__())
+        try:
+            while not pending.done():
+                await asyncio.wait({pending}, timeout=_CLIENT_CHECK_S)
+                if request.transport is None or request.transport.is_closing():
+                    return response  # the client left: stop reading the kubelet (closed by caller)
+            chunk = pending.result()
+        except StopAsyncIteration:
+            break
+        except (OSError, asyncio.IncompleteReadError) as e:
+            log.info("kubelet stream ended early: %s", e)
+            break
+        finally:
+            if not pending.done():
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration, OSError):
+                    await pending
+        await response.write(chunk)
+    await response.write_eof()
+    return response
+
+
+async def _pipe(client: TakenOverConnection, answer: KubeletResponse) -> None:
+    """Copy bytes both ways until either side closes, then close both (UpgradeAwareHandler's way)."""
+
+    async def to_kubelet() -> None:
+        while chunk := await client.read():
+            answer.writer.write(chunk)
+            await answer.writer.drain()
+
+    async def to_client() -> None:
+        while chunk := await answer.reader.read(_RELAY_SIZE):
+            client.write(chunk)
+            await client.drain()
+
+    tasks = [asyncio.create_task(to_kubelet(), name="pod-proxy-up"),
+             asyncio.create_task(to_client(), name="pod-proxy-down")]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task.exception() is not None:
+                log.debug("stream relay ended: %r", task.exception())
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, OSError):
+                await task
+        answer.close()
+        client.close()

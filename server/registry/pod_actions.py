@@ -1,0 +1,81 @@
+"""``POST pods/{name}/action``: Arktos's way of asking a VM pod's node to reboot, snapshot or
+restore the VM (ARKTOS.md §4).
+
+Mirrors Arktos's ActionREST (pkg/registry/core/pod/storage): the CustomAction body becomes an
+``Action`` named ``{operation}-{unixtime}`` in the pod's tenant and namespace, addressed to the
+pod's node, and the answer is a ``Status`` (Success, "Created action 'reboot' for Pod 'vm1'",
+details naming the Action). We refuse more than Arktos did, with clear messages: an unknown
+operation (400, Arktos's text), missing parameters (422), a pod without a VM (400) and a pod not
+yet bound to a node (409: no kubelet would ever carry the action out). Two requests in the same
+second get distinct names (a numeric suffix) instead of Arktos's AlreadyExists.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from apis.actions import UnsupportedOperation, action_name, custom_action_errors, new_action, target_errors
+from apis.catalogue import Catalogue, Resource
+from server.errors import AlreadyExists, BadRequest, Conflict, Invalid
+from server.registry.keys import Scope
+from server.registry.store import GenericStore, WriteOptions, WriteResult
+
+_MAX_NAME_ATTEMPTS = 20
+
+
+def _check_body(body: Any, pod_name: str) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a CustomAction object")
+    kind = body.get("kind")
+    if kind not in (None, "", "CustomAction"):
+        raise BadRequest(f'the body must be a CustomAction, not "{kind}"')
+    try:
+        errors = custom_action_errors(body)
+    except UnsupportedOperation as e:
+        # Arktos's getActionSpec: errors.NewBadRequest("Unsupported operation '%s' for Pod '%s'").
+        raise BadRequest(f"Unsupported operation '{e}' for Pod '{pod_name}': supported operations "
+                         "are reboot, snapshot, restore") from None
+    if errors:
+        raise Invalid.fields("CustomAction", pod_name, errors)
+    return body
+
+
+async def create_pod_action(store: GenericStore, catalogue: Catalogue, pods: Resource, scope: Scope,
+                            pod_name: str, body: Any, options: WriteOptions) -> WriteResult:
+    """Store the Action a CustomAction on pod ``pod_name`` asks for; answer Arktos's Status."""
+    request = _check_body(body, pod_name)
+    actions = catalogue.lookup("", "v1", "actions")
+    if actions is None:
+        raise BadRequest("this server does not serve actions")
+    pod = store.get(pods, scope, pod_name).obj  # 404 pods "x" not found
+    reason = target_errors(pod)
+    if reason is not None:
+        raise BadRequest(reason)
+    if not (pod.get("spec") or {}).get("nodeName"):
+        raise Conflict(f'pod "{pod_name}" is not bound to a node yet: an action is carried out by '
+                       "the kubelet of the pod's node")
+    if "deletionTimestamp" in pod["metadata"]:
+        raise Conflict(f'pod "{pod_name}" is being deleted')
+    operation = str(request["operation"])
+    now = int(time.time())
+    for attempt in range(_MAX_NAME_ATTEMPTS):
+        action = new_action(pod, request, name=action_name(operation, now, attempt))
+        try:
+            created = await store.create(actions, scope, action, options)
+        except AlreadyExists:
+            continue
+        return WriteResult(_created_status(created.obj, operation, pod_name), 201, created.warnings)
+    raise Conflict(f"too many {operation} actions for pod \"{pod_name}\" within one second")
+
+
+def _created_status(action: dict[str, Any], operation: str, pod_name: str) -> dict[str, Any]:
+    metadata = action.get("metadata") or {}
+    return {
+        "kind": "Status", "apiVersion": "v1",
+        "metadata": {"resourceVersion": str(metadata.get("resourceVersion", ""))},
+        "status": "Success", "code": 201,
+        "message": f"Created action '{operation}' for Pod '{pod_name}'",
+        "details": {"name": metadata.get("name", ""), "kind": "actions",
+                    "uid": metadata.get("uid", "")},
+    }
