@@ -23,6 +23,8 @@
 #   CONTAINER_RUNTIME_ENDPOINT  runtime(s) the kubelet uses instead of starting containerd: a URL or
 #                    name,workloadType,url;... [empty: containerd in $ARKTOS_DATA_DIR/containerd]
 #   CONTAINERD_BRIDGE, CONTAINERD_POD_SUBNET  containerd's CNI bridge and pod subnet [arktos0, 10.88.0.0/16]
+#   KUBELET_PORT     the kubelet's HTTPS port for logs/exec/attach/port-forward [10250]
+#   KUBELET_RESTART_DELAY  seconds before a kubelet that exited is started again [2]
 #   ARKTOS_READY_TIMEOUT  seconds to wait for each component to be ready [60]
 set -euo pipefail
 

@@ -17,6 +17,9 @@ CERT_DIR=${CERT_DIR:-/var/run/kubernetes}
 API_HOST_IP=${API_HOST_IP:-127.0.0.1}
 # TLS port: x509 client certificates, bearer tokens, service-account tokens.
 API_SECURE_PORT=${API_SECURE_PORT:-6443}
+# The kubelet's HTTPS port (logs, exec, port-forward; the API server proxies to it).
+KUBELET_PORT=${KUBELET_PORT:-10250}
+KUBELET_RESTART_DELAY=${KUBELET_RESTART_DELAY:-2}
 # Plain HTTP without authentication (upstream's retired --insecure-port): off unless
 # API_INSECURE_PORT_ENABLED=true, and then bound to loopback only on API_PORT.
 API_INSECURE_PORT_ENABLED=${API_INSECURE_PORT_ENABLED:-false}

@@ -77,20 +77,41 @@ arktos::kubelet::runtime_endpoint() {
 arktos::kubelet::serving_cert() { printf '%s/serving-kubelet.crt\n' "${CERT_DIR}"; }
 arktos::kubelet::serving_key() { printf '%s/serving-kubelet.key\n' "${CERT_DIR}"; }
 
-arktos::kubelet::start() {
-    local log_file kubeconfig endpoint
-    log_file=$(arktos::kubelet::log_file)
-    kubeconfig=$(arktos::kubeconfig::path kubelet)
-    endpoint=$(arktos::kubelet::runtime_endpoint)
-    mkdir -p "${ARKTOS_DATA_DIR}/pods"
-    arktos::log::status "starting kubelet for node ${HOSTNAME_OVERRIDE} (runtime ${endpoint}, log ${log_file})"
-    (cd "${ARKTOS_ROOT}" && exec "${ARKTOS_PYTHON}" -m kubelet --kubeconfig "${kubeconfig}" \
-        --hostname-override "${HOSTNAME_OVERRIDE}" --container-runtime-endpoint "${endpoint}" \
-        --pod-log-dir "${ARKTOS_DATA_DIR}/pods" \
+# The kubelet process itself (foreground): the node identity, its runtimes, its streaming port.
+arktos::kubelet::run() {
+    cd "${ARKTOS_ROOT}" && "${ARKTOS_PYTHON}" -m kubelet --kubeconfig "$(arktos::kubeconfig::path kubelet)" \
+        --hostname-override "${HOSTNAME_OVERRIDE}" --container-runtime-endpoint "$1" \
+        --pod-log-dir "${ARKTOS_DATA_DIR}/pods" --root-dir "${ARKTOS_DATA_DIR}/kubelet" \
+        --port "${KUBELET_PORT}" \
         --tls-cert-file "$(arktos::kubelet::serving_cert)" \
         --tls-private-key-file "$(arktos::kubelet::serving_key)" \
-        --client-ca-file "$(arktos::pki::ca_cert)") \
-        >"${log_file}" 2>&1 &
+        --client-ca-file "$(arktos::pki::ca_cert)"
+}
+
+# Keeps the kubelet running as systemd's Restart=always does on real nodes: a kubelet that exits
+# or is killed is started again (it adopts the running pods from the runtime). TERM/INT stop the
+# current kubelet and the supervisor.
+arktos::kubelet::supervise() {
+    local endpoint=$1 log_file=$2 child="" status
+    trap '[[ -z "${child}" ]] || kill -TERM "${child}" 2>/dev/null; wait "${child}" 2>/dev/null; exit 0' TERM INT
+    while true; do
+        arktos::kubelet::run "${endpoint}" >>"${log_file}" 2>&1 &
+        child=$!
+        status=0
+        wait "${child}" || status=$?
+        arktos::log::status "kubelet exited with status ${status}; restarting kubelet in ${KUBELET_RESTART_DELAY}s"
+        sleep "${KUBELET_RESTART_DELAY}"
+    done
+}
+
+arktos::kubelet::start() {
+    local log_file endpoint
+    log_file=$(arktos::kubelet::log_file)
+    endpoint=$(arktos::kubelet::runtime_endpoint)
+    mkdir -p "${ARKTOS_DATA_DIR}/pods" "${ARKTOS_DATA_DIR}/kubelet"
+    : >"${log_file}"
+    arktos::log::status "starting kubelet for node ${HOSTNAME_OVERRIDE} (runtime ${endpoint}, port ${KUBELET_PORT}, log ${log_file})"
+    arktos::kubelet::supervise "${endpoint}" "${log_file}" &
     arktos::process::track kubelet "$!" "${log_file}"
     ARKTOS_KUBELET_PID=$!
 }
