@@ -16,6 +16,9 @@ Used by the kubelet's streaming server and the API server's pod proxy; the API i
     await connection.close()
     return connection.response          # the handler must return it (aiohttp then closes the socket)
 
+A proxy that relays a backend's own 101 (upstream's UpgradeAwareHandler) passes `upgrade=None` and the
+backend's headers as `protocol_headers`, so the client sees exactly what the backend agreed to.
+
 This is the one module of `apis/` that imports aiohttp: it is glue for aiohttp servers by definition.
 """
 
@@ -33,10 +36,16 @@ SPDY_UPGRADE = "SPDY/3.1"
 _READ_HIGH_WATER = 1 << 20
 
 
-def is_upgrade_request(request: web.Request, upgrade: str = SPDY_UPGRADE) -> bool:
-    """`Connection: Upgrade` with `Upgrade: <upgrade>` (case-insensitive, as Go's httpstream checks)."""
+def is_upgrade_request(request: web.BaseRequest, upgrade: str | None = SPDY_UPGRADE) -> bool:
+    """`Connection: Upgrade` with `Upgrade: <upgrade>` (case-insensitive, as Go's httpstream checks).
+
+    `upgrade=None` accepts any protocol (httpstream.IsUpgradeRequest, what a proxy relays blindly).
+    """
     connection_tokens = {t.strip().lower() for t in request.headers.get("Connection", "").split(",")}
-    return "upgrade" in connection_tokens and request.headers.get("Upgrade", "").lower() == upgrade.lower()
+    offered = request.headers.get("Upgrade", "").strip()
+    if upgrade is None:
+        return "upgrade" in connection_tokens and bool(offered)
+    return "upgrade" in connection_tokens and offered.lower() == upgrade.lower()
 
 
 class UpgradedReader:
@@ -81,22 +90,27 @@ class UpgradedReader:
     async def readexactly(self, n: int) -> bytes:
         """Exactly `n` bytes; `asyncio.IncompleteReadError` if the client closed first."""
         while len(self._buffer) < n:
-            if self._eof:
+            if self._ended():
                 partial = self._taken(len(self._buffer))
                 raise asyncio.IncompleteReadError(partial, n)
             await self._wait()
         return self._taken(n)
 
     async def read(self, n: int = 65536) -> bytes:
-        """Up to `n` bytes as soon as any are there; b"" at EOF (for byte-for-byte proxying)."""
+        """Up to `n` (all buffered if negative) bytes as soon as any are there; b"" at EOF (for proxying)."""
         while not self._buffer:
-            if self._eof:
+            if self._ended():
                 return b""
             await self._wait()
-        return self._taken(min(n, len(self._buffer)))
+        return self._taken(len(self._buffer) if n < 0 else min(n, len(self._buffer)))
 
     def at_eof(self) -> bool:
-        return self._eof and not self._buffer
+        return self._ended() and not self._buffer
+
+    def _ended(self) -> bool:
+        # A closing transport has stopped reading the socket: nothing more can arrive even before
+        # aiohttp's connection_lost gets round to feed_eof.
+        return self._eof or (self._transport is not None and self._transport.is_closing())
 
 
 class UpgradedWriter:
@@ -145,12 +159,13 @@ class RawConnection:
         self.writer.close()
 
 
-async def accept_upgrade(request: web.Request, *, protocol_headers: Mapping[str, str] | None = None,
-                         upgrade: str = SPDY_UPGRADE) -> RawConnection:
-    """Answer 101 with `Upgrade: <upgrade>` plus `protocol_headers` and take the connection over.
+async def accept_upgrade(request: web.BaseRequest, *, protocol_headers: Mapping[str, str] | None = None,
+                         upgrade: str | None = SPDY_UPGRADE) -> RawConnection:
+    """Answer 101 (`Connection: Upgrade`, `Upgrade: <upgrade>`, `protocol_headers`); take the connection.
 
     The caller has already checked `is_upgrade_request` and negotiated its protocol (e.g. picked an
-    `X-Stream-Protocol-Version`).  Raises ConnectionResetError if the client is already gone.
+    `X-Stream-Protocol-Version`).  With `upgrade=None` the 101 carries `protocol_headers` alone, as given
+    (a proxy relaying its backend's answer).  Raises ConnectionResetError if the client is already gone.
     """
     transport = request.transport
     protocol = request.protocol
@@ -161,8 +176,9 @@ async def accept_upgrade(request: web.Request, *, protocol_headers: Mapping[str,
     # Install the raw parser first: the client may start talking SPDY the moment it sees the 101.
     protocol.set_parser(reader)  # type: ignore[arg-type]  # duck-typed: feed_data/feed_eof
     response = web.StreamResponse(status=101, reason="Switching Protocols")
-    response.headers["Connection"] = "Upgrade"
-    response.headers["Upgrade"] = upgrade
+    if upgrade is not None:
+        response.headers["Connection"] = "Upgrade"
+        response.headers["Upgrade"] = upgrade
     for name, value in (protocol_headers or {}).items():
         response.headers[name] = value
     response.force_close()

@@ -24,9 +24,9 @@ from typing import Any
 from aiohttp import web
 
 from apis.catalogue import Catalogue, Resource
+from apis.streaming.upgrade_takeover import RawConnection, accept_upgrade, is_upgrade_request
 from server.access import AccessControl
 from server.auth.user import UserInfo
-from server.connection_takeover import TakenOverConnection, switch_protocols
 from server.errors import MethodNotAllowed
 from server.kubelet_connection import KubeletClient, KubeletRequest, KubeletResponse, KubeletUnavailable
 from server.registry.keys import Scope
@@ -83,9 +83,9 @@ class PodProxy:
         allowed = ("GET",) if info.subresource == "log" else ("GET", "POST")
         if request.method not in allowed or not info.name or not scope.namespace:
             raise MethodNotAllowed()
-        upgrading = _is_upgrade(request)
+        upgrading = is_upgrade_request(request, upgrade=None)
         if info.subresource in CONNECT_SUBRESOURCES and request.method == "GET" and \
-                _is_websocket(request):
+                is_upgrade_request(request, upgrade="websocket"):
             self._access.authorize_resource(user, dataclasses.replace(info, verb="create"),
                                             resource, scope)
         pod = self._store.get(resource, scope, info.name).obj
@@ -126,22 +126,14 @@ class PodProxy:
             if answer.status == 101:
                 if not upgrading:
                     raise ServiceUnavailable("the kubelet switched protocols on a plain request")
-                connection = await switch_protocols(request, _answer_headers(answer))
+                # The kubelet's own Connection/Upgrade and protocol headers go back as they are.
+                connection = await accept_upgrade(request, protocol_headers=_answer_headers(answer),
+                                                  upgrade=None)
                 await _pipe(connection, answer)
                 return connection.response
             return await _relay(request, answer)
         finally:
             answer.close()
-
-
-def _is_upgrade(request: web.BaseRequest) -> bool:
-    connection = request.headers.get("Connection", "").lower()
-    return "upgrade" in [token.strip() for token in connection.split(",")] and \
-        bool(request.headers.get("Upgrade"))
-
-
-def _is_websocket(request: web.BaseRequest) -> bool:
-    return _is_upgrade(request) and request.headers.get("Upgrade", "").strip().lower() == "websocket"
 
 
 def _forwarded(name: str, *, upgrading: bool) -> bool:
@@ -198,18 +190,18 @@ async def _relay(request: web.BaseRequest, answer: KubeletResponse) -> web.Strea
     return response
 
 
-async def _pipe(client: TakenOverConnection, answer: KubeletResponse) -> None:
+async def _pipe(client: RawConnection, answer: KubeletResponse) -> None:
     """Copy bytes both ways until either side closes, then close both (UpgradeAwareHandler's way)."""
 
     async def to_kubelet() -> None:
-        while chunk := await client.read():
+        while chunk := await client.reader.read(-1):
             answer.writer.write(chunk)
             await answer.writer.drain()
 
     async def to_client() -> None:
         while chunk := await answer.reader.read(_RELAY_SIZE):
-            client.write(chunk)
-            await client.drain()
+            client.writer.write(chunk)
+            await client.writer.drain()
 
     tasks = [asyncio.create_task(to_kubelet(), name="pod-proxy-up"),
              asyncio.create_task(to_client(), name="pod-proxy-down")]
@@ -225,4 +217,4 @@ async def _pipe(client: TakenOverConnection, answer: KubeletResponse) -> None:
             with contextlib.suppress(asyncio.CancelledError, OSError):
                 await task
         answer.close()
-        client.close()
+        await client.close()

@@ -2,7 +2,7 @@
 
 Serves the tenant-qualified routes of the kubelet's streaming server over TLS on loopback —
 /containerLogs, /exec, /attach, /portForward — answering WebSocket upgrades with aiohttp and SPDY/3.1
-upgrades through the API server's own connection takeover, with the session code of apis/streaming.
+upgrades through apis/streaming's connection takeover, with the session code of apis/streaming.
 It requires a client certificate from the cluster CA (as the real kubelet's --client-ca-file) and
 records what reached it (path, query, headers, the client certificate's CN) so tests can check
 what the API server forwarded. The "containers" are scripts: logs are numbered lines written slowly
@@ -44,7 +44,7 @@ from apis.streaming.portforward_session import (
     tunnelled_portforward_streams,
 )
 from apis.streaming.spdy_connection import SpdyConnection
-from server.connection_takeover import switch_protocols
+from apis.streaming.upgrade_takeover import accept_upgrade
 
 LOG_LINES = 4
 FOLLOW_INTERVAL_S = 0.5
@@ -167,14 +167,13 @@ async def _exec_or_attach(request: web.Request) -> web.StreamResponse:
                                   SPDY_EXEC_PROTOCOLS_PREFERRED)
     if _upgrade(request) != "spdy/3.1" or protocol is None:
         return web.Response(status=400, text="upgrade request required")
-    connection = await switch_protocols(request, {"Connection": "Upgrade", "Upgrade": "SPDY/3.1",
-                                                  "X-Stream-Protocol-Version": protocol})
-    spdy = SpdyConnection(connection, connection, server=True)
+    connection = await accept_upgrade(request, protocol_headers={"X-Stream-Protocol-Version": protocol})
+    spdy = SpdyConnection(connection.reader, connection.writer, server=True)
     spdy.start()
     try:
         await _scripted_exec(await accept_spdy_exec_streams(spdy, options, protocol))
     finally:
-        connection.close()
+        await connection.close()
     return connection.response
 
 
@@ -196,14 +195,14 @@ async def _port_forward(request: web.Request) -> web.StreamResponse:
         finally:
             await session.close()
         return ws
-    connection = await switch_protocols(request, {"Connection": "Upgrade", "Upgrade": "SPDY/3.1",
-                                                  "X-Stream-Protocol-Version": PORTFORWARD_SPDY_PROTOCOL})
-    session = spdy_portforward_streams(connection, connection)
+    connection = await accept_upgrade(
+        request, protocol_headers={"X-Stream-Protocol-Version": PORTFORWARD_SPDY_PROTOCOL})
+    session = spdy_portforward_streams(connection.reader, connection.writer)
     try:
         await _scripted_portforward(session)
     finally:
         await session.close()
-        connection.close()
+        await connection.close()
     return connection.response
 
 
