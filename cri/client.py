@@ -60,6 +60,7 @@ class CriClient:
         )
         self._runtime: Any = pb_grpc.RuntimeServiceStub(self._channel)
         self._images: Any = pb_grpc.ImageServiceStub(self._channel)
+        self._vms: Any = pb_grpc.VmServiceStub(self._channel)  # Arktos's VM runtime only
 
     async def __aenter__(self) -> CriClient:
         return self
@@ -201,6 +202,30 @@ class CriClient:
     async def image_fs_info(self) -> list[pb.FilesystemUsage]:
         reply = await self._call("ImageFsInfo", self._images.ImageFsInfo, pb.ImageFsInfoRequest())
         return list(reply.image_filesystems)
+
+    # ---- Arktos VM runtime (VmService; containerd answers UNIMPLEMENTED) ----
+
+    async def reboot_vm(self, container_id: str, delay_seconds: int = 0) -> None:
+        await self._call("RebootVM", self._vms.RebootVM,
+                         pb.RebootVMRequest(container_id=container_id, delay_seconds=delay_seconds),
+                         self.timeout + delay_seconds)
+
+    async def create_snapshot(self, container_id: str, snapshot_name: str) -> str:
+        """Returns the snapshot id a restore names."""
+        reply = await self._call("CreateSnapshot", self._vms.CreateSnapshot, pb.CreateSnapshotRequest(
+            container_id=container_id, snapshot_name=snapshot_name))
+        return str(reply.snapshot_id)
+
+    async def restore_to_snapshot(self, container_id: str, snapshot_id: str) -> None:
+        await self._call("RestoreToSnapshot", self._vms.RestoreToSnapshot, pb.RestoreToSnapshotRequest(
+            container_id=container_id, snapshot_id=snapshot_id))
+
+    async def set_vm_power_state(self, container_id: str, power_spec: str, timeout_seconds: int = 0) -> str:
+        """``Running``/``Paused``/``Suspended``/``Shutdown``; returns the VM's power state afterwards."""
+        reply = await self._call("SetVmPowerState", self._vms.SetVmPowerState, pb.SetVmPowerStateRequest(
+            container_id=container_id, power_spec=power_spec, timeout=timeout_seconds),
+            self.timeout + timeout_seconds)
+        return str(reply.power_state)
 
 
 __all__ = ["CriClient", "CriError", "ExecResult", "NotFound", "grpc_target"]

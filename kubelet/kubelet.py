@@ -35,6 +35,7 @@ from kubelet.runtimes import RuntimeFactory, RuntimeRegistry, build_registry
 from kubelet.status_writer import StatusWriter
 from kubelet.streaming.pod_directory import RegistryPodDirectory
 from kubelet.streaming.server import StreamingServer, start_for_kubelet
+from kubelet.vm_cri_runtime import VmCriRuntime
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +55,15 @@ def hollow_factories(config: KubeletConfig) -> FactoriesForNode:
 
 
 def cri_factories(config: KubeletConfig) -> FactoriesForNode:
-    """``unix://`` endpoints are CRI runtimes (containerd, and later the VM runtime)."""
+    """``unix://`` endpoints are CRI runtimes: containerd for workload type ``container``, Arktos's
+    VM runtime (`VmCriRuntime`, which adds reboot/snapshot/restore/power) for ``vm``."""
     hollow = hollow_factories(config)
 
     def for_node(index: int) -> Mapping[str, RuntimeFactory]:
         def build(endpoint: RuntimeEndpoint) -> Runtime:
-            return CriRuntime(endpoint.name, endpoint.url, log_root=Path(config.pod_log_dir),
-                              cgroup_parent=config.cgroup_root)
+            runtime_class = VmCriRuntime if endpoint.workload_type == "vm" else CriRuntime
+            return runtime_class(endpoint.name, endpoint.url, log_root=Path(config.pod_log_dir),
+                                 cgroup_parent=config.cgroup_root)
         return {**hollow(index), "unix": build}
     return for_node
 

@@ -1,0 +1,66 @@
+"""The kubelet's adapter for Arktos's VM runtime: `CriRuntime` plus `kubelet.runtime.VmControl`.
+
+Everything a container runtime does (images, sandboxes, listing, the PLEG) works unchanged over the
+VM runtime's CRI; what differs is the container config, built from ``spec.virtualMachine``
+(`kubelet.vm_specs`), and the extra verbs — reboot, snapshot, restore and power — which go to the
+runtime's ``VmService``. Failures become `RuntimeOperationError` with reason ``VmActionFailed`` (the
+Action's ``status.error`` shows the runtime's message).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from cri.errors import CriError
+from kubelet.cri_runtime import CriRuntime, _upstream_error
+from kubelet.cri_specs import build_sandbox_config
+from kubelet.runtime import ContainerInfo, ContainerInputs, RuntimeOperationError, SandboxInfo
+from kubelet.vm_specs import build_vm_container_config
+
+SHUTDOWN_TIMEOUT_S = 30.0  # how long a guest gets to power off before the runtime kills it
+
+
+class VmCriRuntime(CriRuntime):
+    """Implements `kubelet.runtime.Runtime` and `kubelet.runtime.VmControl` for a ``vm`` endpoint."""
+
+    async def create_container(self, sandbox: SandboxInfo, pod: dict[str, Any],
+                               container: dict[str, Any], *, attempt: int,
+                               image_ref: str, inputs: ContainerInputs | None = None) -> ContainerInfo:
+        """``container`` is `kubelet.vm_pods.vm_container` of the pod; the VM itself is described by
+        ``spec.virtualMachine`` (``inputs`` are ignored: a VM gets no env or host mounts)."""
+        try:
+            current = await self.cri.pod_sandbox_status(sandbox.id)
+            sandbox_config = build_sandbox_config(pod, log_root=self.log_root,
+                                                  cgroup_parent=self.cgroup_parent,
+                                                  attempt=current.status.metadata.attempt)
+            config = build_vm_container_config(pod, attempt=attempt, image_ref=image_ref)
+            container_id = await self.cri.create_container(sandbox.id, config, sandbox_config)
+            return await self._info(container_id, sandbox.id)
+        except CriError as e:
+            raise RuntimeOperationError("CreateContainerError", _upstream_error(e)) from None
+
+    async def reboot_vm(self, container_id: str, *, delay_s: float = 0.0) -> None:
+        try:
+            await self.cri.reboot_vm(container_id, delay_seconds=max(0, math.ceil(delay_s)))
+        except CriError as e:
+            raise RuntimeOperationError("VmActionFailed", f"reboot: {e.message}") from None
+
+    async def snapshot_vm(self, container_id: str, snapshot_name: str) -> str:
+        try:
+            return await self.cri.create_snapshot(container_id, snapshot_name)
+        except CriError as e:
+            raise RuntimeOperationError("VmActionFailed", f"snapshot: {e.message}") from None
+
+    async def restore_vm(self, container_id: str, snapshot_id: str) -> None:
+        try:
+            await self.cri.restore_to_snapshot(container_id, snapshot_id)
+        except CriError as e:
+            raise RuntimeOperationError("VmActionFailed", f"restore: {e.message}") from None
+
+    async def set_power(self, container_id: str, power_spec: str) -> None:
+        try:
+            await self.cri.set_vm_power_state(container_id, power_spec,
+                                              timeout_seconds=int(SHUTDOWN_TIMEOUT_S))
+        except CriError as e:
+            raise RuntimeOperationError("VmActionFailed", f"power {power_spec}: {e.message}") from None

@@ -1,0 +1,75 @@
+"""A VM pod seen through the kubelet's container machinery, and its ``status.virtualMachineStatus``.
+
+The pod worker drives containers; a VM pod has none, so `vm_container` presents its virtual machine
+as the pod's single container (name, image, pull policy, resources), which the worker syncs like any
+other and `kubelet.vm_cri_runtime.VmCriRuntime` turns into a qemu VM. `vm_status` maps the runtime's
+report of that container back onto Arktos's ``VirtualMachineStatus`` (ARKTOS.md §4): ``state``
+(active, paused, suspended, stopped, error, building) and ``powerState`` (nostate, running, paused,
+suspended, shutdown, crashed). A paused VM is a RUNNING CRI container whose reason is ``Paused``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubelet.runtime import ContainerInfo
+from kubelet.vm_specs import virtual_machine
+from vmruntime.vm_annotations import REASON_PAUSED, REASON_SUSPENDED
+
+
+def _default_pull_policy(image: str) -> str:
+    """As the API defaults a container's: Always for ``:latest`` or untagged, else IfNotPresent."""
+    last = image.rsplit("/", 1)[-1]
+    if "@" in last:
+        return "IfNotPresent"
+    return "Always" if ":" not in last or last.endswith(":latest") else "IfNotPresent"
+
+
+def vm_container(pod: dict[str, Any]) -> dict[str, Any]:
+    """The VM as a container spec: ``name``, ``image``, ``imagePullPolicy``, ``resources``."""
+    vm = virtual_machine(pod)
+    image = str(vm.get("image", ""))
+    return {
+        "name": str(vm.get("name", "")),
+        "image": image,
+        "imagePullPolicy": str(vm.get("imagePullPolicy") or _default_pull_policy(image)),
+        "resources": vm.get("resources") or {},
+    }
+
+
+def power_and_state(container: ContainerInfo | None) -> tuple[str, str]:
+    """(powerState, state) of the VM container."""
+    if container is None:
+        return "nostate", "building"
+    if container.state == "running":
+        if container.reason == REASON_PAUSED:
+            return "paused", "paused"
+        if container.reason == REASON_SUSPENDED:
+            return "suspended", "suspended"
+        return "running", "active"
+    if container.state == "exited":
+        return ("shutdown", "stopped") if container.exit_code == 0 else ("crashed", "error")
+    if container.state == "created":
+        return "nostate", "building"
+    return "nostate", "error"
+
+
+def vm_status(pod: dict[str, Any], container: ContainerInfo | None) -> dict[str, Any]:
+    """``status.virtualMachineStatus`` for ``pod`` whose VM container is ``container`` (None: not
+    created yet). ``ready`` only while the guest runs; ``restartCount`` is the container attempt."""
+    vm = virtual_machine(pod)
+    power, state = power_and_state(container)
+    status: dict[str, Any] = {
+        "name": str(vm.get("name", "")),
+        "image": str(vm.get("image", "")),
+        "state": state,
+        "powerState": power,
+        "ready": power == "running",
+        "restartCount": container.attempt if container is not None else 0,
+    }
+    if container is not None:
+        status["virtualMachineId"] = container.id
+        status["imageId"] = container.image_ref
+    if vm.get("resources"):
+        status["resources"] = vm["resources"]
+    return status
