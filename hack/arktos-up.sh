@@ -25,6 +25,8 @@
 #   CONTAINERD_BRIDGE, CONTAINERD_POD_SUBNET  containerd's CNI bridge and pod subnet [arktos0, 10.88.0.0/16]
 #   KUBELET_PORT     the kubelet's HTTPS port for logs/exec/attach/port-forward [10250]
 #   KUBELET_RESTART_DELAY  seconds before a kubelet that exited is started again [2]
+#   VM_RUNTIME_ENABLED  "false" starts no qemu VM runtime (the node then reports VmRuntimeReady=False)
+#                    [true; skipped anyway where qemu cannot run]
 #   ARKTOS_READY_TIMEOUT  seconds to wait for each component to be ready [60]
 set -euo pipefail
 
@@ -85,6 +87,13 @@ start_containerd() {
     arktos::kubelet::start_containerd
 }
 
+# The qemu VM runtime under ${ARKTOS_DATA_DIR}/vmruntime (qemu installed, VM image built on first use),
+# log ${LOG_DIR}/vmruntime.log; the kubelet gets it as its vm endpoint.
+start_vmruntime() {
+    arktos::kubelet::available || return 0
+    arktos::kubelet::start_vmruntime
+}
+
 # The kubelet as system:node:${HOSTNAME_OVERRIDE}; the cluster is ready once its Node is Ready.
 start_kubelet() {
     if ! arktos::kubelet::available; then
@@ -122,11 +131,12 @@ main() {
     prepare_credentials
     arktos::process::install_cleanup_trap
     # After the daemons (kubelet first): containerd's shims and the pods' containers.
-    trap 'arktos::process::stop_all; arktos::kubelet::stop_containerd' EXIT
+    trap 'arktos::process::stop_all; arktos::kubelet::stop_vmruntime; arktos::kubelet::stop_containerd' EXIT
     start_apiserver
     start_controller_manager
     start_scheduler
     start_containerd
+    start_vmruntime
     start_kubelet
     print_ready_banner
     local status=0

@@ -17,7 +17,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from vmruntime import vm_annotations
+from cri import vm_annotations
 from vmruntime.guest import GuestConfig
 from vmruntime.images import ImageStore
 from vmruntime.machines import Machines
@@ -49,7 +49,7 @@ def power_state(record: ContainerRecord) -> str:
 
 
 def guest_config(name: str, hostname: str, settings: dict[str, str]) -> GuestConfig:
-    """The guest's settings from the container's annotations (`vmruntime.vm_annotations`)."""
+    """The guest's settings from the container's annotations (`cri.vm_annotations`)."""
     encoded = settings.get(vm_annotations.USER_DATA, "")
     try:
         user_data = base64.b64decode(encoded, validate=True) if encoded else b""
@@ -71,7 +71,7 @@ class Inventory:
         self.machines = Machines(self.store)
         self.sandboxes: dict[str, SandboxRecord] = {}
         self.containers: dict[str, ContainerRecord] = {}
-        probe = self.store.container_dir("0" * 32) / "qmp.sock"
+        probe = self.store.qmp_socket("0" * 64)
         if len(str(probe)) > MAX_SOCKET_PATH:
             raise InvalidRequest(f"--root {root} is too long for the VMs' QMP socket paths")
 

@@ -68,9 +68,11 @@ class Machines:
 
     def paths(self, container_id: str) -> dict[str, Path]:
         directory = self.store.container_dir(container_id)
-        return {name: directory / file for name, file in (
-            ("overlay", "overlay.qcow2"), ("initrd", "initrd.img"), ("qmp", "qmp.sock"),
+        paths = {name: directory / file for name, file in (
+            ("overlay", "overlay.qcow2"), ("initrd", "initrd.img"),
             ("exit", EXIT_FILE), ("qemu_pid", QEMU_PID_FILE))}
+        paths["qmp"] = self.store.qmp_socket(container_id)
+        return paths
 
     # -- launching ----------------------------------------------------------------------------------
 
@@ -245,6 +247,7 @@ class Machines:
         await self.stop(record, timeout_s=0)
         self._children.pop(record.id, None)
         self._locks.pop(record.id, None)
+        self.store.qmp_socket(record.id).unlink(missing_ok=True)
         await asyncio.to_thread(self.store.delete_container, record.id)
 
     def kill_orphans(self, known: set[str]) -> list[int]:

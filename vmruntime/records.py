@@ -12,6 +12,7 @@ its VM cleaned up by the caller.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -80,6 +81,13 @@ def _save(record: object, path: Path) -> None:
     os.replace(partial, path)
 
 
+def short_socket_dir(root: Path) -> Path:
+    """``/run/arktos-vm/<digest of root>``: short, private to one runtime root, gone on reboot."""
+    base = Path("/run") if os.access("/run", os.W_OK) else Path("/tmp")
+    digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:12]
+    return base / "arktos-vm" / digest
+
+
 class RecordStore:
     """Reads and writes records; knows where each container's files live."""
 
@@ -89,6 +97,13 @@ class RecordStore:
         self.container_root = root / "containers"
         self.sandbox_dir.mkdir(parents=True, exist_ok=True)
         self.container_root.mkdir(parents=True, exist_ok=True)
+        self.socket_dir = short_socket_dir(root)
+        self.socket_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def qmp_socket(self, container_id: str) -> Path:
+        """A container's QMP socket: in `socket_dir`, since unix socket paths are limited to
+        107 bytes and ``root`` may be deep (a test's temp directory)."""
+        return self.socket_dir / f"{container_id[:24]}.qmp"
 
     def container_dir(self, container_id: str) -> Path:
         return self.container_root / container_id

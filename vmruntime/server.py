@@ -76,4 +76,6 @@ async def serve(settings: ServerSettings) -> None:
                 await inventory.machines.stop(record, timeout_s=0)
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+        with contextlib.suppress(OSError):  # empty once no VM's QMP socket is left
+            inventory.store.socket_dir.rmdir()
         log.info("arktos-vm-runtime stopped")

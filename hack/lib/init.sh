@@ -20,6 +20,8 @@ API_SECURE_PORT=${API_SECURE_PORT:-6443}
 # The kubelet's HTTPS port (logs, exec, port-forward; the API server proxies to it).
 KUBELET_PORT=${KUBELET_PORT:-10250}
 KUBELET_RESTART_DELAY=${KUBELET_RESTART_DELAY:-2}
+# The qemu VM runtime next to containerd (skipped, with a message, where qemu cannot run).
+VM_RUNTIME_ENABLED=${VM_RUNTIME_ENABLED:-true}
 # Plain HTTP without authentication (upstream's retired --insecure-port): off unless
 # API_INSECURE_PORT_ENABLED=true, and then bound to loopback only on API_PORT.
 API_INSECURE_PORT_ENABLED=${API_INSECURE_PORT_ENABLED:-false}
@@ -41,4 +43,5 @@ source "${ARKTOS_ROOT}/hack/lib/controller_manager.sh"
 source "${ARKTOS_ROOT}/hack/lib/scheduler.sh"
 PY=${PY:-${ARKTOS_PYTHON}}  # the python hack/lib/containerd.sh renders its config with
 source "${ARKTOS_ROOT}/hack/lib/containerd.sh"
+source "${ARKTOS_ROOT}/hack/lib/vmruntime.sh"
 source "${ARKTOS_ROOT}/hack/lib/kubelet.sh"

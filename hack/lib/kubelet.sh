@@ -64,11 +64,51 @@ arktos::kubelet::stop_containerd() {
 }
 
 arktos::kubelet::runtime_endpoint() {
+    local endpoints
     if [[ -n "${CONTAINER_RUNTIME_ENDPOINT:-}" ]]; then
         printf '%s\n' "${CONTAINER_RUNTIME_ENDPOINT}"
-    else
-        printf 'containerRuntime,container,%s\n' "$(containerd::endpoint "$(arktos::kubelet::containerd_dir)")"
+        return 0
     fi
+    endpoints="containerRuntime,container,$(containerd::endpoint "$(arktos::kubelet::containerd_dir)")"
+    if [[ -n "${ARKTOS_VMRUNTIME_DIR:-}" ]]; then
+        endpoints+=";vmRuntime,vm,$(arktos::vmruntime::endpoint "${ARKTOS_VMRUNTIME_DIR}")"
+    fi
+    printf '%s\n' "${endpoints}"
+}
+
+# The qemu VM runtime (hack/lib/vmruntime.sh) in ${ARKTOS_DATA_DIR}/vmruntime, log
+# ${LOG_DIR}/vmruntime.log, next to containerd; skipped (the node then reports VmRuntimeReady=False)
+# when VM_RUNTIME_ENABLED=false, when CONTAINER_RUNTIME_ENDPOINT names the runtimes, or where qemu
+# cannot run.
+arktos::kubelet::start_vmruntime() {
+    local dir log_file
+    ARKTOS_VMRUNTIME_DIR=
+    if [[ -n "${CONTAINER_RUNTIME_ENDPOINT:-}" || "${VM_RUNTIME_ENABLED}" != "true" ]]; then
+        arktos::log::status "no VM runtime started (VM_RUNTIME_ENABLED=${VM_RUNTIME_ENABLED}${CONTAINER_RUNTIME_ENDPOINT:+, CONTAINER_RUNTIME_ENDPOINT set}); VM pods will stay Pending"
+        return 0
+    fi
+    if ! arktos::vmruntime::available; then
+        arktos::log::status "qemu cannot run on this machine: no VM runtime started; the node reports VmRuntimeReady=False and VM pods stay Pending"
+        return 0
+    fi
+    dir="${ARKTOS_DATA_DIR}/vmruntime"
+    log_file="${LOG_DIR}/vmruntime.log"
+    arktos::log::status "starting the VM runtime (qemu, root ${dir}, log ${log_file}); the first start builds the VM image"
+    arktos::vmruntime::stop "${dir}" 2>/dev/null || true  # one left behind by a killed run
+    if ! PY=${ARKTOS_PYTHON} arktos::vmruntime::start "${dir}" "${log_file}" 2>>"${log_file}"; then
+        arktos::log::error "the VM runtime did not come up"
+        arktos::log::tail_file "${log_file}"
+        return 1
+    fi
+    ARKTOS_VMRUNTIME_DIR=${dir}
+    arktos::process::track vmruntime "$(cat "${dir}/vmruntime.pid")" "${log_file}"
+    arktos::log::status "VM runtime is ready at $(arktos::vmruntime::endpoint "${dir}")"
+}
+
+arktos::kubelet::stop_vmruntime() {
+    [[ -n "${ARKTOS_VMRUNTIME_DIR:-}" ]] || return 0
+    arktos::vmruntime::stop "${ARKTOS_VMRUNTIME_DIR}" 2>/dev/null || true
+    ARKTOS_VMRUNTIME_DIR=
 }
 
 # The kubelet's serving pair for its logs/exec/port-forward port (SANs: node name, 127.0.0.1, the
