@@ -7,7 +7,9 @@ N nodes whose lease renewals and status checks are spread evenly over their inte
 nodes put a steady ~50 lease writes per second on the API server instead of bursts of 500.
 
 Runtimes are built from the endpoints by URL scheme (`RuntimeFactory`); ``hollow://`` is built
-in, and the CRI client registers ``unix://`` when it lands (``factories`` argument).
+in, and the CRI client registers ``unix://`` when it lands (``factories`` argument). A node with a
+VM runtime also runs an `ActionExecutor` for the reboot/snapshot/restore Actions addressed to it,
+finding each Action's VM through the pod watch (`kubelet.vm_restarts.VmFinder`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from client.rest import ApiClient
+from kubelet.actions import ActionExecutor
 from kubelet.backoff import CrashBackoff
 from kubelet.config import KubeletConfig, RuntimeEndpoint
 from kubelet.cri_runtime import CriRuntime
@@ -36,6 +39,8 @@ from kubelet.status_writer import StatusWriter
 from kubelet.streaming.pod_directory import RegistryPodDirectory
 from kubelet.streaming.server import StreamingServer, start_for_kubelet
 from kubelet.vm_cri_runtime import VmCriRuntime
+from kubelet.vm_restarts import VmFinder, VmRestartLedger, as_vm_control
+from kubelet.vm_sync import VmPodSync
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +91,9 @@ class Kubelet:
         real = machine or read_machine()
         self.status = StatusWriter(client, writers=config.status_writers)
         self.events = EventSink(client)
-        self.syncer = PodSyncer(client, status=self.status, events=self.events, backoff=CrashBackoff())
+        vm_restarts = VmRestartLedger()
+        self.syncer = PodSyncer(client, status=self.status, events=self.events, backoff=CrashBackoff(),
+                                vms=VmPodSync(vm_restarts))
         self.nodes: dict[str, HostedNode] = {}
         for index, name in enumerate(config.node_names()):
             registry = (registries or {}).get(name) or build_registry(config.endpoints, make(index))
@@ -107,6 +114,11 @@ class Kubelet:
         # A changed probe result re-syncs its pod, as a runtime change does (upstream's sync loop
         # reads the liveness/readiness/startup result managers' update channels).
         self.syncer.probes.on_change(self.pods.kick)
+        self.actions = [] if config.hollow else [
+            ActionExecutor(client, name, VmFinder(name, hosted.context.registry, self.pods.informer.get,
+                                                  vm_restarts, self.pods.kick))
+            for name, hosted in self.nodes.items()
+            if as_vm_control(hosted.context.registry.default("vm")) is not None]
         self.registered = asyncio.Event()
 
     async def close(self) -> None:
@@ -160,6 +172,9 @@ class Kubelet:
             group.create_task(self.events.run(), name="event sink")
             await self.register_all()
             group.create_task(self.pods.run(), name="pod workers")
+            for executor in self.actions:
+                # Arktos's kubelet carries out the VM Actions addressed to its node (ARKTOS.md §4).
+                group.create_task(executor.run(), name=f"actions {executor.node_name}")
             count = len(self.nodes)
             for index, hosted in enumerate(self.nodes.values()):
                 share = index / count

@@ -1,16 +1,16 @@
 """One pod's sync: drive the runtime toward the pod's spec and report what it did.
 
 Upstream's ``SyncPod`` (kuberuntime_manager.go computePodActions) in small: make sure the pod has a
-ready sandbox, start init containers one at a time in order, then every regular container;
-restart exited containers as ``restartPolicy`` says, behind CrashLoopBackOff; kill and restart a
-container whose liveness or startup probe failed (`kubelet.probes`); pull images through the
-`ImagePuller` (pull policy, ErrImagePull / ImagePullBackOff); compute the status
-(`kubelet.status`) from what the runtime then reports, with readiness from the probes, and hand
-it to the `StatusWriter`. A pod
-with a deletionTimestamp is stopped within its grace period and then deleted for good
-(``gracePeriodSeconds=0``), as the kubelet's status manager does once a pod's containers are
-gone. Every decision reads the runtime's records, so a kubelet restarted over a live runtime
-adopts its containers instead of starting duplicates.
+ready sandbox, start init containers one at a time in order, then every regular container; restart
+exited containers as ``restartPolicy`` says, behind CrashLoopBackOff; kill and restart a container
+whose liveness or startup probe failed (`kubelet.probes`); pull images through the `ImagePuller`
+(pull policy, ErrImagePull / ImagePullBackOff); compute the status (`kubelet.status`) from what the
+runtime then reports, with readiness from the probes, and hand it to the `StatusWriter`. A VM pod is
+the same sync with its VM as the one container, plus power control and its own status
+(`kubelet.vm_sync`). A pod with a deletionTimestamp is stopped within its grace period and then
+deleted for good (``gracePeriodSeconds=0``), as the kubelet's status manager does once a pod's
+containers are gone. Every decision reads the runtime's records, so a kubelet restarted over a live
+runtime adopts its containers instead of starting duplicates.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ from kubelet.runtime import ContainerInfo, Runtime, RuntimeOperationError, Sandb
 from kubelet.runtimes import RuntimeRegistry
 from kubelet.status import PodObservation, compute_pod_status, newest_attempts
 from kubelet.status_writer import PODS, StatusWriter
+from kubelet.vm_pods import is_vm_pod
+from kubelet.vm_sync import VmPodSync
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +67,14 @@ class PodSyncer:
 
     def __init__(self, client: ApiClient, *, status: StatusWriter, events: EventSink,
                  backoff: CrashBackoff | None = None, images: ImagePuller | None = None,
-                 probes: ProbeManager | None = None) -> None:
+                 probes: ProbeManager | None = None, vms: VmPodSync | None = None) -> None:
         self.client = client
         self.status = status
         self.events = events
         self.backoff = backoff or CrashBackoff()
         self.images = images or ImagePuller()
         self.probes = probes or ProbeManager(events)
+        self.vms = vms or VmPodSync()
         self._refreshed_at: dict[str, float] = {}
 
     async def sync(self, node: NodeContext, pod: dict[str, Any]) -> float | None:
@@ -94,19 +97,40 @@ class PodSyncer:
             return _RETRY_FAILED_START_S
         await self._refresh_volumes(node, pod)
         waiting: dict[str, tuple[str, str]] = {}
-        attempts = newest_attempts(await runtime.list_containers(pod_uid=uid))
-        requeue = await self._advance(node, pod, runtime, sandbox, attempts, waiting)
+        listed = await runtime.list_containers(pod_uid=uid)
+        vm = is_vm_pod(pod)
+        to_run = self.vms.containers_to_sync(pod, listed) if vm else None
+        requeue = await self._advance(node, pod, runtime, sandbox, newest_attempts(listed), waiting,
+                                      containers=to_run)
+        if vm:
+            containers = await runtime.list_containers(pod_uid=uid)
+            power = self.vms.pending_power(pod, runtime, containers)
+            if power is not None:
+                # Report the state before the change first (Arktos: NoSchedule → Pending → Running).
+                await self._report(node, pod, runtime, sandbox, waiting, containers)
+                recheck = await self.vms.apply_power(pod, runtime, containers, power,
+                                                     partial(self._record, node, pod))
+                requeue = min(requeue, recheck) if requeue is not None else recheck
+        await self._report(node, pod, runtime, sandbox, waiting, await runtime.list_containers(pod_uid=uid))
+        return requeue
+
+    async def _report(self, node: NodeContext, pod: dict[str, Any], runtime: Runtime, sandbox: SandboxInfo,
+                      waiting: dict[str, tuple[str, str]], containers: list[ContainerInfo]) -> None:
+        """Computes the pod's status from ``containers`` (with probe results) and hands it on."""
         host_network = bool((pod.get("spec") or {}).get("hostNetwork"))
         pod_ip = node.host_ip if host_network else sandbox.ip
-        containers = await runtime.list_containers(pod_uid=uid)
         self.probes.sync_pod(node.name, pod, runtime, containers, pod_ip=pod_ip)
         probed = self.probes.status_view(pod, containers)
         observation = PodObservation(
             containers=containers, pod_ip=pod_ip, host_ip=node.host_ip,
             id_scheme=runtime.runtime_version().split("://", 1)[0], waiting=waiting,
             ready=probed.ready, started=probed.started)
-        self.status.set(pod, compute_pod_status(pod, observation))
-        return requeue
+        if is_vm_pod(pod):
+            previous = self.status.last_written(str(pod["metadata"]["uid"]))
+            status = await self.vms.pod_status(pod, runtime, observation, previous=previous)
+        else:
+            status = compute_pod_status(pod, observation)
+        self.status.set(pod, status)
 
     async def _ensure_sandbox(self, node: NodeContext, pod: dict[str, Any],
                               runtime: Runtime) -> SandboxInfo | None:
@@ -122,8 +146,10 @@ class PodSyncer:
 
     async def _advance(self, node: NodeContext, pod: dict[str, Any], runtime: Runtime,
                        sandbox: SandboxInfo, attempts: dict[str, list[ContainerInfo]],
-                       waiting: dict[str, tuple[str, str]]) -> float | None:
-        """Starts or restarts what should run now; fills ``waiting`` with why others wait."""
+                       waiting: dict[str, tuple[str, str]], *,
+                       containers: list[dict[str, Any]] | None = None) -> float | None:
+        """Starts or restarts what should run now; fills ``waiting`` with why others wait.
+        ``containers`` replaces ``spec.containers`` (a VM pod's VM, `kubelet.vm_sync`)."""
         spec = pod.get("spec") or {}
         policy = str(spec.get("restartPolicy") or "Always")
         requeues: list[float] = []
@@ -137,7 +163,7 @@ class PodSyncer:
                     await self._start_or_back_off(node, pod, runtime, sandbox, container, history,
                                                   waiting, requeues)
             return min(requeues, default=None)
-        for container in spec.get("containers") or []:
+        for container in (spec.get("containers") or []) if containers is None else containers:
             history = attempts.get(str(container.get("name")), [])
             failed = self.probes.failed_probe(history[0].id) if history else None
             if failed is not None and history[0].state == "running":
@@ -240,7 +266,7 @@ class PodSyncer:
             self._record(node, pod, event_type, reason, message)
 
         inputs = None
-        if node.inputs is not None:
+        if node.inputs is not None and not is_vm_pod(pod):  # a VM gets no env or host mounts
             host_network = bool((pod.get("spec") or {}).get("hostNetwork"))
             try:
                 inputs = await node.inputs.for_container(
@@ -302,6 +328,7 @@ class PodSyncer:
             if sandbox.pod.uid == uid:
                 await runtime.remove_sandbox(sandbox.id)
         self.backoff.forget_pod(uid)
+        self.vms.forget(uid)
         self.images.forget_pod(uid)
         self.probes.forget_pod(uid)
         self.status.forget(uid)

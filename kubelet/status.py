@@ -58,7 +58,8 @@ def newest_attempts(containers: list[ContainerInfo]) -> dict[str, list[Container
     return by_name
 
 
-def _state(info: ContainerInfo, scheme: str) -> dict[str, Any]:
+def container_state(info: ContainerInfo, scheme: str) -> dict[str, Any]:
+    """One attempt as a ``ContainerState``: running, terminated (exit, reason, times) or waiting."""
     if info.state == "running":
         return {"running": {"startedAt": rfc3339(info.started_at)}}
     if info.state == "exited":
@@ -85,9 +86,9 @@ def container_status(spec: dict[str, Any], attempts: list[ContainerInfo], obs: P
         return status
     newest = attempts[0]
     status.update(imageID=newest.image_ref, containerID=f"{obs.id_scheme}://{newest.id}",
-                  restartCount=newest.attempt, state=_state(newest, obs.id_scheme))
+                  restartCount=newest.attempt, state=container_state(newest, obs.id_scheme))
     if len(attempts) > 1:
-        status["lastState"] = _state(attempts[1], obs.id_scheme)
+        status["lastState"] = container_state(attempts[1], obs.id_scheme)
     if newest.state == "exited" and waiting:
         # Waiting to be restarted: the exit becomes lastState (upstream's CrashLoopBackOff view).
         status["lastState"] = status["state"]

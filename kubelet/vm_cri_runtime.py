@@ -3,8 +3,10 @@
 Everything a container runtime does (images, sandboxes, listing, the PLEG) works unchanged over the
 VM runtime's CRI; what differs is the container config, built from ``spec.virtualMachine``
 (`kubelet.vm_specs`), and the extra verbs — reboot, snapshot, restore and power — which go to the
-runtime's ``VmService``. Failures become `RuntimeOperationError` with reason ``VmActionFailed`` (the
-Action's ``status.error`` shows the runtime's message).
+runtime's ``VmService``; `boot_count` reads how often the runtime started the VM's qemu (the
+``BOOT_COUNT`` status annotation: first boot plus every power-on). Failures become
+`RuntimeOperationError` with reason ``VmActionFailed`` (the Action's ``status.error`` shows the
+runtime's message).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from cri.errors import CriError
+from cri.errors import CriError, NotFound
+from cri.vm_annotations import BOOT_COUNT
 from kubelet.cri_runtime import CriRuntime, _upstream_error
 from kubelet.cri_specs import build_sandbox_config
 from kubelet.runtime import ContainerInfo, ContainerInputs, RuntimeOperationError, SandboxInfo
@@ -39,6 +42,17 @@ class VmCriRuntime(CriRuntime):
             return await self._info(container_id, sandbox.id)
         except CriError as e:
             raise RuntimeOperationError("CreateContainerError", _upstream_error(e)) from None
+
+    async def boot_count(self, container_id: str) -> int:
+        """Times the runtime started this VM (0: unknown, or not started yet)."""
+        try:
+            status = (await self.cri.container_status(container_id)).status
+        except NotFound:
+            return 0
+        try:
+            return int(status.annotations.get(BOOT_COUNT, "0"))
+        except ValueError:
+            return 0
 
     async def reboot_vm(self, container_id: str, *, delay_s: float = 0.0) -> None:
         try:

@@ -6,15 +6,17 @@ other and `kubelet.vm_cri_runtime.VmCriRuntime` turns into a qemu VM. `vm_status
 report of that container back onto Arktos's ``VirtualMachineStatus`` (ARKTOS.md §4): ``state``
 (active, paused, suspended, stopped, error, building) and ``powerState`` (nostate, running, paused,
 suspended, shutdown, crashed). A paused VM is a RUNNING CRI container whose reason is ``Paused``.
+`desired_power` and `stopped_on_request` are the two facts the power rules (`kubelet.vm_power`) and
+the phase (`kubelet.vm_pod_status`) are built from.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from cri.vm_annotations import REASON_KILLED, REASON_PAUSED, REASON_STOPPED, REASON_SUSPENDED
 from kubelet.runtime import ContainerInfo
 from kubelet.vm_specs import virtual_machine
-from vmruntime.vm_annotations import REASON_PAUSED, REASON_SUSPENDED
 
 
 def _default_pull_policy(image: str) -> str:
@@ -23,6 +25,21 @@ def _default_pull_policy(image: str) -> str:
     if "@" in last:
         return "IfNotPresent"
     return "Always" if ":" not in last or last.endswith(":latest") else "IfNotPresent"
+
+
+def is_vm_pod(pod: dict[str, Any]) -> bool:
+    return bool(virtual_machine(pod))
+
+
+def desired_power(pod: dict[str, Any]) -> str:
+    """``spec.virtualMachine.powerSpec``: Running (the default), Paused, Suspended or Shutdown."""
+    return str(virtual_machine(pod).get("powerSpec") or "Running")
+
+
+def stopped_on_request(container: ContainerInfo) -> bool:
+    """An exited VM that was powered off (or stopped) on request, not one that crashed or whose
+    guest powered itself off: the runtime records why qemu ended in the CRI reason."""
+    return container.state == "exited" and container.reason in (REASON_STOPPED, REASON_KILLED)
 
 
 def vm_container(pod: dict[str, Any]) -> dict[str, Any]:
@@ -54,19 +71,26 @@ def power_and_state(container: ContainerInfo | None) -> tuple[str, str]:
     return "nostate", "error"
 
 
-def vm_status(pod: dict[str, Any], container: ContainerInfo | None) -> dict[str, Any]:
+def vm_status(pod: dict[str, Any], container: ContainerInfo | None, *, restart_count: int | None = None,
+              last_termination: dict[str, Any] | None = None) -> dict[str, Any]:
     """``status.virtualMachineStatus`` for ``pod`` whose VM container is ``container`` (None: not
-    created yet). ``ready`` only while the guest runs; ``restartCount`` is the container attempt."""
+    created yet). ``ready`` only while the guest runs; ``restartCount`` is ``restart_count`` when
+    given (`kubelet.vm_restarts` adds power-ons, reboots and restores), else the container attempt."""
     vm = virtual_machine(pod)
     power, state = power_and_state(container)
+    if container is None and desired_power(pod) == "Shutdown":
+        power, state = "shutdown", "stopped"  # created powered off: never booted
     status: dict[str, Any] = {
         "name": str(vm.get("name", "")),
         "image": str(vm.get("image", "")),
         "state": state,
         "powerState": power,
         "ready": power == "running",
-        "restartCount": container.attempt if container is not None else 0,
+        "restartCount": restart_count if restart_count is not None else (
+            container.attempt if container is not None else 0),
     }
+    if last_termination:
+        status["lastTerminationState"] = last_termination
     if container is not None:
         status["virtualMachineId"] = container.id
         status["imageId"] = container.image_ref

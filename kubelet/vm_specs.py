@@ -2,7 +2,7 @@
 
 The VM is the pod's one "container" (`kubelet.vm_pods.vm_container`); its sandbox config is the
 ordinary one (`kubelet.cri_specs.build_sandbox_config`). The CRI has no fields for a guest's key or
-user data, so those travel as annotations whose names `vmruntime.vm_annotations` defines for both
+user data, so those travel as annotations whose names `cri.vm_annotations` defines for both
 sides (as Arktos's kubelet handed them to its runtime): ``publicKey``, ``keyPairName``, ``userData``
 (still base64; the runtime decodes and checks the 64 KiB limit), ``cloudInitUserDataScript`` and the
 initial ``powerSpec``. vCPUs and memory come from ``resources`` exactly as a container's CPU shares,
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cri import vm_annotations
 from cri.stubs import pb
 from kubelet.cri_specs import (
     CONTAINER_IMAGE_ANNOTATION,
@@ -24,7 +25,6 @@ from kubelet.cri_specs import (
     container_resources,
 )
 from kubelet.runtime import pod_ref
-from vmruntime import vm_annotations
 
 # spec.virtualMachine field → annotation carrying it to the runtime
 _FIELD_ANNOTATIONS = (

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from vmruntime import vm_annotations
+from cri import vm_annotations
 
 QEMU = "qemu-system-x86_64"
 QEMU_IMG = "qemu-img"

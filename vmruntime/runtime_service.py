@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 import grpc
 import grpc.aio
 
+from cri import vm_annotations
 from cri.stubs import pb, pb_grpc
-from vmruntime import vm_annotations
 from vmruntime.inventory import InvalidRequest, Inventory, UnknownObject, power_state
 from vmruntime.machines import MachineError
 from vmruntime.machines import now_ns as _now_ns

@@ -56,8 +56,11 @@ class LocatedPod:
 
     def spec_container_names(self) -> list[str]:
         spec = self.pod.get("spec") or {}
-        return [str(c.get("name")) for key in ("containers", "initContainers", "ephemeralContainers")
-                for c in spec.get(key) or []]
+        names = [str(c.get("name")) for key in ("containers", "initContainers", "ephemeralContainers")
+                 for c in spec.get(key) or []]
+        if spec.get("virtualMachine"):  # a VM pod's one "container" is its VM (its serial console log)
+            names.append(str(spec["virtualMachine"].get("name")))
+        return names
 
     def waiting_reason(self, container: str) -> str:
         """The pod status's waiting reason for `container` (what the kubelet last reported)."""

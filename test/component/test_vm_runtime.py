@@ -33,13 +33,13 @@ from typing import Any
 
 import pytest
 
+from cri import vm_annotations
 from cri.client import CriClient
 from cri.errors import CriError
 from cri.stubs import pb
 from kubelet.runtime import RuntimeOperationError
 from kubelet.vm_cri_runtime import VmCriRuntime
 from kubelet.vm_pods import vm_container, vm_status
-from vmruntime import vm_annotations
 from vmruntime.images import DEFAULT_IMAGE_DIR, build_image
 from vmruntime.qemu import ensure_installed
 

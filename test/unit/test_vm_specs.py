@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+from cri import vm_annotations
 from kubelet.cri_specs import CONTAINER_IMAGE_ANNOTATION, POD_UID_LABEL
 from kubelet.runtime import ContainerInfo
 from kubelet.vm_pods import vm_container, vm_status
 from kubelet.vm_specs import build_vm_container_config
-from vmruntime import vm_annotations
 from vmruntime.guest import GuestConfig, config_archive
 from vmruntime.images import normalize
 from vmruntime.initramfs import directory, newc_archive, regular_file, symlink
