@@ -32,6 +32,7 @@ fi
 # A real single node from hack/arktos-up.sh (needs root: containerd, a bridge). Not pinned: a
 # node's kubelet, containerd and runc use every core; the script stops the cluster with Ctrl-C.
 "${PY}" bench/pod_startup_bench.py || echo "# bench/pod_startup_bench.py failed"
+"${PY}" bench/vm_pod_bench.py || echo "# bench/vm_pod_bench.py failed"  # VM pods (qemu, TCG) on the same kind of node
 
 # The API server on the first core, the hollow kubelets and the latency probe on the other
 # (bench/server_process.py pins them, as for api_bench.py). Takes tens of minutes at 5,000 nodes.

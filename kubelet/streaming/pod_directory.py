@@ -48,8 +48,10 @@ class LocatedPod:
         return str(self.pod["metadata"].get("uid", ""))
 
     def streaming(self, verb: str) -> StreamingRuntime:
-        """The runtime as a `StreamingRuntime`, or 400 naming the runtime that cannot do `verb`."""
-        if isinstance(self.runtime, StreamingRuntime):
+        """The runtime as a `StreamingRuntime`, or 400 naming the runtime that cannot do `verb`.
+        A VM has no processes the runtime could exec into or forward from (Arktos's VM runtime
+        answers Unimplemented), so VM pods are refused here, before any upgrade."""
+        if isinstance(self.runtime, StreamingRuntime) and workload_type_of(self.pod) != "vm":
             return self.runtime
         raise bad_request(f"{verb} is not supported by the {workload_type_of(self.pod)} runtime "
                           f"{self.runtime.name!r} that runs pod {self.name!r}")
