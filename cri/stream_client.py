@@ -39,6 +39,7 @@ async def _upgrade(url: str, protocol: str, *, timeout_s: float) -> SpdyConnecti
     if parts.scheme != "http" or not parts.hostname:
         raise StreamUrlError(f"unsupported streaming URL {url!r} (only http:// is supported)")
     target = parts.path + (f"?{parts.query}" if parts.query else "")
+    writer: asyncio.StreamWriter | None = None
     try:
         async with asyncio.timeout(timeout_s):
             reader, writer = await asyncio.open_connection(parts.hostname, parts.port or 80)
@@ -48,6 +49,8 @@ async def _upgrade(url: str, protocol: str, *, timeout_s: float) -> SpdyConnecti
             await writer.drain()
             head = await reader.readuntil(b"\r\n\r\n")
     except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError) as exc:
+        if writer is not None:
+            writer.close()  # connected, then timed out or cut off: do not leak the socket
         raise StreamUrlError(f"cannot reach the runtime's streaming server at {url}: {exc!r}") from exc
     status_line = head.split(b"\r\n", 1)[0].decode(errors="replace")
     if " 101 " not in f"{status_line} ":

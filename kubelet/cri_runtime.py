@@ -230,12 +230,17 @@ class CriRuntime:
             sandbox_config = build_sandbox_config(pod, log_root=self.log_root,
                                                   cgroup_parent=self.cgroup_parent,
                                                   attempt=current.status.metadata.attempt)
-            config = build_container_config(pod, container, attempt=attempt, image_ref=image_ref,
-                                            inputs=inputs)
+            config = self.container_config(pod, container, attempt=attempt, image_ref=image_ref,
+                                           inputs=inputs)
             container_id = await self.cri.create_container(sandbox.id, config, sandbox_config)
             return await self._info(container_id, sandbox.id)
         except CriError as e:
             raise RuntimeOperationError("CreateContainerError", _upstream_error(e)) from None
+
+    def container_config(self, pod: dict[str, Any], container: dict[str, Any], *, attempt: int,
+                         image_ref: str, inputs: ContainerInputs | None) -> pb.ContainerConfig:
+        """The CRI config of one container attempt (the VM runtime's adapter builds a VM's)."""
+        return build_container_config(pod, container, attempt=attempt, image_ref=image_ref, inputs=inputs)
 
     async def exec_sync(self, container_id: str, cmd: list[str], *, timeout_s: float) -> ExecSyncResult:
         try:

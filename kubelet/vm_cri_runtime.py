@@ -15,10 +15,10 @@ import math
 from typing import Any
 
 from cri.errors import CriError, NotFound
+from cri.stubs import pb
 from cri.vm_annotations import BOOT_COUNT
-from kubelet.cri_runtime import CriRuntime, _upstream_error
-from kubelet.cri_specs import build_sandbox_config
-from kubelet.runtime import ContainerInfo, ContainerInputs, RuntimeOperationError, SandboxInfo
+from kubelet.cri_runtime import CriRuntime
+from kubelet.runtime import ContainerInputs, RuntimeOperationError
 from kubelet.vm_specs import build_vm_container_config
 
 SHUTDOWN_TIMEOUT_S = 30.0  # how long a guest gets to power off before the runtime kills it
@@ -27,21 +27,11 @@ SHUTDOWN_TIMEOUT_S = 30.0  # how long a guest gets to power off before the runti
 class VmCriRuntime(CriRuntime):
     """Implements `kubelet.runtime.Runtime` and `kubelet.runtime.VmControl` for a ``vm`` endpoint."""
 
-    async def create_container(self, sandbox: SandboxInfo, pod: dict[str, Any],
-                               container: dict[str, Any], *, attempt: int,
-                               image_ref: str, inputs: ContainerInputs | None = None) -> ContainerInfo:
+    def container_config(self, pod: dict[str, Any], container: dict[str, Any], *, attempt: int,
+                         image_ref: str, inputs: ContainerInputs | None) -> pb.ContainerConfig:
         """``container`` is `kubelet.vm_pods.vm_container` of the pod; the VM itself is described by
         ``spec.virtualMachine`` (``inputs`` are ignored: a VM gets no env or host mounts)."""
-        try:
-            current = await self.cri.pod_sandbox_status(sandbox.id)
-            sandbox_config = build_sandbox_config(pod, log_root=self.log_root,
-                                                  cgroup_parent=self.cgroup_parent,
-                                                  attempt=current.status.metadata.attempt)
-            config = build_vm_container_config(pod, attempt=attempt, image_ref=image_ref)
-            container_id = await self.cri.create_container(sandbox.id, config, sandbox_config)
-            return await self._info(container_id, sandbox.id)
-        except CriError as e:
-            raise RuntimeOperationError("CreateContainerError", _upstream_error(e)) from None
+        return build_vm_container_config(pod, attempt=attempt, image_ref=image_ref)
 
     async def boot_count(self, container_id: str) -> int:
         """Times the runtime started this VM (0: unknown, or not started yet)."""

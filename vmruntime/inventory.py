@@ -140,7 +140,12 @@ class Inventory:
         if image is None:
             raise UnknownObject(f"image {record.image!r} not found")
         guest = guest_config(record.name, hostname, record.annotations)
-        await asyncio.to_thread(self.machines.prepare, record, image, guest)
+        try:
+            await asyncio.to_thread(self.machines.prepare, record, image, guest)
+        except BaseException:
+            # No half-written VM directory (initrd written, overlay not) outlives a failed create.
+            await asyncio.to_thread(self.store.delete_container, record.id)
+            raise
         self.store.save_container(record)
         self.containers[record.id] = record
 

@@ -23,7 +23,7 @@ from cri.stubs import pb, pb_grpc
 from vmruntime.inventory import InvalidRequest, Inventory, UnknownObject, power_state
 from vmruntime.machines import MachineError
 from vmruntime.machines import now_ns as _now_ns
-from vmruntime.qemu import vm_size
+from vmruntime.qemu import QemuUnavailable, vm_size
 from vmruntime.records import ContainerRecord, SandboxRecord
 
 RUNTIME_NAME = "arktos-vm-runtime"
@@ -47,6 +47,10 @@ def translate_errors(handler: _Handler[_Reply]) -> _Handler[_Reply]:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
         except MachineError as e:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(e))
+        except QemuUnavailable as e:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, str(e))
+        except ValueError as e:  # a malformed annotation (vCPUs, memory) the kubelet did not build
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid VM settings: {e}")
         raise AssertionError("unreachable: abort raises")
     return wrapper
 

@@ -119,7 +119,7 @@ arktos::kubelet::serving_key() { printf '%s/serving-kubelet.key\n' "${CERT_DIR}"
 
 # The kubelet process itself (foreground): the node identity, its runtimes, its streaming port.
 arktos::kubelet::run() {
-    cd "${ARKTOS_ROOT}" && "${ARKTOS_PYTHON}" -m kubelet --kubeconfig "$(arktos::kubeconfig::path kubelet)" \
+    cd "${ARKTOS_ROOT}" && exec "${ARKTOS_PYTHON}" -m kubelet --kubeconfig "$(arktos::kubeconfig::path kubelet)" \
         --hostname-override "${HOSTNAME_OVERRIDE}" --container-runtime-endpoint "$1" \
         --pod-log-dir "${ARKTOS_DATA_DIR}/pods" --root-dir "${ARKTOS_DATA_DIR}/kubelet" \
         --port "${KUBELET_PORT}" \

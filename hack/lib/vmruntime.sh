@@ -44,8 +44,23 @@ arktos::vmruntime::available() {
         -monitor stdio >/dev/null 2>&1
 }
 
+# True when DIR's pid file names a live `python -m vmruntime` of DIR (a stale file may name a reused pid).
 arktos::vmruntime::running() {
-    [ -f "$1/vmruntime.pid" ] && kill -0 "$(cat "$1/vmruntime.pid")" 2>/dev/null
+    local pid
+    [ -f "$1/vmruntime.pid" ] || return 1
+    pid=$(cat "$1/vmruntime.pid")
+    kill -0 "$pid" 2>/dev/null || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "-m vmruntime .*--root $1/root"
+}
+
+# Kills VM shims and qemus still running from DIR's containers (after the runtime was SIGKILLed, or
+# a run that was killed outright): their command lines name the container directories.
+arktos::vmruntime::kill_leftovers() {
+    local root="$1/root/containers/" entry
+    for entry in /proc/[0-9]*; do
+        tr '\0' ' ' <"$entry/cmdline" 2>/dev/null | grep -qF -- "$root" || continue
+        kill -KILL "${entry#/proc/}" 2>/dev/null || true
+    done
 }
 
 arktos::vmruntime::start() {
@@ -91,5 +106,6 @@ arktos::vmruntime::stop() {
         for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null || true
     fi
+    arktos::vmruntime::kill_leftovers "$dir"
     rm -f "$dir/vmruntime.pid"
 }

@@ -27,15 +27,10 @@ class Negotiated:
     protocol: str
 
 
-def is_websocket_request(request: web.Request) -> bool:
-    connection = {t.strip().lower() for t in request.headers.get("Connection", "").split(",")}
-    return "upgrade" in connection and request.headers.get("Upgrade", "").lower() == "websocket"
-
-
 def negotiate(request: web.Request, *, websocket: Sequence[str], spdy: Sequence[str],
               legacy: str | None = None) -> Negotiated:
     """The transport and protocol to use; `legacy` answers a client that offers no protocol at all."""
-    if is_websocket_request(request):
+    if is_upgrade_request(request, "websocket"):
         header = "Sec-WebSocket-Protocol"
         preferred, transport = websocket, "websocket"
     elif is_upgrade_request(request):
@@ -54,8 +49,13 @@ def negotiate(request: web.Request, *, websocket: Sequence[str], spdy: Sequence[
     return Negotiated(transport, protocol)  # type: ignore[arg-type]
 
 
+_MAX_WEBSOCKET_MESSAGE = 4 * 1024 * 1024
+
+
 async def accept_websocket(request: web.Request, protocol: str) -> web.WebSocketResponse:
-    ws = web.WebSocketResponse(protocols=(protocol,), max_msg_size=0)
+    # kubectl and client-go send stdin and forwarded bytes in frames of at most 32 KiB; a bound keeps
+    # one client from making the kubelet buffer an arbitrarily large message.
+    ws = web.WebSocketResponse(protocols=(protocol,), max_msg_size=_MAX_WEBSOCKET_MESSAGE)
     await ws.prepare(request)
     return ws
 

@@ -125,15 +125,18 @@ async def port_forward(request: web.Request, directory: PodDirectory) -> web.Str
     if channel_style and not ports:
         raise bad_request("query parameter \"port\" is required")
     backend = await _open_backend(located, ports)
-    if chosen.transport == "websocket":
-        ws = await accept_websocket(request, chosen.protocol)
-        session = (ChannelPortForwardStreams(ws, ports) if channel_style
-                   else tunnelled_portforward_streams(ws))
-        await serve_session(session, backend)
-        return ws
-    raw = await accept_spdy(request, chosen.protocol)
     try:
-        await serve_session(spdy_portforward_streams(raw.reader, raw.writer), backend)
+        if chosen.transport == "websocket":
+            ws = await accept_websocket(request, chosen.protocol)
+            session = (ChannelPortForwardStreams(ws, ports) if channel_style
+                       else tunnelled_portforward_streams(ws))
+            await serve_session(session, backend)
+            return ws
+        raw = await accept_spdy(request, chosen.protocol)
+        try:
+            await serve_session(spdy_portforward_streams(raw.reader, raw.writer), backend)
+        finally:
+            await raw.close()
+        return raw.response
     finally:
-        await raw.close()
-    return raw.response
+        await backend.close()  # also when the client's upgrade failed before any session ran

@@ -118,9 +118,13 @@ async def start_for_kubelet(config: KubeletConfig, directory: PodDirectory, *,
     """
     if config.port == 0 or config.hollow:
         return None
-    files = serving_files(cert_file=config.tls_cert_file, key_file=config.tls_private_key_file,
-                          root_dir=config.root_dir, hostname=config.hostname, hosts=hosts)
-    context = server_ssl_context(files, client_ca_file=config.client_ca_file)
+    try:
+        files = serving_files(cert_file=config.tls_cert_file, key_file=config.tls_private_key_file,
+                              root_dir=config.root_dir, hostname=config.hostname, hosts=hosts)
+        context = server_ssl_context(files, client_ca_file=config.client_ca_file)
+    except (OSError, ValueError, ssl.SSLError) as e:  # unreadable or mismatched certificate files
+        log.error("streaming server has no usable TLS certificate (%s); serving no logs/exec", e)
+        return None
     server = StreamingServer(directory, address=config.address, port=config.port, ssl_context=context,
                              client_ca_configured=bool(config.client_ca_file))
     try:

@@ -54,7 +54,9 @@ def kubelet(apiserver: ApiServerProcess, containerd: ContainerdProcess, tmp_path
         process = subprocess.Popen(
             [sys.executable, "-m", "kubelet", "--master", apiserver.url, "--hostname-override", NODE,
              "--container-runtime-endpoint", endpoint, "--pod-log-dir", str(tmp_path / "pods"),
-             "--cgroup-root", CGROUP_ROOT, "--node-status-update-frequency", "2"],
+             "--cgroup-root", CGROUP_ROOT, "--node-status-update-frequency", "2",
+             # No streaming port (10250 is the machine's) and state in the test's own directory.
+             "--port", "0", "--root-dir", str(tmp_path / "root")],
             cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         yield tmp_path
