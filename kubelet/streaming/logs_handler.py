@@ -10,8 +10,10 @@ as upstream, a restart's new file is not followed (``kubectl logs -f`` reconnect
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from aiohttp import web
@@ -35,10 +37,11 @@ STATE_CHECK_S = 1.0
 _READ_CHUNK = 1 << 20
 
 
-def _read_from(path: Path, offset: int) -> bytes:
+def _read_from(path: Path, offset: int, limit: int = _READ_CHUNK) -> bytes:
+    """At most ``limit`` bytes from ``offset``: a long log is streamed a chunk at a time."""
     with path.open("rb") as handle:
         handle.seek(offset)
-        return handle.read()
+        return handle.read(limit)
 
 
 async def choose_attempt(located: LocatedPod, container: str, options: LogOptions) -> ContainerInfo:
@@ -93,8 +96,25 @@ class LogStreamer:
                 return info.state == "running"
         return False
 
+    async def _send_existing(self) -> None:
+        """What the file holds now, a chunk at a time; with ``tailLines`` only the last lines are
+        kept in memory (a bounded deque), never the whole file."""
+        tail = self.options.tail_lines
+        kept: collections.deque[LogLine] = collections.deque(maxlen=tail if tail is not None else None)
+        while not self.budget.exhausted:
+            size_before = self.offset
+            lines = select_lines(await self._read_new(), replace(self.options, tail_lines=None))
+            if tail is None:
+                await self._send(lines)
+            else:
+                kept.extend(lines)
+            if self.offset - size_before < _READ_CHUNK:
+                break  # reached the end of what is written so far
+        if tail is not None:
+            await self._send(list(kept))
+
     async def run(self) -> None:
-        await self._send(select_lines(await self._read_new(), self.options))
+        await self._send_existing()
         if not self.options.follow or self.options.previous or self.attempt.state != "running":
             return
         next_check = time.monotonic() + STATE_CHECK_S

@@ -10,10 +10,13 @@ error-stream Status → exit code or failure. Leaves out files, HTTP and runtime
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from cri.stream_client import ExecExit, exec_exit
+from kubelet.runtime import ContainerInfo
 from kubelet.streaming.access import Identity, identity_of
 from kubelet.streaming.errors import StreamingError
 from kubelet.streaming.log_files import (
@@ -25,6 +28,7 @@ from kubelet.streaming.log_files import (
     render_line,
     select_lines,
 )
+from kubelet.streaming.logs_handler import LogStreamer
 
 RECORDS = (b"2024-01-01T00:00:01.000000001Z stdout P hel\n"
            b"2024-01-01T00:00:01.5Z stdout F lo\n"
@@ -98,3 +102,28 @@ def test_exec_error_stream_status() -> None:
     assert exec_exit(json.dumps({"status": "Failure", "message": "no such container"}).encode()) == \
         ExecExit(None, "no such container")
     assert exec_exit(b"plain text failure") == ExecExit(None, "plain text failure")
+
+
+class _CollectingResponse:
+    def __init__(self) -> None:
+        self.body = b""
+
+    async def write(self, data: bytes) -> None:
+        self.body += data
+
+
+async def test_tail_of_a_log_larger_than_one_read_chunk(tmp_path: Path) -> None:
+    """``tailLines`` over a multi-megabyte file: read chunk by chunk, only the last lines kept."""
+    log_path = tmp_path / "0.log"
+    with log_path.open("w") as handle:
+        for i in range(60_000):  # ~3.6 MB, several 1 MiB reads
+            handle.write(f"2026-11-28T06:00:00.000000000Z stdout F line {i:06d} {'x' * 20}\n")
+    attempt = ContainerInfo(id="c1", sandbox_id="s", pod_uid="u", name="c", attempt=0, state="exited",
+                            image="busybox", image_ref="sha", created_at=0.0, log_path=str(log_path))
+    response = _CollectingResponse()
+    streamer = LogStreamer(Any, response, Any, attempt, LogOptions(tail_lines=2))  # type: ignore[arg-type]
+    await streamer.run()
+    assert response.body.decode().splitlines() == [f"line 059998 {'x' * 20}", f"line 059999 {'x' * 20}"]
+    everything = _CollectingResponse()
+    await LogStreamer(Any, everything, Any, attempt, LogOptions()).run()  # type: ignore[arg-type]
+    assert everything.body.count(b"\n") == 60_000
