@@ -32,6 +32,7 @@ from kubelet.probes.outcome import ProbeKind
 from kubelet.probes.probers import ProbeTarget
 from kubelet.probes.worker import ProbeWorker
 from kubelet.runtime import ContainerInfo, Runtime
+from kubelet.status import newest_attempts
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +92,7 @@ class ProbeManager:
                  containers: list[ContainerInfo], *, pod_ip: str) -> None:
         """Starts workers for running attempts that have probes and stops those of ended attempts."""
         uid = str(pod["metadata"]["uid"])
-        newest: dict[str, ContainerInfo] = {}
-        for seen in containers:
-            if seen.name not in newest or seen.attempt > newest[seen.name].attempt:
-                newest[seen.name] = seen
+        newest = {name: attempts[0] for name, attempts in newest_attempts(containers).items()}
         wanted: set[tuple[str, str, ProbeKind]] = set()
         for spec in (pod.get("spec") or {}).get("containers") or []:
             name = str(spec.get("name"))
