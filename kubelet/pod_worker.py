@@ -28,6 +28,7 @@ from client.rest import ApiClient
 from kubelet.backoff import CrashBackoff
 from kubelet.event_sink import EventSink
 from kubelet.image_puller import ERR_IMAGE_PULL, IMAGE_ERRORS, IMAGE_PULL_BACKOFF, ImagePuller
+from kubelet.lifecycle_hooks import run_post_start_hook, run_pre_stop_hooks
 from kubelet.pod_inputs import PodInputs, VolumeMountError
 from kubelet.probes import ProbeKind, ProbeManager
 from kubelet.runtime import ContainerInfo, Runtime, RuntimeOperationError, SandboxInfo
@@ -281,6 +282,12 @@ class PodSyncer:
         self._record(node, pod, "Normal", "Created", f"Created container {name}")
         await runtime.start_container(created.id)
         self._record(node, pod, "Normal", "Started", f"Started container {name}")
+        pod_ip = node.host_ip if (pod.get("spec") or {}).get("hostNetwork") else sandbox.ip
+        failure = await run_post_start_hook(pod, runtime, container, created.id, pod_ip)
+        if failure is not None:  # upstream kills the container; the restart policy takes over
+            record("Warning", "FailedPostStartHook", failure)
+            await runtime.stop_container(created.id, timeout_s=_MIN_KILL_GRACE_S)
+            raise RuntimeOperationError("PostStartHookError", failure)
 
     # -- stopping ---------------------------------------------------------------------------------
 
@@ -307,6 +314,10 @@ class PodSyncer:
         for container in live:
             if announce:
                 self._record(node, pod, "Normal", "Killing", f"Stopping container {container.name}")
+        if live and announce:
+            spent = await run_pre_stop_hooks(pod, runtime, live, grace_s=grace_s,
+                                             record=partial(self._record, node, pod))
+            grace_s = max(grace_s - spent, float(_MIN_KILL_GRACE_S))  # upstream's minimum after preStop
         if live:
             stops = [runtime.stop_container(c.id, timeout_s=grace_s) for c in live]
             try:

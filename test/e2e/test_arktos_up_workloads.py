@@ -5,7 +5,8 @@ streaming port): a 3-replica busybox httpd Deployment Running with pod IPs as is
 (PID 1 in its own PID namespace, the memory limit visible in its cgroup); `logs` and `logs -f`;
 `exec -- cat /etc/hostname` and `exec -i` fed through stdin; `port-forward` with an HTTP GET
 through it; `cp` in and out; a liveness probe restarting its container; CrashLoopBackOff;
-`delete` stopping containers within the grace period; configMap and secret volumes; the kubelet
+`delete` stopping containers within the grace period; postStart and preStop hooks (writing to a
+hostPath); configMap and secret volumes; the kubelet
 killed and restarted by arktos-up adopting the running pods.
 The same exec, logs and port-forward through the official python client (`kubernetes.stream`).
 Leaves out: VM pods (test_arktos_up_vm.py) and kubectl 1.32 (the proxy tests run both versions).
@@ -213,6 +214,22 @@ def test_delete_stops_containers_within_the_grace_period(kubectl: Kubectl) -> No
     kubectl("delete", "pod", "stubborn", "--wait=true", "--timeout=30s")
     took = time.monotonic() - started
     assert 2.5 <= took <= 15, f"deleted after {took:.1f}s with a 3 s grace period"
+
+
+def test_post_start_and_pre_stop_hooks_run(kubectl: Kubectl, module_tmp: Path) -> None:  # noqa: F811
+    host_dir = module_tmp / "hooks"
+    host_dir.mkdir()
+    hooked = {"name": "c", "image": "busybox", "command": ["sleep", "3600"],
+              "volumeMounts": [{"name": "hooks", "mountPath": "/hooks"}],
+              "lifecycle": {"postStart": {"exec": {"command": ["sh", "-c", "echo started > /hooks/post"]}},
+                            "preStop": {"exec": {"command": ["sh", "-c", "echo stopping > /hooks/pre"]}}}}
+    kubectl.apply(_pod("hooked", hooked, terminationGracePeriodSeconds=5, volumes=[
+        {"name": "hooks", "hostPath": {"path": str(host_dir), "type": "Directory"}}]))
+    kubectl.wait("hooked running", lambda: phase_running(kubectl.pod("hooked")))
+    assert (host_dir / "post").read_text() == "started\n"
+    assert not (host_dir / "pre").exists()
+    kubectl("delete", "pod", "hooked", "--wait=true", "--timeout=30s")
+    assert (host_dir / "pre").read_text() == "stopping\n"
 
 
 def test_kubelet_killed_and_restarted_adopts_running_pods(kubectl: Kubectl, web_pods: list[str]) -> None:
