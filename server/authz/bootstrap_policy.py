@@ -91,6 +91,9 @@ def _aggregate_to_edit() -> list[dict[str, Any]]:
         rule(("impersonate",), CORE, ("serviceaccounts",)),
         rule(WRITE, CORE, ("pods", "pods/attach", "pods/proxy", "pods/exec", "pods/portforward")),
         rule(("create",), CORE, ("pods/eviction",)),
+        # Arktos: VM pods' actions (reboot, snapshot, restore) are an editor's to ask for.
+        rule(("create",), CORE, ("pods/action",)),
+        rule(WRITE, CORE, ("actions",)),
         rule(WRITE, CORE, ("replicationcontrollers", "replicationcontrollers/scale", "serviceaccounts",
                            "services", "services/proxy", "endpoints", "persistentvolumeclaims",
                            "configmaps", "secrets")),
@@ -123,6 +126,7 @@ def _aggregate_to_view() -> list[dict[str, Any]]:
         rule(READ, POLICY, ("poddisruptionbudgets", "poddisruptionbudgets/status")),
         rule(READ, NETWORKING, ("networkpolicies", "ingresses", "ingresses/status")),
         rule(READ, ARKTOS_GROUP, ("networks",)),
+        rule(READ, CORE, ("actions", "actions/status")),
     ]
 
 

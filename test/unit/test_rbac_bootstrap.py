@@ -109,6 +109,10 @@ CASES = [
     ("edit-user", "update", "deployments", "apps", "scale", True),
     ("edit-user", "get", "secrets", "", "", True),
     ("edit-user", "create", "pods", "", "exec", True),
+    ("edit-user", "create", "pods", "", "action", True),  # Arktos: VM actions
+    ("edit-user", "delete", "actions", "", "", True),
+    ("view-user", "list", "actions", "", "", True),
+    ("view-user", "create", "pods", "", "action", False),
     ("edit-user", "get", "pods", "", "", True),
     ("edit-user", "create", "rolebindings", "rbac.authorization.k8s.io", "", False),
     ("edit-user", "update", "resourcequotas", "", "", False),
