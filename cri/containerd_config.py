@@ -137,6 +137,12 @@ def bridge_network(layout: ContainerdLayout) -> dict[str, object]:
                 "routes": [{"dst": "0.0.0.0/0"}],
                 "dataDir": str(layout.cni_data_dir),
             },
+        }, {
+            # hostPort: DNAT from the node's ports to the pod (iptables), as upstream's default CNI
+            # configs chain it after the bridge; snat makes the node's own connections work too.
+            "type": "portmap",
+            "capabilities": {"portMappings": True},
+            "snat": True,
         }],
     }
 

@@ -20,8 +20,9 @@ import time
 from pathlib import Path
 
 from cri.containerd_config import CNI_BIN_DIR, ContainerdLayout, write_config
+from cri.hostport_rules import remove_for_subnet
 
-APT_PACKAGES = ("containerd", "runc", "containernetworking-plugins")
+APT_PACKAGES = ("containerd", "runc", "containernetworking-plugins", "iptables")
 
 
 class ContainerdUnavailable(RuntimeError):
@@ -29,7 +30,7 @@ class ContainerdUnavailable(RuntimeError):
 
 
 def _missing_binaries() -> list[str]:
-    missing = [b for b in ("containerd", "ctr", "runc") if shutil.which(b) is None]
+    missing = [b for b in ("containerd", "ctr", "runc", "iptables") if shutil.which(b) is None]
     if not Path(CNI_BIN_DIR, "bridge").exists():
         missing.append(f"{CNI_BIN_DIR}/bridge")
     return missing
@@ -151,6 +152,7 @@ class ContainerdProcess:
                 except ProcessLookupError:
                     pass
         _unmount_under(self.layout.base)
+        remove_for_subnet(self.layout.pod_subnet)  # no CNI DEL ran for the killed sandboxes
         # The CNI bridge outlives its last pod; it is ours (named per instance), so it goes with us.
         if Path("/sys/class/net", self.layout.bridge_name).exists():
             subprocess.run(["ip", "link", "delete", self.layout.bridge_name],

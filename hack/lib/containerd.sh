@@ -20,16 +20,16 @@ containerd::log() { echo "[containerd] $*" >&2; }
 # Install containerd, runc and the CNI plugins (Debian packages) when any is missing.
 containerd::ensure_installed() {
     if command -v containerd >/dev/null && command -v ctr >/dev/null && command -v runc >/dev/null \
-        && [ -x /usr/lib/cni/bridge ]; then
+        && command -v iptables >/dev/null && [ -x /usr/lib/cni/bridge ]; then
         return 0
     fi
-    containerd::log "installing containerd runc containernetworking-plugins (apt)"
+    containerd::log "installing containerd runc containernetworking-plugins iptables (apt)"
     if [ "$(id -u)" -ne 0 ]; then
-        containerd::log "ERROR: not root; run: apt-get install -y containerd runc containernetworking-plugins"
+        containerd::log "ERROR: not root; run: apt-get install -y containerd runc containernetworking-plugins iptables"
         return 1
     fi
     DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd runc containernetworking-plugins >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd runc containernetworking-plugins iptables >/dev/null
 }
 
 containerd::socket() { echo "$1/containerd.sock"; }
@@ -112,5 +112,7 @@ containerd::down() {
         kill -KILL "$shim" 2>/dev/null || true
     done
     grep -o " $dir/[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+    # hostPort NAT rules of the killed sandboxes (no CNI DEL ran for them).
+    (cd "$ARKTOS_ROOT" && "$PY" -m cri.hostport_rules "${CONTAINERD_POD_SUBNET:-10.88.0.0/16}") || true
     ip link delete "${CONTAINERD_BRIDGE:-arktos0}" 2>/dev/null || true
 }

@@ -4,10 +4,10 @@ Covers, on one node (containerd + kubelet, TLS everywhere, the API server proxyi
 streaming port): a 3-replica busybox httpd Deployment Running with pod IPs as isolated processes
 (PID 1 in its own PID namespace, the memory limit visible in its cgroup); `logs` and `logs -f`;
 `exec -- cat /etc/hostname` and `exec -i` fed through stdin; `port-forward` with an HTTP GET
-through it; `cp` in and out; a liveness probe restarting its container; CrashLoopBackOff;
-`delete` stopping containers within the grace period; postStart and preStop hooks (writing to a
-hostPath); configMap and secret volumes; the kubelet
-killed and restarted by arktos-up adopting the running pods.
+through it; a hostPort reached on the node's IP; `cp` in and out; a liveness probe restarting
+its container; CrashLoopBackOff; `delete` stopping containers within the grace period; postStart
+and preStop hooks (writing to a hostPath); configMap and secret volumes; the kubelet killed and
+restarted by arktos-up adopting the running pods.
 The same exec, logs and port-forward through the official python client (`kubernetes.stream`).
 Leaves out: VM pods (test_arktos_up_vm.py) and kubectl 1.32 (the proxy tests run both versions).
 """
@@ -145,6 +145,17 @@ def test_port_forward_http_get(kubectl: Kubectl, web_pods: list[str]) -> None:
     finally:
         os.killpg(forward.pid, signal.SIGTERM)
         forward.wait(10)
+
+
+def test_host_port_reaches_the_pod(kubectl: Kubectl) -> None:
+    web = {"name": "c", "image": "busybox", "command": ["httpd", "-f", "-p", "8080"],
+           "ports": [{"containerPort": 8080, "hostPort": 18089}]}
+    kubectl.apply(_pod("hostport", web))
+    kubectl.wait("hostport running", lambda: phase_running(kubectl.pod("hostport")))
+    node_ip = kubectl.pod("hostport")["status"]["hostIP"]
+    with urllib.request.urlopen(f"http://{node_ip}:18089/etc/hostname", timeout=20) as reply:
+        assert reply.read().decode().strip() == "hostport"
+    kubectl("delete", "pod", "hostport", "--grace-period=0", "--force")
 
 
 def test_cp_in_and_out(kubectl: Kubectl, web_pods: list[str], tmp_path: Path) -> None:

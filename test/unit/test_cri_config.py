@@ -67,7 +67,8 @@ def test_unknown_default_config_is_rejected(tmp_path: Path) -> None:
 def test_bridge_network_gives_pod_ips_from_our_subnet(tmp_path: Path) -> None:
     layout = ContainerdLayout(tmp_path, pod_subnet="10.77.0.0/16", bridge_name="br-test")
     plugins: Any = bridge_network(layout)["plugins"]
-    (plugin,) = plugins
+    plugin, portmap = plugins
+    assert portmap["type"] == "portmap" and portmap["capabilities"] == {"portMappings": True}
     assert plugin["type"] == "bridge" and plugin["bridge"] == "br-test" and plugin["isGateway"]
     assert plugin["ipam"]["type"] == "host-local"
     assert plugin["ipam"]["ranges"] == [[{"subnet": "10.77.0.0/16"}]]
