@@ -12,8 +12,6 @@ probes and the scheduler (the test binds the pod by setting spec.nodeName).
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -21,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apiserver_process import REPO_ROOT, ApiServerProcess
+from apiserver_process import ApiServerProcess
 from containerd_env import private_containerd
+from kubelet_process import running_kubelet
 
 from client.config import config_for_url
 from client.errors import NotFound
@@ -48,25 +47,9 @@ def containerd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContainerdP
 
 @pytest.fixture
 def kubelet(apiserver: ApiServerProcess, containerd: ContainerdProcess, tmp_path: Path) -> Iterator[Path]:
-    log_path = tmp_path / "kubelet.log"
-    endpoint = f"containerRuntime,container,{containerd.endpoint}"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "kubelet", "--master", apiserver.url, "--hostname-override", NODE,
-             "--container-runtime-endpoint", endpoint, "--pod-log-dir", str(tmp_path / "pods"),
-             "--cgroup-root", CGROUP_ROOT, "--node-status-update-frequency", "2",
-             # No streaming port (10250 is the machine's) and state in the test's own directory.
-             "--port", "0", "--root-dir", str(tmp_path / "root")],
-            cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        yield tmp_path
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+    with running_kubelet(apiserver.url, NODE, f"containerRuntime,container,{containerd.endpoint}", tmp_path,
+                         "--cgroup-root", CGROUP_ROOT) as work:
+        yield work
 
 
 @pytest.fixture

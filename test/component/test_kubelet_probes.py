@@ -18,16 +18,15 @@ container reaching CrashLoopBackOff. Leaves out HTTPS probes, gRPC probes and si
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from apiserver_process import REPO_ROOT, ApiServerProcess
+from apiserver_process import ApiServerProcess
 from containerd_env import private_containerd
+from kubelet_process import running_kubelet
 
 from client.config import config_for_url
 from client.events import EVENTS
@@ -94,24 +93,9 @@ def containerd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContainerdP
 def kubelet(apiserver: ApiServerProcess, containerd: ContainerdProcess,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     work = tmp_path_factory.mktemp("kubelet-kp")
-    endpoint = f"containerRuntime,container,{containerd.endpoint}"
-    with (work / "kubelet.log").open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "kubelet", "--master", apiserver.url, "--hostname-override", NODE,
-             "--container-runtime-endpoint", endpoint, "--pod-log-dir", str(work / "pods"),
-             "--cgroup-root", CGROUP_ROOT, "--node-status-update-frequency", "2",
-             # No streaming port (10250 is the machine's) and state in the test's own directory.
-             "--port", "0", "--root-dir", str(work / "root")],
-            cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        yield work
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+    with running_kubelet(apiserver.url, NODE, f"containerRuntime,container,{containerd.endpoint}", work,
+                         "--cgroup-root", CGROUP_ROOT) as running:
+        yield running
 
 
 @pytest.fixture

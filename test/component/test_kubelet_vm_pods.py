@@ -20,15 +20,15 @@ import asyncio
 import base64
 import re
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from apiserver_process import REPO_ROOT, ApiServerProcess
+from apiserver_process import ApiServerProcess
 from component_http import Api
+from kubelet_process import running_kubelet
 from test_vm_runtime import RuntimeProcess
 
 from client.config import config_for_url
@@ -69,22 +69,8 @@ def vmruntime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RuntimeProce
 def kubelet(apiserver: ApiServerProcess, vmruntime: RuntimeProcess,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     work = tmp_path_factory.mktemp("kubelet-vm")
-    with (work / "kubelet.log").open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "kubelet", "--master", apiserver.url, "--hostname-override", NODE,
-             "--container-runtime-endpoint", f"vmRuntime,vm,{vmruntime.endpoint}",
-             "--pod-log-dir", str(work / "pods"), "--root-dir", str(work / "root"), "--port", "0",
-             "--node-status-update-frequency", "2"],
-            cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        yield work
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+    with running_kubelet(apiserver.url, NODE, f"vmRuntime,vm,{vmruntime.endpoint}", work) as running:
+        yield running
 
 
 @pytest.fixture
