@@ -79,3 +79,12 @@ def test_explain_pod_containers(kubectl: Kubectl) -> None:
 def test_explain_recursive_reaches_nested_fields(kubectl: Kubectl) -> None:
     text = kubectl.run("explain", "pods.spec.containers.ports").stdout
     assert "containerPort" in text and "protocol" in text
+
+
+def test_explain_pod_virtual_machine(kubectl: Kubectl) -> None:
+    """Arktos's VM fields are in the served OpenAPI, so explain renders them like upstream fields."""
+    text = kubectl.run("explain", "pods.spec.virtualMachine").stdout
+    for field in ("image", "keyPairName", "publicKey", "userData", "powerSpec", "resources"):
+        assert re.search(rf"^\s+{field}\s+<", text, re.MULTILINE), f"{field} not listed by explain:\n{text}"
+    status = kubectl.run("explain", "pods.status.virtualMachineStatus").stdout
+    assert re.search(r"^\s+powerState\s+<", status, re.MULTILINE), status
