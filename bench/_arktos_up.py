@@ -125,6 +125,8 @@ def arktos_up(*, start_timeout_s: float = 240.0, keep_logs: bool = True) -> Iter
         ["bash", str(REPO_ROOT / "hack" / "arktos-up.sh")], env=env, cwd="/",
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
         start_new_session=True,
+        # SIGINT at its default, as under a terminal, even when this bench runs in the background.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     pump = threading.Thread(target=_pump, args=(process, lines, log_dir / "arktos-up.out"), daemon=True)
     pump.start()

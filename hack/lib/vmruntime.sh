@@ -64,7 +64,7 @@ arktos::vmruntime::kill_leftovers() {
 }
 
 arktos::vmruntime::start() {
-    local dir=$1 log=$2 deadline sock
+    local dir=$1 log=$2 deadline sock pid
     mkdir -p "$dir"
     arktos::vmruntime::ensure_installed
     if [ ! -f "$VM_IMAGE_DIR/arktos-vm/image.json" ]; then
@@ -79,10 +79,12 @@ arktos::vmruntime::start() {
     rm -f "$sock"
     (cd "$ARKTOS_ROOT" && exec setsid "$PY" -m vmruntime --listen "unix://$sock" --root "$dir/root" \
         --image-dir "$VM_IMAGE_DIR" --stop-vms-on-exit >>"$log" 2>&1 </dev/null) &
-    echo $! >"$dir/vmruntime.pid"
+    pid=$!
+    echo "$pid" >"$dir/vmruntime.pid"
     deadline=$((SECONDS + ${VMRUNTIME_READY_TIMEOUT:-30}))
     while [ $SECONDS -lt $deadline ]; do
-        if ! arktos::vmruntime::running "$dir"; then
+        # Our own child: alive is enough (its command line may not show python yet, mid-exec).
+        if ! kill -0 "$pid" 2>/dev/null; then
             arktos::vmruntime::log "ERROR: the VM runtime exited; last log lines:"
             tail -n 20 "$log" >&2
             return 1

@@ -69,7 +69,10 @@ async def env(server_factory) -> AsyncIterator[Env]:  # type: ignore[no-untyped-
                 # assertions have run by then, so the harness moves on instead of hanging.
                 done, _ = await asyncio.wait({environment.task}, timeout=20)
                 if not done:
-                    logging.getLogger(__name__).warning("in-process scheduler did not stop in 20 s")
+                    stacks = "\n".join(f"{t.get_name()}: {t.get_stack(limit=8)}" for t in asyncio.all_tasks()
+                                        if not t.done() and t is not asyncio.current_task())
+                    logging.getLogger(__name__).warning("in-process scheduler did not stop in 20 s; "
+                                                        "pending tasks:\n%s", stacks)
     server.stop()
 
 

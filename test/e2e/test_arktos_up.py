@@ -40,6 +40,12 @@ STOP_TIMEOUT_S = 20.0
 KUBECTL_TIMEOUT_S = 30.0
 
 
+def default_sigint() -> None:
+    """The child starts with SIGINT at its default, as under a terminal: a runner that launched us
+    in the background (SIGINT ignored, inherited) must not make arktos-up deaf to Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @dataclass
 class ArktosUp:
     """One run of hack/arktos-up.sh in its own process group, its output collected by a thread."""
@@ -60,6 +66,7 @@ class ArktosUp:
             stdin=subprocess.DEVNULL,
             text=True,
             start_new_session=True,
+            preexec_fn=default_sigint,
         )
         threading.Thread(target=self._pump, args=(self.process,), daemon=True).start()
         self.wait_for_line(READY_LINE)
