@@ -56,14 +56,19 @@ class BindingTransport:
             for attempt in (1, 2):
                 reused = bool(self._idle)
                 connection = self._idle.pop() if reused else await self._connect()
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation
+                # that arrives as the exchange completes, and a cancelled bind must stop.
                 try:
-                    status, raw, keep = await asyncio.wait_for(self._exchange(connection, request),
-                                                               self._timeout_s)
+                    async with asyncio.timeout(self._timeout_s):
+                        status, raw, keep = await self._exchange(connection, request)
                 except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as e:
                     _close(connection)
                     if attempt == 1 and reused:
                         continue  # a kept-alive connection the server had closed: one fresh try
                     raise ConnectionFailed(f"POST {path}: {e or type(e).__name__}") from e
+                except asyncio.CancelledError:
+                    _close(connection)  # half an exchange: the connection cannot be reused
+                    raise
                 if keep:
                     self._idle.append(connection)
                 else:
@@ -75,9 +80,9 @@ class BindingTransport:
 
     async def _connect(self) -> _Connection:
         try:
-            return await asyncio.wait_for(asyncio.open_connection(
-                self._host, self._port, ssl=self._ssl,
-                server_hostname=self._host if self._ssl else None), self._timeout_s)
+            async with asyncio.timeout(self._timeout_s):
+                return await asyncio.open_connection(
+                    self._host, self._port, ssl=self._ssl, server_hostname=self._host if self._ssl else None)
         except (OSError, TimeoutError) as e:
             raise ConnectionFailed(f"connect {self._host}:{self._port}: {e or type(e).__name__}") from e
 
