@@ -8,8 +8,8 @@ through it; a hostPort reached on the node's IP; `cp` in and out; a liveness pro
 its container; CrashLoopBackOff; `delete` stopping containers within the grace period; postStart
 and preStop hooks (writing to a hostPath); configMap and secret volumes; the kubelet killed and
 restarted by arktos-up adopting the running pods.
-The same exec, logs and port-forward through the official python client (`kubernetes.stream`).
-Leaves out: VM pods (test_arktos_up_vm.py) and kubectl 1.32 (the proxy tests run both versions).
+The same exec, logs and port-forward through the official python client (`kubernetes.stream`) and
+through stock kubectl 1.32. Leaves out: VM pods (test_arktos_up_vm.py).
 """
 
 from __future__ import annotations
@@ -302,3 +302,28 @@ def test_python_client_exec_logs_and_port_forward(kubectl: Kubectl, web_pods: li
         assert reply.rstrip().endswith(name.encode())
     finally:
         forward.close()
+
+
+KUBECTL_132 = "/usr/lib/google-cloud-sdk/bin/kubectl.1.32"
+
+
+def test_kubectl_132_exec_logs_and_port_forward(kubectl: Kubectl, web_pods: list[str]) -> None:
+    """The same streams with stock kubectl 1.32 (SPDY for exec where 1.37 speaks WebSocket v5)."""
+    assert Path(KUBECTL_132).is_file(), "kubectl 1.32 is part of this machine's image (MACHINE.md)"
+    old = Kubectl(kubectl.up)
+    old.env = {**kubectl.env, "KUBECTL": KUBECTL_132}
+    name = web_pods[0]
+    echoed = old("exec", "-i", name, "--", "sh", "-c", "tr a-z A-Z", stdin="from kubectl 1.32\n")
+    assert echoed.stdout == "FROM KUBECTL 1.32\n"
+    assert old("exec", name, "--", "sh", "-c", "exit 4", check=False).returncode == 4
+    old("logs", name, "--tail=5")
+    port = _free_port()
+    forward = old.popen("port-forward", f"pod/{name}", f"{port}:8080")
+    try:
+        assert forward.stdout is not None
+        assert "Forwarding from 127.0.0.1" in forward.stdout.readline()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/etc/hostname", timeout=20) as reply:
+            assert reply.read().decode().strip() == name
+    finally:
+        os.killpg(forward.pid, signal.SIGTERM)
+        forward.wait(10)
