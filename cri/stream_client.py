@@ -56,7 +56,8 @@ async def _upgrade(url: str, protocol: str, *, timeout_s: float) -> SpdyConnecti
     if " 101 " not in f"{status_line} ":
         body = b""
         with contextlib.suppress(OSError, TimeoutError):
-            body = await asyncio.wait_for(reader.read(_HEAD_LIMIT), 1.0)
+            async with asyncio.timeout(1.0):
+                body = await reader.read(_HEAD_LIMIT)
         writer.close()
         raise StreamUrlError(f"runtime refused the stream upgrade: {status_line}: "
                              f"{body.decode(errors='replace').strip()}")

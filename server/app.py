@@ -151,7 +151,8 @@ class ApiServer:
         try:
             # Validators load from the on-disk cache (or are built once) before the first request.
             await asyncio.to_thread(validation.precompile, self.catalogue)
-            await asyncio.wait_for(self.cache.wait_ready(), 60)
+            async with asyncio.timeout(60):
+                await self.cache.wait_ready()
             await ensure_system_objects(self.catalogue, self.store)
             # What is loaded now lives as long as the process: keep it out of GC scans.
             gc.freeze()

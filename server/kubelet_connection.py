@@ -141,10 +141,9 @@ class KubeletClient:
         context = self._insecure if skip_verify else self._verifying
         where = f"{_bracketed(host)}:{port}"
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(host, port, ssl=context, server_hostname=host,
-                                        limit=_HEAD_LIMIT),
-                CONNECT_TIMEOUT_S)
+            async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                reader, writer = await asyncio.open_connection(host, port, ssl=context, server_hostname=host,
+                                                               limit=_HEAD_LIMIT)
         except (TimeoutError, OSError, ssl.SSLError) as e:
             raise KubeletUnavailable(f"error dialing backend: {_describe(e, where)}") from e
         try:

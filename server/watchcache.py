@@ -348,7 +348,8 @@ class WatchCache:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiters, (revision, next(self._seq), future))
         try:
-            await asyncio.wait_for(future, within)
+            async with asyncio.timeout(within):
+                await future
         except TimeoutError:
             return False
         return True

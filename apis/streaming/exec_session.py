@@ -201,7 +201,8 @@ class SpdyExecStreams(ExecStreams):
                 await pump
         # kubectl closes the connection once it has read every stream to EOF; give it the chance first.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._connection.closed.wait(), 2.0)
+            async with asyncio.timeout(2.0):
+                await self._connection.closed.wait()
         await self._connection.close()
 
 
@@ -253,7 +254,8 @@ async def accept_spdy_exec_streams(connection: SpdyConnection, options: ExecOpti
             streams[stream.header("streamtype")] = stream
 
     try:
-        await asyncio.wait_for(collect(), stream_timeout)
+        async with asyncio.timeout(stream_timeout):
+            await collect()
     except TimeoutError as exc:
         raise StreamSetupError(f"timed out waiting for streams {sorted(expected - streams.keys())}") from exc
     return SpdyExecStreams(connection, streams, options, protocol)

@@ -121,7 +121,8 @@ class SpdyStream:
             self.connection.forget_if_done(self)
 
     async def wait_reply(self, reply_timeout: float) -> None:
-        await asyncio.wait_for(self._replied.wait(), reply_timeout)
+        async with asyncio.timeout(reply_timeout):
+            await self._replied.wait()
         if self.reset_status is not None:
             raise StreamResetError(f"stream {self.id} refused ({self.reset_status})")
 
@@ -272,7 +273,8 @@ class SpdyConnection:
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pongs[ping_id] = waiter
         await self.send(PingFrame(ping_id))
-        await asyncio.wait_for(waiter, reply_timeout)
+        async with asyncio.timeout(reply_timeout):
+            await waiter
 
     async def close(self) -> None:
         """Say GOAWAY and close the transport (idempotent)."""

@@ -108,7 +108,10 @@ class WatchServer:
                 return
             watcher.wakeup.clear()
             try:
-                await asyncio.wait_for(watcher.wakeup.wait(), min(remaining, self._bookmark_interval))
+                # asyncio.timeout, not wait_for: no wrapper task per wait on this hot path, and no
+                # cancellation lost (Python 3.11's wait_for can swallow one).
+                async with asyncio.timeout(min(remaining, self._bookmark_interval)):
+                    await watcher.wakeup.wait()
             except TimeoutError:
                 if bookmarks and not watcher.closed:
                     bookmark = _bookmark(resource, self._cache.revision)
