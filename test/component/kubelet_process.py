@@ -3,16 +3,20 @@
 Why this exists: the containerd, probe and VM-pod tests each run a real kubelet against a real API
 server. They share the flags that keep a test kubelet to itself — no streaming port (10250 belongs
 to the machine), state under the test's own directory, a fast node-status period — and the
-terminate-then-kill teardown, so those live here once.
+terminate-then-kill teardown, so those live here once — with the wait that reports the
+kubelet's log when a condition is not reached.
 """
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from apiserver_process import REPO_ROOT
 
@@ -38,3 +42,16 @@ def running_kubelet(api_url: str, node: str, endpoints: str, work: Path,
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=15)
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], what: str, work: Path, *,
+                     within_s: float = 60.0) -> Any:
+    """``check()``'s first truthy answer within ``within_s``; else fails with the kubelet log's tail."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        answer = await check()
+        if answer:
+            return answer
+        await asyncio.sleep(0.25)
+    log = (work / "kubelet.log").read_text(errors="replace")[-3000:]
+    raise AssertionError(f"not within {within_s:.0f}s: {what}\nkubelet log:\n{log}")

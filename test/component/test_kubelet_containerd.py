@@ -11,8 +11,6 @@ probes and the scheduler (the test binds the pod by setting spec.nodeName).
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -21,7 +19,7 @@ from typing import Any
 import pytest
 from apiserver_process import ApiServerProcess
 from containerd_env import private_containerd
-from kubelet_process import running_kubelet
+from kubelet_process import eventually, running_kubelet
 
 from client.config import config_for_url
 from client.errors import NotFound
@@ -35,7 +33,6 @@ NODE = "kl-node"
 PODS = ResourceRef("", "v1", "pods", "Pod")
 NODES = ResourceRef("", "v1", "nodes", "Node")
 CGROUP_ROOT = "/arktos-kl"
-WAIT_S = 60.0
 
 
 @pytest.fixture(scope="module")
@@ -56,17 +53,6 @@ def kubelet(apiserver: ApiServerProcess, containerd: ContainerdProcess, tmp_path
 async def client(apiserver: ApiServerProcess) -> AsyncIterator[ApiClient]:
     async with ApiClient(config_for_url(apiserver.url)) as api:
         yield api
-
-
-async def eventually(check: Any, what: str, logs: Path) -> Any:
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        answer = await check()
-        if answer:
-            return answer
-        await asyncio.sleep(0.2)
-    log = (logs / "kubelet.log").read_text(errors="replace")[-3000:]
-    raise AssertionError(f"not within {WAIT_S}s: {what}\nkubelet log:\n{log}")
 
 
 def conditions(obj: dict[str, Any]) -> dict[str, str]:

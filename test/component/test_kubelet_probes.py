@@ -18,7 +18,6 @@ container reaching CrashLoopBackOff. Leaves out HTTPS probes, gRPC probes and si
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from typing import Any
 import pytest
 from apiserver_process import ApiServerProcess
 from containerd_env import private_containerd
-from kubelet_process import running_kubelet
+from kubelet_process import eventually, running_kubelet
 
 from client.config import config_for_url
 from client.events import EVENTS
@@ -39,7 +38,6 @@ pytestmark = pytest.mark.e2e
 NODE = "kp-node"
 PODS = ResourceRef("", "v1", "pods", "Pod")
 CGROUP_ROOT = "/arktos-kp"
-WAIT_S = 60.0
 NS = "default"
 
 
@@ -113,17 +111,6 @@ def pods(apiserver: ApiServerProcess, kubelet: Path) -> Path:
                 await api.create(PODS, body, namespace=NS)
     asyncio.run(create())
     return kubelet
-
-
-async def eventually(check: Any, what: str, logs: Path) -> Any:
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        answer = await check()
-        if answer:
-            return answer
-        await asyncio.sleep(0.25)
-    log = (logs / "kubelet.log").read_text(errors="replace")[-3000:]
-    raise AssertionError(f"not within {WAIT_S}s: {what}\nkubelet log:\n{log}")
 
 
 def conditions(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:

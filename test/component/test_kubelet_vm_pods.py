@@ -20,7 +20,6 @@ import asyncio
 import base64
 import re
 import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from typing import Any
 import pytest
 from apiserver_process import ApiServerProcess
 from component_http import Api
-from kubelet_process import running_kubelet
+from kubelet_process import eventually, running_kubelet
 from test_vm_runtime import RuntimeProcess
 
 from client.config import config_for_url
@@ -44,7 +43,6 @@ NODE = "vm-node"
 NS = "default"
 POD = "vm-pod"
 PODS = ResourceRef("", "v1", "pods", "Pod")
-WAIT_S = 60.0
 MARKER = "kubelet-vm-userdata-marker"
 
 
@@ -96,22 +94,11 @@ def _vm_pod() -> dict[str, Any]:
             "userData": base64.b64encode(script.encode()).decode()}}}
 
 
-async def _eventually(check: Any, what: str, logs: Path) -> Any:
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        answer = await check()
-        if answer:
-            return answer
-        await asyncio.sleep(0.25)
-    log = (logs / "kubelet.log").read_text(errors="replace")[-3000:]
-    raise AssertionError(f"not within {WAIT_S}s: {what}\nkubelet log:\n{log}")
-
-
 async def _pod_when(client: ApiClient, logs: Path, what: str, test: Any) -> dict[str, Any]:
     async def check() -> dict[str, Any] | None:
         current = await client.get(PODS, POD, namespace=NS)
         return current if test(current) else None
-    return dict(await _eventually(check, what, logs))
+    return dict(await eventually(check, what, logs))
 
 
 def _vm(pod: dict[str, Any]) -> dict[str, Any]:
@@ -129,7 +116,7 @@ def _console(logs: Path) -> str:
 async def _console_shows(logs: Path, pattern: str) -> None:
     async def check() -> bool:
         return re.search(pattern, _console(logs), re.M) is not None
-    await _eventually(check, f"console shows {pattern!r}", logs)
+    await eventually(check, f"console shows {pattern!r}", logs)
 
 
 async def _qemu_pid(runtime: RuntimeProcess, vm_id: str, logs: Path) -> int:
@@ -143,7 +130,7 @@ async def _qemu_pid(runtime: RuntimeProcess, vm_id: str, logs: Path) -> int:
             return 0
         return pid if _is_qemu(pid) else 0
 
-    return int(await _eventually(running, f"qemu of VM {vm_id} running", logs))
+    return int(await eventually(running, f"qemu of VM {vm_id} running", logs))
 
 
 async def test_vm_pod_runs_with_its_user_data(client: ApiClient, kubelet: Path,
@@ -204,7 +191,7 @@ async def test_reboot_action_completes_and_counts(api: Api, client: ApiClient, k
         action: dict[str, Any] = await api.ok("GET", f"/api/v1/namespaces/{NS}/actions/{name}")
         return action if (action.get("status") or {}).get("complete") else None
 
-    action = await _eventually(finished, f"action {name} complete", kubelet)
+    action = await eventually(finished, f"action {name} complete", kubelet)
     assert action["status"].get("error", "") == ""
     assert action["status"]["rebootStatus"]["rebootSuccessful"] is True
     await _console_shows(kubelet, r"arktos-vm: boot 3$")
@@ -225,9 +212,9 @@ async def test_delete_stops_and_removes_the_vm(client: ApiClient, kubelet: Path,
             return True
         return False
 
-    await _eventually(gone, "pod deleted", kubelet)
-    await _eventually(lambda: _async(not _is_qemu(pid)), "qemu gone", kubelet)
-    await _eventually(lambda: _async(not (vmruntime.root / "containers" / vm_id).exists()),
+    await eventually(gone, "pod deleted", kubelet)
+    await eventually(lambda: _async(not _is_qemu(pid)), "qemu gone", kubelet)
+    await eventually(lambda: _async(not (vmruntime.root / "containers" / vm_id).exists()),
                       "the VM's files removed", kubelet)
 
 
