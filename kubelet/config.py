@@ -13,7 +13,10 @@ import socket
 from dataclasses import dataclass
 from typing import Literal
 
+from apis.flag_values import boolean_flag, duration_flag
+
 WorkloadType = Literal["container", "vm"]
+AuthorizationMode = Literal["Webhook", "AlwaysAllow"]
 WORKLOAD_TYPES: tuple[WorkloadType, ...] = ("container", "vm")
 DEFAULT_ENDPOINT = "unix:///run/containerd/containerd.sock"
 HOLLOW_ENDPOINTS = "containerRuntime,container,hollow://;vmRuntime,vm,hollow://"
@@ -89,6 +92,13 @@ class KubeletConfig:
     tls_cert_file: str = ""  # serving certificate; empty = a self-signed one in root_dir/pki
     tls_private_key_file: str = ""
     client_ca_file: str = ""  # clients (the API server) must present a certificate from this CA
+    # Who may use that port (upstream's KubeletConfiguration defaults: token webhook on, Webhook
+    # authorization; the caches' TTLs are upstream's flag defaults).
+    authentication_token_webhook: bool = True
+    token_webhook_cache_ttl_s: float = 120.0
+    authorization_mode: AuthorizationMode = "Webhook"
+    authorization_cache_authorized_ttl_s: float = 300.0
+    authorization_cache_unauthorized_ttl_s: float = 30.0
 
     def node_names(self) -> list[str]:
         """``<hostname>-hollow-<i>`` for a hollow process of several nodes, else the hostname."""
@@ -123,6 +133,7 @@ def parse_args(argv: list[str] | None = None) -> KubeletConfig:
     parser.add_argument("--tls-cert-file", default="", help="serving certificate of the port")
     parser.add_argument("--tls-private-key-file", default="")
     parser.add_argument("--client-ca-file", default="", help="CA that signs the API server's client cert")
+    _add_access_flags(parser)
     args = parser.parse_args(argv)
     if args.nodes < 1:
         parser.error("--nodes must be at least 1")
@@ -144,4 +155,25 @@ def parse_args(argv: list[str] | None = None) -> KubeletConfig:
         port=args.port if args.port is not None else (0 if args.hollow else 10250),
         tls_cert_file=args.tls_cert_file, tls_private_key_file=args.tls_private_key_file,
         client_ca_file=args.client_ca_file,
+        authentication_token_webhook=args.authentication_token_webhook,
+        token_webhook_cache_ttl_s=args.authentication_token_webhook_cache_ttl,
+        authorization_mode=args.authorization_mode,
+        authorization_cache_authorized_ttl_s=args.authorization_webhook_cache_authorized_ttl,
+        authorization_cache_unauthorized_ttl_s=args.authorization_webhook_cache_unauthorized_ttl,
     )
+
+
+def _add_access_flags(parser: argparse.ArgumentParser) -> None:
+    """Upstream's flags for who may use the HTTPS port (kubelet/streaming/access.py)."""
+    group = parser.add_argument_group("access to the HTTPS port")
+    group.add_argument("--authentication-token-webhook", type=boolean_flag, nargs="?", const=True,
+                       default=True, metavar="BOOL",
+                       help="accept bearer tokens, checked with a TokenReview (default true)")
+    group.add_argument("--authentication-token-webhook-cache-ttl", type=duration_flag, default=120.0,
+                       metavar="DURATION", help="how long TokenReview answers are kept (default 2m0s)")
+    group.add_argument("--authorization-mode", choices=("Webhook", "AlwaysAllow"), default="Webhook",
+                       help="Webhook: a SubjectAccessReview per request (default); AlwaysAllow: none")
+    group.add_argument("--authorization-webhook-cache-authorized-ttl", type=duration_flag, default=300.0,
+                       metavar="DURATION", help="how long an allowed answer is kept (default 5m0s)")
+    group.add_argument("--authorization-webhook-cache-unauthorized-ttl", type=duration_flag, default=30.0,
+                       metavar="DURATION", help="how long a denied answer is kept (default 30s)")

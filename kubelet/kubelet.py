@@ -149,7 +149,7 @@ class Kubelet:
         directory = RegistryPodDirectory(self.pods.informer.objects,
                                          {name: h.context.registry for name, h in self.nodes.items()})
         hosts = list(dict.fromkeys(h.context.host_ip for h in self.nodes.values() if h.context.host_ip))
-        server = await start_for_kubelet(self.config, directory, hosts=hosts)
+        server = await start_for_kubelet(self.config, directory, hosts=hosts, client=self.client)
         if server is not None:
             for hosted in self.nodes.values():
                 hosted.agent.kubelet_port = server.port

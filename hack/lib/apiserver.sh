@@ -56,8 +56,9 @@ arktos::apiserver::check_port_free() {
     fi
 }
 
-# The API server's client identity towards kubelets (CN=kube-apiserver-kubelet-client,
-# O=system:masters) for logs/exec/attach/port-forward, made by tools.pki next to the other credentials.
+# The API server's client identity towards kubelets (CN=kube-apiserver-kubelet-client, no group: the
+# bootstrap binding kube-apiserver:kubelet-apis gives it system:kubelet-api-admin, which the kubelets'
+# SubjectAccessReviews check) for logs/exec/attach/port-forward, made by tools.pki.
 arktos::apiserver::kubelet_client_cert() { printf '%s/client-kube-apiserver-kubelet.crt\n' "${CERT_DIR}"; }
 arktos::apiserver::kubelet_client_key() { printf '%s/client-kube-apiserver-kubelet.key\n' "${CERT_DIR}"; }
 

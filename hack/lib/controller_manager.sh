@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Starts the Arktos controller manager (python -m controllers) with its own identity
-# (controller.kubeconfig: CN=system:kube-controller-manager), as upstream's local-up-cluster
-# starts kube-controller-manager right after the API server is ready.
+# (controller.kubeconfig: CN=system:kube-controller-manager, not in system:masters), as upstream's
+# local-up-cluster starts kube-controller-manager right after the API server is ready. With
+# --use-service-account-credentials (as local-up-cluster passes it) each controller acts as its own
+# service account kube-system/<controller> of tenant system, bound to system:controller:<controller>.
 
 arktos::controller_manager::available() {
     [[ -f "${ARKTOS_ROOT}/controllers/__main__.py" ]]
@@ -19,7 +21,7 @@ arktos::controller_manager::start() {
     # --root-ca-file: the CA published to every namespace as ConfigMap kube-root-ca.crt, as
     # upstream's local-up-cluster passes it to kube-controller-manager.
     (cd "${ARKTOS_ROOT}" && exec "${ARKTOS_PYTHON}" -m controllers --kubeconfig "${kubeconfig}" \
-        --root-ca-file "${CERT_DIR}/ca.crt") \
+        --use-service-account-credentials --root-ca-file "${CERT_DIR}/ca.crt") \
         >"${log_file}" 2>&1 &
     arktos::process::track kube-controller-manager "$!" "${log_file}"
     ARKTOS_CONTROLLER_MANAGER_PID=$!

@@ -112,8 +112,9 @@ arktos::kubelet::stop_vmruntime() {
 }
 
 # The kubelet's serving pair for its logs/exec/port-forward port (SANs: node name, 127.0.0.1, the
-# host's primary IP), made by tools.pki; the API server checks it against the cluster CA, and the
-# kubelet accepts only client certificates from that CA.
+# host's primary IP), made by tools.pki; the API server checks it against the cluster CA. The kubelet
+# authenticates callers by client certificates from that CA or by tokens (TokenReview) and authorizes
+# every request with a SubjectAccessReview (upstream's webhook mode, its default here).
 arktos::kubelet::serving_cert() { printf '%s/serving-kubelet.crt\n' "${CERT_DIR}"; }
 arktos::kubelet::serving_key() { printf '%s/serving-kubelet.key\n' "${CERT_DIR}"; }
 

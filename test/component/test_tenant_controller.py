@@ -42,11 +42,11 @@ ROLES = ResourceRef("rbac.authorization.k8s.io", "v1", "roles", "Role")
 WAIT_S = 20.0
 
 
-def start_controller_manager(kubeconfig: Path, log_path: Path) -> subprocess.Popen[bytes]:
+def start_controller_manager(kubeconfig: Path, log_path: Path, *extra: str) -> subprocess.Popen[bytes]:
     with log_path.open("ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "controllers", "--kubeconfig", str(kubeconfig),
-             "--controllers", "tenant,namespace"],
+             "--controllers", "tenant,namespace", *extra],
             cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True)
 
@@ -214,12 +214,14 @@ async def test_deleting_a_tenant_removes_its_objects_then_the_tenant(
 
 async def test_controller_manager_over_tls_with_its_own_kubeconfig(
         tmp_path_factory: pytest.TempPathFactory) -> None:
-    """As arktos-up runs it: TLS, the controller.kubeconfig client certificate."""
+    """As arktos-up runs it: TLS, the controller.kubeconfig client certificate (not in system:masters),
+    each controller as its own service account."""
     workdir = tmp_path_factory.mktemp("tls")
     server = await asyncio.to_thread(start_apiserver, workdir, tls=True)
     assert server.credentials is not None
     log_path = workdir / "kube-controller-manager.log"
-    process = start_controller_manager(server.credentials.cert_dir / "controller.kubeconfig", log_path)
+    process = start_controller_manager(server.credentials.cert_dir / "controller.kubeconfig", log_path,
+                                       "--use-service-account-credentials")
     try:
         async with ApiClient(load_kubeconfig(server.kubeconfig)) as client:
             tenant = await create_tenant(client, "secure")
