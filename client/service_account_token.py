@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from client.errors import AlreadyExists, NotFound
+from client.errors import AlreadyExists, ApiError, CredentialsUnavailable, NotFound
 from client.resources import ResourceRef, resource_path
 from client.rest import ApiClient
 
@@ -48,11 +48,17 @@ class ServiceAccountTokenSource:
         self._lock = asyncio.Lock()
 
     async def token(self) -> str:
+        """The current token; `CredentialsUnavailable` when none can be had (never the issuer's own
+        error: a NotFound from the token request must not read as the caller's object being gone)."""
         if self._token and self._clock() < self._renew_at:
             return self._token
         async with self._lock:  # one TokenRequest however many requests are waiting
             if not self._token or self._clock() >= self._renew_at:
-                await self._refresh()
+                try:
+                    await self._refresh()
+                except ApiError as e:
+                    raise CredentialsUnavailable(f"no token for service account {self.tenant}/"
+                                                 f"{self.namespace}/{self.name}: {e}") from e
             return self._token
 
     def invalidate(self) -> None:

@@ -10,8 +10,10 @@ Covers: the controller kubeconfig's certificate carries no group; a new tenant i
 kube-system; ``kubectl auth whoami``'s SelfSubjectReview answering a controller's token with its
 account; a controller's token refused what its role does not grant (replicaset-controller reading
 secrets, namespace-controller creating pods) and allowed what it does; no controller refused
-anything during the run (no 403 in the controller manager's log). Leaves out the scheduler and
-kubelets (test/e2e/test_arktos_up_identities.py runs the whole cluster).
+anything during the run (no 403 in the controller manager's log); a service-account token renewed
+once less than 20 % of its life is left, and replaced after a 401 when its account was deleted (the
+account re-created); an issuer that may not make tokens failing with CredentialsUnavailable.
+Leaves out the scheduler and kubelets (test/e2e/test_arktos_up_identities.py runs the whole cluster).
 """
 
 from __future__ import annotations
@@ -34,14 +36,17 @@ from cryptography.x509.oid import NameOID
 from workload_env import DEPLOYMENTS, PODS, REPLICA_SETS
 
 from client.config import load_kubeconfig
-from client.errors import Forbidden, NotFound
+from client.errors import CredentialsUnavailable, Forbidden, NotFound
 from client.resources import CONFIGMAPS, NAMESPACES, TENANTS, ResourceRef
 from client.rest import ApiClient
+from client.service_account_token import ServiceAccountTokenSource
 from tools.kubeconfig import embedded_client_pair, read_kubeconfig
 
 pytestmark = pytest.mark.e2e
 
 SERVICE_ACCOUNTS = ResourceRef("", "v1", "serviceaccounts", "ServiceAccount")
+WHOAMI = "/apis/authentication.k8s.io/v1/selfsubjectreviews"  # what `kubectl auth whoami` sends
+SELF_REVIEW = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
 WAIT_S = 40.0
 
 
@@ -188,9 +193,7 @@ async def test_accounts_exist_and_whoami_names_them(cluster: tuple[ApiServerProc
     await wait_for_accounts(admin, {"tenant-controller", "namespace-controller", "replicaset-controller",
                                     "root-ca-cert-publisher", "service-account-controller"})
     async with as_token(server, await token_of(admin, "replicaset-controller")) as client:
-        review = await client.request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
-                                      body={"apiVersion": "authentication.k8s.io/v1",
-                                            "kind": "SelfSubjectReview"})
+        review = await client.request("POST", WHOAMI, body=SELF_REVIEW)
     assert review["status"]["userInfo"]["username"] == controller("replicaset-controller")
 
 
@@ -209,3 +212,50 @@ async def test_a_controller_can_do_only_what_its_role_grants(cluster: tuple[ApiS
         with pytest.raises(Forbidden):
             await namespaces.create(PODS, {"metadata": {"name": "p"}, "spec": {
                 "containers": [{"name": "c", "image": "busybox"}]}}, tenant="system", namespace="default")
+
+
+async def test_a_token_is_renewed_before_expiry_and_replaced_after_a_401(
+        cluster: tuple[ApiServerProcess, Path], admin: ApiClient) -> None:
+    server, _ = cluster
+    account_name = f"probe-{uuid.uuid4().hex[:6]}"
+    now = [0.0]
+    tokens = ServiceAccountTokenSource(admin, tenant="system", namespace="kube-system", name=account_name,
+                                       expiration_s=600, clock=lambda: now[0])
+    token_path = f"/api/v1/tenants/system/namespaces/kube-system/serviceaccounts/{account_name}/token"
+
+    def requested() -> int:
+        return len([e for e in audit(server) if e["path"] == token_path and e["code"] == 201])
+
+    first = await tokens.token()
+    now[0] = 0.79 * 600
+    assert await tokens.token() == first and requested() == 1
+    now[0] = 0.81 * 600  # less than 20 % of the lifetime left: a new one
+    await tokens.token()
+    assert requested() == 2
+    config = dataclasses.replace(load_kubeconfig(server.kubeconfig), client_cert_file=None,
+                                 client_key_file=None)
+    async with ApiClient(config, token_source=tokens) as client:
+        whoami = await client.request("POST", WHOAMI, body=SELF_REVIEW)
+        assert whoami["status"]["userInfo"]["username"] == controller(account_name)
+        # Deleting the account revokes its tokens: the next request is refused once, then sent again
+        # with the token of the re-created account.
+        await admin.delete(SERVICE_ACCOUNTS, account_name, tenant="system", namespace="kube-system")
+
+        async def account_gone() -> bool:
+            return await gone(admin, SERVICE_ACCOUNTS, account_name, tenant="system", namespace="kube-system")
+
+        await eventually(account_gone, "the account deleted", within=WAIT_S)
+        again = await client.request("POST", WHOAMI, body=SELF_REVIEW)
+        assert again["status"]["userInfo"]["username"] == controller(account_name)
+    assert requested() == 3
+
+
+async def test_an_issuer_without_the_right_is_a_credential_failure(
+        cluster: tuple[ApiServerProcess, Path]) -> None:
+    server, _ = cluster
+    assert server.credentials is not None
+    async with ApiClient(load_kubeconfig(server.credentials.cert_dir / "scheduler.kubeconfig")) as scheduler:
+        tokens = ServiceAccountTokenSource(scheduler, tenant="system", namespace="kube-system", name="nope")
+        with pytest.raises(CredentialsUnavailable) as failed:
+            await tokens.token()
+    assert "no token for service account system/kube-system/nope" in failed.value.message
