@@ -21,6 +21,7 @@ from aiohttp import web
 
 from apis import validation
 from apis.builtin import builtin_catalogue
+from apis.catalogue import Catalogue
 from server.access import AccessControl
 from server.audit import AuditLog
 from server.auth.user import UserInfo
@@ -39,7 +40,10 @@ from server.registry.lister import Lister
 from server.registry.store import GenericStore
 from server.request_info import RequestInfo, parse_request
 from server.serving import SecurityConfig
-from server.storage import open_backend
+from server.storage import Backend, open_backend
+from server.storage.encryption_config import EncryptionConfig, segment_transformers
+from server.storage.transforming import TransformingBackend
+from server.storage.value_transformers import IdentityTransformer
 from server.watchcache import WatchCache
 
 log = logging.getLogger(__name__)
@@ -53,6 +57,8 @@ class ServerConfig:
     bookmark_interval: float = 5.0
     security: SecurityConfig = field(default_factory=SecurityConfig)
     kubelet: KubeletClientConfig = field(default_factory=KubeletClientConfig)
+    # --encryption-provider-config, loaded; None: nothing is encrypted at rest.
+    encryption: EncryptionConfig | None = None
 
 
 class ApiServer:
@@ -61,7 +67,7 @@ class ApiServer:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.catalogue = builtin_catalogue()
-        self.backend = open_backend(config.storage_url)
+        self.backend = _transforming(open_backend(config.storage_url), config.encryption, self.catalogue)
         self.cache = WatchCache(self.backend, history_size=config.watch_history)
         self.admission = Admission(catalogue=self.catalogue, cache=self.cache)
         self.store = GenericStore(self.backend, self.cache, admission=self.admission)
@@ -178,6 +184,16 @@ class ApiServer:
             if previous:
                 await self.backend.compact(previous)
             previous = current
+
+
+def _transforming(backend: Backend, encryption: EncryptionConfig | None, catalogue: Catalogue) -> Backend:
+    """Every value passes a transformer (upstream's storage/value): the configured encryption,
+    else identity, which still refuses to serve values that were stored encrypted."""
+    config = encryption or EncryptionConfig({})
+    for group, resource in config.configured():
+        log.info("encryption at rest configured for %s", f"{resource}.{group}" if group else resource)
+    return TransformingBackend(backend, segment_transformers(config, catalogue),
+                               default=IdentityTransformer())
 
 
 def _status_response(error: ApiError) -> web.Response:

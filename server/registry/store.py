@@ -27,6 +27,7 @@ from server.errors import (
     BadRequest,
     Conflict,
     Forbidden,
+    InternalError,
     Invalid,
     NotFound,
     Timeout,
@@ -94,9 +95,13 @@ class GenericStore:
 
     # -- reads ------------------------------------------------------------------------------------
     def get(self, resource: Resource, scope: Scope, name: str) -> CachedObject:
-        cached = self._cache.resource(resource.key_segment).objects.get(
-            object_key(resource, scope, name))
+        key = object_key(resource, scope, name)
+        cache = self._cache.resource(resource.key_segment)
+        cached = cache.objects.get(key)
         if cached is None:
+            unreadable = cache.unreadable.get(key)
+            if unreadable:  # stored, but not decryptable with the configured keys
+                raise InternalError.occurred(unreadable)
             raise NotFound.object(resource.plural, name, resource.group)
         return cached
 
@@ -104,6 +109,8 @@ class GenericStore:
         kv = await self._backend.get(key)
         if kv is None:
             raise NotFound.object(resource.plural, name, resource.group)
+        if kv.unreadable:
+            raise InternalError.occurred(kv.unreadable)
         return kv
 
     # -- create -----------------------------------------------------------------------------------
@@ -198,7 +205,9 @@ class GenericStore:
             self._raise_invalid(resource, name, [*report.errors, *strategy.validate_update(new, current_obj)])
             strategy.canonicalize(new)
             current_obj["metadata"].pop("resourceVersion", None)
-            if new == current_obj or options.dry_run:
+            # A stale value (read through an older encryption key) is written even when unchanged:
+            # upstream's GuaranteedUpdate does so, and key rotation relies on it.
+            if (new == current_obj and not kv.stale) or options.dry_run:
                 # A dry run answers what would be stored, at the version it would replace.
                 served = new if options.dry_run else decode(kv).obj
                 served["metadata"]["resourceVersion"] = str(kv.mod_revision)
