@@ -82,6 +82,7 @@ def _table() -> dict[str, list[dict[str, Any]]]:
         ],
         "garbage-collector": [
             rule(("get", "list", "watch", "patch", "update", "delete"), "*", ("*",)),
+            events_rule(),  # OwnerRefInvalidNamespace
         ],
         "job-controller": [
             *_workload_rules((BATCH,), "jobs", pod_verbs=pods_managed),
