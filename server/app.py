@@ -28,7 +28,7 @@ from server.bootstrap import ensure_system_objects
 from server.errors import ApiError, InternalError, NotFound
 from server.handlers.discovery import DiscoveryEndpoints
 from server.handlers.pod_proxy import PodProxy
-from server.handlers.rest import ResourceHandler
+from server.handlers.rest import AUDIT_ANNOTATIONS, ResourceHandler
 from server.handlers.reviews import ReviewHandler
 from server.handlers.watch import WatchServer
 from server.kubelet_connection import KubeletClient, KubeletClientConfig
@@ -63,6 +63,7 @@ class ApiServer:
         self.catalogue = builtin_catalogue()
         self.backend = open_backend(config.storage_url)
         self.cache = WatchCache(self.backend, history_size=config.watch_history)
+        self.access = AccessControl(config.security, cache=self.cache, catalogue=self.catalogue)
         self.admission = Admission(catalogue=self.catalogue, cache=self.cache)
         self.store = GenericStore(self.backend, self.cache, admission=self.admission)
         self.lister = Lister(self.backend, self.cache)
@@ -71,7 +72,6 @@ class ApiServer:
                                          cache=self.cache, watches=self.watches)
         self.discovery = DiscoveryEndpoints(self.catalogue)
         self.metrics = ServerMetrics()
-        self.access = AccessControl(config.security, cache=self.cache, catalogue=self.catalogue)
         self.reviews = ReviewHandler(access=self.access, catalogue=self.catalogue)
         self.pod_proxy = PodProxy(catalogue=self.catalogue, store=self.store, access=self.access,
                                   kubelets=KubeletClient(config.kubelet))
@@ -85,10 +85,12 @@ class ApiServer:
                              watch_param=query.get("watch", "") in ("true", "1"))
         code = 500
         user = None
+        annotations: dict[str, str] = {}
         try:
             user = self.access.authenticate(request)
             response = await self._serve(request, info, user)
             code = response.status
+            annotations = response.get(AUDIT_ANNOTATIONS, annotations)
             return response
         except ApiError as e:
             code = e.code
@@ -104,7 +106,7 @@ class ApiServer:
                                  time.perf_counter() - started)
             if user is not None:
                 self.audit.record(user=user.name, tenant=user.tenant, verb=info.verb,
-                                  path=request.path, code=code)
+                                  path=request.path, code=code, annotations=annotations)
 
     async def _serve(self, request: web.BaseRequest, info: RequestInfo,
                      user: UserInfo) -> web.StreamResponse:
@@ -120,7 +122,7 @@ class ApiServer:
             return await self.reviews.handle(request, info, resource, scope, user)
         if self.pod_proxy.handles(resource, info):
             return await self.pod_proxy.handle(request, info, resource, scope, user)
-        return await self.resources.handle(request, info, resource, scope)
+        return await self.resources.handle(request, info, resource, scope, user)
 
     def _non_resource(self, request: web.BaseRequest, info: RequestInfo,
                       user: UserInfo) -> web.StreamResponse:
