@@ -24,6 +24,7 @@ from apis.builtin import builtin_catalogue
 from server.access import AccessControl
 from server.audit import AuditLog
 from server.auth.user import UserInfo
+from server.authz.escalation_check import RBACEscalationCheck
 from server.bootstrap import ensure_system_objects
 from server.errors import ApiError, InternalError, NotFound
 from server.handlers.discovery import DiscoveryEndpoints
@@ -64,7 +65,9 @@ class ApiServer:
         self.backend = open_backend(config.storage_url)
         self.cache = WatchCache(self.backend, history_size=config.watch_history)
         self.access = AccessControl(config.security, cache=self.cache, catalogue=self.catalogue)
-        self.admission = Admission(catalogue=self.catalogue, cache=self.cache)
+        self.admission = Admission(catalogue=self.catalogue, cache=self.cache,
+                                   plugins=(RBACEscalationCheck(self.access.authorizer, self.access.rbac,
+                                                                catalogue=self.catalogue),))
         self.store = GenericStore(self.backend, self.cache, admission=self.admission)
         self.lister = Lister(self.backend, self.cache)
         self.watches = WatchServer(self.cache, bookmark_interval=config.bookmark_interval)
