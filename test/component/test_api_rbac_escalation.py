@@ -12,7 +12,7 @@ only inside the tenant, which that admin already holds); ``bind`` and ``escalate
 user past the check; a binding to a missing role (404); aggregationRule needing full authority;
 updates re-checked except those touching only finalizers/ownerReferences; dry runs checked alike.
 Leaves out: the rule-covering algorithm's corner cases (test/unit/test_rbac_escalation.py) and
-stock kubectl (test/e2e/test_tenancy_escalation.py).
+stock kubectl (test/e2e/test_tenancy_pod_security.py).
 """
 
 from __future__ import annotations
