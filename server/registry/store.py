@@ -21,6 +21,7 @@ import orjson
 from apis import defaults, validation
 from apis.catalogue import Resource
 from apis.validation import FieldError
+from server.auth.user import UserInfo
 from server.errors import (
     AlreadyExists,
     ApiError,
@@ -63,6 +64,8 @@ _MAX_RETRIES = 16
 class WriteOptions:
     dry_run: bool = False
     field_validation: str = "Warn"  # Strict | Warn | Ignore (upstream default: Warn)
+    # Who asks: admission decides by it (RBAC escalation); None for the server's own writes.
+    user: UserInfo | None = None
 
 
 @dataclass(slots=True)
@@ -70,6 +73,8 @@ class WriteResult:
     obj: dict[str, Any]
     code: int = 200
     warnings: list[str] = field(default_factory=list)
+    # Admission's notes for the audit log (e.g. pod-security.kubernetes.io/audit-violations).
+    audit_annotations: dict[str, str] = field(default_factory=dict)
 
 
 class GenericStore:
@@ -126,16 +131,17 @@ class GenericStore:
         strategy = self.strategy(resource)
         strategy.prepare_for_create(obj)
         self._raise_invalid(resource, name, [*report.errors, *strategy.validate(obj)])
-        await self._admission.admit_create(resource, scope, obj)
+        admitted = await self._admission.admit_create(resource, scope, obj, user=options.user)
+        warnings += admitted.warnings
         strategy.canonicalize(obj)
         if options.dry_run:
-            return WriteResult(obj, 201, warnings)
+            return WriteResult(obj, 201, warnings, admitted.audit_annotations)
         key = object_key(resource, scope, name)
         try:
             revision = await self._backend.create(key, orjson.dumps(obj))
         except KeyExistsError as e:
             raise AlreadyExists.object(resource.plural, name, resource.group) from e
-        return WriteResult(await self._served(key, obj, revision), 201, warnings)
+        return WriteResult(await self._served(key, obj, revision), 201, warnings, admitted.audit_annotations)
 
     # -- update and patch -------------------------------------------------------------------------
     async def update(self, resource: Resource, scope: Scope, name: str, body: Any, *,
@@ -203,6 +209,9 @@ class GenericStore:
                 defaults.apply_defaults(resource, new)
             strategy.prepare_for_update(new, current_obj)
             self._raise_invalid(resource, name, [*report.errors, *strategy.validate_update(new, current_obj)])
+            admitted = await self._admission.admit_update(resource, scope, new, current_obj,
+                                                          subresource=subresource, user=options.user)
+            warnings += admitted.warnings
             strategy.canonicalize(new)
             current_obj["metadata"].pop("resourceVersion", None)
             # A stale value (read through an older encryption key) is written even when unchanged:
@@ -211,7 +220,7 @@ class GenericStore:
                 # A dry run answers what would be stored, at the version it would replace.
                 served = new if options.dry_run else decode(kv).obj
                 served["metadata"]["resourceVersion"] = str(kv.mod_revision)
-                return WriteResult(served, 200, warnings)
+                return WriteResult(served, 200, warnings, admitted.audit_annotations)
             if self._finalized(self.strategy(resource), new):
                 return await self._remove(resource, key, kv, options, name)
             try:
@@ -223,7 +232,8 @@ class GenericStore:
                 continue
             except KeyNotFoundError as e:
                 raise NotFound.object(resource.plural, name, resource.group) from e
-            return WriteResult(await self._served(key, new, revision), 200, warnings)
+            return WriteResult(await self._served(key, new, revision), 200, warnings,
+                               admitted.audit_annotations)
         raise Conflict.modified(resource.plural, name, resource.group)
 
     # -- delete -----------------------------------------------------------------------------------
