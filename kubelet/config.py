@@ -89,6 +89,7 @@ class KubeletConfig:
     tls_cert_file: str = ""  # serving certificate; empty = a self-signed one in root_dir/pki
     tls_private_key_file: str = ""
     client_ca_file: str = ""  # clients (the API server) must present a certificate from this CA
+    seccomp_default: bool = False  # RuntimeDefault seccomp for containers that name no profile
 
     def node_names(self) -> list[str]:
         """``<hostname>-hollow-<i>`` for a hollow process of several nodes, else the hostname."""
@@ -123,6 +124,9 @@ def parse_args(argv: list[str] | None = None) -> KubeletConfig:
     parser.add_argument("--tls-cert-file", default="", help="serving certificate of the port")
     parser.add_argument("--tls-private-key-file", default="")
     parser.add_argument("--client-ca-file", default="", help="CA that signs the API server's client cert")
+    parser.add_argument("--seccomp-default", action="store_true",
+                        help="run containers without a seccompProfile under the runtime's default profile "
+                             "(upstream's --seccomp-default; default: Unconfined)")
     args = parser.parse_args(argv)
     if args.nodes < 1:
         parser.error("--nodes must be at least 1")
@@ -143,5 +147,5 @@ def parse_args(argv: list[str] | None = None) -> KubeletConfig:
         root_dir=args.root_dir, address=args.address,
         port=args.port if args.port is not None else (0 if args.hollow else 10250),
         tls_cert_file=args.tls_cert_file, tls_private_key_file=args.tls_private_key_file,
-        client_ca_file=args.client_ca_file,
+        client_ca_file=args.client_ca_file, seccomp_default=args.seccomp_default,
     )

@@ -35,6 +35,7 @@ from kubelet.pod_worker import NodeContext, PodSyncer
 from kubelet.pods import PodWorkers
 from kubelet.runtime import Runtime
 from kubelet.runtimes import RuntimeFactory, RuntimeRegistry, build_registry
+from kubelet.security_context import SecuritySettings
 from kubelet.status_writer import StatusWriter
 from kubelet.streaming.pod_directory import RegistryPodDirectory
 from kubelet.streaming.server import StreamingServer, start_for_kubelet
@@ -63,12 +64,15 @@ def cri_factories(config: KubeletConfig) -> FactoriesForNode:
     """``unix://`` endpoints are CRI runtimes: containerd for workload type ``container``, Arktos's
     VM runtime (`VmCriRuntime`, which adds reboot/snapshot/restore/power) for ``vm``."""
     hollow = hollow_factories(config)
+    # Localhost seccomp profiles are files below <root-dir>/seccomp, as upstream's kubelet reads them.
+    security = SecuritySettings(seccomp_profile_root=str(Path(config.root_dir) / "seccomp"),
+                                seccomp_default=config.seccomp_default)
 
     def for_node(index: int) -> Mapping[str, RuntimeFactory]:
         def build(endpoint: RuntimeEndpoint) -> Runtime:
             runtime_class = VmCriRuntime if endpoint.workload_type == "vm" else CriRuntime
             return runtime_class(endpoint.name, endpoint.url, log_root=Path(config.pod_log_dir),
-                                 cgroup_parent=config.cgroup_root)
+                                 cgroup_parent=config.cgroup_root, security=security)
         return {**hollow(index), "unix": build}
     return for_node
 

@@ -232,8 +232,9 @@ class PodSyncer:
         except RuntimeOperationError as e:
             waiting[name] = (e.reason, e.message)
             requeues.append(self._retry_after(pod, container, e.reason))
-            # Upstream's startContainer records "Error: ErrImagePull" (the error's name) for images.
-            detail = e.reason if e.reason in IMAGE_ERRORS else f"{e.reason}: {e.message}"
+            # Upstream's startContainer records "Error: <the error's text>": the error's name for
+            # images ("Error: ErrImagePull"), the runtime's or the config's message otherwise.
+            detail = e.reason if e.reason in IMAGE_ERRORS else e.message
             self._record(node, pod, "Warning", "Failed", f"Error: {detail}")
 
     def _retry_after(self, pod: dict[str, Any], container: dict[str, Any], reason: str) -> float:
