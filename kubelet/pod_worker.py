@@ -92,6 +92,10 @@ class PodSyncer:
         if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             self.probes.forget_pod(uid)
             await self._stop_all(node, pod, runtime, grace_s=0, announce=False)
+            if node.inputs is not None:
+                # Nothing runs again: its volumes go now (secrets leave the node's memory), as
+                # upstream's volume manager unmounts the volumes of terminated pods.
+                await node.inputs.cleanup(uid)
             return None
         sandbox = await self._ensure_sandbox(node, pod, runtime)
         if sandbox is None:
