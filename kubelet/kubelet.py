@@ -39,6 +39,7 @@ from kubelet.security_context import SecuritySettings
 from kubelet.status_writer import StatusWriter
 from kubelet.streaming.pod_directory import RegistryPodDirectory
 from kubelet.streaming.server import StreamingServer, start_for_kubelet
+from kubelet.sysctl_admission import SysctlAllowlist
 from kubelet.vm_cri_runtime import VmCriRuntime
 from kubelet.vm_restarts import VmFinder, VmRestartLedger, as_vm_control
 from kubelet.vm_sync import VmPodSync
@@ -97,7 +98,8 @@ class Kubelet:
         self.events = EventSink(client)
         vm_restarts = VmRestartLedger()
         self.syncer = PodSyncer(client, status=self.status, events=self.events, backoff=CrashBackoff(),
-                                vms=VmPodSync(vm_restarts))
+                                vms=VmPodSync(vm_restarts),
+                                sysctls=SysctlAllowlist(config.allowed_unsafe_sysctls))
         self.nodes: dict[str, HostedNode] = {}
         for index, name in enumerate(config.node_names()):
             registry = (registries or {}).get(name) or build_registry(config.endpoints, make(index))

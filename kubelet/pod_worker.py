@@ -10,7 +10,8 @@ the same sync with its VM as the one container, plus power control and its own s
 (`kubelet.vm_sync`). A pod with a deletionTimestamp is stopped within its grace period and then
 deleted for good (``gracePeriodSeconds=0``), as the kubelet's status manager does once a pod's
 containers are gone. Every decision reads the runtime's records, so a kubelet restarted over a live
-runtime adopts its containers instead of starting duplicates.
+runtime adopts its containers instead of starting duplicates. A pod whose sysctls this node does
+not allow is rejected before its sandbox is made (`kubelet.sysctl_admission`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from kubelet.runtime import ContainerInfo, Runtime, RuntimeOperationError, Sandb
 from kubelet.runtimes import RuntimeRegistry
 from kubelet.status import PodObservation, compute_pod_status, newest_attempts
 from kubelet.status_writer import PODS, StatusWriter
+from kubelet.sysctl_admission import FORBIDDEN_REASON, SysctlAllowlist
 from kubelet.vm_pods import is_vm_pod
 from kubelet.vm_sync import VmPodSync
 
@@ -68,7 +70,8 @@ class PodSyncer:
 
     def __init__(self, client: ApiClient, *, status: StatusWriter, events: EventSink,
                  backoff: CrashBackoff | None = None, images: ImagePuller | None = None,
-                 probes: ProbeManager | None = None, vms: VmPodSync | None = None) -> None:
+                 probes: ProbeManager | None = None, vms: VmPodSync | None = None,
+                 sysctls: SysctlAllowlist | None = None) -> None:
         self.client = client
         self.status = status
         self.events = events
@@ -76,6 +79,7 @@ class PodSyncer:
         self.images = images or ImagePuller()
         self.probes = probes or ProbeManager(events)
         self.vms = vms or VmPodSync()
+        self.sysctls = sysctls or SysctlAllowlist()
         self._refreshed_at: dict[str, float] = {}
 
     async def sync(self, node: NodeContext, pod: dict[str, Any]) -> float | None:
@@ -143,6 +147,13 @@ class PodSyncer:
         for sandbox in await runtime.list_sandboxes():
             if sandbox.pod.uid == uid and sandbox.state == "ready":
                 return sandbox
+        rejection = self.sysctls.rejection(pod)
+        if rejection is not None:
+            # Upstream's rejectPod: never started, phase Failed (the terminal path stops it there).
+            self._record(node, pod, "Warning", FORBIDDEN_REASON, rejection)
+            self.status.set(pod, {**(pod.get("status") or {}), "phase": "Failed", "reason": FORBIDDEN_REASON,
+                                  "message": f"Pod was rejected: {rejection}"})
+            return None
         try:
             return await runtime.run_sandbox(pod)
         except RuntimeOperationError as e:
