@@ -15,6 +15,7 @@ container waiting while ``MountVolume.SetUp`` fails; its `event_reason` is ``Fai
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ from kubelet.service_env import service_env
 from kubelet.volumes.manager import NamedVolumeError, PodVolumes, PreparedVolume, container_mounts
 from kubelet.volumes.payloads import PayloadContext, VolumeError
 from kubelet.volumes.tokens import ServiceAccountTokens
+
+log = logging.getLogger(__name__)
 
 
 class VolumeMountError(RuntimeOperationError):
@@ -110,6 +113,12 @@ class PodInputs:
         """Cleans up the directories (and tmpfs mounts) of pods not in ``known``: pods deleted while
         the kubelet was down. Answers their uids."""
         orphans = await asyncio.to_thread(self.volumes.orphaned_pods, known)
+        removed = []
         for uid in orphans:
-            await self.cleanup(uid)
-        return orphans
+            try:
+                await self.cleanup(uid)
+            except OSError as e:  # a mount that will not go must not stop the kubelet's start
+                log.warning("removing the volumes of orphaned pod %s failed: %s", uid, e)
+                continue
+            removed.append(uid)
+        return removed
