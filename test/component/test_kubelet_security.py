@@ -11,7 +11,8 @@ NoNewPrivs 1 and Seccomp 2; its secret volume and its ``medium: Memory`` emptyDi
 (sizeLimit honoured) and the secret is readable through fsGroup; a root container with
 ``add: [NET_ADMIN]`` has it in CapEff, no seccomp filter by default, ``/proc/keys`` masked and a
 read-only ``/proc/sys`` (even with NET_ADMIN), and sees the pod's sysctls; ``drop: [ALL]`` makes
-``chown`` fail; a Localhost seccomp profile below ``<root-dir>/seccomp`` (one that refuses
+``chown`` fail; a privileged container has every capability the node has, no seccomp filter and
+nothing masked; a Localhost seccomp profile below ``<root-dir>/seccomp`` (one that refuses
 ``mkdir``) is applied; ``runAsNonRoot`` over the root busybox image waits in
 CreateContainerConfigError with upstream's message and event; hostPID/hostIPC share the node's
 namespaces; the secret's tmpfs is unmounted when its pod is deleted; across a kubelet restart a
@@ -101,6 +102,9 @@ CAPS = pod(
                        "if chown 1 /tmp/f 2>/dev/null; then echo chown=ok; else echo chown=fail; fi\n"
                        "grep -E '^CapEff:' /proc/self/status | tr -d '\\t' | tr : =",
             securityContext={"capabilities": {"drop": ["ALL"]}}),
+    busybox("privileged", "grep -E '^(CapEff|Seccomp):' /proc/self/status | tr -d '\\t' | tr : =\n"
+                          'echo "keys-mounts=$(grep -c \' /proc/keys \' /proc/mounts)"',
+            securityContext={"privileged": True}),
     securityContext={"sysctls": [{"name": "net.ipv4.ip_local_port_range", "value": "20000 30000"}]})
 NONROOT = pod("nonroot", busybox("c", "true"), securityContext={"runAsNonRoot": True})
 LOCALHOST = pod("localhost", busybox(
@@ -212,6 +216,13 @@ async def report(client: ApiClient, name: str, node: Node,
     return pairs, lines
 
 
+def node_capabilities() -> str:
+    """The bounding set of processes on this node: what a privileged container gets."""
+    found = re.search(r"^CapBnd:\t(\w+)$", Path("/proc/self/status").read_text(), re.M)
+    assert found is not None
+    return found.group(1)
+
+
 def host_mounts(node: Node, uid: str) -> list[str]:
     """Mount points below the pod's directory on the node, a stacked mount counted twice."""
     prefix = f"{(node.volumes_root / uid).resolve()}/"
@@ -243,6 +254,9 @@ async def test_capabilities_seccomp_default_proc_masking_and_sysctls(client: Api
     assert seen["port-range"] == "20000-30000"
     dropped, _ = await report(client, "caps", node, "dropall")
     assert (dropped["chown"], dropped["CapEff"]) == ("fail", "0000000000000000")
+    privileged, _ = await report(client, "caps", node, "privileged")
+    assert privileged["CapEff"] == node_capabilities()  # all the node has (root here lacks SYS_RESOURCE)
+    assert (privileged["Seccomp"], privileged["keys-mounts"]) == ("0", "0")  # nothing masked, no filter
 
 
 async def test_localhost_seccomp_profile(client: ApiClient, node: Node) -> None:
