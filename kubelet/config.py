@@ -13,6 +13,8 @@ import socket
 from dataclasses import dataclass
 from typing import Literal
 
+from kubelet.sysctl_admission import SysctlAllowlist, SysctlConfigError
+
 WorkloadType = Literal["container", "vm"]
 WORKLOAD_TYPES: tuple[WorkloadType, ...] = ("container", "vm")
 DEFAULT_ENDPOINT = "unix:///run/containerd/containerd.sock"
@@ -89,6 +91,8 @@ class KubeletConfig:
     tls_cert_file: str = ""  # serving certificate; empty = a self-signed one in root_dir/pki
     tls_private_key_file: str = ""
     client_ca_file: str = ""  # clients (the API server) must present a certificate from this CA
+    seccomp_default: bool = False  # RuntimeDefault seccomp for containers that name no profile
+    allowed_unsafe_sysctls: tuple[str, ...] = ()  # beyond the safe sysctls (names or prefix*)
 
     def node_names(self) -> list[str]:
         """``<hostname>-hollow-<i>`` for a hollow process of several nodes, else the hostname."""
@@ -123,7 +127,18 @@ def parse_args(argv: list[str] | None = None) -> KubeletConfig:
     parser.add_argument("--tls-cert-file", default="", help="serving certificate of the port")
     parser.add_argument("--tls-private-key-file", default="")
     parser.add_argument("--client-ca-file", default="", help="CA that signs the API server's client cert")
+    parser.add_argument("--seccomp-default", action="store_true",
+                        help="run containers without a seccompProfile under the runtime's default profile "
+                             "(upstream's --seccomp-default; default: Unconfined)")
+    parser.add_argument("--allowed-unsafe-sysctls", default="",
+                        help="comma-separated unsafe sysctls (or prefix* patterns) pods may set besides "
+                             "the safe ones (upstream's flag; default none)")
     args = parser.parse_args(argv)
+    unsafe_sysctls = tuple(s.strip() for s in args.allowed_unsafe_sysctls.split(",") if s.strip())
+    try:
+        SysctlAllowlist(unsafe_sysctls)
+    except SysctlConfigError as e:
+        parser.error(f"--allowed-unsafe-sysctls: {e}")
     if args.nodes < 1:
         parser.error("--nodes must be at least 1")
     if args.nodes > 1 and not args.hollow:
@@ -143,5 +158,6 @@ def parse_args(argv: list[str] | None = None) -> KubeletConfig:
         root_dir=args.root_dir, address=args.address,
         port=args.port if args.port is not None else (0 if args.hollow else 10250),
         tls_cert_file=args.tls_cert_file, tls_private_key_file=args.tls_private_key_file,
-        client_ca_file=args.client_ca_file,
+        client_ca_file=args.client_ca_file, seccomp_default=args.seccomp_default,
+        allowed_unsafe_sysctls=unsafe_sysctls,
     )
