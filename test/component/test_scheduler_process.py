@@ -13,8 +13,8 @@ Lease mechanics).
 from __future__ import annotations
 
 import asyncio
-import re
 import os
+import re
 import signal
 import subprocess
 import sys
