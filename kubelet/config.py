@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from apis.flag_values import boolean_flag, duration_flag
+from kubelet.sysctl_admission import SysctlAllowlist, SysctlConfigError
 
 WorkloadType = Literal["container", "vm"]
 AuthorizationMode = Literal["Webhook", "AlwaysAllow"]
@@ -99,6 +100,8 @@ class KubeletConfig:
     authorization_mode: AuthorizationMode = "Webhook"
     authorization_cache_authorized_ttl_s: float = 300.0
     authorization_cache_unauthorized_ttl_s: float = 30.0
+    seccomp_default: bool = False  # RuntimeDefault seccomp for containers that name no profile
+    allowed_unsafe_sysctls: tuple[str, ...] = ()  # beyond the safe sysctls (names or prefix*)
 
     def node_names(self) -> list[str]:
         """``<hostname>-hollow-<i>`` for a hollow process of several nodes, else the hostname."""
@@ -134,7 +137,18 @@ def parse_args(argv: list[str] | None = None) -> KubeletConfig:
     parser.add_argument("--tls-private-key-file", default="")
     parser.add_argument("--client-ca-file", default="", help="CA that signs the API server's client cert")
     _add_access_flags(parser)
+    parser.add_argument("--seccomp-default", action="store_true",
+                        help="run containers without a seccompProfile under the runtime's default profile "
+                             "(upstream's --seccomp-default; default: Unconfined)")
+    parser.add_argument("--allowed-unsafe-sysctls", default="",
+                        help="comma-separated unsafe sysctls (or prefix* patterns) pods may set besides "
+                             "the safe ones (upstream's flag; default none)")
     args = parser.parse_args(argv)
+    unsafe_sysctls = tuple(s.strip() for s in args.allowed_unsafe_sysctls.split(",") if s.strip())
+    try:
+        SysctlAllowlist(unsafe_sysctls)
+    except SysctlConfigError as e:
+        parser.error(f"--allowed-unsafe-sysctls: {e}")
     if args.nodes < 1:
         parser.error("--nodes must be at least 1")
     if args.nodes > 1 and not args.hollow:
@@ -160,6 +174,7 @@ def parse_args(argv: list[str] | None = None) -> KubeletConfig:
         authorization_mode=args.authorization_mode,
         authorization_cache_authorized_ttl_s=args.authorization_webhook_cache_authorized_ttl,
         authorization_cache_unauthorized_ttl_s=args.authorization_webhook_cache_unauthorized_ttl,
+        seccomp_default=args.seccomp_default, allowed_unsafe_sysctls=unsafe_sysctls,
     )
 
 

@@ -55,12 +55,26 @@ arktos::kubelet::start_containerd() {
 }
 
 # Runs after every tracked daemon stopped: containerd's shims outlive it by design, so stop them (and
-# with them the pods' containers), their mounts and the bridge.
+# with them the pods' containers), their mounts and the bridge; the pods' memory-backed volumes go
+# with them.
 arktos::kubelet::stop_containerd() {
     [[ -n "${ARKTOS_CONTAINERD_DIR:-}" ]] || return 0
     arktos::log::status "stopping containerd shims and pod containers"
     containerd::down "${ARKTOS_CONTAINERD_DIR}" 2>/dev/null || true
     ARKTOS_CONTAINERD_DIR=
+    arktos::kubelet::unmount_pod_volumes
+}
+
+# The kubelet mounts a tmpfs for every secret, downwardAPI and projected volume and for emptyDir
+# medium Memory (under ${ARKTOS_DATA_DIR}/kubelet/pods); a running kubelet unmounts them with their
+# pods. Once the pods are gone with containerd, nothing may stay mounted (deepest first).
+arktos::kubelet::unmount_pod_volumes() {
+    local dir
+    dir=$(readlink -f "${ARKTOS_DATA_DIR}/kubelet/pods" 2>/dev/null) || return 0
+    [[ -d "${dir}" ]] || return 0
+    grep -o " ${dir}/[^ ]*" /proc/self/mounts | sort -r | while read -r m; do
+        umount "${m}" 2>/dev/null || umount -l "${m}" 2>/dev/null || true
+    done
 }
 
 arktos::kubelet::runtime_endpoint() {

@@ -91,7 +91,7 @@ def _table() -> dict[str, list[dict[str, Any]]]:
         "generic-garbage-collector": [
             # list/watches, selective gets and updates against any resource, as upstream's.
             rule(("get", "list", "watch", "patch", "update", "delete"), "*", ("*",)),
-            events_rule(),
+            events_rule(),  # OwnerRefInvalidNamespace
         ],
         "job-controller": [
             rule(("patch",), BATCH, ("jobs",)),

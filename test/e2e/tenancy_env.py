@@ -19,7 +19,6 @@ tenant sees a smaller discovery than the admin).
 from __future__ import annotations
 
 import base64
-import functools
 import http.client
 import json
 import os
@@ -338,7 +337,10 @@ def create_tenants_with_kubectl(env: TenancyEnv, kubectl_binary: str) -> None:
     for tenant in TENANTS:
         admin.run("create", "-f", str(env.tenant_manifest(tenant)))
     for tenant in TENANTS:
-        env.wait_for(f"tenant {tenant} to be initialised", functools.partial(env.tenant_initialised, tenant))
+        # The README's way to know a tenant is ready: its Initialized condition.
+        admin.run("wait", "--for=condition=Initialized", f"tenant/{tenant}",
+                  f"--timeout={WAIT_TIMEOUT_S:.0f}s", timeout=WAIT_TIMEOUT_S + 10)
+        assert env.tenant_initialised(tenant), f"tenant {tenant} Initialized before its defaults exist"
 
 
 def build_tenancy_env(workdir: Path) -> TenancyEnv:
