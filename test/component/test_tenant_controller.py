@@ -256,7 +256,8 @@ async def test_kubectl_wait_for_initialized_then_the_tenant_admin_is_authorised(
     server = await asyncio.to_thread(start_apiserver, workdir, tls=True)
     assert server.credentials is not None
     log_path = workdir / "kube-controller-manager.log"
-    process = start_controller_manager(server.credentials.cert_dir / "controller.kubeconfig", log_path)
+    process = start_controller_manager(server.credentials.cert_dir / "controller.kubeconfig", log_path,
+                                       "--use-service-account-credentials")
     try:
         for attempt in range(3):  # the race the condition closes: repeat it
             tenant = f"ready-{attempt}-{uuid.uuid4().hex[:4]}"
