@@ -2,9 +2,10 @@
 
 Wires the authenticators (x509 client certificates, the static token file, service-account
 tokens) and authorizers (node authorizer, then RBAC with Arktos's tenant rule) to the watch cache,
-and renders refusals as upstream does (401 ``Unauthorized``; 403 with the
-"User X cannot VERB resource R ..." text). The plain port, opt-in and loopback-only, trusts its
-caller as upstream's insecure port did, unless the request brings a bearer token.
+applies impersonation (server.impersonation) between the two, and renders refusals as upstream
+does (401 ``Unauthorized``; 403 with the "User X cannot VERB resource R ..." text). The plain
+port, opt-in and loopback-only, trusts its caller as upstream's insecure port did, unless the
+request brings a bearer token.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ from server.auth.serviceaccounts import ServiceAccountTokens
 from server.auth.tokens import TokenFile
 from server.auth.user import ANONYMOUS, UserInfo
 from server.authz.action_nodes import CacheActionNodes
-from server.authz.attributes import Attributes
+from server.authz.attributes import Attributes, forbidden_message
 from server.authz.chain import AuthorizerChain
 from server.authz.node import NodeAuthorizer
 from server.authz.rbac import RBACAuthorizer
 from server.errors import Forbidden, NotFound, Unauthorized
+from server.impersonation import asks_to_impersonate, impersonated_user, without_impersonation
 from server.registry.keys import SYSTEM_TENANT, Scope
 from server.request_info import RequestInfo
 from server.serving import SecurityConfig
@@ -164,6 +166,19 @@ class AccessControl:
             raise Unauthorized("Unauthorized")
         return user
 
+    def impersonate(self, request: web.BaseRequest, requester: UserInfo) -> tuple[web.BaseRequest, UserInfo]:
+        """The request as the handlers see it and who it acts as: with ``Impersonate-*`` headers,
+        the identity they name once the requester may impersonate it (server.impersonation), and
+        a copy of the request without those headers; otherwise both unchanged."""
+        if not asks_to_impersonate(request.headers):
+            return request, requester
+        acting_as = impersonated_user(request.headers, requester, allowed=self.allowed)
+        if acting_as is None:
+            return request, requester
+        log.debug("%s (tenant %s) is impersonating %s (tenant %s)", requester.name, requester.tenant,
+                  acting_as.name, acting_as.tenant)
+        return request.clone(headers=without_impersonation(request.headers)), acting_as
+
     # -- authorization ----------------------------------------------------------------------------
     def authorize_resource(self, user: UserInfo, info: RequestInfo, resource: Resource,
                            scope: Scope, *, field_selector: str = "") -> None:
@@ -174,7 +189,7 @@ class AccessControl:
             field_selector=field_selector)
         if self.allowed(attributes):
             return
-        raise Forbidden(_forbidden_message(user, info, resource, scope.namespace),
+        raise Forbidden(forbidden_message(attributes),
                         details={"name": info.name, "group": resource.group, "kind": resource.plural})
 
     def authorize_path(self, user: UserInfo, info: RequestInfo) -> None:
@@ -187,16 +202,6 @@ class AccessControl:
 
     def allowed(self, attributes: Attributes) -> bool:
         return self.authorizer.authorize(attributes).allowed
-
-
-def _forbidden_message(user: UserInfo, info: RequestInfo, resource: Resource, namespace: str) -> str:
-    """Upstream's text (k8s.io/apiserver endpoints/handlers/responsewriters forbiddenMessage)."""
-    what = f"{resource.plural}/{info.subresource}" if info.subresource else resource.plural
-    qualified = f"{resource.plural}.{resource.group}" if resource.group else resource.plural
-    subject = f'{qualified} "{info.name}"' if info.name else qualified
-    where = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
-    return (f'{subject} is forbidden: User "{user.name}" cannot {info.verb} resource "{what}" '
-            f'in API group "{resource.group}" {where}')
 
 
 def _peer_certificate(request: web.BaseRequest) -> x509.Certificate | None:

@@ -93,11 +93,14 @@ class ApiServer:
         info = parse_request(request.method, request.path,
                              watch_param=query.get("watch", "") in ("true", "1"))
         code = 500
-        user = None
+        user = acting_as = None
         annotations: dict[str, str] = {}
         try:
             user = self.access.authenticate(request)
-            response = await self._serve(request, info, user)
+            # Upstream's filter order: authentication, audit, impersonation, then the rest
+            # (flow control and authorization see the identity acted as).
+            request, acting_as = self.access.impersonate(request, user)
+            response = await self._serve(request, info, acting_as)
             code = response.status
             annotations = response.get(AUDIT_ANNOTATIONS, annotations)
             return response
@@ -115,7 +118,8 @@ class ApiServer:
                                  time.perf_counter() - started)
             if user is not None:
                 self.audit.record(user=user.name, tenant=user.tenant, verb=info.verb,
-                                  path=request.path, code=code, annotations=annotations)
+                                  path=request.path, code=code, annotations=annotations,
+                                  impersonated=acting_as if acting_as is not user else None)
 
     async def _serve(self, request: web.BaseRequest, info: RequestInfo,
                      user: UserInfo) -> web.StreamResponse:

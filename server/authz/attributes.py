@@ -44,6 +44,19 @@ class Decision:
 DENY = Decision(False, "")
 
 
+def forbidden_message(attrs: Attributes, reason: str = "") -> str:
+    """Upstream's refusal text for ``attrs`` (k8s.io/apiserver responsewriters.Forbidden):
+    ``{resource}.{group} "{name}" is forbidden: User "u" cannot VERB resource "R[/S]" in API group
+    "G" (in the namespace "N" | at the cluster scope)``, then ``: reason`` when there is one."""
+    what = f"{attrs.resource}/{attrs.subresource}" if attrs.subresource else attrs.resource
+    qualified = f"{attrs.resource}.{attrs.api_group}" if attrs.api_group else attrs.resource
+    subject = f'{qualified} "{attrs.name}"' if attrs.name else qualified
+    where = f'in the namespace "{attrs.namespace}"' if attrs.namespace else "at the cluster scope"
+    message = (f'{subject} is forbidden: User "{attrs.user.name}" cannot {attrs.verb} resource "{what}" '
+               f'in API group "{attrs.api_group}" {where}')
+    return f"{message}: {reason}" if reason else message
+
+
 @dataclass(frozen=True, slots=True)
 class UserRules:
     """The merged PolicyRules a user holds in one (tenant, namespace), for SelfSubjectRulesReview."""
