@@ -7,6 +7,7 @@ parts clients observe: initial status, immutable fields, graceful deletion, prot
 
 from __future__ import annotations
 
+import base64
 import copy
 from typing import Any
 
@@ -173,6 +174,37 @@ class NodeStrategy(Strategy):
             obj["status"] = status
 
 
+def merge_string_data(secret: dict[str, Any]) -> None:
+    """``stringData`` into ``data``: upstream's Convert_v1_Secret_To_core_Secret, run on every
+    write (its values, base64 of their UTF-8 bytes, override keys ``data`` also has), so it is
+    never stored nor served. Wrong JSON types (the schema check reports them first) stay as sent."""
+    string_data = secret.get("stringData")
+    if string_data is None or string_data == {}:
+        secret.pop("stringData", None)
+        return
+    data = secret.setdefault("data", {})
+    if data is None:
+        data = secret["data"] = {}
+    if not isinstance(string_data, dict) or not isinstance(data, dict) \
+            or not all(isinstance(v, str) for v in string_data.values()):
+        return
+    data.update({str(k): base64.b64encode(v.encode("utf-8", "surrogatepass")).decode("ascii")
+                 for k, v in string_data.items()})
+    del secret["stringData"]
+
+
+class SecretStrategy(Strategy):
+    """Secrets take ``stringData`` as a write-only convenience (see `merge_string_data`)."""
+
+    def prepare_for_create(self, obj: dict[str, Any]) -> None:
+        super().prepare_for_create(obj)
+        merge_string_data(obj)
+
+    def prepare_for_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        super().prepare_for_update(new, old)
+        merge_string_data(new)
+
+
 class AllowCreateOnUpdateStrategy(Strategy):
     """Resources upstream lets a PUT create (leases' clients and endpoints rely on it)."""
 
@@ -198,6 +230,7 @@ _BY_RESOURCE: dict[tuple[str, str], type[Strategy]] = {
     ("", "pods"): PodStrategy,
     ("", "namespaces"): NamespaceStrategy,
     ("", "nodes"): NodeStrategy,
+    ("", "secrets"): SecretStrategy,
     ("", "tenants"): TenantStrategy,
     ("", "endpoints"): AllowCreateOnUpdateStrategy,
     ("", "events"): AllowCreateOnUpdateStrategy,
