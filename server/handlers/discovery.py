@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from apis import discovery, openapi
+from apis import discovery, openapi, openapi_proto
 from apis.catalogue import Catalogue
 from apis.schemas import SERVED_KUBERNETES_VERSION
 from server.errors import NotAcceptable, NotFound
@@ -112,10 +112,14 @@ class DiscoveryEndpoints:
 
     def _openapi(self, request: web.BaseRequest, rest: list[str]) -> web.Response:
         if rest == ["v2"]:
-            accept = request.headers.get("Accept", "")
-            if accept and "json" not in accept and "*/*" not in accept:
-                raise NotAcceptable("only the following media types are accepted: application/json")
-            return self._json(openapi.openapi_v2(self._catalogue))
+            form = openapi_proto.negotiate(request.headers.get("Accept", ""))
+            if form is None:
+                raise NotAcceptable("only the following media types are accepted: application/json, "
+                                    + openapi_proto.MEDIA_TYPE)
+            v2 = openapi.openapi_v2(self._catalogue)
+            if form == "protobuf":  # kubectl's client-side validation reads only this form
+                return web.Response(body=openapi_proto.encoded(v2), content_type=openapi_proto.MEDIA_TYPE)
+            return self._json(v2)
         if rest == ["v3"]:
             return self._json(self._cached(("openapi", "v3"),
                                            lambda: openapi.openapi_v3_index(self._catalogue)))

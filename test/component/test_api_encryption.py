@@ -193,14 +193,14 @@ async def test_rotation_rewrites_every_secret_under_the_new_key(
 
 
 def rewrite_secrets_with_kubectl(server: ApiServerProcess, workdir: Path, tenant: str) -> None:
-    """``kubectl get secrets -A -o json | kubectl replace --validate=false -f -`` inside one tenant,
-    as documented: the kubeconfig's server URL ends in ``/tenants/{tenant}``. (kubectl validates a
-    ``List`` client-side against the protobuf /openapi/v2, which this server does not serve.)"""
+    """``kubectl get secrets -A -o json | kubectl replace -f -`` inside one tenant, as documented:
+    the kubeconfig's server URL ends in ``/tenants/{tenant}``. (kubectl validates the ``List``
+    client-side, against the protobuf /openapi/v2.)"""
     kubeconfig = write_kubeconfig(workdir / f"{tenant}.kubeconfig", f"{server.url}/tenants/{tenant}")
     base = [str(VENV_KUBECTL), f"--kubeconfig={kubeconfig}", f"--cache-dir={workdir / 'kubectl-cache'}"]
     listed = subprocess.run([*base, "get", "secrets", "-A", "-o", "json"], capture_output=True, text=True,
                             timeout=60, check=True)
-    replaced = subprocess.run([*base, "replace", "--validate=false", "-f", "-"], input=listed.stdout,
+    replaced = subprocess.run([*base, "replace", "-f", "-"], input=listed.stdout,
                               capture_output=True, text=True, timeout=60)
     assert replaced.returncode == 0, replaced.stderr
     assert replaced.stdout.count("replaced") >= 1, replaced.stdout

@@ -4,7 +4,8 @@ Covers: ``Accept`` Table for pods, nodes, namespaces and deployments (upstream's
 priorities; ``includeObject`` None / Metadata / Object), PartialObjectMetadata and
 PartialObjectMetadataList, YAML responses, a protobuf-only ``Accept`` (406 Status), aggregated
 discovery v2 and v2beta1 (the Content-Type echoes the chosen form), the classic discovery
-documents, ``/openapi/v2``, ``/openapi/v3`` and one group-version document, ``/version``.
+documents, ``/openapi/v2`` (JSON and protobuf), ``/openapi/v3`` and one group-version document,
+``/version``.
 Leaves out: the content of every table column (unit tests), request bodies in YAML (test_api_errors),
 kubectl's use of these documents (e2e).
 """
@@ -139,6 +140,13 @@ async def test_openapi_documents(api: Api) -> None:
     v2 = await api.ok("GET", "/openapi/v2", headers={"Accept": "application/json"})
     assert v2["swagger"] == "2.0"
     assert "io.k8s.api.core.v1.Pod" in v2["definitions"]
+    # client-go's OpenAPISchema asks for protobuf only (kubectl's client-side validation).
+    proto = await api.get("/openapi/v2",
+                          headers={"Accept": "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"})
+    assert proto.status == 200
+    assert proto.headers["Content-Type"] == "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+    assert proto.raw.startswith(b"\x0a\x032.0") and b"io.k8s.api.core.v1.Pod" in proto.raw
+    assert_status(await api.get("/openapi/v2", headers={"Accept": "application/xml"}), 406, "NotAcceptable")
 
     index = await api.ok("GET", "/openapi/v3")
     assert "api/v1" in index["paths"] and "apis/apps/v1" in index["paths"]
