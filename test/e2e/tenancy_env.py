@@ -248,6 +248,25 @@ def tenant_snapshot(env: TenancyEnv, tenant: str) -> list[tuple[str, str, str, s
     return sorted(rows)
 
 
+def tenant_settled(env: TenancyEnv, tenant: str) -> bool:
+    """Nothing of ``tenant`` is still changing on its own: no namespace is terminating (the
+    namespace controller would still be deleting its contents and then the namespace), and every
+    namespace has what the controllers add to it (ServiceAccount ``default``, ConfigMap
+    ``kube-root-ca.crt``). Another test's clean-up may leave a namespace terminating or a new one
+    half-filled; a before/after snapshot must not start while either is under way."""
+    namespaces = env.ok(env.admin, "GET", f"/api/v1/tenants/{tenant}/namespaces")["items"]
+    if any(ns["metadata"].get("deletionTimestamp") or (ns.get("status") or {}).get("phase") != "Active"
+           for ns in namespaces):
+        return False
+    base = f"/api/v1/tenants/{tenant}"
+    accounts = {i["metadata"]["namespace"] for i in env.ok(
+        env.admin, "GET", f"{base}/serviceaccounts?fieldSelector=metadata.name%3Ddefault")["items"]}
+    root_cas = {i["metadata"]["namespace"] for i in env.ok(
+        env.admin, "GET", f"{base}/configmaps?fieldSelector=metadata.name%3Dkube-root-ca.crt")["items"]}
+    names = {ns["metadata"]["name"] for ns in namespaces}
+    return names <= accounts and names <= root_cas
+
+
 def _who(identity: Identity | None) -> str:
     return identity.label if identity is not None else "anonymous"
 

@@ -6,7 +6,8 @@ ServiceAccount, a Role and RoleBinding) and tenant scope (a ClusterRole, a Netwo
 Namespace); `kubectl delete tenant doomed` turns it Terminating; creating anything in it, by long
 path or by kubectl through its prefix URL, is refused with a 403 Forbidden Status; the controller
 removes every object of the tenant and then its `arktos` finalizer, after which the tenant is
-gone; acme's and globex's objects are exactly what they were (names, uids, resourceVersions).
+gone; acme's and globex's objects are exactly what they were (names, uids, resourceVersions) —
+compared from the moment they have settled (no terminating namespace, controllers caught up).
 The test holds the tenant with a finalizer of its own (`e2e.arktos.io/hold`) so the Terminating
 state is observed deterministically, and releases it once the controller is done.
 Leaves out: deletion of tenant `system` (refused; unit tests) and the discovery-driven sweep of
@@ -16,7 +17,14 @@ custom resources (component tests of the controller).
 from __future__ import annotations
 
 import pytest
-from tenancy_env import TENANT_LIST_PATHS, TENANTS, TenancyEnv, TenancyKubectl, tenant_snapshot
+from tenancy_env import (
+    TENANT_LIST_PATHS,
+    TENANTS,
+    TenancyEnv,
+    TenancyKubectl,
+    tenant_settled,
+    tenant_snapshot,
+)
 
 pytestmark = [pytest.mark.e2e]
 
@@ -98,6 +106,9 @@ def test_deleting_a_tenant_removes_everything_of_it_and_nothing_else(
     env.wait_for(f"tenant {tenant} to be initialised", lambda: env.tenant_initialised(tenant))
     _fill_tenant(env, tenant)
     assert _object_count(env, tenant) >= 15
+    # The other tenants' snapshot is taken once nothing of theirs is still changing by itself (an
+    # earlier test's namespace may still be terminating): what changes after it is this test's doing.
+    env.wait_for("the other tenants to settle", lambda: all(tenant_settled(env, t) for t in TENANTS))
     others_before = {t: tenant_snapshot(env, t) for t in TENANTS}
 
     admin.run("delete", "tenant", tenant, "--wait=false")
