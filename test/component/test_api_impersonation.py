@@ -1,14 +1,14 @@
 """Impersonation over TLS: ``Impersonate-*`` headers on a real server, as the system admin (client
 certificate) and as tenant users (bearer tokens).
 
-Covers: the system admin acting as a user of tenant acme (the tenant extra) sees and writes only
-acme and is refused where that user is, with the user's name in upstream's 403; SelfSubjectReview
-(``kubectl auth whoami``) and SelfSubjectAccessReview (``kubectl auth can-i``) answered for the
-identity acted as (user, groups, uid, extras, tenant; a service account with its groups and
-tenant); the audit log naming both identities; a tenant user without the ``impersonate`` verb
-refused with upstream's text; with a ClusterRole of its tenant granting it, acting as that tenant's
-admin but never reaching another tenant, nor naming another tenant in the extra; headers that
-name no user answered 400 with a Status.
+Covers: the system admin acting as a user of tenant acme (the tenant extra) sees (list and
+watch) and writes only acme and is refused where that user is, with the user's name in
+upstream's 403; SelfSubjectReview (``kubectl auth whoami``) and SelfSubjectAccessReview
+(``kubectl auth can-i``) answered for the identity acted as (user, groups, uid, extras, tenant;
+a service account with its groups and tenant); the audit log naming both identities; a tenant
+user without the ``impersonate`` verb refused with upstream's text; with a ClusterRole of its
+tenant granting it, acting as that tenant's admin but never reaching another tenant, nor naming
+another tenant in the extra; headers that name no user answered 400 with a Status.
 Leaves out: the identity-building rules' corner cases (test/unit/test_impersonation.py) and stock
 kubectl ``--as`` (test/e2e/test_tenancy_impersonation.py).
 """
@@ -89,6 +89,15 @@ async def test_the_admin_acting_as_a_tenant_user_sees_and_writes_only_that_tenan
     assert (line["user"], line["tenant"], line["code"]) == ("system:admin", "system", 201)
     assert line["impersonatedUser"] == {"username": "admin", "groups": ["system:authenticated"],
                                         "tenant": "acme"}
+
+    # A watch is served (streamed) as the identity acted as too: acme's objects only.
+    if (await admin.get("/api/v1/namespaces/default/configmaps/system-only")).status == 404:
+        await admin.ok("POST", "/api/v1/namespaces/default/configmaps", configmap("system-only"))
+    watched = await admin.get("/api/v1/namespaces/default/configmaps", headers=AS_ACME_ADMIN,
+                              params={"watch": "1", "timeoutSeconds": "1"})
+    assert watched.status == 200, watched.raw
+    names = {json.loads(event)["object"]["metadata"]["name"] for event in watched.raw.splitlines()}
+    assert "made-as-admin" in names and "system-only" not in names
 
 
 async def test_reviews_answer_for_the_identity_acted_as(admin: Api) -> None:
