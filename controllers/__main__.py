@@ -18,6 +18,8 @@ import logging
 import signal
 import sys
 
+from apis.flags import boolean as _boolean
+from apis.flags import duration as _seconds
 from client.config import ClientConfig, KubeconfigError, config_for_url, load_kubeconfig
 from client.controller import RuntimeSettings
 from client.leaderelection import LeaderElectionConfig, LeadershipLost, LeaseLeaderElection
@@ -53,30 +55,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     knobs.add_argument("--node-monitor-grace-period", type=_seconds, default=40.0, metavar="DURATION")
     knobs.add_argument("--terminated-pod-gc-threshold", type=int, default=12500)
     return parser.parse_args(argv)
-
-
-def _boolean(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("true", "1", "yes", "t"):
-        return True
-    if lowered in ("false", "0", "no", "f"):
-        return False
-    raise argparse.ArgumentTypeError(f"not a boolean: {text!r}")
-
-
-def _seconds(text: str) -> float:
-    """A Go-style duration (``15s``, ``500ms``, ``1m``) or plain seconds."""
-    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-    for suffix in ("ms", "s", "m", "h"):
-        if text.endswith(suffix):
-            try:
-                return float(text[: -len(suffix)]) * units[suffix]
-            except ValueError:
-                break
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r}") from None
 
 
 def leader_election_for(args: argparse.Namespace, client: ApiClient) -> LeaderElection:
