@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from server.auth.user import SYSTEM_TENANT, UserInfo
 from server.flowcontrol.config import FlowSchema, PriorityLevel
@@ -39,6 +39,14 @@ class Classification:
     level: PriorityLevel
     flow: str  # the distinguisher's value (tenant, user or namespace)
     flow_hash: int  # what shuffle sharding deals a hand from
+    key: tuple[str, str] = field(init=False)  # (priority level, flow schema): metric labels
+    # Upstream names the classification in every answer, by UID (never by name).
+    headers: tuple[tuple[str, str], ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", (self.level.name, self.schema.name))
+        object.__setattr__(self, "headers", (("X-Kubernetes-PF-FlowSchema-UID", self.schema.uid),
+                                             ("X-Kubernetes-PF-PriorityLevel-UID", self.level.uid)))
 
 
 class Classifier:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from server.auth.user import ALL_AUTHENTICATED, ALL_UNAUTHENTICATED, NODES, SERVICE_ACCOUNTS, SYSTEM_MASTERS
@@ -42,11 +42,11 @@ class PriorityLevel:
     hand_size: int = 0
     queue_length_limit: int = 0
     exempt: bool = False
+    # Stable per name: upstream sends object UIDs in X-Kubernetes-PF-* headers, never names.
+    uid: str = field(init=False, compare=False)
 
-    @property
-    def uid(self) -> str:
-        """Stable per name: upstream sends object UIDs in X-Kubernetes-PF-* headers, never names."""
-        return str(uuid.uuid5(_UID_NAMESPACE, f"prioritylevel/{self.name}"))
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "uid", _uid("prioritylevel", self.name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +71,14 @@ class FlowSchema:
     resource_requests: bool = True
     non_resource_requests: bool = True
     system_only: bool = True  # subjects count only for identities of tenant ``system``
+    uid: str = field(init=False, compare=False)
 
-    @property
-    def uid(self) -> str:
-        return str(uuid.uuid5(_UID_NAMESPACE, f"flowschema/{self.name}"))
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "uid", _uid("flowschema", self.name))
+
+
+def _uid(kind: str, name: str) -> str:
+    return str(uuid.uuid5(_UID_NAMESPACE, f"{kind}/{name}"))
 
 
 EXEMPT = "exempt"

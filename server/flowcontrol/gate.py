@@ -12,8 +12,9 @@ WithTimeoutForNonLongRunningRequests. `FlowControl.handle` is that part of the c
   ``X-Kubernetes-PF-PriorityLevel-UID``). A request waits in its queue at most a quarter of the
   request timeout (upstream's queue wait limit; 15 s by default);
 - without it, read-only and mutating requests are counted against their max-in-flight limits;
-- a request still running after ``--request-timeout`` (60 s) is answered 504 ``Timeout`` with
-  upstream's message; one whose response had already started streaming is cut off instead.
+- a request still running after ``--request-timeout`` (60 s; checked once a second, see
+  `deadlines`) is answered 504 ``Timeout`` with upstream's message; one whose response had already
+  started streaming is cut off instead.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from server.errors import ApiError, Timeout, TooManyRequests
 from server.flowcontrol.budget import ByteBudget
 from server.flowcontrol.classifier import Classification, Classifier, is_long_running, is_mutating
 from server.flowcontrol.config import FLOW_SCHEMAS, PRIORITY_LEVELS, FlowSchema, PriorityLevel, nominal_limits
+from server.flowcontrol.deadlines import Deadlines
 from server.flowcontrol.estimator import seats_for
 from server.flowcontrol.maxinflight import MaxInFlight
 from server.flowcontrol.metrics import FlowControlMetrics, LevelGauges
@@ -65,6 +67,7 @@ class FlowControl:
         self.metrics = FlowControlMetrics()
         self.budget = ByteBudget(config.list_memory_budget)
         self._count_objects = count_objects
+        self._deadlines = Deadlines(config.request_timeout) if config.request_timeout > 0 else None
         self._classifier = Classifier(schemas, levels)
         self._queue_sets: dict[str, QueueSet] = {}
         self._max_in_flight: MaxInFlight | None = None
@@ -86,17 +89,27 @@ class FlowControl:
                      serve: Serve) -> web.StreamResponse:
         if is_long_running(info):
             return await serve(request, info, user)
-        deadline = asyncio.timeout(self.config.request_timeout or None)
+        deadlines = self._deadlines
+        if deadlines is None:
+            return await self._admit(request, info, user, serve)
+        task = asyncio.current_task()
+        assert task is not None
+        tracked = deadlines.track(task)
         try:
-            async with deadline:
-                if self._max_in_flight is not None:
-                    return await self._limit_in_flight(request, info, user, serve)
-                return await self._prioritize(request, info, user, serve)
-        except TimeoutError:
-            if not deadline.expired():
+            return await self._admit(request, info, user, serve)
+        except asyncio.CancelledError:
+            if not deadlines.timed_out(task):
                 raise
             self.metrics.terminate(info.verb, info.group, info.resource, Timeout.code)
             raise Timeout(TIMEOUT_MESSAGE, details={}) from None
+        finally:
+            deadlines.forget(task, tracked)
+
+    async def _admit(self, request: web.BaseRequest, info: RequestInfo, user: UserInfo,
+                     serve: Serve) -> web.StreamResponse:
+        if self._max_in_flight is not None:
+            return await self._limit_in_flight(request, info, user, serve)
+        return await self._prioritize(request, info, user, serve)
 
     async def _limit_in_flight(self, request: web.BaseRequest, info: RequestInfo, user: UserInfo,
                                serve: Serve) -> web.StreamResponse:
@@ -115,44 +128,42 @@ class FlowControl:
     async def _prioritize(self, request: web.BaseRequest, info: RequestInfo, user: UserInfo,
                           serve: Serve) -> web.StreamResponse:
         found = self._classifier.classify(user, info)
-        key = (found.level.name, found.schema.name)
-        headers = {"X-Kubernetes-PF-FlowSchema-UID": found.schema.uid,
-                   "X-Kubernetes-PF-PriorityLevel-UID": found.level.uid}
+        key, headers = found.key, found.headers
         queue_set = self._queue_sets.get(found.level.name)
         ticket = None
         if queue_set is not None:
-            ticket = await self._take_seats(request, info, user, found, queue_set, headers)
-        self.metrics.add(self.metrics.dispatched, key, 1)
-        self.metrics.add(self.metrics.executing, key, 1)
+            ticket = await self._take_seats(request, info, user, found, queue_set)
+        metrics = self.metrics
+        metrics.add(metrics.dispatched, key, 1)
+        metrics.add(metrics.executing, key, 1)
         try:
             response = await serve(request, info, user)
         except ApiError as e:
             e.headers.update(headers)
             raise
         finally:
-            self.metrics.add(self.metrics.executing, key, -1)
+            metrics.add(metrics.executing, key, -1)
             if ticket is not None and queue_set is not None:
                 queue_set.finish(ticket)
         if not response.prepared:  # a streamed response has sent its headers already
-            response.headers.update(headers)
+            response.headers.extend(headers)
         return response
 
     async def _take_seats(self, request: web.BaseRequest, info: RequestInfo, user: UserInfo,
-                          found: Classification, queue_set: QueueSet, headers: dict[str, str]) -> Ticket:
-        key = (found.level.name, found.schema.name)
+                          found: Classification, queue_set: QueueSet) -> Ticket:
         seats = seats_for(info, request.query, stored=lambda: self._count_objects(info, user),
                           level_limit=queue_set.concurrency_limit)
         try:
             ticket = queue_set.enqueue(found.flow_hash, seats, abandoned=_client_gone(request))
             if not ticket.executing:
-                self.metrics.add(self.metrics.in_queue, key, 1)
+                self.metrics.add(self.metrics.in_queue, found.key, 1)
                 try:
                     await queue_set.wait(ticket, limit=self._queue_wait)
                 finally:
-                    self.metrics.add(self.metrics.in_queue, key, -1)
+                    self.metrics.add(self.metrics.in_queue, found.key, -1)
         except Rejected as e:
-            self.metrics.reject(key, e.reason)
-            raise _too_many_requests(headers) from None
+            self.metrics.reject(found.key, e.reason)
+            raise _too_many_requests(dict(found.headers)) from None
         return ticket
 
     def render_metrics(self) -> bytes:

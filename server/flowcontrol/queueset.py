@@ -6,12 +6,13 @@ loop instead of behind a mutex:
   hand's queue with the least waiting work, so a heavy flow spreads over a few queues and rarely
   shares all of them with a light one;
 - a request takes ``seats`` (1 for most, more for big LISTs) out of the level's concurrency limit;
-- dispatch is fair queuing in *virtual time* R: R grows at min(seats asked for, limit) / active
-  queues seat-seconds per second; a queue's next request starts at its ``next_dispatch_r``, finishes
-  at that plus seats x G (G = 3 ms, upstream's estimated service time), and the queue whose head
-  finishes first is served next. When a request ends, its queue is charged for what it really used
-  (seats x actual duration). A head that does not fit the free seats waits: nothing overtakes it;
-- a request is refused when its queue is full and every seat is taken ("queue-full"), when it waited
+- dispatch is fair queuing in *virtual time* R: R grows at seats in use / active queues
+  seat-seconds per second (`_sync_time` says how and why this differs from upstream); a queue's
+  next request starts at its ``next_dispatch_r``, finishes at that plus seats x G (G = 3 ms,
+  upstream's estimated service time), and the queue whose head finishes first is served next.
+  When a request ends, its queue is charged for what it really used (seats x actual duration).
+  A head that does not fit the free seats waits: nothing overtakes it;
+- a request is refused when its queue is full and it cannot start now ("queue-full"), when it waited
   longer than its wait limit ("time-out"), or when its client went away ("cancelled"); a level with
   no queues refuses whatever does not fit at once ("concurrency-limit").
 """
@@ -81,7 +82,6 @@ class QueueSet:
         self.seats_in_use = 0
         self.executing = 0
         self.waiting = 0
-        self._seats_waiting = 0
         self._active = 0  # queues with a request waiting or executing
         self._backlogged: dict[_Queue, None] = {}  # queues with a request waiting, insertion order
 
@@ -96,18 +96,25 @@ class QueueSet:
             self._start(ticket)
             return ticket
         queue = self._shortest_in_hand(flow_hash)
+        if not self._backlogged and self._fits(seats):
+            # Nothing waits anywhere: it would be the only head and dispatched at once.
+            ticket = Ticket(seats, queue, self._r, abandoned)
+            self._activate(queue)
+            queue.next_dispatch_r += seats * ESTIMATED_SERVICE_S
+            self._start(ticket)
+            return ticket
         self._drop_abandoned(queue)
-        if self.seats_in_use >= self.concurrency_limit and len(queue.waiting) >= self._queue_length_limit:
+        # Upstream refuses when the queue is full and every seat is taken. Wide LISTs leave seats
+        # idle (the next one does not fit), so "every seat taken" never held under a LIST flood
+        # and its queues grew past their limit: a full queue refuses what could not start now.
+        if len(queue.waiting) >= self._queue_length_limit and not self._fits(seats):
             raise Rejected("queue-full")
         ticket = Ticket(seats, queue, self._r, abandoned, asyncio.get_running_loop().create_future())
-        if not queue.waiting and not queue.executing:
-            queue.next_dispatch_r = self._r  # an idle queue starts from now: no saved-up credit
-            self._active += 1
+        self._activate(queue)
         queue.waiting.append(ticket)
         queue.seats_waiting += seats
         self._backlogged[queue] = None
         self.waiting += 1
-        self._seats_waiting += seats
         self._dispatch_as_much_as_possible()
         return ticket
 
@@ -153,12 +160,21 @@ class QueueSet:
                 self._active -= 1
         self._dispatch_as_much_as_possible()
 
+    def _activate(self, queue: _Queue) -> None:
+        """An idle queue starts from the current R: no credit saved up while it was idle."""
+        if not queue.waiting and not queue.executing:
+            queue.next_dispatch_r = self._r
+            self._active += 1
+
     # -- virtual time -------------------------------------------------------------------------------
     def _sync_time(self) -> None:
+        """Advance R by the seats really in use per active queue. Upstream advances it by
+        min(seats asked for, limit): with wide LISTs that leave seats idle (the next one does not
+        fit), that counted service nobody got, a flooding flow's queues fell behind R by seconds
+        and a newly arriving flow's requests waited behind its whole backlog."""
         now = self._clock()
         if self._active:
-            asked = self.seats_in_use + self._seats_waiting
-            self._r += (now - self._last) * min(asked, self.concurrency_limit) / self._active
+            self._r += (now - self._last) * self.seats_in_use / self._active
         self._last = now
 
     def _bound_next_dispatch(self, queue: _Queue) -> None:
@@ -200,7 +216,6 @@ class QueueSet:
     def _forget_waiting(self, queue: _Queue, ticket: Ticket, *, idle: bool = True) -> None:
         """Bookkeeping once ``ticket`` left ``queue``'s waiting line (``idle``: and runs nowhere)."""
         self.waiting -= 1
-        self._seats_waiting -= ticket.seats
         queue.seats_waiting -= ticket.seats
         if not queue.waiting:
             self._backlogged.pop(queue, None)

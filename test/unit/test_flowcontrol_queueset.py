@@ -1,7 +1,8 @@
 """Fair queuing of one priority level (server.flowcontrol.queueset) and shuffle sharding.
 
 Covers: two backlogged flows are served alternately; a flow arriving late is not stuck behind an
-earlier flow's backlog; queue length limits ("queue-full"); the wait limit ("time-out"); a
+earlier flow's backlog, also when that flow's wide requests leave seats idle; queue length limits
+("queue-full"), also when wide requests leave seats idle; the wait limit ("time-out"); a
 cancelled waiter leaves its queue and a cancelled executor frees its seats; a request whose client
 is gone is skipped at dispatch ("cancelled"); seats (a wide request waits for room, one wider
 than the level runs alone); a level without queues refuses at once ("concurrency-limit"); the
@@ -86,6 +87,21 @@ async def test_a_late_flow_is_not_queued_behind_an_earlier_backlog() -> None:
     assert order.index("b") <= 6, order  # at most the one a that was running, then b
 
 
+async def test_seats_left_idle_by_wide_requests_earn_their_flow_no_credit() -> None:
+    clock = Clock()
+    queue_set = one_queue_per_flow(clock, limit=10)
+    tickets: dict[Ticket, str] = {}
+    for i in range(30):  # 6 seats each: one runs at a time and 4 seats stay idle
+        tickets[queue_set.enqueue(FLOW_A, 6, abandoned=present)] = f"a{i}"
+    for _ in range(10):
+        running = next(t for t in tickets if t.executing)
+        del tickets[running]
+        clock.now += 0.1
+        queue_set.finish(running)
+    late = queue_set.enqueue(FLOW_B, 1, abandoned=present)
+    assert late.executing  # it fits the idle seats, and a's backlog is not ahead of it
+
+
 async def test_a_full_queue_refuses_when_every_seat_is_taken() -> None:
     queue_set = one_queue_per_flow(Clock(), queue_length=2)
     running = queue_set.enqueue(FLOW_A, 1, abandoned=present)
@@ -96,6 +112,17 @@ async def test_a_full_queue_refuses_when_every_seat_is_taken() -> None:
     assert refused.value.reason == "queue-full"
     other = queue_set.enqueue(FLOW_B, 1, abandoned=present)  # another flow's queue has room
     assert not other.executing and queue_set.waiting == 3
+
+
+async def test_a_full_queue_refuses_wide_requests_while_their_seats_stay_idle() -> None:
+    queue_set = one_queue_per_flow(Clock(), limit=10, queue_length=2)
+    running = queue_set.enqueue(FLOW_A, 6, abandoned=present)  # 4 seats stay free
+    waiting = [queue_set.enqueue(FLOW_A, 6, abandoned=present) for _ in range(2)]
+    assert running.executing and queue_set.seats_in_use == 6 and queue_set.waiting == 2
+    with pytest.raises(Rejected) as refused:
+        queue_set.enqueue(FLOW_A, 6, abandoned=present)
+    assert refused.value.reason == "queue-full"
+    assert not any(t.executing for t in waiting)
 
 
 async def test_a_request_waiting_past_its_limit_is_refused_and_leaves_the_queue() -> None:
