@@ -5,7 +5,7 @@ makes them:
 - ``lists``: N loops, each LISTing the tenant's big namespace again as soon as the last one ended;
 - ``watches``: N watches from a LIST's resourceVersion (as informers start them), re-opened when
   they end, and a writer updating one ConfigMap a few times a second so that events flow;
-- ``gets``: GETs of one ConfigMap at a steady rate (sent on schedule, not after the previous
+- ``gets``: GETs of one object at a steady rate (sent on schedule, not after the previous
   answer, so a slow server cannot hide its latency by slowing the sender).
 A 429 is counted and its ``Retry-After`` honoured, as client-go does. Every role stops at
 ``--until`` (a wall-clock time all roles share) and writes one JSON object to ``--out``: counts,
@@ -58,7 +58,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--until", type=float, required=True, help="epoch seconds to stop at")
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--rate", type=float, default=0.0, help="gets: requests/s; watches: writes/s")
-    parser.add_argument("--name", default="", help="gets: the ConfigMap; watches: the one to update")
+    parser.add_argument("--name", default="", help="watches: the ConfigMap the writer updates")
+    parser.add_argument("--path", default="", help="gets: what to GET")
     parser.add_argument("--out", required=True, help="file the tally is written to")
     return parser.parse_args()
 
@@ -146,7 +147,7 @@ async def writer(session: aiohttp.ClientSession, args: argparse.Namespace, tally
 async def get_loop(session: aiohttp.ClientSession, args: argparse.Namespace, tally: Tally,
                    offset: float) -> None:
     """One of ``concurrency`` senders, each on its own schedule of rate/concurrency GETs/s."""
-    url = f"{args.url}/api/v1/namespaces/{args.namespace}/configmaps/{args.name}"
+    url = args.url + args.path
     interval = args.concurrency / args.rate
     due = time.perf_counter() + offset * interval
     while left(args) > 0:

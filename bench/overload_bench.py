@@ -3,7 +3,8 @@ are timed. With and without API Priority and Fairness, in the same run.
 
 Issue 10's scenario: tenant ``acme`` holds a ~2 MB namespace (1,000 ConfigMaps of 2 KiB) and runs
 500 LIST loops of it at once plus 200 watches (and a writer, so the watches carry events); tenant
-``globex`` GETs one of its ConfigMaps 100 times a second. The API server is started twice on the
+``globex`` GETs one of its ConfigMaps 100 times a second, and the scheduler's identity reads its
+leader-election Lease 10 times a second. The API server is started twice on the
 same store: with priority and fairness (the default) and with ``--enable-priority-and-fairness=false``
 (max-in-flight limits only). For each it prints globex's GET p50/p99/max and how many were
 refused or failed; acme's LISTs/s, MB/s, their latency and 429s; watch events; the server's peak
@@ -44,7 +45,10 @@ LOAD = Path(__file__).with_name("_overload_load.py")
 TENANTS = ("acme", "globex")  # the flooding tenant, the measured one
 NAMESPACE = "load"
 HOT = "hot"  # acme's ConfigMap the writer updates
-PROBE = "probe"  # globex's ConfigMap the GETs read
+PROBE = f"/api/v1/namespaces/{NAMESPACE}/configmaps/probe"  # what globex GETs
+# What the scheduler GETs: its leader-election Lease, the request whose delay made it exit before.
+LEASE = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kube-scheduler"
+SCHEDULER = "system:kube-scheduler"
 RBAC = "/apis/rbac.authorization.k8s.io/v1/tenants"
 # The probe (globex's GETs) shares the load generators' core: it runs at a higher priority so that
 # its own scheduling delays are not read as the server's latency; the flood runs at normal priority.
@@ -58,7 +62,7 @@ class Cluster:
     port: int
     credentials: ClusterCredentials
     data_dir: Path
-    users: dict[str, tuple[Path, Path]]  # tenant -> (cert, key) of its admin
+    users: dict[str, tuple[Path, Path]]  # tenant (or the scheduler) -> its (cert, key)
 
     def admin_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=str(self.credentials.ca_cert))
@@ -77,6 +81,9 @@ def make_cluster(workdir: Path) -> Cluster:
         cert, key = workdir / "certs" / f"{tenant}-admin.crt", workdir / "certs" / f"{tenant}-admin.key"
         ensure_client_cert(ca, cert, key, common_name="admin", organizations=(f"tenant:{tenant}",))
         users[tenant] = (cert, key)
+    cert, key = workdir / "certs" / "scheduler.crt", workdir / "certs" / "scheduler.key"
+    ensure_client_cert(ca, cert, key, common_name=SCHEDULER)
+    users[SCHEDULER] = (cert, key)
     return Cluster(url, port, credentials, workdir / "data", users)
 
 
@@ -139,7 +146,7 @@ def tenant_objects(tenant: str, *, objects: int, size: int) -> list[tuple[str, d
             "metadata": {"name": "admin-role-binding"}, "roleRef": grant,
             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "admin"}]}),
     ]
-    names = [f"cm-{i:05}" for i in range(objects)] + [HOT] if tenant == "acme" else [PROBE]
+    names = [f"cm-{i:05}" for i in range(objects)] + [HOT] if tenant == "acme" else [PROBE.rsplit("/", 1)[1]]
     made += [(f"{base}/{NAMESPACE}/configmaps", {"kind": "ConfigMap", "apiVersion": "v1",
                                                  "metadata": {"name": name}, "data": {"payload": "x" * size}})
              for name in names]
@@ -159,6 +166,9 @@ async def populate(cluster: Cluster, *, objects: int, size: int) -> None:
             for path, body in made[:4]:  # the tenant, its namespace and RBAC, in order
                 await create(path, body)
             await asyncio.gather(*(create(path, body) for path, body in made[4:]))
+        await create(LEASE.rsplit("/", 1)[0], {
+            "kind": "Lease", "apiVersion": "coordination.k8s.io/v1", "metadata": {"name": "kube-scheduler"},
+            "spec": {"holderIdentity": "bench", "leaseDurationSeconds": 15}})
 
 
 class Memory:
@@ -214,20 +224,24 @@ def load_process(cluster: Cluster, role: str, tenant: str, until: float, *, out:
 
 
 def run_load(cluster: Cluster, args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
-    """Start every load process, wait for them; their tallies."""
+    """Start every load process, wait for them; their tallies (lists..., watches, gets, lease)."""
     until = time.time() + args.startup + args.duration
     per_process = -(-args.lists // args.list_processes)
-    outs = [workdir / f"tally-{i}.json" for i in range(args.list_processes + 2)]
+    outs = [workdir / f"tally-{i}.json" for i in range(args.list_processes + 3)]
     processes = [load_process(cluster, "lists", "acme", until, out=outs[i], concurrency=per_process)
                  for i in range(args.list_processes)]
-    processes.append(load_process(cluster, "watches", "acme", until, out=outs[-2], concurrency=args.watches,
+    processes.append(load_process(cluster, "watches", "acme", until, out=outs[-3], concurrency=args.watches,
                                   rate=args.writes, name=HOT))
-    processes.append(load_process(cluster, "gets", "globex", until, out=outs[-1], niceness=PROBE_NICENESS,
-                                  concurrency=10, rate=args.get_rate, name=PROBE))
+    processes.append(load_process(cluster, "gets", "globex", until, out=outs[-2], niceness=PROBE_NICENESS,
+                                  concurrency=10, rate=args.get_rate, path=PROBE))
+    processes.append(load_process(cluster, "gets", SCHEDULER, until, out=outs[-1], niceness=PROBE_NICENESS,
+                                  concurrency=2, rate=10, path=LEASE))
     for process in processes:
         if process.wait(timeout=args.startup + args.duration + 120) != 0:
             raise RuntimeError(f"load process {process.args[2]} failed ({process.returncode})")
-    return [json.loads(out.read_bytes()) for out in outs]
+    tallies = [json.loads(out.read_bytes()) for out in outs]
+    tallies[-1]["role"] = "lease"
+    return tallies
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -276,6 +290,11 @@ def report(mode: str, tallies: list[dict[str, Any]], memory: Memory, *, cpu: flo
     line(f"{prefix}_a_watch_opens_refused_429", watches["throttled"], "requests")
     line(f"{prefix}_a_writes_ok", watches["writes"], "updates")
     line(f"{prefix}_a_writes_refused_429", watches["writes_refused"], "updates")
+    lease = next(t for t in tallies if t["role"] == "lease")
+    line(f"{prefix}_scheduler_lease_get_p99", percentile(lease["latencies_ms"], 0.99), "ms")
+    line(f"{prefix}_scheduler_lease_get_max", max(lease["latencies_ms"], default=float("nan")), "ms")
+    line(f"{prefix}_scheduler_lease_gets_ok", lease["ok"], "requests")
+    line(f"{prefix}_scheduler_lease_gets_refused_or_failed", lease["throttled"] + lease["failed"], "requests")
     line(f"{prefix}_server_rss_peak", memory.field_mb("VmHWM"), "MB" if reset else "MB (since start-up)")
     line(f"{prefix}_server_rss_max_sampled", max(memory.samples, default=0.0), "MB")
     line(f"{prefix}_server_cpu", cpu, "s")
