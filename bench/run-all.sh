@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every benchmark on this machine and prints `name: value unit` lines (README quotes them):
 # the raw SQLite commit rate (bench/storage_commit_rate.py), then the API figures
-# (bench/api_bench.py) with the creates target computed from that raw rate, then pod start-up
+# (bench/api_bench.py) with the creates target computed from that raw rate, the overload bench
+# (bench/overload_bench.py: one tenant's flood, another tenant's GET latency), then pod start-up
 # latency on a real node (bench/pod_startup_bench.py) and hollow-node capacity
 # (bench/hollow_capacity_bench.py). Arguments go to api_bench.py only.
 # Installs what it needs: the venv (hack/install-deps.sh) and wrk from apt.
@@ -28,6 +29,10 @@ else
 fi
 
 "${PY}" bench/api_bench.py ${raw_rate:+--raw-commit-rate "${raw_rate}"} "$@"
+
+# One tenant's flood (500 concurrent LISTs of a 2 MB namespace + 200 watches) against another
+# tenant's GETs, with and without API Priority and Fairness; a TLS server on the first core.
+"${PY}" bench/overload_bench.py || echo "# bench/overload_bench.py failed"
 
 # A real single node from hack/arktos-up.sh (needs root: containerd, a bridge). Not pinned: a
 # node's kubelet, containerd and runc use every core; the script stops the cluster with Ctrl-C.

@@ -25,8 +25,8 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 
-from apis.flag_values import boolean_flag as _boolean
-from apis.flag_values import duration_flag as _seconds
+from apis.flags import boolean as _boolean
+from apis.flags import duration as _seconds
 from client.config import ClientConfig, KubeconfigError, config_for_url, load_kubeconfig
 from client.controller import RuntimeSettings
 from client.leaderelection import LeaderElectionConfig, LeadershipLost, LeaseLeaderElection

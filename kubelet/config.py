@@ -13,7 +13,8 @@ import socket
 from dataclasses import dataclass
 from typing import Literal
 
-from apis.flag_values import boolean_flag, duration_flag
+from apis.flags import boolean as boolean_flag
+from apis.flags import duration as duration_flag
 from kubelet.sysctl_admission import SysctlAllowlist, SysctlConfigError
 
 WorkloadType = Literal["container", "vm"]

@@ -1,10 +1,12 @@
 """The aiohttp application: wiring of storage, watch cache, registry and handlers, and the one
 request dispatcher.
 
-Every request goes through `dispatch`: parse what it is about (`request_info`), answer health,
-metrics and discovery paths directly, hand resource requests to `ResourceHandler`, and turn any
-`ApiError` into a Kubernetes Status response. Nothing else ever reaches the client: an unexpected
-exception is logged with its traceback and answered as a bare 500 Status.
+Every request goes through `dispatch`: parse what it is about (`request_info`), authenticate,
+pass flow control (a seat within its priority level or a 429, and the request timeout: see
+server.flowcontrol), answer health, metrics and discovery paths directly, hand resource requests
+to `ResourceHandler`, and turn any `ApiError` into a Kubernetes Status response. Nothing else ever
+reaches the client: an unexpected exception is logged with its traceback and answered as a bare
+500 Status.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from server.auth.user import UserInfo
 from server.authz.escalation_check import RBACEscalationCheck
 from server.bootstrap import ensure_system_objects
 from server.errors import ApiError, InternalError, NotFound
+from server.flowcontrol.gate import FlowControl, FlowControlConfig
 from server.handlers.discovery import DiscoveryEndpoints
 from server.handlers.pod_proxy import PodProxy
 from server.handlers.rest import AUDIT_ANNOTATIONS, ResourceHandler
@@ -60,6 +63,7 @@ class ServerConfig:
     kubelet: KubeletClientConfig = field(default_factory=KubeletClientConfig)
     # --encryption-provider-config, loaded; None: nothing is encrypted at rest.
     encryption: EncryptionConfig | None = None
+    flow_control: FlowControlConfig = field(default_factory=FlowControlConfig)
 
 
 class ApiServer:
@@ -77,8 +81,10 @@ class ApiServer:
         self.store = GenericStore(self.backend, self.cache, admission=self.admission)
         self.lister = Lister(self.backend, self.cache)
         self.watches = WatchServer(self.cache, bookmark_interval=config.bookmark_interval)
+        self.flow_control = FlowControl(config.flow_control, count_objects=self._objects_in_scope)
         self.resources = ResourceHandler(catalogue=self.catalogue, store=self.store, lister=self.lister,
-                                         cache=self.cache, watches=self.watches)
+                                         cache=self.cache, watches=self.watches,
+                                         list_budget=self.flow_control.budget)
         self.discovery = DiscoveryEndpoints(self.catalogue)
         self.metrics = ServerMetrics()
         self.reviews = ReviewHandler(access=self.access, catalogue=self.catalogue)
@@ -100,7 +106,7 @@ class ApiServer:
             # Upstream's filter order: authentication, audit, impersonation, then the rest
             # (flow control and authorization see the identity acted as).
             request, acting_as = self.access.impersonate(request, user)
-            response = await self._serve(request, info, acting_as)
+            response = await self.flow_control.handle(request, info, acting_as, self._serve)
             code = response.status
             annotations = response.get(AUDIT_ANNOTATIONS, annotations)
             return response
@@ -137,6 +143,14 @@ class ApiServer:
             return await self.pod_proxy.handle(request, info, resource, scope, user)
         return await self.resources.handle(request, info, resource, scope, user)
 
+    def _objects_in_scope(self, info: RequestInfo, user: UserInfo) -> int:
+        """What a LIST will go through, for flow control's seat estimate (0: nothing to list)."""
+        try:
+            resource = self.resources.resolve(info)
+        except NotFound:
+            return 0
+        return self.lister.count(resource, self.resources.scope(info, resource, user.tenant))
+
     def _non_resource(self, request: web.BaseRequest, info: RequestInfo,
                       user: UserInfo) -> web.StreamResponse:
         path = info.path
@@ -146,7 +160,7 @@ class ApiServer:
             return web.Response(text="ok" if ok else "[-]cache not ready\nreadyz check failed",
                                 status=200 if ok else 503, content_type="text/plain")
         if path == "/metrics":
-            return web.Response(body=self.metrics.render(),
+            return web.Response(body=self.metrics.render() + self.flow_control.render_metrics(),
                                 content_type="text/plain", charset="utf-8")
         # Discovery as the caller's tenant sees it: cluster-scoped resources are the system
         # tenant's business (ARKTOS.md §3).

@@ -12,7 +12,9 @@ from pathlib import Path
 
 from aiohttp import web
 
+from apis import flags
 from server.app import ApiServer, ServerConfig, build_server
+from server.flowcontrol.gate import FlowControlConfig
 from server.kubelet_connection import KubeletClientConfig
 from server.serving import SecurityConfig, is_loopback, serving_context
 from server.storage.encryption_config import EncryptionConfig, EncryptionConfigError, load_encryption_config
@@ -54,6 +56,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     kubelet.add_argument("--kubelet-client-key", default="", help="its private key")
     kubelet.add_argument("--kubelet-certificate-authority", default="",
                          help="CA that verifies kubelets' serving certificates (default: not verified)")
+    limits = parser.add_argument_group("overload protection (docs/design/overload.md)")
+    limits.add_argument("--max-requests-inflight", type=int, default=400,
+                        help="read-only requests in flight (0: no limit); with priority and fairness, "
+                             "this plus the mutating limit is the seats shared by the priority levels")
+    limits.add_argument("--max-mutating-requests-inflight", type=int, default=200,
+                        help="mutating requests in flight (0: no limit)")
+    limits.add_argument("--enable-priority-and-fairness", type=flags.boolean, nargs="?", const=True,
+                        default=True, metavar="BOOL",
+                        help="API Priority and Fairness (default true); false: max-in-flight limits only")
+    limits.add_argument("--request-timeout", type=flags.duration, default=60.0, metavar="DURATION",
+                        help="504 for a non-long-running request still running after this (default 1m0s)")
+    limits.add_argument("--list-memory-budget", type=int, default=64, metavar="MiB",
+                        help="memory LIST responses may hold at once, shared by all of them (0: none)")
     tuning = parser.add_argument_group("tuning")
     tuning.add_argument("--watch-history", type=int, default=10_000,
                         help="events kept per resource for watch resumption")
@@ -61,6 +76,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     tuning.add_argument("--log-level", default="INFO")
     tuning.add_argument("--access-log", action="store_true", help="log every request (costs speed)")
     return parser.parse_args(argv)
+
+
+def flow_control_config(args: argparse.Namespace) -> FlowControlConfig:
+    return FlowControlConfig(
+        max_requests_inflight=args.max_requests_inflight,
+        max_mutating_requests_inflight=args.max_mutating_requests_inflight,
+        enable_priority_and_fairness=args.enable_priority_and_fairness,
+        request_timeout=args.request_timeout, list_memory_budget=args.list_memory_budget * 1024 * 1024)
 
 
 def storage_url(args: argparse.Namespace) -> str:
@@ -103,7 +126,8 @@ async def serve(args: argparse.Namespace, storage: str, encryption: EncryptionCo
             audit_log_path=args.audit_log_path),
         kubelet=KubeletClientConfig(
             client_cert_file=args.kubelet_client_certificate, client_key_file=args.kubelet_client_key,
-            certificate_authority_file=args.kubelet_certificate_authority)))
+            certificate_authority_file=args.kubelet_certificate_authority),
+        flow_control=flow_control_config(args)))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

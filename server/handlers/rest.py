@@ -18,11 +18,12 @@ from apis.catalogue import Catalogue, Resource
 from apis.patch import PatchError, apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
 from server.auth.user import UserInfo
 from server.errors import ApiError, BadRequest, Invalid, MethodNotAllowed, NotFound, UnsupportedMediaType
-from server.handlers import codec
+from server.flowcontrol.budget import ByteBudget
+from server.handlers import codec, list_stream
 from server.handlers.params import list_options, write_options
 from server.handlers.watch import WatchServer
 from server.registry.keys import ALL_TENANTS, SYSTEM_TENANT, Scope
-from server.registry.lister import Lister, ListPage
+from server.registry.lister import Lister
 from server.registry.pod_actions import create_pod_action
 from server.registry.store import GenericStore, WriteOptions, WriteResult
 from server.registry.subresources import bind_pod, evict_pod, scale_of, update_scale
@@ -41,8 +42,9 @@ _VERB_OF_SUBRESOURCE = {"action": ("create",), "binding": ("create",), "eviction
 
 class ResourceHandler:
     def __init__(self, *, catalogue: Catalogue, store: GenericStore, lister: Lister,
-                 cache: WatchCache, watches: WatchServer) -> None:
+                 cache: WatchCache, watches: WatchServer, list_budget: ByteBudget | None = None) -> None:
         self._catalogue = catalogue
+        self._list_budget = list_budget or ByteBudget(0)
         self._store = store
         self._lister = lister
         self._cache = cache
@@ -115,7 +117,8 @@ class ResourceHandler:
             return codec.respond(tables.partial_object_metadata(cached.obj), media)
         return codec.respond_raw(cached.raw, media)
 
-    async def _list(self, request: web.BaseRequest, resource: Resource, scope: Scope) -> web.Response:
+    async def _list(self, request: web.BaseRequest, resource: Resource,
+                    scope: Scope) -> web.StreamResponse:
         media = codec.negotiate(request, allow_as=_TABLE_FORMS)
         page = await self._lister.list(resource, scope, list_options(resource, request.query))
         metadata: dict[str, Any] = {"resourceVersion": str(page.revision)}
@@ -124,16 +127,24 @@ class ResourceHandler:
             if page.remaining is not None:
                 metadata["remainingItemCount"] = page.remaining
         if media.as_kind == "Table":
-            table = tables.table_for(resource, [o.obj for o in page.items],
-                                     include_object=request.query.get("includeObject", "Metadata"))
-            table["metadata"] = metadata
-            return codec.respond(table, media)
+            def table() -> web.Response:
+                body = tables.table_for(resource, [o.obj for o in page.items],
+                                        include_object=request.query.get("includeObject", "Metadata"))
+                body["metadata"] = metadata
+                return codec.respond(body, media)
+
+            return await list_stream.respond_built(request, budget=self._list_budget,
+                                                   size=list_stream.built_size(page.items), build=table)
         if media.as_kind in ("PartialObjectMetadata", "PartialObjectMetadataList"):
-            return codec.respond({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
-                                  "metadata": metadata,
-                                  "items": [tables.partial_object_metadata(o.obj) for o in page.items]},
-                                 media)
-        return codec.respond_raw(_list_bytes(resource, page, metadata), media)
+            return await list_stream.respond_built(
+                request, budget=self._list_budget, size=list_stream.built_size(page.items),
+                build=lambda: codec.respond(
+                    {"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+                     "metadata": metadata,
+                     "items": [tables.partial_object_metadata(o.obj) for o in page.items]}, media))
+        head = orjson.dumps({"kind": resource.list_kind, "apiVersion": resource.api_version,
+                             "metadata": metadata})
+        return await list_stream.stream_list(request, head, page.items, budget=self._list_budget, media=media)
 
     # -- writes -----------------------------------------------------------------------------------
     async def _create(self, request: web.BaseRequest, resource: Resource, scope: Scope, *,
@@ -320,13 +331,6 @@ def _scope_of(resource: Resource, cached: CachedObject) -> Scope:
     if resource.scope == "Cluster":
         return Scope(tenant="")
     return Scope(tenant=metadata.get("tenant", "system"), namespace=metadata.get("namespace", ""))
-
-
-def _list_bytes(resource: Resource, page: ListPage, metadata: dict[str, Any]) -> bytes:
-    """A List from already-serialized items: the hot path of large LISTs."""
-    head = orjson.dumps({"kind": resource.list_kind, "apiVersion": resource.api_version,
-                         "metadata": metadata})
-    return head[:-1] + b',"items":[' + b",".join(o.raw for o in page.items) + b"]}"
 
 
 __all__ = ["ApiError", "ResourceHandler"]

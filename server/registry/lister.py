@@ -5,6 +5,11 @@ sets in chunks"): an unpaginated list is served from the watch cache; a paginate
 revision of its first page and the continue token carries it, so later pages read the store at
 that same revision; ``resourceVersionMatch=Exact`` reads the store at the given revision; a
 continue token older than the compacted revision is answered 410 Expired.
+
+Nothing here copies the objects it lists: a page holds references to the watch cache's objects,
+whose JSON is encoded once per revision, and rows read back from the store at an older revision
+reuse the cached object when it is still that revision. `count` tells flow control how many
+objects a LIST of a scope will go through, to size its seats.
 """
 
 from __future__ import annotations
@@ -66,16 +71,35 @@ def _parse_revision(value: str) -> int:
     return revision
 
 
+_COUNTS_KEPT = 4096
+
+
 class Lister:
     def __init__(self, backend: Backend, cache: WatchCache) -> None:
         self._backend = backend
         self._cache = cache
+        # (segment, prefix) -> (segment revision, objects): recounted only after a change.
+        self._counts: dict[tuple[str, str], tuple[int, int]] = {}
+
+    def count(self, resource: Resource, scope: Scope) -> int:
+        """Objects a LIST of ``scope`` would go through (before selectors), from the cache."""
+        segment = self._cache.resource(resource.key_segment)
+        prefix = list_prefix(resource, scope)
+        key = (resource.key_segment, prefix)
+        known = self._counts.get(key)
+        if known is not None and known[0] == segment.revision:
+            return known[1]
+        counted = sum(1 for k in segment.objects if k.startswith(prefix))
+        if len(self._counts) >= _COUNTS_KEPT:
+            self._counts.clear()
+        self._counts[key] = (segment.revision, counted)
+        return counted
 
     async def list(self, resource: Resource, scope: Scope, options: ListOptions) -> ListPage:
         prefix = list_prefix(resource, scope)
         if options.continue_token:
             revision, start_after = _decode_token(options.continue_token)
-            return await self._from_store(prefix, revision, start_after, options)
+            return await self._from_store(resource, prefix, revision, start_after, options)
         rv, match = options.resource_version, options.resource_version_match
         if match and match not in ("Exact", "NotOlderThan"):
             raise BadRequest(f'resourceVersionMatch: Unsupported value: "{match}": supported values: '
@@ -83,7 +107,7 @@ class Lister:
         if match and not rv:
             raise BadRequest("resourceVersionMatch is forbidden unless resourceVersion is provided")
         if match == "Exact":
-            return await self._from_store(prefix, _parse_revision(rv), "", options)
+            return await self._from_store(resource, prefix, _parse_revision(rv), "", options)
         if rv == "0":
             return self._from_cache(resource, prefix, options, paginate=False)
         wanted = _parse_revision(rv) if rv else await self._backend.current_revision()
@@ -106,10 +130,10 @@ class Lister:
         remaining = len(matched) - options.limit if _unfiltered(options) else None
         return ListPage(page, revision, _encode_token(revision, page[-1].key), remaining)
 
-    async def _from_store(self, prefix: str, revision: int, start_after: str,
+    async def _from_store(self, resource: Resource, prefix: str, revision: int, start_after: str,
                           options: ListOptions) -> ListPage:
         try:
-            return await self._read_pages(prefix, revision, start_after, options)
+            return await self._read_pages(resource, prefix, revision, start_after, options)
         except CompactedError as e:
             if not options.continue_token:
                 # An Exact read of a compacted revision (upstream interpretListError, not paging).
@@ -124,10 +148,11 @@ class Lister:
         except FutureRevisionError as e:
             raise raise_timeout(e.requested, e.current) from e
 
-    async def _read_pages(self, prefix: str, revision: int, start_after: str,
+    async def _read_pages(self, resource: Resource, prefix: str, revision: int, start_after: str,
                           options: ListOptions) -> ListPage:
         """Read store pages at ``revision`` until ``limit`` objects matched or the prefix ends."""
         limit, unfiltered = options.limit, _unfiltered(options)
+        cached_objects = self._cache.resource(resource.key_segment).objects
         items: list[CachedObject] = []
         while True:
             # With a filter, read ahead more than needed: most rows may not match.
@@ -139,7 +164,9 @@ class Lister:
                 start_after = kv.key
                 if kv.unreadable:
                     raise InternalError.occurred(kv.unreadable)
-                cached = decode(kv)
+                cached = cached_objects.get(kv.key)
+                if cached is None or cached.revision != kv.mod_revision:
+                    cached = decode(kv)  # an older revision than the cache holds: decode it once
                 if not _matches(cached.obj, options):
                     continue
                 items.append(cached)
