@@ -8,7 +8,8 @@ upstream's 403; SelfSubjectReview (``kubectl auth whoami``) and SelfSubjectAcces
 a service account with its groups and tenant); the audit log naming both identities; a tenant
 user without the ``impersonate`` verb refused with upstream's text; with a ClusterRole of its
 tenant granting it, acting as that tenant's admin but never reaching another tenant, nor naming
-another tenant in the extra; headers that name no user answered 400 with a Status.
+another tenant in the extra; flow control classifying the identity acted as; headers that name
+no user answered 400 with a Status.
 Leaves out: the identity-building rules' corner cases (test/unit/test_impersonation.py) and stock
 kubectl ``--as`` (test/e2e/test_tenancy_impersonation.py).
 """
@@ -25,6 +26,8 @@ import aiohttp
 import pytest
 from component_http import REQUEST_TIMEOUT_S, Api, assert_status, configmap
 from token_cluster import TokenServer, grant_cluster_role, logged_in, make_tenant, serve
+
+from server.flowcontrol.config import PRIORITY_LEVELS
 
 USERS = {
     "viewer": ("viewer", "", "acme"),
@@ -158,6 +161,16 @@ async def test_a_tenant_user_needs_the_impersonate_verb_in_its_tenant(
     # Only `admin` is granted: acting as anyone else stays refused.
     alice = await viewer.get("/api/v1/namespaces/default/configmaps", headers={"Impersonate-User": "alice"})
     assert_status(alice, 403, "Forbidden")
+
+
+async def test_flow_control_classifies_the_identity_acted_as(admin: Api) -> None:
+    # Upstream runs impersonation before API Priority and Fairness: system:masters is exempt, the
+    # tenant user it acts as queues at global-default like that user would.
+    levels = {level.name: level.uid for level in PRIORITY_LEVELS}
+    plain = await admin.get("/api/v1/namespaces/default/configmaps")
+    assert plain.headers["X-Kubernetes-PF-PriorityLevel-UID"] == levels["exempt"]
+    acting = await admin.get("/api/v1/namespaces/default/configmaps", headers=AS_ACME_ADMIN)
+    assert acting.headers["X-Kubernetes-PF-PriorityLevel-UID"] == levels["global-default"]
 
 
 async def test_parts_without_a_user_are_refused_with_a_status(admin: Api) -> None:
