@@ -1,7 +1,8 @@
 """``python -m controllers``: the controller-manager process.
 
     python -m controllers --kubeconfig PATH [--controllers tenant,...] [--workers N]
-        [--leader-elect=true|false] [--root-ca-file PATH] [--node-monitor-grace-period 40s] ...
+        [--leader-elect=true|false] [--root-ca-file PATH] [--node-monitor-grace-period 40s]
+        [--default-unreachable-toleration-seconds 300] ...
 
 Started by ``hack/arktos-up.sh`` with the controller kubeconfig. SIGTERM/SIGINT stop it
 gracefully (reconciles in flight finish); a second signal exits at once. With leader election
@@ -52,6 +53,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                             "(default: the kubeconfig's certificate-authority)")
     knobs.add_argument("--node-monitor-grace-period", type=_seconds, default=40.0, metavar="DURATION")
     knobs.add_argument("--terminated-pod-gc-threshold", type=int, default=12500)
+    # Upstream sets this on kube-apiserver (the DefaultTolerationSeconds admission plugin adds the
+    # toleration to every pod); here the node lifecycle controller applies it to pods without one.
+    knobs.add_argument("--default-unreachable-toleration-seconds", type=int, default=300, metavar="SECONDS",
+                       help="how long a pod without its own toleration stays on an unreachable node")
     return parser.parse_args(argv)
 
 
@@ -94,7 +99,8 @@ def controller_options_from(args: argparse.Namespace, config: ClientConfig) -> C
     return ControllerOptions(root_ca_file=args.root_ca_file, kubeconfig_ca_file=config.ca_file,
                              kubeconfig_ca_data=config.ca_data,
                              node_monitor_grace_period_s=args.node_monitor_grace_period,
-                             terminated_pod_gc_threshold=args.terminated_pod_gc_threshold)
+                             terminated_pod_gc_threshold=args.terminated_pod_gc_threshold,
+                             default_toleration_seconds=args.default_unreachable_toleration_seconds)
 
 
 async def run(args: argparse.Namespace) -> int:
