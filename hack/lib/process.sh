@@ -55,6 +55,17 @@ arktos::process::init_run_dir() {
         arktos::log::error "another arktos-up.sh (pid ${pid}) runs on ARKTOS_DATA_DIR=${ARKTOS_DATA_DIR}"
         return 1
     fi
+    # The reaper of a run that was killed may still be stopping what that run left; let it finish
+    # (it works from these records, and would stop what we start).
+    if [[ -f "${ARKTOS_RUN_DIR}/reaper.pid" ]] && read -r pid start <"${ARKTOS_RUN_DIR}/reaper.pid"; then
+        if arktos::process::is "${pid}" "${start}"; then
+            arktos::log::status "waiting for the previous run's reaper (pid ${pid}) to finish stopping it"
+        fi
+        local deadline=$((SECONDS + ARKTOS_STOP_TIMEOUT * 3))
+        while arktos::process::is "${pid}" "${start}" && ((SECONDS < deadline)); do
+            sleep 0.2
+        done
+    fi
     rm -rf "${ARKTOS_RUN_DIR}"
     mkdir -p "${ARKTOS_RUN_DIR}"
     arktos::process::write_identity "${ARKTOS_RUN_DIR}/arktos-up.pid" "$$"
@@ -77,7 +88,8 @@ arktos::process::supervise() {
 # Appends the calling supervisor's own record (it writes it before it starts anything, so no
 # daemon ever runs unrecorded): arktos::process::record_supervisor NAME LOG_FILE
 arktos::process::record_supervisor() {
-    printf '%s %s %s %s\n' "$1" "${BASHPID}" "$(arktos::process::start_time "${BASHPID}")" "$2" \
+    local pid=${BASHPID} # read here: inside $(...) BASHPID names the substitution's subshell
+    printf '%s %s %s %s\n' "$1" "${pid}" "$(arktos::process::start_time "${pid}")" "$2" \
         >>"${ARKTOS_RUN_DIR}/components"
 }
 

@@ -2,8 +2,9 @@
 
 Covers: a daemon killed with SIGKILL is started again after the restart delay with a new pid, and
 the exit is logged with its status, signal name and log tail; a daemon that keeps failing hits
-the start-rate limit (logged, next start held off) instead of spinning; SIGTERM to a supervisor
-stops its daemon and starts nothing more; `arktos::process::stop_all` run by another process (as
+the start-rate limit (logged, next start held off) instead of spinning; the records name the
+supervisor and daemon by pid and start time; SIGTERM to a supervisor stops its daemon and starts
+nothing more; `arktos::process::stop_all` run by another process (as
 the reaper runs it) stops a daemon whose supervisor was killed outright, and never signals a pid
 whose start time no longer matches the record. Leaves out the components themselves (the slow
 fault suite, test_component_faults.py).
@@ -80,6 +81,9 @@ class Supervised:
     def supervisor_pid(self) -> int:
         return int((self.run_dir / "components").read_text().split()[1])
 
+    def supervisor_start(self) -> str:
+        return (self.run_dir / "components").read_text().split()[2]
+
     def exits(self) -> list[str]:
         path = self.run_dir / f"{self.name}.exits"
         return path.read_text().splitlines() if path.exists() else []
@@ -106,6 +110,10 @@ def stop_all(tmp_path: Path) -> subprocess.CompletedProcess[str]:
     script = f'source "{REPO_ROOT}/hack/lib/init.sh"; arktos::process::stop_all'
     return subprocess.run(["bash", "-c", script], env=bash_env(tmp_path), capture_output=True, text=True,
                           timeout=WAIT_S)
+
+
+def start_time(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
 
 
 def alive(pid: int) -> bool:
@@ -146,6 +154,8 @@ def test_sigterm_stops_the_daemon_and_nothing_restarts(tmp_path: Path, supervise
     one = Supervised(tmp_path, name="sleeper", command="sleep 300", delay="0.1")
     supervised.append(one)
     daemon = one.started_daemon()
+    assert start_time(one.supervisor_pid()) == one.supervisor_start(), "the record names another process"
+    assert start_time(daemon[0]) == daemon[1]
     os.kill(one.supervisor_pid(), signal.SIGTERM)
     eventually("daemon and supervisor gone", lambda: not alive(daemon[0]) and not alive(one.supervisor_pid()),
                one.output)
