@@ -21,7 +21,8 @@ import sys
 
 from client.config import ClientConfig, KubeconfigError, config_for_url, load_kubeconfig
 from client.controller import RuntimeSettings
-from client.leaderelection import LeaderElectionConfig, LeadershipLost, LeaseLeaderElection
+from client.leaderelection import LeadershipLost, LeaseLeaderElection
+from client.leaderelection_flags import add_timing_flags, duration, election_config
 from client.rest import ApiClient
 from controllers.manager import AlwaysLeader, ControllerManager, LeaderElection
 from controllers.options import ControllerOptions
@@ -44,14 +45,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                           metavar="BOOL", help="run controllers only while holding the Lease (default true)")
     election.add_argument("--leader-elect-lease-name", default="kube-controller-manager")
     election.add_argument("--leader-elect-resource-namespace", default="kube-system")
-    election.add_argument("--leader-elect-lease-duration", type=_seconds, default=15.0, metavar="DURATION")
-    election.add_argument("--leader-elect-renew-deadline", type=_seconds, default=10.0, metavar="DURATION")
-    election.add_argument("--leader-elect-retry-period", type=_seconds, default=2.0, metavar="DURATION")
+    add_timing_flags(election)
     knobs = parser.add_argument_group("controller settings")
     knobs.add_argument("--root-ca-file", default=None,
                        help="CA bundle published as ConfigMap kube-root-ca.crt in every namespace "
                             "(default: the kubeconfig's certificate-authority)")
-    knobs.add_argument("--node-monitor-grace-period", type=_seconds, default=40.0, metavar="DURATION")
+    knobs.add_argument("--node-monitor-grace-period", type=duration, default=40.0, metavar="DURATION")
     knobs.add_argument("--terminated-pod-gc-threshold", type=int, default=12500)
     # Upstream sets this on kube-apiserver (the DefaultTolerationSeconds admission plugin adds the
     # toleration to every pod); here the node lifecycle controller applies it to pods without one.
@@ -69,29 +68,11 @@ def _boolean(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"not a boolean: {text!r}")
 
 
-def _seconds(text: str) -> float:
-    """A Go-style duration (``15s``, ``500ms``, ``1m``) or plain seconds."""
-    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-    for suffix in ("ms", "s", "m", "h"):
-        if text.endswith(suffix):
-            try:
-                return float(text[: -len(suffix)]) * units[suffix]
-            except ValueError:
-                break
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r}") from None
-
-
 def leader_election_for(args: argparse.Namespace, client: ApiClient) -> LeaderElection:
     if not args.leader_elect:
         return AlwaysLeader()
-    config = LeaderElectionConfig(lease_name=args.leader_elect_lease_name,
-                                  namespace=args.leader_elect_resource_namespace,
-                                  lease_duration_s=args.leader_elect_lease_duration,
-                                  renew_deadline_s=args.leader_elect_renew_deadline,
-                                  retry_period_s=args.leader_elect_retry_period)
+    config = election_config(args, lease_name=args.leader_elect_lease_name,
+                             namespace=args.leader_elect_resource_namespace)
     return LeaseLeaderElection(client, config)
 
 
