@@ -90,7 +90,7 @@ arktos::supervisor::run() {
         wait "${child}" 2>/dev/null || status=$?
         printf '%s %s\n' "$(date +%s)" "${status}" >>"${exits_file}"
         arktos::process::stopping && break
-        arktos::log::error "${name} (pid ${child}) exited with $(arktos::supervisor::describe_status "${status}"); restarting it in ${delay}s"
+        arktos::log::error "${name} (pid ${child}) exited with $(arktos::supervisor::describe_status "${status}"); restarting ${name} in ${delay}s"
         arktos::log::tail_file "${log_file}" 20
         child=""
         arktos::supervisor::sleep "${delay}"
