@@ -23,6 +23,7 @@ LIST_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta"
 TENANT = "io.k8s.api.core.v1.Tenant"
 TENANT_SPEC = "io.k8s.api.core.v1.TenantSpec"
 TENANT_STATUS = "io.k8s.api.core.v1.TenantStatus"
+TENANT_CONDITION = "io.k8s.api.core.v1.TenantCondition"
 TENANT_LIST = "io.k8s.api.core.v1.TenantList"
 NETWORK = "com.futurewei.arktos.v1.Network"
 NETWORK_SPEC = "com.futurewei.arktos.v1.NetworkSpec"
@@ -52,6 +53,26 @@ def _type_meta(kind: str, api_version: str = "v1") -> dict[str, Schema]:
         "apiVersion": {"description": _API_VERSION_DESCRIPTION, "type": ["string", "null"],
                        "enum": [api_version]},
         "kind": {"description": _KIND_DESCRIPTION, "type": ["string", "null"], "enum": [kind]},
+    }
+
+
+def _condition_definition(description: str, type_description: str) -> Schema:
+    """A condition shaped as upstream's NamespaceCondition (type, status, reason, message, time)."""
+    return {
+        "description": description,
+        "properties": {
+            "lastTransitionTime": _ref("io.k8s.apimachinery.pkg.apis.meta.v1.Time",
+                                       "Last time the condition transitioned from one status to another."),
+            "message": {"description": "Human-readable message indicating details about last transition.",
+                        "type": ["string", "null"]},
+            "reason": {"description": "Unique, one-word, CamelCase reason for the condition's last "
+                                      "transition.", "type": ["string", "null"]},
+            "status": {"description": "Status of the condition, one of True, False, Unknown.",
+                       "type": "string"},
+            "type": {"description": type_description, "type": "string"},
+        },
+        "required": ["type", "status"],
+        "type": ["object", "null"],
     }
 
 
@@ -94,9 +115,22 @@ def _tenant_definitions() -> dict[str, Schema]:
                     "description": "The current lifecycle phase of the tenant: Active or Terminating.",
                     "type": ["string", "null"],
                 },
+                "conditions": {
+                    "description": "The latest observations of the tenant's state. Initialized is True "
+                    "once the tenant's default namespaces, admin role and binding and default network "
+                    "exist.",
+                    "items": {"$ref": f"#/$defs/{TENANT_CONDITION}"},
+                    "type": ["array", "null"],
+                    "x-kubernetes-list-map-keys": ["type"],
+                    "x-kubernetes-list-type": "map",
+                    "x-kubernetes-patch-merge-key": "type",
+                    "x-kubernetes-patch-strategy": "merge",
+                },
             },
             "type": ["object", "null"],
         },
+        TENANT_CONDITION: _condition_definition(
+            "TenantCondition contains details about the state of a tenant.", "Type of tenant condition."),
         TENANT_LIST: {
             "description": "TenantList is a list of Tenants.",
             "properties": {

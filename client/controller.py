@@ -125,16 +125,26 @@ class ControllerRegistry:
             raise KeyError(f"unknown controller {name!r}; known: {', '.join(self.names())}") from None
 
 
+# Which client a controller class acts through (kube-controller-manager's ClientBuilder).
+ClientFor = Callable[[type[Controller]], ApiClient]
+
+
 class ControllerRunner:
-    """Runs a set of controllers over one client and one set of shared informers."""
+    """Runs a set of controllers over one set of shared informers.
+
+    The informers list and watch through ``client``; each controller writes through
+    ``client_for(its class)`` when given (its own service account's client, as upstream's
+    ``--use-service-account-credentials``), else through ``client`` too.
+    """
 
     def __init__(self, client: ApiClient, classes: Iterable[type[Controller]],
-                 settings: RuntimeSettings | None = None) -> None:
+                 settings: RuntimeSettings | None = None, *, client_for: ClientFor | None = None) -> None:
         self.settings = settings or RuntimeSettings()
         self.informers = SharedInformers(client, watch_timeout_s=self.settings.watch_timeout_s)
         self.controllers: list[Controller] = []
         for cls in classes:
-            context = ControllerContext(client, self.informers, WorkQueue(cls.name), self.settings)
+            own_client = client_for(cls) if client_for is not None else client
+            context = ControllerContext(own_client, self.informers, WorkQueue(cls.name), self.settings)
             controller = cls(context)
             for watch in cls.watches:
                 informer = self.informers.informer(watch.view, indexers=watch.indexers)

@@ -77,6 +77,14 @@ class ConnectionFailed(ApiError):
         super().__init__(0, {"reason": "ConnectionFailed", "message": message})
 
 
+class CredentialsUnavailable(ApiError):
+    """The client could not obtain the credential to send (a service account's token): no request
+    was made, so nothing about the object asked for is known. Code 0, like `ConnectionFailed`."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(0, {"reason": "CredentialsUnavailable", "message": message})
+
+
 _BY_CODE: dict[int, type[ApiError]] = {
     400: BadRequest,
     401: Unauthorized,

@@ -4,7 +4,9 @@ One `ApiClient` wraps one aiohttp session (one connection pool) for one `ClientC
 JSON (orjson), builds Arktos paths (`client.resources.resource_path`), retries what client-go's
 rest client retries (`client.retry`), and turns every failure into the `client.errors` tree at a
 single boundary (`_error_for_status`), so callers never see an HTTP status code. Watches are
-async iterators of ``(type, object)`` (`client.watchstream`).
+async iterators of ``(type, object)`` (`client.watchstream`). A ``token_source`` supplies the
+bearer token per request (a service account's, renewed as it nears expiry); a 401 makes it fetch
+a fresh one and the request is sent once more, as client-go's token-refreshing transports do.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import aiohttp
 import orjson
@@ -35,14 +37,23 @@ _PATCH_CONTENT_TYPES: dict[str, str] = {
 Params = Mapping[str, str]
 
 
+class TokenSource(Protocol):
+    """A bearer token per request (`client.service_account_token.ServiceAccountTokenSource`)."""
+
+    async def token(self) -> str: ...
+
+    def invalidate(self) -> None: ...
+
+
 class ApiClient:
     """An HTTP(S) client for one API server. Use ``async with`` or call `close`."""
 
     def __init__(self, config: ClientConfig, *, retry: RetryPolicy | None = None,
-                 request_timeout: float = 30.0) -> None:
+                 request_timeout: float = 30.0, token_source: TokenSource | None = None) -> None:
         self.config = config
         self.retry = retry or RetryPolicy()
         self.request_timeout = request_timeout
+        self.token_source = token_source
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> ApiClient:
@@ -198,8 +209,11 @@ class ApiClient:
         """Sends with retries; answers a 2xx response (unread) or raises an `ApiError`."""
         url = self.config.server + path
         attempt = 0
+        fresh_token = False
         while True:
             attempt += 1
+            if self.token_source is not None:
+                headers = {**headers, "Authorization": f"Bearer {await self.token_source.token()}"}
             try:
                 response = await self._client_session().request(
                     method, url, params=params, data=data, headers=headers, timeout=client_timeout)
@@ -214,6 +228,10 @@ class ApiClient:
                 return response
             async with response:
                 raw = await response.read()
+            if response.status == 401 and self.token_source is not None and not fresh_token:
+                self.token_source.invalidate()  # a revoked or stale token: one retry with a new one
+                fresh_token = True
+                continue
             if response.status in RETRIABLE_STATUSES and self.retry.should_retry(attempt):
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 delay = self.retry.delay(attempt, retry_after=retry_after)

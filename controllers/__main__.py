@@ -1,29 +1,38 @@
 """``python -m controllers``: the controller-manager process.
 
     python -m controllers --kubeconfig PATH [--controllers tenant,...] [--workers N]
-        [--leader-elect=true|false] [--root-ca-file PATH] [--node-monitor-grace-period 40s]
-        [--default-unreachable-toleration-seconds 300] ...
+        [--leader-elect=true|false] [--use-service-account-credentials] [--root-ca-file PATH]
+        [--node-monitor-grace-period 40s] [--default-unreachable-toleration-seconds 300] ...
 
 Started by ``hack/arktos-up.sh`` with the controller kubeconfig. SIGTERM/SIGINT stop it
 gracefully (reconciles in flight finish); a second signal exits at once. With leader election
 (the default, as upstream's) the controllers run only while this replica holds the Lease
 ``kube-system/kube-controller-manager`` of tenant system; losing it exits with status 1, as
 kube-controller-manager does ("leaderelection lost"), so a supervisor restarts it as a standby.
+With ``--use-service-account-credentials`` (arktos-up passes it) each controller acts as its own
+service account in tenant system's kube-system (`controllers.credentials`); the kubeconfig's identity
+(``system:kube-controller-manager``) keeps leader election, the shared informers and the accounts'
+tokens. Without it (upstream's default) every controller acts as the kubeconfig's identity.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
+from collections.abc import AsyncIterator
 
+from apis.flag_values import boolean_flag as _boolean
+from apis.flag_values import duration_flag
 from client.config import ClientConfig, KubeconfigError, config_for_url, load_kubeconfig
 from client.controller import RuntimeSettings
 from client.leaderelection import LeadershipLost, LeaseLeaderElection
-from client.leaderelection_flags import add_timing_flags, duration, election_config
+from client.leaderelection_flags import add_timing_flags, election_config
 from client.rest import ApiClient
+from controllers.credentials import ServiceAccountClients, service_account_of
 from controllers.manager import AlwaysLeader, ControllerManager, LeaderElection
 from controllers.options import ControllerOptions
 from controllers.registry import load_controllers, select_controllers
@@ -40,6 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="comma list; '*' = all, '-name' disables one (default: all)")
     parser.add_argument("--workers", type=int, default=None, help="workers per controller")
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--use-service-account-credentials", type=_boolean, nargs="?", const=True,
+                        default=False, metavar="BOOL",
+                        help="run each controller as its own service account (default false)")
     election = parser.add_argument_group("leader election (upstream's --leader-elect-* flags)")
     election.add_argument("--leader-elect", type=_boolean, nargs="?", const=True, default=True,
                           metavar="BOOL", help="run controllers only while holding the Lease (default true)")
@@ -50,7 +62,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     knobs.add_argument("--root-ca-file", default=None,
                        help="CA bundle published as ConfigMap kube-root-ca.crt in every namespace "
                             "(default: the kubeconfig's certificate-authority)")
-    knobs.add_argument("--node-monitor-grace-period", type=duration, default=40.0, metavar="DURATION")
+    knobs.add_argument("--node-monitor-grace-period", type=duration_flag, default=40.0, metavar="DURATION")
     knobs.add_argument("--terminated-pod-gc-threshold", type=int, default=12500)
     # Upstream sets this on kube-apiserver (the DefaultTolerationSeconds admission plugin adds the
     # toleration to every pod); here the node lifecycle controller applies it to pods without one.
@@ -59,21 +71,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _boolean(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("true", "1", "yes", "t"):
-        return True
-    if lowered in ("false", "0", "no", "f"):
-        return False
-    raise argparse.ArgumentTypeError(f"not a boolean: {text!r}")
-
-
 def leader_election_for(args: argparse.Namespace, client: ApiClient) -> LeaderElection:
     if not args.leader_elect:
         return AlwaysLeader()
     config = election_config(args, lease_name=args.leader_elect_lease_name,
                              namespace=args.leader_elect_resource_namespace)
     return LeaseLeaderElection(client, config)
+
+
+@contextlib.asynccontextmanager
+async def _controller_clients(args: argparse.Namespace,
+                              client: ApiClient) -> AsyncIterator[ServiceAccountClients | None]:
+    """The controllers' own clients with ``--use-service-account-credentials``, closed on exit."""
+    if not args.use_service_account_credentials:
+        yield None
+        return
+    accounts = ServiceAccountClients(client)
+    try:
+        yield accounts
+    finally:
+        await accounts.close()
 
 
 def controller_options_from(args: argparse.Namespace, config: ClientConfig) -> ControllerOptions:
@@ -88,15 +105,19 @@ async def run(args: argparse.Namespace) -> int:
     registry = load_controllers()
     try:
         classes = select_controllers(args.controllers, registry)
+        if args.use_service_account_credentials:
+            for cls in classes:
+                service_account_of(cls)  # every selected controller must have its account
         config = load_kubeconfig(args.kubeconfig) if args.kubeconfig else config_for_url(args.master)
     except (KeyError, KubeconfigError) as e:
         log.error("%s", e)
         return 2
     settings = RuntimeSettings(workers=args.workers,
                                controller_options=controller_options_from(args, config))
-    async with ApiClient(config) as client:
+    async with ApiClient(config) as client, _controller_clients(args, client) as accounts:
         manager = ControllerManager(client, classes, settings=settings,
-                                    leader_election=leader_election_for(args, client))
+                                    leader_election=leader_election_for(args, client),
+                                    client_for=accounts.client_for if accounts is not None else None)
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
 

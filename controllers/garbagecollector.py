@@ -11,8 +11,14 @@ Upstream's ``pkg/controller/garbagecollector``, over the graph of `controllers.g
 - **orphan**: an owner with finalizer ``orphan`` has its reference removed from every dependent,
   then the finalizer.
 An owner missing from the cache is looked up with a live GET before anything is deleted (the
-cache may not have seen a new owner yet), as upstream's ``isDangling`` does. Owners live in the
-dependent's tenant (and namespace, when the owner's resource is namespaced) or are cluster-scoped.
+cache may not have seen a new owner yet), as upstream's ``isDangling`` does. A reference resolves
+only inside the dependent's tenant, and namespace for namespaced owners (`controllers.gc_scope`):
+an object of another tenant with the named uid is no owner (the dependent is collected as an
+orphan of a missing owner, and another tenant's foreground deletion never waits for it or deletes
+it); a reference of a kind that can never own the dependent leaves it alone. Both are reported
+with upstream's Warning event ``OwnerRefInvalidNamespace`` on the dependent, as is an owner seen
+in another namespace of the same tenant — never one seen in another tenant, which would tell the
+dependent's tenant that the uid exists there.
 Work-queue keys are `GraphKey`s; events re-queue an object, its owners and its dependents.
 """
 
@@ -28,7 +34,21 @@ from typing import Any
 from client.cache import ObjectKey
 from client.controller import Controller, ControllerContext, Requeue
 from client.errors import ApiError, Conflict, NotFound
-from controllers.gc_graph import GraphKey, GraphResource, ObjectGraph, discover_graph_resources
+from client.events import EventRecorder
+from controllers.gc_graph import (
+    GraphKey,
+    GraphResource,
+    ObjectGraph,
+    discover_graph_resources,
+    reference_to,
+)
+from controllers.gc_scope import (
+    INVALID_NAMESPACE_REASON,
+    OwnerPlace,
+    Unresolvable,
+    invalid_reference_message,
+    owner_place,
+)
 from controllers.options import controller_options
 from controllers.registry import REGISTRY
 
@@ -66,11 +86,6 @@ def is_deleting_with(obj: dict[str, Any], finalizer: str) -> bool:
     return bool(metadata.get("deletionTimestamp")) and finalizer in (metadata.get("finalizers") or [])
 
 
-def reference_to(obj: dict[str, Any], owner_uid: str) -> dict[str, Any] | None:
-    return next((r for r in (obj.get("metadata") or {}).get("ownerReferences") or []
-                 if r.get("uid") == owner_uid), None)
-
-
 @REGISTRY.register
 class GarbageCollector(Controller):
     name = "garbagecollector"
@@ -81,6 +96,7 @@ class GarbageCollector(Controller):
         super().__init__(context)
         self.refresh_s = controller_options(context).discovery_refresh_s
         self.graph = ObjectGraph(self.client, self._on_event)
+        self._recorder = EventRecorder(self.client, "garbage-collector-controller")
         self._maintainer: asyncio.Task[None] | None = None
         self._first_sync = asyncio.Event()
 
@@ -140,11 +156,11 @@ class GarbageCollector(Controller):
         if event_type != "DELETED" and (metadata.get("ownerReferences") or propagating):
             self.queue.add(this)
         if event_type == "DELETED" or metadata.get("deletionTimestamp"):
-            for dep_resource, dependent in self.graph.dependents(str(metadata.get("uid") or "")):
+            for dep_resource, dependent in self.graph.dependents(resource, obj):
                 self.queue.add(GraphKey(dep_resource.ref, ObjectKey.of(dependent)))
         if event_type == "DELETED":
             for ref in metadata.get("ownerReferences") or []:
-                found = self.graph.find(str(ref.get("uid") or ""))
+                found = self.graph.owner_of(resource, obj, ref)
                 if found is not None:
                     self.queue.add(GraphKey(found[0].ref, ObjectKey.of(found[1])))
 
@@ -167,6 +183,8 @@ class GarbageCollector(Controller):
 
     async def _attempt_to_delete(self, resource: GraphResource, obj: dict[str, Any]) -> None:
         classified = await self._classify(resource, obj)
+        if classified is None:
+            return  # a reference that can never resolve: upstream leaves the dependent alone
         if classified.solid:
             stale = {str(r["uid"]) for r in classified.dangling + classified.waiting}
             if stale:
@@ -175,7 +193,7 @@ class GarbageCollector(Controller):
         if not (classified.dangling or classified.waiting):
             return
         uid = str(obj["metadata"]["uid"])
-        policy = deletion_policy(obj, classified, has_dependents=bool(self.graph.dependents(uid)))
+        policy = deletion_policy(obj, classified, has_dependents=bool(self.graph.dependents(resource, obj)))
         metadata = obj["metadata"]
         try:
             await self.client.delete(resource.ref, metadata["name"], **self._location(resource, obj),
@@ -185,10 +203,24 @@ class GarbageCollector(Controller):
         log.info("garbage collector: deleted %s %s (%s; owners gone or going)", resource.ref,
                  ObjectKey.of(obj), policy)
 
-    async def _classify(self, resource: GraphResource, obj: dict[str, Any]) -> Classified:
+    async def _classify(self, resource: GraphResource, obj: dict[str, Any]) -> Classified | None:
+        """Upstream's ``classifyReferences``; None when a reference names a kind that can never own
+        the dependent (upstream's ``namespacedOwnerOfClusterScopedObjectErr``)."""
         classified = Classified()
         for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
-            owner = await self._owner(resource, obj, ref)
+            owner_resource = self.graph.resource_for(ref)
+            if owner_resource is None:
+                # A kind discovery does not serve (yet): never delete on a guess; look again later.
+                raise Requeue(self.refresh_s, f"owner kind {ref.get('kind')} is unknown")
+            place = owner_place(resource, obj, owner_resource)
+            if not isinstance(place, OwnerPlace):
+                outside = place is Unresolvable.OUTSIDE_TENANT
+                await self._report_invalid(obj, ref, outside_tenant=outside)
+                if not outside:
+                    return None
+                classified.dangling.append(ref)
+                continue
+            owner = await self._owner(owner_resource, place, ref, obj)
             if owner is None:
                 classified.dangling.append(ref)
             elif is_deleting_with(owner, FOREGROUND):
@@ -197,33 +229,45 @@ class GarbageCollector(Controller):
                 classified.solid.append(ref)
         return classified
 
-    async def _owner(self, resource: GraphResource, obj: dict[str, Any],
-                     ref: dict[str, Any]) -> dict[str, Any] | None:
-        """The owner a reference names: from the graph, else confirmed by a live GET."""
+    async def _owner(self, owner_resource: GraphResource, place: OwnerPlace, ref: dict[str, Any],
+                     dependent: dict[str, Any]) -> dict[str, Any] | None:
+        """The owner a reference names where the dependent may name it: from the graph, else
+        confirmed by a live GET there (upstream ``isDangling``)."""
         uid = str(ref.get("uid") or "")
-        found = self.graph.find(uid)
+        found = self.graph.find_in(owner_resource, uid, place)
         if found is not None:
-            return found[1]
-        owner_resource = self.graph.resource_for(str(ref.get("apiVersion") or ""), str(ref.get("kind") or ""))
-        if owner_resource is None:
-            # A kind discovery does not serve (yet): never delete on a guess; look again later.
-            raise Requeue(self.refresh_s, f"owner kind {ref.get('kind')} is unknown")
-        metadata = obj.get("metadata") or {}
-        if owner_resource.namespaced and not resource.namespaced:
-            return None  # a cluster-scoped dependent cannot name a namespaced owner (upstream: invalid)
+            return found
         try:
-            owner = await self.client.get(
-                owner_resource.ref, str(ref.get("name") or ""),
-                tenant=metadata.get("tenant") if owner_resource.tenanted else None,
-                namespace=metadata.get("namespace") if owner_resource.namespaced else None)
+            owner = await self.client.get(owner_resource.ref, str(ref.get("name") or ""),
+                                          tenant=place.tenant or None, namespace=place.namespace or None)
         except NotFound:
-            return None
-        return owner if (owner.get("metadata") or {}).get("uid") == uid else None
+            owner = None
+        if owner is not None and (owner.get("metadata") or {}).get("uid") == uid:
+            return owner
+        await self._report_if_elsewhere_in_tenant(dependent, ref, place)
+        return None
+
+    async def _report_if_elsewhere_in_tenant(self, dependent: dict[str, Any], ref: dict[str, Any],
+                                             place: OwnerPlace) -> None:
+        """Upstream reports an owner it observed in another namespace; we do so only inside the
+        dependent's tenant (another tenant's objects must not show through)."""
+        found = self.graph.find(str(ref.get("uid") or ""))
+        if found is None:
+            return
+        where = found[1].get("metadata") or {}
+        if str(where.get("tenant") or "") == place.tenant and not place.holds(found[1]):
+            await self._report_invalid(dependent, ref)
+
+    async def _report_invalid(self, dependent: dict[str, Any], ref: dict[str, Any], *,
+                              outside_tenant: bool = False) -> None:
+        message = invalid_reference_message(ref, dependent, outside_tenant=outside_tenant)
+        log.info("garbage collector: %s %s: %s", dependent.get("kind"), ObjectKey.of(dependent), message)
+        await self._recorder.event(dependent, "Warning", INVALID_NAMESPACE_REASON, message)
 
     async def _finish_foreground(self, resource: GraphResource, owner: dict[str, Any]) -> None:
         uid = str(owner["metadata"]["uid"])
         blocking = []
-        for dep_resource, dependent in self.graph.dependents(uid):
+        for dep_resource, dependent in self.graph.dependents(resource, owner):
             reference = reference_to(dependent, uid) or {}
             if reference.get("blockOwnerDeletion"):
                 blocking.append(dependent)
@@ -235,7 +279,7 @@ class GarbageCollector(Controller):
 
     async def _orphan_dependents(self, resource: GraphResource, owner: dict[str, Any]) -> None:
         uid = str(owner["metadata"]["uid"])
-        for dep_resource, dependent in self.graph.dependents(uid):
+        for dep_resource, dependent in self.graph.dependents(resource, owner):
             await self._remove_owner_references(dep_resource, dependent, {uid})
         await self._remove_finalizer(resource, owner, ORPHAN)
 

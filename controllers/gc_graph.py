@@ -7,8 +7,10 @@ needs. Here each resource gets its own informer whose transform (client-go's ``S
 strips objects down to apiVersion/kind and the metadata the collector reads, so memory grows
 with the number of objects, not their size. Two indexes answer the collector's questions in
 O(result): ``gc.uid`` (is this owner uid known, and where?) and ``gc.owner`` (which objects name
-this uid as an owner?). Events are ignored as upstream ignores them: they are never owners and
-are the most numerous objects of all.
+this uid as an owner?). Both answers are filtered by `controllers.gc_scope`: an owner is found only
+where the dependent may name it (its tenant, and its namespace for namespaced owners), so an object
+of one tenant is never the owner of another tenant's object. Events are ignored as upstream ignores
+them: they are never owners and are the most numerous objects of all.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from client.cache import ObjectKey
 from client.informer import Informer
 from client.resources import ALL_TENANTS, ResourceRef
 from client.rest import ApiClient
+from controllers.gc_scope import OwnerPlace, owner_place
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,12 @@ def metadata_only(obj: dict[str, Any]) -> dict[str, Any]:
 def uid_of(obj: dict[str, Any]) -> list[str]:
     uid = (obj.get("metadata") or {}).get("uid")
     return [str(uid)] if uid else []
+
+
+def reference_to(obj: dict[str, Any], owner_uid: str) -> dict[str, Any] | None:
+    """The ownerReference of ``obj`` that names ``owner_uid``."""
+    return next((r for r in (obj.get("metadata") or {}).get("ownerReferences") or []
+                 if r.get("uid") == owner_uid), None)
 
 
 def owner_uids(obj: dict[str, Any]) -> list[str]:
@@ -146,11 +155,12 @@ class ObjectGraph:
         entry = self._informers.get(ref)
         return entry[0] if entry else None
 
-    def resource_for(self, api_version: str, kind: str) -> GraphResource | None:
+    def resource_for(self, ref: dict[str, Any]) -> GraphResource | None:
         """The followed resource of an ownerReference's apiVersion and kind (any version of the
         group: all versions of a group share one storage)."""
+        api_version = str(ref.get("apiVersion") or "")
         group = api_version.rpartition("/")[0] if "/" in api_version else ""
-        return self._by_kind.get((group, kind))
+        return self._by_kind.get((group, str(ref.get("kind") or "")))
 
     def get(self, key: GraphKey) -> dict[str, Any] | None:
         informer = self.informer(key.ref)
@@ -161,17 +171,46 @@ class ObjectGraph:
         return informer.last_state(key.key) if informer else None
 
     def find(self, uid: str) -> tuple[GraphResource, dict[str, Any]] | None:
-        """The object with ``uid``, wherever it is."""
+        """The object with ``uid``, wherever it is (for reports only: never to resolve an owner)."""
         for resource, informer, _ in self._informers.values():
             found = informer.by_index(UID_INDEX, uid)
             if found:
                 return resource, found[0]
         return None
 
-    def dependents(self, owner_uid: str) -> list[tuple[GraphResource, dict[str, Any]]]:
-        """Every object naming ``owner_uid`` in its ownerReferences."""
-        return [(resource, obj) for resource, informer, _ in self._informers.values()
-                for obj in informer.by_index(OWNER_INDEX, owner_uid)]
+    def find_in(self, owner: GraphResource, uid: str, place: OwnerPlace) -> dict[str, Any] | None:
+        """The object of ``owner``'s resource with ``uid``, if it is where ``place`` says."""
+        informer = self.informer(owner.ref)
+        found = informer.by_index(UID_INDEX, uid) if informer else []
+        return next((obj for obj in found if place.holds(obj)), None)
+
+    def owner_of(self, dependent: GraphResource, obj: dict[str, Any],
+                 ref: dict[str, Any]) -> tuple[GraphResource, dict[str, Any]] | None:
+        """The owner ``ref`` names, from the graph, if it is in the dependent's scope."""
+        owner = self.resource_for(ref)
+        if owner is None:
+            return None
+        place = owner_place(dependent, obj, owner)
+        if not isinstance(place, OwnerPlace):
+            return None
+        found = self.find_in(owner, str(ref.get("uid") or ""), place)
+        return (owner, found) if found is not None else None
+
+    def dependents(self, owner: GraphResource,
+                   owner_obj: dict[str, Any]) -> list[tuple[GraphResource, dict[str, Any]]]:
+        """The objects whose ownerReferences name ``owner_obj`` (present or just deleted) and that it
+        may own: same uid and kind, the owner where the dependent's scope allows (`gc_scope`)."""
+        uid = str((owner_obj.get("metadata") or {}).get("uid") or "")
+        found = []
+        for resource, informer, _ in self._informers.values():
+            for obj in informer.by_index(OWNER_INDEX, uid):
+                ref = reference_to(obj, uid)
+                if ref is None or self.resource_for(ref) != owner:
+                    continue
+                place = owner_place(resource, obj, owner)
+                if isinstance(place, OwnerPlace) and place.holds(owner_obj):
+                    found.append((resource, obj))
+        return found
 
     def informers(self) -> list[Informer]:
         return [informer for _, informer, _ in self._informers.values()]

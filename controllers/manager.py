@@ -17,7 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-from client.controller import Controller, ControllerRunner, RuntimeSettings
+from client.controller import ClientFor, Controller, ControllerRunner, RuntimeSettings
 from client.rest import ApiClient
 
 log = logging.getLogger(__name__)
@@ -46,13 +46,16 @@ class ControllerManager:
 
     def __init__(self, client: ApiClient, controllers: Sequence[type[Controller]], *,
                  settings: RuntimeSettings | None = None,
-                 leader_election: LeaderElection | None = None) -> None:
+                 leader_election: LeaderElection | None = None,
+                 client_for: ClientFor | None = None) -> None:
         if not controllers:
             raise ValueError("no controllers selected")
         self.client = client
         self.controllers = list(controllers)
         self.settings = settings or RuntimeSettings()
         self.leader_election = leader_election or AlwaysLeader()
+        # Each controller's own client (controllers.credentials); None: all act through ``client``.
+        self.client_for = client_for
         self._runner: ControllerRunner | None = None
         self._stop_requested = asyncio.Event()
 
@@ -89,7 +92,8 @@ class ControllerManager:
     async def _lead(self) -> None:
         if self._stop_requested.is_set():
             return
-        self._runner = ControllerRunner(self.client, self.controllers, self.settings)
+        self._runner = ControllerRunner(self.client, self.controllers, self.settings,
+                                        client_for=self.client_for)
         names = ", ".join(c.name for c in self.controllers)
         log.info("starting controllers: %s", names)
         await self._runner.run()

@@ -9,6 +9,11 @@ tenant being deleted (``deletionTimestamp`` set, phase Terminating) is emptied t
 
 Keys are the tenant's `ObjectKey`; events on the tenant's own objects map to it too, so a deleted
 default namespace or a half-emptied tenant is looked at again without polling.
+
+Once every default object exists the controller sets the tenant's ``Initialized`` condition to
+True (`apis.tenant_status`): ``kubectl wait --for=condition=Initialized tenant/NAME`` then returns
+and the tenant's admin is authorised. A default object deleted later is re-created without
+flipping the condition back (it says that initialisation happened, as a Pod's Initialized does).
 """
 
 from __future__ import annotations
@@ -18,9 +23,11 @@ import time
 from collections.abc import Hashable
 from typing import Any
 
+from apis.meta import now_rfc3339
+from apis.tenant_status import CREATE_FAILED, DEFAULTS_CREATED, initialized_condition, with_condition
 from client.cache import ObjectKey, by_tenant
 from client.controller import Controller, Requeue, Watch
-from client.errors import AlreadyExists, Conflict, NotFound
+from client.errors import AlreadyExists, ApiError, Conflict, NotFound
 from client.informer_factory import InformerView
 from client.resources import TENANTS
 from controllers.registry import REGISTRY
@@ -95,13 +102,41 @@ class TenantController(Controller):
         if metadata.get("deletionTimestamp") or phase == "Terminating":
             await self._delete_contents_and_release(tenant)
         else:
-            await self._ensure_defaults(key.name)
+            await self._ensure_defaults(tenant)
 
-    async def _ensure_defaults(self, tenant: str) -> None:
-        """Creates whichever default object of ``tenant`` the caches do not show."""
-        for default in tenant_defaults(tenant):
-            if self.informer(default.view).get(ObjectKey(tenant, "", default.name)) is None:
-                await self._create(tenant, default)
+    async def _ensure_defaults(self, tenant: dict[str, Any]) -> None:
+        """Creates whichever default object of the tenant the caches do not show, then marks the
+        tenant Initialized (or not, saying which object could not be made)."""
+        name = str(tenant["metadata"]["name"])
+        defaults = tenant_defaults(name)
+        for default in defaults:
+            if self.informer(default.view).get(ObjectKey(name, "", default.name)) is None:
+                try:
+                    await self._create(name, default)
+                except ApiError as e:
+                    await self._set_initialized(tenant, initialized_condition(
+                        False, reason=CREATE_FAILED, now=now_rfc3339(),
+                        message=f"creating {default.view.resource.kind} {default.name}: {e}"))
+                    raise
+        made = ", ".join(f"{d.view.resource.kind} {d.name}" for d in defaults)
+        await self._set_initialized(tenant, initialized_condition(
+            True, reason=DEFAULTS_CREATED, message=f"created {made}", now=now_rfc3339()))
+
+    async def _set_initialized(self, tenant: dict[str, Any], condition: dict[str, Any]) -> None:
+        """Writes the condition through ``tenants/{name}/status`` unless the tenant has it already."""
+        status = tenant.get("status") or {}
+        conditions = with_condition(status.get("conditions"), condition)
+        if conditions is None:
+            return
+        body = {**tenant, "status": {**status, "conditions": conditions}}
+        try:
+            await self.client.update(TENANTS, body, subresource="status")
+        except NotFound:
+            return
+        except Conflict as e:
+            raise Requeue(0.1, f"tenant {tenant['metadata']['name']} changed while writing its status") from e
+        log.info("tenant %s: %s=%s (%s)", tenant["metadata"]["name"], condition["type"], condition["status"],
+                 condition["reason"])
 
     async def _create(self, tenant: str, default: DefaultObject) -> None:
         try:

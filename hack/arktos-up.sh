@@ -14,7 +14,8 @@
 #
 # On first start CERT_DIR receives a CA (ca.crt, ca.key), the API serving cert, the
 # service-account key pair (sa.key, sa.pub), known_tokens.csv (an admin token row) and the
-# kubeconfigs admin (CN=system:admin, O=system:masters), controller, scheduler and kubelet;
+# kubeconfigs admin (CN=system:admin, O=system:masters), controller, scheduler and kubelet, and
+# encryption-config.yaml (a random aesgcm key that encrypts Secrets in the store, mode 0600);
 # later starts reuse them. hack/setup-tenant-user.sh issues kubeconfigs for tenant users.
 #
 # Environment (defaults in brackets):
@@ -43,6 +44,9 @@
 #   VM_RUNTIME_ENABLED  "false" starts no qemu VM runtime (the node then reports VmRuntimeReady=False)
 #                    [true; skipped anyway where qemu cannot run]
 #   ARKTOS_READY_TIMEOUT  seconds to wait for each component to be ready [60]
+#   ARKTOS_ENCRYPTION_PROVIDER_CONFIG  the API server's --encryption-provider-config; made on first
+#                    start when missing, used as it is when present, empty: Secrets stored in
+#                    plain [$CERT_DIR/encryption-config.yaml]
 set -euo pipefail
 
 ARKTOS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -51,7 +55,7 @@ source "${ARKTOS_ROOT}/hack/lib/init.sh"
 # First use on a fresh clone: create .venv and install the project (no apt needed yet).
 ensure_dependencies() {
     if [[ -x "${ARKTOS_PYTHON}" ]] &&
-        (cd "${ARKTOS_ROOT}" && "${ARKTOS_PYTHON}" -c 'import aiohttp, orjson, uvloop, yaml, fastjsonschema, kubernetes_validate, cryptography') 2>/dev/null; then
+        (cd "${ARKTOS_ROOT}" && "${ARKTOS_PYTHON}" -c 'import aiohttp, orjson, uvloop, yaml, fastjsonschema, kubernetes_validate, cryptography, nacl') 2>/dev/null; then
         return 0
     fi
     arktos::log::status "installing dependencies into ${ARKTOS_VENV} (first run)"

@@ -13,7 +13,11 @@ import socket
 from dataclasses import dataclass
 from typing import Literal
 
+from apis.flag_values import boolean_flag, duration_flag
+from kubelet.sysctl_admission import SysctlAllowlist, SysctlConfigError
+
 WorkloadType = Literal["container", "vm"]
+AuthorizationMode = Literal["Webhook", "AlwaysAllow"]
 WORKLOAD_TYPES: tuple[WorkloadType, ...] = ("container", "vm")
 DEFAULT_ENDPOINT = "unix:///run/containerd/containerd.sock"
 HOLLOW_ENDPOINTS = "containerRuntime,container,hollow://;vmRuntime,vm,hollow://"
@@ -89,6 +93,15 @@ class KubeletConfig:
     tls_cert_file: str = ""  # serving certificate; empty = a self-signed one in root_dir/pki
     tls_private_key_file: str = ""
     client_ca_file: str = ""  # clients (the API server) must present a certificate from this CA
+    # Who may use that port (upstream's KubeletConfiguration defaults: token webhook on, Webhook
+    # authorization; the caches' TTLs are upstream's flag defaults).
+    authentication_token_webhook: bool = True
+    token_webhook_cache_ttl_s: float = 120.0
+    authorization_mode: AuthorizationMode = "Webhook"
+    authorization_cache_authorized_ttl_s: float = 300.0
+    authorization_cache_unauthorized_ttl_s: float = 30.0
+    seccomp_default: bool = False  # RuntimeDefault seccomp for containers that name no profile
+    allowed_unsafe_sysctls: tuple[str, ...] = ()  # beyond the safe sysctls (names or prefix*)
 
     def node_names(self) -> list[str]:
         """``<hostname>-hollow-<i>`` for a hollow process of several nodes, else the hostname."""
@@ -123,7 +136,19 @@ def parse_args(argv: list[str] | None = None) -> KubeletConfig:
     parser.add_argument("--tls-cert-file", default="", help="serving certificate of the port")
     parser.add_argument("--tls-private-key-file", default="")
     parser.add_argument("--client-ca-file", default="", help="CA that signs the API server's client cert")
+    _add_access_flags(parser)
+    parser.add_argument("--seccomp-default", action="store_true",
+                        help="run containers without a seccompProfile under the runtime's default profile "
+                             "(upstream's --seccomp-default; default: Unconfined)")
+    parser.add_argument("--allowed-unsafe-sysctls", default="",
+                        help="comma-separated unsafe sysctls (or prefix* patterns) pods may set besides "
+                             "the safe ones (upstream's flag; default none)")
     args = parser.parse_args(argv)
+    unsafe_sysctls = tuple(s.strip() for s in args.allowed_unsafe_sysctls.split(",") if s.strip())
+    try:
+        SysctlAllowlist(unsafe_sysctls)
+    except SysctlConfigError as e:
+        parser.error(f"--allowed-unsafe-sysctls: {e}")
     if args.nodes < 1:
         parser.error("--nodes must be at least 1")
     if args.nodes > 1 and not args.hollow:
@@ -144,4 +169,26 @@ def parse_args(argv: list[str] | None = None) -> KubeletConfig:
         port=args.port if args.port is not None else (0 if args.hollow else 10250),
         tls_cert_file=args.tls_cert_file, tls_private_key_file=args.tls_private_key_file,
         client_ca_file=args.client_ca_file,
+        authentication_token_webhook=args.authentication_token_webhook,
+        token_webhook_cache_ttl_s=args.authentication_token_webhook_cache_ttl,
+        authorization_mode=args.authorization_mode,
+        authorization_cache_authorized_ttl_s=args.authorization_webhook_cache_authorized_ttl,
+        authorization_cache_unauthorized_ttl_s=args.authorization_webhook_cache_unauthorized_ttl,
+        seccomp_default=args.seccomp_default, allowed_unsafe_sysctls=unsafe_sysctls,
     )
+
+
+def _add_access_flags(parser: argparse.ArgumentParser) -> None:
+    """Upstream's flags for who may use the HTTPS port (kubelet/streaming/access.py)."""
+    group = parser.add_argument_group("access to the HTTPS port")
+    group.add_argument("--authentication-token-webhook", type=boolean_flag, nargs="?", const=True,
+                       default=True, metavar="BOOL",
+                       help="accept bearer tokens, checked with a TokenReview (default true)")
+    group.add_argument("--authentication-token-webhook-cache-ttl", type=duration_flag, default=120.0,
+                       metavar="DURATION", help="how long TokenReview answers are kept (default 2m0s)")
+    group.add_argument("--authorization-mode", choices=("Webhook", "AlwaysAllow"), default="Webhook",
+                       help="Webhook: a SubjectAccessReview per request (default); AlwaysAllow: none")
+    group.add_argument("--authorization-webhook-cache-authorized-ttl", type=duration_flag, default=300.0,
+                       metavar="DURATION", help="how long an allowed answer is kept (default 5m0s)")
+    group.add_argument("--authorization-webhook-cache-unauthorized-ttl", type=duration_flag, default=30.0,
+                       metavar="DURATION", help="how long a denied answer is kept (default 30s)")

@@ -25,6 +25,7 @@ from typing import Any
 from cri.client import CriClient
 from cri.errors import CriError, NotFound, Unavailable
 from cri.stubs import pb
+from kubelet.container_env import CONFIG_ERROR
 from kubelet.cri_specs import (
     CONTAINER_IMAGE_ANNOTATION,
     POD_NAME_LABEL,
@@ -48,6 +49,7 @@ from kubelet.runtime import (
     SandboxState,
     pod_ref,
 )
+from kubelet.security_context import ImageUser, SecurityContextError, SecuritySettings, verify_run_as_non_root
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +81,10 @@ class CriRuntime:
     """Implements `kubelet.runtime.Runtime` for one CRI endpoint (``unix:///run/containerd.sock``)."""
 
     def __init__(self, name: str, endpoint: str, *, log_root: Path, cgroup_parent: str = "",
-                 relist_s: float = PLEG_RELIST_S, pull_timeout_s: float = PULL_TIMEOUT_S) -> None:
+                 relist_s: float = PLEG_RELIST_S, pull_timeout_s: float = PULL_TIMEOUT_S,
+                 security: SecuritySettings | None = None) -> None:
         self.name = name
+        self.security = security or SecuritySettings()
         self.endpoint = endpoint
         self.log_root = log_root
         self.cgroup_parent = cgroup_parent
@@ -173,6 +177,9 @@ class CriRuntime:
         except CriError as e:
             raise RuntimeOperationError("CreatePodSandboxError",
                                         f"Failed to create pod sandbox: {_upstream_error(e)}") from None
+        except SecurityContextError as e:
+            raise RuntimeOperationError("CreatePodSandboxError",
+                                        f"Failed to create pod sandbox: {e}") from None
         self._sandbox_ips[sandbox_id] = str(status.network.ip)
         return SandboxInfo(id=sandbox_id, pod=ref, state=self._sandbox_state(status.state),
                            ip=str(status.network.ip), created_at=_seconds(status.created_at))
@@ -224,23 +231,42 @@ class CriRuntime:
     async def create_container(self, sandbox: SandboxInfo, pod: dict[str, Any],
                                container: dict[str, Any], *, attempt: int,
                                image_ref: str, inputs: ContainerInputs | None = None) -> ContainerInfo:
-        """``inputs`` carries the env and volume mounts the kubelet resolved (see `kubelet.cri_specs`)."""
+        """``inputs`` carries the env and volume mounts the kubelet resolved (see `kubelet.cri_specs`).
+        A security context the node cannot apply — ``runAsNonRoot`` over a root image, a Localhost
+        seccomp profile without a name — fails with ``CreateContainerConfigError``, as upstream's
+        ``generateContainerConfig`` does."""
         try:
             current = await self.cri.pod_sandbox_status(sandbox.id)
+            image_user = await self.image_user(pod, container, image_ref)
             sandbox_config = build_sandbox_config(pod, log_root=self.log_root,
                                                   cgroup_parent=self.cgroup_parent,
                                                   attempt=current.status.metadata.attempt)
             config = self.container_config(pod, container, attempt=attempt, image_ref=image_ref,
-                                           inputs=inputs)
+                                           inputs=inputs, image_user=image_user)
+        except CriError as e:
+            raise RuntimeOperationError("CreateContainerError", _upstream_error(e)) from None
+        except SecurityContextError as e:
+            raise RuntimeOperationError(CONFIG_ERROR, str(e)) from None
+        try:
             container_id = await self.cri.create_container(sandbox.id, config, sandbox_config)
             return await self._info(container_id, sandbox.id)
         except CriError as e:
             raise RuntimeOperationError("CreateContainerError", _upstream_error(e)) from None
 
+    async def image_user(self, pod: dict[str, Any], container: dict[str, Any], image_ref: str) -> ImageUser:
+        """Who the image runs as (CRI ``ImageStatus``, upstream's ``getImageUser``), after checking
+        ``runAsNonRoot`` against it; raises `SecurityContextError`."""
+        image = image_ref or str(container.get("image") or "")
+        user = ImageUser.of(await self.cri.image_status(image))
+        verify_run_as_non_root(pod, container, user)
+        return user
+
     def container_config(self, pod: dict[str, Any], container: dict[str, Any], *, attempt: int,
-                         image_ref: str, inputs: ContainerInputs | None) -> pb.ContainerConfig:
+                         image_ref: str, inputs: ContainerInputs | None,
+                         image_user: ImageUser | None = None) -> pb.ContainerConfig:
         """The CRI config of one container attempt (the VM runtime's adapter builds a VM's)."""
-        return build_container_config(pod, container, attempt=attempt, image_ref=image_ref, inputs=inputs)
+        return build_container_config(pod, container, attempt=attempt, image_ref=image_ref, inputs=inputs,
+                                      image_user=image_user, security=self.security)
 
     async def exec_sync(self, container_id: str, cmd: list[str], *, timeout_s: float) -> ExecSyncResult:
         try:

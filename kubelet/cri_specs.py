@@ -10,8 +10,10 @@ runtime. What it deliberately does not do yet:
   entries with a literal ``value`` become CRI envs;
 - volumes are prepared on the host by `kubelet.volumes`; their bind mounts arrive in
   ``ContainerInputs.mounts`` and are passed on with private propagation;
+- security contexts (users, groups, capabilities, seccomp, ``/proc`` masking, sysctls, host
+  namespaces) come from `kubelet.security_context`;
 - no DNS config (the cluster has no DNS service), no OOM score per QoS class (containerd runs with
-  ``restrict_oom_score_adj`` here), no seccomp/AppArmor/SELinux.
+  ``restrict_oom_score_adj`` here), no AppArmor (containerd runs with ``disable_apparmor``) or SELinux.
 """
 
 from __future__ import annotations
@@ -23,6 +25,14 @@ from apis.quantity import QuantityError, parse_quantity
 from cri.stubs import pb
 from kubelet.container_env import expand_references as expand_references  # re-exported
 from kubelet.runtime import ContainerInputs, pod_ref
+from kubelet.security_context import (
+    ImageUser,
+    SecuritySettings,
+    all_containers,
+    container_security_context,
+    sandbox_security_context,
+    sandbox_sysctls,
+)
 
 POD_NAME_LABEL = "io.kubernetes.pod.name"
 POD_NAMESPACE_LABEL = "io.kubernetes.pod.namespace"
@@ -62,27 +72,10 @@ def _spec(pod: dict[str, Any]) -> dict[str, Any]:
     return pod.get("spec") or {}
 
 
-def _all_containers(pod: dict[str, Any]) -> list[dict[str, Any]]:
-    spec = _spec(pod)
-    return [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
-
-
-def namespace_options(pod: dict[str, Any]) -> pb.NamespaceOption:
-    """Network NODE for hostNetwork else POD; PID POD only with shareProcessNamespace (or hostPID:
-    NODE), else CONTAINER; IPC NODE for hostIPC else POD (upstream ``namespacesForPod``)."""
-    spec = _spec(pod)
-    if spec.get("hostPID"):
-        pid = pb.NODE
-    else:
-        pid = pb.POD if spec.get("shareProcessNamespace") else pb.CONTAINER
-    return pb.NamespaceOption(network=pb.NODE if spec.get("hostNetwork") else pb.POD, pid=pid,
-                              ipc=pb.NODE if spec.get("hostIPC") else pb.POD)
-
-
 def port_mappings(pod: dict[str, Any]) -> list[pb.PortMapping]:
     """Every container port that asks for a hostPort (upstream skips the others)."""
     mappings = []
-    for container in _all_containers(pod):
+    for container in all_containers(pod):
         for port in container.get("ports") or []:
             host_port = int(port.get("hostPort") or 0)
             if host_port <= 0:
@@ -108,21 +101,13 @@ def build_sandbox_config(pod: dict[str, Any], *, log_root: Path, cgroup_parent: 
         metadata=pb.PodSandboxMetadata(name=ref.name, namespace=ref.namespace, uid=ref.uid, attempt=attempt),
         log_directory=str(sandbox_log_directory(log_root, pod)),
         port_mappings=port_mappings(pod), labels=labels, annotations=annotations,
-        linux=pb.LinuxPodSandboxConfig(cgroup_parent=pod_cgroup_parent(cgroup_parent, ref.uid)))
+        linux=pb.LinuxPodSandboxConfig(cgroup_parent=pod_cgroup_parent(cgroup_parent, ref.uid),
+                                       security_context=sandbox_security_context(pod),
+                                       sysctls=sandbox_sysctls(pod)))
     if not spec.get("hostNetwork"):
         # Upstream leaves the hostname empty for host-network pods (the node's is used); containerd
         # refuses one there.
         config.hostname = str(spec.get("hostname") or ref.name)[:HOSTNAME_MAX]
-    security = config.linux.security_context
-    security.namespace_options.CopyFrom(namespace_options(pod))
-    pod_security = spec.get("securityContext") or {}
-    if pod_security.get("runAsUser") is not None:
-        security.run_as_user.value = int(pod_security["runAsUser"])
-    if pod_security.get("runAsGroup") is not None:
-        security.run_as_group.value = int(pod_security["runAsGroup"])
-    security.supplemental_groups.extend(int(g) for g in pod_security.get("supplementalGroups") or [])
-    security.privileged = any((c.get("securityContext") or {}).get("privileged")
-                              for c in _all_containers(pod))
     return config
 
 
@@ -187,30 +172,14 @@ def container_mounts(inputs: ContainerInputs | None) -> list[pb.Mount]:
                      propagation=pb.PROPAGATION_PRIVATE) for m in inputs.mounts]
 
 
-def _container_security(pod: dict[str, Any], container: dict[str, Any]) -> pb.LinuxContainerSecurityContext:
-    pod_security = _spec(pod).get("securityContext") or {}
-    security = container.get("securityContext") or {}
-    out = pb.LinuxContainerSecurityContext(namespace_options=namespace_options(pod),
-                                           privileged=bool(security.get("privileged")),
-                                           readonly_rootfs=bool(security.get("readOnlyRootFilesystem")))
-    run_as_user = security.get("runAsUser", pod_security.get("runAsUser"))
-    if run_as_user is not None:
-        out.run_as_user.value = int(run_as_user)
-    run_as_group = security.get("runAsGroup", pod_security.get("runAsGroup"))
-    if run_as_group is not None:
-        out.run_as_group.value = int(run_as_group)
-    capabilities = security.get("capabilities") or {}
-    out.capabilities.add_capabilities.extend(str(c) for c in capabilities.get("add") or [])
-    out.capabilities.drop_capabilities.extend(str(c) for c in capabilities.get("drop") or [])
-    if security.get("allowPrivilegeEscalation") is False:
-        out.no_new_privs = True
-    return out
-
-
 def build_container_config(pod: dict[str, Any], container: dict[str, Any], *, attempt: int,
-                           image_ref: str, inputs: ContainerInputs | None = None) -> pb.ContainerConfig:
+                           image_ref: str, inputs: ContainerInputs | None = None,
+                           image_user: ImageUser | None = None,
+                           security: SecuritySettings | None = None) -> pb.ContainerConfig:
     """``command`` overrides the image's entrypoint and ``args`` its cmd (the CRI's command/args
-    mean exactly that); the log path is relative to the sandbox's log directory."""
+    mean exactly that); the log path is relative to the sandbox's log directory. ``image_user`` is
+    who the image runs as (used when the spec names no ``runAsUser``); raises
+    `kubelet.security_context.SecurityContextError`."""
     ref = pod_ref(pod)
     name = str(container.get("name", ""))
     image = str(container.get("image", ""))
@@ -234,4 +203,5 @@ def build_container_config(pod: dict[str, Any], container: dict[str, Any], *, at
         stdin=bool(container.get("stdin")), stdin_once=bool(container.get("stdinOnce")),
         tty=bool(container.get("tty")),
         linux=pb.LinuxContainerConfig(resources=container_resources(container),
-                                      security_context=_container_security(pod, container)))
+                                      security_context=container_security_context(
+                                          pod, container, image_user=image_user, settings=security)))

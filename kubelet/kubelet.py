@@ -35,9 +35,11 @@ from kubelet.pod_worker import NodeContext, PodSyncer
 from kubelet.pods import PodWorkers
 from kubelet.runtime import Runtime
 from kubelet.runtimes import RuntimeFactory, RuntimeRegistry, build_registry
+from kubelet.security_context import SecuritySettings
 from kubelet.status_writer import StatusWriter
 from kubelet.streaming.pod_directory import RegistryPodDirectory
 from kubelet.streaming.server import StreamingServer, start_for_kubelet
+from kubelet.sysctl_admission import SysctlAllowlist
 from kubelet.vm_cri_runtime import VmCriRuntime
 from kubelet.vm_restarts import VmFinder, VmRestartLedger, as_vm_control
 from kubelet.vm_sync import VmPodSync
@@ -63,12 +65,15 @@ def cri_factories(config: KubeletConfig) -> FactoriesForNode:
     """``unix://`` endpoints are CRI runtimes: containerd for workload type ``container``, Arktos's
     VM runtime (`VmCriRuntime`, which adds reboot/snapshot/restore/power) for ``vm``."""
     hollow = hollow_factories(config)
+    # Localhost seccomp profiles are files below <root-dir>/seccomp, as upstream's kubelet reads them.
+    security = SecuritySettings(seccomp_profile_root=str(Path(config.root_dir) / "seccomp"),
+                                seccomp_default=config.seccomp_default)
 
     def for_node(index: int) -> Mapping[str, RuntimeFactory]:
         def build(endpoint: RuntimeEndpoint) -> Runtime:
             runtime_class = VmCriRuntime if endpoint.workload_type == "vm" else CriRuntime
             return runtime_class(endpoint.name, endpoint.url, log_root=Path(config.pod_log_dir),
-                                 cgroup_parent=config.cgroup_root)
+                                 cgroup_parent=config.cgroup_root, security=security)
         return {**hollow(index), "unix": build}
     return for_node
 
@@ -93,7 +98,8 @@ class Kubelet:
         self.events = EventSink(client)
         vm_restarts = VmRestartLedger()
         self.syncer = PodSyncer(client, status=self.status, events=self.events, backoff=CrashBackoff(),
-                                vms=VmPodSync(vm_restarts))
+                                vms=VmPodSync(vm_restarts),
+                                sysctls=SysctlAllowlist(config.allowed_unsafe_sysctls))
         self.nodes: dict[str, HostedNode] = {}
         for index, name in enumerate(config.node_names()):
             registry = (registries or {}).get(name) or build_registry(config.endpoints, make(index))
@@ -149,7 +155,7 @@ class Kubelet:
         directory = RegistryPodDirectory(self.pods.informer.objects,
                                          {name: h.context.registry for name, h in self.nodes.items()})
         hosts = list(dict.fromkeys(h.context.host_ip for h in self.nodes.values() if h.context.host_ip))
-        server = await start_for_kubelet(self.config, directory, hosts=hosts)
+        server = await start_for_kubelet(self.config, directory, hosts=hosts, client=self.client)
         if server is not None:
             for hosted in self.nodes.values():
                 hosted.agent.kubelet_port = server.port

@@ -4,7 +4,8 @@ The single entry point over `kubelet.container_env` (env resolution), `kubelet.s
 (service variables) and `kubelet.volumes` (volume setup), so the pod worker makes one call per
 container, as upstream's ``GenerateRunContainerOptions`` is one call. Volumes are set up on a
 pod's first container (and again when a later call finds them missing: a kubelet restart keeps
-the directories); `refresh` rewrites the API data volumes, `cleanup` removes the pod's directory.
+the directories); `refresh` rewrites the API data volumes, `cleanup` unmounts and removes the pod's
+directory, `remove_orphans` does that for pods deleted while the kubelet was down.
 
 Failures are `RuntimeOperationError`s: env problems carry upstream's ``CreateContainerConfigError``;
 volume problems are `VolumeMountError` (reason ``ContainerCreating``, as upstream leaves the
@@ -14,6 +15,7 @@ container waiting while ``MountVolume.SetUp`` fails; its `event_reason` is ``Fai
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,8 @@ from kubelet.service_env import service_env
 from kubelet.volumes.manager import NamedVolumeError, PodVolumes, PreparedVolume, container_mounts
 from kubelet.volumes.payloads import PayloadContext, VolumeError
 from kubelet.volumes.tokens import ServiceAccountTokens
+
+log = logging.getLogger(__name__)
 
 
 class VolumeMountError(RuntimeOperationError):
@@ -88,9 +92,12 @@ class PodInputs:
         return ContainerInputs(env=tuple(env), mounts=mounts)
 
     async def refresh(self, pod: dict[str, Any]) -> None:
-        """Rewrites configMap/secret/downwardAPI/projected contents (new data, renewed tokens)."""
+        """Rewrites configMap/secret/downwardAPI/projected contents (new data, renewed tokens). A pod
+        this process did not set up (adopted after a restart) has its volumes set up again, which
+        keeps the tmpfs mounts it has and rewrites only what changed."""
         uid = str((pod.get("metadata") or {}).get("uid", ""))
         if uid not in self._prepared:
+            await self.prepare_volumes(pod)
             return
         async with self._locks.setdefault(uid, asyncio.Lock()):
             await self.volumes.refresh(self._context(pod))
@@ -101,3 +108,17 @@ class PodInputs:
         self._locks.pop(pod_uid, None)
         self.tokens.forget_pod(pod_uid)
         await self.volumes.cleanup(pod_uid)
+
+    async def remove_orphans(self, known: set[str]) -> list[str]:
+        """Cleans up the directories (and tmpfs mounts) of pods not in ``known``: pods deleted while
+        the kubelet was down. Answers their uids."""
+        orphans = await asyncio.to_thread(self.volumes.orphaned_pods, known)
+        removed = []
+        for uid in orphans:
+            try:
+                await self.cleanup(uid)
+            except OSError as e:  # a mount that will not go must not stop the kubelet's start
+                log.warning("removing the volumes of orphaned pod %s failed: %s", uid, e)
+                continue
+            removed.append(uid)
+        return removed

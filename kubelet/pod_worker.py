@@ -10,7 +10,8 @@ the same sync with its VM as the one container, plus power control and its own s
 (`kubelet.vm_sync`). A pod with a deletionTimestamp is stopped within its grace period and then
 deleted for good (``gracePeriodSeconds=0``), as the kubelet's status manager does once a pod's
 containers are gone. Every decision reads the runtime's records, so a kubelet restarted over a live
-runtime adopts its containers instead of starting duplicates.
+runtime adopts its containers instead of starting duplicates. A pod whose sysctls this node does
+not allow is rejected before its sandbox is made (`kubelet.sysctl_admission`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from kubelet.runtime import ContainerInfo, Runtime, RuntimeOperationError, Sandb
 from kubelet.runtimes import RuntimeRegistry
 from kubelet.status import PodObservation, compute_pod_status, newest_attempts
 from kubelet.status_writer import PODS, StatusWriter
+from kubelet.sysctl_admission import FORBIDDEN_REASON, SysctlAllowlist
 from kubelet.vm_pods import is_vm_pod
 from kubelet.vm_sync import VmPodSync
 
@@ -68,7 +70,8 @@ class PodSyncer:
 
     def __init__(self, client: ApiClient, *, status: StatusWriter, events: EventSink,
                  backoff: CrashBackoff | None = None, images: ImagePuller | None = None,
-                 probes: ProbeManager | None = None, vms: VmPodSync | None = None) -> None:
+                 probes: ProbeManager | None = None, vms: VmPodSync | None = None,
+                 sysctls: SysctlAllowlist | None = None) -> None:
         self.client = client
         self.status = status
         self.events = events
@@ -76,6 +79,7 @@ class PodSyncer:
         self.images = images or ImagePuller()
         self.probes = probes or ProbeManager(events)
         self.vms = vms or VmPodSync()
+        self.sysctls = sysctls or SysctlAllowlist()
         self._refreshed_at: dict[str, float] = {}
 
     async def sync(self, node: NodeContext, pod: dict[str, Any]) -> float | None:
@@ -92,6 +96,10 @@ class PodSyncer:
         if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             self.probes.forget_pod(uid)
             await self._stop_all(node, pod, runtime, grace_s=0, announce=False)
+            if node.inputs is not None:
+                # Nothing runs again: its volumes go now (secrets leave the node's memory), as
+                # upstream's volume manager unmounts the volumes of terminated pods.
+                await node.inputs.cleanup(uid)
             return None
         sandbox = await self._ensure_sandbox(node, pod, runtime)
         if sandbox is None:
@@ -139,6 +147,13 @@ class PodSyncer:
         for sandbox in await runtime.list_sandboxes():
             if sandbox.pod.uid == uid and sandbox.state == "ready":
                 return sandbox
+        rejection = self.sysctls.rejection(pod)
+        if rejection is not None:
+            # Upstream's rejectPod: never started, phase Failed (the terminal path stops it there).
+            self._record(node, pod, "Warning", FORBIDDEN_REASON, rejection)
+            self.status.set(pod, {**(pod.get("status") or {}), "phase": "Failed", "reason": FORBIDDEN_REASON,
+                                  "message": f"Pod was rejected: {rejection}"})
+            return None
         try:
             return await runtime.run_sandbox(pod)
         except RuntimeOperationError as e:
@@ -232,8 +247,9 @@ class PodSyncer:
         except RuntimeOperationError as e:
             waiting[name] = (e.reason, e.message)
             requeues.append(self._retry_after(pod, container, e.reason))
-            # Upstream's startContainer records "Error: ErrImagePull" (the error's name) for images.
-            detail = e.reason if e.reason in IMAGE_ERRORS else f"{e.reason}: {e.message}"
+            # Upstream's startContainer records "Error: <the error's text>": the error's name for
+            # images ("Error: ErrImagePull"), the runtime's or the config's message otherwise.
+            detail = e.reason if e.reason in IMAGE_ERRORS else e.message
             self._record(node, pod, "Warning", "Failed", f"Error: {detail}")
 
     def _retry_after(self, pod: dict[str, Any], container: dict[str, Any], reason: str) -> float:

@@ -7,8 +7,9 @@ so 500 nodes cost the API server one watch, not 500. Like upstream's ``podWorker
 its own worker that runs one sync at a time and coalesces everything that happened meanwhile
 (informer events, runtime changes, back-off timers) into the next sync; a quiet pod is still
 looked at every ``resync_s``. At start, after the first list, whatever the runtimes hold for pods
-the API no longer has is removed (orphans of a previous kubelet run); what they hold for pods that
-still exist is adopted by those pods' first sync.
+the API no longer has is removed (orphans of a previous kubelet run), and so are such pods' volume
+directories and mounts; what the runtimes hold for pods that still exist is adopted by those pods'
+first sync.
 """
 
 from __future__ import annotations
@@ -142,6 +143,10 @@ class PodWorkers:
                     log.info("node %s: removing orphaned pod %s from runtime %s", node.name, uid,
                              runtime.name)
                     await self.syncer.forget(runtime, uid, node)
+            if node.inputs is not None:
+                # Volume directories (and tmpfs mounts) of pods deleted while no kubelet ran.
+                for uid in await node.inputs.remove_orphans(known):
+                    log.info("node %s: removed the volumes of orphaned pod %s", node.name, uid)
 
     def pods_of(self, node: str) -> list[dict[str, Any]]:
         return [p for p in self.informer.objects() if (p.get("spec") or {}).get("nodeName") == node]

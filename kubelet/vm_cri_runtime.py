@@ -19,6 +19,7 @@ from cri.stubs import pb
 from cri.vm_annotations import BOOT_COUNT
 from kubelet.cri_runtime import CriRuntime
 from kubelet.runtime import ContainerInputs, RuntimeOperationError
+from kubelet.security_context import ImageUser
 from kubelet.vm_specs import build_vm_container_config
 
 SHUTDOWN_TIMEOUT_S = 30.0  # how long a guest gets to power off before the runtime kills it
@@ -28,10 +29,17 @@ class VmCriRuntime(CriRuntime):
     """Implements `kubelet.runtime.Runtime` and `kubelet.runtime.VmControl` for a ``vm`` endpoint."""
 
     def container_config(self, pod: dict[str, Any], container: dict[str, Any], *, attempt: int,
-                         image_ref: str, inputs: ContainerInputs | None) -> pb.ContainerConfig:
+                         image_ref: str, inputs: ContainerInputs | None,
+                         image_user: ImageUser | None = None) -> pb.ContainerConfig:
         """``container`` is `kubelet.vm_pods.vm_container` of the pod; the VM itself is described by
-        ``spec.virtualMachine`` (``inputs`` are ignored: a VM gets no env or host mounts)."""
+        ``spec.virtualMachine`` (``inputs`` and ``image_user`` are ignored: a VM gets no env or host
+        mounts, and its guest has its own users)."""
         return build_vm_container_config(pod, attempt=attempt, image_ref=image_ref)
+
+    async def image_user(self, pod: dict[str, Any], container: dict[str, Any], image_ref: str) -> ImageUser:
+        """A VM image's users live inside the guest; ``runAsNonRoot`` has nothing to check (qemu itself
+        runs under ``-sandbox``, `vmruntime.qemu`)."""
+        return ImageUser(uid=None)
 
     async def boot_count(self, container_id: str) -> int:
         """Times the runtime started this VM (0: unknown, or not started yet)."""

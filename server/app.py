@@ -21,14 +21,16 @@ from aiohttp import web
 
 from apis import validation
 from apis.builtin import builtin_catalogue
+from apis.catalogue import Catalogue
 from server.access import AccessControl
 from server.audit import AuditLog
 from server.auth.user import UserInfo
+from server.authz.escalation_check import RBACEscalationCheck
 from server.bootstrap import ensure_system_objects
 from server.errors import ApiError, InternalError, NotFound
 from server.handlers.discovery import DiscoveryEndpoints
 from server.handlers.pod_proxy import PodProxy
-from server.handlers.rest import ResourceHandler
+from server.handlers.rest import AUDIT_ANNOTATIONS, ResourceHandler
 from server.handlers.reviews import ReviewHandler
 from server.handlers.watch import WatchServer
 from server.kubelet_connection import KubeletClient, KubeletClientConfig
@@ -39,7 +41,10 @@ from server.registry.lister import Lister
 from server.registry.store import GenericStore
 from server.request_info import RequestInfo, parse_request
 from server.serving import SecurityConfig
-from server.storage import open_backend
+from server.storage import Backend, open_backend
+from server.storage.encryption_config import EncryptionConfig, segment_transformers
+from server.storage.transforming import TransformingBackend
+from server.storage.value_transformers import IdentityTransformer
 from server.watchcache import WatchCache
 
 log = logging.getLogger(__name__)
@@ -53,6 +58,8 @@ class ServerConfig:
     bookmark_interval: float = 5.0
     security: SecurityConfig = field(default_factory=SecurityConfig)
     kubelet: KubeletClientConfig = field(default_factory=KubeletClientConfig)
+    # --encryption-provider-config, loaded; None: nothing is encrypted at rest.
+    encryption: EncryptionConfig | None = None
 
 
 class ApiServer:
@@ -61,9 +68,12 @@ class ApiServer:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.catalogue = builtin_catalogue()
-        self.backend = open_backend(config.storage_url)
+        self.backend = _transforming(open_backend(config.storage_url), config.encryption, self.catalogue)
         self.cache = WatchCache(self.backend, history_size=config.watch_history)
-        self.admission = Admission(catalogue=self.catalogue, cache=self.cache)
+        self.access = AccessControl(config.security, cache=self.cache, catalogue=self.catalogue)
+        self.admission = Admission(catalogue=self.catalogue, cache=self.cache,
+                                   plugins=(RBACEscalationCheck(self.access.authorizer, self.access.rbac,
+                                                                catalogue=self.catalogue),))
         self.store = GenericStore(self.backend, self.cache, admission=self.admission)
         self.lister = Lister(self.backend, self.cache)
         self.watches = WatchServer(self.cache, bookmark_interval=config.bookmark_interval)
@@ -71,7 +81,6 @@ class ApiServer:
                                          cache=self.cache, watches=self.watches)
         self.discovery = DiscoveryEndpoints(self.catalogue)
         self.metrics = ServerMetrics()
-        self.access = AccessControl(config.security, cache=self.cache, catalogue=self.catalogue)
         self.reviews = ReviewHandler(access=self.access, catalogue=self.catalogue)
         self.pod_proxy = PodProxy(catalogue=self.catalogue, store=self.store, access=self.access,
                                   kubelets=KubeletClient(config.kubelet))
@@ -85,10 +94,12 @@ class ApiServer:
                              watch_param=query.get("watch", "") in ("true", "1"))
         code = 500
         user = None
+        annotations: dict[str, str] = {}
         try:
             user = self.access.authenticate(request)
             response = await self._serve(request, info, user)
             code = response.status
+            annotations = response.get(AUDIT_ANNOTATIONS, annotations)
             return response
         except ApiError as e:
             code = e.code
@@ -104,7 +115,7 @@ class ApiServer:
                                  time.perf_counter() - started)
             if user is not None:
                 self.audit.record(user=user.name, tenant=user.tenant, verb=info.verb,
-                                  path=request.path, code=code)
+                                  path=request.path, code=code, annotations=annotations)
 
     async def _serve(self, request: web.BaseRequest, info: RequestInfo,
                      user: UserInfo) -> web.StreamResponse:
@@ -120,7 +131,7 @@ class ApiServer:
             return await self.reviews.handle(request, info, resource, scope, user)
         if self.pod_proxy.handles(resource, info):
             return await self.pod_proxy.handle(request, info, resource, scope, user)
-        return await self.resources.handle(request, info, resource, scope)
+        return await self.resources.handle(request, info, resource, scope, user)
 
     def _non_resource(self, request: web.BaseRequest, info: RequestInfo,
                       user: UserInfo) -> web.StreamResponse:
@@ -178,6 +189,16 @@ class ApiServer:
             if previous:
                 await self.backend.compact(previous)
             previous = current
+
+
+def _transforming(backend: Backend, encryption: EncryptionConfig | None, catalogue: Catalogue) -> Backend:
+    """Every value passes a transformer (upstream's storage/value): the configured encryption,
+    else identity, which still refuses to serve values that were stored encrypted."""
+    config = encryption or EncryptionConfig({})
+    for group, resource in config.configured():
+        log.info("encryption at rest configured for %s", f"{resource}.{group}" if group else resource)
+    return TransformingBackend(backend, segment_transformers(config, catalogue),
+                               default=IdentityTransformer())
 
 
 def _status_response(error: ApiError) -> web.Response:

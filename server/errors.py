@@ -152,6 +152,11 @@ class TooManyRequests(ApiError):
 class InternalError(ApiError):
     code, reason = 500, "InternalError"
 
+    @classmethod
+    def occurred(cls, cause: str) -> InternalError:
+        """Upstream's NewInternalError: the cause in the message and in ``details.causes``."""
+        return cls(f"Internal error occurred: {cause}", details={"causes": [{"message": cause}]})
+
 
 class Timeout(ApiError):
     code, reason = 504, "Timeout"

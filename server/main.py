@@ -15,6 +15,7 @@ from aiohttp import web
 from server.app import ApiServer, ServerConfig, build_server
 from server.kubelet_connection import KubeletClientConfig
 from server.serving import SecurityConfig, is_loopback, serving_context
+from server.storage.encryption_config import EncryptionConfig, EncryptionConfigError, load_encryption_config
 
 log = logging.getLogger("server")
 
@@ -44,6 +45,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                       help="private key that signs service-account tokens")
     auth.add_argument("--service-account-issuer", default="https://kubernetes.default.svc")
     auth.add_argument("--audit-log-path", default="", help="JSON lines of mutating requests")
+    auth.add_argument("--encryption-provider-config", default="",
+                      help="EncryptionConfiguration (apiserver.config.k8s.io/v1): how resources are "
+                           "encrypted at rest (default: not encrypted)")
     kubelet = parser.add_argument_group("kubelet connections (logs, exec, attach, port-forward)")
     kubelet.add_argument("--kubelet-client-certificate", default="",
                          help="client certificate the API server presents to kubelets")
@@ -77,9 +81,19 @@ def check_flags(args: argparse.Namespace) -> None:
         raise SystemExit("nothing to serve: give --tls-cert-file (secure port) or --port (plain port)")
 
 
-async def serve(args: argparse.Namespace, storage: str) -> None:
+def encryption_config(path: str) -> EncryptionConfig | None:
+    """The loaded --encryption-provider-config; a file that cannot be used stops the server."""
+    if not path:
+        return None
+    try:
+        return load_encryption_config(path)
+    except EncryptionConfigError as e:
+        raise SystemExit(f"--encryption-provider-config {path}: {e}") from e
+
+
+async def serve(args: argparse.Namespace, storage: str, encryption: EncryptionConfig | None = None) -> None:
     server = ApiServer(ServerConfig(
-        storage_url=storage, watch_history=args.watch_history,
+        storage_url=storage, encryption=encryption, watch_history=args.watch_history,
         compaction_interval=args.compaction_interval,
         security=SecurityConfig(
             client_ca_file=args.client_ca_file, token_auth_file=args.token_auth_file,
@@ -132,12 +146,13 @@ def tune_garbage_collector() -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     check_flags(args)
+    encryption = encryption_config(args.encryption_provider_config)
     tune_garbage_collector()
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency; plain asyncio still works
-        asyncio.run(serve(args, storage_url(args)))
+        asyncio.run(serve(args, storage_url(args), encryption))
     else:
-        uvloop.run(serve(args, storage_url(args)))
+        uvloop.run(serve(args, storage_url(args), encryption))

@@ -10,6 +10,11 @@ to reach their revision so that a client always reads its own writes.
 
 Each watcher has a bounded queue. A watcher that does not keep up is closed (the client re-lists
 and re-watches, as with upstream's "too slow" watchers) instead of slowing the fan-out.
+
+A stored value the server cannot read (it did not decrypt with the configured keys, or is not
+JSON) is kept out of the objects and remembered per key with the reason, so a GET of it and a
+LIST over it answer upstream's 500 while every other object is served; watchers get no event for
+it (upstream's watch reports the error and skips the value).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import Any
 
 import orjson
 
-from server.storage.interface import Backend, CompactedError, Event, KeyValue
+from server.storage.interface import Backend, CompactedError, Event, KeyValue, UnreadableError
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +70,18 @@ class TooOldResourceVersion(Exception):
 
 
 def decode(kv: KeyValue, revision: int | None = None) -> CachedObject:
-    """Decode a stored value and stamp ``metadata.resourceVersion`` (not stored, as upstream)."""
-    obj: dict[str, Any] = orjson.loads(kv.value)
+    """Decode a stored value and stamp ``metadata.resourceVersion`` (not stored, as upstream).
+
+    Raises UnreadableError for a value the transformer could not read or that is not an object.
+    """
+    if kv.unreadable:
+        raise UnreadableError(kv.unreadable)
+    try:
+        obj: dict[str, Any] = orjson.loads(kv.value)
+    except orjson.JSONDecodeError as e:
+        raise UnreadableError(f'unable to decode key "{kv.key}": {e}') from e
+    if not isinstance(obj, dict):
+        raise UnreadableError(f'unable to decode key "{kv.key}": not a JSON object')
     rev = kv.mod_revision if revision is None else revision
     obj.setdefault("metadata", {})["resourceVersion"] = str(rev)
     return CachedObject(key=kv.key, obj=obj, raw=orjson.dumps(obj), revision=rev)
@@ -188,12 +203,16 @@ class ResourceCache:
     watchers: set[Watcher] = field(default_factory=set)
     revision: int = 0  # the last revision that changed this segment
     indexes: dict[str, Index] = field(default_factory=dict)
+    # Keys whose stored value cannot be read, with the reason (served as 500, never as objects).
+    unreadable: dict[str, str] = field(default_factory=dict)
 
-    def reset(self, objects: dict[str, CachedObject], revision: int) -> None:
+    def reset(self, objects: dict[str, CachedObject], revision: int,
+              unreadable: dict[str, str] | None = None) -> None:
         """Replace the contents after a (re)load: watchers must re-list, history restarts."""
         for watcher in list(self.watchers):
             self.stop(watcher)
         self.objects = objects
+        self.unreadable = unreadable or {}
         self.history.clear()
         self.oldest_revision = revision
         self.revision = max(self.revision, revision)
@@ -214,11 +233,22 @@ class ResourceCache:
         self.revision = kv.mod_revision
         if event.type == "DELETE":
             gone = self.objects.pop(kv.key, None)
-            cached = decode(kv, kv.mod_revision)
+            self.unreadable.pop(kv.key, None)
+            if gone is None:
+                return  # nothing a client could see went away (an unreadable value was deleted)
+            try:
+                cached = decode(kv, kv.mod_revision)
+            except UnreadableError:
+                cached = gone  # another writer stored what we cannot read: the last one served
             watch_event = WatchEvent("DELETED", kv.key, cached, gone, kv.mod_revision)
         else:
             prev = self.objects.get(kv.key)
-            cached = decode(kv)
+            try:
+                cached = decode(kv)
+            except UnreadableError as e:
+                self._forget_unreadable(kv.key, prev, str(e))
+                return
+            self.unreadable.pop(kv.key, None)
             self.objects[kv.key] = cached
             kind = "ADDED" if prev is None else "MODIFIED"
             watch_event = WatchEvent(kind, kv.key, cached, prev, kv.mod_revision)
@@ -227,6 +257,19 @@ class ResourceCache:
                          None if event.type == "DELETE" else cached.obj)
         self._remember(watch_event)
         self._fan_out(watch_event)
+
+    def _forget_unreadable(self, key: str, prev: CachedObject | None, reason: str) -> None:
+        """A new value nobody can read replaced ``prev``: reads of the key answer 500 from now on."""
+        log.error("cannot serve %s: %s", key, reason)
+        self.unreadable[key] = reason
+        if prev is not None:
+            del self.objects[key]
+            for index in self.indexes.values():
+                index.remove(key, prev.obj)
+
+    def unreadable_under(self, prefix: str) -> str | None:
+        """Why some value under ``prefix`` cannot be read, if one cannot (a list over it fails)."""
+        return next((why for key, why in sorted(self.unreadable.items()) if key.startswith(prefix)), None)
 
     def _remember(self, event: WatchEvent) -> None:
         self.history.append(event)
@@ -313,19 +356,26 @@ class WatchCache:
         start_after = ""
         revision = 0
         fresh: dict[str, dict[str, CachedObject]] = {}
+        unreadable: dict[str, dict[str, str]] = {}
         while True:
             page = await self._store.list("/registry/", revision=revision, start_after=start_after,
                                           limit=5000)
             revision = page.revision
             for kv in page.items:
                 segment = kv.key.split("/", 3)[2]
-                fresh.setdefault(segment, {})[kv.key] = decode(kv)
+                try:
+                    fresh.setdefault(segment, {})[kv.key] = decode(kv)
+                except UnreadableError as e:
+                    unreadable.setdefault(segment, {})[kv.key] = str(e)
             if not page.more or not page.items:
                 break
             start_after = page.items[-1].key
         self.revision = revision
-        for segment in set(self._caches) | set(fresh):
-            self.resource(segment).reset(fresh.get(segment, {}), revision)
+        for segment in set(self._caches) | set(fresh) | set(unreadable):
+            self.resource(segment).reset(fresh.get(segment, {}), revision, unreadable.get(segment))
+        for segment, broken in unreadable.items():
+            log.error("%d stored %s cannot be read and will be answered with 500, e.g. %s",
+                      len(broken), segment, next(iter(broken.values())))
         self._ready.set()
         self._wake(revision)
 

@@ -16,6 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from apis.identity import (
+    APISERVER_KUBELET_CLIENT_USER,
+    KUBE_CONTROLLER_MANAGER_USER,
+    KUBE_SCHEDULER_USER,
+    NODES_GROUP,
+    SYSTEM_MASTERS,
+    node_user,
+)
 from tools.kubeconfig import ClientIdentity, ensure_client_kubeconfig
 from tools.pki import ensure_ca, ensure_client_cert, ensure_sa_keypair, ensure_serving_cert
 from tools.token_file import TOKEN_FILE, ensure_token
@@ -25,13 +33,15 @@ SERVING_KEY_FILE = "serving-kube-apiserver.key"
 # The admin pair also as files: curl readiness probes and the python client take file paths.
 ADMIN_CERT_FILE = "client-admin.crt"
 ADMIN_KEY_FILE = "client-admin.key"
-ADMIN_IDENTITY = ClientIdentity("system:admin", organizations=("system:masters",))
+ADMIN_IDENTITY = ClientIdentity("system:admin", organizations=(SYSTEM_MASTERS,))
 ADMIN_TOKEN_USER = "admin"
-# The API server's identity towards kubelets (upstream's kube-apiserver-kubelet-client, which
-# kubeadm puts in system:masters so kubelet webhook authorization lets it through).
+# The API server's identity towards kubelets. Not in system:masters (a copy of this key must not be
+# a cluster-admin credential): the bootstrap ClusterRoleBinding kube-apiserver:kubelet-apis gives it
+# system:kubelet-api-admin, which is what the kubelets' SubjectAccessReviews check. A pair made
+# earlier in system:masters no longer matches this subject and is re-issued on the next start.
 KUBELET_CLIENT_CERT_FILE = "client-kube-apiserver-kubelet.crt"
 KUBELET_CLIENT_KEY_FILE = "client-kube-apiserver-kubelet.key"
-KUBELET_CLIENT_IDENTITY = ClientIdentity("kube-apiserver-kubelet-client", organizations=("system:masters",))
+KUBELET_CLIENT_IDENTITY = ClientIdentity(APISERVER_KUBELET_CLIENT_USER)
 KUBELET_SERVING_CERT_FILE = "serving-kubelet.crt"
 KUBELET_SERVING_KEY_FILE = "serving-kubelet.key"
 # Names the API server's certificate must carry besides the host IP: loopback, and the in-cluster
@@ -54,23 +64,24 @@ class ComponentKubeconfig:
 
 
 def component_kubeconfigs(node_name: str) -> list[ComponentKubeconfig]:
-    """The identities upstream's bootstrap RBAC policy knows these components by."""
+    """The identities upstream's bootstrap RBAC policy knows these components by; only the admin is
+    in system:masters. A kubeconfig whose embedded certificate names another subject (the
+    controller manager's was in system:masters before per-controller credentials) is re-issued."""
     return [
         ComponentKubeconfig("admin.kubeconfig", "admin", ADMIN_IDENTITY),
         ComponentKubeconfig(
             "controller.kubeconfig",
             "kube-controller-manager",
-            # Acts in every tenant (the tenant controller creates and empties tenants) until
-            # per-controller service-account credentials arrive with the controllers of issue 4.
-            ClientIdentity("system:kube-controller-manager", organizations=("system:masters",)),
+            # Its own role (leases, service accounts and their tokens, list/watch for the shared
+            # informers); each controller acts as its own service account
+            # (--use-service-account-credentials, controllers/credentials.py).
+            ClientIdentity(KUBE_CONTROLLER_MANAGER_USER),
         ),
-        ComponentKubeconfig(
-            "scheduler.kubeconfig", "kube-scheduler", ClientIdentity("system:kube-scheduler")
-        ),
+        ComponentKubeconfig("scheduler.kubeconfig", "kube-scheduler", ClientIdentity(KUBE_SCHEDULER_USER)),
         ComponentKubeconfig(
             "kubelet.kubeconfig",
             "kubelet",
-            ClientIdentity(f"system:node:{node_name}", organizations=("system:nodes",)),
+            ClientIdentity(node_user(node_name), organizations=(NODES_GROUP,)),
         ),
     ]
 
@@ -197,7 +208,7 @@ def ensure_cluster_credentials(
         hosts=kubelet_serving_hosts(node_name, node_ips),
     )
     token = ensure_token(
-        cert_dir / TOKEN_FILE, user=ADMIN_TOKEN_USER, groups=("system:masters",), tenant="system"
+        cert_dir / TOKEN_FILE, user=ADMIN_TOKEN_USER, groups=(SYSTEM_MASTERS,), tenant="system"
     )
     for component in component_kubeconfigs(node_name):
         issued = ensure_client_kubeconfig(

@@ -56,10 +56,42 @@ arktos::apiserver::check_port_free() {
     fi
 }
 
-# The API server's client identity towards kubelets (CN=kube-apiserver-kubelet-client,
-# O=system:masters) for logs/exec/attach/port-forward, made by tools.pki next to the other credentials.
+# The API server's client identity towards kubelets (CN=kube-apiserver-kubelet-client, no group: the
+# bootstrap binding kube-apiserver:kubelet-apis gives it system:kubelet-api-admin, which the kubelets'
+# SubjectAccessReviews check) for logs/exec/attach/port-forward, made by tools.pki.
 arktos::apiserver::kubelet_client_cert() { printf '%s/client-kube-apiserver-kubelet.crt\n' "${CERT_DIR}"; }
 arktos::apiserver::kubelet_client_key() { printf '%s/client-kube-apiserver-kubelet.key\n' "${CERT_DIR}"; }
+
+# Secrets at rest: upstream's EncryptionConfiguration, one random 32-byte aesgcm key for secrets
+# (identity second, so Secrets stored before encryption was on stay readable until rewritten).
+# Made once, mode 0600, and reused: losing it loses every Secret in the store.
+arktos::apiserver::encryption_config() {
+    printf '%s\n' "${ARKTOS_ENCRYPTION_PROVIDER_CONFIG-${CERT_DIR}/encryption-config.yaml}"
+}
+
+arktos::apiserver::ensure_encryption_config() {
+    local path key
+    path=$(arktos::apiserver::encryption_config)
+    [[ -z "${path}" || -s "${path}" ]] && return 0
+    arktos::log::status "generating an aesgcm key for Secrets at rest in ${path}"
+    key=$(head -c 32 /dev/urandom | base64 -w0)
+    (
+        umask 077
+        cat >"${path}.tmp" <<EOF
+apiVersion: apiserver.config.k8s.io/v1
+kind: EncryptionConfiguration
+resources:
+  - resources: [secrets]
+    providers:
+      - aesgcm:
+          keys:
+            - name: key-$(date -u +%Y%m%d%H%M%S)
+              secret: ${key}
+      - identity: {}
+EOF
+    )
+    mv "${path}.tmp" "${path}"
+}
 
 arktos::apiserver::flags() {
     local flags=(
@@ -79,6 +111,9 @@ arktos::apiserver::flags() {
         --kubelet-client-key "$(arktos::apiserver::kubelet_client_key)"
         --kubelet-certificate-authority "$(arktos::pki::ca_cert)"
     )
+    if [[ -n "$(arktos::apiserver::encryption_config)" ]]; then
+        flags+=(--encryption-provider-config "$(arktos::apiserver::encryption_config)")
+    fi
     # The server's --port defaults to 0 (no plain listener); it opens one only when asked.
     if arktos::apiserver::insecure_port_enabled; then
         flags+=(--insecure-bind-address "$(arktos::apiserver::bind_address)" --port "${API_PORT}")
@@ -98,6 +133,7 @@ arktos::apiserver::start() {
         where+=" and $(arktos::apiserver::insecure_url)"
     fi
     mkdir -p "${ARKTOS_DATA_DIR}" "${LOG_DIR}"
+    arktos::apiserver::ensure_encryption_config
     mapfile -t flags < <(arktos::apiserver::flags)
     arktos::log::status "starting kube-apiserver on ${where} (data ${ARKTOS_DATA_DIR}, log ${log_file})"
     : >"${log_file}"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Starts the Arktos controller manager (python -m controllers) with its own identity
-# (controller.kubeconfig: CN=system:kube-controller-manager), as upstream's local-up-cluster
-# starts kube-controller-manager right after the API server is ready.
+# (controller.kubeconfig: CN=system:kube-controller-manager, not in system:masters), as upstream's
+# local-up-cluster starts kube-controller-manager right after the API server is ready. With
+# --use-service-account-credentials (as local-up-cluster passes it) each controller acts as its own
+# service account kube-system/<controller> of tenant system, bound to system:controller:<controller>.
 
 arktos::controller_manager::available() {
     [[ -f "${ARKTOS_ROOT}/controllers/__main__.py" ]]
@@ -22,8 +24,8 @@ arktos::controller_manager::start() {
     # CONTROLLER_MANAGER_EXTRA_FLAGS: more flags, split on spaces (e.g. --node-monitor-grace-period 20s).
     # shellcheck disable=SC2086
     arktos::process::supervise kube-controller-manager "${log_file}" "${ARKTOS_RESTART_DELAY}" \
-        arktos::controller_manager::run --kubeconfig "${kubeconfig}" --root-ca-file "${CERT_DIR}/ca.crt" \
-        ${CONTROLLER_MANAGER_EXTRA_FLAGS:-}
+        arktos::controller_manager::run --kubeconfig "${kubeconfig}" --use-service-account-credentials \
+        --root-ca-file "${CERT_DIR}/ca.crt" ${CONTROLLER_MANAGER_EXTRA_FLAGS:-}
 }
 
 # The controller manager process (foreground). One that loses its Lease exits non-zero

@@ -77,7 +77,8 @@ arktos::kubelet::start_containerd() {
 }
 
 # Runs after every supervised daemon stopped: containerd's shims outlive it by design, so stop them
-# (and with them the pods' containers), their mounts and the bridge.
+# (and with them the pods' containers), their mounts and the bridge; the pods' memory-backed volumes
+# go with them.
 arktos::kubelet::stop_containerd() {
     local dir=${ARKTOS_CONTAINERD_DIR:-$(arktos::kubelet::noted_dir containerd)}
     [[ -n "${dir}" ]] || return 0
@@ -85,6 +86,19 @@ arktos::kubelet::stop_containerd() {
     containerd::down "${dir}" 2>/dev/null || true
     ARKTOS_CONTAINERD_DIR=
     arktos::kubelet::note_dir containerd
+    arktos::kubelet::unmount_pod_volumes
+}
+
+# The kubelet mounts a tmpfs for every secret, downwardAPI and projected volume and for emptyDir
+# medium Memory (under ${ARKTOS_DATA_DIR}/kubelet/pods); a running kubelet unmounts them with their
+# pods. Once the pods are gone with containerd, nothing may stay mounted (deepest first).
+arktos::kubelet::unmount_pod_volumes() {
+    local dir
+    dir=$(readlink -f "${ARKTOS_DATA_DIR}/kubelet/pods" 2>/dev/null) || return 0
+    [[ -d "${dir}" ]] || return 0
+    grep -o " ${dir}/[^ ]*" /proc/self/mounts | sort -r | while read -r m; do
+        umount "${m}" 2>/dev/null || umount -l "${m}" 2>/dev/null || true
+    done
 }
 
 arktos::kubelet::runtime_endpoint() {
@@ -141,8 +155,9 @@ arktos::kubelet::stop_vmruntime() {
 }
 
 # The kubelet's serving pair for its logs/exec/port-forward port (SANs: node name, 127.0.0.1, the
-# host's primary IP), made by tools.pki; the API server checks it against the cluster CA, and the
-# kubelet accepts only client certificates from that CA.
+# host's primary IP), made by tools.pki; the API server checks it against the cluster CA. The kubelet
+# authenticates callers by client certificates from that CA or by tokens (TokenReview) and authorizes
+# every request with a SubjectAccessReview (upstream's webhook mode, its default here).
 arktos::kubelet::serving_cert() { printf '%s/serving-kubelet.crt\n' "${CERT_DIR}"; }
 arktos::kubelet::serving_key() { printf '%s/serving-kubelet.key\n' "${CERT_DIR}"; }
 

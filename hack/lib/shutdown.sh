@@ -16,25 +16,13 @@ arktos::shutdown::reaper_log_file() {
 }
 
 # The full stop: daemons in reverse start order, then the VMs and the containers (with their
-# shims, mounts, hostPort rules and bridge) that outlive their runtimes by design, then any mount
-# left under the data directory.
+# shims, mounts, hostPort rules and bridge, and the pods' tmpfs volumes) that outlive their
+# runtimes by design.
 arktos::shutdown::run() {
     arktos::process::stop_all
     arktos::kubelet::stop_vmruntime
     arktos::kubelet::stop_containerd
-    arktos::shutdown::unmount_data_dir
     [[ ! -d "${ARKTOS_RUN_DIR}" ]] || : >"${ARKTOS_RUN_DIR}/stopped"
-}
-
-# Whatever is still mounted under ARKTOS_DATA_DIR once nothing runs (a pod volume on tmpfs whose
-# kubelet was killed), deepest first; lazily, as nothing can be using it any more.
-arktos::shutdown::unmount_data_dir() {
-    local dir mount
-    dir=$(readlink -f "${ARKTOS_DATA_DIR}" 2>/dev/null) || return 0
-    awk -v prefix="${dir}/" 'index($2, prefix) == 1 {print $2}' /proc/self/mounts | sort -r |
-        while read -r mount; do
-            umount -l "${mount}" 2>/dev/null || true
-        done
 }
 
 # Starts the reaper for this script (call once ARKTOS_RUN_DIR is initialised, before any daemon).

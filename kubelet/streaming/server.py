@@ -10,7 +10,8 @@ front of the namespace:
     GET|POST  /attach/{tenant}/{namespace}/{pod}/{container}?stdin&stdout&stderr&tty
     GET|POST  /portForward/{tenant}/{namespace}/{pod}[?port=N...]
 
-Every route but ``/healthz`` passes `access.authorize` first; `StreamingError`s become Status JSON.
+Every route but ``/healthz`` passes the `access.AccessPolicy` first (authentication, then a
+SubjectAccessReview per request); `StreamingError`s become Status JSON.
 """
 
 from __future__ import annotations
@@ -22,13 +23,17 @@ from functools import partial
 
 from aiohttp import web
 
+from client.rest import ApiClient
 from kubelet.config import KubeletConfig
-from kubelet.streaming.access import authorize
+from kubelet.streaming.access import AccessPolicy
+from kubelet.streaming.authn import TokenAuthenticator
+from kubelet.streaming.authz import WebhookAuthorizer
 from kubelet.streaming.errors import StreamingError, status_response
 from kubelet.streaming.exec_handler import exec_or_attach
 from kubelet.streaming.logs_handler import container_logs
 from kubelet.streaming.pod_directory import PodDirectory
 from kubelet.streaming.portforward_handler import port_forward
+from kubelet.streaming.reviews import ApiReviews
 from kubelet.streaming.tls import server_ssl_context, serving_files
 
 log = logging.getLogger(__name__)
@@ -39,12 +44,12 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 
-def _error_middleware(client_ca_configured: bool) -> Middleware:
+def _error_middleware(access: AccessPolicy) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
             if request.path != "/healthz":
-                authorize(request, client_ca_configured=client_ca_configured)
+                await access.check(request)
             return await handler(request)
         except StreamingError as error:
             if error.code >= 500:
@@ -57,8 +62,8 @@ async def _healthz(request: web.Request) -> web.Response:
     return web.Response(text="ok")
 
 
-def build_app(directory: PodDirectory, *, client_ca_configured: bool) -> web.Application:
-    app = web.Application(middlewares=[_error_middleware(client_ca_configured)])  # type: ignore[list-item]
+def build_app(directory: PodDirectory, *, access: AccessPolicy) -> web.Application:
+    app = web.Application(middlewares=[_error_middleware(access)])  # type: ignore[list-item]
     pod = "{tenant}/{namespace}/{pod}"
     app.router.add_get("/healthz", _healthz)
 
@@ -83,11 +88,11 @@ class StreamingServer:
     """The HTTPS server on ``address:port`` (port 0: any free port; `port` tells which after `start`)."""
 
     def __init__(self, directory: PodDirectory, *, address: str, port: int,
-                 ssl_context: ssl.SSLContext | None, client_ca_configured: bool) -> None:
+                 ssl_context: ssl.SSLContext | None, access: AccessPolicy) -> None:
         self.address = address
         self.port = port
         self._ssl_context = ssl_context
-        self._runner = web.AppRunner(build_app(directory, client_ca_configured=client_ca_configured),
+        self._runner = web.AppRunner(build_app(directory, access=access),
                                      access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
 
     async def start(self) -> int:
@@ -109,8 +114,21 @@ class StreamingServer:
         await self._runner.cleanup()
 
 
+def access_policy(config: KubeletConfig, client: ApiClient) -> AccessPolicy:
+    """The port's authentication and authorization as the flags configure them (upstream's
+    ``--authentication-token-webhook``, ``--authorization-mode`` and their cache TTLs)."""
+    reviews = ApiReviews(client)
+    tokens = TokenAuthenticator(reviews, ttl_s=config.token_webhook_cache_ttl_s) \
+        if config.authentication_token_webhook else None
+    authorizer = WebhookAuthorizer(reviews, authorized_ttl_s=config.authorization_cache_authorized_ttl_s,
+                                   unauthorized_ttl_s=config.authorization_cache_unauthorized_ttl_s) \
+        if config.authorization_mode == "Webhook" else None
+    return AccessPolicy(node=config.hostname, client_ca_configured=bool(config.client_ca_file),
+                        tokens=tokens, authorizer=authorizer)
+
+
 async def start_for_kubelet(config: KubeletConfig, directory: PodDirectory, *,
-                            hosts: list[str]) -> StreamingServer | None:
+                            hosts: list[str], client: ApiClient) -> StreamingServer | None:
     """The server a kubelet process runs (None when ``--port 0`` or hollow: hollow runtimes cannot stream).
 
     A port already taken is logged, not fatal: the node keeps running pods without logs/exec, where
@@ -126,7 +144,7 @@ async def start_for_kubelet(config: KubeletConfig, directory: PodDirectory, *,
         log.error("streaming server has no usable TLS certificate (%s); serving no logs/exec", e)
         return None
     server = StreamingServer(directory, address=config.address, port=config.port, ssl_context=context,
-                             client_ca_configured=bool(config.client_ca_file))
+                             access=access_policy(config, client))
     try:
         await server.start()
     except OSError as e:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
+from apis.identity import bearer_token
 from server.auth.serviceaccounts import InvalidToken, ServiceAccountClaims, ServiceAccountTokens
 from server.auth.tokens import TokenFile
 from server.auth.user import ALL_AUTHENTICATED, ANONYMOUS, UserInfo
@@ -41,16 +42,6 @@ class _CachedToken:
     user: UserInfo
     claims: ServiceAccountClaims
     valid_until: float
-
-
-def bearer_token(authorization_header: str | None) -> str | None:
-    """The token of an ``Authorization: Bearer <token>`` header; None for absent or other schemes."""
-    if not authorization_header:
-        return None
-    parts = authorization_header.strip().split(" ", 2)
-    if len(parts) < 2 or parts[0].lower() != "bearer" or not parts[1]:
-        return None
-    return parts[1]
 
 
 class Authenticator:

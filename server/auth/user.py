@@ -9,17 +9,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SYSTEM_TENANT = "system"
+# The well-known names are the shared vocabulary's (apis.identity); the server's modules import them
+# from here under their server-side names.
+from apis.identity import (
+    ALL_AUTHENTICATED,
+    ALL_UNAUTHENTICATED,
+    SYSTEM_MASTERS,
+    SYSTEM_TENANT,
+)
+from apis.identity import NODE_USER_PREFIX as NODE_PREFIX
+from apis.identity import NODES_GROUP as NODES
+from apis.identity import SERVICE_ACCOUNT_USER_PREFIX as SERVICE_ACCOUNT_PREFIX
+from apis.identity import SERVICE_ACCOUNTS_GROUP as SERVICE_ACCOUNTS
 
-# Well-known groups (k8s.io/apiserver/pkg/authentication/user and .../serviceaccount).
-ALL_AUTHENTICATED = "system:authenticated"
-ALL_UNAUTHENTICATED = "system:unauthenticated"
-SYSTEM_MASTERS = "system:masters"
-SERVICE_ACCOUNTS = "system:serviceaccounts"
-NODES = "system:nodes"
-
-SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
-NODE_PREFIX = "system:node:"
+__all__ = ["ALL_AUTHENTICATED", "ALL_UNAUTHENTICATED", "ANONYMOUS", "NODES", "NODE_PREFIX",
+           "SERVICE_ACCOUNTS", "SERVICE_ACCOUNT_PREFIX", "SYSTEM_MASTERS", "SYSTEM_TENANT", "UserInfo",
+           "service_account_username", "service_accounts_in"]
 
 
 def service_accounts_in(namespace: str) -> str:

@@ -12,6 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from apis.identity import (
+    APISERVER_KUBELET_CLIENT_USER,
+    KUBE_CONTROLLER_MANAGER_USER,
+    KUBE_SCHEDULER_USER,
+    SYSTEM_MASTERS,
+)
 from server.authz.controller_policy import controller_role_bindings, controller_roles
 from server.authz.policy_rules import (
     APPS,
@@ -53,6 +59,7 @@ ALL_AUTHENTICATED, ALL_UNAUTHENTICATED = "system:authenticated", "system:unauthe
 _DISCOVERY_URLS = ("/livez", "/readyz", "/healthz", "/version", "/version/", "/openapi", "/openapi/*",
                    "/api", "/api/*", "/apis", "/apis/*")
 _PUBLIC_INFO_URLS = ("/livez", "/readyz", "/healthz", "/version", "/version/")
+KUBELET_API_BINDING = "kube-apiserver:kubelet-apis"
 
 
 def node_rules() -> list[dict[str, Any]]:
@@ -249,16 +256,22 @@ def bootstrap_cluster_role_bindings() -> list[dict[str, Any]]:
     """Fresh copies of the default ClusterRoleBindings."""
     authenticated = subject("Group", ALL_AUTHENTICATED)
     return [
-        cluster_role_binding("cluster-admin", [subject("Group", "system:masters")]),
+        cluster_role_binding("cluster-admin", [subject("Group", SYSTEM_MASTERS)]),
         cluster_role_binding("system:discovery", [authenticated]),
         cluster_role_binding("system:basic-user", [authenticated]),
         cluster_role_binding("system:public-info-viewer", [authenticated,
                                                            subject("Group", ALL_UNAUTHENTICATED)]),
         cluster_role_binding("system:node-proxier", [subject("User", "system:kube-proxy")]),
         cluster_role_binding("system:kube-controller-manager",
-                             [subject("User", "system:kube-controller-manager")]),
-        cluster_role_binding("system:kube-scheduler", [subject("User", "system:kube-scheduler")]),
-        cluster_role_binding("system:volume-scheduler", [subject("User", "system:kube-scheduler")]),
+                             [subject("User", KUBE_CONTROLLER_MANAGER_USER)]),
+        cluster_role_binding("system:kube-scheduler", [subject("User", KUBE_SCHEDULER_USER)]),
+        cluster_role_binding("system:volume-scheduler", [subject("User", KUBE_SCHEDULER_USER)]),
+        # The API server's client identity towards kubelets, which authorize every request with a
+        # SubjectAccessReview on nodes/proxy etc. (the binding clusters made by hand upstream,
+        # e.g. `kubectl create clusterrolebinding kube-apiserver:kubelet-apis
+        # --clusterrole=system:kubelet-api-admin`; kubeadm puts that client in system:masters).
+        cluster_role_binding(KUBELET_API_BINDING, [subject("User", APISERVER_KUBELET_CLIENT_USER)],
+                             role="system:kubelet-api-admin"),
         # Upstream keeps this binding without subjects: the node authorizer grants kubelets instead.
         cluster_role_binding("system:node", []),
         cluster_role_binding("system:service-account-issuer-discovery",

@@ -115,12 +115,16 @@ class RBACAuthorizer:
                 return Decision(True, f"RBAC: allowed by {rule.granted_by}")
         return Decision(False, _reason_from(tuple(e for rule_set, _ in sets for e in rule_set.errors)))
 
-    def _rule_set(self, user: UserInfo, tenant: str, namespace: str, *, public: bool) -> _CacheValue:
+    def _refresh(self) -> None:
+        """Forget precomputed rules once any role or binding changed."""
         generation = self._source.generation
         if generation != self._generation:
             self._generation = generation
             self._cache.clear()
             self._resolver.reset()
+
+    def _rule_set(self, user: UserInfo, tenant: str, namespace: str, *, public: bool) -> _CacheValue:
+        self._refresh()
         key = (user.name, user.groups, tenant, namespace, public)
         cached = self._cache.get(key)
         if cached is None:
@@ -139,6 +143,13 @@ class RBACAuthorizer:
         if namespace:
             rules = rules + self._resolver.rules_from_role_bindings(user, tenant, namespace)
         return rules
+
+    def role_ref_rules(self, tenant: str, namespace: str,
+                       ref: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+        """The rules a binding in (``tenant``, ``namespace``) to ``ref`` would grant, or an error
+        (a tenant's bindings may name the system tenant's ClusterRoles, as at evaluation)."""
+        self._refresh()
+        return self._resolver.role_ref_rules(tenant, namespace, ref)
 
     # -- SelfSubjectRulesReview -------------------------------------------------------------------
     def rules_for(self, user: UserInfo, tenant: str, namespace: str) -> UserRules:

@@ -108,8 +108,9 @@ class RuleResolver:
                     rules.append(rule)
         return rules
 
-    def _role_ref_rules(self, tenant: str, namespace: str,
+    def role_ref_rules(self, tenant: str, namespace: str,
                         ref: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+        """The rules a binding's ``roleRef`` grants (upstream GetRoleReferenceRules), or an error."""
         kind, name = ref.get("kind"), str(ref.get("name", ""))
         if kind == "ClusterRole":
             rules = self.cluster_role_rules(tenant, name)
@@ -143,7 +144,7 @@ class RuleResolver:
             if subject is None:
                 continue
             ref = binding.get("roleRef") or {}
-            rules, error = self._role_ref_rules(tenant, namespace, ref)
+            rules, error = self.role_ref_rules(tenant, namespace, ref)
             if error is not None:
                 errors.append(error)
                 continue

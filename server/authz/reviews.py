@@ -18,13 +18,13 @@ import copy
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from apis.identity import TENANT_EXTRA
 from apis.validation import FieldError
 from server.auth.user import UserInfo
 from server.authz.attributes import Attributes, Decision, UserRules
 from server.errors import BadRequest, Invalid
 
 GROUP = "authorization.k8s.io"
-TENANT_EXTRA = "arktos.futurewei.com/tenant"
 
 # (api group, resource) -> True when the resource is cluster-scoped (no tenant).
 ClusterScoped = Callable[[str, str], bool]

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from apis.catalogue import Resource
 from apis.selectors import SelectorError, parse_field_selector, parse_label_selector
+from server.auth.user import UserInfo
 from server.errors import BadRequest
 from server.registry.lister import ListOptions
 from server.registry.store import WriteOptions
@@ -13,7 +14,7 @@ from server.registry.store import WriteOptions
 _FIELD_VALIDATION = ("Strict", "Warn", "Ignore")
 
 
-def write_options(query: Mapping[str, str]) -> WriteOptions:
+def write_options(query: Mapping[str, str], *, user: UserInfo | None = None) -> WriteOptions:
     dry_run = query.getall("dryRun", []) if hasattr(query, "getall") else (
         [query["dryRun"]] if "dryRun" in query else [])
     for value in dry_run:
@@ -23,7 +24,7 @@ def write_options(query: Mapping[str, str]) -> WriteOptions:
     if validation not in _FIELD_VALIDATION:
         raise BadRequest(f'fieldValidation: Unsupported value: "{validation}": supported values: '
                          '"Ignore", "Strict", "Warn"')
-    return WriteOptions(dry_run=bool(dry_run), field_validation=validation)
+    return WriteOptions(dry_run=bool(dry_run), field_validation=validation, user=user)
 
 
 def int_param(query: Mapping[str, str], name: str, default: int = 0) -> int:

@@ -16,6 +16,7 @@ from aiohttp import web
 from apis import tables
 from apis.catalogue import Catalogue, Resource
 from apis.patch import PatchError, apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
+from server.auth.user import UserInfo
 from server.errors import ApiError, BadRequest, Invalid, MethodNotAllowed, NotFound, UnsupportedMediaType
 from server.handlers import codec
 from server.handlers.params import list_options, write_options
@@ -31,6 +32,8 @@ from server.watchcache import CachedObject, WatchCache
 # Upstream picks the code per patch failure; `PatchError.status` carries it.
 _PATCH_ERRORS: dict[int, type[ApiError]] = {400: BadRequest, 415: UnsupportedMediaType, 422: Invalid}
 _TABLE_FORMS = ("Table", "PartialObjectMetadata", "PartialObjectMetadataList")
+# Key of a response's audit annotations (aiohttp responses are mappings for such per-request state).
+AUDIT_ANNOTATIONS = "audit_annotations"
 _VERB_OF_SUBRESOURCE = {"action": ("create",), "binding": ("create",), "eviction": ("create",),
                         "status": ("get", "update", "patch"), "scale": ("get", "update", "patch"),
                         "finalize": ("update",)}
@@ -67,8 +70,9 @@ class ResourceHandler:
         return Scope(tenant=tenant, namespace=info.namespace if resource.namespaced else "")
 
     async def handle(self, request: web.BaseRequest, info: RequestInfo, resource: Resource,
-                     scope: Scope) -> web.StreamResponse:
-        """Serve ``info`` on ``resource`` within ``scope`` (resolved and authorized by the caller)."""
+                     scope: Scope, user: UserInfo | None = None) -> web.StreamResponse:
+        """Serve ``info`` on ``resource`` within ``scope`` (resolved and authorized by the caller);
+        ``user`` is handed to admission with the writes."""
         verb = info.verb
         if info.subresource:
             if verb not in _VERB_OF_SUBRESOURCE.get(info.subresource, ()):
@@ -87,11 +91,11 @@ class ResourceHandler:
         if verb == "create":
             if info.name:
                 raise MethodNotAllowed()
-            return await self._create(request, resource, scope)
+            return await self._create(request, resource, scope, user=user)
         if verb == "update":
-            return await self._update(request, resource, scope, info.name)
+            return await self._update(request, resource, scope, info.name, user=user)
         if verb == "patch":
-            return await self._patch(request, resource, scope, info.name)
+            return await self._patch(request, resource, scope, info.name, user=user)
         if verb == "delete":
             return await self._delete(request, resource, scope, info.name)
         if verb == "deletecollection":
@@ -132,26 +136,27 @@ class ResourceHandler:
         return codec.respond_raw(_list_bytes(resource, page, metadata), media)
 
     # -- writes -----------------------------------------------------------------------------------
-    async def _create(self, request: web.BaseRequest, resource: Resource, scope: Scope) -> web.Response:
+    async def _create(self, request: web.BaseRequest, resource: Resource, scope: Scope, *,
+                      user: UserInfo | None) -> web.Response:
         media = codec.negotiate(request)
-        options = write_options(request.query)
+        options = write_options(request.query, user=user)
         body = codec.decode_body(await codec.read_body(request), codec.content_type_of(request))
         result = await self._store.create(resource, scope, body, options)
-        return codec.respond(result.obj, media, status=result.code, warnings=result.warnings)
+        return _answer(result, media)
 
     async def _update(self, request: web.BaseRequest, resource: Resource, scope: Scope, name: str,
-                      subresource: str = "") -> web.Response:
+                      subresource: str = "", *, user: UserInfo | None = None) -> web.Response:
         media = codec.negotiate(request)
-        options = write_options(request.query)
+        options = write_options(request.query, user=user)
         body = codec.decode_body(await codec.read_body(request), codec.content_type_of(request))
         result = await self._store.update(resource, scope, name, body, subresource=subresource,
                                           options=options)
-        return codec.respond(result.obj, media, status=result.code, warnings=result.warnings)
+        return _answer(result, media)
 
     async def _patch(self, request: web.BaseRequest, resource: Resource, scope: Scope, name: str,
-                     subresource: str = "") -> web.Response:
+                     subresource: str = "", *, user: UserInfo | None = None) -> web.Response:
         media = codec.negotiate(request)
-        options = write_options(request.query)
+        options = write_options(request.query, user=user)
         content_type = codec.content_type_of(request)
         patch = codec.decode_body(await codec.read_body(request), content_type,
                                   allowed=codec.PATCH_TYPES)
@@ -162,7 +167,7 @@ class ResourceHandler:
             result = await self._store.guaranteed_update(resource, scope, name, apply,
                                                          subresource=subresource, options=options,
                                                          check_unknown=True)
-        return codec.respond(result.obj, media, status=result.code, warnings=result.warnings)
+        return _answer(result, media)
 
     async def _server_side_apply(self, resource: Resource, scope: Scope, name: str, patch: Any,
                                  apply: Any, options: WriteOptions) -> WriteResult:
@@ -255,6 +260,15 @@ class ResourceHandler:
                              definition="io.k8s.api.autoscaling.v1.Scale")
             scale = await update_scale(self._store, resource, scope, name, apply, options)
         return codec.respond(scale, media)
+
+
+def _answer(result: WriteResult, media: codec.MediaType) -> web.Response:
+    """The written object, with admission's warnings as headers and its audit annotations kept on
+    the response for the audit log (`AUDIT_ANNOTATIONS`)."""
+    response = codec.respond(result.obj, media, status=result.code, warnings=result.warnings)
+    if result.audit_annotations:
+        response[AUDIT_ANNOTATIONS] = result.audit_annotations
+    return response
 
 
 def _patcher(resource: Resource, content_type: str, patch: Any, *, definition: str = "") -> Any:

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from apis.catalogue import Catalogue, Resource
+from apis.identity import TENANT_EXTRA
 from server.access import AccessControl
 from server.auth.user import UserInfo
 from server.authz import reviews
@@ -107,5 +108,5 @@ def _user_info(user: UserInfo) -> dict[str, Any]:
     info: dict[str, Any] = {"username": user.name, "groups": list(user.groups)}
     if user.uid:
         info["uid"] = user.uid
-    info["extra"] = {**{k: list(v) for k, v in user.extra}, reviews.TENANT_EXTRA: [user.tenant]}
+    info["extra"] = {**{k: list(v) for k, v in user.extra}, TENANT_EXTRA: [user.tenant]}
     return info

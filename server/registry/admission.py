@@ -2,19 +2,27 @@
 
 Upstream runs these as admission plugins; we keep the ones every cluster needs:
 NamespaceLifecycle (no new objects in a missing or terminating namespace) and Arktos's
-TenantExists (no objects in a missing or terminating tenant), SystemDaemonSet, and the protection
-of a tenant's default namespaces. Namespaces are emptied by the namespace controller, not here.
+TenantExists (no objects in a missing or terminating tenant), SystemDaemonSet, the protection
+of a tenant's default namespaces, PodSecurity (`server.registry.pod_security`) and ResourceQuota.
+Plugins that need more than the cache (RBAC escalation prevention needs the authorizer) are handed
+in as `AdmissionPlugin`s. A plugin refuses a write by raising an `ApiError`; an admitted write may
+carry warnings (``Warning`` headers) and audit annotations. Namespaces are emptied by the namespace
+controller, not here.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from apis.catalogue import Catalogue, Resource
+from server.auth.user import UserInfo
 from server.errors import Forbidden, NotFound
+from server.registry.admission_plugin import AdmissionPlugin, AdmissionRequest, AdmissionResult
 from server.registry.keys import SYSTEM_TENANT, Scope, object_key
 from server.registry.kinds import IMMORTAL_NAMESPACES
+from server.registry.pod_security import PodSecurityAdmission
 from server.registry.quota import QuotaAdmission
 from server.watchcache import WatchCache
 
@@ -22,24 +30,42 @@ log = logging.getLogger(__name__)
 
 
 class Admission:
-    def __init__(self, *, catalogue: Catalogue, cache: WatchCache) -> None:
+    def __init__(self, *, catalogue: Catalogue, cache: WatchCache,
+                 plugins: Sequence[AdmissionPlugin] = ()) -> None:
         self._cache = cache
         self._quota = QuotaAdmission(catalogue=catalogue, cache=cache)
         self._namespaces = catalogue.lookup("", "v1", "namespaces")
         self._tenants = catalogue.lookup("", "v1", "tenants")
+        # Upstream's order: PodSecurity, then the RBAC registry checks; quota comes last.
+        self._plugins: tuple[AdmissionPlugin, ...] = (PodSecurityAdmission(catalogue=catalogue, cache=cache),
+                                                      *plugins)
 
-    async def admit_create(self, resource: Resource, scope: Scope, obj: dict[str, Any]) -> None:
+    async def admit_create(self, resource: Resource, scope: Scope, obj: dict[str, Any], *,
+                           user: UserInfo | None = None) -> AdmissionResult:
         if resource.tenanted and self._tenants is not None:
             self._require_tenant(resource, scope.tenant, obj["metadata"].get("name", ""))
         if resource.namespaced and self._namespaces is not None:
             self._require_namespace(resource, scope, obj["metadata"].get("name", ""))
-        self._quota.admit_create(resource, scope, obj)
         if resource.group == "apps" and resource.plural == "daemonsets" and scope.tenant != SYSTEM_TENANT:
             # Arktos's SystemDaemonSet admission: daemons run on every node, for every tenant.
             raise Forbidden(f'daemonsets.apps "{obj["metadata"].get("name", "")}" is forbidden: only '
                             "the system tenant may create DaemonSets",
                             details={"name": obj["metadata"].get("name", ""), "group": "apps",
                                      "kind": "daemonsets"})
+        result = self._run_plugins(AdmissionRequest("CREATE", resource, scope, obj, user=user))
+        self._quota.admit_create(resource, scope, obj)
+        return result
+
+    async def admit_update(self, resource: Resource, scope: Scope, obj: dict[str, Any], old: dict[str, Any],
+                           *, subresource: str = "", user: UserInfo | None = None) -> AdmissionResult:
+        return self._run_plugins(AdmissionRequest("UPDATE", resource, scope, obj, old, subresource, user))
+
+    def _run_plugins(self, request: AdmissionRequest) -> AdmissionResult:
+        result = AdmissionResult()
+        for plugin in self._plugins:
+            if plugin.handles(request.resource):
+                result.add(plugin.validate(request))
+        return result
 
     async def admit_delete(self, resource: Resource, scope: Scope, obj: dict[str, Any]) -> None:
         """A tenant's default, kube-system and kube-public namespaces live as long as the tenant:

@@ -12,6 +12,8 @@ from typing import Any
 
 from apis.actions import action_spec_errors
 from apis.catalogue import Resource
+from apis.meta import now_rfc3339
+from apis.tenant_status import initializing
 from apis.validation import FieldError
 from server.registry.strategy import Strategy
 
@@ -119,7 +121,8 @@ class TenantStrategy(Strategy):
         finalizers = spec.setdefault("finalizers", [])
         if "arktos" not in finalizers:
             finalizers.append("arktos")
-        obj["status"] = {"phase": "Active"}
+        # Initialized stays False until the tenant controller has made the tenant's defaults.
+        obj["status"] = {"phase": "Active", "conditions": [initializing(now_rfc3339())]}
 
     def validate_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
         errors = self.validate(new)

@@ -18,7 +18,7 @@ import orjson
 
 from apis.catalogue import Resource
 from apis.selectors import FieldSelector, LabelSelector
-from server.errors import BadRequest, Expired
+from server.errors import BadRequest, Expired, InternalError
 from server.registry.keys import Scope, list_prefix
 from server.registry.store import raise_timeout
 from server.storage.interface import Backend, CompactedError, FutureRevisionError
@@ -94,7 +94,11 @@ class Lister:
     def _from_cache(self, resource: Resource, prefix: str, options: ListOptions, *,
                     paginate: bool) -> ListPage:
         revision = self._cache.revision
-        snapshot = self._cache.resource(resource.key_segment).snapshot(prefix)
+        cache = self._cache.resource(resource.key_segment)
+        unreadable = cache.unreadable_under(prefix)
+        if unreadable:  # upstream fails the whole list on a value it cannot transform
+            raise InternalError.occurred(unreadable)
+        snapshot = cache.snapshot(prefix)
         matched = [o for o in snapshot if _matches(o.obj, options)]
         if not paginate or options.limit <= 0 or len(matched) <= options.limit:
             return ListPage(matched, revision)
@@ -133,6 +137,8 @@ class Lister:
             revision = page.revision
             for index, kv in enumerate(page.items):
                 start_after = kv.key
+                if kv.unreadable:
+                    raise InternalError.occurred(kv.unreadable)
                 cached = decode(kv)
                 if not _matches(cached.obj, options):
                     continue

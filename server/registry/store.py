@@ -21,12 +21,14 @@ import orjson
 from apis import defaults, validation
 from apis.catalogue import Resource
 from apis.validation import FieldError
+from server.auth.user import UserInfo
 from server.errors import (
     AlreadyExists,
     ApiError,
     BadRequest,
     Conflict,
     Forbidden,
+    InternalError,
     Invalid,
     NotFound,
     Timeout,
@@ -62,6 +64,8 @@ _MAX_RETRIES = 16
 class WriteOptions:
     dry_run: bool = False
     field_validation: str = "Warn"  # Strict | Warn | Ignore (upstream default: Warn)
+    # Who asks: admission decides by it (RBAC escalation); None for the server's own writes.
+    user: UserInfo | None = None
 
 
 @dataclass(slots=True)
@@ -69,6 +73,8 @@ class WriteResult:
     obj: dict[str, Any]
     code: int = 200
     warnings: list[str] = field(default_factory=list)
+    # Admission's notes for the audit log (e.g. pod-security.kubernetes.io/audit-violations).
+    audit_annotations: dict[str, str] = field(default_factory=dict)
 
 
 class GenericStore:
@@ -94,9 +100,13 @@ class GenericStore:
 
     # -- reads ------------------------------------------------------------------------------------
     def get(self, resource: Resource, scope: Scope, name: str) -> CachedObject:
-        cached = self._cache.resource(resource.key_segment).objects.get(
-            object_key(resource, scope, name))
+        key = object_key(resource, scope, name)
+        cache = self._cache.resource(resource.key_segment)
+        cached = cache.objects.get(key)
         if cached is None:
+            unreadable = cache.unreadable.get(key)
+            if unreadable:  # stored, but not decryptable with the configured keys
+                raise InternalError.occurred(unreadable)
             raise NotFound.object(resource.plural, name, resource.group)
         return cached
 
@@ -104,6 +114,8 @@ class GenericStore:
         kv = await self._backend.get(key)
         if kv is None:
             raise NotFound.object(resource.plural, name, resource.group)
+        if kv.unreadable:
+            raise InternalError.occurred(kv.unreadable)
         return kv
 
     # -- create -----------------------------------------------------------------------------------
@@ -119,16 +131,17 @@ class GenericStore:
         strategy = self.strategy(resource)
         strategy.prepare_for_create(obj)
         self._raise_invalid(resource, name, [*report.errors, *strategy.validate(obj)])
-        await self._admission.admit_create(resource, scope, obj)
+        admitted = await self._admission.admit_create(resource, scope, obj, user=options.user)
+        warnings += admitted.warnings
         strategy.canonicalize(obj)
         if options.dry_run:
-            return WriteResult(obj, 201, warnings)
+            return WriteResult(obj, 201, warnings, admitted.audit_annotations)
         key = object_key(resource, scope, name)
         try:
             revision = await self._backend.create(key, orjson.dumps(obj))
         except KeyExistsError as e:
             raise AlreadyExists.object(resource.plural, name, resource.group) from e
-        return WriteResult(await self._served(key, obj, revision), 201, warnings)
+        return WriteResult(await self._served(key, obj, revision), 201, warnings, admitted.audit_annotations)
 
     # -- update and patch -------------------------------------------------------------------------
     async def update(self, resource: Resource, scope: Scope, name: str, body: Any, *,
@@ -196,13 +209,18 @@ class GenericStore:
                 defaults.apply_defaults(resource, new)
             strategy.prepare_for_update(new, current_obj)
             self._raise_invalid(resource, name, [*report.errors, *strategy.validate_update(new, current_obj)])
+            admitted = await self._admission.admit_update(resource, scope, new, current_obj,
+                                                          subresource=subresource, user=options.user)
+            warnings += admitted.warnings
             strategy.canonicalize(new)
             current_obj["metadata"].pop("resourceVersion", None)
-            if new == current_obj or options.dry_run:
+            # A stale value (read through an older encryption key) is written even when unchanged:
+            # upstream's GuaranteedUpdate does so, and key rotation relies on it.
+            if (new == current_obj and not kv.stale) or options.dry_run:
                 # A dry run answers what would be stored, at the version it would replace.
                 served = new if options.dry_run else decode(kv).obj
                 served["metadata"]["resourceVersion"] = str(kv.mod_revision)
-                return WriteResult(served, 200, warnings)
+                return WriteResult(served, 200, warnings, admitted.audit_annotations)
             if self._finalized(self.strategy(resource), new):
                 return await self._remove(resource, key, kv, options, name)
             try:
@@ -214,7 +232,8 @@ class GenericStore:
                 continue
             except KeyNotFoundError as e:
                 raise NotFound.object(resource.plural, name, resource.group) from e
-            return WriteResult(await self._served(key, new, revision), 200, warnings)
+            return WriteResult(await self._served(key, new, revision), 200, warnings,
+                               admitted.audit_annotations)
         raise Conflict.modified(resource.plural, name, resource.group)
 
     # -- delete -----------------------------------------------------------------------------------

@@ -18,12 +18,22 @@ from typing import Literal, Protocol
 
 @dataclass(frozen=True, slots=True)
 class KeyValue:
-    """One version of one key, as etcd's mvccpb.KeyValue."""
+    """One version of one key, as etcd's mvccpb.KeyValue.
+
+    Backends set only the first four fields. The value transformer between the registry and a
+    backend (`server.storage.transforming`, encryption at rest) adds what upstream's etcd3 store
+    learns from its transformer: ``stale`` when the value was read through a key other than the
+    one that writes (a rewrite would change the stored bytes, so an unchanged update must still
+    be written), and ``unreadable`` when the stored value could not be transformed at all (then
+    ``value`` is empty and the text says why).
+    """
 
     key: str
     value: bytes
     create_revision: int
     mod_revision: int
+    stale: bool = False
+    unreadable: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +74,11 @@ class ListResult:
 
 class StorageError(Exception):
     """Base of the storage layer's exception tree; the registry converts these to API Status."""
+
+
+class UnreadableError(StorageError):
+    """A stored value this server cannot read: it did not decrypt (``KeyValue.unreadable``) or it
+    is not the JSON the registry wrote. The registry answers upstream's 500 for it."""
 
 
 class KeyExistsError(StorageError):

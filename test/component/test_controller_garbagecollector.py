@@ -6,8 +6,14 @@ the owner is gone, Foreground keeps owner and middle (finalizer ``foregroundDele
 blocking dependents are gone, Orphan strips the reference and keeps the dependents; ConfigMaps
 owned by a ConfigMap in another tenant; a dependent with one owner left keeps it and loses only
 the reference to the deleted one; a dependent naming an owner uid that never existed is deleted;
-a cluster-scoped owner (a Node) takes its namespaced dependent with it. Leaves out CRDs added
-while running (discovery refresh is unit-level) and memory figures.
+a cluster-scoped owner (a Node) takes its namespaced dependent with it. Owners resolve only inside
+the dependent's tenant: a dependent naming another tenant's object (same name in its own tenant
+or not) is collected exactly like one naming a uid nobody has, one with an owner of its own loses
+only the foreign reference, and the other tenant's foreground deletion neither waits for nor
+deletes it; upstream's OwnerRefInvalidNamespace Warning event for an owner in another namespace
+of the tenant, a cluster-scoped owner named from inside a tenant, and a tenant-scoped dependent
+naming a namespaced kind (left alone, as upstream leaves a cluster-scoped one). Leaves out CRDs
+added while running (discovery refresh is unit-level) and memory figures.
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ import pytest
 from apiserver_process import ApiServerProcess
 from controller_harness import eventually, get_or_none, new_namespace, running
 
-from client.resources import CONFIGMAPS, NAMESPACES, TENANTS, ResourceRef
+from client.config import config_for_url
+from client.events import EVENTS
+from client.resources import CLUSTER_ROLES, CONFIGMAPS, NAMESPACES, TENANTS, ResourceRef
 from client.rest import ApiClient
 from controllers.garbagecollector import GarbageCollector
 
@@ -170,3 +178,120 @@ async def test_cluster_scoped_owner_takes_its_namespaced_dependent(client: ApiCl
         "name": "node-info", "ownerReferences": [owner_ref(node)]}}, tenant="system", namespace=ns)
     await client.delete(NODES, node["metadata"]["name"])
     await eventually(lambda: gone(client, CONFIGMAPS, dependent), "dependent of the deleted node collected")
+
+
+async def new_tenant(client: ApiClient, prefix: str, *namespaces: str) -> str:
+    tenant = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    await client.create(TENANTS, {"apiVersion": "v1", "kind": "Tenant", "metadata": {"name": tenant}})
+    for ns in namespaces:
+        await client.create(NAMESPACES, {"metadata": {"name": ns}}, tenant=tenant)
+    return tenant
+
+
+async def configmap(client: ApiClient, tenant: str, namespace: str, name: str,
+                    refs: list[dict[str, Any]] | None = None,
+                    finalizers: list[str] | None = None) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": name}
+    if refs:
+        metadata["ownerReferences"] = refs
+    if finalizers:
+        metadata["finalizers"] = finalizers
+    created: dict[str, Any] = await client.create(
+        CONFIGMAPS, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata}, tenant=tenant,
+        namespace=namespace)
+    return created
+
+
+async def warnings(client: ApiClient, tenant: str, namespace: str) -> list[dict[str, Any]]:
+    events = (await client.list(EVENTS, tenant=tenant, namespace=namespace))["items"]
+    return [e for e in events if e.get("reason") == "OwnerRefInvalidNamespace"]
+
+
+async def test_an_object_of_another_tenant_is_no_owner(apiserver: ApiServerProcess) -> None:
+    async with ApiClient(config_for_url(apiserver.url)) as setup:
+        acme, globex = await new_tenant(setup, "acme", "apps"), await new_tenant(setup, "globex", "apps")
+        foreign = await configmap(setup, globex, "apps", "owner")
+        their_dependent = await configmap(setup, globex, "apps", "dep", [owner_ref(foreign)], [HOLD])
+        mine = await configmap(setup, acme, "apps", "mine")
+        await configmap(setup, acme, "apps", "owner")  # the same name in acme, another uid
+        cross = await configmap(setup, acme, "apps", "cross", [owner_ref(foreign)])
+        ghost = await configmap(setup, acme, "apps", "ghost",
+                                [{**owner_ref(foreign), "uid": str(uuid.uuid4())}])
+        held = await configmap(setup, acme, "apps", "held", [owner_ref(foreign)], [HOLD])
+        mixed = await configmap(setup, acme, "apps", "mixed", [owner_ref(mine), owner_ref(foreign)])
+        # Globex deletes its owner in the foreground before any collector ran.
+        await setup.delete(CONFIGMAPS, "owner", tenant=globex, namespace="apps",
+                           propagation_policy="Foreground")
+
+    async with running(apiserver.url, GarbageCollector) as client:
+        async def deleting(obj: dict[str, Any], tenant: str) -> bool:
+            current = await get_or_none(client, CONFIGMAPS, obj["metadata"]["name"], tenant=tenant,
+                                        namespace="apps")
+            return bool(current and current["metadata"].get("deletionTimestamp"))
+
+        # Globex's own dependent is deleted for its foreground owner; acme's objects are not.
+        await eventually(lambda: deleting(their_dependent, globex), "globex's dependent being deleted")
+        await release(client, their_dependent, globex)
+        # The owner's foreground deletion waits for globex's dependent only, never for acme's `held`.
+        await eventually(lambda: gone(client, CONFIGMAPS, foreign, tenant=globex), "globex's owner gone")
+        # A foreign uid is no owner: collected exactly like a uid nobody has.
+        await eventually(lambda: gone(client, CONFIGMAPS, cross, tenant=acme), "cross-tenant dependent gone")
+        await eventually(lambda: gone(client, CONFIGMAPS, ghost, tenant=acme), "ghost dependent collected")
+        await eventually(lambda: deleting(held, acme), "held dependent collected too")
+
+        async def only_own_owner_left() -> bool:
+            current = await client.get(CONFIGMAPS, "mixed", tenant=acme, namespace="apps")
+            assert current["metadata"]["uid"] == mixed["metadata"]["uid"], "a dependent with an owner stays"
+            return [r["uid"] for r in current["metadata"].get("ownerReferences") or []] == \
+                [mine["metadata"]["uid"]]
+
+        await eventually(only_own_owner_left, "the foreign reference removed, the own one kept")
+        # Nothing tells acme that globex's uid exists: no event about it.
+        assert not await warnings(client, acme, "apps")
+        await release(client, held, acme)
+
+
+async def release(client: ApiClient, obj: dict[str, Any], tenant: str) -> None:
+    """Drops the test's finalizer so the object can go."""
+    current = await get_or_none(client, CONFIGMAPS, obj["metadata"]["name"], tenant=tenant, namespace="apps")
+    if current is not None:
+        current["metadata"]["finalizers"] = []
+        await client.update(CONFIGMAPS, current, tenant=tenant, namespace="apps")
+
+
+async def test_invalid_owner_references_are_reported_as_upstream(client: ApiClient) -> None:
+    acme = await new_tenant(client, "acme", "apps", "other", "default")  # events of tenant objects: default
+    elsewhere = await configmap(client, acme, "other", "owner")
+    node = await client.create(NODES, {"apiVersion": "v1", "kind": "Node",
+                                       "metadata": {"name": f"gc-node-{uuid.uuid4().hex[:6]}"}})
+    wrong_namespace = await configmap(client, acme, "apps", "wrong-ns", [owner_ref(elsewhere)])
+    wrong_tenant = await configmap(client, acme, "apps", "node-owned", [owner_ref(node)])
+    # A tenant-scoped object cannot be owned by a namespaced kind: upstream leaves such a
+    # (cluster-scoped there) dependent alone rather than delete it.
+    role = await client.create(CLUSTER_ROLES, {"metadata": {"name": "owned-role",
+                                                            "ownerReferences": [owner_ref(elsewhere)]},
+                                               "rules": []}, tenant=acme)
+    await eventually(lambda: gone(client, CONFIGMAPS, wrong_namespace, tenant=acme), "wrong-namespace one")
+    await eventually(lambda: gone(client, CONFIGMAPS, wrong_tenant, tenant=acme), "node-owned dependent")
+    expected = {
+        f'ownerRef [v1/ConfigMap, namespace: apps, name: owner, uid: {elsewhere["metadata"]["uid"]}] '
+        'does not exist in namespace "apps"',
+        f'ownerRef [v1/Node, namespace: apps, name: {node["metadata"]["name"]}, '
+        f'uid: {node["metadata"]["uid"]}] does not exist in tenant "{acme}"',
+    }
+
+    async def reported() -> bool:
+        events = await warnings(client, acme, "apps")
+        assert all(e["type"] == "Warning" and e["involvedObject"]["kind"] == "ConfigMap" for e in events)
+        return {e["message"] for e in events} == expected
+
+    await eventually(reported, "OwnerRefInvalidNamespace events on the dependents")
+
+    async def role_reported() -> bool:
+        events = await warnings(client, acme, "default")
+        return any(e["involvedObject"]["name"] == "owned-role" for e in events)
+
+    await eventually(role_reported, "an event on the tenant-scoped dependent")
+    still = await client.get(CLUSTER_ROLES, "owned-role", tenant=acme)
+    assert still["metadata"]["uid"] == role["metadata"]["uid"]
+    await client.delete(NODES, node["metadata"]["name"])

@@ -6,8 +6,9 @@ test CA. Covers: logs (tail, timestamps, limitBytes, follow seeing new lines and
 container exits, previous after a restart, upstream's 400/404 texts); exec over WebSocket v5 (`cat
 /etc/hostname`, stdin echo ended by the v5 close signal, a non-zero exit code) and over SPDY/3.1 (stdin
 FIN, stderr, exit code); attach to a running process's stdout; port-forward to busybox httpd over the
-KEP-4006 WebSocket tunnel, the v4 channel protocol and SPDY with an HTTP GET through each; 401/403 for
-missing or unprivileged client certificates, loopback-only access without a client CA; a 400 for a
+KEP-4006 WebSocket tunnel, the v4 channel protocol and SPDY with an HTTP GET through each; every request
+reviewed by a real API server (SubjectAccessReview): 401 without credentials, 403 with upstream's text for
+a certificate RBAC does not allow; without a client CA, loopback callers only (401 otherwise); a 400 for a
 runtime that cannot stream; and one real `Kubelet` against a real API server: the node reports the
 server's port and a pod it started answers logs and exec. Leaves out: tty and resize (same bridge as
 exec), the API server's proxy, kubectl itself.
@@ -46,7 +47,11 @@ from kubelet.hollow import HollowRuntime
 from kubelet.kubelet import Kubelet
 from kubelet.machine import primary_ip
 from kubelet.runtime import ContainerInfo, Runtime, SandboxInfo
+from kubelet.streaming.access import AccessPolicy
+from kubelet.streaming.authn import TokenAuthenticator
+from kubelet.streaming.authz import WebhookAuthorizer
 from kubelet.streaming.pod_directory import LocatedPod
+from kubelet.streaming.reviews import ApiReviews
 from kubelet.streaming.server import StreamingServer
 from kubelet.streaming.tls import self_signed_serving_files, server_ssl_context
 from tools.pki import ensure_ca, issue_client_cert
@@ -109,8 +114,8 @@ class Pods:
 @dataclass
 class Clients:
     base: str
-    admin: ssl.SSLContext  # O=system:masters
-    stranger: ssl.SSLContext  # a verified certificate without the right group
+    admin: ssl.SSLContext  # O=system:masters: RBAC allows it everything
+    stranger: ssl.SSLContext  # a verified certificate RBAC grants nothing
     anonymous: ssl.SSLContext  # trusts the server, presents nothing
 
 
@@ -125,15 +130,24 @@ def client_context(server_ca: Path, tmp: Path, pair: Any = None) -> ssl.SSLConte
 
 
 @pytest.fixture
-async def stack(containerd: ContainerdProcess, tmp_path: Path) -> AsyncIterator[tuple[Pods, Clients]]:
+async def reviews(apiserver: ApiServerProcess) -> AsyncIterator[ApiReviews]:
+    """The kubelet's reviews, answered by the module's API server (its plain port: as an admin)."""
+    async with ApiClient(config_for_url(apiserver.url)) as client:
+        yield ApiReviews(client)
+
+
+@pytest.fixture
+async def stack(containerd: ContainerdProcess, reviews: ApiReviews,
+                tmp_path: Path) -> AsyncIterator[tuple[Pods, Clients]]:
     runtime = CriRuntime("containerRuntime", containerd.endpoint, log_root=tmp_path / "logs",
                          cgroup_parent=CGROUP_PARENT, relist_s=0.5)
     pods = Pods(runtime)
     files = self_signed_serving_files(tmp_path / "pki", hostname="ks-node", hosts=["127.0.0.1"])
     client_ca = ensure_ca(tmp_path / "client-ca")
     context = server_ssl_context(files, client_ca_file=str(client_ca.cert_path))
-    server = StreamingServer(pods, address="127.0.0.1", port=0, ssl_context=context,
-                             client_ca_configured=True)
+    access = AccessPolicy(node="ks-node", client_ca_configured=True, tokens=TokenAuthenticator(reviews),
+                          authorizer=WebhookAuthorizer(reviews))
+    server = StreamingServer(pods, address="127.0.0.1", port=0, ssl_context=context, access=access)
     port = await server.start()
     server_ca = tmp_path / "pki" / "ca.crt"
     admin = issue_client_cert(client_ca, common_name="alice", organizations=["system:masters"])
@@ -371,11 +385,12 @@ async def test_port_forward_over_tunnel_channels_and_spdy(stack: tuple[Pods, Cli
         await connection.close()
 
 
-async def test_access_needs_a_privileged_client_certificate(stack: tuple[Pods, Clients]) -> None:
+async def test_access_is_reviewed_by_the_api_server(stack: tuple[Pods, Clients]) -> None:
+    """containerLogs is nodes/proxy upstream (only /logs/ is nodes/log); bob holds no role for it."""
     _, clients = stack
     status, body = await get(clients, logs_path("any"), clients.stranger)
     assert (status, json.loads(body)["message"]) == (
-        403, "Forbidden (user=bob, verb=get, resource=nodes, subresource(s)=[log])")
+        403, "Forbidden (user=bob, verb=get, resource=nodes, subresource=proxy)")
     assert (await get(clients, logs_path("any"), clients.anonymous))[0] == 401
     assert (await get(clients, "/healthz", clients.anonymous)) == (200, "ok")
 
@@ -385,7 +400,7 @@ async def test_without_a_client_ca_only_loopback_is_served(stack: tuple[Pods, Cl
     pods, _ = stack
     files = self_signed_serving_files(tmp_path / "open-pki", hostname="ks-node", hosts=["127.0.0.1"])
     server = StreamingServer(pods, address="0.0.0.0", port=0, ssl_context=server_ssl_context(files),
-                             client_ca_configured=False)
+                             access=AccessPolicy(node="ks-node", client_ca_configured=False))
     port = await server.start()
     trusting = ssl.create_default_context()
     trusting.check_hostname, trusting.verify_mode = False, ssl.CERT_NONE
@@ -397,7 +412,7 @@ async def test_without_a_client_ca_only_loopback_is_served(stack: tuple[Pods, Cl
         assert (status, json.loads(body)["reason"]) == (404, "NotFound")  # past the access check
         remote = Clients(f"https://{outside}:{port}", trusting, trusting, trusting)
         status, body = await get(remote, logs_path("ghost"))
-        assert (status, json.loads(body)["reason"]) == (403, "Forbidden")
+        assert (status, json.loads(body)["reason"]) == (401, "Unauthorized")  # no credential to review
     finally:
         await server.stop()
 

@@ -8,8 +8,9 @@ VmRuntimeReady node, and pending with a FailedScheduling event and PodScheduled=
 (Unschedulable) when there is none; container pods never on
 ContainerRuntimeReady=False; unschedulable -> bound when a fitting node appears; taints and
 tolerations; node affinity; required anti-affinity spreading pods one per node; host-port
-conflicts; priority order when only one pod fits. Leaves out RBAC and leader election
-(test_scheduler_process.py) and throughput (bench/scheduler_bench.py).
+conflicts (in the system tenant: a tenant's namespaces refuse host ports); priority order when
+only one pod fits. Leaves out RBAC and leader election (test_scheduler_process.py) and throughput
+(bench/scheduler_bench.py).
 """
 
 from __future__ import annotations
@@ -211,6 +212,8 @@ async def test_required_anti_affinity_spreads_one_pod_per_node(env: Env) -> None
 
 
 async def test_host_ports_do_not_collide(env: Env) -> None:
+    # Host ports are the system tenant's: a tenant's namespaces enforce Pod Security baseline.
+    await make_tenant(env.client, "system", NS)
     await make_node(env.client, "big", cpu="64")
     await make_node(env.client, "small")
     env.start_scheduler()
@@ -222,9 +225,9 @@ async def test_host_ports_do_not_collide(env: Env) -> None:
             "resources": {"requests": {"cpu": "100m"}},
         }
     ]
-    await make_pod(env.client, TENANT, NS, "a", containers=ports)
-    await make_pod(env.client, TENANT, NS, "b", containers=ports)
-    assert {await node_of(env.client, TENANT, NS, "a"), await node_of(env.client, TENANT, NS, "b")} == {
+    await make_pod(env.client, "system", NS, "a", containers=ports)
+    await make_pod(env.client, "system", NS, "b", containers=ports)
+    assert {await node_of(env.client, "system", NS, "a"), await node_of(env.client, "system", NS, "b")} == {
         "big",
         "small",
     }

@@ -4,7 +4,8 @@ Covers, as the stages of one VM's life (the tests run in file order and share it
 costs seconds of TCG): a VM pod created through the kubelet adapter `VmCriRuntime` (image alias
 ``cirros`` resolved from the local store, a 1-vCPU/128 MiB VM from ``resources``, Version/Status);
 the serial console in the CRI log showing the guest booting, the public key installed and the
-base64 ``userData`` script's and ``cloudInitUserDataScript``'s output; an unknown image failing
+base64 ``userData`` script's and ``cloudInitUserDataScript``'s output; qemu under its seccomp
+sandbox (``-sandbox on,...``; every later stage runs under it too); an unknown image failing
 with ErrImagePull and exec answering UNIMPLEMENTED; pause/resume (QMP ``query-status`` through the
 verbose status, the heartbeat stopping, ``vm_status`` paused); snapshot → the guest moves on →
 restore rewinds its heartbeat; reboot (boot counter 2); a runtime restart adopting the running
@@ -176,6 +177,10 @@ def _process_exists(pid: int) -> bool:
     return True
 
 
+def _proc_file(pid: str, name: str) -> bytes:
+    return Path(f"/proc/{pid}/{name}").read_bytes()
+
+
 def _heartbeats(text: str) -> list[int]:
     return [int(n) for n in re.findall(r"arktos-vm: heartbeat (\d+)", text)]
 
@@ -193,6 +198,20 @@ async def test_boot_shows_guest_config_on_console(vm: Vm) -> None:
     assert status.status.state == pb.CONTAINER_RUNNING
     assert status.info["vcpus"] == "1" and status.info["memory-mib"] == "128"
     assert status.status.annotations[vm_annotations.POWER_STATE] == "running"
+
+
+async def test_qemu_runs_under_its_seccomp_sandbox(vm: Vm) -> None:
+    """``-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny``: the
+    kernel reports qemu in seccomp filter mode, and the guest (booted above) runs under it."""
+    async with CriClient(vm.runtime.endpoint, timeout=30) as cri:
+        qemu_pid = (await cri.container_status(vm.container_id, verbose=True)).info["qemu-pid"]
+    args = _proc_file(qemu_pid, "cmdline").split(b"\0")
+    sandbox = args[args.index(b"-sandbox") + 1].decode()
+    assert sandbox == "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
+    status = dict(line.split(":\t", 1) for line in _proc_file(qemu_pid, "status").decode().splitlines()
+                  if ":\t" in line)
+    assert status["Seccomp"] == "2" and int(status["Seccomp_filters"]) >= 1
+    await _wait_console(vm, r"heartbeat \d+")  # the guest keeps running under it
 
 
 async def test_unknown_image_and_exec_are_refused(vm: Vm, tmp_path: Path) -> None:

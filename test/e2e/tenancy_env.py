@@ -3,11 +3,11 @@
 The tenancy tests (test_tenancy_*.py) all need the same expensive setup, so it is built once per
 session: a TLS-only API server (``start_apiserver(..., tls=True)``, whose credentials come from
 ``tools.cluster_credentials``) with our own ``--token-auth-file``, the real controller manager
-(``python -m controllers --kubeconfig controller.kubeconfig``) so tenants are initialised as
-arktos-up does it, and tenants ``acme`` and ``globex`` created by the system admin with stock
-``kubectl create -f``. Each tenant has an ``admin`` with a client certificate issued by the real
-``hack/setup-tenant-user.sh`` and an ``admin`` with a bearer token; acme also has a token user
-``viewer`` (bound to view-only rights by the tests that need it).
+(``python -m controllers --kubeconfig controller.kubeconfig --use-service-account-credentials``) so
+tenants are initialised as arktos-up does it, and tenants ``acme`` and ``globex`` created by the
+system admin with stock ``kubectl create -f``. Each tenant has an ``admin`` with a client
+certificate issued by the real ``hack/setup-tenant-user.sh`` and an ``admin`` with a bearer
+token; acme also has a token user ``viewer`` (bound to view-only rights by the tests that need it).
 
 `TenancyEnv.call` speaks raw HTTPS as any identity (``ssl`` + ``http.client``): the isolation
 matrix sends hundreds of requests and must see exact status codes and bodies, which kubectl
@@ -19,7 +19,6 @@ tenant sees a smaller discovery than the admin).
 from __future__ import annotations
 
 import base64
-import functools
 import http.client
 import json
 import os
@@ -316,7 +315,8 @@ def start_controller_manager(workdir: Path, kubeconfig: Path) -> tuple[subproces
     log_path = workdir / "kube-controller-manager.log"
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "controllers", "--kubeconfig", str(kubeconfig)],
+            [sys.executable, "-m", "controllers", "--kubeconfig", str(kubeconfig),
+             "--use-service-account-credentials"],
             cwd=REPO_ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -337,7 +337,10 @@ def create_tenants_with_kubectl(env: TenancyEnv, kubectl_binary: str) -> None:
     for tenant in TENANTS:
         admin.run("create", "-f", str(env.tenant_manifest(tenant)))
     for tenant in TENANTS:
-        env.wait_for(f"tenant {tenant} to be initialised", functools.partial(env.tenant_initialised, tenant))
+        # The README's way to know a tenant is ready: its Initialized condition.
+        admin.run("wait", "--for=condition=Initialized", f"tenant/{tenant}",
+                  f"--timeout={WAIT_TIMEOUT_S:.0f}s", timeout=WAIT_TIMEOUT_S + 10)
+        assert env.tenant_initialised(tenant), f"tenant {tenant} Initialized before its defaults exist"
 
 
 def build_tenancy_env(workdir: Path) -> TenancyEnv:

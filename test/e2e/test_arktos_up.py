@@ -139,7 +139,7 @@ def arktos_up(cluster_env: dict[str, str]) -> Iterator[ArktosUp]:
 CREDENTIAL_FILES = [
     "ca.crt", "ca.key", "serving-kube-apiserver.crt", "serving-kube-apiserver.key", "sa.key", "sa.pub",
     "known_tokens.csv", "admin.kubeconfig", "controller.kubeconfig", "scheduler.kubeconfig",
-    "kubelet.kubeconfig",
+    "kubelet.kubeconfig", "encryption-config.yaml",
 ]  # fmt: skip
 
 

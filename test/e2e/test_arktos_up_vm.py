@@ -16,20 +16,20 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from apiserver_process import REPO_ROOT
 from test_arktos_up import ArktosUp
 from workload_cluster import (
     Kubectl,
+    kubectl_as,
     module_tmp,  # noqa: F401 (fixture)
     phase_running,
     running_cluster,
+    tenant_kubeconfig,
     workload_cluster_env,
 )
 
@@ -238,30 +238,17 @@ def test_vm_of_one_tenant_is_invisible_to_another(kubectl: Kubectl) -> None:
                                                   "metadata": {"name": "acme"}}))
     kubectl("create", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "Tenant",
                                                   "metadata": {"name": "globex"}}))
-    acme = _tenant_kubeconfig(kubectl.env, "acme", "admin")
-    globex = _tenant_kubeconfig(kubectl.env, "globex", "admin")
+    acme = tenant_kubeconfig(kubectl.env, "acme", "admin")
+    globex = tenant_kubeconfig(kubectl.env, "globex", "admin")
     manifest = vm_pod("acme-vm")
-    created = _kubectl_as(kubectl.env, acme, "create", "-f", "-", stdin=json.dumps(manifest))
+    created = kubectl_as(kubectl.env, acme, "create", "-f", "-", stdin=json.dumps(manifest))
     assert created.returncode == 0, created.stderr
-    seen = _kubectl_as(kubectl.env, acme, "get", "pods", "-o", "name")
+    seen = kubectl_as(kubectl.env, acme, "get", "pods", "-o", "name")
     assert "pod/acme-vm" in seen.stdout
-    hidden = _kubectl_as(kubectl.env, globex, "get", "pod", "acme-vm")
+    hidden = kubectl_as(kubectl.env, globex, "get", "pod", "acme-vm")
     assert hidden.returncode != 0 and "NotFound" in hidden.stderr, hidden.stderr
-    assert "acme-vm" not in _kubectl_as(kubectl.env, globex, "get", "pods", "-A").stdout
-    _kubectl_as(kubectl.env, acme, "delete", "pod", "acme-vm", "--grace-period=0", "--force")
-
-
-def _tenant_kubeconfig(env: dict[str, str], tenant: str, user: str) -> str:
-    made = subprocess.run([str(REPO_ROOT / "hack" / "setup-tenant-user.sh"), tenant, user], env=env,
-                          capture_output=True, text=True, timeout=60)
-    assert made.returncode == 0, made.stderr
-    return made.stdout.strip().splitlines()[-1]
-
-
-def _kubectl_as(env: dict[str, str], kubeconfig: str, *args: str,
-                stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([env["KUBECTL"], "--kubeconfig", kubeconfig, *args], env=env,
-                          capture_output=True, text=True, timeout=30, input=stdin)
+    assert "acme-vm" not in kubectl_as(kubectl.env, globex, "get", "pods", "-A").stdout
+    kubectl_as(kubectl.env, acme, "delete", "pod", "acme-vm", "--grace-period=0", "--force")
 
 
 def test_delete_removes_qemu_and_files(kubectl: Kubectl, running_vm: str) -> None:

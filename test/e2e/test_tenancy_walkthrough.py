@@ -1,7 +1,8 @@
 """The tenant walk-through with stock kubectl (1.32 and 1.37), as README tells a person to do it.
 
 Covers: the system admin's `kubectl create -f` of Tenants acme and globex (done by the shared
-fixture) left them Active with namespaces default/kube-system/kube-public, ClusterRole admin-role,
+fixture, which waits with `kubectl wait --for=condition=Initialized`) left them Active and
+Initialized with namespaces default/kube-system/kube-public, ClusterRole admin-role,
 ClusterRoleBinding admin-role-binding and the default Network, seen through the admin's prefix
 server URL; each tenant's `admin` — by a client certificate from hack/setup-tenant-user.sh and by a
 bearer token — creates, reads and deletes ConfigMaps with plain kubectl through short paths
@@ -32,6 +33,8 @@ def test_tenants_are_active_with_their_defaults(
     tenants = {t["metadata"]["name"]: t for t in admin.json("get", "tenants")["items"]}
     for name in TENANTS:
         assert tenants[name]["status"]["phase"] == "Active"
+        initialized = {c["type"]: c for c in tenants[name]["status"]["conditions"]}["Initialized"]
+        assert (initialized["status"], initialized["reason"]) == ("True", "DefaultsCreated")
         assert "arktos" in tenants[name]["spec"]["finalizers"]
         # The admin reaches into each tenant through the prefix form of the server URL.
         server = f"--server={tenancy_env.server.url}/tenants/{name}"

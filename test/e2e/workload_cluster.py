@@ -116,6 +116,21 @@ def container_status(pod: dict[str, Any], name: str | None = None) -> dict[str, 
     return {}
 
 
+def tenant_kubeconfig(env: dict[str, str], tenant: str, user: str) -> str:
+    """hack/setup-tenant-user.sh TENANT USER: the path of the tenant user's kubeconfig."""
+    made = subprocess.run([str(REPO_ROOT / "hack" / "setup-tenant-user.sh"), tenant, user], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    return made.stdout.strip().splitlines()[-1]
+
+
+def kubectl_as(env: dict[str, str], kubeconfig: str, *args: str,
+               stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """Stock kubectl with another identity's kubeconfig (a tenant user's)."""
+    return subprocess.run([env["KUBECTL"], "--kubeconfig", kubeconfig, *args], env=env,
+                          capture_output=True, text=True, timeout=30, input=stdin)
+
+
 @pytest.fixture(scope="module")
 def module_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("cluster")

@@ -134,8 +134,8 @@ def controller_manager(cluster: FaultCluster, log_path: Path) -> subprocess.Pope
     """A second controller manager, as arktos-up starts its own (same identity and flags)."""
     certs = Path(cluster.env["CERT_DIR"])
     return python_module(["controllers", "--kubeconfig", str(certs / "controller.kubeconfig"),
-                          "--root-ca-file", str(certs / "ca.crt"), *LEASE_FLAGS.split(), *NODE_FLAGS.split()],
-                         log_path)
+                          "--use-service-account-credentials", "--root-ca-file", str(certs / "ca.crt"),
+                          *LEASE_FLAGS.split(), *NODE_FLAGS.split()], log_path)
 
 
 def test_standby_controller_manager_takes_over_and_does_nothing_twice(

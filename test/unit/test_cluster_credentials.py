@@ -1,7 +1,9 @@
 """tools/cluster_credentials.py, tools/token_file.py and the `python -m tools.pki` command line.
 
 Covers: the files arktos-up.sh expects in CERT_DIR (names, modes), the identity in each
-component kubeconfig, the admin row of known_tokens.csv in Arktos's format, a second run reusing
+component kubeconfig (only the admin in system:masters), a CERT_DIR from before per-controller
+credentials getting its system:masters controller and kubelet-client certificates re-issued while
+everything else is reused, the admin row of known_tokens.csv in Arktos's format, a second run reusing
 every byte, token rows added once per user, and the CLI's `cluster`, `kubeconfig --require-ca`
 and `token` subcommands. Leaves out: the shell scripts and a live server (test/e2e).
 """
@@ -17,7 +19,8 @@ import pytest
 from cryptography.x509.oid import NameOID
 
 from tools.cluster_credentials import ensure_cluster_credentials
-from tools.kubeconfig import embedded_client_pair, read_kubeconfig
+from tools.kubeconfig import ClientIdentity, embedded_client_pair, ensure_client_kubeconfig, read_kubeconfig
+from tools.pki import ensure_ca, ensure_client_cert, parse_pair
 from tools.pki_cli import main as pki_main
 from tools.token_file import ensure_token, parse_rows
 
@@ -56,7 +59,7 @@ def test_first_run_creates_every_file_with_the_right_mode(tmp_path: Path) -> Non
     assert subject_of(tmp_path / "admin.kubeconfig", "admin") == (["system:admin"], ["system:masters"])
     assert subject_of(tmp_path / "controller.kubeconfig", "kube-controller-manager") == (
         ["system:kube-controller-manager"],
-        ["system:masters"],
+        [],
     )
     assert subject_of(tmp_path / "scheduler.kubeconfig", "kube-scheduler") == (["system:kube-scheduler"], [])
     assert subject_of(tmp_path / "kubelet.kubeconfig", "kubelet") == (["system:node:n1"], ["system:nodes"])
@@ -79,6 +82,33 @@ def test_second_run_changes_nothing(tmp_path: Path) -> None:
     ensure_cluster_credentials(tmp_path, server=SERVER, hosts=["127.0.0.1"], node_name="n1", log=log)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
     assert all(line.startswith("reused") for line in log), log
+
+
+def test_masters_certificates_of_an_older_cert_dir_are_reissued(tmp_path: Path) -> None:
+    """Before per-controller credentials, the controller manager and the API server's kubelet client
+    were in system:masters; a restart on such a CERT_DIR re-issues exactly those two."""
+    ensure_cluster_credentials(tmp_path, server=SERVER, hosts=["127.0.0.1"], node_name="n1")
+    ca = ensure_ca(tmp_path)
+    masters = ("system:masters",)
+    ensure_client_kubeconfig(tmp_path / "controller.kubeconfig", ca, server=SERVER,
+                             user="kube-controller-manager",
+                             identity=ClientIdentity("system:kube-controller-manager", organizations=masters))
+    for name in ("client-kube-apiserver-kubelet.crt", "client-kube-apiserver-kubelet.key"):
+        (tmp_path / name).unlink()
+    ensure_client_cert(ca, tmp_path / "client-kube-apiserver-kubelet.crt",
+                       tmp_path / "client-kube-apiserver-kubelet.key",
+                       common_name="kube-apiserver-kubelet-client", organizations=masters)
+    admin_before = (tmp_path / "admin.kubeconfig").read_bytes()
+    log: list[str] = []
+    ensure_cluster_credentials(tmp_path, server=SERVER, hosts=["127.0.0.1"], node_name="n1", log=log)
+    assert "issued system:kube-controller-manager in controller.kubeconfig" in log, log
+    assert subject_of(tmp_path / "controller.kubeconfig", "kube-controller-manager") == (
+        ["system:kube-controller-manager"], [])
+    pair = parse_pair((tmp_path / "client-kube-apiserver-kubelet.crt").read_bytes(),
+                      (tmp_path / "client-kube-apiserver-kubelet.key").read_bytes())
+    assert pair is not None
+    assert pair.certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME) == []
+    assert (tmp_path / "admin.kubeconfig").read_bytes() == admin_before
 
 
 def test_token_rows_added_once_per_user_and_tenant(tmp_path: Path) -> None:

@@ -1,7 +1,10 @@
 """Pure rules of the garbage collector, pod GC and controller options.
 
 Covers: which deletion policy the collector uses for an object whose owners are gone or going
-(controllers/garbagecollector.deletion_policy); the metadata-only transform and the
+(controllers/garbagecollector.deletion_policy); where an ownerReference may resolve for every
+pair of owner and dependent scopes — the dependent's tenant, its namespace for namespaced owners,
+cluster-scoped owners only from tenant system, narrower owners invalid — and upstream's
+OwnerRefInvalidNamespace message (controllers/gc_scope); the metadata-only transform and the
 discovery filter of the graph (controllers/gc_graph: list+watch+delete, events ignored, scope
 flags kept); pod GC's keys and oldest-first order (controllers/podgc); where the published root
 CA comes from (controllers/options); the process's duration and boolean flags. Leaves out API
@@ -17,6 +20,7 @@ from client.resources import ResourceRef
 from controllers.__main__ import parse_args
 from controllers.garbagecollector import Classified, deletion_policy, is_deleting_with, reference_to
 from controllers.gc_graph import GraphResource, _deletable, metadata_only, owner_uids
+from controllers.gc_scope import OwnerPlace, Unresolvable, invalid_reference_message, owner_place
 from controllers.options import ControllerOptions
 from controllers.podgc import TERMINATED_PODS, oldest_first, pod_keys
 
@@ -103,3 +107,45 @@ def test_flags_take_go_durations_and_booleans() -> None:
     assert defaults.default_unreachable_toleration_seconds == 300
     tuned = parse_args(["--master", "http://x", "--default-unreachable-toleration-seconds", "10"])
     assert tuned.default_unreachable_toleration_seconds == 10
+
+
+NAMESPACED = GraphResource(ResourceRef("", "v1", "configmaps", "ConfigMap"), namespaced=True, tenanted=True)
+TENANTED = GraphResource(ResourceRef("", "v1", "namespaces", "Namespace"), namespaced=False, tenanted=True)
+CLUSTER = GraphResource(ResourceRef("", "v1", "nodes", "Node"), namespaced=False, tenanted=False)
+
+
+def test_owner_references_resolve_only_inside_the_dependents_tenant() -> None:
+    in_acme = {"metadata": {"tenant": "acme", "namespace": "web"}}
+    acme_wide = {"metadata": {"tenant": "acme"}}
+    in_system = {"metadata": {"tenant": "system", "namespace": "kube-node-lease"}}
+    cluster = {"metadata": {}}
+    table = [
+        # (dependent resource, dependent, owner resource) -> where the owner must be
+        (NAMESPACED, in_acme, NAMESPACED, OwnerPlace("acme", "web")),
+        (NAMESPACED, in_acme, TENANTED, OwnerPlace("acme", "")),
+        (NAMESPACED, in_acme, CLUSTER, Unresolvable.OUTSIDE_TENANT),
+        (NAMESPACED, in_system, CLUSTER, OwnerPlace("", "")),  # a node lease owned by its Node
+        (TENANTED, acme_wide, NAMESPACED, Unresolvable.INVALID),
+        (TENANTED, acme_wide, TENANTED, OwnerPlace("acme", "")),
+        (TENANTED, acme_wide, CLUSTER, Unresolvable.OUTSIDE_TENANT),
+        (CLUSTER, cluster, NAMESPACED, Unresolvable.INVALID),
+        (CLUSTER, cluster, TENANTED, Unresolvable.INVALID),
+        (CLUSTER, cluster, CLUSTER, OwnerPlace("", "")),
+    ]
+    for dependent_resource, dependent, owner_resource, expected in table:
+        assert owner_place(dependent_resource, dependent, owner_resource) == expected, \
+            (dependent_resource.ref, dependent, owner_resource.ref)
+    place = OwnerPlace("acme", "web")
+    assert place.holds({"metadata": {"tenant": "acme", "namespace": "web", "name": "o"}})
+    assert not place.holds({"metadata": {"tenant": "globex", "namespace": "web"}})  # same names elsewhere
+    assert not place.holds({"metadata": {"tenant": "acme", "namespace": "other"}})
+    assert OwnerPlace("", "").holds({"metadata": {"name": "node-1"}})
+
+
+def test_invalid_reference_message_is_upstreams() -> None:
+    dependent = {"metadata": {"tenant": "acme", "namespace": "web", "name": "d"}}
+    ref = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs", "uid": "u-1"}
+    assert invalid_reference_message(ref, dependent) == \
+        'ownerRef [apps/v1/ReplicaSet, namespace: web, name: rs, uid: u-1] does not exist in namespace "web"'
+    assert invalid_reference_message({**ref, "apiVersion": "v1", "kind": "Node"}, dependent,
+                                     outside_tenant=True).endswith('does not exist in tenant "acme"')

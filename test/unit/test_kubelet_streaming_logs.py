@@ -1,10 +1,10 @@
-"""The pure parts of the kubelet's streaming server: CRI log records, log query options, identities.
+"""The pure parts of the kubelet's streaming server: CRI log records, log query options, exec exits.
 
 Covers: partial (`P`) records joined into one line stamped with the first fragment's time, records split
 across reads, torn records skipped; tailLines/sinceSeconds/sinceTime/limitBytes and their 400s;
-RFC 3339 times with nanoseconds; client-certificate subjects → user and groups; the runtime's exec
-error-stream Status → exit code or failure. Leaves out files, HTTP and runtimes (the component test
-`test_kubelet_streaming.py` drives those against containerd).
+RFC 3339 times with nanoseconds; the runtime's exec error-stream Status → exit code or failure. Leaves
+out files, HTTP and runtimes (the component test `test_kubelet_streaming.py` drives those against
+containerd) and who may call (test_kubelet_access.py).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import pytest
 
 from cri.stream_client import ExecExit, exec_exit
 from kubelet.runtime import ContainerInfo
-from kubelet.streaming.access import Identity, identity_of
 from kubelet.streaming.errors import StreamingError
 from kubelet.streaming.log_files import (
     ByteBudget,
@@ -84,13 +83,6 @@ def test_log_options_from_a_query() -> None:
 def test_byte_budget_cuts_the_last_line() -> None:
     budget = ByteBudget(5)
     assert (budget.take(b"abc\n"), budget.take(b"defg\n"), budget.exhausted) == (b"abc\n", b"d", True)
-
-
-def test_identity_from_a_verified_peer_certificate() -> None:
-    peercert = {"subject": ((("organizationName", "system:masters"),), (("organizationalUnitName", "ops"),),
-                            (("commonName", "alice"),))}
-    assert identity_of(peercert) == Identity("alice", ("system:masters", "ops"))
-    assert identity_of(None) is None and identity_of({}) is None
 
 
 def test_exec_error_stream_status() -> None:

@@ -4,13 +4,18 @@ Covers the atomic writer (``..data`` swap, file symlinks, unchanged payloads not
 removed keys gone, path validation), configMap/secret items and modes, optional and missing
 sources, downwardAPI and projected volumes (token requests cached and renewed), hostPath type
 checks, emptyDir layout, subPath/subPathExpr/readOnly mounts, and `PodInputs` end to end with
-refresh and cleanup. Leaves out containers (the component test mounts these into containerd).
+refresh and cleanup; secret/downwardAPI/projected volumes and ``emptyDir.medium: Memory`` on a real
+tmpfs (sized from sizeLimit, the pod's memory limit or the node's allocatable memory; kept when set
+up again, gone after cleanup and orphan removal), configMaps on disk; fsGroup group ownership and
+modes. Mounting needs root (as the kubelet does). Leaves out containers (the component tests mount
+these into containerd).
 """
 
 from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +28,20 @@ from kubelet.pod_inputs import PodInputs, VolumeMountError
 from kubelet.runtime import ContainerInputs, Mount, RuntimeOperationError
 from kubelet.volumes.atomic_writer import DATA_DIR, FileProjection, PayloadError, write_atomically
 from kubelet.volumes.host_path import check_host_path
-from kubelet.volumes.payloads import VolumeError
+from kubelet.volumes.manager import pod_memory_limit, tmpfs_size
+from kubelet.volumes.payloads import PayloadContext, VolumeError
+from kubelet.volumes.tmpfs import is_tmpfs_mount, mounts_under, unmount_all_under
+from kubelet.volumes.tmpfs import mounts as mount_table
 from kubelet.volumes.tokens import ServiceAccountTokens
 
 ALLOCATABLE = {"cpu": "2", "memory": "4Gi"}
+
+
+@pytest.fixture(autouse=True)
+def no_mounts_left(tmp_path: Path) -> Iterator[None]:
+    """Tests that stop half way leave no tmpfs behind them on the machine."""
+    yield
+    unmount_all_under(tmp_path)
 
 
 def read_text(path: str) -> str:
@@ -124,9 +139,11 @@ async def test_config_map_secret_and_downward_volumes(tmp_path: Path) -> None:
     assert (conf / "app.conf").stat().st_mode & 0o777 == 0o640
     keys = volumes / "kubernetes.io~secret/keys"
     assert sorted(os.listdir(keys / DATA_DIR)) == ["sub"]
+    # Secrets and downward API data live on a tmpfs of their own; configMaps on the node's disk.
+    info = volumes / "kubernetes.io~downward-api/info"
+    assert is_tmpfs_mount(keys) and is_tmpfs_mount(info) and not is_tmpfs_mount(conf)
     password = keys / "sub/password"
     assert password.read_text() == "p" and password.stat().st_mode & 0o777 == 0o400
-    info = volumes / "kubernetes.io~downward-api/info"
     assert (info / "labels").read_text() == 'app="x"' and (info / "mem").read_text() == "64"
     sub = mounts["/one.conf"]
     assert sub.read_only and read_text(sub.host_path) == "x=1"
@@ -138,6 +155,7 @@ async def test_config_map_secret_and_downward_volumes(tmp_path: Path) -> None:
 
     await inputs.cleanup("uid-1")
     assert not (tmp_path / "kubelet/pods/uid-1").exists()
+    assert mounts_under(tmp_path) == []
 
 
 async def test_missing_sources(tmp_path: Path) -> None:
@@ -245,3 +263,102 @@ def test_container_config_carries_inputs() -> None:
         "/data", "/host/data", True, pb.PROPAGATION_PRIVATE)
     plain = build_container_config(pod, container, attempt=0, image_ref="sha256:x")
     assert [(kv.key, kv.value) for kv in plain.envs] == [("A", "lit")] and not plain.mounts
+
+
+def _context(pod: dict[str, Any], memory: str | None = "4Gi") -> PayloadContext:
+    allocatable = {"memory": memory} if memory else {}
+    return PayloadContext(pod=pod, source=MemorySource(), tokens=ServiceAccountTokens(MemorySource()),
+                          allocatable=allocatable)
+
+
+def _containers(limits: list[str | None]) -> list[dict[str, Any]]:
+    return [{"name": f"c{i}", "resources": {"limits": {"memory": m}} if m else {}}
+            for i, m in enumerate(limits)]
+
+
+def _with_limits(regular: list[str | None], init: list[str | None] | None = None) -> dict[str, Any]:
+    return {"spec": {"containers": _containers(regular), "initContainers": _containers(init or [])}}
+
+
+@pytest.mark.parametrize(("regular", "init", "limit"), [
+    (["64Mi", "32Mi"], [], 96 * 2**20),
+    (["64Mi"], ["128Mi"], 128 * 2**20),
+    (["64Mi", None], [], None),
+    (["64Mi"], [None], None),
+    ([], [], None),
+])
+def test_pod_memory_limit_as_resource_config_for_pod(regular: list[str | None], init: list[str | None],
+                                                     limit: int | None) -> None:
+    assert pod_memory_limit(_with_limits(regular, init)) == limit
+
+
+@pytest.mark.parametrize(("pod_limits", "size_limit", "allocatable", "size"), [
+    ([None], None, "4Gi", 4 * 2**30),          # only the node's allocatable memory bounds it
+    (["64Mi"], None, "4Gi", 64 * 2**20),        # the pod's limit is smaller
+    (["64Mi"], "16Mi", "4Gi", 16 * 2**20),      # the volume's sizeLimit is smaller still
+    (["64Mi"], "1Gi", "4Gi", 64 * 2**20),       # a bigger sizeLimit does not raise it
+    ([None], "8Gi", "4Gi", 4 * 2**30),          # nor past allocatable
+    ([None], None, None, 0),                    # nothing known: the kernel's default
+])
+def test_tmpfs_size_as_calculate_empty_dir_memory_size(pod_limits: list[str | None], size_limit: str | None,
+                                                       allocatable: str | None, size: int) -> None:
+    assert tmpfs_size(_context(_with_limits(pod_limits), allocatable), size_limit) == size
+
+
+def _mount_count(path: Path) -> int:
+    """Mounts stacked on ``path`` (a second setup must not mount over the first)."""
+    return sum(1 for line in Path("/proc/self/mountinfo").read_text().splitlines()
+               if line.split(" ")[4] == str(path))
+
+
+async def test_memory_volumes_survive_a_second_setup_and_orphans_are_unmounted(tmp_path: Path) -> None:
+    source = MemorySource()
+    source.add_secret("ns", "sec", {"pw": "p"})
+    pod = make_pod([{"name": "keys", "secret": {"secretName": "sec"}},
+                    {"name": "fast", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}}],
+                   [{"name": "keys", "mountPath": "/keys"}, {"name": "fast", "mountPath": "/fast"}])
+    first = inputs_for(tmp_path, source)
+    found = await mounts_of(first, pod)
+    keys, fast = Path(found["/keys"].host_path), Path(found["/fast"].host_path)
+    assert mount_table()[keys] == "tmpfs" and mount_table()[fast] == "tmpfs"
+    statvfs = os.statvfs(fast)
+    assert statvfs.f_blocks * statvfs.f_frsize == 16 * 2**20  # sizeLimit below the pod's 64Mi limit
+    (fast / "state").write_text("kept")
+
+    restarted = inputs_for(tmp_path, source)  # a new kubelet process adopting the running pod
+    source.add_secret("ns", "sec", {"pw": "rotated"})
+    await restarted.refresh(pod)
+    assert (_mount_count(keys), _mount_count(fast)) == (1, 1)
+    assert (keys / "pw").read_text() == "rotated" and (fast / "state").read_text() == "kept"
+
+    other = make_pod([{"name": "keys", "secret": {"secretName": "sec"}}], [])
+    other["metadata"]["uid"] = "uid-2"
+    await restarted.prepare_volumes(other)
+    assert await restarted.remove_orphans({"uid-2"}) == ["uid-1"]
+    assert not (tmp_path / "kubelet/pods/uid-1").exists() and not is_tmpfs_mount(keys)
+    assert [p.name for p in mounts_under(tmp_path)] == ["keys"]  # uid-2's stays
+    await restarted.cleanup("uid-2")
+    assert mounts_under(tmp_path) == []
+
+
+async def test_fs_group_owns_volumes(tmp_path: Path) -> None:
+    source = MemorySource()
+    source.add_secret("ns", "sec", {"pw": "p"})
+    pod = make_pod([{"name": "keys", "secret": {"secretName": "sec", "defaultMode": 0o400}},
+                    {"name": "scratch", "emptyDir": {}},
+                    {"name": "host", "hostPath": {"path": str(tmp_path)}}],
+                   [{"name": "keys", "mountPath": "/keys"}, {"name": "scratch", "mountPath": "/s"}])
+    pod["spec"]["securityContext"] = {"fsGroup": 2345}
+    inputs = inputs_for(tmp_path, source)
+    found = await mounts_of(inputs, pod)
+    keys, scratch = Path(found["/keys"].host_path), Path(found["/s"].host_path)
+    password, directory, empty = os.stat(keys / "pw"), os.stat(keys), os.stat(scratch)
+    # Read-only volumes: group-readable (0400 | 0440); directories setgid and group-searchable.
+    assert (password.st_gid, password.st_mode & 0o7777) == (2345, 0o440)
+    assert directory.st_gid == 2345 and directory.st_mode & 0o2110 == 0o2110
+    # emptyDir: group-writable, setgid so files made later inherit the group.
+    assert (empty.st_gid, empty.st_mode & 0o7777) == (2345, 0o2777)
+    assert os.stat(tmp_path).st_gid != 2345  # hostPath is the host's: never changed
+    data = os.readlink(keys / DATA_DIR)
+    await inputs.refresh(pod)
+    assert os.readlink(keys / DATA_DIR) == data  # the widened mode is not a change to rewrite

@@ -2,8 +2,12 @@
 
 Covers that every binding references a defined role, the aggregated admin/edit/view hierarchy
 (stored rules and evaluation), what view/edit/admin/scheduler/controller-manager/controller
-service accounts may do, discovery for every authenticated user, and that kubelets get nothing
-from RBAC (the node authorizer's job). Leaves out the server creating these objects on start.
+service accounts may do (each controller the manager runs has its upstream-named account with a
+``system:controller:`` role and binding; in any tenant, within its role only), the API server's
+kubelet client allowed the kubelet API without system:masters, discovery for every authenticated
+user, and that kubelets get nothing from RBAC (the node authorizer's job). Leaves out the server
+creating and reconciling these objects on start
+(test/component/test_rbac_bootstrap_reconcile.py).
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import dataclasses
 
 import pytest
 
+from controllers.credentials import SERVICE_ACCOUNTS, service_account_of
+from controllers.registry import load_controllers
 from server.auth.user import UserInfo
 from server.authz.attributes import Attributes
 from server.authz.bootstrap_policy import bootstrap_cluster_role_bindings, bootstrap_cluster_roles
@@ -135,6 +141,66 @@ def test_bootstrap_role_powers(
     groups = (AUTH, "system:nodes") if name.startswith("system:node:") else (AUTH,)
     attrs = _res(name, verb, resource, group=group, sub=sub, groups=groups)
     assert _authorizer().authorize(attrs).allowed is allowed
+
+
+def _account(name: str) -> UserInfo:
+    return UserInfo(f"system:serviceaccount:kube-system:{name}",
+                    groups=("system:serviceaccounts", "system:serviceaccounts:kube-system", AUTH))
+
+
+def test_every_controller_has_its_account_role_and_binding() -> None:
+    roles = {r["metadata"]["name"] for r in bootstrap_cluster_roles()}
+    bindings = {b["metadata"]["name"]: b for b in bootstrap_cluster_role_bindings()}
+    registry = load_controllers()
+    assert set(registry.names()) == set(SERVICE_ACCOUNTS)
+    for name in registry.names():
+        account = service_account_of(registry.get(name))
+        role = f"system:controller:{account}"
+        assert role in roles, name
+        assert bindings[role]["subjects"] == [{"kind": "ServiceAccount", "name": account,
+                                               "namespace": "kube-system"}]
+
+
+# (account, verb, resource, group, subresource, allowed): upstream's roles, in another tenant too.
+CONTROLLER_CASES = [
+    ("replicaset-controller", "create", "pods", "", "", True),
+    ("replicaset-controller", "get", "secrets", "", "", False),
+    ("replicaset-controller", "create", "deployments", "apps", "", False),
+    ("deployment-controller", "create", "replicasets", "apps", "", True),
+    ("deployment-controller", "delete", "pods", "", "", False),
+    ("generic-garbage-collector", "delete", "configmaps", "", "", True),
+    ("generic-garbage-collector", "create", "pods", "", "", False),
+    ("namespace-controller", "deletecollection", "secrets", "", "", True),
+    ("namespace-controller", "create", "pods", "", "", False),
+    ("tenant-controller", "create", "clusterroles", "rbac.authorization.k8s.io", "", True),
+    ("tenant-controller", "escalate", "clusterroles", "rbac.authorization.k8s.io", "", True),
+    ("tenant-controller", "update", "tenants", "", "finalize", True),
+    ("tenant-controller", "create", "pods", "", "exec", False),
+    ("root-ca-cert-publisher", "update", "configmaps", "", "", True),
+    ("root-ca-cert-publisher", "get", "secrets", "", "", False),
+    ("node-controller", "update", "nodes", "", "status", True),
+    ("pod-garbage-collector", "get", "secrets", "", "", False),
+]
+
+
+@pytest.mark.parametrize(("account", "verb", "resource", "group", "sub", "allowed"), CONTROLLER_CASES)
+@pytest.mark.parametrize("tenant", ["system", "acme"])
+def test_controller_accounts_act_across_tenants_within_their_roles(
+        account: str, verb: str, resource: str, group: str, sub: str, allowed: bool, tenant: str) -> None:
+    attrs = dataclasses.replace(_res("", verb, resource, group=group, sub=sub, tenant=tenant),
+                                user=_account(account))
+    if resource in ("nodes", "tenants"):
+        attrs = dataclasses.replace(attrs, namespace="", tenant="")
+    assert _authorizer().authorize(attrs).allowed is allowed
+
+
+def test_the_api_servers_kubelet_client_may_use_the_kubelet_api_only() -> None:
+    client = UserInfo("kube-apiserver-kubelet-client", groups=(AUTH,))
+    for verb, sub in (("get", "proxy"), ("create", "proxy"), ("get", "log"), ("get", "stats")):
+        attrs = Attributes(user=client, verb=verb, resource_request=True, resource="nodes", subresource=sub,
+                           name="n1")
+        assert _authorizer().authorize(attrs).allowed, (verb, sub)
+    assert not _authorizer().authorize(dataclasses.replace(_res("", "get", "secrets"), user=client)).allowed
 
 
 def test_namespace_bindings_do_not_reach_other_namespaces() -> None:
