@@ -2,7 +2,7 @@
 
     python -m controllers --kubeconfig PATH [--controllers tenant,...] [--workers N]
         [--leader-elect=true|false] [--use-service-account-credentials] [--root-ca-file PATH]
-        [--node-monitor-grace-period 40s] ...
+        [--node-monitor-grace-period 40s] [--default-unreachable-toleration-seconds 300] ...
 
 Started by ``hack/arktos-up.sh`` with the controller kubeconfig. SIGTERM/SIGINT stop it
 gracefully (reconciles in flight finish); a second signal exits at once. With leader election
@@ -26,10 +26,11 @@ import sys
 from collections.abc import AsyncIterator
 
 from apis.flags import boolean as _boolean
-from apis.flags import duration as _seconds
+from apis.flags import duration as duration_flag
 from client.config import ClientConfig, KubeconfigError, config_for_url, load_kubeconfig
 from client.controller import RuntimeSettings
-from client.leaderelection import LeaderElectionConfig, LeadershipLost, LeaseLeaderElection
+from client.leaderelection import LeadershipLost, LeaseLeaderElection
+from client.leaderelection_flags import add_timing_flags, election_config
 from client.rest import ApiClient
 from controllers.credentials import ServiceAccountClients, service_account_of
 from controllers.manager import AlwaysLeader, ControllerManager, LeaderElection
@@ -56,26 +57,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                           metavar="BOOL", help="run controllers only while holding the Lease (default true)")
     election.add_argument("--leader-elect-lease-name", default="kube-controller-manager")
     election.add_argument("--leader-elect-resource-namespace", default="kube-system")
-    election.add_argument("--leader-elect-lease-duration", type=_seconds, default=15.0, metavar="DURATION")
-    election.add_argument("--leader-elect-renew-deadline", type=_seconds, default=10.0, metavar="DURATION")
-    election.add_argument("--leader-elect-retry-period", type=_seconds, default=2.0, metavar="DURATION")
+    add_timing_flags(election)
     knobs = parser.add_argument_group("controller settings")
     knobs.add_argument("--root-ca-file", default=None,
                        help="CA bundle published as ConfigMap kube-root-ca.crt in every namespace "
                             "(default: the kubeconfig's certificate-authority)")
-    knobs.add_argument("--node-monitor-grace-period", type=_seconds, default=40.0, metavar="DURATION")
+    knobs.add_argument("--node-monitor-grace-period", type=duration_flag, default=40.0, metavar="DURATION")
     knobs.add_argument("--terminated-pod-gc-threshold", type=int, default=12500)
+    # Upstream sets this on kube-apiserver (the DefaultTolerationSeconds admission plugin adds the
+    # toleration to every pod); here the node lifecycle controller applies it to pods without one.
+    knobs.add_argument("--default-unreachable-toleration-seconds", type=int, default=300, metavar="SECONDS",
+                       help="how long a pod without its own toleration stays on an unreachable node")
     return parser.parse_args(argv)
 
 
 def leader_election_for(args: argparse.Namespace, client: ApiClient) -> LeaderElection:
     if not args.leader_elect:
         return AlwaysLeader()
-    config = LeaderElectionConfig(lease_name=args.leader_elect_lease_name,
-                                  namespace=args.leader_elect_resource_namespace,
-                                  lease_duration_s=args.leader_elect_lease_duration,
-                                  renew_deadline_s=args.leader_elect_renew_deadline,
-                                  retry_period_s=args.leader_elect_retry_period)
+    config = election_config(args, lease_name=args.leader_elect_lease_name,
+                             namespace=args.leader_elect_resource_namespace)
     return LeaseLeaderElection(client, config)
 
 
@@ -97,7 +97,8 @@ def controller_options_from(args: argparse.Namespace, config: ClientConfig) -> C
     return ControllerOptions(root_ca_file=args.root_ca_file, kubeconfig_ca_file=config.ca_file,
                              kubeconfig_ca_data=config.ca_data,
                              node_monitor_grace_period_s=args.node_monitor_grace_period,
-                             terminated_pod_gc_threshold=args.terminated_pod_gc_threshold)
+                             terminated_pod_gc_threshold=args.terminated_pod_gc_threshold,
+                             default_toleration_seconds=args.default_unreachable_toleration_seconds)
 
 
 async def run(args: argparse.Namespace) -> int:

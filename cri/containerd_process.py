@@ -7,6 +7,8 @@ that is impossible :class:`ContainerdUnavailable` says why - callers must fail, 
 
 Stopping also ends the ``containerd-shim-runc-v2`` processes this instance started (they outlive
 containerd by design) and unmounts what it left under its directories, so a test leaves no trace.
+`ContainerdProcess.kill` is a crash instead: the shims and containers keep running, and a
+`ContainerdProcess.start` on the same layout picks them up again (what arktos-up's supervisor does).
 """
 
 from __future__ import annotations
@@ -133,6 +135,16 @@ class ContainerdProcess:
             return "\n".join(self.layout.log_file.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+    def kill(self) -> None:
+        """SIGKILL containerd alone, as a crash would. Its shims keep running - containerd starts
+        each in a process group of its own and they are not its children once started (upstream's
+        containerd.service stops only the main process too: KillMode=process) - and with them the
+        containers; `start` again and the new containerd reconnects to them."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
     def stop(self, timeout: float = 10.0, remove_dirs: bool = False) -> None:
         """SIGTERM containerd (SIGKILL after ``timeout``), then our shims, then our mounts."""

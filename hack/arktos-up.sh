@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
 # Starts a local Arktos cluster in the foreground until Ctrl-C (as upstream's
 # hack/local-up-cluster.sh / Arktos's hack/arktos-up.sh): the API server on an embedded SQLite
-# store, serving TLS, the controller manager, the scheduler, containerd and a kubelet whose Node
-# must be Ready before the cluster is announced; Ctrl-C stops them all, pods' containers included.
+# store, serving TLS, the controller manager, the scheduler, containerd, the VM runtime and a
+# kubelet whose Node must be Ready before the cluster is announced; Ctrl-C stops them all, pods'
+# containers and VMs included.
+#
+# Every component runs under a supervisor, as systemd's Restart=always would run it: one that exits
+# (crash, kill -9, a lost leader lease) is logged with its exit status and log tail and started
+# again after a delay, the others carry on; pods keep running across restarts of containerd, the
+# VM runtime and the kubelet. Only a failure during start-up stops the script. A reaper in its own
+# session stops everything the script started if the script itself is killed (even with SIGKILL).
+# Records (pids, exits) are in $ARKTOS_DATA_DIR/run; see hack/lib/process.sh.
 #
 # On first start CERT_DIR receives a CA (ca.crt, ca.key), the API serving cert, the
 # service-account key pair (sa.key, sa.pub), known_tokens.csv (an admin token row) and the
@@ -26,6 +34,13 @@
 #   CONTAINERD_BRIDGE, CONTAINERD_POD_SUBNET  containerd's CNI bridge and pod subnet [arktos0, 10.88.0.0/16]
 #   KUBELET_PORT     the kubelet's HTTPS port for logs/exec/attach/port-forward [10250]
 #   KUBELET_RESTART_DELAY  seconds before a kubelet that exited is started again [2]
+#   ARKTOS_RESTART_DELAY  the same for every other component (systemd's RestartSec) [1]
+#   ARKTOS_START_LIMIT_BURST, ARKTOS_START_LIMIT_INTERVAL  at most BURST starts of one component
+#                    within INTERVAL seconds; past that its next start waits (systemd's
+#                    StartLimitBurst/StartLimitIntervalSec, holding off instead of giving up) [5, 60]
+#   ARKTOS_STOP_TIMEOUT  seconds a component gets to stop on SIGTERM before SIGKILL [15]
+#   CONTROLLER_MANAGER_EXTRA_FLAGS  more flags for python -m controllers, split on spaces, e.g.
+#                    "--node-monitor-grace-period 20s --default-unreachable-toleration-seconds 10" []
 #   VM_RUNTIME_ENABLED  "false" starts no qemu VM runtime (the node then reports VmRuntimeReady=False)
 #                    [true; skipped anyway where qemu cannot run]
 #   ARKTOS_READY_TIMEOUT  seconds to wait for each component to be ready [60]
@@ -133,9 +148,12 @@ main() {
     ensure_dependencies
     prepare_directories
     prepare_credentials
-    arktos::process::install_cleanup_trap
-    # After the daemons (kubelet first): containerd's shims and the pods' containers.
-    trap 'arktos::process::stop_all; arktos::kubelet::stop_vmruntime; arktos::kubelet::stop_containerd' EXIT
+    arktos::process::init_run_dir
+    # Before the first daemon: whatever ends this script, SIGKILL included, stops what it started.
+    arktos::shutdown::start_reaper
+    trap 'arktos::shutdown::run' EXIT
+    trap 'arktos::log::status "interrupted"; exit 130' INT
+    trap 'exit 143' TERM
     start_apiserver
     start_controller_manager
     start_scheduler
@@ -144,8 +162,9 @@ main() {
     start_kubelet
     print_ready_banner
     local status=0
-    # Names the daemon that exited and shows the tail of its log.
-    arktos::process::wait_any || status=$?
+    # Supervisors restart their components for as long as we run; this returns only on a signal
+    # (handled by the traps) or when a supervisor itself was killed.
+    arktos::process::wait_supervisors || status=$?
     exit "${status}"
 }
 

@@ -170,12 +170,23 @@ class NodeAgent:
         return node
 
     async def update_status(self, *, force: bool = False) -> bool:
-        """Posts the status if it changed or is due; answers whether it posted."""
+        """Posts the status if it changed or is due; answers whether it posted.
+
+        "Changed" is judged against the Node as the API has it, as upstream's tryUpdateNodeStatus
+        does: while this kubelet could not report (frozen, cut off, the API server down), the node
+        lifecycle controller may have set its conditions to Unknown, and they must not stay so."""
         fresh = await self.current_conditions()
         due = time.monotonic() - self._last_report >= self.report_frequency_s
-        if not force and not due and _comparable(fresh) == _comparable(self._last_conditions):
-            return False
-        conditions = with_times(fresh, self._last_conditions)
+        previous = self._last_conditions
+        if not force and not due and _comparable(fresh) == _comparable(previous):
+            node = await self.client.get(NODES, self.name)
+            ours = {c["type"] for c in fresh}
+            posted = (node.get("status") or {}).get("conditions") or []
+            previous = [c for c in posted if c.get("type") in ours]
+            if sorted(_comparable(previous)) == sorted(_comparable(fresh)):
+                return False
+            log.info("node %s: conditions changed by another writer; reposting them", self.name)
+        conditions = with_times(fresh, previous)
         await self.client.patch(NODES, self.name, {"status": self.status_body(conditions)},
                                 subresource="status")
         self._last_conditions = conditions

@@ -1,11 +1,13 @@
 """``python -m scheduler``: the scheduler process.
 
-    python -m scheduler --kubeconfig PATH [--leader-elect true|false] [--scoring-strategy ...]
+    python -m scheduler --kubeconfig PATH [--leader-elect true|false] [--leader-elect-lease-duration 15s]
+        [--leader-elect-renew-deadline 10s] [--leader-elect-retry-period 2s] [--scoring-strategy ...]
 
 Started by ``hack/arktos-up.sh`` with the scheduler kubeconfig (``system:kube-scheduler``).
 With ``--leader-elect`` (the default, as upstream) it schedules only while it holds the Lease
 ``kube-system/kube-scheduler`` (tenant system), so two replicas never bind the same pods; losing
-the Lease exits non-zero, as kube-scheduler does. SIGTERM/SIGINT stop it.
+the Lease exits with status 1 ("leaderelection lost"), as kube-scheduler does, and hack/arktos-up.sh's
+supervisor starts it again as a candidate. SIGTERM/SIGINT stop it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import signal
 import sys
 
 from client.config import KubeconfigError, config_for_url, load_kubeconfig
-from client.leaderelection import LeaderElectionConfig, LeadershipLost, LeaseLeaderElection
+from client.leaderelection import LeadershipLost, LeaseLeaderElection
+from client.leaderelection_flags import add_timing_flags, election_config
 from client.rest import ApiClient
 from scheduler.scheduler import Scheduler
 from scheduler.settings import SchedulerSettings
@@ -41,6 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     source.add_argument("--master", help="API server URL (plain HTTP development servers)")
     parser.add_argument("--leader-elect", type=_flag, default=True, metavar="BOOL",
                         help="schedule only while holding the kube-system/kube-scheduler Lease")
+    add_timing_flags(parser)
     parser.add_argument("--scoring-strategy", choices=("LeastAllocated", "MostAllocated"),
                         default="LeastAllocated")
     parser.add_argument("--percentage-of-nodes-to-score", type=int, default=0,
@@ -72,12 +76,12 @@ async def run(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, lambda: task.cancel() if task is not None else None)
         try:
             if args.leader_elect:
-                election = LeaseLeaderElection(client, LeaderElectionConfig(lease_name=LEASE_NAME))
+                election = LeaseLeaderElection(client, election_config(args, lease_name=LEASE_NAME))
                 await election.run(scheduler.run)
             else:
                 await scheduler.run()
         except LeadershipLost:
-            log.error("leader election lost")
+            log.error("leaderelection lost")  # upstream's words; the supervisor starts us again
             return 1
         except asyncio.CancelledError:
             log.info("stopped")

@@ -136,9 +136,13 @@ arktos::apiserver::start() {
     arktos::apiserver::ensure_encryption_config
     mapfile -t flags < <(arktos::apiserver::flags)
     arktos::log::status "starting kube-apiserver on ${where} (data ${ARKTOS_DATA_DIR}, log ${log_file})"
-    (cd "${ARKTOS_ROOT}" && exec "${ARKTOS_PYTHON}" -m server "${flags[@]}") >"${log_file}" 2>&1 &
-    arktos::process::track kube-apiserver "$!" "${log_file}"
-    ARKTOS_APISERVER_PID=$!
+    : >"${log_file}"
+    arktos::process::supervise kube-apiserver "${log_file}" "${ARKTOS_RESTART_DELAY}" arktos::apiserver::run "${flags[@]}"
+}
+
+# The server process itself (foreground; hack/lib/supervisor.sh restarts it with the same flags).
+arktos::apiserver::run() {
+    cd "${ARKTOS_ROOT}" && exec "${ARKTOS_PYTHON}" -m server "$@"
 }
 
 # One GET over TLS as system:admin with a short timeout; curl when the machine has it, else the
@@ -158,24 +162,12 @@ urllib.request.urlopen(sys.argv[1], timeout=2, context=context)' "${url}" "${ca}
     fi
 }
 
-# Polls /readyz until it answers "ok" or the server dies or ARKTOS_READY_TIMEOUT passes.
+# Polls /readyz until it answers "ok"; fails when the server exits or ARKTOS_READY_TIMEOUT passes.
 arktos::apiserver::wait_ready() {
-    local url deadline
+    local url
     url="$(arktos::apiserver::url)/readyz"
-    deadline=$((SECONDS + ARKTOS_READY_TIMEOUT))
     arktos::log::status "waiting for ${url}"
-    until arktos::apiserver::probe "${url}"; do
-        if ! arktos::process::alive "${ARKTOS_APISERVER_PID}"; then
-            arktos::log::error "kube-apiserver exited during start-up"
-            arktos::log::tail_file "$(arktos::apiserver::log_file)"
-            return 1
-        fi
-        if ((SECONDS >= deadline)); then
-            arktos::log::error "kube-apiserver not ready after ${ARKTOS_READY_TIMEOUT}s"
-            arktos::log::tail_file "$(arktos::apiserver::log_file)"
-            return 1
-        fi
-        sleep 0.2
-    done
+    arktos::process::wait_ready kube-apiserver "${ARKTOS_READY_TIMEOUT}" arktos::apiserver::probe "${url}"
+    ARKTOS_APISERVER_PID=$(arktos::process::pid kube-apiserver)
     arktos::log::status "kube-apiserver is ready"
 }

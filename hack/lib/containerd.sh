@@ -6,6 +6,7 @@
 #
 #   source hack/lib/containerd.sh
 #   containerd::up DIR            # install if missing, config, start, wait, import images
+#   containerd::prepare DIR; containerd::run DIR   # the same in two steps, containerd in the foreground
 #   containerd::endpoint DIR      # -> unix://DIR/containerd.sock  (the kubelet's runtime endpoint)
 #   containerd::down DIR          # stop it (and its shims, mounts, bridge)
 #
@@ -42,6 +43,17 @@ containerd::write_config() {
         "${CONTAINERD_POD_SUBNET:-10.88.0.0/16}" "${CONTAINERD_BRIDGE:-arktos0}") >/dev/null
 }
 
+# containerd in the foreground, in a session of its own (a Ctrl-C on the terminal must reach it only
+# through its owner's ordered stop), its pid in DIR/containerd.pid: what a supervisor runs
+# (hack/lib/supervisor.sh restarts it when it exits; its shims and containers keep running meanwhile).
+# setsid runs containerd in place unless the caller leads a process group; then -w waits for it.
+containerd::run() {
+    local dir=$1
+    rm -f "$(containerd::socket "$dir")"
+    echo "$BASHPID" >"$dir/containerd.pid"
+    exec setsid -w containerd --config "$dir/config.toml"
+}
+
 # Start containerd in the background (own session), pid in DIR/containerd.pid, log in DIR/containerd.log.
 containerd::start() {
     local dir=$1
@@ -49,8 +61,7 @@ containerd::start() {
         containerd::log "already running (pid $(cat "$dir/containerd.pid"))"
         return 0
     fi
-    rm -f "$(containerd::socket "$dir")"
-    setsid containerd --config "$dir/config.toml" >>"$dir/containerd.log" 2>&1 </dev/null &
+    containerd::run "$dir" >>"$dir/containerd.log" 2>&1 </dev/null &
     echo $! >"$dir/containerd.pid"
 }
 
@@ -59,23 +70,28 @@ containerd::running() {
     [ -f "$dir/containerd.pid" ] && kill -0 "$(cat "$dir/containerd.pid")" 2>/dev/null
 }
 
-# Wait until the CRI answers on the socket (ctr version talks to the same gRPC server).
+# True when the CRI answers on DIR's socket (ctr version talks to the same gRPC server).
+containerd::answers() {
+    local sock
+    sock=$(containerd::socket "$1")
+    [ -S "$sock" ] && ctr --address "$sock" version >/dev/null 2>&1
+}
+
+# Wait until the CRI answers on the socket.
 containerd::wait_ready() {
     local dir=$1 deadline=$((SECONDS + ${CONTAINERD_READY_TIMEOUT:-20}))
-    local sock
-    sock=$(containerd::socket "$dir")
     while [ $SECONDS -lt $deadline ]; do
         if ! containerd::running "$dir"; then
             containerd::log "ERROR: containerd exited; last log lines:"
             tail -n 20 "$dir/containerd.log" >&2
             return 1
         fi
-        if [ -S "$sock" ] && ctr --address "$sock" version >/dev/null 2>&1; then
+        if containerd::answers "$dir"; then
             return 0
         fi
         sleep 0.1
     done
-    containerd::log "ERROR: socket $sock not ready after ${CONTAINERD_READY_TIMEOUT:-20}s"
+    containerd::log "ERROR: socket $(containerd::socket "$dir") not ready after ${CONTAINERD_READY_TIMEOUT:-20}s"
     return 1
 }
 
@@ -85,11 +101,17 @@ containerd::import_images() {
     (cd "$ARKTOS_ROOT" && "$PY" -m cri.images --import-to "$(containerd::socket "$dir")")
 }
 
-containerd::up() {
+# Installed, configured: what containerd::run needs.
+containerd::prepare() {
     local dir=$1
     mkdir -p "$dir"
     containerd::ensure_installed
     containerd::write_config "$dir"
+}
+
+containerd::up() {
+    local dir=$1
+    containerd::prepare "$dir"
     containerd::start "$dir"
     containerd::wait_ready "$dir"
     containerd::import_images "$dir" >&2

@@ -20,9 +20,16 @@ arktos::controller_manager::start() {
     arktos::log::status "starting kube-controller-manager (kubeconfig ${kubeconfig}, log ${log_file})"
     # --root-ca-file: the CA published to every namespace as ConfigMap kube-root-ca.crt, as
     # upstream's local-up-cluster passes it to kube-controller-manager.
-    (cd "${ARKTOS_ROOT}" && exec "${ARKTOS_PYTHON}" -m controllers --kubeconfig "${kubeconfig}" \
-        --use-service-account-credentials --root-ca-file "${CERT_DIR}/ca.crt") \
-        >"${log_file}" 2>&1 &
-    arktos::process::track kube-controller-manager "$!" "${log_file}"
-    ARKTOS_CONTROLLER_MANAGER_PID=$!
+    : >"${log_file}"
+    # CONTROLLER_MANAGER_EXTRA_FLAGS: more flags, split on spaces (e.g. --node-monitor-grace-period 20s).
+    # shellcheck disable=SC2086
+    arktos::process::supervise kube-controller-manager "${log_file}" "${ARKTOS_RESTART_DELAY}" \
+        arktos::controller_manager::run --kubeconfig "${kubeconfig}" --use-service-account-credentials \
+        --root-ca-file "${CERT_DIR}/ca.crt" ${CONTROLLER_MANAGER_EXTRA_FLAGS:-}
+}
+
+# The controller manager process (foreground). One that loses its Lease exits non-zero
+# ("leaderelection lost", as kube-controller-manager) and its supervisor starts it again.
+arktos::controller_manager::run() {
+    cd "${ARKTOS_ROOT}" && exec "${ARKTOS_PYTHON}" -m controllers "$@"
 }

@@ -36,6 +36,8 @@ ARKTOS_READY_TIMEOUT=${ARKTOS_READY_TIMEOUT:-60}
 
 source "${ARKTOS_ROOT}/hack/lib/logging.sh"
 source "${ARKTOS_ROOT}/hack/lib/process.sh"
+source "${ARKTOS_ROOT}/hack/lib/supervisor.sh"
+source "${ARKTOS_ROOT}/hack/lib/shutdown.sh"
 source "${ARKTOS_ROOT}/hack/lib/kubeconfig.sh"
 source "${ARKTOS_ROOT}/hack/lib/pki.sh"
 source "${ARKTOS_ROOT}/hack/lib/apiserver.sh"

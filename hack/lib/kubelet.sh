@@ -23,8 +23,24 @@ arktos::kubelet::containerd_log_file() {
     printf '%s/containerd.log\n' "${LOG_DIR}"
 }
 
-# Starts containerd in ${ARKTOS_DATA_DIR}/containerd (installing it and importing the busybox and pause
-# images on first use) and tracks it, unless CONTAINER_RUNTIME_ENDPOINT names another runtime.
+# Remembers a runtime's directory in ARKTOS_RUN_DIR, so that a stop from another process (the
+# reaper, hack/lib/shutdown.sh) finds what to clean up: arktos::kubelet::note_dir NAME [DIR]
+arktos::kubelet::note_dir() {
+    if [[ -n "${2:-}" ]]; then
+        printf '%s\n' "$2" >"${ARKTOS_RUN_DIR}/$1.dir"
+    else
+        rm -f "${ARKTOS_RUN_DIR}/$1.dir"
+    fi
+}
+
+arktos::kubelet::noted_dir() {
+    cat "${ARKTOS_RUN_DIR}/$1.dir" 2>/dev/null || true
+}
+
+# Starts containerd in ${ARKTOS_DATA_DIR}/containerd under a supervisor (installing it and importing
+# the busybox and pause images on first use), unless CONTAINER_RUNTIME_ENDPOINT names another runtime.
+# A containerd that exits is started again; its shims and the pods' containers keep running and the
+# new one reconnects to them (upstream's containerd.service: Restart=always, KillMode=process).
 arktos::kubelet::start_containerd() {
     local dir log_file
     if [[ -n "${CONTAINER_RUNTIME_ENDPOINT:-}" ]]; then
@@ -44,24 +60,32 @@ arktos::kubelet::start_containerd() {
     # A containerd left behind by a killed run would hold the socket; clear it first.
     containerd::down "${dir}" 2>/dev/null || true
     ARKTOS_CONTAINERD_DIR=${dir}
-    if ! containerd::up "${dir}" >>"${log_file}" 2>&1; then
-        arktos::log::error "containerd did not come up"
+    arktos::kubelet::note_dir containerd "${dir}"
+    if ! containerd::prepare "${dir}" >>"${log_file}" 2>&1; then
+        arktos::log::error "containerd could not be installed or configured"
         arktos::log::tail_file "${log_file}"
         return 1
     fi
-    ARKTOS_CONTAINERD_PID=$(cat "${dir}/containerd.pid")
-    arktos::process::track containerd "${ARKTOS_CONTAINERD_PID}" "${log_file}"
+    arktos::process::supervise containerd "${log_file}" "${ARKTOS_RESTART_DELAY}" containerd::run "${dir}"
+    arktos::process::wait_ready containerd "${CONTAINERD_READY_TIMEOUT:-20}" containerd::answers "${dir}"
+    if ! containerd::import_images "${dir}" >>"${log_file}" 2>&1; then
+        arktos::log::error "the busybox and pause images could not be imported into containerd"
+        arktos::log::tail_file "${log_file}"
+        return 1
+    fi
     arktos::log::status "containerd is ready at $(containerd::endpoint "${dir}")"
 }
 
-# Runs after every tracked daemon stopped: containerd's shims outlive it by design, so stop them (and
-# with them the pods' containers), their mounts and the bridge; the pods' memory-backed volumes go
-# with them.
+# Runs after every supervised daemon stopped: containerd's shims outlive it by design, so stop them
+# (and with them the pods' containers), their mounts and the bridge; the pods' memory-backed volumes
+# go with them.
 arktos::kubelet::stop_containerd() {
-    [[ -n "${ARKTOS_CONTAINERD_DIR:-}" ]] || return 0
+    local dir=${ARKTOS_CONTAINERD_DIR:-$(arktos::kubelet::noted_dir containerd)}
+    [[ -n "${dir}" ]] || return 0
     arktos::log::status "stopping containerd shims and pod containers"
-    containerd::down "${ARKTOS_CONTAINERD_DIR}" 2>/dev/null || true
+    containerd::down "${dir}" 2>/dev/null || true
     ARKTOS_CONTAINERD_DIR=
+    arktos::kubelet::note_dir containerd
     arktos::kubelet::unmount_pod_volumes
 }
 
@@ -109,20 +133,25 @@ arktos::kubelet::start_vmruntime() {
     log_file="${LOG_DIR}/vmruntime.log"
     arktos::log::status "starting the VM runtime (qemu, root ${dir}, log ${log_file}); the first start builds the VM image"
     arktos::vmruntime::stop "${dir}" 2>/dev/null || true  # one left behind by a killed run
-    if ! PY=${ARKTOS_PYTHON} arktos::vmruntime::start "${dir}" "${log_file}" 2>>"${log_file}"; then
-        arktos::log::error "the VM runtime did not come up"
+    arktos::kubelet::note_dir vmruntime "${dir}"
+    if ! arktos::vmruntime::prepare "${dir}" 2>>"${log_file}"; then
+        arktos::log::error "qemu or the VM image could not be installed"
         arktos::log::tail_file "${log_file}"
         return 1
     fi
+    arktos::process::supervise vmruntime "${log_file}" "${ARKTOS_RESTART_DELAY}" arktos::vmruntime::run "${dir}"
+    arktos::process::wait_ready vmruntime "${VMRUNTIME_READY_TIMEOUT:-30}" arktos::vmruntime::listening "${dir}"
     ARKTOS_VMRUNTIME_DIR=${dir}
-    arktos::process::track vmruntime "$(cat "${dir}/vmruntime.pid")" "${log_file}"
     arktos::log::status "VM runtime is ready at $(arktos::vmruntime::endpoint "${dir}")"
 }
 
+# After the runtime itself stopped (SIGTERM stops its VMs): any VM or shim still left.
 arktos::kubelet::stop_vmruntime() {
-    [[ -n "${ARKTOS_VMRUNTIME_DIR:-}" ]] || return 0
-    arktos::vmruntime::stop "${ARKTOS_VMRUNTIME_DIR}" 2>/dev/null || true
+    local dir=${ARKTOS_VMRUNTIME_DIR:-$(arktos::kubelet::noted_dir vmruntime)}
+    [[ -n "${dir}" ]] || return 0
+    arktos::vmruntime::stop "${dir}" 2>/dev/null || true
     ARKTOS_VMRUNTIME_DIR=
+    arktos::kubelet::note_dir vmruntime
 }
 
 # The kubelet's serving pair for its logs/exec/port-forward port (SANs: node name, 127.0.0.1, the
@@ -143,22 +172,9 @@ arktos::kubelet::run() {
         --client-ca-file "$(arktos::pki::ca_cert)"
 }
 
-# Keeps the kubelet running as systemd's Restart=always does on real nodes: a kubelet that exits
-# or is killed is started again (it adopts the running pods from the runtime). TERM/INT stop the
-# current kubelet and the supervisor.
-arktos::kubelet::supervise() {
-    local endpoint=$1 log_file=$2 child="" status
-    trap '[[ -z "${child}" ]] || kill -TERM "${child}" 2>/dev/null; wait "${child}" 2>/dev/null; exit 0' TERM INT
-    while true; do
-        arktos::kubelet::run "${endpoint}" >>"${log_file}" 2>&1 &
-        child=$!
-        status=0
-        wait "${child}" || status=$?
-        arktos::log::status "kubelet exited with status ${status}; restarting kubelet in ${KUBELET_RESTART_DELAY}s"
-        sleep "${KUBELET_RESTART_DELAY}"
-    done
-}
-
+# The kubelet runs under a supervisor, as systemd's Restart=always keeps it on real nodes: a kubelet
+# that exits or is killed is started again after KUBELET_RESTART_DELAY and adopts the running pods
+# from the runtime.
 arktos::kubelet::start() {
     local log_file endpoint
     log_file=$(arktos::kubelet::log_file)
@@ -166,9 +182,7 @@ arktos::kubelet::start() {
     mkdir -p "${ARKTOS_DATA_DIR}/pods" "${ARKTOS_DATA_DIR}/kubelet"
     : >"${log_file}"
     arktos::log::status "starting kubelet for node ${HOSTNAME_OVERRIDE} (runtime ${endpoint}, port ${KUBELET_PORT}, log ${log_file})"
-    arktos::kubelet::supervise "${endpoint}" "${log_file}" &
-    arktos::process::track kubelet "$!" "${log_file}"
-    ARKTOS_KUBELET_PID=$!
+    arktos::process::supervise kubelet "${log_file}" "${KUBELET_RESTART_DELAY}" arktos::kubelet::run "${endpoint}"
 }
 
 # True when the Node's Ready condition is True (asked as system:admin, through the venv's Python).
@@ -184,20 +198,7 @@ sys.exit(0 if ready and ready[0].get("status") == "True" else 1)' \
 }
 
 arktos::kubelet::wait_node_ready() {
-    local deadline=$((SECONDS + ARKTOS_READY_TIMEOUT))
     arktos::log::status "waiting for node ${HOSTNAME_OVERRIDE} to be Ready"
-    until arktos::kubelet::node_ready; do
-        if ! arktos::process::alive "${ARKTOS_KUBELET_PID}"; then
-            arktos::log::error "kubelet exited during start-up"
-            arktos::log::tail_file "$(arktos::kubelet::log_file)"
-            return 1
-        fi
-        if ((SECONDS >= deadline)); then
-            arktos::log::error "node ${HOSTNAME_OVERRIDE} not Ready after ${ARKTOS_READY_TIMEOUT}s"
-            arktos::log::tail_file "$(arktos::kubelet::log_file)"
-            return 1
-        fi
-        sleep 0.3
-    done
+    arktos::process::wait_ready kubelet "${ARKTOS_READY_TIMEOUT}" arktos::kubelet::node_ready
     arktos::log::status "node ${HOSTNAME_OVERRIDE} is Ready"
 }

@@ -21,8 +21,13 @@ arktos::scheduler::start() {
     log_file=$(arktos::scheduler::log_file)
     kubeconfig=$(arktos::scheduler::kubeconfig)
     arktos::log::status "starting kube-scheduler (kubeconfig ${kubeconfig}, log ${log_file})"
-    (cd "${ARKTOS_ROOT}" && exec "${ARKTOS_PYTHON}" -m scheduler --kubeconfig "${kubeconfig}") \
-        >"${log_file}" 2>&1 &
-    arktos::process::track kube-scheduler "$!" "${log_file}"
-    ARKTOS_SCHEDULER_PID=$!
+    : >"${log_file}"
+    arktos::process::supervise kube-scheduler "${log_file}" "${ARKTOS_RESTART_DELAY}" \
+        arktos::scheduler::run --kubeconfig "${kubeconfig}"
+}
+
+# The scheduler process (foreground). One that loses its Lease exits non-zero ("leader election
+# lost", as kube-scheduler) and its supervisor starts it again as a candidate.
+arktos::scheduler::run() {
+    cd "${ARKTOS_ROOT}" && exec "${ARKTOS_PYTHON}" -m scheduler "$@"
 }

@@ -6,6 +6,7 @@
 #   source hack/lib/vmruntime.sh
 #   arktos::vmruntime::available           # qemu is (or can be) installed and runs here
 #   arktos::vmruntime::start DIR LOGFILE   # image, start, wait; state in DIR, socket DIR/arktos-vm.sock
+#   arktos::vmruntime::prepare DIR; arktos::vmruntime::run DIR   # the same in two steps, in the foreground
 #   arktos::vmruntime::endpoint DIR        # -> unix://DIR/arktos-vm.sock  (the kubelet's vm endpoint)
 #   arktos::vmruntime::stop DIR            # stop the runtime and kill its VMs
 #
@@ -63,22 +64,40 @@ arktos::vmruntime::kill_leftovers() {
     done
 }
 
-arktos::vmruntime::start() {
-    local dir=$1 log=$2 deadline sock pid
+# qemu installed, the VM image built: what arktos::vmruntime::run needs.
+arktos::vmruntime::prepare() {
+    local dir=$1
     mkdir -p "$dir"
     arktos::vmruntime::ensure_installed
     if [ ! -f "$VM_IMAGE_DIR/arktos-vm/image.json" ]; then
         arktos::vmruntime::log "building the VM image into $VM_IMAGE_DIR (once)"
         (cd "$ARKTOS_ROOT" && "$PY" -m vmruntime.images --image-dir "$VM_IMAGE_DIR") >&2
     fi
+}
+
+# The runtime in the foreground, in a session of its own, its pid in DIR/vmruntime.pid: what a
+# supervisor runs. A runtime that is killed leaves its VMs running (their shims own them) and the
+# next one adopts them; SIGTERM stops the VMs with it (--stop-vms-on-exit).
+arktos::vmruntime::run() {
+    local dir=$1
+    rm -f "$(arktos::vmruntime::socket "$dir")"
+    echo "$BASHPID" >"$dir/vmruntime.pid"
+    cd "$ARKTOS_ROOT" && exec setsid -w "$PY" -m vmruntime --listen "unix://$(arktos::vmruntime::socket "$dir")" \
+        --root "$dir/root" --image-dir "$VM_IMAGE_DIR" --stop-vms-on-exit
+}
+
+arktos::vmruntime::listening() {
+    [ -S "$(arktos::vmruntime::socket "$1")" ]
+}
+
+arktos::vmruntime::start() {
+    local dir=$1 log=$2 deadline pid
+    arktos::vmruntime::prepare "$dir"
     if arktos::vmruntime::running "$dir"; then
         arktos::vmruntime::log "already running (pid $(cat "$dir/vmruntime.pid"))"
         return 0
     fi
-    sock=$(arktos::vmruntime::socket "$dir")
-    rm -f "$sock"
-    (cd "$ARKTOS_ROOT" && exec setsid "$PY" -m vmruntime --listen "unix://$sock" --root "$dir/root" \
-        --image-dir "$VM_IMAGE_DIR" --stop-vms-on-exit >>"$log" 2>&1 </dev/null) &
+    arktos::vmruntime::run "$dir" >>"$log" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$dir/vmruntime.pid"
     deadline=$((SECONDS + ${VMRUNTIME_READY_TIMEOUT:-30}))
@@ -89,13 +108,13 @@ arktos::vmruntime::start() {
             tail -n 20 "$log" >&2
             return 1
         fi
-        if [ -S "$sock" ]; then
+        if arktos::vmruntime::listening "$dir"; then
             arktos::vmruntime::log "ready at $(arktos::vmruntime::endpoint "$dir")"
             return 0
         fi
         sleep 0.1
     done
-    arktos::vmruntime::log "ERROR: socket $sock not ready after ${VMRUNTIME_READY_TIMEOUT:-30}s"
+    arktos::vmruntime::log "ERROR: socket $(arktos::vmruntime::socket "$dir") not ready after ${VMRUNTIME_READY_TIMEOUT:-30}s"
     return 1
 }
 

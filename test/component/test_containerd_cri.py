@@ -4,7 +4,8 @@ Covers: CRI Version/Status; the locally built busybox/pause images resolving by 
 a pod on the bridge CNI network (pod IP) running ``sh -c 'echo hi; sleep 30'`` through
 RunPodSandbox → CreateContainer → StartContainer → ContainerStatus → its CRI log file → ExecSync →
 Stop/Remove; a host-network pod; a cgroup v1 memory limit seen from inside; PID namespace isolation;
-errors for missing images and containers. Each test's timings are printed (``-s``).
+errors for missing images and containers; a container outliving a containerd crash (SIGKILL) and
+found running again by the restarted containerd. Each test's timings are printed (``-s``).
 Leaves out: streaming Exec/Attach/PortForward URLs (the kubelet's streaming server owns those) and the
 kubelet itself. containerd is installed with apt when missing; if that fails the tests fail, never skip.
 """
@@ -205,3 +206,29 @@ async def test_errors_are_translated(cri: CriClient) -> None:
         await cri.start_container("no-such-container")
     with pytest.raises(CriError):
         await cri.pull_image("docker.io/library/nosuchimage:1", deadline=20)
+
+
+async def test_containers_outlive_a_containerd_crash_and_are_found_again(
+        containerd: ContainerdProcess, cri: CriClient, tmp_path: Path) -> None:
+    _, sandbox_id, container_id = await _run_pod(cri, tmp_path, "survivor", ["sleep", "60"])
+    before = await cri.exec_sync(container_id, ["cat", "/proc/1/stat"], timeout_seconds=10)
+    t0 = time.perf_counter()
+    containerd.kill()
+    containerd.start()
+    # The same client: its channel reconnects, as the kubelet's does; until the CRI plugin has
+    # loaded its state it answers "server is not initialized yet", and the kubelet retries.
+    for _ in range(200):
+        try:
+            status = (await cri.container_status(container_id)).status
+            break
+        except CriError as e:
+            assert "not initialized" in e.message, e
+            await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the restarted containerd's CRI did not initialise in 10 s")
+    print(f"containerd kill, start, CRI serving: {1000 * (time.perf_counter() - t0):.0f} ms")
+    assert status.state == pb.CONTAINER_RUNNING
+    assert (await cri.pod_sandbox_status(sandbox_id)).status.state == pb.SANDBOX_READY
+    after = await cri.exec_sync(container_id, ["cat", "/proc/1/stat"], timeout_seconds=10)
+    # /proc/1/stat of the container's PID namespace: same process (same start time), never restarted.
+    assert after.stdout.split()[21] == before.stdout.split()[21] and after.exit_code == 0

@@ -4,9 +4,11 @@ Covers registration (labels, capacity, nodeInfo, conditions incl. ContainerRunti
 VmRuntimeReady, readiness following the container runtime), Lease renewal in kube-node-lease,
 a pod of another tenant with an init container reaching Running with its status written through
 pods/status, Created/Started/Killing events, graceful deletion ending in the final delete,
-CrashLoopBackOff and restartPolicy Never, and a restarted kubelet adopting the runtime's
-containers while removing orphans. Leaves out real containers (CRI, later) and the scheduler
-(pods are bound by spec.nodeName; the hollow-mode test uses the scheduler).
+CrashLoopBackOff and restartPolicy Never, a restarted kubelet adopting the runtime's
+containers while removing orphans, and Node conditions and pod statuses that another writer
+changed (as the node lifecycle controller does) being reported again. Leaves out real containers
+(CRI, later) and the scheduler (pods are bound by spec.nodeName; the hollow-mode test uses the
+scheduler).
 """
 
 from __future__ import annotations
@@ -203,3 +205,32 @@ async def test_restarted_kubelet_adopts_containers_and_removes_orphans(client: A
 
 async def _synced_twice(kubelet: Any) -> bool:
     return bool(kubelet.pods.syncs >= 2)
+
+
+async def test_statuses_another_writer_changed_are_reported_again(client: ApiClient) -> None:
+    """What the node lifecycle controller writes while a kubelet cannot report (Node conditions
+    Unknown, pods not Ready) does not stick once the kubelet reports again, as upstream's kubelet
+    compares with the API's view (tryUpdateNodeStatus; the status manager's needsReconcile)."""
+    name = node_name()
+    tenant, namespace = await new_tenant_namespace(client)
+    async with running_kubelet(client, name):
+        await client.create(PODS, pod_body("web", name), tenant=tenant, namespace=namespace)
+
+        async def ready_pod() -> dict[str, Any] | None:
+            pod = await get_pod(client, tenant, namespace, "web")
+            return pod if pod and conditions(pod).get("Ready") == "True" else None
+
+        pod = await eventually(ready_pod, "pod Ready")
+        node = await client.get(NODES, name)
+        node["status"]["conditions"] = [{**c, "status": "Unknown", "reason": "NodeStatusUnknown"}
+                                        for c in node["status"]["conditions"]]
+        await client.update(NODES, node, subresource="status")
+        pod["status"]["conditions"] = [{**c, "status": "False"} if c["type"] == "Ready" else c
+                                       for c in pod["status"]["conditions"]]
+        await client.update(PODS, pod, subresource="status", tenant=tenant, namespace=namespace)
+
+        async def node_ready() -> bool:
+            return conditions(await client.get(NODES, name)).get("Ready") == "True"
+
+        await eventually(node_ready, "the node's Ready condition reported again", within=5)
+        await eventually(ready_pod, "the pod's Ready condition reported again", within=10)

@@ -104,6 +104,9 @@ def test_flags_take_go_durations_and_booleans() -> None:
     assert (defaults.leader_elect_lease_duration, defaults.leader_elect_renew_deadline,
             defaults.leader_elect_retry_period) == (15.0, 10.0, 2.0)
     assert defaults.terminated_pod_gc_threshold == 12500 and defaults.node_monitor_grace_period == 40.0
+    assert defaults.default_unreachable_toleration_seconds == 300
+    tuned = parse_args(["--master", "http://x", "--default-unreachable-toleration-seconds", "10"])
+    assert tuned.default_unreachable_toleration_seconds == 10
 
 
 NAMESPACED = GraphResource(ResourceRef("", "v1", "configmaps", "ConfigMap"), namespaced=True, tenanted=True)

@@ -3,8 +3,9 @@
 Covers: the first candidate creates the Lease and leads; a second one waits while the leader
 renews and takes over once renewals stop for the lease duration; a lost optimistic update (409)
 is just a failed attempt; a leader that cannot renew within the renew deadline cancels its work
-and raises LeadershipLost; a leader that finishes releases the Lease; timing validation and
-MicroTime parsing. No sockets: the real server path is test/component/test_controller_leaderelection.py.
+and raises LeadershipLost; a leader that finishes releases the Lease; timing validation, the
+--leader-elect-* timing flags of the controller manager and the scheduler, and MicroTime parsing.
+No sockets: the real server path is test/component/test_controller_leaderelection.py.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from client.leaderelection import (
     micro_time,
     parse_micro_time,
 )
+from client.leaderelection_flags import election_config
 
 # A Lease holds whole seconds, so 1 s is the shortest duration that means what it says.
 FAST = {"lease_duration_s": 1.0, "renew_deadline_s": 0.5, "retry_period_s": 0.1}
@@ -158,3 +160,25 @@ def test_micro_time_round_trip() -> None:
     assert parse_micro_time(micro_time(now)) == now
     assert parse_micro_time("2024-05-06T07:08:09Z") == now.replace(microsecond=0)
     assert parse_micro_time("garbage") is None and parse_micro_time(None) is None
+
+
+def timings(config: LeaderElectionConfig) -> tuple[float, float, float]:
+    return config.lease_duration_s, config.renew_deadline_s, config.retry_period_s
+
+
+def test_both_components_take_the_timing_flags() -> None:
+    from controllers.__main__ import leader_election_for
+    from controllers.__main__ import parse_args as controller_args
+    from scheduler.__main__ import parse_args as scheduler_args
+
+    flags = ["--leader-elect-lease-duration", "12s", "--leader-elect-renew-deadline", "8000ms",
+             "--leader-elect-retry-period", "2"]
+    parsed = [parse(["--master", "http://x", *flags]) for parse in (controller_args, scheduler_args)]
+    for args in parsed:
+        assert timings(election_config(args, lease_name="l")) == (12.0, 8.0, 2.0)
+    defaults = election_config(scheduler_args(["--master", "http://x"]), lease_name="kube-scheduler")
+    assert timings(defaults) == (15.0, 10.0, 2.0)
+    election = leader_election_for(parsed[0], client=None)  # type: ignore[arg-type]
+    assert isinstance(election, LeaseLeaderElection) and election.config.lease_duration_s == 12.0
+    with pytest.raises(SystemExit):
+        scheduler_args(["--master", "http://x", "--leader-elect-lease-duration", "soon"])
