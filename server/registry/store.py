@@ -20,6 +20,7 @@ import orjson
 
 from apis import defaults, validation
 from apis.catalogue import Resource
+from apis.field_errors import go_quote
 from apis.validation import FieldError
 from server.errors import (
     AlreadyExists,
@@ -29,6 +30,7 @@ from server.errors import (
     Forbidden,
     Invalid,
     NotFound,
+    RequestEntityTooLarge,
     Timeout,
 )
 from server.registry.admission import Admission
@@ -56,6 +58,11 @@ log = logging.getLogger(__name__)
 Mutation = Callable[[dict[str, Any]], dict[str, Any]]
 _TRUSTED = validation.SchemaReport()
 _MAX_RETRIES = 16
+# The largest object stored: what one request body may carry (upstream's 3 MiB). Aliases in a
+# YAML body can still build a larger object within the decoder's bounds; upstream's etcd refuses
+# those too ("request is too large", which upstream answers 500; 413 here).
+MAX_OBJECT_BYTES = 3 * 1024 * 1024
+_LATEST_DELETION = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +132,7 @@ class GenericStore:
             return WriteResult(obj, 201, warnings)
         key = object_key(resource, scope, name)
         try:
-            revision = await self._backend.create(key, orjson.dumps(obj))
+            revision = await self._backend.create(key, _encoded(obj))
         except KeyExistsError as e:
             raise AlreadyExists.object(resource.plural, name, resource.group) from e
         return WriteResult(await self._served(key, obj, revision), 201, warnings)
@@ -206,7 +213,7 @@ class GenericStore:
             if self._finalized(self.strategy(resource), new):
                 return await self._remove(resource, key, kv, options, name)
             try:
-                revision = await self._backend.update(key, orjson.dumps(new),
+                revision = await self._backend.update(key, _encoded(new),
                                                       expected_revision=kv.mod_revision)
             except RevisionConflictError:
                 if pinned:
@@ -254,14 +261,14 @@ class GenericStore:
         metadata = current["metadata"]
         if "deletionTimestamp" in metadata and metadata.get("deletionGracePeriodSeconds", 0) <= grace:
             return WriteResult(decode(kv).obj, 200)
-        when = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=grace)
+        when = _deletion_time(datetime.now(UTC).replace(microsecond=0), grace)
         if "deletionTimestamp" in metadata:
             # Upstream BeforeDelete: a shorter grace period moves the deletionTimestamp earlier by
             # the difference (it stays "first delete request + grace").
             try:
                 stamped = datetime.strptime(metadata["deletionTimestamp"], "%Y-%m-%dT%H:%M:%SZ")
                 shortened = int(metadata.get("deletionGracePeriodSeconds") or 0) - grace
-                when = stamped.replace(tzinfo=UTC) - timedelta(seconds=shortened)
+                when = _deletion_time(stamped.replace(tzinfo=UTC), -shortened)
             except (TypeError, ValueError):
                 pass
         metadata["deletionTimestamp"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -326,7 +333,8 @@ class GenericStore:
         drops them."""
         if not report.unknown:
             return []
-        messages = [f'unknown field "{path}"' for path in report.unknown]
+        # Quoted as Go's %q quotes them: a client's CR/LF in a field name stays escaped text.
+        messages = [f"unknown field {go_quote(path)}" for path in report.unknown]
         if strict and options.field_validation == "Strict":
             raise BadRequest(f'{resource.kind} in version "{resource.version}" cannot be handled as a '
                              f"{resource.kind}: strict decoding error: {', '.join(messages)}")
@@ -396,6 +404,22 @@ def _add_propagation_finalizer(obj: dict[str, Any], delete_options: dict[str, An
     finalizers = metadata.setdefault("finalizers", [])
     if finalizer not in finalizers:
         finalizers.append(finalizer)
+
+
+def _encoded(obj: dict[str, Any]) -> bytes:
+    data = orjson.dumps(obj)
+    if len(data) > MAX_OBJECT_BYTES:
+        raise RequestEntityTooLarge.limit(MAX_OBJECT_BYTES)
+    return data
+
+
+def _deletion_time(start: datetime, grace: int) -> datetime:
+    """start + grace seconds, kept within what a timestamp can say (a client may ask for any int64
+    grace period; Go's time arithmetic wraps where Python's raises)."""
+    try:
+        return start + timedelta(seconds=grace)
+    except OverflowError:
+        return _LATEST_DELETION if grace > 0 else datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def raise_timeout(revision: int, current: int) -> ApiError:
