@@ -221,3 +221,14 @@ def unknown_field_paths(definition: str, obj: Any) -> list[str]:
     if definition in definitions():
         _unknown({"$ref": f"#/$defs/{definition}"}, obj, "", out)
     return out
+
+
+def decode_errors(definition: str, obj: Any) -> list[str]:
+    """The Go decoder's messages for ``obj`` decoded into ``definition``'s type (empty when it
+    decodes): what upstream answers 400 with before it looks at the object any further."""
+    if definition not in definitions():
+        return []
+    root = {"$ref": f"#/$defs/{definition}"}
+    if not isinstance(obj, dict):
+        return [f"json: cannot unmarshal {_json_kind(obj)} into Go value of type {_go_type(root)}"]
+    return [e.message for e in schema_errors(definition, obj) if e.reason == "FieldValueTypeInvalid"]

@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from apis.field_errors import FieldError, invalid, not_supported
-from apis.schema_walk import schema_errors
+from apis.schema_walk import decode_errors
 from server.errors import BadRequest, Invalid
 from server.handlers import codec
 from server.handlers.params import dry_run_errors, parse_bool, parse_int64, values
@@ -46,10 +46,9 @@ def _from_body(data: bytes, content_type: str) -> dict[str, Any]:
     kind = body.get("kind")
     if kind is not None and kind != "DeleteOptions":
         raise BadRequest("decoded object cannot be converted to DeleteOptions")
-    decode_errors = [e.message for e in schema_errors(DELETE_OPTIONS, body)
-                     if e.reason == "FieldValueTypeInvalid"]
-    if decode_errors:
-        raise BadRequest(decode_errors[0])
+    errors = decode_errors(DELETE_OPTIONS, body)
+    if errors:
+        raise BadRequest(errors[0])
     # Unknown fields are ignored (DeleteOptions are decoded leniently upstream); nulls mean unset.
     return {key: value for key, value in body.items() if value is not None}
 

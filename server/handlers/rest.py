@@ -17,8 +17,9 @@ from apis import tables
 from apis.catalogue import Catalogue, Resource
 from apis.patch import PatchError, apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
 from server.errors import ApiError, BadRequest, Invalid, MethodNotAllowed, NotFound, UnsupportedMediaType
-from server.handlers import codec
+from server.handlers import codec, typed_bodies
 from server.handlers.delete_options import delete_options
+from server.handlers.delete_options import validation_errors as delete_options_errors
 from server.handlers.params import check_resource_version, list_options, write_options
 from server.handlers.watch import WatchServer
 from server.registry.keys import ALL_TENANTS, SYSTEM_TENANT, Scope
@@ -231,13 +232,16 @@ class ResourceHandler:
         options = write_options(request.query, "CreateOptions")
         body = codec.decode_body(await codec.read_body(request), codec.content_type_of(request))
         if sub == "binding":
-            result = await bind_pod(self._store, resource, scope, name, body, options)
+            binding = typed_bodies.decoded_as(body, *typed_bodies.BINDING)
+            result = await bind_pod(self._store, resource, scope, name, binding, options)
         elif sub == "action":
-            result = await create_pod_action(self._store, self._catalogue, resource, scope, name, body,
+            action = typed_bodies.decoded_as(body, *typed_bodies.CUSTOM_ACTION)
+            result = await create_pod_action(self._store, self._catalogue, resource, scope, name, action,
                                              options)
         elif sub == "eviction":
+            eviction, options = _eviction(body, options)
             result = await evict_pod(self._store, self._cache, self._catalogue, resource, scope, name,
-                                     body, options)
+                                     eviction, options)
         else:
             raise MethodNotAllowed()
         return codec.respond(result.obj, media, status=result.code)
@@ -250,7 +254,8 @@ class ResourceHandler:
         options = write_options(request.query, "UpdateOptions" if verb == "update" else "PatchOptions")
         content_type = codec.content_type_of(request)
         if verb == "update":
-            body = codec.decode_body(await codec.read_body(request), content_type)
+            body = typed_bodies.decoded_as(codec.decode_body(await codec.read_body(request), content_type),
+                                           *typed_bodies.SCALE)
             scale = await update_scale(self._store, resource, scope, name, lambda _current: body, options)
         else:
             patch = codec.decode_body(await codec.read_body(request), content_type,
@@ -258,7 +263,9 @@ class ResourceHandler:
             scale_resource = self._catalogue.lookup("autoscaling", "v1", "scale")
             apply = _patcher(scale_resource or resource, content_type, patch,
                              definition="io.k8s.api.autoscaling.v1.Scale", target=(name, scope.namespace))
-            scale = await update_scale(self._store, resource, scope, name, apply, options)
+            scale = await update_scale(self._store, resource, scope, name,
+                                       lambda current: typed_bodies.decoded_as(apply(current),
+                                                                               *typed_bodies.SCALE), options)
         return codec.respond(scale, media)
 
 
@@ -302,6 +309,17 @@ def check_name(obj: Any, name: str, namespace: str) -> None:
     if namespace and obj_namespace and obj_namespace != namespace:
         raise BadRequest(f"the namespace of the object ({obj_namespace}) does not match the namespace "
                          f"on the request ({namespace})")
+
+
+def _eviction(body: Any, options: WriteOptions) -> tuple[dict[str, Any], WriteOptions]:
+    """The Eviction, its DeleteOptions checked as a delete's (422), their dryRun honoured."""
+    eviction = typed_bodies.decoded_as(body, *typed_bodies.EVICTION)
+    deletion = eviction.get("deleteOptions") or {}
+    errors = delete_options_errors(deletion)
+    if errors:
+        raise Invalid.options("DeleteOptions", errors)
+    return eviction, WriteOptions(dry_run=options.dry_run or bool(deletion.get("dryRun")),
+                                  field_validation=options.field_validation)
 
 
 def _scope_of(resource: Resource, cached: CachedObject) -> Scope:
