@@ -1,11 +1,15 @@
 """The HTTP server under the dispatcher: request-line limits as upstream's, failures as Status.
 
 Requests aiohttp cannot parse never reach `ApiServer.dispatch`; aiohttp answers them itself in
-plain text. Here they get a Kubernetes ``Status`` like every other error. The limits follow Go's
-net/http as kube-apiserver configures it (``MaxHeaderBytes`` 1 MiB): a request line of up to
-1 MiB is served (a long label selector is legitimate), a longer one — or a header field past
-aiohttp's per-field limit — is answered 431 Request Header Fields Too Large, Go's code for it
-(Go writes that answer as plain text; a Status here). Anything else malformed is 400.
+plain text. Here they get a Kubernetes ``Status`` like every other error. A request line or a
+header field past its limit is answered 431 Request Header Fields Too Large, the code Go's
+net/http answers kube-apiserver's clients with (as plain text there; a Status here); anything else
+malformed is 400.
+
+The limits are smaller than Go's (``MaxHeaderBytes``: 1 MiB for the request line and headers
+together): 64 KiB for the request line (eight times aiohttp's default, room for long label
+selectors) and per header field, at most 128 fields. A megabyte of selector would cost this
+server seconds to parse and match on every list, where Go spends milliseconds.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from server.errors import ApiError, BadRequest, InternalError, RequestHeaderFiel
 
 log = logging.getLogger(__name__)
 
-MAX_REQUEST_LINE_BYTES = 1024 * 1024  # Go's DefaultMaxHeaderBytes, kube-apiserver's limit
+MAX_REQUEST_LINE_BYTES = 64 * 1024
 MAX_HEADER_FIELD_BYTES = 65536
 MAX_HEADERS = 128  # aiohttp's default, stated: 128 fields of at most 64 KiB each
 
