@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -30,7 +30,6 @@ from server.errors import (
     Forbidden,
     Invalid,
     NotFound,
-    RequestEntityTooLarge,
     Timeout,
 )
 from server.registry.admission import Admission
@@ -39,6 +38,8 @@ from server.registry.kinds import strategy_for
 from server.registry.objects import (
     carry_over_for_update,
     check_type,
+    deletion_time,
+    encoded_object,
     metadata_of,
     prune_paths,
     stamp_for_create,
@@ -58,11 +59,6 @@ log = logging.getLogger(__name__)
 Mutation = Callable[[dict[str, Any]], dict[str, Any]]
 _TRUSTED = validation.SchemaReport()
 _MAX_RETRIES = 16
-# The largest object stored: what one request body may carry (upstream's 3 MiB). Aliases in a
-# YAML body can still build a larger object within the decoder's bounds; upstream's etcd refuses
-# those too ("request is too large", which upstream answers 500; 413 here).
-MAX_OBJECT_BYTES = 3 * 1024 * 1024
-_LATEST_DELETION = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +128,7 @@ class GenericStore:
             return WriteResult(obj, 201, warnings)
         key = object_key(resource, scope, name)
         try:
-            revision = await self._backend.create(key, _encoded(obj))
+            revision = await self._backend.create(key, encoded_object(obj))
         except KeyExistsError as e:
             raise AlreadyExists.object(resource.plural, name, resource.group) from e
         return WriteResult(await self._served(key, obj, revision), 201, warnings)
@@ -213,7 +209,7 @@ class GenericStore:
             if self._finalized(self.strategy(resource), new):
                 return await self._remove(resource, key, kv, options, name)
             try:
-                revision = await self._backend.update(key, _encoded(new),
+                revision = await self._backend.update(key, encoded_object(new),
                                                       expected_revision=kv.mod_revision)
             except RevisionConflictError:
                 if pinned:
@@ -261,14 +257,14 @@ class GenericStore:
         metadata = current["metadata"]
         if "deletionTimestamp" in metadata and metadata.get("deletionGracePeriodSeconds", 0) <= grace:
             return WriteResult(decode(kv).obj, 200)
-        when = _deletion_time(datetime.now(UTC).replace(microsecond=0), grace)
+        when = deletion_time(datetime.now(UTC).replace(microsecond=0), grace)
         if "deletionTimestamp" in metadata:
             # Upstream BeforeDelete: a shorter grace period moves the deletionTimestamp earlier by
             # the difference (it stays "first delete request + grace").
             try:
                 stamped = datetime.strptime(metadata["deletionTimestamp"], "%Y-%m-%dT%H:%M:%SZ")
                 shortened = int(metadata.get("deletionGracePeriodSeconds") or 0) - grace
-                when = _deletion_time(stamped.replace(tzinfo=UTC), -shortened)
+                when = deletion_time(stamped.replace(tzinfo=UTC), -shortened)
             except (TypeError, ValueError):
                 pass
         metadata["deletionTimestamp"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -404,22 +400,6 @@ def _add_propagation_finalizer(obj: dict[str, Any], delete_options: dict[str, An
     finalizers = metadata.setdefault("finalizers", [])
     if finalizer not in finalizers:
         finalizers.append(finalizer)
-
-
-def _encoded(obj: dict[str, Any]) -> bytes:
-    data = orjson.dumps(obj)
-    if len(data) > MAX_OBJECT_BYTES:
-        raise RequestEntityTooLarge.limit(MAX_OBJECT_BYTES)
-    return data
-
-
-def _deletion_time(start: datetime, grace: int) -> datetime:
-    """start + grace seconds, kept within what a timestamp can say (a client may ask for any int64
-    grace period; Go's time arithmetic wraps where Python's raises)."""
-    try:
-        return start + timedelta(seconds=grace)
-    except OverflowError:
-        return _LATEST_DELETION if grace > 0 else datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def raise_timeout(revision: int, current: int) -> ApiError:
