@@ -51,13 +51,41 @@ def go_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return go_quote(value)
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
         body = ", ".join(f"{json.dumps(k)}:{json.dumps(value[k])}" for k in sorted(value))
         return f"map[string]string{{{body}}}"
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+               "\v": "\\v", '"': '\\"', "\\": "\\\\"}
+
+
+def go_quote(text: str) -> str:
+    """Go's ``%q`` (strconv.Quote): printable characters as they are, everything else escaped.
+
+    Upstream quotes client-supplied names this way in its messages (``unknown field "a\\r\\n"``),
+    so no control character from a request ever reaches a response header or log line raw.
+    """
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    out = ['"']
+    for char in text:
+        if char in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[char])
+        elif char.isprintable():
+            out.append(char)
+        elif ord(char) < 0x80:
+            out.append(f"\\x{ord(char):02x}")
+        elif ord(char) < 0x10000:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(f"\\U{ord(char):08x}")
+    out.append('"')
+    return "".join(out)
 
 
 def required(field: str, detail: str = "") -> FieldError:
@@ -81,6 +109,12 @@ def duplicate(field: str, value: Any) -> FieldError:
 
 def forbidden(field: str, detail: str) -> FieldError:
     return FieldError("FieldValueForbidden", field, f"Forbidden: {detail}")
+
+
+def too_long(field: str, max_bytes: int) -> FieldError:
+    """Upstream field.TooLong (text since Kubernetes 1.32; before it said "must have at most")."""
+    unit = "byte" if max_bytes == 1 else "bytes"
+    return FieldError("FieldValueTooLong", field, f"Too long: may not be more than {max_bytes} {unit}")
 
 
 def type_invalid(field: str, decode_message: str) -> FieldError:

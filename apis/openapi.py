@@ -46,11 +46,34 @@ _PATCH_MEDIA_TYPES = (
     "application/strategic-merge-patch+json",
     "application/apply-patch+yaml",
 )
+# Query parameters as upstream declares them (name, OpenAPI type, description): clients and
+# fuzzers learn from them what each operation takes.
 _WRITE_PARAMETERS = (
-    ("dryRun", "When present, indicates that modifications should not be persisted."),
-    ("fieldManager", "A name associated with the actor or entity that is making these changes."),
-    ("fieldValidation", "Ignore, Warn or Strict: how the server treats unknown or duplicate fields."),
+    ("dryRun", "string", "When present, indicates that modifications should not be persisted."),
+    ("fieldManager", "string", "A name associated with the actor or entity that is making these changes."),
+    ("fieldValidation", "string",
+     "Ignore, Warn or Strict: how the server treats unknown or duplicate fields."),
 )
+_LIST_PARAMETERS = (
+    ("allowWatchBookmarks", "boolean", "Requests watch events with type BOOKMARK."),
+    ("continue", "string", "The continue token of a previous paginated list."),
+    ("fieldSelector", "string", "A selector to restrict the returned objects by their fields."),
+    ("labelSelector", "string", "A selector to restrict the returned objects by their labels."),
+    ("limit", "integer", "The maximum number of objects to return in one page."),
+    ("resourceVersion", "string", "Which version of the collection to serve (see resourceVersionMatch)."),
+    ("resourceVersionMatch", "string", "How resourceVersion applies to list calls: Exact or NotOlderThan."),
+    ("sendInitialEvents", "boolean", "Starts a watch with the current state as synthetic events."),
+    ("timeoutSeconds", "integer", "Timeout for the list/watch call."),
+    ("watch", "boolean", "Watch for changes to the described resources."),
+)
+_DELETE_PARAMETERS = (
+    ("dryRun", "string", "When present, indicates that modifications should not be persisted."),
+    ("gracePeriodSeconds", "integer", "The duration in seconds before the object should be deleted."),
+    ("orphanDependents", "boolean", "Deprecated: whether dependents are orphaned (use propagationPolicy)."),
+    ("propagationPolicy", "string", "Whether and how garbage collection is performed: Orphan, Background or "
+                                    "Foreground."),
+)
+_FORCE_PARAMETER = ("force", "boolean", "Force is going to force Apply requests.")
 
 
 def _convert(schema: Any, ref_prefix: str, *, wrap_refs: bool) -> Any:
@@ -104,16 +127,44 @@ def _operation_id(verb: str, resource: Resource, kind: str) -> str:
     return f"{verb}{group}{resource.version.capitalize()}{namespaced}{kind}"
 
 
-def _parameters(names: tuple[tuple[str, str], ...], *, v3: bool) -> list[Schema]:
+def _parameters(names: tuple[tuple[str, str, str], ...], *, v3: bool) -> list[Schema]:
     out: list[Schema] = []
-    for name, description in names:
+    for name, kind, description in names:
         parameter: Schema = {"name": name, "in": "query", "description": description}
         if v3:
-            parameter["schema"] = {"type": "string", "uniqueItems": True}
+            parameter["schema"] = {"type": kind, "uniqueItems": True}
         else:
-            parameter.update({"type": "string", "uniqueItems": True})
+            parameter.update({"type": kind, "uniqueItems": True})
         out.append(parameter)
     return out
+
+
+def _operation_parameters(action: str) -> tuple[tuple[str, str, str], ...]:
+    if action in ("post", "put"):
+        return _WRITE_PARAMETERS
+    if action == "patch":
+        return (*_WRITE_PARAMETERS, _FORCE_PARAMETER)
+    if action == "list":
+        return _LIST_PARAMETERS
+    if action == "delete":
+        return _DELETE_PARAMETERS
+    if action == "deletecollection":
+        by_name = {p[0]: p for p in (*_LIST_PARAMETERS, *_DELETE_PARAMETERS) if p[0] != "watch"}
+        return tuple(by_name[name] for name in sorted(by_name))
+    return ()
+
+
+def _request_body(action: str, kind_definition: str | None, *, v3: bool) -> Schema | None:
+    """What upstream declares a body to be: the object for post/put, DeleteOptions for deletes."""
+    if action in ("post", "put") and kind_definition is not None:
+        target, required = kind_definition, True
+    elif action in ("delete", "deletecollection"):
+        target, required = _META + "DeleteOptions", False
+    else:
+        return None
+    if v3:
+        return {"content": {"*/*": {"schema": {"$ref": _V3_REF + target}}}, "required": required}
+    return {"name": "body", "in": "body", "required": required, "schema": {"$ref": _V2_REF + target}}
 
 
 def _response(definition: str | None, ref_prefix: str, *, v3: bool) -> Schema:
@@ -129,12 +180,13 @@ def _operation(action: str, resource: Resource, *, list_kind: bool, v3: bool) ->
     kind = resource.list_kind if list_kind and action == "list" else resource.kind
     ref_prefix = _V3_REF if v3 else _V2_REF
     returned = _META + "Status" if action == "deletecollection" else _kind_definition(resource, kind)
-    parameters = list(_WRITE_PARAMETERS) if action in ("post", "put", "patch") else []
-    if action == "patch":
-        parameters.append(("force", "Force is going to force Apply requests."))
+    parameters = _parameters(_operation_parameters(action), v3=v3)
+    body = _request_body(action, _kind_definition(resource, resource.kind), v3=v3)
+    if body is not None and not v3:
+        parameters.insert(0, body)
     operation: Schema = {
         "operationId": _operation_id(action, resource, resource.kind),
-        "parameters": _parameters(tuple(parameters), v3=v3),
+        "parameters": parameters,
         "responses": _response(returned, ref_prefix, v3=v3),
         "x-kubernetes-action": action,
         "x-kubernetes-group-version-kind": {
@@ -143,7 +195,10 @@ def _operation(action: str, resource: Resource, *, list_kind: bool, v3: bool) ->
     }
     if action == "patch" and v3:
         patch = {"schema": {"$ref": _V3_REF + _META + "Patch"}}
-        operation["requestBody"] = {"content": {media: patch for media in _PATCH_MEDIA_TYPES}}
+        operation["requestBody"] = {"content": {media: patch for media in _PATCH_MEDIA_TYPES},
+                                    "required": True}
+    elif body is not None and v3:
+        operation["requestBody"] = body
     return operation
 
 

@@ -24,8 +24,15 @@ _DECIMAL_SUFFIXES: dict[str, int] = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "
 _DECIMAL_BY_EXPONENT = {exponent: suffix for suffix, exponent in _DECIMAL_SUFFIXES.items()}
 _BINARY_BY_EXPONENT = {exponent: suffix for suffix, exponent in _BINARY_SUFFIXES.items()}
 _QUANTITY = re.compile(r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(.*)$")
-_EXPONENT = re.compile(r"^[eE]([+-]?[0-9]+)$")
+_EXPONENT = re.compile(r"^[eE]([+-]?[0-9]{1,19})$")  # strconv.ParseInt(..., 64), as upstream
 _NANO = Fraction(1, 10**9)
+# Bounds that keep exact arithmetic cheap for any input (a client may send "1e999999999"):
+# upstream's inf.Dec holds such values unexpanded and caps binary ones at 2^63-1; here every
+# amount beyond 2^63-1 is capped so, anything below a nano is one nano (rounded up, as
+# upstream), and a mantissa longer than this many characters is not a quantity.
+MAX_AMOUNT = Fraction(2**63 - 1)
+_MAX_MANTISSA_CHARS = 64
+_MAX_DECIMAL_EXPONENT = 19
 
 
 class QuantityError(ValueError):
@@ -97,20 +104,33 @@ def parse_quantity(text: str | int | float) -> Quantity:
         raise QuantityError("quantities must match the regular expression "
                             "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
     if isinstance(text, int | float):  # JSON numbers are accepted where strings are expected
+        if isinstance(text, float) and not math.isfinite(text):
+            raise QuantityError("quantities must be finite numbers")
         return _rounded(Quantity(Fraction(str(text)), "DecimalSI"))
     match = _QUANTITY.match(text.strip()) if text else None
-    if match is None:
+    if match is None or len(match.group(1)) > _MAX_MANTISSA_CHARS:
         raise QuantityError("quantities must match the regular expression "
                             "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
     number, suffix = Fraction(match.group(1)), match.group(2)
     if suffix in _BINARY_SUFFIXES:
         return _rounded(Quantity(number * (2 ** _BINARY_SUFFIXES[suffix]), "BinarySI"))
     if suffix in _DECIMAL_SUFFIXES:
-        return _rounded(Quantity(number * Fraction(10) ** _DECIMAL_SUFFIXES[suffix], "DecimalSI"))
+        return _scaled(number, _DECIMAL_SUFFIXES[suffix], "DecimalSI")
     exponent = _EXPONENT.match(suffix)
     if exponent is not None:
-        return _rounded(Quantity(number * Fraction(10) ** int(exponent.group(1)), "DecimalExponent"))
+        return _scaled(number, int(exponent.group(1)), "DecimalExponent")
     raise QuantityError("unable to parse quantity's suffix")
+
+
+def _scaled(number: Fraction, exponent: int, fmt: QuantityFormat) -> Quantity:
+    """number * 10^exponent without ever building a power beyond the bounds."""
+    if number == 0:
+        return Quantity(Fraction(0), fmt)
+    if exponent > _MAX_DECIMAL_EXPONENT + _MAX_MANTISSA_CHARS:
+        return _rounded(Quantity(MAX_AMOUNT if number > 0 else -MAX_AMOUNT, fmt))
+    if exponent < -(9 + _MAX_MANTISSA_CHARS):
+        return _rounded(Quantity(_NANO if number > 0 else -_NANO, fmt))
+    return _rounded(Quantity(number * Fraction(10) ** exponent, fmt))
 
 
 def is_quantity(text: object) -> bool:
@@ -122,7 +142,10 @@ def is_quantity(text: object) -> bool:
 
 
 def _rounded(quantity: Quantity) -> Quantity:
-    """Upstream keeps at most nano precision and rounds away the rest upward."""
+    """Upstream keeps at most nano precision and rounds away the rest upward; amounts are capped
+    at ±(2^63-1)."""
+    if abs(quantity.value) > MAX_AMOUNT:
+        return Quantity(MAX_AMOUNT if quantity.value > 0 else -MAX_AMOUNT, quantity.format)
     scaled = quantity.value / _NANO
     if scaled.denominator == 1:
         return quantity

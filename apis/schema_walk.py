@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from apis.field_errors import FieldError, child, index, key, required, type_invalid
-from apis.schemas import Schema, definitions, ref_target, resolve
+from apis.schemas import (
+    INT_OR_STRING,
+    INTEGER_RANGES,
+    Schema,
+    definitions,
+    integer_range,
+    ref_target,
+    resolve,
+)
 
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -102,10 +110,19 @@ def _matches_type(schema: Schema, value: Any) -> bool:
     return False
 
 
+def _number_text(value: int | float) -> str:
+    """The number as the Go decoder echoes it (``number 1.5``; a huge integer, which JSON decoding
+    turned into a float, in full)."""
+    if isinstance(value, float) and value.is_integer():
+        return f"number {int(value)}"
+    return f"number {value}"
+
+
 def _decode_error(schema: Schema, value: Any, where: _Where) -> FieldError:
     shown = _json_kind(value)
-    if shown == "number" and "integer" in _types(resolve(schema)) and not float(value).is_integer():
-        shown = f"number {value}"
+    if shown == "number" and "integer" in _types(resolve(schema)) and (
+            isinstance(value, float) or integer_range(resolve(schema)) is not None):
+        shown = _number_text(value)
     message = (
         f"json: cannot unmarshal {shown} into Go struct field {where.go_struct}.{where.go_field} "
         f"of type {_go_type(schema)}"
@@ -113,14 +130,36 @@ def _decode_error(schema: Schema, value: Any, where: _Where) -> FieldError:
     return type_invalid(where.path, message)
 
 
+def _out_of_range(schema: Schema, value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return False
+    bounds = integer_range(schema)
+    return bounds is not None and not bounds[0] <= value <= bounds[1]
+
+
+def _int_or_string_error(value: Any, where: _Where) -> FieldError | None:
+    """IntOrString decodes its number into an int32 on its own (no struct field in the text)."""
+    low, high = INTEGER_RANGES["int32"]
+    if isinstance(value, bool) or not isinstance(value, int | float) or (
+            isinstance(value, int) and low <= value <= high):
+        return None
+    message = f"json: cannot unmarshal {_number_text(value)} into Go value of type int32"
+    return type_invalid(where.path, message)
+
+
 def _walk(schema: Schema, value: Any, where: _Where, out: list[FieldError]) -> None:
     if value is None:
         return  # the Go decoder leaves null fields at their zero value; `required` catches the rest
     resolved = resolve(schema)
-    if not _matches_type(resolved, value):
+    if not _matches_type(resolved, value) or _out_of_range(resolved, value):
         out.append(_decode_error(schema, value, where))
         return
     target = ref_target(schema)
+    if target == INT_OR_STRING:
+        error = _int_or_string_error(value, where)
+        if error is not None:
+            out.append(error)
+        return
     struct = _short_name(target) if target is not None else where.go_struct
     if isinstance(value, dict):
         properties = resolved.get("properties")
@@ -182,3 +221,14 @@ def unknown_field_paths(definition: str, obj: Any) -> list[str]:
     if definition in definitions():
         _unknown({"$ref": f"#/$defs/{definition}"}, obj, "", out)
     return out
+
+
+def decode_errors(definition: str, obj: Any) -> list[str]:
+    """The Go decoder's messages for ``obj`` decoded into ``definition``'s type (empty when it
+    decodes): what upstream answers 400 with before it looks at the object any further."""
+    if definition not in definitions():
+        return []
+    root = {"$ref": f"#/$defs/{definition}"}
+    if not isinstance(obj, dict):
+        return [f"json: cannot unmarshal {_json_kind(obj)} into Go value of type {_go_type(root)}"]
+    return [e.message for e in schema_errors(definition, obj) if e.reason == "FieldValueTypeInvalid"]

@@ -27,6 +27,10 @@ REF_PREFIX = "#/$defs/"
 GVK_EXTENSION = "x-kubernetes-group-version-kind"
 INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
+# What Go's decoder can hold for each integer ``format``: a number outside it is refused as
+# upstream's typed decoding refuses it (IntOrString's integer is an int32 too).
+INTEGER_RANGES: dict[str, tuple[int, int]] = {"int32": (-(2**31), 2**31 - 1),
+                                               "int64": (-(2**63), 2**63 - 1)}
 
 
 @functools.cache
@@ -54,6 +58,13 @@ def _definitions_by_gvk() -> dict[tuple[str, str, str], str]:
 def definition_name(group: str, version: str, kind: str) -> str | None:
     """The definition whose ``x-kubernetes-group-version-kind`` names this kind, if any."""
     return _definitions_by_gvk().get((group, version, kind))
+
+
+def integer_range(schema: Schema) -> tuple[int, int] | None:
+    """The range of an integer schema's ``format`` (int32/int64), None for other schemas."""
+    declared = schema.get("type")
+    types = [declared] if isinstance(declared, str) else declared or []
+    return INTEGER_RANGES.get(schema.get("format", "")) if "integer" in types else None
 
 
 def ref_target(schema: Schema) -> str | None:

@@ -39,8 +39,17 @@ from apis.name_rules import (
     metadata_errors,
 )
 from apis.schema_walk import schema_errors, unknown_field_paths
-from apis.schemas import Schema, definition_name, definitions, reachable_definitions
+from apis.schemas import (
+    INT_OR_STRING,
+    INTEGER_RANGES,
+    Schema,
+    definition_name,
+    definitions,
+    integer_range,
+    reachable_definitions,
+)
 from apis.semantic_rules import semantic_errors
+from apis.size_limits import size_errors
 
 __all__ = [
     "FieldError",
@@ -57,9 +66,25 @@ __all__ = [
 ]
 
 # Keys the compiled validator has no use for. Formats are left to the decoder upstream (a bad
-# date-time or base64 value is a decode error there), and apiVersion/kind are checked by the
-# server against the request path before validation.
+# date-time or base64 value is a decode error there) except the integer ones, which become
+# bounds; apiVersion/kind are checked by the server against the request path before validation.
 _DROPPED_KEYS = frozenset({"description", "format"})
+
+
+def _with_bounds(schema: dict[str, Any], out: dict[str, Any]) -> None:
+    """int32/int64 fields get their range, so an out-of-range number fails the fast check and
+    the precise walk reports it as the Go decoder would."""
+    bounds = integer_range(schema)
+    if bounds is not None:
+        out.setdefault("minimum", bounds[0])
+        out.setdefault("maximum", bounds[1])
+
+
+def _int_or_string(schema: dict[str, Any]) -> dict[str, Any]:
+    low, high = INTEGER_RANGES["int32"]
+    options = [{**option, "minimum": low, "maximum": high} if "integer" in str(option.get("type")) else option
+               for option in schema.get("oneOf", ())]
+    return {**schema, "oneOf": options}
 
 
 def _for_validation(schema: Any, *, top_level: bool = False) -> Any:
@@ -68,6 +93,7 @@ def _for_validation(schema: Any, *, top_level: bool = False) -> Any:
     if not isinstance(schema, dict):
         return schema
     out = {k: _for_validation(v) for k, v in schema.items() if k not in _DROPPED_KEYS and k != "properties"}
+    _with_bounds(schema, out)
     if isinstance(schema.get("properties"), dict):
         properties = {name: _for_validation(sub) for name, sub in schema["properties"].items()}
         if top_level:
@@ -88,7 +114,8 @@ def _compiled(definition: str) -> Callable[[Any], Any]:
     defs = definitions()
     document: Schema = {
         "$defs": {
-            name: _for_validation(defs[name], top_level=(name == definition))
+            name: _for_validation(_int_or_string(defs[name]) if name == INT_OR_STRING else defs[name],
+                                  top_level=(name == definition))
             for name in reachable_definitions([definition])
         },
         "$ref": f"#/$defs/{definition}",
@@ -182,8 +209,9 @@ def inspect(resource: Resource, obj: dict[str, Any]) -> SchemaReport:
 
 
 def rule_errors(resource: Resource, obj: dict[str, Any]) -> list[FieldError]:
-    """The checks beyond the schema: names, metadata, and semantic rules (after defaults)."""
-    return [*metadata_errors(resource, obj), *semantic_errors(resource, obj)]
+    """The checks beyond the schema: names, metadata, size limits and semantic rules (after
+    defaults)."""
+    return [*metadata_errors(resource, obj), *size_errors(resource, obj), *semantic_errors(resource, obj)]
 
 
 def validate(resource: Resource, obj: dict[str, Any]) -> list[FieldError]:
@@ -196,6 +224,7 @@ def validate(resource: Resource, obj: dict[str, Any]) -> list[FieldError]:
     if any(error.reason == "FieldValueTypeInvalid" for error in errors):
         return [error for error in errors if error.reason == "FieldValueTypeInvalid"]
     errors.extend(metadata_errors(resource, obj))
+    errors.extend(size_errors(resource, obj))
     errors.extend(semantic_errors(resource, obj))
     return list(dict.fromkeys(errors))  # the schema and the semantic rules may both say "Required value"
 

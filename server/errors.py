@@ -49,7 +49,7 @@ class ApiError(Exception):
 
 
 def _named(kind: str, name: str, group: str = "") -> dict[str, Any]:
-    details: dict[str, Any] = {"name": name, "kind": kind}
+    details: dict[str, Any] = {"name": name, "kind": kind} if name else {"kind": kind}
     if group:
         details["group"] = group
     return details
@@ -125,6 +125,11 @@ class Expired(ApiError):
 class RequestEntityTooLarge(ApiError):
     code, reason = 413, "RequestEntityTooLarge"
 
+    @classmethod
+    def limit(cls, limit: int) -> RequestEntityTooLarge:
+        """Upstream limitedReadBody's answer (NewRequestEntityTooLargeError)."""
+        return cls(f"Request entity too large: limit is {limit}")
+
 
 class UnsupportedMediaType(ApiError):
     code, reason = 415, "UnsupportedMediaType"
@@ -143,6 +148,17 @@ class Invalid(ApiError):
         ]
         qualified = f"{kind}.{group}" if group else kind
         return cls(f'{qualified} "{name}" is invalid: {text}', details=details)
+
+    @classmethod
+    def options(cls, kind: str, errors: Sequence[FieldError]) -> Invalid:
+        """Bad request options (``CreateOptions.meta.k8s.io "" is invalid: dryRun: ...``)."""
+        return cls.fields(kind, "", errors, "meta.k8s.io")
+
+
+class RequestHeaderFieldsTooLarge(ApiError):
+    """431: Go's net/http answers a request line and headers beyond its 1 MiB limit so."""
+
+    code, reason = 431, "RequestHeaderFieldsTooLarge"
 
 
 class TooManyRequests(ApiError):

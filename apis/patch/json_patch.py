@@ -60,7 +60,9 @@ def _find_container(holder: dict[str, Any], path: str) -> tuple[Any, str] | None
     if not path.startswith("/"):
         return None
     parts = _decode_pointer(path)
-    node: Any = holder[""]
+    node: Any = holder.get("", _NOT_FOUND)  # an earlier operation may have removed the whole document
+    if not isinstance(node, (dict, list)):
+        return None
     for part in parts[:-1]:
         node = _child(node, part)
         if node is _NOT_FOUND or not isinstance(node, (dict, list)):

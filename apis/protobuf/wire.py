@@ -29,6 +29,9 @@ class UnknownKindError(ProtobufDecodeError):
     """Well-formed envelope, but we have no schema for its apiVersion/kind (the server answers 415)."""
 
 
+_UINT64_MASK = 2**64 - 1
+
+
 def read_varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
     """Decode one base-128 varint at ``pos``; returns (value, position after it)."""
     result = 0
@@ -39,7 +42,9 @@ def read_varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
         pos += 1
         result |= (byte & 0x7F) << shift
         if not byte & 0x80:
-            return result, pos
+            # Bits past 64 are dropped, as Go's uint64 arithmetic in the generated unmarshallers
+            # drops them: a 10-byte varint never becomes an integer JSON cannot carry.
+            return result & _UINT64_MASK, pos
         shift += 7
         if pos - start >= _MAX_VARINT_BYTES:
             break

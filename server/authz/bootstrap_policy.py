@@ -58,7 +58,10 @@ ALL_AUTHENTICATED, ALL_UNAUTHENTICATED = "system:authenticated", "system:unauthe
 
 _DISCOVERY_URLS = ("/livez", "/readyz", "/healthz", "/version", "/version/", "/openapi", "/openapi/*",
                    "/api", "/api/*", "/apis", "/apis/*")
-_PUBLIC_INFO_URLS = ("/livez", "/readyz", "/healthz", "/version", "/version/")
+# Upstream's system:public-info-viewer, plus the health checks' subpaths (/healthz/ping, ...):
+# upstream leaves those to system:monitoring, but they say nothing about any tenant (issue 10).
+_PUBLIC_INFO_URLS = ("/livez", "/readyz", "/healthz", "/version", "/version/", "/livez/*", "/readyz/*",
+                     "/healthz/*")
 KUBELET_API_BINDING = "kube-apiserver:kubelet-apis"
 
 

@@ -35,7 +35,9 @@ from server.authz.rules import RuleIndex, first_allowing_path, first_allowing_re
 # system:public-info-viewer name), exact or as prefixes.
 PUBLIC_PATHS = frozenset({"/api", "/apis", "/openapi", "/version", "/version/", "/healthz", "/livez",
                           "/readyz"})
-PUBLIC_PATH_PREFIXES = ("/api/", "/apis/", "/openapi/")
+# The health checks' subpaths (/healthz/ping, /livez/etcd, ...) too: upstream grants those only
+# through system:monitoring, but they say nothing about any tenant (issue 10).
+PUBLIC_PATH_PREFIXES = ("/api/", "/apis/", "/openapi/", "/healthz/", "/livez/", "/readyz/")
 # Resources a user may always ask about itself (system:basic-user): access and rules reviews
 # (`kubectl auth can-i`) and, since upstream 1.28, SelfSubjectReview (`kubectl auth whoami`).
 SELF_REVIEWS = frozenset({("authorization.k8s.io", "selfsubjectaccessreviews"),

@@ -24,8 +24,10 @@ from apis.protobuf import (
     decode_kubernetes_protobuf,
 )
 from server.errors import BadRequest, NotAcceptable, RequestEntityTooLarge, UnsupportedMediaType
+from server.handlers import bounded_decoding
+from server.handlers.warning_headers import add_warnings
 
-MAX_BODY_BYTES = 3 * 1024 * 1024
+MAX_BODY_BYTES = 3 * 1024 * 1024  # upstream's MaxRequestBodyBytes default
 
 JSON = "application/json"
 YAML = "application/yaml"
@@ -36,7 +38,6 @@ APPLY_PATCH = "application/apply-patch+yaml"
 PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, APPLY_PATCH)
 
 _ACCEPTED_TEXT = "application/json, application/yaml, application/vnd.kubernetes.protobuf"
-_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,16 +115,12 @@ def respond_raw(raw: bytes, media: MediaType, *, status: int = 200) -> web.Respo
     return web.Response(body=raw, status=status, content_type=JSON)
 
 
-def add_warnings(response: web.StreamResponse, warnings: list[str] | None) -> None:
-    for warning in warnings or ():
-        escaped = warning.replace("\\", "\\\\").replace('"', '\\"')
-        response.headers.add("Warning", f'299 - "{escaped}"')
-
-
 async def read_body(request: web.BaseRequest) -> bytes:
+    """The whole body, refused (413, upstream's text) past `MAX_BODY_BYTES` without reading more
+    than one chunk beyond the limit."""
     length = request.content_length
     if length is not None and length > MAX_BODY_BYTES:
-        raise RequestEntityTooLarge(f"the request body is too large: limit is {MAX_BODY_BYTES} bytes")
+        raise RequestEntityTooLarge.limit(MAX_BODY_BYTES)
     if length is not None:
         try:
             return await request.content.readexactly(length)
@@ -137,8 +134,7 @@ async def read_body(request: web.BaseRequest) -> bytes:
             break
         size += len(chunk)
         if size > MAX_BODY_BYTES:
-            raise RequestEntityTooLarge(
-                f"the request body is too large: limit is {MAX_BODY_BYTES} bytes")
+            raise RequestEntityTooLarge.limit(MAX_BODY_BYTES)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -147,37 +143,87 @@ def content_type_of(request: web.BaseRequest) -> str:
     return (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
 
 
-def decode_body(data: bytes, content_type: str, *,
-                allowed: tuple[str, ...] = (JSON, YAML, PROTOBUF_MEDIA_TYPE)) -> Any:
-    """Decode a request body of ``content_type`` (415 for a type not in ``allowed``).
-
-    Protobuf bodies (stock kubectl's typed generators send them and never fall back to JSON)
-    become the same JSON dict a JSON body would give; a kind we have no schema for is a 415.
-    """
+def check_content_type(content_type: str, allowed: tuple[str, ...]) -> None:
+    """415 for a body type the operation does not take (an absent type means JSON)."""
     if content_type not in allowed and not (content_type == "" and JSON in allowed):
         raise UnsupportedMediaType(
             f"the body of the request was in an unknown format - accepted media types include: "
             f"{', '.join(allowed)}")
+
+
+def decode_body(data: bytes, content_type: str, *,
+                allowed: tuple[str, ...] = (JSON, YAML, PROTOBUF_MEDIA_TYPE), kind: str = "") -> Any:
+    """Decode a request body of ``content_type`` (415 for a type not in ``allowed``).
+
+    Protobuf bodies (stock kubectl's typed generators send them and never fall back to JSON)
+    become the same JSON dict a JSON body would give; a kind we have no schema for is a 415.
+    JSON and YAML are decoded within `bounded_decoding`'s limits. A body that does not decode is
+    a 400 worded as upstream words it: for an object of ``kind`` (create/update) ``the object
+    provided is unrecognized (must be of type <kind>): ...``, for a patch as the patch handler.
+    """
+    check_content_type(content_type, allowed)
     if not data.strip():
         raise BadRequest("the request body is empty")
     if content_type == PROTOBUF_MEDIA_TYPE:
-        try:
-            return decode_kubernetes_protobuf(data)
-        except UnknownKindError as e:
-            raise UnsupportedMediaType(
-                f"{e}: the body of the request was in an unknown format - accepted media types "
-                f"include: {JSON}, {YAML}") from e
-        except ProtobufDecodeError as e:
-            raise BadRequest(f"error decoding protobuf: {e}") from e
-    if content_type in (YAML, APPLY_PATCH):
-        try:
-            return yaml.load(data, Loader=_YAML_LOADER)
-        except yaml.YAMLError as e:
-            raise BadRequest(f"error converting YAML to JSON: {_first_line(str(e))}") from e
+        return _decode_protobuf(data)
+    try:
+        value = _json_shortcut(data) if content_type in (YAML, APPLY_PATCH) else orjson.loads(data)
+        if value is _NOT_JSON:
+            return bounded_decoding.load_yaml(data)
+        bounded_decoding.check_depth(value, data)
+        return value
+    except (yaml.YAMLError, bounded_decoding.DecodeLimitError, orjson.JSONDecodeError) as e:
+        raise _decode_error(e, data, content_type, kind) from e
+
+
+def _decode_protobuf(data: bytes) -> Any:
+    try:
+        return decode_kubernetes_protobuf(data)
+    except UnknownKindError as e:
+        raise UnsupportedMediaType(
+            f"{e}: the body of the request was in an unknown format - accepted media types "
+            f"include: {JSON}, {YAML}") from e
+    except ProtobufDecodeError as e:
+        raise BadRequest(f"error decoding protobuf: {e}") from e
+
+
+_NOT_JSON = object()
+
+
+def _json_shortcut(data: bytes) -> Any:
+    """JSON is YAML: a YAML body that starts like a JSON object is decoded as JSON (upstream's
+    yaml.ToJSON takes the same shortcut); `_NOT_JSON` sends it to the YAML decoder."""
+    if data.lstrip()[:1] != b"{":
+        return _NOT_JSON
     try:
         return orjson.loads(data)
-    except orjson.JSONDecodeError as e:
-        raise BadRequest(f"error decoding JSON: {e}") from e
+    except orjson.JSONDecodeError:
+        return _NOT_JSON
+
+
+def _decode_error(error: Exception, data: bytes, content_type: str, kind: str) -> BadRequest:
+    text = _first_line(str(error))
+    from_yaml = content_type in (YAML, APPLY_PATCH) and not isinstance(error, orjson.JSONDecodeError)
+    if content_type in PATCH_TYPES:
+        if content_type == APPLY_PATCH:
+            return BadRequest(f"error encoding patch: error converting YAML to JSON: {text}")
+        detail = f": {text}" if isinstance(error, bounded_decoding.DecodeLimitError) else ""
+        return BadRequest(f"invalid JSON patch{detail}")
+    cause = (f"error converting YAML to JSON: {text}" if from_yaml
+             else f"couldn't get version/kind; json parse error: {text}")
+    if kind:
+        return BadRequest(f"the object provided is unrecognized (must be of type {kind}): {cause} "
+                          f"({summarize(data)})")
+    return BadRequest(cause)
+
+
+def summarize(data: bytes, max_length: int = 30) -> str:
+    """Upstream's summarizeData: a JSON object's first characters, hex for anything else."""
+    if not data:
+        return "<empty>"
+    head = data[:max_length]
+    shown = head.decode("utf-8", "replace") if data[:1] == b"{" else head.hex()
+    return shown + " ..." if len(data) > max_length else shown
 
 
 def _first_line(text: str) -> str:

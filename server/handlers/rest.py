@@ -19,8 +19,10 @@ from apis.patch import PatchError, apply_json_patch, apply_merge_patch, apply_st
 from server.auth.user import UserInfo
 from server.errors import ApiError, BadRequest, Invalid, MethodNotAllowed, NotFound, UnsupportedMediaType
 from server.flowcontrol.budget import ByteBudget
-from server.handlers import codec, list_stream
-from server.handlers.params import list_options, write_options
+from server.handlers import codec, list_stream, typed_bodies
+from server.handlers.delete_options import delete_options
+from server.handlers.delete_options import validation_errors as delete_options_errors
+from server.handlers.params import check_resource_version, list_options, write_options
 from server.handlers.watch import WatchServer
 from server.registry.keys import ALL_TENANTS, SYSTEM_TENANT, Scope
 from server.registry.lister import Lister
@@ -107,6 +109,7 @@ class ResourceHandler:
     # -- reads ------------------------------------------------------------------------------------
     def _get(self, request: web.BaseRequest, resource: Resource, scope: Scope, name: str) -> web.Response:
         media = codec.negotiate(request, allow_as=_TABLE_FORMS)
+        check_resource_version(request.query.get("resourceVersion", ""))
         cached = self._store.get(resource, scope, name)
         if media.as_kind == "Table":
             table = tables.table_for(resource, [cached.obj],
@@ -150,16 +153,18 @@ class ResourceHandler:
     async def _create(self, request: web.BaseRequest, resource: Resource, scope: Scope, *,
                       user: UserInfo | None) -> web.Response:
         media = codec.negotiate(request)
-        options = write_options(request.query, user=user)
-        body = codec.decode_body(await codec.read_body(request), codec.content_type_of(request))
+        options = write_options(request.query, "CreateOptions", user=user)
+        body = codec.decode_body(await codec.read_body(request), codec.content_type_of(request),
+                                 kind=resource.kind)
         result = await self._store.create(resource, scope, body, options)
         return _answer(result, media)
 
     async def _update(self, request: web.BaseRequest, resource: Resource, scope: Scope, name: str,
                       subresource: str = "", *, user: UserInfo | None = None) -> web.Response:
         media = codec.negotiate(request)
-        options = write_options(request.query, user=user)
-        body = codec.decode_body(await codec.read_body(request), codec.content_type_of(request))
+        options = write_options(request.query, "UpdateOptions", user=user)
+        body = codec.decode_body(await codec.read_body(request), codec.content_type_of(request),
+                                 kind=resource.kind)
         result = await self._store.update(resource, scope, name, body, subresource=subresource,
                                           options=options)
         return _answer(result, media)
@@ -167,11 +172,13 @@ class ResourceHandler:
     async def _patch(self, request: web.BaseRequest, resource: Resource, scope: Scope, name: str,
                      subresource: str = "", *, user: UserInfo | None = None) -> web.Response:
         media = codec.negotiate(request)
-        options = write_options(request.query, user=user)
         content_type = codec.content_type_of(request)
+        codec.check_content_type(content_type, codec.PATCH_TYPES)  # before the options, as upstream
+        options = write_options(request.query, "PatchOptions", apply=content_type == codec.APPLY_PATCH,
+                                user=user)
         patch = codec.decode_body(await codec.read_body(request), content_type,
                                   allowed=codec.PATCH_TYPES)
-        apply = _patcher(resource, content_type, patch)
+        apply = _patcher(resource, content_type, patch, target=(name, scope.namespace))
         if content_type == codec.APPLY_PATCH:
             result = await self._server_side_apply(resource, scope, name, patch, apply, options)
         else:
@@ -193,7 +200,8 @@ class ResourceHandler:
                     metadata = patch["metadata"] = {}
                 if not isinstance(metadata, dict):
                     raise BadRequest("metadata must be an object") from None
-                metadata["name"] = name
+                metadata.setdefault("name", name)
+                check_name(patch, name, scope.namespace)
             return await self._store.create(resource, scope, patch, options)
         return await self._store.guaranteed_update(resource, scope, name, apply, options=options,
                                                    check_unknown=True)
@@ -201,23 +209,22 @@ class ResourceHandler:
     async def _delete(self, request: web.BaseRequest, resource: Resource, scope: Scope,
                       name: str) -> web.Response:
         media = codec.negotiate(request)
-        options = write_options(request.query)
-        delete_options = await _delete_options(request)
-        result = await self._store.delete(resource, scope, name, delete_options, options)
+        deletion, options = await delete_options(request)
+        result = await self._store.delete(resource, scope, name, deletion, options)
         return codec.respond(result.obj, media, status=result.code)
 
     async def _delete_collection(self, request: web.BaseRequest, resource: Resource,
                                  scope: Scope) -> web.Response:
         media = codec.negotiate(request)
-        options = write_options(request.query)
-        delete_options = await _delete_options(request)
-        page = await self._lister.list(resource, scope, list_options(resource, request.query))
+        listing = list_options(resource, request.query)
+        deletion, options = await delete_options(request)
+        page = await self._lister.list(resource, scope, listing)
         deleted: list[dict[str, Any]] = []
         for cached in page.items:
             item_scope = _scope_of(resource, cached)
             try:
                 result = await self._store.delete(resource, item_scope, cached.obj["metadata"]["name"],
-                                                  delete_options, options)
+                                                  dict(deletion), options)
             except NotFound:
                 continue
             deleted.append(result.obj if result.obj.get("kind") == resource.kind else cached.obj)
@@ -239,16 +246,19 @@ class ResourceHandler:
         if sub == "scale":
             return await self._scale(request, resource, scope, name, verb)
         media = codec.negotiate(request)
-        options = write_options(request.query)
+        options = write_options(request.query, "CreateOptions")
         body = codec.decode_body(await codec.read_body(request), codec.content_type_of(request))
         if sub == "binding":
-            result = await bind_pod(self._store, resource, scope, name, body, options)
+            binding = typed_bodies.decoded_as(body, *typed_bodies.BINDING)
+            result = await bind_pod(self._store, resource, scope, name, binding, options)
         elif sub == "action":
-            result = await create_pod_action(self._store, self._catalogue, resource, scope, name, body,
+            action = typed_bodies.decoded_as(body, *typed_bodies.CUSTOM_ACTION)
+            result = await create_pod_action(self._store, self._catalogue, resource, scope, name, action,
                                              options)
         elif sub == "eviction":
+            eviction, options = _eviction(body, options)
             result = await evict_pod(self._store, self._cache, self._catalogue, resource, scope, name,
-                                     body, options)
+                                     eviction, options)
         else:
             raise MethodNotAllowed()
         return codec.respond(result.obj, media, status=result.code)
@@ -258,18 +268,21 @@ class ResourceHandler:
         media = codec.negotiate(request)
         if verb == "get":
             return codec.respond(scale_of(self._store.get(resource, scope, name).obj), media)
-        options = write_options(request.query)
+        options = write_options(request.query, "UpdateOptions" if verb == "update" else "PatchOptions")
         content_type = codec.content_type_of(request)
         if verb == "update":
-            body = codec.decode_body(await codec.read_body(request), content_type)
+            body = typed_bodies.decoded_as(codec.decode_body(await codec.read_body(request), content_type),
+                                           *typed_bodies.SCALE)
             scale = await update_scale(self._store, resource, scope, name, lambda _current: body, options)
         else:
             patch = codec.decode_body(await codec.read_body(request), content_type,
                                       allowed=codec.PATCH_TYPES[:3])
             scale_resource = self._catalogue.lookup("autoscaling", "v1", "scale")
             apply = _patcher(scale_resource or resource, content_type, patch,
-                             definition="io.k8s.api.autoscaling.v1.Scale")
-            scale = await update_scale(self._store, resource, scope, name, apply, options)
+                             definition="io.k8s.api.autoscaling.v1.Scale", target=(name, scope.namespace))
+            scale = await update_scale(self._store, resource, scope, name,
+                                       lambda current: typed_bodies.decoded_as(apply(current),
+                                                                               *typed_bodies.SCALE), options)
         return codec.respond(scale, media)
 
 
@@ -282,48 +295,57 @@ def _answer(result: WriteResult, media: codec.MediaType) -> web.Response:
     return response
 
 
-def _patcher(resource: Resource, content_type: str, patch: Any, *, definition: str = "") -> Any:
+def _patcher(resource: Resource, content_type: str, patch: Any, *, definition: str = "",
+             target: tuple[str, str]) -> Any:
     definition = definition or resource.definition
+    name, namespace = target
 
     def apply(current: dict[str, Any]) -> dict[str, Any]:
         try:
             if content_type == codec.JSON_PATCH:
                 if not isinstance(patch, list):
                     raise BadRequest("json patch must be a list of operations")
-                return apply_json_patch(current, patch)
-            if not isinstance(patch, dict):
+                patched = apply_json_patch(current, patch)
+            elif not isinstance(patch, dict):
                 raise BadRequest("the patch must be a JSON object")
-            if content_type == codec.MERGE_PATCH:
-                return apply_merge_patch(current, patch)
-            return apply_strategic_merge_patch(current, patch, definition)
+            elif content_type == codec.MERGE_PATCH:
+                patched = apply_merge_patch(current, patch)
+            else:
+                patched = apply_strategic_merge_patch(current, patch, definition)
         except PatchError as e:
             raise _PATCH_ERRORS.get(e.status, Invalid)(e.message) from e
+        check_name(patched, name, namespace)
+        return patched
 
     return apply
 
 
-async def _delete_options(request: web.BaseRequest) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    if request.can_read_body:
-        data = await codec.read_body(request)
-        if data.strip():
-            body = codec.decode_body(data, codec.content_type_of(request))
-            if not isinstance(body, dict):
-                raise BadRequest("DeleteOptions must be a JSON object")
-            options = body
-    query = request.query
-    if "gracePeriodSeconds" in query:
-        try:
-            options["gracePeriodSeconds"] = int(query["gracePeriodSeconds"])
-        except ValueError as e:
-            raise BadRequest("gracePeriodSeconds must be an integer") from e
-    if "propagationPolicy" in query:
-        options["propagationPolicy"] = query["propagationPolicy"]
-    policy = options.get("propagationPolicy")
-    if policy is not None and policy not in ("Orphan", "Background", "Foreground"):
-        raise BadRequest(f'propagationPolicy: Unsupported value: "{policy}": supported values: '
-                         '"Foreground", "Background", "Orphan"')
-    return options
+def check_name(obj: Any, name: str, namespace: str) -> None:
+    """A patch may not rename or move its object (upstream handlers' checkName, 400)."""
+    if not isinstance(obj, dict):
+        return
+    metadata = obj.get("metadata", {})
+    if not isinstance(metadata, dict):
+        return  # the store refuses a malformed metadata with its own message
+    obj_name = metadata.get("name")
+    if obj_name != name:
+        shown = obj_name if isinstance(obj_name, str) else ""
+        raise BadRequest(f"the name of the object ({shown}) does not match the name on the URL ({name})")
+    obj_namespace = metadata.get("namespace")
+    if namespace and obj_namespace and obj_namespace != namespace:
+        raise BadRequest(f"the namespace of the object ({obj_namespace}) does not match the namespace "
+                         f"on the request ({namespace})")
+
+
+def _eviction(body: Any, options: WriteOptions) -> tuple[dict[str, Any], WriteOptions]:
+    """The Eviction, its DeleteOptions checked as a delete's (422), their dryRun honoured."""
+    eviction = typed_bodies.decoded_as(body, *typed_bodies.EVICTION)
+    deletion = eviction.get("deleteOptions") or {}
+    errors = delete_options_errors(deletion)
+    if errors:
+        raise Invalid.options("DeleteOptions", errors)
+    return eviction, WriteOptions(dry_run=options.dry_run or bool(deletion.get("dryRun")),
+                                  field_validation=options.field_validation)
 
 
 def _scope_of(resource: Resource, cached: CachedObject) -> Scope:

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from apis import validation
 from apis.catalogue import Catalogue, Resource
 from apis.identity import TENANT_EXTRA
 from server.access import AccessControl
@@ -18,6 +19,7 @@ from server.auth.user import UserInfo
 from server.authz import reviews
 from server.errors import BadRequest, MethodNotAllowed
 from server.handlers import codec
+from server.handlers.typed_bodies import TOKEN_REQUEST, decoded_as
 from server.registry.keys import Scope
 from server.request_info import RequestInfo
 
@@ -45,8 +47,10 @@ class ReviewHandler:
             raise MethodNotAllowed()
         media = codec.negotiate(request)
         body = codec.decode_body(await codec.read_body(request), codec.content_type_of(request))
-        if not isinstance(body, dict):
-            raise BadRequest(f"the body must be a {resource.kind} object")
+        if resource.plural == "serviceaccounts":
+            body = decoded_as(body, *TOKEN_REQUEST)
+        else:
+            body = decoded_as(body, resource.kind, resource.version, validation.definition_for(resource))
         return codec.respond(self._answer(resource, scope, user, info, body), media, status=201)
 
     def _answer(self, resource: Resource, scope: Scope, user: UserInfo, info: RequestInfo,

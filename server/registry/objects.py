@@ -2,19 +2,23 @@
 
 Mirrors k8s.io/apiserver's rest.BeforeCreate / rest.BeforeUpdate: the server owns uid,
 creationTimestamp, resourceVersion, deletion fields, Arktos's tenant and hashKey; the client owns
-the rest. Also the JSON walking helpers for unknown-field pruning.
+the rest. Also the JSON walking helpers for unknown-field pruning, the stored size limit and the
+deletion timestamp arithmetic (bounded for any grace period a client may ask for).
 """
 
 from __future__ import annotations
 
 import random
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import orjson
 
 from apis.catalogue import Resource
 from apis.meta import hash_key, new_uid, now_rfc3339
 from apis.validation import FieldError
-from server.errors import BadRequest, Invalid
+from server.errors import BadRequest, Invalid, RequestEntityTooLarge
 from server.registry.keys import Scope
 
 # Upstream's generateName suffix alphabet: no vowels, no confusable characters.
@@ -24,6 +28,12 @@ _SERVER_OWNED_ON_UPDATE = (
     "deletionGracePeriodSeconds", "selfLink",
 )
 _PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+# The largest object stored: what one request body may carry (upstream's 3 MiB). Aliases in a
+# YAML body can still build a larger object within the decoder's bounds; upstream's etcd refuses
+# those too ("request is too large", which upstream answers 500; 413 here).
+MAX_OBJECT_BYTES = 3 * 1024 * 1024
+_LATEST_TIMESTAMP = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+_EARLIEST_TIMESTAMP = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def generate_name(prefix: str) -> str:
@@ -114,3 +124,20 @@ def prune_paths(obj: dict[str, Any], paths: list[str]) -> None:
         last_name, _ = tokens[-1] if tokens else (None, None)
         if isinstance(node, dict) and last_name is not None:
             node.pop(last_name, None)
+
+
+def encoded_object(obj: dict[str, Any]) -> bytes:
+    """The object as stored; 413 past `MAX_OBJECT_BYTES`."""
+    data = orjson.dumps(obj)
+    if len(data) > MAX_OBJECT_BYTES:
+        raise RequestEntityTooLarge.limit(MAX_OBJECT_BYTES)
+    return data
+
+
+def deletion_time(start: datetime, grace: int) -> datetime:
+    """start + grace seconds, kept within what a timestamp can say (a client may ask for any int64
+    grace period; Go's time arithmetic wraps where Python's raises)."""
+    try:
+        return start + timedelta(seconds=grace)
+    except OverflowError:
+        return _LATEST_TIMESTAMP if grace > 0 else _EARLIEST_TIMESTAMP

@@ -13,13 +13,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from apis import defaults, validation
 from apis.catalogue import Resource
+from apis.field_errors import go_quote
 from apis.validation import FieldError
 from server.auth.user import UserInfo
 from server.errors import (
@@ -39,6 +40,8 @@ from server.registry.kinds import strategy_for
 from server.registry.objects import (
     carry_over_for_update,
     check_type,
+    deletion_time,
+    encoded_object,
     metadata_of,
     prune_paths,
     stamp_for_create,
@@ -138,7 +141,7 @@ class GenericStore:
             return WriteResult(obj, 201, warnings, admitted.audit_annotations)
         key = object_key(resource, scope, name)
         try:
-            revision = await self._backend.create(key, orjson.dumps(obj))
+            revision = await self._backend.create(key, encoded_object(obj))
         except KeyExistsError as e:
             raise AlreadyExists.object(resource.plural, name, resource.group) from e
         return WriteResult(await self._served(key, obj, revision), 201, warnings, admitted.audit_annotations)
@@ -224,7 +227,7 @@ class GenericStore:
             if self._finalized(self.strategy(resource), new):
                 return await self._remove(resource, key, kv, options, name)
             try:
-                revision = await self._backend.update(key, orjson.dumps(new),
+                revision = await self._backend.update(key, encoded_object(new),
                                                       expected_revision=kv.mod_revision)
             except RevisionConflictError:
                 if pinned:
@@ -273,14 +276,14 @@ class GenericStore:
         metadata = current["metadata"]
         if "deletionTimestamp" in metadata and metadata.get("deletionGracePeriodSeconds", 0) <= grace:
             return WriteResult(decode(kv).obj, 200)
-        when = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=grace)
+        when = deletion_time(datetime.now(UTC).replace(microsecond=0), grace)
         if "deletionTimestamp" in metadata:
             # Upstream BeforeDelete: a shorter grace period moves the deletionTimestamp earlier by
             # the difference (it stays "first delete request + grace").
             try:
                 stamped = datetime.strptime(metadata["deletionTimestamp"], "%Y-%m-%dT%H:%M:%SZ")
                 shortened = int(metadata.get("deletionGracePeriodSeconds") or 0) - grace
-                when = stamped.replace(tzinfo=UTC) - timedelta(seconds=shortened)
+                when = deletion_time(stamped.replace(tzinfo=UTC), -shortened)
             except (TypeError, ValueError):
                 pass
         metadata["deletionTimestamp"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -345,7 +348,8 @@ class GenericStore:
         drops them."""
         if not report.unknown:
             return []
-        messages = [f'unknown field "{path}"' for path in report.unknown]
+        # Quoted as Go's %q quotes them: a client's CR/LF in a field name stays escaped text.
+        messages = [f"unknown field {go_quote(path)}" for path in report.unknown]
         if strict and options.field_validation == "Strict":
             raise BadRequest(f'{resource.kind} in version "{resource.version}" cannot be handled as a '
                              f"{resource.kind}: strict decoding error: {', '.join(messages)}")

@@ -3,7 +3,9 @@
 Covers: the shape of error answers (kind Status, apiVersion v1, status Failure, reason and code
 matching the HTTP status) for unknown paths/resources (404), wrong methods (405), unsupported
 content types (415), malformed JSON/YAML and non-object bodies (400), strict unknown fields (400),
-invalid names (422 with causes), oversized bodies (413) — each storing nothing; then ~300 seeded
+invalid names (422 with causes), oversized bodies (413) — each storing nothing; review and
+TokenReview bodies of the wrong shape (400 with the decoder's text; found while fuzzing by hand, they
+used to answer 500); then ~300 seeded
 random requests (random paths, methods, query parameters and bodies) none of which may be answered
 5xx, and every 4xx a well-formed Status.
 Leaves out: semantic validation rules (unit tests), conflicts and preconditions (their own files),
@@ -120,6 +122,19 @@ async def test_apply_patch_with_malformed_metadata_is_bad_request(api: Api, name
                               params={"fieldManager": "test"})
     assert_status(reply, 400, "BadRequest")
     assert (await api.ok("GET", f"/api/v1/namespaces/{namespace}/configmaps"))["items"] == []
+
+
+@pytest.mark.parametrize(("path", "kind"), [
+    ("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", "SelfSubjectAccessReview"),
+    ("/apis/authorization.k8s.io/v1/subjectaccessreviews", "SubjectAccessReview"),
+    ("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", "SelfSubjectRulesReview"),
+    ("/apis/authentication.k8s.io/v1/tokenreviews", "TokenReview"),
+])
+async def test_malformed_review_bodies_are_bad_requests(api: Api, path: str, kind: str) -> None:
+    for body in ({"spec": 5}, ["x"]):
+        status = assert_status(await api.post(path, body), 400, "BadRequest")
+        assert status["message"].startswith(f'{kind} in version "v1" cannot be handled as a {kind}: json: '
+                                            "cannot unmarshal"), status
 
 
 # -- fuzz ---------------------------------------------------------------------------------------

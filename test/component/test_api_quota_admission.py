@@ -2,7 +2,9 @@
 
 Covers: object counts (pods) refused once the quota is used up, with upstream's Status text; pod
 compute quotas (requests.cpu) refusing an over-large pod and a pod that states no request; a
-refused create stores nothing; quotas of another namespace do not apply. Leaves out the
+refused create stores nothing; quotas of another namespace do not apply; absurd quantities
+(``1e999999999``) are capped at 2^63-1 instead of expanded (found while fuzzing by hand: the refusal
+message used to fail with a 500). Leaves out the
 resourcequota controller's status.used (test_quota_*), scopes, and racing creates.
 """
 
@@ -56,3 +58,16 @@ async def test_a_quota_binds_only_its_own_namespace(api: Api, namespace: str) ->
                              {"metadata": {"name": "x"}, "data": {}})
     assert_status(refused, 403, "Forbidden")
     await api.ok("POST", "/api/v1/namespaces/default/configmaps", {"metadata": {"name": f"free-{namespace}"}})
+
+
+async def test_absurd_quantities_are_capped_not_expanded(api: Api, namespace: str) -> None:
+    base = f"/api/v1/namespaces/{namespace}"
+    await api.ok("POST", f"{base}/resourcequotas",
+                 quota("compute", {"requests.cpu": "2", "limits.memory": "1Gi"}))
+    huge = pod("huge")
+    huge["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "1e999999999"},
+                                                  "limits": {"memory": "1e1000"}}
+    status = assert_status(await api.post(f"{base}/pods", huge), 403, "Forbidden")
+    capped = "requested: limits.memory=9223372036854775807,requests.cpu=9223372036854775807"
+    assert capped in status["message"], status
+    assert (await api.ok("GET", f"{base}/pods"))["items"] == []

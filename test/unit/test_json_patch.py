@@ -138,3 +138,13 @@ def test_failure_leaves_input_untouched_and_values_are_copied() -> None:
 
 def test_whole_document_pointer() -> None:
     assert apply_json_patch(doc(), [{"op": "replace", "path": "", "value": {"a": 1}}]) == {"a": 1}
+
+
+@pytest.mark.parametrize("ops", [
+    [{"op": "move", "from": "", "path": "/x"}],
+    [{"op": "remove", "path": ""}, {"op": "add", "path": "/a", "value": 1}],
+])
+def test_operations_after_the_whole_document_is_gone_fail_cleanly(ops: list[dict[str, object]]) -> None:
+    """Found by fuzzing: moving or removing the root left later lookups a KeyError (a 500)."""
+    with pytest.raises(PatchError):
+        apply_json_patch(doc(), ops)

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from apis.protobuf import ProtobufDecodeError, decode_kubernetes_protobuf
+from apis.protobuf import ProtobufDecodeError, decode_kubernetes_protobuf, wire
 from apis.protobuf.decoder import go_duration_string
 from apis.protobuf.schema import unresolved_references
 
@@ -335,3 +335,10 @@ def test_deployment_decodes_well_under_a_millisecond() -> None:
     for _ in range(rounds):
         decode_kubernetes_protobuf(body)
     assert (time.perf_counter() - started) / rounds < 0.001
+
+
+def test_varints_beyond_64_bits_are_truncated_as_go_truncates_them() -> None:
+    """A 10-byte varint carries up to 70 bits; Go's unmarshallers keep the low 64 (found by
+    fuzzing: the extra bits made integers orjson cannot encode)."""
+    ten_bytes = bytes([0xFF] * 9 + [0x7F])
+    assert wire.read_varint(ten_bytes, 0, len(ten_bytes)) == (2**64 - 1, 10)

@@ -53,3 +53,22 @@ def test_refuses_what_is_not_a_quantity(bad: str) -> None:
 def test_json_numbers_are_quantities() -> None:
     assert parse_quantity(2).value == 2
     assert str(parse_quantity(0.25)) == "250m"
+
+
+@pytest.mark.parametrize(("text", "canonical"), [
+    ("1e999999999", "9223372036854775807"),
+    ("-1e999999999", "-9223372036854775807"),
+    ("1e-999999999", "1e-9"),
+    ("999999999999Ei", "9223372036854775807"),
+    (1e308, "9223372036854775807"),
+])
+def test_huge_and_tiny_amounts_are_bounded_not_expanded(text: str | float, canonical: str) -> None:
+    """A client may send any exponent: the amount is capped at 2^63-1 (upstream caps binary
+    amounts there) or rounded up to a nano, without computing 10^999999999."""
+    assert format_quantity(parse_quantity(text)) == canonical
+
+
+@pytest.mark.parametrize("text", ["9" * 70, "1e99999999999999999999", float("nan")])
+def test_unbounded_spellings_are_not_quantities(text: str | float) -> None:
+    with pytest.raises(QuantityError):
+        parse_quantity(text)

@@ -9,6 +9,7 @@ errors into a Status (the handlers' concern) and CRD (custom resource) validatio
 
 from __future__ import annotations
 
+import base64
 import copy
 import time
 from typing import Any
@@ -272,3 +273,65 @@ def test_job_template_restart_policy() -> None:
 )
 def test_service_rules(spec: dict[str, Any], expected: list[str]) -> None:
     assert rendered(validate(SERVICES, {"metadata": {"name": "web"}, "spec": spec})) == expected
+
+
+CONFIGMAPS = Resource("", "v1", "ConfigMap", "configmaps", "configmap", "Namespaced")
+SECRETS = Resource("", "v1", "Secret", "secrets", "secret", "Namespaced")
+MIB = 1024 * 1024
+
+
+@pytest.mark.parametrize(("mutate", "expected"), [
+    (lambda d: d["spec"].update(replicas=2**31),
+     "json: cannot unmarshal number 2147483648 into Go struct field DeploymentSpec.spec.replicas "
+     "of type int32"),
+    (lambda d: d["spec"].update(replicas=-(2**31) - 1),
+     "json: cannot unmarshal number -2147483649 into Go struct field DeploymentSpec.spec.replicas "
+     "of type int32"),
+    (lambda d: d["metadata"].update(generation=2**63),
+     "json: cannot unmarshal number 9223372036854775808 into Go struct field "
+     "ObjectMeta.metadata.generation of type int64"),
+    (lambda d: d["metadata"].update(generation=float(2**70)),
+     "json: cannot unmarshal number 1180591620717411303424 into Go struct field "
+     "ObjectMeta.metadata.generation of type int64"),
+    (lambda d: d["spec"].update(strategy={"rollingUpdate": {"maxSurge": 2**31}}),
+     "json: cannot unmarshal number 2147483648 into Go value of type int32"),
+])
+def test_integers_beyond_their_format_are_decode_errors(mutate: Any, expected: str) -> None:
+    obj = deployment({"matchLabels": {"a": "b"}}, {"a": "b"})
+    mutate(obj)
+    assert type_errors(DEPLOYMENTS, obj) == [expected]
+
+
+def test_integers_at_their_format_limits_are_valid() -> None:
+    obj = deployment({"matchLabels": {"a": "b"}}, {"a": "b"})
+    obj["spec"]["replicas"] = 2**31 - 1
+    obj["metadata"]["generation"] = 2**63 - 1
+    obj["spec"]["strategy"] = {"rollingUpdate": {"maxSurge": -(2**31)}}
+    assert type_errors(DEPLOYMENTS, obj) == []
+
+
+def test_data_size_limits() -> None:
+    def cm(**fields: Any) -> dict[str, Any]:
+        return {"metadata": {"name": "c"}, **fields}
+
+    assert validate(CONFIGMAPS, cm(data={"a": "x" * MIB})) == []
+    assert rendered(validate(CONFIGMAPS, cm(data={"a": "x" * MIB, "b": "é"}))) == [
+        "[]: Too long: may not be more than 1048576 bytes"]
+    binary = base64.b64encode(b"\0" * 10).decode()
+    assert rendered(validate(CONFIGMAPS, cm(data={"a": "x" * (MIB - 9)}, binaryData={"b": binary}))) == [
+        "[]: Too long: may not be more than 1048576 bytes"]
+    secret = base64.b64encode(b"\1" * MIB).decode()
+    assert validate(SECRETS, cm(data={"k": secret})) == []
+    assert rendered(validate(SECRETS, cm(data={"k": secret}, stringData={"s": "x"}))) == [
+        "data: Too long: may not be more than 1048576 bytes"]
+
+
+def test_annotation_size_and_keys() -> None:
+    def with_annotations(annotations: dict[str, str]) -> dict[str, Any]:
+        return {"metadata": {"name": "c", "annotations": annotations}}
+
+    assert validate(CONFIGMAPS, with_annotations({"Example.COM/Key": "x" * (256 * 1024 - 15)})) == []
+    assert rendered(validate(CONFIGMAPS, with_annotations({"k": "x" * 256 * 1024}))) == [
+        "metadata.annotations: Too long: may not be more than 262144 bytes"]
+    assert rendered(validate(CONFIGMAPS, with_annotations({"bad key": "v"})))[0].startswith(
+        'metadata.annotations: Invalid value: "bad key": name part must consist of alphanumeric characters')
