@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+import urllib3
 from fault_cluster import FaultCluster, Proc, cmdline, live_pids, wait_for
 from kubernetes import watch
 from test_arktos_up import kubectl_sh
@@ -139,6 +140,9 @@ class PodWatch:
     cluster: FaultCluster
     selector: str
     added: set[str] = field(default_factory=set)
+    # Why the watch ended before `stop` (a broken stream would make `added` an undercount).
+    error: str = ""
+    _stopped: threading.Event = field(default_factory=threading.Event)
     _watch: watch.Watch = field(default_factory=watch.Watch)
     _thread: threading.Thread | None = None
 
@@ -147,10 +151,19 @@ class PodWatch:
         self._thread.start()
 
     def _run(self) -> None:
-        for event in self._watch.stream(self.cluster.core.list_namespaced_pod, NAMESPACE,
-                                        label_selector=self.selector, timeout_seconds=300):
-            if event["type"] == "ADDED":
-                self.added.add(event["object"].metadata.uid)
+        try:
+            for event in self._watch.stream(self.cluster.core.list_namespaced_pod, NAMESPACE,
+                                            label_selector=self.selector, timeout_seconds=300):
+                if event["type"] == "ADDED":
+                    self.added.add(event["object"].metadata.uid)
+        except (urllib3.exceptions.HTTPError, OSError) as e:
+            # After `stop` the stream is torn down under the reader: that is no error.
+            if not self._stopped.is_set():
+                self.error = repr(e)
+        else:
+            if not self._stopped.is_set():
+                self.error = "the watch ended before it was stopped"
 
     def stop(self) -> None:
+        self._stopped.set()
         self._watch.stop()

@@ -166,6 +166,7 @@ def test_standby_controller_manager_takes_over_and_does_nothing_twice(
         settled = time.monotonic() - killed_at
         time.sleep(3.0)  # a late second creation by the other manager would show up meanwhile
         watch.stop()
+        assert not watch.error, f"the pod watch broke, so its count proves nothing: {watch.error}"
         pods = pod_states(cluster, "app=scaled")
         assert len(pods) == 5 and watch.added == {p.uid for p in pods.values()}, (
             f"created {len(watch.added)} pods for 5 replicas: {sorted(watch.added)} vs {pods}")
