@@ -5,7 +5,7 @@ body; the server checks the request (`custom_action_errors`, `target_errors`) an
 ``Action`` (`new_action`) named ``{operation}-{unixtime}`` as Arktos's ActionREST does, addressed
 to the pod's node. The node's kubelet watches Actions with ``spec.nodeName=<node>``, carries out
 those not yet ``status.complete`` and writes the outcome to their ``/status`` (`completed_status`).
-`ACTION_PRINTER` is what ``kubectl get actions`` prints.
+What ``kubectl get actions`` prints is the server's (`server.printing.tables`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from apis.field_errors import FieldError, forbidden, invalid, required
-from apis.printers import AGE, NAME, Obj, Printer, column, created_age, meta_of
 
 Operation = Literal["reboot", "snapshot", "restore"]
 OPERATIONS: tuple[Operation, ...] = ("reboot", "snapshot", "restore")
@@ -138,30 +137,3 @@ def completed_status(operation: str, *, error: str = "", snapshot_id: str = "",
         status[outcome_field] = {flag: not error}
     return status
 
-
-def _action_cells(action: Obj, now: float) -> list[Any]:
-    spec, status = action.get("spec") or {}, action.get("status") or {}
-    operation = operation_of(action) or "<unknown>"
-    result = "<none>"
-    if status.get("error"):
-        result = str(status["error"])
-    elif operation == "snapshot" and (status.get("snapshotStatus") or {}).get("snapshotID"):
-        result = f"snapshotID={status['snapshotStatus']['snapshotID']}"
-    return [
-        meta_of(action).get("name", ""), operation, spec.get("podName") or "<none>",
-        spec.get("nodeName") or "<none>", bool(status.get("complete")), created_age(action, now), result,
-    ]
-
-
-ACTION_PRINTER = Printer(
-    columns=(
-        NAME,
-        column("Operation", "The operation: reboot, snapshot or restore."),
-        column("Pod", "The pod acted on."),
-        column("Node", "The node whose kubelet carries the action out."),
-        column("Complete", "Whether the kubelet has finished with the action.", type_="boolean"),
-        AGE,
-        column("Result", "The error, or the snapshot id a snapshot produced.", priority=1),
-    ),
-    cells=_action_cells,
-)

@@ -4,7 +4,7 @@ They are the upstream Kubernetes definitions shipped by the ``kubernetes-validat
 (never hand-copied), for the Kubernetes version we serve, plus Arktos's additions
 (`apis.arktos_schemas`). The file is JSON-Schema flavoured: nullable types as
 ``["string", "null"]``, IntOrString/Quantity as ``oneOf``, refs as ``#/$defs/<name>``; the
-conversions for what kubectl expects live in `apis.openapi`.
+conversions for what kubectl expects live in `server.schema.openapi`.
 
 The returned dictionaries are shared and cached: callers must treat them as read-only.
 """

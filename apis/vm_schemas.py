@@ -2,7 +2,7 @@
 ``PodStatus.virtualMachineStatus`` (ARKTOS.md §4).
 
 A pod holds containers *or* a virtual machine, so ``PodSpec.containers`` stops being
-schema-required here; `apis.vm_rules` checks the either/or instead. The VM is sized from its
+schema-required here; `server.schema.vm_rules` checks the either/or instead. The VM is sized from its
 ``resources`` like a container and reaches the guest with its key and user data.
 """
 

@@ -16,7 +16,7 @@ import base64
 import os
 import time
 
-from apis.builtin import builtin_catalogue
+from server.resources.builtin import builtin_catalogue
 from server.storage.encryption_config import build_encryption_config, segment_transformers
 from server.storage.memory import MemoryBackend
 from server.storage.transforming import TransformingBackend

@@ -30,7 +30,7 @@ class ResourceRef:
 
     @classmethod
     def of(cls, resource: Resource) -> ResourceRef:
-        """The reference for a catalogue declaration (``apis.builtin``)."""
+        """The reference for a catalogue declaration (``server.resources.builtin``)."""
         return cls(resource.group, resource.version, resource.plural, resource.kind)
 
     @property

@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from apis import validation
-from apis.builtin import builtin_catalogue
 from apis.catalogue import Catalogue
 from server.access import AccessControl
 from server.audit import AuditLog
@@ -44,6 +42,8 @@ from server.registry.keys import SYSTEM_TENANT
 from server.registry.lister import Lister
 from server.registry.store import GenericStore
 from server.request_info import RequestInfo, parse_request
+from server.resources.builtin import builtin_catalogue
+from server.schema import validation
 from server.serving import SecurityConfig
 from server.storage import Backend, open_backend
 from server.storage.encryption_config import EncryptionConfig, segment_transformers

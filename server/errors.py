@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from apis.validation import FieldError
+from apis.field_errors import FieldError
 
 
 class ApiError(Exception):

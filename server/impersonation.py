@@ -30,7 +30,6 @@ from urllib.parse import unquote
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from apis.identity import TENANT_EXTRA
-from apis.name_rules import dns1123_label_errors, dns1123_subdomain_errors
 from server.auth.user import (
     ALL_AUTHENTICATED,
     ALL_UNAUTHENTICATED,
@@ -43,6 +42,7 @@ from server.auth.user import (
 )
 from server.authz.attributes import Attributes, forbidden_message
 from server.errors import BadRequest, Forbidden
+from server.schema.name_rules import dns1123_label_errors, dns1123_subdomain_errors
 
 # k8s.io/api/authentication/v1 header names.
 USER_HEADER = "Impersonate-User"

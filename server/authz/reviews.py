@@ -18,8 +18,8 @@ import copy
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from apis.field_errors import FieldError
 from apis.identity import TENANT_EXTRA
-from apis.validation import FieldError
 from server.auth.user import UserInfo
 from server.authz.attributes import Attributes, Decision, UserRules
 from server.errors import BadRequest, Invalid

@@ -17,15 +17,15 @@ import orjson
 import yaml
 from aiohttp import web
 
-from apis.protobuf import (
+from server.errors import BadRequest, NotAcceptable, RequestEntityTooLarge, UnsupportedMediaType
+from server.handlers import bounded_decoding
+from server.handlers.warning_headers import add_warnings
+from server.protobuf import (
     PROTOBUF_MEDIA_TYPE,
     ProtobufDecodeError,
     UnknownKindError,
     decode_kubernetes_protobuf,
 )
-from server.errors import BadRequest, NotAcceptable, RequestEntityTooLarge, UnsupportedMediaType
-from server.handlers import bounded_decoding
-from server.handlers.warning_headers import add_warnings
 
 MAX_BODY_BYTES = 3 * 1024 * 1024  # upstream's MaxRequestBodyBytes default
 

@@ -19,11 +19,11 @@ from typing import Any
 from aiohttp import web
 
 from apis.field_errors import FieldError, invalid, not_supported
-from apis.schema_walk import decode_errors
 from server.errors import BadRequest, Invalid
 from server.handlers import codec
 from server.handlers.params import dry_run_errors, parse_bool, parse_int64, values
 from server.registry.store import WriteOptions
+from server.schema.schema_walk import decode_errors
 
 DELETE_OPTIONS = "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"
 _POLICIES = ("Foreground", "Background", "Orphan")

@@ -1,6 +1,6 @@
 """Non-resource endpoints that describe the API: discovery, OpenAPI and ``/version``.
 
-Discovery documents come from `apis.discovery`; this module only picks the form the client's
+Discovery documents come from `server.resources.discovery`; this module only picks the form the client's
 ``Accept`` asks for (aggregated ``apidiscovery.k8s.io`` v2 or v2beta1 — kubectl 1.27 only knows
 v2beta1 — or the classic APIVersions/APIGroupList) and caches the encoded bytes.
 """
@@ -13,11 +13,12 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from apis import discovery, openapi, openapi_proto
 from apis.catalogue import Catalogue
 from apis.schemas import SERVED_KUBERNETES_VERSION
 from server.errors import NotAcceptable, NotFound
 from server.handlers import codec
+from server.resources import discovery
+from server.schema import openapi, openapi_proto
 
 _AGGREGATED = "APIGroupDiscoveryList"
 

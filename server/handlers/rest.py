@@ -13,9 +13,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from apis import tables
 from apis.catalogue import Catalogue, Resource
-from apis.patch import PatchError, apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
 from server.auth.user import UserInfo
 from server.errors import ApiError, BadRequest, Invalid, MethodNotAllowed, NotFound, UnsupportedMediaType
 from server.flowcontrol.budget import ByteBudget
@@ -24,6 +22,8 @@ from server.handlers.delete_options import delete_options
 from server.handlers.delete_options import validation_errors as delete_options_errors
 from server.handlers.params import check_resource_version, list_options, write_options
 from server.handlers.watch import WatchServer
+from server.patch import PatchError, apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
+from server.printing import tables
 from server.registry.keys import ALL_TENANTS, SYSTEM_TENANT, Scope
 from server.registry.lister import Lister
 from server.registry.pod_actions import create_pod_action

@@ -11,7 +11,6 @@ from typing import Any
 
 from aiohttp import web
 
-from apis import validation
 from apis.catalogue import Catalogue, Resource
 from apis.identity import TENANT_EXTRA
 from server.access import AccessControl
@@ -22,6 +21,7 @@ from server.handlers import codec
 from server.handlers.typed_bodies import TOKEN_REQUEST, decoded_as
 from server.registry.keys import Scope
 from server.request_info import RequestInfo
+from server.schema import validation
 
 _REVIEWS = frozenset({"subjectaccessreviews", "selfsubjectaccessreviews", "localsubjectaccessreviews",
                       "selfsubjectrulesreviews", "tokenreviews", "selfsubjectreviews"})

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from apis.schema_walk import decode_errors
 from server.errors import BadRequest
+from server.schema.schema_walk import decode_errors
 
 BINDING = ("Binding", "v1", "io.k8s.api.core.v1.Binding")
 EVICTION = ("Eviction", "v1", "io.k8s.api.policy.v1.Eviction")

@@ -19,10 +19,10 @@ from typing import Any
 import orjson
 from aiohttp import HttpVersion11, web
 
-from apis import tables
 from apis.catalogue import Resource
 from server.handlers import codec
 from server.handlers.params import bool_param, int_param, list_options
+from server.printing import tables
 from server.registry.keys import Scope, list_prefix, object_key
 from server.registry.lister import ListOptions
 from server.watchcache import CachedObject, Sink, TooOldResourceVersion, WatchCache, Watcher, WatchEvent

@@ -13,9 +13,9 @@ from typing import Any
 
 from apis.actions import action_spec_errors
 from apis.catalogue import Resource
+from apis.field_errors import FieldError
 from apis.meta import now_rfc3339
 from apis.tenant_status import initializing
-from apis.validation import FieldError
 from server.registry.strategy import Strategy
 
 _POD_UPDATE_FORBIDDEN = (

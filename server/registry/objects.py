@@ -16,8 +16,8 @@ from typing import Any
 import orjson
 
 from apis.catalogue import Resource
+from apis.field_errors import FieldError
 from apis.meta import hash_key, new_uid, now_rfc3339
-from apis.validation import FieldError
 from server.errors import BadRequest, Invalid, RequestEntityTooLarge
 from server.registry.keys import Scope
 

@@ -18,10 +18,8 @@ from typing import Any
 
 import orjson
 
-from apis import defaults, validation
 from apis.catalogue import Resource
-from apis.field_errors import go_quote
-from apis.validation import FieldError
+from apis.field_errors import FieldError, go_quote
 from server.auth.user import UserInfo
 from server.errors import (
     AlreadyExists,
@@ -47,6 +45,7 @@ from server.registry.objects import (
     stamp_for_create,
 )
 from server.registry.strategy import StatusStrategy, Strategy
+from server.schema import defaults, validation
 from server.storage.interface import (
     Backend,
     KeyExistsError,

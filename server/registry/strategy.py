@@ -13,9 +13,9 @@ from typing import Any
 
 import orjson
 
-from apis import validation
 from apis.catalogue import Resource
-from apis.validation import FieldError
+from apis.field_errors import FieldError
+from server.schema import validation
 
 # The metadata fields a status write may not change (upstream ResetObjectMetaForStatus).
 _STATUS_KEPT_METADATA = (

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 from apis.catalogue import Catalogue, Resource
+from apis.field_errors import FieldError
 from apis.meta import now_rfc3339
 from apis.selectors import SelectorError, label_selector_from_meta
-from apis.validation import FieldError
 from server.errors import BadRequest, Conflict, Invalid, TooManyRequests
 from server.registry.keys import Scope, list_prefix
 from server.registry.store import GenericStore, WriteOptions, WriteResult

@@ -2,7 +2,7 @@
 system admin: no 5xx, no dropped connection, no hang, every error a Kubernetes Status.
 
 Covers: all group-versions the server lists (operations, query parameters and bodies as
-`apis.openapi` declares them), schema-valid cases for every operation and schema-invalid bodies
+`server.schema.openapi` declares them), schema-valid cases for every operation and schema-invalid bodies
 for the body operations (see `openapi_fuzzer`), with a fixed seed; the number of cases is
 printed. The tenant fuzz runs first: the admin's may delete every namespace and tenant. Leaves
 out: subresources and paths the OpenAPI documents do not list (the hand-written hostile inputs

@@ -1,4 +1,5 @@
-"""apis.actions: the CustomAction checks, the Action built from it, its status and its table row.
+"""apis.actions: the CustomAction checks, the Action built from it, its status; and its table row
+(server.printing.tables).
 
 Covers the operation check (unknown and missing operations raise UnsupportedOperation), required
 and typed parameters per operation, Arktos's ``{operation}-{unixtime}`` names with the collision
@@ -12,7 +13,6 @@ from __future__ import annotations
 import pytest
 
 from apis.actions import (
-    ACTION_PRINTER,
     UnsupportedOperation,
     action_name,
     action_spec_errors,
@@ -22,6 +22,7 @@ from apis.actions import (
     operation_of,
     target_errors,
 )
+from server.printing.tables import ACTION_PRINTER
 
 VM_POD = {"metadata": {"name": "vm1", "uid": "u-1", "namespace": "default"},
           "spec": {"nodeName": "n1", "virtualMachine": {"name": "vm"}}}

@@ -1,4 +1,4 @@
-"""The built-in resource declarations (apis/builtin.py).
+"""The built-in resource declarations (server/resources/builtin.py).
 
 Covers: every declared OpenAPI definition exists in kubernetes-validate's 1.32 `_definitions.json` with
 a matching group-version-kind; upstream names, short names, categories and verbs for well-known
@@ -17,8 +17,8 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from apis.builtin import builtin_catalogue, subresources_of
 from apis.catalogue import Resource
+from server.resources.builtin import builtin_catalogue, subresources_of
 
 # Definitions that Arktos adds on top of upstream's schemas (apis/schemas.py), not in the file.
 ARKTOS_DEFINITIONS = {"io.k8s.api.core.v1.Tenant", "com.futurewei.arktos.v1.Network",

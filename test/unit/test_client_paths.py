@@ -12,10 +12,10 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from apis.builtin import builtin_catalogue
 from client import errors
 from client.resources import CLUSTER_ROLES, CONFIGMAPS, NAMESPACES, TENANTS, ResourceRef, resource_path
 from client.retry import RetryPolicy, parse_retry_after
+from server.resources.builtin import builtin_catalogue
 
 DEPLOYMENTS = ResourceRef("apps", "v1", "deployments", "Deployment")
 

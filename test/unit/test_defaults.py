@@ -1,4 +1,4 @@
-"""apis.defaults: upstream's defaults for the fields clients read back.
+"""server.schema.defaults: upstream's defaults for the fields clients read back.
 
 Covers pods (and their containers, probes, volumes, requests-from-limits), pod templates in
 every workload, services, deployments, statefulsets, daemonsets, jobs (incl. the generated
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from apis.catalogue import Resource
-from apis.defaults import apply_defaults
+from server.schema.defaults import apply_defaults
 
 PODS = Resource("", "v1", "Pod", "pods", "pod", "Namespaced")
 SERVICES = Resource("", "v1", "Service", "services", "service", "Namespaced")

@@ -1,4 +1,4 @@
-"""Discovery documents (apis/discovery.py).
+"""Discovery documents (server/resources/discovery.py).
 
 Covers: the shapes of /api, /apis, /apis/{g}, the APIResourceLists and aggregated discovery v2/v2beta1,
 values upstream publishes (storageVersionHash of pods, subresource kinds), Arktos's `tenanted`, the
@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from kubernetes.client import ApiClient
 
-from apis import discovery
-from apis.builtin import builtin_catalogue
 from apis.catalogue import Resource
+from server.resources import discovery
+from server.resources.builtin import builtin_catalogue
 
 CAT = builtin_catalogue()
 

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from nacl.secret import SecretBox
 
-from apis.builtin import builtin_catalogue
+from server.resources.builtin import builtin_catalogue
 from server.storage.encryption_config import (
     EncryptionConfigError,
     build_encryption_config,

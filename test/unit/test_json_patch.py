@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from apis.patch import PatchError, apply_json_patch
+from server.patch import PatchError, apply_json_patch
 
 
 def doc() -> dict[str, Any]:

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from apis.patch import PatchError, apply_merge_patch
-from apis.patch.merge_patch import merge_patch_value
+from server.patch import PatchError, apply_merge_patch
+from server.patch.merge_patch import merge_patch_value
 
 
 def test_rfc7386_appendix_a_examples() -> None:

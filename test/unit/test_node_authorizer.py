@@ -235,8 +235,8 @@ def test_pod_references_default_service_account() -> None:
 def test_cache_graph_sees_pods_loaded_after_it_was_built() -> None:
     """The API server builds the graph before the watch cache's first load; the load replaces the
     cache's indexes, and the graph must read the new one (a kubelet was refused its own pods)."""
-    from apis.builtin import builtin_catalogue
     from server.access import CacheNodeGraph
+    from server.resources.builtin import builtin_catalogue
     from server.storage.memory import MemoryBackend
     from server.watchcache import CachedObject, WatchCache
 

@@ -1,4 +1,4 @@
-"""apis.openapi: the served OpenAPI v2/v3 documents, shaped for kubectl.
+"""server.schema.openapi: the served OpenAPI v2/v3 documents, shaped for kubectl.
 
 Covers the v3 index (one hashed URL per group-version of the catalogue), each v3 document's
 conversions (no "null" types, IntOrString/Quantity as strings, refs that resolve, $ref siblings
@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from apis.catalogue import Catalogue, Resource
-from apis.openapi import openapi_v2, openapi_v3_document, openapi_v3_index
+from server.schema.openapi import openapi_v2, openapi_v3_document, openapi_v3_index
 
 CATALOGUE = Catalogue([
     Resource("", "v1", "Pod", "pods", "pod", "Namespaced", definition="io.k8s.api.core.v1.Pod"),

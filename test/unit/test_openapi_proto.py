@@ -1,4 +1,4 @@
-"""apis.openapi_proto: the v2 document in gnostic's protobuf form, and which form a client asks for.
+"""server.schema.openapi_proto: the v2 document in gnostic's protobuf form, and which form a client asks for.
 
 Covers, by reading the bytes back with our wire reader and gnostic's field numbers: document
 header and info, definitions as named schemas (``$ref``, type, description, required, items,
@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from apis import openapi, openapi_proto
-from apis.builtin import builtin_catalogue
-from apis.protobuf.wire import LENGTH_DELIMITED, iter_fields
+from server.protobuf.wire import LENGTH_DELIMITED, iter_fields
+from server.resources.builtin import builtin_catalogue
+from server.schema import openapi, openapi_proto
 
 Fields = dict[int, list[Any]]
 

@@ -1,4 +1,4 @@
-"""Decoding Kubernetes protobuf request bodies (apis/protobuf) into the JSON a JSON body gives.
+"""Decoding Kubernetes protobuf request bodies (server/protobuf) into the JSON a JSON body gives.
 
 Covers: real bodies captured from stock kubectl 1.37 (identical bytes from 1.32) for the typed
 generators (create namespace/deployment/secret/configmap/service/serviceaccount/job/cronjob/
@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from apis.protobuf import ProtobufDecodeError, decode_kubernetes_protobuf, wire
-from apis.protobuf.decoder import go_duration_string
-from apis.protobuf.schema import unresolved_references
+from server.protobuf import ProtobufDecodeError, decode_kubernetes_protobuf, wire
+from server.protobuf.decoder import go_duration_string
+from server.protobuf.schema import unresolved_references
 
 FIXTURES = Path(__file__).parent / "fixtures" / "protobuf"
 

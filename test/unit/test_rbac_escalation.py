@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from apis.builtin import builtin_catalogue
 from server.auth.user import UserInfo
 from server.authz.bootstrap_policy import bootstrap_cluster_role_bindings, bootstrap_cluster_roles
 from server.authz.chain import AuthorizerChain
@@ -28,6 +27,7 @@ from server.authz.rbac import RBACAuthorizer
 from server.errors import Forbidden, NotFound
 from server.registry.admission_plugin import AdmissionRequest
 from server.registry.keys import Scope
+from server.resources.builtin import builtin_catalogue
 
 
 def r(groups: list[str], verbs: list[str], resources: list[str], **extra: Any) -> dict[str, Any]:

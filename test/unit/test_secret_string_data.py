@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from apis.builtin import builtin_catalogue
 from server.registry.kinds import merge_string_data, strategy_for
+from server.resources.builtin import builtin_catalogue
 
 
 def b64(text: str) -> str:

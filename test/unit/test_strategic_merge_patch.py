@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from apis.patch import PatchError, apply_strategic_merge_patch
+from server.patch import PatchError, apply_strategic_merge_patch
 
 DEPLOYMENT = "io.k8s.api.apps.v1.Deployment"
 POD = "io.k8s.api.core.v1.Pod"

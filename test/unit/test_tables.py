@@ -1,4 +1,4 @@
-"""Server-side tables (apis/tables.py, apis/printers.py, apis/workload_printers.py, apis/durations.py).
+"""Server-side tables (server/printing/: tables.py, printers.py, workload_printers.py, durations.py).
 
 Covers: upstream's HumanDuration steps; the Table envelope and column definitions; rows as upstream's
 printers produce them for pods (every STATUS path we know kubectl users see), nodes, services,
@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from apis.builtin import builtin_catalogue
 from apis.catalogue import Resource
-from apis.durations import human_duration
-from apis.tables import partial_object_metadata, table_for
+from server.printing.durations import human_duration
+from server.printing.tables import partial_object_metadata, table_for
+from server.resources.builtin import builtin_catalogue
 
 NOW = datetime(2024, 6, 1, 12, 0, 0, tzinfo=UTC)
 

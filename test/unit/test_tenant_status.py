@@ -9,9 +9,9 @@ and refuses a condition without its required fields. Leaves out the controller a
 
 from __future__ import annotations
 
-from apis import validation
-from apis.builtin import builtin_catalogue
 from apis.tenant_status import condition_of, initialized_condition, initializing, with_condition
+from server.resources.builtin import builtin_catalogue
+from server.schema import validation
 
 
 def test_new_tenants_start_not_initialized() -> None:

@@ -1,4 +1,4 @@
-"""apis.validation: schema, name and semantic validation with upstream paths and messages.
+"""server.schema.validation: schema, name and semantic validation with upstream paths and messages.
 
 Covers: valid objects pass (incl. numeric quantities and int-or-string ports), required/type
 errors from the schema with upstream paths, the Go decoder wording of type errors, unknown
@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from apis.catalogue import Resource
-from apis.validation import (
+from server.schema.validation import (
     dns1035_label_errors,
     dns1123_label_errors,
     dns1123_subdomain_errors,

@@ -1,4 +1,5 @@
-"""Arktos VM pods in validation and defaults (apis.vm_rules, apis.vm_schemas via apis.validation).
+"""Arktos VM pods in validation and defaults (server.schema.vm_rules; apis.vm_schemas via
+server.schema.validation).
 
 Covers: a VM-only pod is valid and defaulted (powerSpec Running); containers together with a VM,
 a VM without key, without resources, with oversized or non-base64 user data, and a pod with
@@ -12,9 +13,9 @@ import base64
 import copy
 from typing import Any
 
-from apis import defaults, validation
-from apis.builtin import builtin_catalogue
 from apis.schemas import definitions
+from server.resources.builtin import builtin_catalogue
+from server.schema import defaults, validation
 
 PODS = builtin_catalogue().lookup("", "v1", "pods")
 assert PODS is not None

@@ -22,8 +22,8 @@ import hashlib
 from collections.abc import Callable
 from typing import Any, Literal
 
-from apis.builtin import Subresource, subresources_of
 from apis.catalogue import Catalogue, Resource
+from server.resources.builtin import Subresource, subresources_of
 
 Visible = Callable[[Resource], bool]
 DiscoveryVersion = Literal["v2", "v2beta1"]

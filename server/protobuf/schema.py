@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from apis.protobuf import messages_core, messages_groups, messages_pod
+from server.protobuf import messages_core, messages_groups, messages_pod
 
 SCALARS = frozenset({"str", "bytes", "int", "bool", "float"})
 # Messages with a JSON form of their own (converted by the decoder, not walked field by field).

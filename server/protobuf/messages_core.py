@@ -4,7 +4,7 @@ Namespace, ConfigMap, Secret, Service, ServiceAccount, Endpoints, Node, Event, B
 LimitRange, ResourceQuota, PersistentVolume(Claim), ReplicationController, ComponentStatus, the
 Pod object with its status, and the references they share (ObjectReference,
 LocalObjectReference...). Field numbers are those of upstream's
-k8s.io/api/core/v1/generated.proto; syntax in ``apis/protobuf/schema.py``.
+k8s.io/api/core/v1/generated.proto; syntax in ``server/protobuf/schema.py``.
 """
 
 from __future__ import annotations

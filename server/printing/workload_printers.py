@@ -1,16 +1,17 @@
 """Table rows for workload controllers: deployments, replica sets, stateful sets, daemon sets, jobs,
 cron jobs and replication controllers.
 
-Same source and rules as `apis.printers` (upstream ``pkg/printers/internalversion/printers.go``): the
-ready/desired pairs, job STATUS/COMPLETIONS/DURATION, and the wide CONTAINERS/IMAGES/SELECTOR columns.
+Same source and rules as `server.printing.printers` (upstream
+``pkg/printers/internalversion/printers.go``): the ready/desired pairs, job
+STATUS/COMPLETIONS/DURATION, and the wide CONTAINERS/IMAGES/SELECTOR columns.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from apis.durations import human_duration, timestamp_or_zero
-from apis.printers import (
+from server.printing.durations import human_duration, timestamp_or_zero
+from server.printing.printers import (
     AGE,
     CONTAINERS,
     IMAGES,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from apis.patch.document import PatchError, deep_copy_json
+from server.patch.document import PatchError, deep_copy_json
 
 
 def apply_merge_patch(doc: dict[str, Any], patch: Any) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 The fast path is a validator compiled from the object's OpenAPI definition with fastjsonschema
 (compiled lazily per kind and cached; ~0.05 ms per Pod, where an interpreting validator takes
 tens of milliseconds). It only answers "valid or not", so on failure a precise walk
-(`apis.schema_walk`) collects every cause with upstream's paths and messages.
+(`server.schema.schema_walk`) collects every cause with upstream's paths and messages.
 
 How the server should answer (upstream's order: decode, then default, then validate):
 - any error with reason ``FieldValueTypeInvalid`` means upstream's *decoder* would have refused
@@ -32,13 +32,6 @@ import orjson
 
 from apis.catalogue import Resource
 from apis.field_errors import FieldError
-from apis.name_rules import (
-    dns1035_label_errors,
-    dns1123_label_errors,
-    dns1123_subdomain_errors,
-    metadata_errors,
-)
-from apis.schema_walk import schema_errors, unknown_field_paths
 from apis.schemas import (
     INT_OR_STRING,
     INTEGER_RANGES,
@@ -48,8 +41,15 @@ from apis.schemas import (
     integer_range,
     reachable_definitions,
 )
-from apis.semantic_rules import semantic_errors
-from apis.size_limits import size_errors
+from server.schema.name_rules import (
+    dns1035_label_errors,
+    dns1123_label_errors,
+    dns1123_subdomain_errors,
+    metadata_errors,
+)
+from server.schema.schema_walk import schema_errors, unknown_field_paths
+from server.schema.semantic_rules import semantic_errors
+from server.schema.size_limits import size_errors
 
 __all__ = [
     "FieldError",

@@ -20,9 +20,9 @@ from typing import Any
 
 import orjson
 
-from apis.protobuf import wire
-from apis.protobuf.schema import SPECIAL_MESSAGES, FieldSpec, MessageSchema, kind_message, message_schemas
-from apis.protobuf.wire import ProtobufDecodeError, UnknownKindError
+from server.protobuf import wire
+from server.protobuf.schema import SPECIAL_MESSAGES, FieldSpec, MessageSchema, kind_message, message_schemas
+from server.protobuf.wire import ProtobufDecodeError, UnknownKindError
 
 ENVELOPE_MAGIC = b"k8s\x00"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -2,8 +2,9 @@
 
 kubectl requests ``Accept: application/json;as=Table;v=v1;g=meta.k8s.io`` and prints the cells it gets
 back, so the server decides what NAME/READY/STATUS/AGE look like. `table_for` picks the resource's
-printer (`apis.printers`, `apis.workload_printers`, and the small config-object printers below) or,
-for kinds upstream has none for, upstream's DefaultTableConvertor (Name, Created At). The row
+printer (`server.printing.printers`, `server.printing.workload_printers`, and the small config-object
+and Action printers below) or, for kinds upstream has none for, upstream's DefaultTableConvertor
+(Name, Created At). The row
 ``object`` follows ``includeObject``: PartialObjectMetadata (the default), the whole object, or none.
 """
 
@@ -13,11 +14,11 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from apis import printers, workload_printers
-from apis.actions import ACTION_PRINTER
+from apis.actions import operation_of
 from apis.catalogue import Resource
-from apis.durations import age, epoch_seconds, rfc3339, timestamp_or_zero
-from apis.printers import AGE, NAME, Obj, Printer, column, created_age, meta_of
+from server.printing import printers, workload_printers
+from server.printing.durations import age, epoch_seconds, rfc3339, timestamp_or_zero
+from server.printing.printers import AGE, NAME, Obj, Printer, column, created_age, meta_of
 
 # --- small printers: config and policy objects -------------------------------------------------
 
@@ -120,6 +121,34 @@ def _storage_class_cells(obj: Obj, now: float) -> list[Any]:
         obj.get("volumeBindingMode") or "Immediate", bool(obj.get("allowVolumeExpansion")),
         created_age(obj, now),
     ]
+
+
+def _action_cells(action: Obj, now: float) -> list[Any]:
+    spec, status = action.get("spec") or {}, action.get("status") or {}
+    operation = operation_of(action) or "<unknown>"
+    result = "<none>"
+    if status.get("error"):
+        result = str(status["error"])
+    elif operation == "snapshot" and (status.get("snapshotStatus") or {}).get("snapshotID"):
+        result = f"snapshotID={status['snapshotStatus']['snapshotID']}"
+    return [
+        meta_of(action).get("name", ""), operation, spec.get("podName") or "<none>",
+        spec.get("nodeName") or "<none>", bool(status.get("complete")), created_age(action, now), result,
+    ]
+
+
+ACTION_PRINTER = Printer(
+    columns=(
+        NAME,
+        column("Operation", "The operation: reboot, snapshot or restore."),
+        column("Pod", "The pod acted on."),
+        column("Node", "The node whose kubelet carries the action out."),
+        column("Complete", "Whether the kubelet has finished with the action.", type_="boolean"),
+        AGE,
+        column("Result", "The error, or the snapshot id a snapshot produced.", priority=1),
+    ),
+    cells=_action_cells,
+)
 
 
 _BINDING = Printer(

@@ -5,7 +5,7 @@ containers and their env, ports, resources, probes, lifecycle hooks and security
 volume source; affinity, tolerations, topology spread constraints and DNS settings. Field
 numbers are those of upstream's k8s.io/api/core/v1/generated.proto; pointer and
 ``omitempty``-less fields (``!``) and ``json:",inline"`` embeddings (``^``) follow its types.go.
-The syntax is described in ``apis/protobuf/schema.py``.
+The syntax is described in ``server/protobuf/schema.py``.
 """
 
 from __future__ import annotations

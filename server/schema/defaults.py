@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from apis.catalogue import Resource
-from apis.vm_rules import default_virtual_machine
+from server.schema.vm_rules import default_virtual_machine
 
 Obj = dict[str, Any]
 

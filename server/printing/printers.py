@@ -5,7 +5,7 @@ mirror upstream's server-side printers (kubernetes ``pkg/printers/internalversio
 columns, cell formats, the pod STATUS logic, ``<none>`` placeholders — always generated "wide", as
 upstream's table convertor does; kubectl hides priority-1 columns unless ``-o wide``.
 
-`apis.tables` wraps these rows into a ``meta.k8s.io/v1`` Table; kinds without a printer here get
+`server.printing.tables` wraps these rows into a ``meta.k8s.io/v1`` Table; kinds without a printer here get
 upstream's default Name / Created At table there.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from apis.durations import age, human_duration, timestamp_or_zero
+from server.printing.durations import age, human_duration, timestamp_or_zero
 
 Obj = Mapping[str, Any]
 Column = dict[str, Any]

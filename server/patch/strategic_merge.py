@@ -24,9 +24,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from apis.patch import document as doc_errors
-from apis.patch.document import PatchError, deep_copy_json
-from apis.patch.patch_meta import FieldMeta, SchemaNode, schema_for_definition
+from server.patch import document as doc_errors
+from server.patch.document import PatchError, deep_copy_json
+from server.patch.patch_meta import FieldMeta, SchemaNode, schema_for_definition
 
 _DIRECTIVE = "$patch"
 _RETAIN_KEYS = "$retainKeys"

@@ -6,8 +6,8 @@ JSON body would give with ``decode_kubernetes_protobuf``. Responses stay JSON.
 
 from __future__ import annotations
 
-from apis.protobuf.decoder import ENVELOPE_MAGIC, decode_kubernetes_protobuf
-from apis.protobuf.wire import ProtobufDecodeError, UnknownKindError
+from server.protobuf.decoder import ENVELOPE_MAGIC, decode_kubernetes_protobuf
+from server.protobuf.wire import ProtobufDecodeError, UnknownKindError
 
 PROTOBUF_MEDIA_TYPE = "application/vnd.kubernetes.protobuf"
 

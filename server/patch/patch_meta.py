@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from apis.patch.document import PatchError
 from apis.schemas import definitions
+from server.patch.document import PatchError
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ import binascii
 from typing import Any
 
 from apis.field_errors import FieldError, child, forbidden, invalid, required
-from apis.name_rules import dns1123_label_errors
+from server.schema.name_rules import dns1123_label_errors
 
 MAX_USER_DATA_BYTES = 65535
 Obj = dict[str, Any]

@@ -15,8 +15,8 @@ from typing import Any
 
 from apis.catalogue import Resource
 from apis.field_errors import FieldError, child, duplicate, index, invalid, not_supported, required
-from apis.name_rules import dns1123_label_errors, dns1123_subdomain_errors, label_errors
-from apis.vm_rules import workload_errors
+from server.schema.name_rules import dns1123_label_errors, dns1123_subdomain_errors, label_errors
+from server.schema.vm_rules import workload_errors
 
 Obj = dict[str, Any]
 

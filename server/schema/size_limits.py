@@ -20,7 +20,7 @@ from typing import Any
 
 from apis.catalogue import Resource
 from apis.field_errors import FieldError, invalid, too_long
-from apis.name_rules import qualified_name_errors
+from server.schema.name_rules import qualified_name_errors
 
 TOTAL_ANNOTATION_BYTES = 256 * 1024
 MAX_DATA_BYTES = 1024 * 1024  # upstream core.MaxSecretSize, also ConfigMap's limit

@@ -4,7 +4,7 @@ meta.k8s.io/v1 (ObjectMeta, OwnerReference, ManagedFieldsEntry, LabelSelector, C
 DeleteOptions), apps/v1 workloads, batch/v1 Job/CronJob, autoscaling/v1 Scale, RBAC, policy/v1
 PodDisruptionBudget and Eviction, networking.k8s.io/v1 Ingress/IngressClass/NetworkPolicy,
 PriorityClass, Lease, TokenRequest/TokenReview and the authorization reviews. Field numbers are
-those of upstream's generated.proto for each group; syntax in ``apis/protobuf/schema.py``.
+those of upstream's generated.proto for each group; syntax in ``server/protobuf/schema.py``.
 """
 
 from __future__ import annotations

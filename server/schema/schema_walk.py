@@ -1,6 +1,6 @@
 """A precise, slow walk of an object against its OpenAPI definition.
 
-The compiled validator (`apis.validation`) only says *that* an object is invalid and stops at
+The compiled validator (`server.schema.validation`) only says *that* an object is invalid and stops at
 the first problem; the API server must list every cause with upstream-style paths
 (``spec.containers[0].image``), and must word type mismatches the way upstream's Go JSON decoder
 does (``json: cannot unmarshal string into Go struct field PodSpec.spec.containers of type

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from apis.patch.document import PatchError, deep_copy_json, json_equal
+from server.patch.document import PatchError, deep_copy_json, json_equal
 
 _MISSING = ": missing value"
 _INVALID_INDEX = ": invalid index referenced"
