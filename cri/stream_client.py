@@ -18,13 +18,13 @@ import json
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from apis.streaming.channel_protocol import (
+from httpstream.channel_protocol import (
     CHANNEL_V4,
     PORTFORWARD_SPDY_PROTOCOL,
     STREAM_PROTOCOL_HEADER,
     decode_status,
 )
-from apis.streaming.spdy_connection import SpdyConnection, SpdyStream
+from httpstream.spdy_connection import SpdyConnection, SpdyStream
 
 CONNECT_TIMEOUT_S = 10.0
 _HEAD_LIMIT = 64 * 1024

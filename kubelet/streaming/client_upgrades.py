@@ -14,8 +14,8 @@ from typing import Literal
 
 from aiohttp import web
 
-from apis.streaming.channel_protocol import STREAM_PROTOCOL_HEADER, negotiate_protocol, split_protocol_header
-from apis.streaming.upgrade_takeover import RawConnection, accept_upgrade, is_upgrade_request
+from httpstream.channel_protocol import STREAM_PROTOCOL_HEADER, negotiate_protocol, split_protocol_header
+from httpstream.upgrade_takeover import RawConnection, accept_upgrade, is_upgrade_request
 from kubelet.streaming.errors import StreamingError, bad_request
 
 Transport = Literal["websocket", "spdy"]

@@ -3,9 +3,9 @@
 Why this exists: ``kubectl exec``/``attach`` (through the API server) land here over WebSocket
 (``v5``/``v4``... ``channel.k8s.io``) or SPDY/3.1.  Upstream's kubelet asks the runtime for a streaming URL
 (CRI Exec/Attach) and proxies the client to it; containerd's stream server speaks only SPDY up to v4, so we
-terminate the client's protocol here (`apis.streaming.ExecStreams`) and relay each stream to the runtime's
-(`cri.stream_client`): stdin (EOF included: the v5 close signal or SPDY FIN becomes a FIN to the runtime),
-stdout, stderr, resize, and finally the exit code on the error channel as upstream writes it.
+terminate the client's protocol here (`httpstream.exec_session.ExecStreams`) and relay each stream to
+the runtime's (`cri.stream_client`): stdin (EOF included: the v5 close signal or SPDY FIN becomes a FIN to
+the runtime), stdout, stderr, resize, and finally the exit code on the error channel as upstream writes it.
 """
 
 from __future__ import annotations
@@ -19,20 +19,20 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from apis.streaming.channel_protocol import (
+from cri.stream_client import CriExecSession, StreamUrlError, open_exec
+from httpstream.channel_protocol import (
     CHANNEL_V1,
     EXEC_PROTOCOLS_PREFERRED,
     SPDY_EXEC_PROTOCOLS_PREFERRED,
 )
-from apis.streaming.exec_session import (
+from httpstream.exec_session import (
     ExecOptions,
     ExecStreams,
     StreamSetupError,
     accept_spdy_exec_streams,
     websocket_exec_streams,
 )
-from apis.streaming.spdy_connection import SpdyConnection
-from cri.stream_client import CriExecSession, StreamUrlError, open_exec
+from httpstream.spdy_connection import SpdyConnection
 from kubelet.runtime import RuntimeOperationError
 from kubelet.streaming.client_upgrades import accept_spdy, accept_websocket, negotiate
 from kubelet.streaming.errors import StreamingError, bad_request

@@ -4,8 +4,8 @@ Why this exists: ``kubectl port-forward`` (1.32+ over the KEP-4006 WebSocket tun
 ``SPDY/3.1+portforward.k8s.io``, older or with websockets disabled over SPDY ``portforward.k8s.io``) and the
 python client (WebSocket channels ``v4.channel.k8s.io``, ports from the ``port``/``ports`` query) end here.
 Upstream's kubelet asks CRI PortForward for a URL and proxies; we terminate the client's protocol
-(`apis.streaming.PortForwardStreams`) and open one runtime stream pair per forwarded connection
-(`cri.stream_client`), relaying bytes both ways and the runtime's error text back to the client.
+(`httpstream.portforward_session.PortForwardStreams`) and open one runtime stream pair per forwarded
+connection (`cri.stream_client`), relaying bytes both ways and the runtime's error text back to the client.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ import logging
 
 from aiohttp import web
 
-from apis.streaming.channel_protocol import (
+from cri.stream_client import CriPortForward, StreamUrlError, open_port_forward
+from httpstream.channel_protocol import (
     CHANNEL_V4,
     PORTFORWARD_SPDY_PROTOCOL,
     PORTFORWARD_TUNNEL_PROTOCOL,
 )
-from apis.streaming.portforward_session import (
+from httpstream.portforward_session import (
     ChannelPortForwardStreams,
     PortForwardStream,
     PortForwardStreams,
@@ -29,7 +30,6 @@ from apis.streaming.portforward_session import (
     spdy_portforward_streams,
     tunnelled_portforward_streams,
 )
-from cri.stream_client import CriPortForward, StreamUrlError, open_port_forward
 from kubelet.runtime import RuntimeOperationError
 from kubelet.streaming.client_upgrades import accept_spdy, accept_websocket, negotiate
 from kubelet.streaming.errors import StreamingError, bad_request

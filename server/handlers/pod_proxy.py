@@ -24,7 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from apis.catalogue import Catalogue, Resource
-from apis.streaming.upgrade_takeover import RawConnection, accept_upgrade, is_upgrade_request
+from httpstream.upgrade_takeover import RawConnection, accept_upgrade, is_upgrade_request
 from server.access import AccessControl
 from server.auth.user import UserInfo
 from server.errors import MethodNotAllowed

@@ -2,7 +2,7 @@
 
 Serves the tenant-qualified routes of the kubelet's streaming server over TLS on loopback —
 /containerLogs, /exec, /attach, /portForward — answering WebSocket upgrades with aiohttp and SPDY/3.1
-upgrades through apis/streaming's connection takeover, with the session code of apis/streaming.
+upgrades through httpstream's connection takeover, with the session code of httpstream.
 It requires a client certificate from the cluster CA (as the real kubelet's --client-ca-file) and
 records what reached it (path, query, headers, the client certificate's CN) so tests can check
 what the API server forwarded. The "containers" are scripts: logs are numbered lines written slowly
@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from apis.streaming.channel_protocol import (
+from httpstream.channel_protocol import (
     EXEC_PROTOCOLS_PREFERRED,
     PORTFORWARD_SPDY_PROTOCOL,
     PORTFORWARD_TUNNEL_PROTOCOL,
@@ -30,21 +30,21 @@ from apis.streaming.channel_protocol import (
     SPDY_EXEC_PROTOCOLS_PREFERRED,
     negotiate_protocol,
 )
-from apis.streaming.exec_session import (
+from httpstream.exec_session import (
     ExecOptions,
     ExecStreams,
     accept_spdy_exec_streams,
     websocket_exec_streams,
 )
-from apis.streaming.portforward_session import (
+from httpstream.portforward_session import (
     ChannelPortForwardStreams,
     PortForwardStreams,
     parse_ports_query,
     spdy_portforward_streams,
     tunnelled_portforward_streams,
 )
-from apis.streaming.spdy_connection import SpdyConnection
-from apis.streaming.upgrade_takeover import accept_upgrade
+from httpstream.spdy_connection import SpdyConnection
+from httpstream.upgrade_takeover import accept_upgrade
 
 LOG_LINES = 4
 FOLLOW_INTERVAL_S = 0.5

@@ -34,13 +34,13 @@ import pytest
 from apiserver_process import ApiServerProcess, free_port
 from containerd_env import private_containerd
 
-from apis.streaming.channel_protocol import CHANNEL_V5, PORTFORWARD_TUNNEL_PROTOCOL, encode_close_stream
-from apis.streaming.spdy_connection import SpdyConnection
-from apis.streaming.websocket_transport import WebSocketByteStream
 from client.config import config_for_url
 from client.resources import ResourceRef
 from client.rest import ApiClient
 from cri.containerd_process import ContainerdProcess
+from httpstream.channel_protocol import CHANNEL_V5, PORTFORWARD_TUNNEL_PROTOCOL, encode_close_stream
+from httpstream.spdy_connection import SpdyConnection
+from httpstream.websocket_transport import WebSocketByteStream
 from kubelet.config import KubeletConfig, RuntimeEndpoint
 from kubelet.cri_runtime import CriRuntime
 from kubelet.hollow import HollowRuntime

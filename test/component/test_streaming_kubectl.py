@@ -1,4 +1,4 @@
-"""apis.streaming against the real kubectl binaries: exec over SPDY/3.1 and WebSocket v5, port-forward over
+"""httpstream against the real kubectl binaries: exec over SPDY/3.1 and WebSocket v5, port-forward over
 the KEP-4006 WebSocket tunnel and over plain SPDY.
 
 Each test starts a tiny fake API server on loopback (raw asyncio for SPDY upgrades, aiohttp for WebSockets)
@@ -25,7 +25,7 @@ from kubernetes.client import ApiClient, Configuration, CoreV1Api
 from kubernetes.stream import portforward as kubernetes_portforward
 from kubernetes.stream import stream as kubernetes_stream
 
-from apis.streaming.channel_protocol import (
+from httpstream.channel_protocol import (
     CHANNEL_V4,
     CHANNEL_V5,
     EXEC_PROTOCOLS_PREFERRED,
@@ -35,21 +35,21 @@ from apis.streaming.channel_protocol import (
     SPDY_EXEC_PROTOCOLS_PREFERRED,
     negotiate_protocol,
 )
-from apis.streaming.exec_session import (
+from httpstream.exec_session import (
     ExecOptions,
     ExecStreams,
     accept_spdy_exec_streams,
     websocket_exec_streams,
 )
-from apis.streaming.portforward_session import (
+from httpstream.portforward_session import (
     ChannelPortForwardStreams,
     PortForwardStreams,
     parse_ports_query,
     spdy_portforward_streams,
     tunnelled_portforward_streams,
 )
-from apis.streaming.spdy_connection import SpdyConnection
-from apis.streaming.spdy_frames import HeaderDecompressor, SynStreamFrame, decode_frame
+from httpstream.spdy_connection import SpdyConnection
+from httpstream.spdy_frames import HeaderDecompressor, SynStreamFrame, decode_frame
 
 VENV_KUBECTL = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "kubectl"
 KUBECTL_132 = Path("/usr/lib/google-cloud-sdk/bin/kubectl.1.32")

@@ -1,4 +1,4 @@
-"""apis.streaming without real clients: channel framing and negotiation, SPDY frames and header blocks,
+"""httpstream without real clients: channel framing and negotiation, SPDY frames and header blocks,
 the SPDY connection (in-process client against server), and the transport-neutral sessions.
 
 Covers: every SPDY frame type round-tripping, the SPDY/3 dictionary's length and Adler-32 (the DICTID
@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from apis.streaming.channel_protocol import (
+from httpstream.channel_protocol import (
     CHANNEL_V1,
     CHANNEL_V4,
     CHANNEL_V5,
@@ -36,11 +36,11 @@ from apis.streaming.channel_protocol import (
     negotiate_protocol,
     success_status,
 )
-from apis.streaming.exec_session import ExecOptions, accept_spdy_exec_streams, websocket_exec_streams
-from apis.streaming.portforward_session import ChannelPortForwardStreams, parse_ports_query
-from apis.streaming.spdy_connection import SpdyConnection
-from apis.streaming.spdy_dictionary import SPDY3_DICTIONARY, SPDY3_DICTIONARY_ADLER32
-from apis.streaming.spdy_frames import (
+from httpstream.exec_session import ExecOptions, accept_spdy_exec_streams, websocket_exec_streams
+from httpstream.portforward_session import ChannelPortForwardStreams, parse_ports_query
+from httpstream.spdy_connection import SpdyConnection
+from httpstream.spdy_dictionary import SPDY3_DICTIONARY, SPDY3_DICTIONARY_ADLER32
+from httpstream.spdy_frames import (
     FLAG_FIN,
     DataFrame,
     Frame,
@@ -58,7 +58,7 @@ from apis.streaming.spdy_frames import (
     decode_frame,
     encode_frame,
 )
-from apis.streaming.websocket_transport import MSG_BINARY, MSG_CLOSED
+from httpstream.websocket_transport import MSG_BINARY, MSG_CLOSED
 
 
 def test_negotiation_prefers_v5_and_ignores_unknown_tokens() -> None:

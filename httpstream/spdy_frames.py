@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from apis.streaming.spdy_dictionary import SPDY3_DICTIONARY
+from httpstream.spdy_dictionary import SPDY3_DICTIONARY
 
 SPDY_VERSION = 3
 

@@ -14,7 +14,7 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
-from apis.streaming.channel_protocol import (
+from httpstream.channel_protocol import (
     CHANNEL_V5,
     CLOSE_CHANNEL,
     ERROR_CHANNEL,
@@ -29,8 +29,8 @@ from apis.streaming.channel_protocol import (
     encode_channel_frame,
     error_payload,
 )
-from apis.streaming.spdy_connection import SpdyConnection, SpdyStream, StreamResetError
-from apis.streaming.websocket_transport import WebSocketLike, receive_binary
+from httpstream.spdy_connection import SpdyConnection, SpdyStream, StreamResetError
+from httpstream.websocket_transport import WebSocketLike, receive_binary
 
 # Upstream's default streamCreationTimeout for the kubelet streaming server.
 STREAM_CREATION_TIMEOUT = 30.0

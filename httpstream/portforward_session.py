@@ -17,10 +17,10 @@ import contextlib
 import struct
 from collections.abc import AsyncIterator, Sequence
 
-from apis.streaming.channel_protocol import ChannelFrameError, decode_channel_frame, encode_channel_frame
-from apis.streaming.spdy_connection import ByteWriter, SpdyConnection, SpdyStream
-from apis.streaming.spdy_frames import ByteReader
-from apis.streaming.websocket_transport import WebSocketByteStream, WebSocketLike, receive_binary
+from httpstream.channel_protocol import ChannelFrameError, decode_channel_frame, encode_channel_frame
+from httpstream.spdy_connection import ByteWriter, SpdyConnection, SpdyStream
+from httpstream.spdy_frames import ByteReader
+from httpstream.websocket_transport import WebSocketByteStream, WebSocketLike, receive_binary
 
 # Upstream pairs a request's two streams within this many seconds or rejects the request.
 STREAM_PAIR_TIMEOUT = 30.0

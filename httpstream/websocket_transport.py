@@ -1,11 +1,12 @@
 """WebSocket plumbing shared by the channel protocols and the SPDY-over-WebSocket tunnel.
 
-Why this exists: the API server and kubelet use aiohttp WebSockets, but `apis/` must not import aiohttp.
-`WebSocketLike` is the aiohttp shape we rely on (`send_bytes`, `receive()` returning a message with
-`.type`/`.data`, `close()`), matched structurally; `WSMsgType` is an IntEnum there, so comparing with the
-RFC 6455-derived numbers below needs no import.  `WebSocketByteStream` presents the binary messages of one
-WebSocket as a byte stream — what KEP-4006's `SPDY/3.1+portforward.k8s.io` tunnelling needs (client-go's
-TunnelingConnection: each binary message carries raw SPDY bytes, no channel prefix).
+Why this exists: the API server and kubelet use aiohttp WebSockets; the session code relies only on
+their shape, not on aiohttp. `WebSocketLike` is that shape (`send_bytes`, `receive()` returning a
+message with `.type`/`.data`, `close()`), matched structurally; `WSMsgType` is an IntEnum there, so
+comparing with the RFC 6455-derived numbers below needs no import.  `WebSocketByteStream` presents the
+binary messages of one WebSocket as a byte stream — what KEP-4006's `SPDY/3.1+portforward.k8s.io`
+tunnelling needs (client-go's TunnelingConnection: each binary message carries raw SPDY bytes, no
+channel prefix).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ Used by the kubelet's streaming server and the API server's pod proxy; the API i
 A proxy that relays a backend's own 101 (upstream's UpgradeAwareHandler) passes `upgrade=None` and the
 backend's headers as `protocol_headers`, so the client sees exactly what the backend agreed to.
 
-This is the one module of `apis/` that imports aiohttp: it is glue for aiohttp servers by definition.
+This is the one module of `httpstream` that imports aiohttp: it is glue for aiohttp servers by definition.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from apis.streaming.spdy_frames import (
+from httpstream.spdy_frames import (
     FLAG_FIN,
     RST_CANCEL,
     RST_INVALID_STREAM,
