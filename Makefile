@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml hack/install-deps.sh
 	@touch $@
 
 check: $(STAMP)
-	$(VENV)/bin/ruff check apis httpstream server client controllers scheduler kubelet tools cri vmruntime test bench
+	$(VENV)/bin/ruff check apis httpstream pki server client controllers scheduler kubelet tools cri vmruntime test bench
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 

@@ -38,8 +38,8 @@ from api_bench import line, print_machine
 from server_process import LOAD_CPUS, REPO_ROOT, SERVER_CPUS, free_port, pin_to
 
 sys.path.insert(0, str(REPO_ROOT))
+from pki.certificates import ensure_client_cert, load_ca
 from tools.cluster_credentials import ClusterCredentials, ensure_cluster_credentials
-from tools.pki import ensure_client_cert, load_ca
 
 LOAD = Path(__file__).with_name("_overload_load.py")
 TENANTS = ("acme", "globex")  # the flooding tenant, the measured one

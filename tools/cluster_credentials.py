@@ -24,8 +24,8 @@ from apis.identity import (
     SYSTEM_MASTERS,
     node_user,
 )
+from pki.certificates import ensure_ca, ensure_client_cert, ensure_sa_keypair, ensure_serving_cert
 from tools.kubeconfig import ClientIdentity, ensure_client_kubeconfig
-from tools.pki import ensure_ca, ensure_client_cert, ensure_sa_keypair, ensure_serving_cert
 from tools.token_file import TOKEN_FILE, ensure_token
 
 SERVING_CERT_FILE = "serving-kube-apiserver.crt"

@@ -23,8 +23,8 @@ from typing import Any
 
 import yaml
 
-from tools.atomic_file import read_optional, write_secret
-from tools.pki import (
+from pki.atomic_file import read_optional, write_secret
+from pki.certificates import (
     CertificateAuthority,
     IssuedCertificate,
     issue_client_cert,

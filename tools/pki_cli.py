@@ -1,4 +1,4 @@
-"""`python -m tools.pki`: the command line the hack/ scripts use to make certificates and kubeconfigs.
+"""`python -m tools.pki_cli`: the command line the hack/ scripts use to make certificates and kubeconfigs.
 
 Shell scripts should not carry openssl recipes (upstream's local-up-cluster needs openssl and
 cfssl; our machines have neither guaranteed), so each step is a subcommand here:
@@ -12,6 +12,7 @@ cfssl; our machines have neither guaranteed), so each step is a subcommand here:
   token         ensure a static-token row for a user and print the token
 
 Each prints what it produced on stdout (paths, or the token); errors go to stderr with status 1.
+The certificates themselves are the `pki` library's, which the kubelet uses at run time too.
 """
 
 from __future__ import annotations
@@ -21,9 +22,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pki.certificates import (
+    PKIError,
+    ensure_ca,
+    ensure_client_cert,
+    ensure_sa_keypair,
+    ensure_serving_cert,
+    load_ca,
+)
 from tools.cluster_credentials import ensure_cluster_credentials
 from tools.kubeconfig import ClientIdentity, ensure_client_kubeconfig
-from tools.pki import PKIError, ensure_ca, ensure_client_cert, ensure_sa_keypair, ensure_serving_cert, load_ca
 from tools.token_file import SYSTEM_TENANT, ensure_token
 
 
@@ -34,7 +42,7 @@ def _add_identity_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tools.pki", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.pki_cli", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
     cluster = commands.add_parser("cluster", help="CA, serving cert, SA keys, tokens, component kubeconfigs")
@@ -126,8 +134,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         lines = _run(args)
     except (PKIError, ValueError, OSError) as e:
-        print(f"tools.pki {args.command}: {e}", file=sys.stderr)
+        print(f"tools.pki_cli {args.command}: {e}", file=sys.stderr)
         return 1
     for line in lines:
         print(line)
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

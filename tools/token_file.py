@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.atomic_file import read_optional, write_secret
+from pki.atomic_file import read_optional, write_secret
 
 TOKEN_FILE = "known_tokens.csv"
 SYSTEM_TENANT = "system"

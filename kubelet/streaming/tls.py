@@ -13,8 +13,8 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.atomic_file import read_optional, write_public, write_secret
-from tools.pki import (
+from pki.atomic_file import read_optional, write_public, write_secret
+from pki.certificates import (
     certificate_hosts,
     ensure_ca,
     host_names,

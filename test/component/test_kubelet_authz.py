@@ -35,8 +35,8 @@ from kubelet.streaming.pod_directory import LocatedPod
 from kubelet.streaming.reviews import ApiReviews
 from kubelet.streaming.server import StreamingServer
 from kubelet.streaming.tls import self_signed_serving_files, server_ssl_context
+from pki.certificates import ensure_ca, issue_client_cert
 from tools.cluster_credentials import ensure_cluster_credentials
-from tools.pki import ensure_ca, issue_client_cert
 from tools.token_file import ensure_token
 
 pytestmark = pytest.mark.e2e

@@ -54,7 +54,7 @@ from kubelet.streaming.pod_directory import LocatedPod
 from kubelet.streaming.reviews import ApiReviews
 from kubelet.streaming.server import StreamingServer
 from kubelet.streaming.tls import self_signed_serving_files, server_ssl_context
-from tools.pki import ensure_ca, issue_client_cert
+from pki.certificates import ensure_ca, issue_client_cert
 
 pytestmark = pytest.mark.e2e
 

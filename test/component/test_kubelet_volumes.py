@@ -33,7 +33,7 @@ from kubelet.cri_runtime import CriRuntime
 from kubelet.pod_inputs import PodInputs
 from kubelet.pod_sources import SERVICE_ACCOUNTS
 from kubelet.runtime import ContainerInfo
-from tools.pki import ensure_sa_keypair
+from pki.certificates import ensure_sa_keypair
 
 pytestmark = pytest.mark.e2e
 

@@ -48,8 +48,8 @@ from pod_proxy_kubelet import (
     serving_context,
 )
 
+from pki.certificates import ensure_ca, ensure_serving_cert
 from tools.cluster_credentials import ensure_cluster_credentials
-from tools.pki import ensure_ca, ensure_serving_cert
 from tools.token_file import ensure_token
 
 KUBECTL = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "kubectl"

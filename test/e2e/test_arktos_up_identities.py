@@ -40,9 +40,9 @@ from workload_cluster import (
     workload_cluster_env,
 )
 
+from pki.certificates import ensure_ca, parse_pair
 from tools.cluster_credentials import ensure_cluster_credentials
 from tools.kubeconfig import ClientIdentity, embedded_client_pair, ensure_client_kubeconfig, read_kubeconfig
-from tools.pki import ensure_ca, parse_pair
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

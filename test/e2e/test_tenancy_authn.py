@@ -26,8 +26,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from tenancy_env import Answer, Identity, TenancyEnv
 
+from pki.certificates import ensure_ca, issue_client_cert
 from server.auth.serviceaccounts import ServiceAccountTokens
-from tools.pki import ensure_ca, issue_client_cert
 
 pytestmark = [pytest.mark.e2e]
 

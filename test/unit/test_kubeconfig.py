@@ -19,6 +19,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 from kubernetes import config as k8s_config
 
+from pki.certificates import CertificateAuthority, ensure_ca
 from tools.kubeconfig import (
     ClientCredentials,
     ClientIdentity,
@@ -32,7 +33,6 @@ from tools.kubeconfig import (
     tenant_prefix_server,
     write_kubeconfig,
 )
-from tools.pki import CertificateAuthority, ensure_ca
 
 SERVER = "https://127.0.0.1:6443"
 

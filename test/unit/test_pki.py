@@ -1,4 +1,4 @@
-"""tools/pki.py: the cluster CA, client and serving certificates, service-account keys.
+"""pki/certificates.py: the cluster CA, client and serving certificates, service-account keys.
 
 Covers: what each certificate says (subject CN/O/OU, SANs, CA and key-usage extensions), that
 leaves verify against the CA with `cryptography`, that a real TLS handshake (in memory, Python's
@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tools.pki import (
+from pki.certificates import (
     CertificateAuthority,
     PKIError,
     ensure_ca,

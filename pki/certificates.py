@@ -9,7 +9,8 @@ or no longer matching what is asked for is issued again.
 
 Certificates use ECDSA P-256 keys (quick to make, accepted by Go's and Python's TLS); the
 service-account key is RSA 2048 because tokens are signed RS256, as upstream's are.
-`python -m tools.pki --help` lists the command-line front end (tools/pki_cli.py).
+The kubelet uses this at run time (its serving certificate); `python -m tools.pki_cli --help` is the
+command-line front end the hack/ scripts use (tools/pki_cli.py).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tools.atomic_file import read_optional, write_public, write_secret
+from pki.atomic_file import read_optional, write_public, write_secret
 
 CA_CERT_FILE = "ca.crt"
 CA_KEY_FILE = "ca.key"
@@ -360,12 +361,3 @@ def _load_rsa_key(pem: bytes | None) -> rsa.RSAPrivateKey | None:
     except (ValueError, TypeError):
         return None
     return key if isinstance(key, rsa.RSAPrivateKey) and key.key_size >= 2048 else None
-
-
-if __name__ == "__main__":
-    # `python -m tools.pki ...`: the argument parsing lives in its own module.
-    import sys
-
-    from tools.pki_cli import main
-
-    sys.exit(main())
