@@ -9,8 +9,8 @@ or no longer matching what is asked for is issued again.
 
 Certificates use ECDSA P-256 keys (quick to make, accepted by Go's and Python's TLS); the
 service-account key is RSA 2048 because tokens are signed RS256, as upstream's are.
-The kubelet uses this at run time (its serving certificate); `python -m tools.pki_cli --help` is the
-command-line front end the hack/ scripts use (tools/pki_cli.py).
+The kubelet uses this at run time (its serving certificate); `python -m tools.pki --help` is the
+command-line front end the hack/ scripts use (tools/pki.py).
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Certificates, keys, the static token file and kubeconfigs in CERT_DIR, made by the project's
-# Python tooling (`python -m tools.pki_cli`, tools/pki.py, on the pki/ library) instead of openssl/cfssl
+# Python tooling (`python -m tools.pki`, tools/pki.py, on the pki/ library) instead of openssl/cfssl
 # recipes as in upstream's local-up-cluster.sh. Everything is created on first start and reused
 # afterwards, so kubeconfigs handed out earlier keep working across restarts.
 
 arktos::pki::run() {
-    # cd to the root so `-m tools.pki_cli` resolves to this checkout whatever the caller's directory.
-    (cd "${ARKTOS_ROOT}" && "${ARKTOS_PYTHON}" -m tools.pki_cli "$@")
+    # cd to the root so `-m tools.pki` resolves to this checkout whatever the caller's directory.
+    (cd "${ARKTOS_ROOT}" && "${ARKTOS_PYTHON}" -m tools.pki "$@")
 }
 
 arktos::pki::ca_cert() { printf '%s/ca.crt\n' "${CERT_DIR}"; }

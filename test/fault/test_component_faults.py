@@ -184,8 +184,7 @@ def test_standby_controller_manager_takes_over_and_does_nothing_twice(
 def hollow_kubelet(cluster: FaultCluster, tmp_path: Path) -> subprocess.Popen[bytes]:
     """A hollow node beside the real one, with its own node identity (system:node:ft-hollow)."""
     kubeconfig = tmp_path / "hollow.kubeconfig"
-    made = subprocess.run([sys.executable, "-m", "tools.pki_cli", "kubeconfig",
-                           "--dir", cluster.env["CERT_DIR"],
+    made = subprocess.run([sys.executable, "-m", "tools.pki", "kubeconfig", "--dir", cluster.env["CERT_DIR"],
                            "--out", str(kubeconfig), "--server", cluster.url, "--require-ca",
                            "--common-name", f"system:node:{HOLLOW_NODE}", "--org", "system:nodes"],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=30)

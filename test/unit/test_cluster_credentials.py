@@ -1,4 +1,4 @@
-"""tools/cluster_credentials.py, tools/token_file.py and the `python -m tools.pki_cli` command line.
+"""tools/cluster_credentials.py, tools/token_file.py and the `python -m tools.pki` command line.
 
 Covers: the files arktos-up.sh expects in CERT_DIR (names, modes), the identity in each
 component kubeconfig (only the admin in system:masters), a CERT_DIR from before per-controller
@@ -21,7 +21,7 @@ from cryptography.x509.oid import NameOID
 from pki.certificates import ensure_ca, ensure_client_cert, parse_pair
 from tools.cluster_credentials import ensure_cluster_credentials
 from tools.kubeconfig import ClientIdentity, embedded_client_pair, ensure_client_kubeconfig, read_kubeconfig
-from tools.pki_cli import main as pki_main
+from tools.pki import main as pki_main
 from tools.token_file import ensure_token, parse_rows
 
 SERVER = "https://127.0.0.1:6443"

@@ -1,4 +1,4 @@
-"""`python -m tools.pki_cli`: the command line the hack/ scripts use to make certificates and kubeconfigs.
+"""`python -m tools.pki`: the command line the hack/ scripts use to make certificates and kubeconfigs.
 
 Shell scripts should not carry openssl recipes (upstream's local-up-cluster needs openssl and
 cfssl; our machines have neither guaranteed), so each step is a subcommand here:
@@ -42,7 +42,7 @@ def _add_identity_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tools.pki_cli", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.pki", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
     cluster = commands.add_parser("cluster", help="CA, serving cert, SA keys, tokens, component kubeconfigs")
@@ -134,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         lines = _run(args)
     except (PKIError, ValueError, OSError) as e:
-        print(f"tools.pki_cli {args.command}: {e}", file=sys.stderr)
+        print(f"tools.pki {args.command}: {e}", file=sys.stderr)
         return 1
     for line in lines:
         print(line)
