@@ -1,5 +1,6 @@
-# One entry point for people and CI. `make` builds the venv; `make test` runs the whole suite;
-# `make check` runs the linters and the layering contract.
+# One entry point for people and CI. `make` builds the venv (and generates the CRI stubs);
+# `make test` runs the whole suite; `make check` runs the linters, the layering contracts and the
+# check that importing our code generates nothing.
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
@@ -11,14 +12,15 @@ all: venv
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml hack/install-deps.sh
+$(STAMP): pyproject.toml hack/install-deps.sh cri/proto/runtime.proto
 	bash hack/install-deps.sh
 	@touch $@
 
 check: $(STAMP)
-	$(VENV)/bin/ruff check apis httpstream pki server client controllers scheduler kubelet tools cri vmruntime test bench
+	$(VENV)/bin/ruff check apis httpstream pki server client controllers scheduler kubelet tools cri vmruntime test bench hack
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	$(PY) hack/verify-import-writes-nothing.py
 
 test: $(STAMP)
 	$(PY) -m pytest -q -ra $(PYTEST_ARGS) test

@@ -7,5 +7,5 @@
 * :mod:`cri.images` - local busybox/pause OCI images, since there is no registry.
 
 Nothing here imports the API server, client library or kubelet: it is a leaf the kubelet builds on.
-The stubs are generated lazily on the first ``import cri.stubs`` (or ``cri.client``) when missing.
+The stubs are generated at install time (``make``); importing ``cri.stubs`` only reads them.
 """

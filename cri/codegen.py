@@ -1,8 +1,9 @@
 """Generates the CRI gRPC stubs from ``cri/proto/runtime.proto`` into ``cri/_generated/``.
 
 The stubs are build output, not source: they depend on the installed grpcio-tools/protobuf versions, so
-they are made at install time (``hack/install-deps.sh`` runs ``python -m cri.codegen``) and lazily on the
-first import of :mod:`cri.stubs` when missing or older than the ``.proto``. The directory is git-ignored.
+they are made at install time only (``hack/install-deps.sh`` runs ``python -m cri.codegen``; ``make``
+reruns it when the ``.proto`` changes). :mod:`cri.stubs` only checks `stubs_are_current` and refuses
+to import missing or stale stubs; it never calls `generate`. The directory is git-ignored.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ _OUTPUTS = ("runtime_pb2.py", "runtime_pb2.pyi", "runtime_pb2_grpc.py")
 
 class CodegenError(RuntimeError):
     """protoc failed on our .proto (a syntax error, or grpcio-tools missing)."""
+
+
+class StubsNotGenerated(ImportError):
+    """The stubs are missing or older than the .proto: the install step (``make``) has not run."""
 
 
 def stubs_are_current() -> bool:
