@@ -19,12 +19,12 @@ from typing import Any
 import orjson
 from aiohttp import HttpVersion11, web
 
-from apis.catalogue import Resource
 from server.handlers import codec
 from server.handlers.params import bool_param, int_param, list_options
 from server.printing import tables
 from server.registry.keys import Scope, list_prefix, object_key
 from server.registry.lister import ListOptions
+from server.registry.record import ResourceRecord
 from server.watchcache import CachedObject, Sink, TooOldResourceVersion, WatchCache, Watcher, WatchEvent
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class WatchServer:
         self._cache = cache
         self._bookmark_interval = bookmark_interval
 
-    async def serve(self, request: web.BaseRequest, resource: Resource, scope: Scope,
+    async def serve(self, request: web.BaseRequest, resource: ResourceRecord, scope: Scope,
                     name: str) -> web.StreamResponse:
         media = codec.negotiate(request, allow_as=("Table",))
         query = request.query
@@ -97,7 +97,7 @@ class WatchServer:
                 left -= 1
             await response.write(b"".join(batch))
 
-    async def _idle(self, watcher: Watcher, sink: Sink, resource: Resource, *, duration: int,
+    async def _idle(self, watcher: Watcher, sink: Sink, resource: ResourceRecord, *, duration: int,
                     bookmarks: bool) -> None:
         """Live events go out through the sink; this only keeps time and sends bookmarks."""
         loop = asyncio.get_running_loop()
@@ -123,7 +123,7 @@ Encoder = Callable[[WatchEvent], bytes]
 _NO_OBJECT = CachedObject(key="", obj={}, raw=b"{}", revision=0)
 
 
-def _encoder(resource: Resource, media: codec.MediaType, include_object: str) -> Encoder:
+def _encoder(resource: ResourceRecord, media: codec.MediaType, include_object: str) -> Encoder:
     if media.as_kind != "Table":
         return WatchEvent.encoded
     first = True
@@ -182,7 +182,8 @@ def _predicate(options: ListOptions, name: str) -> Any:
     return matches
 
 
-def _table_event(resource: Resource, event: WatchEvent, include_object: str, with_columns: bool) -> bytes:
+def _table_event(resource: ResourceRecord, event: WatchEvent, include_object: str,
+                 with_columns: bool) -> bytes:
     table = tables.table_for(resource, [event.object.obj], include_object=include_object)
     table["metadata"] = {"resourceVersion": str(event.revision)}
     if not with_columns:
@@ -190,7 +191,7 @@ def _table_event(resource: Resource, event: WatchEvent, include_object: str, wit
     return orjson.dumps({"type": event.type, "object": table}) + b"\n"
 
 
-def _bookmark(resource: Resource, revision: int, *, initial_events_end: bool = False) -> bytes:
+def _bookmark(resource: ResourceRecord, revision: int, *, initial_events_end: bool = False) -> bytes:
     metadata: dict[str, Any] = {"resourceVersion": str(revision)}
     if initial_events_end:
         metadata["annotations"] = {"k8s.io/initial-events-end": "true"}

@@ -1,10 +1,10 @@
 """Server-side tables: the ``meta.k8s.io/v1`` Table that ``kubectl get`` asks for.
 
 kubectl requests ``Accept: application/json;as=Table;v=v1;g=meta.k8s.io`` and prints the cells it gets
-back, so the server decides what NAME/READY/STATUS/AGE look like. `table_for` picks the resource's
-printer (`server.printing.printers`, `server.printing.workload_printers`, and the small config-object
-and Action printers below) or, for kinds upstream has none for, upstream's DefaultTableConvertor
-(Name, Created At). The row
+back, so the server decides what NAME/READY/STATUS/AGE look like. `table_for` uses the printer the
+resource's record names (`server.printing.printers`, `server.printing.workload_printers`, and the
+small config-object and Action printers below) or, for kinds upstream has none for, upstream's
+DefaultTableConvertor (Name, Created At). The row
 ``object`` follows ``includeObject``: PartialObjectMetadata (the default), the whole object, or none.
 """
 
@@ -12,11 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from apis.actions import operation_of
-from apis.catalogue import Resource
-from server.printing import printers, workload_printers
 from server.printing.durations import age, epoch_seconds, rfc3339, timestamp_or_zero
 from server.printing.printers import AGE, NAME, Obj, Printer, column, created_age, meta_of
 
@@ -50,7 +48,7 @@ def _event_cells(event: Obj, now: float) -> list[Any]:
     ]
 
 
-_EVENT = Printer(
+EVENT = Printer(
     columns=(
         column("Last Seen", "The time at which the most recent occurrence of this event was recorded."),
         column("Type", "Type of this event (Normal, Warning)."),
@@ -151,7 +149,7 @@ ACTION_PRINTER = Printer(
 )
 
 
-_BINDING = Printer(
+ROLE_BINDING = Printer(
     columns=(
         NAME, column("Role", "RoleRef can reference a Role or a ClusterRole."), AGE,
         column("Users", "Users in the binding", priority=1),
@@ -161,50 +159,30 @@ _BINDING = Printer(
     cells=_binding_cells,
 )
 
-_PRINTERS: dict[tuple[str, str], Printer] = {
-    ("", "pods"): printers.POD,
-    ("", "nodes"): printers.NODE,
-    ("", "namespaces"): printers.NAMESPACE,
-    ("", "tenants"): printers.TENANT,
-    ("", "actions"): ACTION_PRINTER,
-    ("", "services"): printers.SERVICE,
-    ("", "replicationcontrollers"): workload_printers.REPLICATION_CONTROLLER,
-    ("apps", "deployments"): workload_printers.DEPLOYMENT,
-    ("apps", "replicasets"): workload_printers.REPLICA_SET,
-    ("apps", "statefulsets"): workload_printers.STATEFUL_SET,
-    ("apps", "daemonsets"): workload_printers.DAEMON_SET,
-    ("batch", "jobs"): workload_printers.JOB,
-    ("batch", "cronjobs"): workload_printers.CRON_JOB,
-    ("", "events"): _EVENT,
-    ("events.k8s.io", "events"): _EVENT,
-    ("", "configmaps"): Printer(
-        columns=(NAME, column("Data", "The number of data entries.", type_="integer"), AGE),
-        cells=_config_map_cells),
-    ("", "secrets"): Printer(
-        columns=(NAME, column("Type", "Used to facilitate programmatic handling of secret data."),
-                 column("Data", "The number of data entries.", type_="integer"), AGE),
-        cells=_secret_cells),
-    ("", "serviceaccounts"): Printer(
-        columns=(NAME, column("Secrets", "The number of secrets of the service account.", type_="integer"),
-                 AGE),
-        cells=_service_account_cells),
-    ("coordination.k8s.io", "leases"): Printer(
-        columns=(NAME, column("Holder", "The identity of the holder of the lease."), AGE),
-        cells=_lease_cells),
-    ("rbac.authorization.k8s.io", "rolebindings"): _BINDING,
-    ("rbac.authorization.k8s.io", "clusterrolebindings"): _BINDING,
-    ("scheduling.k8s.io", "priorityclasses"): Printer(
-        columns=(NAME, column("Value", "The priority value.", type_="integer"),
-                 column("Global-Default", "Whether this is the default priority class.", type_="boolean"),
-                 AGE, column("PreemptionPolicy", "The policy for preempting lower-priority pods.")),
-        cells=_priority_class_cells),
-    ("storage.k8s.io", "storageclasses"): Printer(
-        columns=(NAME, column("Provisioner", "The volume plugin that provisions volumes."),
-                 column("ReclaimPolicy", "What happens to released volumes."),
-                 column("VolumeBindingMode", "When volumes are bound and provisioned."),
-                 column("AllowVolumeExpansion", "Whether volumes may be expanded."), AGE),
-        cells=_storage_class_cells),
-}
+CONFIG_MAP = Printer(
+    columns=(NAME, column("Data", "The number of data entries.", type_="integer"), AGE),
+    cells=_config_map_cells)
+SECRET = Printer(
+    columns=(NAME, column("Type", "Used to facilitate programmatic handling of secret data."),
+             column("Data", "The number of data entries.", type_="integer"), AGE),
+    cells=_secret_cells)
+SERVICE_ACCOUNT = Printer(
+    columns=(NAME, column("Secrets", "The number of secrets of the service account.", type_="integer"), AGE),
+    cells=_service_account_cells)
+LEASE = Printer(
+    columns=(NAME, column("Holder", "The identity of the holder of the lease."), AGE),
+    cells=_lease_cells)
+PRIORITY_CLASS = Printer(
+    columns=(NAME, column("Value", "The priority value.", type_="integer"),
+             column("Global-Default", "Whether this is the default priority class.", type_="boolean"),
+             AGE, column("PreemptionPolicy", "The policy for preempting lower-priority pods.")),
+    cells=_priority_class_cells)
+STORAGE_CLASS = Printer(
+    columns=(NAME, column("Provisioner", "The volume plugin that provisions volumes."),
+             column("ReclaimPolicy", "What happens to released volumes."),
+             column("VolumeBindingMode", "When volumes are bound and provisioned."),
+             column("AllowVolumeExpansion", "Whether volumes may be expanded."), AGE),
+    cells=_storage_class_cells)
 
 # --- the table ---------------------------------------------------------------------------------
 
@@ -225,9 +203,11 @@ def _default_cells(obj: Obj, now: float) -> list[Any]:
 _DEFAULT = Printer(columns=_DEFAULT_COLUMNS, cells=_default_cells)
 
 
-def printer_for(resource: Resource) -> Printer:
-    """The printer of `resource` (any version of its group), or the default Name/Created At one."""
-    return _PRINTERS.get((resource.group, resource.plural), _DEFAULT)
+class Printed(Protocol):
+    """What a table is made for: a resource whose record names its printer (None: the default)."""
+
+    @property
+    def printer(self) -> Printer | None: ...
 
 
 def partial_object_metadata(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -240,7 +220,7 @@ def partial_object_metadata(obj: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def table_for(
-    resource: Resource,
+    resource: Printed,
     objects: Sequence[Mapping[str, Any]],
     *,
     include_object: str = "Metadata",
@@ -253,7 +233,7 @@ def table_for(
     drops columnDefinitions, as upstream does for ``TableOptions.noHeaders`` (watch events after the
     first). The caller fills ``metadata.resourceVersion`` / ``continue``.
     """
-    printer = printer_for(resource)
+    printer = resource.printer or _DEFAULT
     clock = epoch_seconds(now)
     cells, conditions = printer.cells, printer.conditions
     rows: list[dict[str, Any]] = []

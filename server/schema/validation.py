@@ -1,9 +1,12 @@
 """Validation of API objects on create and update: schema, names, and the key semantic rules.
 
 The fast path is a validator compiled from the object's OpenAPI definition with fastjsonschema
-(compiled lazily per kind and cached; ~0.05 ms per Pod, where an interpreting validator takes
-tens of milliseconds). It only answers "valid or not", so on failure a precise walk
-(`server.schema.schema_walk`) collects every cause with upstream's paths and messages.
+(~0.05 ms per Pod, where an interpreting validator takes tens of milliseconds). It only answers
+"valid or not", so on failure a precise walk (`server.schema.schema_walk`) collects every cause
+with upstream's paths and messages. Each server owns its `Validators`: compiled lazily per
+definition from the server's `SchemaSet`, and dropped when that set changes (a resource added or
+removed at run time). The generated code is kept on disk by content hash, so a restart or a
+second server reuses it without compiling.
 
 How the server should answer (upstream's order: decode, then default, then validate):
 - any error with reason ``FieldValueTypeInvalid`` means upstream's *decoder* would have refused
@@ -17,12 +20,11 @@ How the server should answer (upstream's order: decode, then default, then valid
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import marshal
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,37 +34,26 @@ import orjson
 
 from apis.catalogue import Resource
 from apis.field_errors import FieldError
-from apis.schemas import (
-    INT_OR_STRING,
-    INTEGER_RANGES,
-    Schema,
-    definition_name,
-    definitions,
-    integer_range,
-    reachable_definitions,
-)
+from apis.schemas import INT_OR_STRING, INTEGER_RANGES, Schema, integer_range, reachable_definitions
 from server.schema.name_rules import (
+    NameCheck,
     dns1035_label_errors,
     dns1123_label_errors,
     dns1123_subdomain_errors,
     metadata_errors,
 )
+from server.schema.schema_set import SchemaSet
 from server.schema.schema_walk import schema_errors, unknown_field_paths
-from server.schema.semantic_rules import semantic_errors
 from server.schema.size_limits import size_errors
 
 __all__ = [
     "FieldError",
     "SchemaReport",
+    "Validators",
     "dns1035_label_errors",
     "dns1123_label_errors",
     "dns1123_subdomain_errors",
-    "inspect",
-    "precompile",
     "rule_errors",
-    "type_errors",
-    "unknown_fields",
-    "validate",
 ]
 
 # Keys the compiled validator has no use for. Formats are left to the decoder upstream (a bad
@@ -109,14 +100,12 @@ def _for_validation(schema: Any, *, top_level: bool = False) -> Any:
     return out
 
 
-@functools.cache
-def _compiled(definition: str) -> Callable[[Any], Any]:
-    defs = definitions()
+def _compile(definition: str, defs: Mapping[str, Schema]) -> Callable[[Any], Any]:
     document: Schema = {
         "$defs": {
             name: _for_validation(_int_or_string(defs[name]) if name == INT_OR_STRING else defs[name],
                                   top_level=(name == definition))
-            for name in reachable_definitions([definition])
+            for name in reachable_definitions([definition], defs)
         },
         "$ref": f"#/$defs/{definition}",
     }
@@ -157,20 +146,6 @@ def _load_validator(document: Schema) -> Callable[[Any], Any]:
     return validator
 
 
-def definition_for(resource: Resource) -> str | None:
-    """The OpenAPI definition objects of ``resource`` are checked against."""
-    name = resource.definition or definition_name(resource.group, resource.version, resource.kind)
-    return name if name is not None and name in definitions() else None
-
-
-def _schema_problems(definition: str, obj: dict[str, Any]) -> list[FieldError]:
-    try:
-        _compiled(definition)(obj)
-    except fastjsonschema.JsonSchemaValueException:
-        return schema_errors(definition, obj)
-    return []
-
-
 @dataclass(frozen=True, slots=True)
 class SchemaReport:
     """What the schema says of a decoded body, before defaults are applied.
@@ -186,70 +161,72 @@ class SchemaReport:
 
 
 _CLEAN = SchemaReport()
+Rule = Callable[[dict[str, Any]], list[FieldError]]
 
 
-def inspect(resource: Resource, obj: dict[str, Any]) -> SchemaReport:
-    """Check ``obj`` against its schema once: one compiled (closed) validator call when the
-    object is fine, precise walks only when it is not. Never mutates obj."""
-    definition = definition_for(resource)
-    if definition is None:
-        return _CLEAN
-    try:
-        _compiled(definition)(obj)
-    except fastjsonschema.JsonSchemaValueException:
-        pass
-    else:
-        return _CLEAN
-    problems = schema_errors(definition, obj)
-    return SchemaReport(
-        type_errors=tuple(e.message for e in problems if e.reason == "FieldValueTypeInvalid"),
-        unknown=tuple(unknown_field_paths(definition, obj)),
-        errors=tuple(e for e in problems if e.reason != "FieldValueTypeInvalid"),
-    )
+class Validators:
+    """The compiled validators of one server's schemas, by definition name."""
+
+    def __init__(self, schemas: SchemaSet) -> None:
+        self._schemas = schemas
+        self._compiled: dict[str, Callable[[Any], Any]] = {}
+        self._definition_of: dict[Resource, str | None] = {}
+        self._revision = schemas.revision
+
+    def _current(self) -> None:
+        if self._revision != self._schemas.revision:
+            self._compiled.clear()
+            self._definition_of.clear()
+            self._revision = self._schemas.revision
+
+    def definition_for(self, resource: Resource) -> str | None:
+        self._current()
+        try:
+            return self._definition_of[resource]
+        except KeyError:
+            definition = self._definition_of[resource] = self._schemas.definition_for(resource)
+            return definition
+
+    def _validator(self, definition: str) -> Callable[[Any], Any]:
+        validator = self._compiled.get(definition)
+        if validator is None:
+            validator = self._compiled[definition] = _compile(definition, self._schemas.definitions)
+        return validator
+
+    def inspect(self, resource: Resource, obj: dict[str, Any]) -> SchemaReport:
+        """Check ``obj`` against its schema once: one compiled (closed) validator call when the
+        object is fine, precise walks only when it is not. Never mutates obj."""
+        definition = self.definition_for(resource)
+        if definition is None:
+            return _CLEAN
+        try:
+            self._validator(definition)(obj)
+        except fastjsonschema.JsonSchemaValueException:
+            pass
+        else:
+            return _CLEAN
+        defs = self._schemas.definitions
+        problems = schema_errors(definition, obj, defs)
+        return SchemaReport(
+            type_errors=tuple(e.message for e in problems if e.reason == "FieldValueTypeInvalid"),
+            unknown=tuple(unknown_field_paths(definition, obj, defs)),
+            errors=tuple(e for e in problems if e.reason != "FieldValueTypeInvalid"),
+        )
+
+    def precompile(self, resources: Iterable[Resource]) -> None:
+        """Compile the validators of ``resources`` now (from the disk cache: milliseconds each;
+        compiling one ~0.1-0.5 s). A server calls this in a worker thread at start-up so that
+        no request pays for it on the event loop."""
+        for resource in resources:
+            definition = self.definition_for(resource)
+            if definition is not None:
+                self._validator(definition)
 
 
-def rule_errors(resource: Resource, obj: dict[str, Any]) -> list[FieldError]:
-    """The checks beyond the schema: names, metadata, size limits and semantic rules (after
-    defaults)."""
-    return [*metadata_errors(resource, obj), *size_errors(resource, obj), *semantic_errors(resource, obj)]
-
-
-def validate(resource: Resource, obj: dict[str, Any]) -> list[FieldError]:
-    """Every reason ``obj`` may not be stored as ``resource`` (empty when valid). Never mutates obj.
-
-    When the object has type errors only those are returned, as upstream's decoder stops there.
-    """
-    definition = definition_for(resource)
-    errors = _schema_problems(definition, obj) if definition is not None else []
-    if any(error.reason == "FieldValueTypeInvalid" for error in errors):
-        return [error for error in errors if error.reason == "FieldValueTypeInvalid"]
-    errors.extend(metadata_errors(resource, obj))
-    errors.extend(size_errors(resource, obj))
-    errors.extend(semantic_errors(resource, obj))
-    return list(dict.fromkeys(errors))  # the schema and the semantic rules may both say "Required value"
-
-
-def type_errors(resource: Resource, obj: dict[str, Any]) -> list[str]:
-    """The Go decoder's messages for fields of the wrong JSON type (400 BadRequest upstream)."""
-    definition = definition_for(resource)
-    if definition is None:
-        return []
-    return [e.message for e in _schema_problems(definition, obj) if e.reason == "FieldValueTypeInvalid"]
-
-
-def unknown_fields(resource: Resource, obj: dict[str, Any]) -> list[str]:
-    """Paths of fields the schema does not declare (``spec.foo``, ``spec.containers[0].bar``)."""
-    definition = definition_for(resource)
-    return unknown_field_paths(definition, obj) if definition is not None else []
-
-
-def precompile(resources: Iterable[Resource]) -> None:
-    """Compile the validators of ``resources`` now (~0.1-0.5 s each; all built-ins ~5 s).
-
-    Validators are otherwise compiled on first use; a server may call this in a worker thread at
-    start-up so that no request pays for it on the event loop.
-    """
-    for resource in resources:
-        definition = definition_for(resource)
-        if definition is not None:
-            _compiled(definition)
+def rule_errors(obj: dict[str, Any], *, name_check: NameCheck, rules: Iterable[Rule]) -> list[FieldError]:
+    """The checks beyond the schema (after defaults): the name by ``name_check``, metadata, the
+    size limits and the resource's semantic ``rules``."""
+    errors = [*metadata_errors(obj, name_check), *size_errors(obj)]
+    for rule in rules:
+        errors.extend(rule(obj))
+    return errors

@@ -43,6 +43,10 @@ class TransformingBackend:
         self._transformers = dict(transformers)
         self._default = default
 
+    def set_transformers(self, transformers: Mapping[str, ValueTransformer]) -> None:
+        """Replace the segment table (the server's resources changed)."""
+        self._transformers = dict(transformers)
+
     def _transformer(self, key: str) -> ValueTransformer:
         # Keys are /registry/{segment}/...: slicing is cheaper than splitting on every event.
         end = key.find("/", _SEGMENT_START)
