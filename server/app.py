@@ -38,7 +38,7 @@ from server.http_protocol import StatusServer
 from server.kubelet_connection import KubeletClient, KubeletClientConfig
 from server.metrics import ServerMetrics
 from server.registry.admission.chain import AdmissionChain, standard_plugins
-from server.registry.catalogue import Catalogue
+from server.registry.catalogue import Catalogue, CatalogueChange
 from server.registry.keys import SYSTEM_TENANT
 from server.registry.lister import Lister
 from server.registry.rest.interface import RestContext
@@ -107,6 +107,7 @@ class ApiServer:
                                          subresources=SubresourceHandler(storages, pod_proxy),
                                          list_budget=self.flow_control.budget)
         self.discovery = DiscoveryEndpoints(self.catalogue, self.schemas)
+        self.catalogue.subscribe(lambda change: _end_watches(self.cache, change))
         self.metrics = ServerMetrics()
         self.audit = AuditLog(config.security.audit_log_path)
         self.ready = False
@@ -235,6 +236,15 @@ def _transforming(backend: Backend, encryption: EncryptionConfig | None, catalog
     catalogue.subscribe(
         lambda _change: transforming.set_transformers(segment_transformers(config, catalogue)))
     return transforming
+
+
+def _end_watches(cache: WatchCache, change: CatalogueChange) -> None:
+    """Watches of a resource the server stops serving end (upstream tears down a deleted CRD's
+    storage, and with it its watches); the clients see their stream close."""
+    for record in change.removed:
+        segment = cache.resource(record.key_segment)
+        for watcher in list(segment.watchers):
+            segment.stop(watcher)
 
 
 def _status_response(error: ApiError) -> web.Response:

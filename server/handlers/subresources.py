@@ -10,6 +10,8 @@ are built once per server and record, and forgotten when their record leaves the
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from server.auth.user import UserInfo
@@ -106,15 +108,14 @@ class SubresourceHandler:
         media = codec.negotiate(request)
         if verb == "patch" and isinstance(storage, Patcher):
             return answer(await self._patch(request, storage, target), media)
-        if verb in ("update", "create") and isinstance(storage, Updater | Creater):
-            options = write_options(request.query, "UpdateOptions" if verb == "update" else "CreateOptions",
-                                    user=target.user)
-            body = codec.decode_body(await codec.read_body(request), codec.content_type_of(request),
-                                     kind=target.resource.kind if own_kind else "")
-            if verb == "update" and isinstance(storage, Updater):
-                return answer(await storage.update(target, body, options), media)
-            if verb == "create" and isinstance(storage, Creater):
-                return answer(await storage.create(target, body, options), media)
+        if verb == "update" and isinstance(storage, Updater):
+            options = write_options(request.query, "UpdateOptions", user=target.user)
+            body = await _body(request, target.resource.kind if own_kind else "")
+            return answer(await storage.update(target, body, options), media)
+        if verb == "create" and isinstance(storage, Creater):
+            options = write_options(request.query, "CreateOptions", user=target.user)
+            body = await _body(request, target.resource.kind if own_kind else "")
+            return answer(await storage.create(target, body, options), media)
         raise MethodNotAllowed()
 
     @staticmethod
@@ -128,6 +129,10 @@ class SubresourceHandler:
         apply = patcher(storage.patch_definition, content_type, patch,
                         target=(target.name, target.scope.namespace))
         return await storage.patch(target, apply, options)
+
+
+async def _body(request: web.BaseRequest, kind: str) -> Any:
+    return codec.decode_body(await codec.read_body(request), codec.content_type_of(request), kind=kind)
 
 
 def object_media(request: web.BaseRequest) -> codec.MediaType:

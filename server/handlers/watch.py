@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from aiohttp import HttpVersion11, web
 
+from apis.catalogue import Resource
 from server.handlers import codec
 from server.handlers.params import bool_param, int_param, list_options
 from server.printing import tables
@@ -97,7 +98,7 @@ class WatchServer:
                 left -= 1
             await response.write(b"".join(batch))
 
-    async def _idle(self, watcher: Watcher, sink: Sink, resource: ResourceRecord, *, duration: int,
+    async def _idle(self, watcher: Watcher, sink: Sink, resource: Resource, *, duration: int,
                     bookmarks: bool) -> None:
         """Live events go out through the sink; this only keeps time and sends bookmarks."""
         loop = asyncio.get_running_loop()
@@ -191,7 +192,7 @@ def _table_event(resource: ResourceRecord, event: WatchEvent, include_object: st
     return orjson.dumps({"type": event.type, "object": table}) + b"\n"
 
 
-def _bookmark(resource: ResourceRecord, revision: int, *, initial_events_end: bool = False) -> bytes:
+def _bookmark(resource: Resource, revision: int, *, initial_events_end: bool = False) -> bytes:
     metadata: dict[str, Any] = {"resourceVersion": str(revision)}
     if initial_events_end:
         metadata["annotations"] = {"k8s.io/initial-events-end": "true"}
