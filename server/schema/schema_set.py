@@ -15,7 +15,7 @@ from collections import ChainMap
 from collections.abc import Mapping
 
 from apis.catalogue import Resource
-from apis.schemas import Schema, definition_name, definitions
+from apis.schemas import GVK_EXTENSION, Schema, definition_name, definitions
 
 
 class SchemaSet:
@@ -43,6 +43,15 @@ class SchemaSet:
         return self._added
 
     def definition_for(self, resource: Resource) -> str | None:
-        """The definition objects of ``resource`` are checked against, None when it has none."""
-        name = resource.definition or definition_name(resource.group, resource.version, resource.kind)
+        """The definition objects of ``resource`` are checked against, None when it has none: the
+        one it names, else the one whose group-version-kind is its kind (shared or added)."""
+        name = resource.definition or definition_name(resource.group, resource.version, resource.kind) \
+            or self._added_definition_of(resource)
         return name if name is not None and name in self.definitions else None
+
+    def _added_definition_of(self, resource: Resource) -> str | None:
+        wanted = {"group": resource.group, "version": resource.version, "kind": resource.kind}
+        for name, schema in self._added.items():
+            if wanted in schema.get(GVK_EXTENSION, ()):
+                return name
+        return None

@@ -5,10 +5,10 @@ Covers the seam dynamic CRDs will plug into (issue 16): the server is built by i
 served on a loopback port, so the test can call ``server.catalogue.add(record)`` — the same call a
 CRD controller will make — while clients talk HTTP to it. After the add: ``/apis`` and the group's
 discovery list it, aggregated discovery's ETag moves (an ``If-None-Match`` of the old ETag gets the
-new document, of the new one a 304), ``/openapi/v3`` and ``/openapi/v2`` carry its paths and
-schema, stock ``kubectl api-resources`` (1.37) shows it, objects are created (schema-validated:
-400 for a wrong type, 422 for a missing field), listed, watched, read as a Table by
-``kubectl get`` and written through their ``/status``. After the remove: every path answers 404,
+new document, of the new one a 304), ``/openapi/v3`` and ``/openapi/v2`` (JSON and protobuf)
+carry its paths and schema, stock ``kubectl api-resources`` (1.37) shows it, objects are created
+(schema-validated: 400 for a wrong type, 422 for a missing field), listed, watched, read as a
+Table by ``kubectl get`` and written through their ``/status``. After the remove: every path answers 404,
 discovery and OpenAPI drop it, kubectl no longer lists it, an open watch ends.
 
 Leaves out: CustomResourceDefinition objects and their controller (issue 16), what happens to
@@ -39,6 +39,7 @@ from server.registry.rest.status import StatusREST
 GROUP, VERSION = "widgets.example.com", "v1"
 DEFINITION = "com.example.widgets.v1.Widget"
 AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+PROTOBUF_V2 = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"  # what client-go asks for
 KUBECTL = Path(sys.executable).parent / "kubectl"
 KUBECTL_TIMEOUT_S = 60.0
 
@@ -180,6 +181,8 @@ async def assert_in_openapi(served: Served) -> None:
     assert document["components"]["schemas"][DEFINITION]["properties"]["spec"]["required"] == ["size"]
     _, _, v2 = await served.request("GET", "/openapi/v2")
     assert DEFINITION in v2["definitions"]
+    async with served.session.get(served.url + "/openapi/v2", headers={"Accept": PROTOBUF_V2}) as response:
+        assert response.status == 200 and DEFINITION.encode() in await response.read()
 
 
 async def assert_objects_served(served: Served, watch: aiohttp.ClientResponse) -> None:

@@ -90,9 +90,15 @@ def test_the_schema_set_follows_the_catalogue() -> None:
     catalogue.add(GADGETS)
     assert schemas.definitions["com.example.gadgets.v1.Gadget"] == {"type": "object"}
     assert schemas.definition_for(GADGETS) == "com.example.gadgets.v1.Gadget"
-    assert "io.k8s.api.core.v1.Pod" in schemas.definitions and schemas.revision == 1
+    unnamed = dataclasses.replace(GADGETS, plural="gizmos", kind="Gizmo", definition="", schemas={
+        "com.example.gizmos.v1.Gizmo": {"type": "object", "x-kubernetes-group-version-kind": [
+            {"group": "gadgets.example.com", "version": "v1", "kind": "Gizmo"}]}})
+    catalogue.add(unnamed)
+    assert schemas.definition_for(unnamed) == "com.example.gizmos.v1.Gizmo"  # found by its kind
+    catalogue.remove("gadgets.example.com", "v1", "gizmos")
+    assert "io.k8s.api.core.v1.Pod" in schemas.definitions
     catalogue.remove("gadgets.example.com", "v1", "gadgets")
-    assert "com.example.gadgets.v1.Gadget" not in schemas.definitions and schemas.revision == 2
+    assert "com.example.gadgets.v1.Gadget" not in schemas.definitions and schemas.revision == 4
     redefining = dataclasses.replace(GADGETS, schemas={"io.k8s.api.core.v1.Pod": {"type": "object"}})
     with pytest.raises(CatalogueError, match=r"redefines served definitions: io\.k8s\.api\.core\.v1\.Pod"):
         catalogue.add(redefining)
