@@ -169,38 +169,34 @@ class Validators:
 
     def __init__(self, schemas: SchemaSet) -> None:
         self._schemas = schemas
-        self._compiled: dict[str, Callable[[Any], Any]] = {}
-        self._definition_of: dict[Resource, str | None] = {}
+        # resource -> (its definition, that definition's compiled validator)
+        self._compiled: dict[Resource, tuple[str | None, Callable[[Any], Any] | None]] = {}
         self._revision = schemas.revision
 
-    def _current(self) -> None:
+    def definition_for(self, resource: Resource) -> str | None:
+        return self._validator_of(resource)[0]
+
+    def _validator_of(self, resource: Resource) -> tuple[str | None, Callable[[Any], Any] | None]:
+        """The definition of ``resource`` and its compiled validator, as the schema set is now."""
         if self._revision != self._schemas.revision:
             self._compiled.clear()
-            self._definition_of.clear()
             self._revision = self._schemas.revision
-
-    def definition_for(self, resource: Resource) -> str | None:
-        self._current()
         try:
-            return self._definition_of[resource]
+            return self._compiled[resource]
         except KeyError:
-            definition = self._definition_of[resource] = self._schemas.definition_for(resource)
-            return definition
-
-    def _validator(self, definition: str) -> Callable[[Any], Any]:
-        validator = self._compiled.get(definition)
-        if validator is None:
-            validator = self._compiled[definition] = _compile(definition, self._schemas.definitions)
-        return validator
+            definition = self._schemas.definition_for(resource)
+            validator = None if definition is None else _compile(definition, self._schemas.definitions)
+            found = self._compiled[resource] = (definition, validator)
+            return found
 
     def inspect(self, resource: Resource, obj: dict[str, Any]) -> SchemaReport:
         """Check ``obj`` against its schema once: one compiled (closed) validator call when the
         object is fine, precise walks only when it is not. Never mutates obj."""
-        definition = self.definition_for(resource)
-        if definition is None:
+        definition, validator = self._validator_of(resource)
+        if definition is None or validator is None:
             return _CLEAN
         try:
-            self._validator(definition)(obj)
+            validator(obj)
         except fastjsonschema.JsonSchemaValueException:
             pass
         else:
@@ -218,9 +214,7 @@ class Validators:
         compiling one ~0.1-0.5 s). A server calls this in a worker thread at start-up so that
         no request pays for it on the event loop."""
         for resource in resources:
-            definition = self.definition_for(resource)
-            if definition is not None:
-                self._validator(definition)
+            self._validator_of(resource)
 
 
 def rule_errors(obj: dict[str, Any], *, name_check: NameCheck, rules: Iterable[Rule]) -> list[FieldError]:

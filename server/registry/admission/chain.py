@@ -60,14 +60,18 @@ class AdmissionChain:
         """The mutating phase: plugins may change ``request.obj`` or refuse it (an ApiError)."""
         result = AdmissionResult()
         for plugin in _selected(self._admitting, self._mutating, request):
-            result.add(await plugin.admit(request))
+            outcome = await plugin.admit(request)
+            if outcome is not None:
+                result.add(outcome)
         return result
 
     async def validate(self, request: AdmissionRequest) -> AdmissionResult:
         """The validating phase: plugins may refuse (an ApiError) or warn, never change."""
         result = AdmissionResult()
         for plugin in _selected(self._judging, self._validating, request):
-            result.add(await plugin.validate(request))
+            outcome = await plugin.validate(request)
+            if outcome is not None:
+                result.add(outcome)
         return result
 
 
