@@ -16,7 +16,7 @@ from client.rest import ApiClient
 from kubelet.config import RuntimeEndpoint
 from kubelet.event_sink import EventSink
 from kubelet.hollow import HollowRuntime
-from kubelet.pod_worker import NodeContext, PodSyncer
+from kubelet.pod_sync import NodeContext, PodSyncer
 from kubelet.runtime import ExecSyncResult, RuntimeOperationError
 from kubelet.runtimes import RegisteredRuntime, RuntimeRegistry
 from kubelet.status_writer import StatusWriter

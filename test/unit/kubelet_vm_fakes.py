@@ -18,7 +18,7 @@ from client.config import config_for_url
 from client.rest import ApiClient
 from kubelet.config import RuntimeEndpoint
 from kubelet.hollow import HollowRuntime
-from kubelet.pod_worker import NodeContext, PodSyncer
+from kubelet.pod_sync import NodeContext, PodSyncer
 from kubelet.runtime import ContainerInfo, RuntimeOperationError
 from kubelet.runtimes import RegisteredRuntime, RuntimeRegistry
 

@@ -123,12 +123,12 @@ async def test_pod_shows_err_image_pull_then_image_pull_back_off() -> None:
     syncer, node, events, status = syncer_on(runtime)
     pod = {"metadata": {"name": "p", "namespace": "default", "uid": "uid-img"},
            "spec": {"containers": [{"name": "app", "image": "nope:1"}]}, "status": {}}
-    requeue = await syncer.sync(node, pod)
+    requeue = await syncer.sync_pod(node, pod)
     waiting = status.latest["containerStatuses"][0]["state"]["waiting"]
     assert waiting["reason"] == "ErrImagePull" and "failed to pull and unpack image" in waiting["message"]
     assert status.latest["phase"] == "Pending" and requeue == 1.0
     assert ("Warning", "Failed", "Error: ErrImagePull") in events.seen
-    requeue = await syncer.sync(node, pod)
+    requeue = await syncer.sync_pod(node, pod)
     assert status.latest["containerStatuses"][0]["state"]["waiting"] == {
         "reason": "ImagePullBackOff", "message": 'Back-off pulling image "nope:1"'}
     assert requeue is not None and 5 < requeue <= 10

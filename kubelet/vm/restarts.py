@@ -24,7 +24,7 @@ from client.cache import ObjectKey
 from kubelet.actions import VmLookup
 from kubelet.runtime import ContainerInfo, Runtime, VmControl
 from kubelet.runtimes import RuntimeRegistry
-from kubelet.vm_pods import is_vm_pod
+from kubelet.vm.pods import is_vm_pod
 
 log = logging.getLogger(__name__)
 

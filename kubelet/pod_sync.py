@@ -7,7 +7,7 @@ whose liveness or startup probe failed (`kubelet.probes`); pull images through t
 (pull policy, ErrImagePull / ImagePullBackOff); compute the status (`kubelet.status`) from what the
 runtime then reports, with readiness from the probes, and hand it to the `StatusWriter`. A VM pod is
 the same sync with its VM as the one container, plus power control and its own status
-(`kubelet.vm_sync`). A pod with a deletionTimestamp is stopped within its grace period and then
+(`kubelet.vm.sync`). A pod with a deletionTimestamp is stopped within its grace period and then
 deleted for good (``gracePeriodSeconds=0``), as the kubelet's status manager does once a pod's
 containers are gone. Every decision reads the runtime's records, so a kubelet restarted over a live
 runtime adopts its containers instead of starting duplicates. A pod whose sysctls this node does
@@ -37,8 +37,8 @@ from kubelet.runtimes import RuntimeRegistry
 from kubelet.status import PodObservation, compute_pod_status, newest_attempts
 from kubelet.status_writer import PODS, StatusWriter
 from kubelet.sysctl_admission import FORBIDDEN_REASON, SysctlAllowlist
-from kubelet.vm_pods import is_vm_pod
-from kubelet.vm_sync import VmPodSync
+from kubelet.vm.pods import is_vm_pod
+from kubelet.vm.sync import VmPodSync
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class PodSyncer:
         self.sysctls = sysctls or SysctlAllowlist()
         self._refreshed_at: dict[str, float] = {}
 
-    async def sync(self, node: NodeContext, pod: dict[str, Any]) -> float | None:
+    async def sync_pod(self, node: NodeContext, pod: dict[str, Any]) -> float | None:
         """One pass over ``pod``; answers seconds after which to look again, if any."""
         runtime = node.registry.for_pod(pod)
         if runtime is None:
@@ -165,7 +165,7 @@ class PodSyncer:
                        waiting: dict[str, tuple[str, str]], *,
                        containers: list[dict[str, Any]] | None = None) -> float | None:
         """Starts or restarts what should run now; fills ``waiting`` with why others wait.
-        ``containers`` replaces ``spec.containers`` (a VM pod's VM, `kubelet.vm_sync`)."""
+        ``containers`` replaces ``spec.containers`` (a VM pod's VM, `kubelet.vm.sync`)."""
         spec = pod.get("spec") or {}
         policy = str(spec.get("restartPolicy") or "Always")
         requeues: list[float] = []

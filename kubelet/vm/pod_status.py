@@ -2,7 +2,7 @@
 
 A VM pod has no containers, so `kubelet.status.compute_pod_status` would call it Pending forever.
 Arktos's kubelet reports the VM instead (ARKTOS.md §4): ``status.virtualMachineStatus``
-(`kubelet.vm_pods.vm_status`) in place of ``containerStatuses``, a ``VirtualMachineReady`` condition
+(`kubelet.vm.pods.vm_status`) in place of ``containerStatuses``, a ``VirtualMachineReady`` condition
 next to PodScheduled/Initialized/ContainersReady/Ready, and the phase of the VM seen as the pod's one
 container (upstream's getPhase, so restartPolicy rules a crashed VM as it rules a container) with
 the power rules on top:
@@ -30,7 +30,7 @@ from kubelet.status import (
     pod_phase,
     qos_class,
 )
-from kubelet.vm_pods import desired_power, stopped_on_request, vm_container, vm_status
+from kubelet.vm.pods import desired_power, stopped_on_request, vm_container, vm_status
 
 VM_READY_CONDITION = "VirtualMachineReady"
 PHASE_NO_SCHEDULE = "NoSchedule"  # Arktos's phase of a VM pod powered off by its powerSpec
@@ -68,7 +68,7 @@ def _last_termination(attempts: list[ContainerInfo], scheme: str) -> dict[str, A
 
 def compute_vm_pod_status(pod: dict[str, Any], obs: PodObservation, *,
                           restart_count: int | None = None) -> dict[str, Any]:
-    """The full status of VM pod ``pod``; ``restart_count`` is the VM's (`kubelet.vm_restarts`)."""
+    """The full status of VM pod ``pod``; ``restart_count`` is the VM's (`kubelet.vm.restarts`)."""
     old = pod.get("status") or {}
     spec_container = vm_container(pod)
     attempts = newest_attempts(obs.containers).get(spec_container["name"], [])

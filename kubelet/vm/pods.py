@@ -2,12 +2,12 @@
 
 The pod worker drives containers; a VM pod has none, so `vm_container` presents its virtual machine
 as the pod's single container (name, image, pull policy, resources), which the worker syncs like any
-other and `kubelet.vm_cri_runtime.VmCriRuntime` turns into a qemu VM. `vm_status` maps the runtime's
+other and `kubelet.vm.cri_runtime.VmCriRuntime` turns into a qemu VM. `vm_status` maps the runtime's
 report of that container back onto Arktos's ``VirtualMachineStatus`` (ARKTOS.md §4): ``state``
 (active, paused, suspended, stopped, error, building) and ``powerState`` (nostate, running, paused,
 suspended, shutdown, crashed). A paused VM is a RUNNING CRI container whose reason is ``Paused``.
-`desired_power` and `stopped_on_request` are the two facts the power rules (`kubelet.vm_power`) and
-the phase (`kubelet.vm_pod_status`) are built from.
+`desired_power` and `stopped_on_request` are the two facts the power rules (`kubelet.vm.sync`) and
+the phase (`kubelet.vm.pod_status`) are built from.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from cri.vm_annotations import REASON_KILLED, REASON_PAUSED, REASON_STOPPED, REASON_SUSPENDED
 from kubelet.runtime import ContainerInfo
-from kubelet.vm_specs import virtual_machine
+from kubelet.vm.specs import virtual_machine
 
 
 def _default_pull_policy(image: str) -> str:
@@ -75,7 +75,7 @@ def vm_status(pod: dict[str, Any], container: ContainerInfo | None, *, restart_c
               last_termination: dict[str, Any] | None = None) -> dict[str, Any]:
     """``status.virtualMachineStatus`` for ``pod`` whose VM container is ``container`` (None: not
     created yet). ``ready`` only while the guest runs; ``restartCount`` is ``restart_count`` when
-    given (`kubelet.vm_restarts` adds power-ons, reboots and restores), else the container attempt."""
+    given (`kubelet.vm.restarts` adds power-ons, reboots and restores), else the container attempt."""
     vm = virtual_machine(pod)
     power, state = power_and_state(container)
     if container is None and desired_power(pod) == "Shutdown":

@@ -1,7 +1,7 @@
 """The VM part of a VM pod's sync: which VM the pod worker may (re)start, power control, status.
 
-`kubelet.pod_worker.PodSyncer` syncs a VM pod as a pod whose one container is its VM
-(`kubelet.vm_pods.vm_container`): sandbox, image, create, start, restart under ``restartPolicy``
+`kubelet.pod_sync.PodSyncer` syncs a VM pod as a pod whose one container is its VM
+(`kubelet.vm.pods.vm_container`): sandbox, image, create, start, restart under ``restartPolicy``
 with crash back-off. This module adds what Arktos's kubelet does beyond that (ARKTOS.md §4):
 
 - ``spec.virtualMachine.powerSpec`` is reconciled after every sync through the runtime's
@@ -11,8 +11,8 @@ with crash back-off. This module adds what Arktos's kubelet does beyond that (AR
   is left alone — not restarted by the restart policy — until powerSpec asks for it to run, when
   the runtime powers the same VM on again (same disk: the guest counts a further boot). A pod
   created with ``Shutdown`` is not booted at all until then.
-- the status is `kubelet.vm_pod_status.compute_vm_pod_status`, with the restart count from
-  `kubelet.vm_restarts` (runtime boots, attempts, reboots and restores).
+- the status is `kubelet.vm.pod_status.compute_vm_pod_status`, with the restart count from
+  `kubelet.vm.restarts` (runtime boots, attempts, reboots and restores).
 
 Runtimes without VM verbs (hollow nodes) run VM pods without power control.
 """
@@ -27,9 +27,9 @@ from typing import Any
 from client.events import EventType
 from kubelet.runtime import ContainerInfo, Runtime, RuntimeOperationError
 from kubelet.status import PodObservation, newest_attempts
-from kubelet.vm_pod_status import compute_vm_pod_status
-from kubelet.vm_pods import desired_power, power_and_state, stopped_on_request, vm_container
-from kubelet.vm_restarts import VmRestartLedger, as_vm_control
+from kubelet.vm.pod_status import compute_vm_pod_status
+from kubelet.vm.pods import desired_power, power_and_state, stopped_on_request, vm_container
+from kubelet.vm.restarts import VmRestartLedger, as_vm_control
 
 log = logging.getLogger(__name__)
 
