@@ -7,9 +7,11 @@ N nodes whose lease renewals and status checks are spread evenly over their inte
 nodes put a steady ~50 lease writes per second on the API server instead of bursts of 500.
 
 Runtimes are built from the endpoints by URL scheme (`RuntimeFactory`); ``hollow://`` is built
-in, and the CRI client registers ``unix://`` when it lands (``factories`` argument). A node with a
-VM runtime also runs an `ActionExecutor` for the reboot/snapshot/restore Actions addressed to it,
-finding each Action's VM through the pod watch (`kubelet.vm.restarts.VmFinder`).
+in, and the CRI client registers ``unix://`` when it lands (``factories`` argument). This is the
+one module that builds the kubelet's VM parts (`kubelet.vm`): the pod sync's policy for VM pods
+(`kubelet.runtime_policy`), the VM runtime for ``vm`` endpoints, and — on a node with a VM
+runtime — an `ActionExecutor` for the reboot/snapshot/restore Actions addressed to it, finding
+each Action's VM through the pod watch (`kubelet.vm.restarts.VmFinder`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from kubelet.pod_inputs import PodInputs
 from kubelet.pod_sync import NodeContext, PodSyncer
 from kubelet.pod_workers import PodWorkers
 from kubelet.runtime import Runtime
+from kubelet.runtime_policy import ContainerPolicy, RuntimePolicies
 from kubelet.runtimes import RuntimeFactory, RuntimeRegistry, build_registry
 from kubelet.security_context import SecuritySettings
 from kubelet.status_writer import StatusWriter
@@ -41,8 +44,8 @@ from kubelet.streaming.pod_directory import RegistryPodDirectory
 from kubelet.streaming.server import StreamingServer, start_for_kubelet
 from kubelet.sysctl_admission import SysctlAllowlist
 from kubelet.vm.cri_runtime import VmCriRuntime
+from kubelet.vm.policy import VmPolicy
 from kubelet.vm.restarts import VmFinder, VmRestartLedger, as_vm_control
-from kubelet.vm.sync import VmPodSync
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +100,10 @@ class Kubelet:
         self.status = StatusWriter(client, writers=config.status_writers)
         self.events = EventSink(client)
         vm_restarts = VmRestartLedger()
-        self.pod_syncer = PodSyncer(client, status=self.status, events=self.events, backoff=CrashBackoff(),
-                                vms=VmPodSync(vm_restarts),
-                                sysctls=SysctlAllowlist(config.allowed_unsafe_sysctls))
+        policies = RuntimePolicies(container=ContainerPolicy(), vm=VmPolicy(vm_restarts))
+        self.pod_syncer = PodSyncer(client, status=self.status, events=self.events, policies=policies,
+                                    backoff=CrashBackoff(),
+                                    sysctls=SysctlAllowlist(config.allowed_unsafe_sysctls))
         self.nodes: dict[str, HostedNode] = {}
         for index, name in enumerate(config.node_names()):
             registry = (registries or {}).get(name) or build_registry(config.endpoints, make(index))
@@ -115,8 +119,8 @@ class Kubelet:
             inputs = None if config.hollow else PodInputs(
                 client, root_dir=Path(config.root_dir), node_allocatable=capacity(facts, config.max_pods))
             self.nodes[name] = HostedNode(NodeContext(name, host_ip, registry, inputs), agent, lease)
-        self.pod_workers = PodWorkers(client, self.pod_syncer, {n: h.context for n, h in self.nodes.items()},
-                               resync_s=resync_s)
+        contexts = {name: hosted.context for name, hosted in self.nodes.items()}
+        self.pod_workers = PodWorkers(client, self.pod_syncer, contexts, resync_s=resync_s)
         # A changed probe result re-syncs its pod, as a runtime change does (upstream's sync loop
         # reads the liveness/readiness/startup result managers' update channels).
         self.pod_syncer.probes.on_change(self.pod_workers.kick)

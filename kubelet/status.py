@@ -214,13 +214,20 @@ def compute_pod_status(pod: dict[str, Any], obs: PodObservation) -> dict[str, An
     }
     if init_statuses:
         status["initContainerStatuses"] = init_statuses
-    if obs.host_ip:
-        status["hostIP"] = obs.host_ip
-        status["hostIPs"] = [{"ip": obs.host_ip}]
-    if obs.pod_ip:
-        status["podIP"] = obs.pod_ip
-        status["podIPs"] = [{"ip": obs.pod_ip}]
+    status.update(pod_addresses(obs))
     return status
+
+
+def pod_addresses(obs: PodObservation) -> dict[str, Any]:
+    """``hostIP``/``hostIPs`` and ``podIP``/``podIPs``, each pair only when known."""
+    addresses: dict[str, Any] = {}
+    if obs.host_ip:
+        addresses["hostIP"] = obs.host_ip
+        addresses["hostIPs"] = [{"ip": obs.host_ip}]
+    if obs.pod_ip:
+        addresses["podIP"] = obs.pod_ip
+        addresses["podIPs"] = [{"ip": obs.pod_ip}]
+    return addresses
 
 
 def qos_class(spec: dict[str, Any]) -> str:

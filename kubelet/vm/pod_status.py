@@ -26,6 +26,7 @@ from kubelet.status import (
     container_state,
     container_status,
     newest_attempts,
+    pod_addresses,
     pod_conditions,
     pod_phase,
     qos_class,
@@ -90,10 +91,5 @@ def compute_vm_pod_status(pod: dict[str, Any], obs: PodObservation, *,
         "startTime": old.get("startTime") or obs.start_time or now_rfc3339(),
         "qosClass": old.get("qosClass") or qos_class({"containers": [spec_container]}),
     }
-    if obs.host_ip:
-        status["hostIP"] = obs.host_ip
-        status["hostIPs"] = [{"ip": obs.host_ip}]
-    if obs.pod_ip:
-        status["podIP"] = obs.pod_ip
-        status["podIPs"] = [{"ip": obs.pod_ip}]
+    status.update(pod_addresses(obs))
     return status

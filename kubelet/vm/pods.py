@@ -1,12 +1,12 @@
 """A VM pod seen through the kubelet's container machinery, and its ``status.virtualMachineStatus``.
 
-The pod worker drives containers; a VM pod has none, so `vm_container` presents its virtual machine
-as the pod's single container (name, image, pull policy, resources), which the worker syncs like any
+The pod sync drives containers; a VM pod has none, so `vm_container` presents its virtual machine
+as the pod's single container (name, image, pull policy, resources), which the sync runs like any
 other and `kubelet.vm.cri_runtime.VmCriRuntime` turns into a qemu VM. `vm_status` maps the runtime's
 report of that container back onto Arktos's ``VirtualMachineStatus`` (ARKTOS.md §4): ``state``
 (active, paused, suspended, stopped, error, building) and ``powerState`` (nostate, running, paused,
 suspended, shutdown, crashed). A paused VM is a RUNNING CRI container whose reason is ``Paused``.
-`desired_power` and `stopped_on_request` are the two facts the power rules (`kubelet.vm.sync`) and
+`desired_power` and `stopped_on_request` are the two facts the power rules (`kubelet.vm.policy`) and
 the phase (`kubelet.vm.pod_status`) are built from.
 """
 
@@ -25,10 +25,6 @@ def _default_pull_policy(image: str) -> str:
     if "@" in last:
         return "IfNotPresent"
     return "Always" if ":" not in last or last.endswith(":latest") else "IfNotPresent"
-
-
-def is_vm_pod(pod: dict[str, Any]) -> bool:
-    return bool(virtual_machine(pod))
 
 
 def desired_power(pod: dict[str, Any]) -> str:

@@ -2,7 +2,7 @@
 
 Covers: the status mapping (`kubelet.vm.pod_status`): phase Running / NoSchedule / Pending / Failed,
 ``virtualMachineStatus`` instead of containerStatuses, the VirtualMachineReady condition and its
-lastTransitionTime, a paused VM not ready; the power rules (`kubelet.vm.sync.power_action`,
+lastTransitionTime, a paused VM not ready; the power rules (`kubelet.vm.policy.power_action`,
 `left_to_power_control`); the restart count (`kubelet.vm.restarts.VmRestartLedger`: runtime boots,
 attempts, recorded reboots, carried across a kubelet restart and across attempts); `VmFinder`
 answering the newest running VM and counting a reboot; and `PodSyncer` driving a fake VM runtime
@@ -24,8 +24,8 @@ from kubelet.runtime import ContainerInfo, ContainerState
 from kubelet.runtimes import RegisteredRuntime, RuntimeRegistry
 from kubelet.status import PodObservation
 from kubelet.vm.pod_status import compute_vm_pod_status
+from kubelet.vm.policy import left_to_power_control, power_action
 from kubelet.vm.restarts import VmFinder, VmRestartLedger
-from kubelet.vm.sync import left_to_power_control, power_action
 
 
 def _pod(power: str = "Running", policy: str = "Always",
