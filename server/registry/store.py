@@ -259,6 +259,10 @@ class GenericStore:
                 result = await self._mark_deleting(resource, key, kv, current, grace, options)
                 if result is None:
                     continue
+                # Upstream answers 202 only for an object left in place whose delete asked for
+                # orphanDependents=false (handlers/delete.go); a lingering object is 200 otherwise.
+                if delete_options.get("orphanDependents") is False:
+                    result.code = 202
                 return result
             if options.dry_run:
                 return self._deleted_answer(resource, current)
@@ -312,7 +316,7 @@ class GenericStore:
         return self._deleted_answer(resource, decode(deleted).obj)
 
     def _deleted_answer(self, resource: Resource, obj: dict[str, Any]) -> WriteResult:
-        if self.strategy(resource).return_deleted_object:
+        if resource.returns_deleted_object:
             return WriteResult(obj, 200)
         metadata = obj.get("metadata", {})
         details = {"name": metadata.get("name", ""), "kind": resource.plural, "uid": metadata.get("uid", "")}
