@@ -31,6 +31,7 @@ from server.errors import (
     Invalid,
     NotFound,
     Timeout,
+    success_status,
 )
 from server.registry.admission import Admission
 from server.registry.keys import Scope, object_key
@@ -319,11 +320,9 @@ class GenericStore:
         if resource.returns_deleted_object:
             return WriteResult(obj, 200)
         metadata = obj.get("metadata", {})
-        details = {"name": metadata.get("name", ""), "kind": resource.plural, "uid": metadata.get("uid", "")}
-        if resource.group:  # upstream omits an empty group
-            details["group"] = resource.group
-        return WriteResult({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                            "details": details}, 200)
+        # Upstream's finalizeDelete: the resource (not the kind) in details.kind, no code.
+        return WriteResult(success_status({"name": metadata.get("name", ""), "group": resource.group,
+                                           "kind": resource.plural, "uid": metadata.get("uid", "")}), 200)
 
     # -- helpers ----------------------------------------------------------------------------------
     async def _served(self, key: str, obj: dict[str, Any], revision: int) -> dict[str, Any]:
