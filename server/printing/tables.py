@@ -103,6 +103,19 @@ def printer_for(resource: Resource) -> Printer:
     return _PRINTERS.get((resource.group, resource.plural), _DEFAULT)
 
 
+# Arktos: a list across tenants shows each row's tenant (same-named namespaces of two tenants would
+# otherwise look like duplicates). Stock kubectl puts its NAMESPACE column first, so TENANT follows.
+_TENANT = column("Tenant", "The tenant the object belongs to.")
+
+
+def _with_tenant(printer: Printer) -> Printer:
+    cells = printer.cells
+
+    def tenant_cells(obj: Obj, now: float) -> list[Any]:
+        return [meta_of(obj).get("tenant", ""), *cells(obj, now)]
+
+    return Printer(columns=(_TENANT, *printer.columns), cells=tenant_cells, conditions=printer.conditions)
+
 
 def partial_object_metadata(obj: Mapping[str, Any]) -> dict[str, Any]:
     """The object reduced to its metadata, as ``includeObject=Metadata`` returns it.
@@ -120,14 +133,18 @@ def table_for(
     include_object: str = "Metadata",
     now: datetime | None = None,
     no_headers: bool = False,
+    across_tenants: bool = False,
 ) -> dict[str, Any]:
     """A ``meta.k8s.io/v1`` Table of `objects` (all of `resource`).
 
     `include_object` is the request's ``includeObject``: "Metadata", "Object" or "None". `no_headers`
     drops columnDefinitions, as upstream does for ``TableOptions.noHeaders`` (watch events after the
-    first). The caller fills ``metadata.resourceVersion`` / ``continue``.
+    first). `across_tenants` (a list or watch of every tenant's objects) adds the TENANT column.
+    The caller fills ``metadata.resourceVersion`` / ``continue``.
     """
     printer = printer_for(resource)
+    if across_tenants and resource.tenanted:
+        printer = _with_tenant(printer)
     clock = epoch_seconds(now)
     cells, conditions = printer.cells, printer.conditions
     rows: list[dict[str, Any]] = []

@@ -1,13 +1,14 @@
 """Table cells of the printers upstream's printers.go adds beyond pods and workloads
 (server/printing/: config_printers.py, network_printers.py, storage_printers.py, policy_printers.py,
-cells.py).
+cells.py), and the TENANT column of a list across tenants.
 
 Covers: the cell texts upstream writes for endpoints (``ip:port`` lists cut at three), endpoint
 slices, ingresses (``*`` hosts, ``80, 443``), PVs and PVCs (canonical capacity, ``RWO,ROX``, class
 from the beta annotation, ``Terminating``), CSI drivers' defaults, resource quotas' request/limit
 split, HPA targets (v2 metrics and a v1 CPU target), CSR conditions, pod disruption budgets,
 controller revisions, admission policies and bindings, APIServices, component statuses, pod
-templates, Arktos networks. Leaves out: column headers as kubectl shows them
+templates, Arktos networks; the TENANT column (first server column, every version of a tenanted
+resource, not for cluster-scoped ones). Leaves out: column headers as kubectl shows them
 (test/e2e/test_kubectl_columns.py) and the pod/workload printers (test_tables.py).
 """
 
@@ -144,3 +145,16 @@ def test_api_services_component_statuses_templates_and_networks() -> None:
     network = cells("arktos.futurewei.com", "networks", {"spec": {"type": "flat"}})
     assert network == ["x", "flat", None, None, None]
 
+
+def test_list_across_tenants_adds_a_tenant_column() -> None:
+    pod = {"metadata": {"name": "web", "tenant": "acme", **CREATED}, "spec": {"containers": []}}
+    table = table_for(res("", "pods"), [pod], now=NOW, across_tenants=True)
+    assert [c["name"] for c in table["columnDefinitions"]][:3] == ["Tenant", "Name", "Ready"]
+    assert table["columnDefinitions"][0]["priority"] == 0
+    assert table["rows"][0]["cells"][:2] == ["acme", "web"]
+    for group, plural in (("rbac.authorization.k8s.io", "roles"), ("", "namespaces")):
+        columns = table_for(res(group, plural), [], across_tenants=True)["columnDefinitions"]
+        assert columns[0]["name"] == "Tenant"
+    node = table_for(res("", "nodes"), [], across_tenants=True)
+    assert node["columnDefinitions"][0]["name"] == "Name"  # cluster-scoped: no tenant to show
+    assert table_for(res("", "pods"), [pod], now=NOW)["columnDefinitions"][0]["name"] == "Name"
