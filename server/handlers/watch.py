@@ -23,7 +23,7 @@ from apis.catalogue import Resource
 from server.handlers import codec
 from server.handlers.params import bool_param, int_param, list_options
 from server.printing import tables
-from server.registry.keys import Scope, list_prefix, object_key
+from server.registry.keys import ALL_TENANTS, Scope, list_prefix, object_key
 from server.registry.lister import ListOptions
 from server.watchcache import CachedObject, Sink, TooOldResourceVersion, WatchCache, Watcher, WatchEvent
 
@@ -69,7 +69,8 @@ class WatchServer:
             await response.write(_error_event(e))
             return response
         start_revision = self._cache.revision
-        encode = _encoder(resource, media, query.get("includeObject", "Metadata"))
+        encode = _encoder(resource, media, query.get("includeObject", "Metadata"),
+                          across_tenants=scope.tenant == ALL_TENANTS)
         try:
             await self._send_backlog(response, watcher, encode, len(watcher.pending))
             if initial_end:
@@ -123,7 +124,8 @@ Encoder = Callable[[WatchEvent], bytes]
 _NO_OBJECT = CachedObject(key="", obj={}, raw=b"{}", revision=0)
 
 
-def _encoder(resource: Resource, media: codec.MediaType, include_object: str) -> Encoder:
+def _encoder(resource: Resource, media: codec.MediaType, include_object: str, *,
+             across_tenants: bool = False) -> Encoder:
     if media.as_kind != "Table":
         return WatchEvent.encoded
     first = True
@@ -132,7 +134,7 @@ def _encoder(resource: Resource, media: codec.MediaType, include_object: str) ->
         nonlocal first
         if event.wire:  # bookmarks and errors come pre-encoded
             return event.wire
-        line = _table_event(resource, event, include_object, first)
+        line = _table_event(resource, event, include_object, first, across_tenants=across_tenants)
         first = False
         return line
 
@@ -182,8 +184,10 @@ def _predicate(options: ListOptions, name: str) -> Any:
     return matches
 
 
-def _table_event(resource: Resource, event: WatchEvent, include_object: str, with_columns: bool) -> bytes:
-    table = tables.table_for(resource, [event.object.obj], include_object=include_object)
+def _table_event(resource: Resource, event: WatchEvent, include_object: str, with_columns: bool, *,
+                 across_tenants: bool = False) -> bytes:
+    table = tables.table_for(resource, [event.object.obj], include_object=include_object,
+                             across_tenants=across_tenants)
     table["metadata"] = {"resourceVersion": str(event.revision)}
     if not with_columns:
         table["columnDefinitions"] = []

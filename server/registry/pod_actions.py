@@ -17,7 +17,7 @@ from typing import Any
 
 from apis.actions import UnsupportedOperation, action_name, custom_action_errors, new_action, target_errors
 from apis.catalogue import Catalogue, Resource
-from server.errors import AlreadyExists, BadRequest, Conflict, Invalid
+from server.errors import AlreadyExists, BadRequest, Conflict, Invalid, status_object
 from server.registry.keys import Scope
 from server.registry.store import GenericStore, WriteOptions, WriteResult
 
@@ -71,11 +71,7 @@ async def create_pod_action(store: GenericStore, catalogue: Catalogue, pods: Res
 
 def _created_status(action: dict[str, Any], operation: str, pod_name: str) -> dict[str, Any]:
     metadata = action.get("metadata") or {}
-    return {
-        "kind": "Status", "apiVersion": "v1",
-        "metadata": {"resourceVersion": str(metadata.get("resourceVersion", ""))},
-        "status": "Success", "code": 201,
-        "message": f"Created action '{operation}' for Pod '{pod_name}'",
-        "details": {"name": metadata.get("name", ""), "kind": "actions",
-                    "uid": metadata.get("uid", "")},
-    }
+    return status_object(
+        "Success", metadata={"resourceVersion": str(metadata.get("resourceVersion", ""))}, code=201,
+        message=f"Created action '{operation}' for Pod '{pod_name}'",
+        details={"name": metadata.get("name", ""), "kind": "actions", "uid": metadata.get("uid", "")})

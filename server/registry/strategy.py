@@ -32,7 +32,6 @@ class Strategy:
     """Default behaviour: validate against the schema; spec/status split when ``status`` exists."""
 
     allow_create_on_update = False
-    return_deleted_object = False
 
     def __init__(self, resource: Resource) -> None:
         self.resource = resource

@@ -59,6 +59,7 @@ def _declare(
     verbs: tuple[str, ...] = ALL_VERBS,
     storage_name: str = "",
     definition: str | None = None,
+    returns_deleted: bool = False,
 ) -> Resource:
     group, _, version = group_version.rpartition("/")
     if definition is None:
@@ -66,10 +67,13 @@ def _declare(
     return Resource(
         group=group, version=version, kind=kind, plural=plural, singular=kind.lower(), scope=scope,
         short_names=short, categories=categories, subresources=subresources, verbs=verbs,
-        storage_name=storage_name, definition=definition,
+        storage_name=storage_name, definition=definition, returns_deleted_object=returns_deleted,
     )
 
 
+# `returns_deleted=True` where upstream's registry sets ReturnDeletedObject (pods, services, service
+# accounts, pod templates, resource quotas, persistent volumes and claims, storage classes, CSI drivers
+# and nodes, volume attachments): DELETE answers with the object, elsewhere with a Status.
 _ALL = ("all",)
 _API_EXTENSIONS = ("api-extensions",)
 _STATUS = ("status",)
@@ -88,21 +92,24 @@ _CORE: tuple[Resource, ...] = (
              verbs=_NO_DELETECOLLECTION),
     _declare("v1", "Node", "nodes", "Cluster", short=("no",), subresources=("proxy", "status")),
     _declare("v1", "PersistentVolumeClaim", "persistentvolumeclaims", "Namespaced", short=("pvc",),
-             subresources=_STATUS),
-    _declare("v1", "PersistentVolume", "persistentvolumes", "Tenant", short=("pv",), subresources=_STATUS),
+             subresources=_STATUS, returns_deleted=True),
+    _declare("v1", "PersistentVolume", "persistentvolumes", "Tenant", short=("pv",), subresources=_STATUS,
+             returns_deleted=True),
     # Arktos adds pods/action (POST a CustomAction; ARKTOS.md §4).
     _declare("v1", "Pod", "pods", "Namespaced", short=("po",), categories=_ALL, subresources=(
         "action", "attach", "binding", "ephemeralcontainers", "eviction", "exec", "log", "portforward",
         "proxy", "resize", "status",
-    )),
-    _declare("v1", "PodTemplate", "podtemplates", "Namespaced"),
+    ), returns_deleted=True),
+    _declare("v1", "PodTemplate", "podtemplates", "Namespaced", returns_deleted=True),
     _declare("v1", "ReplicationController", "replicationcontrollers", "Namespaced", short=("rc",),
              categories=_ALL, subresources=_SCALE_STATUS),
-    _declare("v1", "ResourceQuota", "resourcequotas", "Namespaced", short=("quota",), subresources=_STATUS),
+    _declare("v1", "ResourceQuota", "resourcequotas", "Namespaced", short=("quota",), subresources=_STATUS,
+             returns_deleted=True),
     _declare("v1", "Secret", "secrets", "Namespaced"),
-    _declare("v1", "ServiceAccount", "serviceaccounts", "Namespaced", short=("sa",), subresources=("token",)),
+    _declare("v1", "ServiceAccount", "serviceaccounts", "Namespaced", short=("sa",), subresources=("token",),
+             returns_deleted=True),
     _declare("v1", "Service", "services", "Namespaced", short=("svc",), categories=_ALL,
-             subresources=("proxy", "status")),
+             subresources=("proxy", "status"), returns_deleted=True),
     # Arktos: the Tenant kind lives in core/v1 and is cluster-wide (ARKTOS.md §2). Its definition is
     # added to the served schemas by apis/schemas.py.
     _declare("v1", "Tenant", "tenants", "Cluster", subresources=("finalize", "status"),
@@ -161,11 +168,13 @@ _GROUPS: tuple[Resource, ...] = (
     _declare("rbac.authorization.k8s.io/v1", "ClusterRole", "clusterroles", "Tenant"),
     _declare("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings", "Namespaced"),
     _declare("rbac.authorization.k8s.io/v1", "Role", "roles", "Namespaced"),
-    _declare("storage.k8s.io/v1", "CSIDriver", "csidrivers", "Cluster"),
-    _declare("storage.k8s.io/v1", "CSINode", "csinodes", "Cluster"),
+    _declare("storage.k8s.io/v1", "CSIDriver", "csidrivers", "Cluster", returns_deleted=True),
+    _declare("storage.k8s.io/v1", "CSINode", "csinodes", "Cluster", returns_deleted=True),
     _declare("storage.k8s.io/v1", "CSIStorageCapacity", "csistoragecapacities", "Namespaced"),
-    _declare("storage.k8s.io/v1", "StorageClass", "storageclasses", "Tenant", short=("sc",)),
-    _declare("storage.k8s.io/v1", "VolumeAttachment", "volumeattachments", "Cluster", subresources=_STATUS),
+    _declare("storage.k8s.io/v1", "StorageClass", "storageclasses", "Tenant", short=("sc",),
+             returns_deleted=True),
+    _declare("storage.k8s.io/v1", "VolumeAttachment", "volumeattachments", "Cluster", subresources=_STATUS,
+             returns_deleted=True),
     _declare("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration",
              "mutatingwebhookconfigurations", "Cluster", categories=_API_EXTENSIONS),
     _declare("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy", "validatingadmissionpolicies",
