@@ -1,9 +1,9 @@
 """Taints and tolerations as the node lifecycle controller needs them: pure functions on JSON.
 
-Upstream's ``k8s.io/api/core/v1`` helpers (``Toleration.ToleratesTaint``, ``GetMatchingTolerations``,
-``getMinTolerationTime`` in the taint eviction controller) decide whether and for how long a pod
-may stay on a node carrying a ``NoExecute`` taint. Kept apart from the controller so they can be
-unit-tested without a server, and so the scheduler's filters may use the same rules.
+Upstream's taint eviction controller (``GetMatchingTolerations``, ``getMinTolerationTime``)
+decides for how long a pod may stay on a node carrying a ``NoExecute`` taint; whether a
+toleration matches a taint at all is the shared rule of `apis.tolerations`. Kept apart from the
+controller so they can be unit-tested without a server.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from apis.tolerations import NO_EXECUTE, NO_SCHEDULE, tolerates
+
 UNREACHABLE_TAINT_KEY = "node.kubernetes.io/unreachable"
 NOT_READY_TAINT_KEY = "node.kubernetes.io/not-ready"
-NO_EXECUTE = "NoExecute"
-NO_SCHEDULE = "NoSchedule"
 
 
 def rfc3339(at: datetime) -> str:
@@ -31,21 +31,6 @@ def parse_rfc3339(text: object) -> datetime | None:
         except ValueError:
             continue
     return None
-
-
-def tolerates(toleration: dict[str, Any], taint: dict[str, Any]) -> bool:
-    """Upstream ``Toleration.ToleratesTaint``: empty effect matches every effect, an empty key with
-    operator Exists matches every taint, Equal (the default operator) compares values."""
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    if key and key != taint.get("key"):
-        return False
-    operator = toleration.get("operator") or "Equal"
-    if operator == "Exists":
-        return True
-    return operator == "Equal" and (toleration.get("value") or "") == (taint.get("value") or "")
 
 
 def toleration_seconds(pod: dict[str, Any], taint: dict[str, Any], *, default_seconds: int) -> float | None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from apis.tolerations import NO_EXECUTE
 from client.cache import ObjectKey
 from client.controller import Controller, ControllerContext, Requeue, Watch
 from client.errors import Conflict, NotFound
@@ -205,7 +206,7 @@ class NodeLifecycleController(Controller):
     async def _evict_pods(self, node: dict[str, Any]) -> float | None:
         """Deletes the node's pods whose toleration ran out; answers seconds to the next one due."""
         taint = node_taints.find_taint((node.get("spec") or {}).get("taints") or [],
-                                       node_taints.UNREACHABLE_TAINT_KEY, node_taints.NO_EXECUTE)
+                                       node_taints.UNREACHABLE_TAINT_KEY, NO_EXECUTE)
         if taint is None:
             return None
         now = datetime.now(UTC)

@@ -14,24 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from apis.tolerations import NO_EXECUTE, NO_SCHEDULE, PREFER_NO_SCHEDULE, Taint, taints_of
 from client.cache import ObjectKey
 from scheduler.pod_info import PodInfo
 from scheduler.quantities import CPU, EPHEMERAL_STORAGE, MEMORY, PODS, amount
 
 CONTAINER_RUNTIME_READY = "ContainerRuntimeReady"
 VM_RUNTIME_READY = "VmRuntimeReady"
-_HARD_EFFECTS = ("NoSchedule", "NoExecute")
-
-
-@dataclass(frozen=True, slots=True)
-class Taint:
-    key: str
-    value: str
-    effect: str
-
-    def __str__(self) -> str:
-        # upstream's FailedScheduling text: "had untolerated taint {key: value}"
-        return f"{{{self.key}: {self.value}}}"
+_HARD_EFFECTS = (NO_SCHEDULE, NO_EXECUTE)
 
 
 @dataclass(slots=True)
@@ -82,10 +72,9 @@ class NodeInfo:
         status = node.get("status") or {}
         self.labels = {str(k): str(v) for k, v in (metadata.get("labels") or {}).items()}
         self.unschedulable = bool(spec.get("unschedulable"))
-        taints = [Taint(str(t.get("key") or ""), str(t.get("value") or ""), str(t.get("effect") or ""))
-                  for t in spec.get("taints") or [] if isinstance(t, dict)]
+        taints = taints_of(spec.get("taints"))
         self.hard_taints = tuple(t for t in taints if t.effect in _HARD_EFFECTS)
-        self.soft_taints = tuple(t for t in taints if t.effect == "PreferNoSchedule")
+        self.soft_taints = tuple(t for t in taints if t.effect == PREFER_NO_SCHEDULE)
         conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []
                       if isinstance(c, dict)}
         # A node without the condition (upstream tools create such nodes) runs containers.
