@@ -24,7 +24,6 @@ from server.handlers import codec
 from server.handlers.params import bool_param, int_param, list_options
 from server.printing import tables
 from server.registry.keys import ALL_TENANTS, Scope, list_prefix, object_key
-from server.registry.lister import ListOptions
 from server.watchcache import CachedObject, Sink, TooOldResourceVersion, WatchCache, Watcher, WatchEvent
 
 log = logging.getLogger(__name__)
@@ -63,7 +62,9 @@ class WatchServer:
         cache = self._cache.resource(resource.key_segment)
         prefix = object_key(resource, scope, name) if name else list_prefix(resource, scope)
         try:
-            watcher = cache.watch(prefix, after_revision=after, predicate=_predicate(options, name),
+            predicate = options.predicate  # the list's own predicate (server.selection)
+            watcher = cache.watch(prefix, after_revision=after,
+                                  predicate=None if predicate.empty else predicate.matches,
                                   limit=_PENDING_LIMIT)
         except TooOldResourceVersion as e:
             await response.write(_error_event(e))
@@ -165,23 +166,6 @@ def _revision(value: str) -> int:
         return max(int(value), 0)
     except ValueError:
         return 0
-
-
-def _predicate(options: ListOptions, name: str) -> Any:
-    label_selector = options.label_selector if options.label_selector and not options.label_selector.empty \
-        else None
-    field_selector = options.field_selector if options.field_selector and not options.field_selector.empty \
-        else None
-    if label_selector is None and field_selector is None:
-        return None
-
-    def matches(obj: dict[str, Any]) -> bool:
-        if label_selector is not None and not label_selector.matches(
-                obj.get("metadata", {}).get("labels") or {}):
-            return False
-        return field_selector is None or field_selector.matches(obj)
-
-    return matches
 
 
 def _table_event(resource: Resource, event: WatchEvent, include_object: str, with_columns: bool, *,
