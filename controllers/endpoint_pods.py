@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from apis.selectors import LabelSelector, label_selector_from_set
+from apis.wire_types import meta_of
 from client.cache import ObjectKey
 from client.informer_factory import InformerView
 from client.resources import ALL_TENANTS, ResourceRef
@@ -43,15 +45,14 @@ def pod_reference_value(tenant: str, namespace: str, name: str) -> str:
     return f"{tenant}/{namespace}/{name}"
 
 
-def selector_of(service: dict[str, Any]) -> dict[str, str] | None:
+def selector_of(service: dict[str, Any]) -> LabelSelector | None:
     """The Service's pod selector, or None when it has none (its endpoints are someone else's)."""
     selector = (service.get("spec") or {}).get("selector")
-    return dict(selector) if isinstance(selector, dict) and selector else None
+    return label_selector_from_set(selector) if isinstance(selector, dict) and selector else None
 
 
-def selects(selector: dict[str, str], pod: dict[str, Any]) -> bool:
-    labels = (pod.get("metadata") or {}).get("labels") or {}
-    return all(labels.get(key) == value for key, value in selector.items())
+def selects(selector: LabelSelector, pod: dict[str, Any]) -> bool:
+    return selector.matches(meta_of(pod).get("labels"))
 
 
 def is_candidate(pod: dict[str, Any], *, include_terminating: bool) -> bool:

@@ -16,6 +16,7 @@ from collections.abc import Hashable
 from typing import Any
 
 from apis.meta import now_rfc3339
+from apis.selectors import LabelSelector
 from client.cache import ObjectKey, by_namespace, namespace_index_value
 from client.controller import Controller, Watch
 from client.errors import NotFound
@@ -59,7 +60,7 @@ def pods_named(endpoints: dict[str, Any]) -> list[str]:
 
 def desired_subsets(service: dict[str, Any], pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The subsets for ``service`` over its namespace's ``pods``, repacked and sorted."""
-    selector = selector_of(service) or {}
+    selector = selector_of(service) or LabelSelector()
     spec = service.get("spec") or {}
     publish = bool(spec.get("publishNotReadyAddresses"))
     # resolved port list → (ready addresses, not-ready addresses)

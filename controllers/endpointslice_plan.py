@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from apis.selectors import LabelSelector
 from controllers.endpoint_pods import (
     endpoint_port,
     hostname_for,
@@ -50,7 +51,7 @@ class SlicePlan:
 def desired_endpoints(service: dict[str, Any], pods: list[dict[str, Any]]
                       ) -> dict[tuple[str, PortsKey], dict[str, dict[str, Any]]]:
     """Endpoints by (address type, ports), each keyed by pod name."""
-    selector = selector_of(service) or {}
+    selector = selector_of(service) or LabelSelector()
     spec = service.get("spec") or {}
     families = list(spec.get("ipFamilies") or ["IPv4"])
     groups: dict[tuple[str, PortsKey], dict[str, dict[str, Any]]] = {}
