@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from apis.meta import split_api_version
 from client.cache import ObjectKey
 from client.informer import Informer
 from client.resources import ALL_TENANTS, ResourceRef
@@ -95,7 +96,7 @@ async def discover_graph_resources(client: ApiClient) -> list[GraphResource]:
 
 
 def _deletable(resource_list: dict[str, Any]) -> Iterable[GraphResource]:
-    group, _, version = str(resource_list.get("groupVersion") or "").rpartition("/")
+    group, version = split_api_version(str(resource_list.get("groupVersion") or ""))
     for entry in resource_list.get("resources") or []:
         name = str(entry.get("name") or "")
         verbs = set(entry.get("verbs") or ())
@@ -158,8 +159,7 @@ class ObjectGraph:
     def resource_for(self, ref: dict[str, Any]) -> GraphResource | None:
         """The followed resource of an ownerReference's apiVersion and kind (any version of the
         group: all versions of a group share one storage)."""
-        api_version = str(ref.get("apiVersion") or "")
-        group = api_version.rpartition("/")[0] if "/" in api_version else ""
+        group = split_api_version(str(ref.get("apiVersion") or ""))[0]
         return self._by_kind.get((group, str(ref.get("kind") or "")))
 
     def get(self, key: GraphKey) -> dict[str, Any] | None:

@@ -12,25 +12,11 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from apis.meta import now_rfc3339, parse_time
 from apis.tolerations import NO_EXECUTE, NO_SCHEDULE, tolerates
 
 UNREACHABLE_TAINT_KEY = "node.kubernetes.io/unreachable"
 NOT_READY_TAINT_KEY = "node.kubernetes.io/not-ready"
-
-
-def rfc3339(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_rfc3339(text: object) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    for layout in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ"):
-        try:
-            return datetime.strptime(text, layout).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    return None
 
 
 def toleration_seconds(pod: dict[str, Any], taint: dict[str, Any], *, default_seconds: int) -> float | None:
@@ -62,7 +48,7 @@ def with_unreachable_taints(taints: list[dict[str, Any]], now: datetime) -> list
     if find_taint(kept, UNREACHABLE_TAINT_KEY, NO_SCHEDULE) is None:
         kept.append({"key": UNREACHABLE_TAINT_KEY, "effect": NO_SCHEDULE})
     if find_taint(kept, UNREACHABLE_TAINT_KEY, NO_EXECUTE) is None:
-        kept.append({"key": UNREACHABLE_TAINT_KEY, "effect": NO_EXECUTE, "timeAdded": rfc3339(now)})
+        kept.append({"key": UNREACHABLE_TAINT_KEY, "effect": NO_EXECUTE, "timeAdded": now_rfc3339(now)})
     return kept
 
 
@@ -76,5 +62,5 @@ def eviction_due(pod: dict[str, Any], taint: dict[str, Any], *, default_seconds:
     seconds = toleration_seconds(pod, taint, default_seconds=default_seconds)
     if seconds is None:
         return None
-    added = parse_rfc3339(taint.get("timeAdded")) or now
+    added = parse_time(taint.get("timeAdded")) or now
     return datetime.fromtimestamp(added.timestamp() + seconds, UTC)

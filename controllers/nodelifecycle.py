@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from apis.meta import now_rfc3339
 from apis.tolerations import NO_EXECUTE
 from client.cache import ObjectKey
 from client.controller import Controller, ControllerContext, Requeue, Watch
@@ -160,7 +161,7 @@ class NodeLifecycleController(Controller):
         now = datetime.now(UTC)
         status = node.get("status") or {}
         conditions = status.get("conditions") or []
-        updated = conditions_unknown(conditions, node_taints.rfc3339(now))
+        updated = conditions_unknown(conditions, now_rfc3339(now))
         if updated != conditions:
             node = await self._write(node, {**node, "status": {**status, "conditions": updated}}, "status")
             log.info("node %s: kubelet stopped posting status; Ready=Unknown", name)
@@ -189,7 +190,7 @@ class NodeLifecycleController(Controller):
 
     async def _mark_pods_not_ready(self, node_name: str) -> None:
         """Upstream ``MarkPodsNotReady``: a pod on a silent node is not serving anything we know of."""
-        now = node_taints.rfc3339(datetime.now(UTC))
+        now = now_rfc3339()
         for pod in self.informer(PODS_VIEW).by_index(POD_BY_NODE_INDEX, node_name):
             status = pod.get("status") or {}
             conditions = [dict(c) for c in status.get("conditions") or []]

@@ -13,6 +13,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from apis.meta import parse_time
+
 
 def phase(pod: dict[str, Any]) -> str:
     return str((pod.get("status") or {}).get("phase") or "")
@@ -43,15 +45,6 @@ def is_ready(pod: dict[str, Any]) -> bool:
 def is_running_and_ready(pod: dict[str, Any]) -> bool:
     """StatefulSet's health test (upstream ``isRunningAndReady``)."""
     return phase(pod) == "Running" and is_ready(pod)
-
-
-def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def ready_since(pod: dict[str, Any]) -> datetime | None:

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
+from apis.meta import parse_time
 from apis.node_affinity import (
     PreferredNodeTerm,
     RequiredNodeAffinity,
@@ -150,12 +150,8 @@ def pod_info(pod: dict[str, Any]) -> PodInfo:
 
 
 def _timestamp(value: object) -> float:
-    if isinstance(value, str) and value:
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            pass
-    return time.time()
+    parsed = parse_time(value)
+    return parsed.timestamp() if parsed is not None else time.time()
 
 
 def _container_requests(container: dict[str, Any]) -> dict[str, int]:
