@@ -84,9 +84,6 @@ class Catalogue:
         self._by_path: dict[tuple[str, str, str], Resource] = {
             (r.group, r.version, r.plural): r for r in self._all
         }
-        self._by_kind: dict[tuple[str, str, str], Resource] = {
-            (r.group, r.version, r.kind): r for r in self._all
-        }
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self._all)
@@ -96,9 +93,6 @@ class Catalogue:
 
     def lookup(self, group: str, version: str, plural: str) -> Resource | None:
         return self._by_path.get((group, version, plural))
-
-    def by_kind(self, group: str, version: str, kind: str) -> Resource | None:
-        return self._by_kind.get((group, version, kind))
 
     def in_group_version(self, group: str, version: str) -> list[Resource]:
         return [r for r in self._all if r.group == group and r.version == version]

@@ -94,9 +94,3 @@ def object_location(obj: dict[str, Any]) -> tuple[str, str]:
 
 def is_being_deleted(obj: dict[str, Any]) -> bool:
     return bool((obj.get("metadata") or {}).get("deletionTimestamp"))
-
-
-def children_in_namespace(objects: list[dict[str, Any]], owner: dict[str, Any]) -> list[dict[str, Any]]:
-    """Filters ``objects`` (already from the owner's namespace) to those it controls."""
-    uid = (owner.get("metadata") or {}).get("uid")
-    return [o for o in objects if (controller_ref(o) or {}).get("uid") == uid]

@@ -1,9 +1,9 @@
 """A node as the scheduler sees it: allocatable, what is already requested, and its pods.
 
 upstream's ``framework.NodeInfo`` keeps, per node, the sum of the requests of the pods on it (the
-ones the kubelet runs *and* the ones the scheduler has only assumed), the host ports in use and
-the pods with affinity terms, so that a filter answers "does this pod fit?" with a few integer
-comparisons. We also pre-digest the node object itself — its taints split by effect, the
+ones the kubelet runs *and* the ones the scheduler has only assumed) and the host ports in use,
+so that a filter answers "does this pod fit?" with a few integer comparisons. We also
+pre-digest the node object itself — its taints split by effect, the
 ``node.kubernetes.io/unschedulable`` flag and, for Arktos, whether the container and VM runtimes
 are ready (node conditions ``ContainerRuntimeReady`` / ``VmRuntimeReady``, ARKTOS.md §4-5) — each
 time the node object changes, not each time a pod is tried against it.
@@ -49,8 +49,6 @@ class NodeInfo:
     nonzero_memory: int = 0
     pods: dict[ObjectKey, PodInfo] = field(default_factory=dict)
     used_ports: dict[tuple[str, int], set[str]] = field(default_factory=dict)  # (proto, port) -> IPs
-    pods_with_affinity: int = 0
-    pods_with_required_anti_affinity: int = 0
     # The quick, pod-independent verdicts for pods without tolerations: container / VM pods.
     open_for_containers: bool = True
     open_for_vms: bool = False
@@ -120,11 +118,6 @@ class NodeInfo:
             self.requested_scalar[name] = self.requested_scalar.get(name, 0) + sign * value
         self.nonzero_cpu += sign * pod.nonzero_cpu
         self.nonzero_memory += sign * pod.nonzero_memory
-        if pod.required_affinity or pod.required_anti_affinity or pod.preferred_affinity \
-                or pod.preferred_anti_affinity:
-            self.pods_with_affinity += sign
-        if pod.required_anti_affinity:
-            self.pods_with_required_anti_affinity += sign
         for ip, protocol, port in pod.host_ports:
             ips = self.used_ports.setdefault((protocol, port), set())
             if sign > 0:

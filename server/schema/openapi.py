@@ -20,7 +20,6 @@ import orjson
 
 from apis.catalogue import Catalogue, Resource
 from apis.schemas import (
-    GVK_EXTENSION,
     INT_OR_STRING,
     QUANTITY,
     SERVED_KUBERNETES_VERSION,
@@ -299,8 +298,3 @@ def openapi_v3_index(cat: Catalogue) -> dict[str, Any]:
                 digest = hashlib.sha512(document).hexdigest().upper()
                 paths[path] = {"serverRelativeURL": f"/openapi/v3/{path}?hash={digest}"}
     return {"paths": paths}
-
-
-def has_group_version_kind(schema: Schema) -> bool:
-    """Whether a served schema names its kind (what ``kubectl explain`` looks for)."""
-    return bool(schema.get(GVK_EXTENSION))

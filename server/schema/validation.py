@@ -5,14 +5,15 @@ The fast path is a validator compiled from the object's OpenAPI definition with 
 tens of milliseconds). It only answers "valid or not", so on failure a precise walk
 (`server.schema.schema_walk`) collects every cause with upstream's paths and messages.
 
-How the server should answer (upstream's order: decode, then default, then validate):
-- any error with reason ``FieldValueTypeInvalid`` means upstream's *decoder* would have refused
-  the body: answer 400 BadRequest with ``<Kind> in version "<v>" cannot be handled as a <Kind>:
-  <message>`` (the message is the Go decoder's ``json: cannot unmarshal ...``; see
-  `type_errors`);
-- otherwise the errors are a 422 Invalid Status's causes (``<field>: <message>``);
-- `unknown_fields` feeds ``fieldValidation=Strict`` (400, ``unknown field "spec.foo"``) and
-  ``Warn`` (a ``Warning`` header per field).
+How the server should answer (upstream's order: decode, then default, then validate), from
+`inspect`'s report and then `rule_errors`:
+- ``type_errors`` mean upstream's *decoder* would have refused the body: answer 400 BadRequest
+  with ``<Kind> in version "<v>" cannot be handled as a <Kind>: <message>`` (the message is the
+  Go decoder's ``json: cannot unmarshal ...``);
+- otherwise the schema's ``errors`` and the rules' are a 422 Invalid Status's causes
+  (``<field>: <message>``);
+- ``unknown`` feeds ``fieldValidation=Strict`` (400, ``unknown field "spec.foo"``) and ``Warn``
+  (a ``Warning`` header per field).
 """
 
 from __future__ import annotations
@@ -41,29 +42,12 @@ from apis.schemas import (
     integer_range,
     reachable_definitions,
 )
-from server.schema.name_rules import (
-    dns1035_label_errors,
-    dns1123_label_errors,
-    dns1123_subdomain_errors,
-    metadata_errors,
-)
+from server.schema.name_rules import metadata_errors
 from server.schema.schema_walk import schema_errors, unknown_field_paths
 from server.schema.semantic_rules import semantic_errors
 from server.schema.size_limits import size_errors
 
-__all__ = [
-    "FieldError",
-    "SchemaReport",
-    "dns1035_label_errors",
-    "dns1123_label_errors",
-    "dns1123_subdomain_errors",
-    "inspect",
-    "precompile",
-    "rule_errors",
-    "type_errors",
-    "unknown_fields",
-    "validate",
-]
+__all__ = ["SchemaReport", "inspect", "precompile", "rule_errors"]
 
 # Keys the compiled validator has no use for. Formats are left to the decoder upstream (a bad
 # date-time or base64 value is a decode error there) except the integer ones, which become
@@ -163,14 +147,6 @@ def definition_for(resource: Resource) -> str | None:
     return name if name is not None and name in definitions() else None
 
 
-def _schema_problems(definition: str, obj: dict[str, Any]) -> list[FieldError]:
-    try:
-        _compiled(definition)(obj)
-    except fastjsonschema.JsonSchemaValueException:
-        return schema_errors(definition, obj)
-    return []
-
-
 @dataclass(frozen=True, slots=True)
 class SchemaReport:
     """What the schema says of a decoded body, before defaults are applied.
@@ -212,35 +188,6 @@ def rule_errors(resource: Resource, obj: dict[str, Any]) -> list[FieldError]:
     """The checks beyond the schema: names, metadata, size limits and semantic rules (after
     defaults)."""
     return [*metadata_errors(resource, obj), *size_errors(resource, obj), *semantic_errors(resource, obj)]
-
-
-def validate(resource: Resource, obj: dict[str, Any]) -> list[FieldError]:
-    """Every reason ``obj`` may not be stored as ``resource`` (empty when valid). Never mutates obj.
-
-    When the object has type errors only those are returned, as upstream's decoder stops there.
-    """
-    definition = definition_for(resource)
-    errors = _schema_problems(definition, obj) if definition is not None else []
-    if any(error.reason == "FieldValueTypeInvalid" for error in errors):
-        return [error for error in errors if error.reason == "FieldValueTypeInvalid"]
-    errors.extend(metadata_errors(resource, obj))
-    errors.extend(size_errors(resource, obj))
-    errors.extend(semantic_errors(resource, obj))
-    return list(dict.fromkeys(errors))  # the schema and the semantic rules may both say "Required value"
-
-
-def type_errors(resource: Resource, obj: dict[str, Any]) -> list[str]:
-    """The Go decoder's messages for fields of the wrong JSON type (400 BadRequest upstream)."""
-    definition = definition_for(resource)
-    if definition is None:
-        return []
-    return [e.message for e in _schema_problems(definition, obj) if e.reason == "FieldValueTypeInvalid"]
-
-
-def unknown_fields(resource: Resource, obj: dict[str, Any]) -> list[str]:
-    """Paths of fields the schema does not declare (``spec.foo``, ``spec.containers[0].bar``)."""
-    definition = definition_for(resource)
-    return unknown_field_paths(definition, obj) if definition is not None else []
 
 
 def precompile(resources: Iterable[Resource]) -> None:

@@ -2,9 +2,10 @@
 
 Covers upstream's label selector grammar (=, ==, !=, in, notin, exists, !key, >, <, whitespace,
 `in` as a value, empty values), its error texts (`unable to parse requirement: ...`, key/value
-validation wording), metav1.LabelSelector conversion, map selectors (SelectorFromSet), field selector parsing with escapes,
-per-resource supported fields and their error texts, Arktos's `metadata.hashkey` ranges and `;`
-alternatives, and value extraction from objects (missing → "", booleans → "true"/"false").
+validation wording), metav1.LabelSelector conversion, map selectors (SelectorFromSet), field
+selector parsing with escapes, per-resource supported fields and their error texts, Arktos's
+`metadata.hashkey` ranges and `;` alternatives, and value extraction from objects (missing → "",
+booleans → "true"/"false").
 Leaves out: selector use inside LIST/WATCH handlers (component tests).
 """
 

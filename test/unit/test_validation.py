@@ -17,14 +17,25 @@ from typing import Any
 import pytest
 
 from apis.catalogue import Resource
-from server.schema.validation import (
-    dns1035_label_errors,
-    dns1123_label_errors,
-    dns1123_subdomain_errors,
-    type_errors,
-    unknown_fields,
-    validate,
-)
+from apis.field_errors import FieldError
+from server.schema.name_rules import dns1035_label_errors, dns1123_label_errors, dns1123_subdomain_errors
+from server.schema.validation import inspect, rule_errors
+
+
+# The store's checks in its order (server.registry.store): `inspect` once, a 400 on type errors,
+# then the schema's errors and the rules' together (a 422's causes).
+def validate(resource: Resource, obj: dict[str, Any]) -> list[FieldError]:
+    report = inspect(resource, obj)
+    assert not report.type_errors, f"the decoder refuses this body: {report.type_errors}"
+    return list(dict.fromkeys([*report.errors, *rule_errors(resource, obj)]))
+
+
+def type_errors(resource: Resource, obj: dict[str, Any]) -> list[str]:
+    return list(inspect(resource, obj).type_errors)
+
+
+def unknown_fields(resource: Resource, obj: dict[str, Any]) -> list[str]:
+    return list(inspect(resource, obj).unknown)
 
 PODS = Resource("", "v1", "Pod", "pods", "pod", "Namespaced", definition="io.k8s.api.core.v1.Pod")
 SERVICES = Resource("", "v1", "Service", "services", "service", "Namespaced")
@@ -114,13 +125,11 @@ def test_schema_required_fields_are_reported_with_upstream_paths() -> None:
 def test_type_errors_use_the_go_decoder_wording_and_come_alone() -> None:
     obj = pod(containers="busybox")
     obj["metadata"]["name"] = "Bad_Name"
-    errors = validate(PODS, obj)
-    assert [e.reason for e in errors] == ["FieldValueTypeInvalid"]
-    assert errors[0].field == "spec.containers"
-    assert errors[0].message == (
-        "json: cannot unmarshal string into Go struct field PodSpec.spec.containers of type []v1.Container"
+    report = inspect(PODS, obj)
+    assert report.type_errors == (
+        "json: cannot unmarshal string into Go struct field PodSpec.spec.containers of type []v1.Container",
     )
-    assert type_errors(PODS, obj) == [errors[0].message]
+    assert report.errors == ()  # alone: the store answers 400 before any other check
 
 
 def test_nested_type_errors_name_the_enclosing_struct_and_go_type() -> None:
