@@ -52,6 +52,7 @@ class ObjectMeta(TypedDict, total=False):
     ownerReferences: list[OwnerReference]
     finalizers: list[str]
     managedFields: list[dict[str, Any]]
+    selfLink: str  # deprecated upstream; the server drops it
 
 
 class Condition(TypedDict, total=False):
@@ -224,6 +225,10 @@ def pod_status_of(pod: Mapping[str, Any]) -> PodStatus:
 
 def node_spec_of(node: Mapping[str, Any]) -> NodeSpec:
     return cast(NodeSpec, node.get("spec") or {})
+
+
+def node_status_of(node: Mapping[str, Any]) -> NodeStatus:
+    return cast(NodeStatus, node.get("status") or {})
 
 
 def pod_template_of(workload: Mapping[str, Any]) -> PodTemplateSpec:

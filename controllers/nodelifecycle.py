@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from apis.meta import now_rfc3339
 from apis.tolerations import NO_EXECUTE
+from apis.wire_types import Condition, TaintJSON, node_status_of
 from client.cache import ObjectKey
 from client.controller import Controller, ControllerContext, Requeue, Watch
 from client.errors import Conflict, NotFound
@@ -76,15 +77,15 @@ class _Health:
     probed_at: float
 
 
-def ready_condition(node: dict[str, Any]) -> dict[str, Any] | None:
-    conditions = (node.get("status") or {}).get("conditions") or []
+def ready_condition(node: Mapping[str, Any]) -> Condition | None:
+    conditions = node_status_of(node).get("conditions") or []
     return next((c for c in conditions if c.get("type") == "Ready"), None)
 
 
-def conditions_unknown(conditions: list[dict[str, Any]], now: str) -> list[dict[str, Any]]:
+def conditions_unknown(conditions: list[Condition], now: str) -> list[Condition]:
     """Upstream's ``tryUpdateNodeHealth`` for a silent kubelet: every monitored condition becomes
     Unknown; a Ready condition the kubelet never posted is added as never updated."""
-    updated = [dict(c) for c in conditions]
+    updated = [c.copy() for c in conditions]
     for kind in _MONITORED_CONDITIONS:
         current = next((c for c in updated if c.get("type") == kind), None)
         if current is None:
@@ -94,8 +95,8 @@ def conditions_unknown(conditions: list[dict[str, Any]], now: str) -> list[dict[
                                 "message": "Kubelet never posted node status.", "lastTransitionTime": now})
             continue
         if current.get("status") != "Unknown":
-            current.update(status="Unknown", reason="NodeStatusUnknown",
-                           message="Kubelet stopped posting node status.", lastTransitionTime=now)
+            current.update({"status": "Unknown", "reason": "NodeStatusUnknown",
+                            "message": "Kubelet stopped posting node status.", "lastTransitionTime": now})
     return updated
 
 
@@ -175,7 +176,7 @@ class NodeLifecycleController(Controller):
             log.info("node %s: tainted %s", name, node_taints.UNREACHABLE_TAINT_KEY)
         return node
 
-    async def _put_taints(self, node: dict[str, Any], taints: list[dict[str, Any]]) -> dict[str, Any]:
+    async def _put_taints(self, node: dict[str, Any], taints: list[TaintJSON]) -> dict[str, Any]:
         spec = {**(node.get("spec") or {}), "taints": taints}
         if not taints:
             spec.pop("taints")

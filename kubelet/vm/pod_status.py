@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from apis.meta import now_rfc3339
+from apis.wire_types import Condition
 from kubelet.runtime import ContainerInfo
 from kubelet.status import (
     PodObservation,
@@ -47,12 +48,12 @@ def vm_phase(pod: dict[str, Any], newest: ContainerInfo | None, container_phase:
     return container_phase
 
 
-def _vm_ready_condition(old: list[dict[str, Any]], ready: bool, power: str) -> dict[str, Any]:
-    before = next((c for c in old if c.get("type") == VM_READY_CONDITION), {})
+def _vm_ready_condition(old: list[Condition], ready: bool, power: str) -> Condition:
+    before = next((c for c in old if c.get("type") == VM_READY_CONDITION), Condition())
     status = "True" if ready else "False"
     transition = before.get("lastTransitionTime") if before.get("status") == status else None
-    condition: dict[str, Any] = {"type": VM_READY_CONDITION, "status": status,
-                                 "lastTransitionTime": transition or now_rfc3339()}
+    condition: Condition = {"type": VM_READY_CONDITION, "status": status,
+                            "lastTransitionTime": transition or now_rfc3339()}
     if not ready:
         condition["reason"] = "VirtualMachineNotReady"
         condition["message"] = f"virtual machine power state is {power}"
