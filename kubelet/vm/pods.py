@@ -14,17 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from apis.images import default_pull_policy
 from cri.vm_annotations import REASON_KILLED, REASON_PAUSED, REASON_STOPPED, REASON_SUSPENDED
 from kubelet.runtime import ContainerInfo
 from kubelet.vm.specs import virtual_machine
-
-
-def _default_pull_policy(image: str) -> str:
-    """As the API defaults a container's: Always for ``:latest`` or untagged, else IfNotPresent."""
-    last = image.rsplit("/", 1)[-1]
-    if "@" in last:
-        return "IfNotPresent"
-    return "Always" if ":" not in last or last.endswith(":latest") else "IfNotPresent"
 
 
 def desired_power(pod: dict[str, Any]) -> str:
@@ -45,7 +38,7 @@ def vm_container(pod: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": str(vm.get("name", "")),
         "image": image,
-        "imagePullPolicy": str(vm.get("imagePullPolicy") or _default_pull_policy(image)),
+        "imagePullPolicy": str(vm.get("imagePullPolicy") or default_pull_policy(image)),
         "resources": vm.get("resources") or {},
     }
 
