@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from apis.selectors import LabelSelector, label_selector_from_set
-from apis.wire_types import meta_of
+from apis.wire_types import meta_of, pod_spec_of
 from client.cache import ObjectKey
 from client.informer_factory import InformerView
 from client.resources import ALL_TENANTS, ResourceRef
@@ -38,6 +38,10 @@ class PodKey:
 def pod_key(pod: dict[str, Any]) -> list[PodKey]:
     key = ObjectKey.of(pod)
     return [PodKey(key.tenant, key.namespace, key.name)]
+
+
+# Both controllers stamp the time of the change that triggered their write (upstream annotation).
+TRIGGER_TIME = "endpoints.kubernetes.io/last-change-trigger-time"
 
 
 def pod_reference_value(tenant: str, namespace: str, name: str) -> str:
@@ -117,6 +121,19 @@ def hostname_for(pod: dict[str, Any], service: dict[str, Any]) -> str | None:
     if spec.get("hostname") and spec.get("subdomain") == (service.get("metadata") or {}).get("name"):
         return str(spec["hostname"])
     return None
+
+
+def placement(pod: dict[str, Any], service: dict[str, Any]) -> dict[str, str]:
+    """The ``nodeName`` and ``hostname`` an endpoint address (Endpoints) or endpoint
+    (EndpointSlice) carries for ``pod``, each only when set."""
+    fields = {}
+    node = pod_spec_of(pod).get("nodeName")
+    if node:
+        fields["nodeName"] = node
+    hostname = hostname_for(pod, service)
+    if hostname:
+        fields["hostname"] = hostname
+    return fields
 
 
 def is_headless(service: dict[str, Any]) -> bool:

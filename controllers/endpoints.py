@@ -25,10 +25,11 @@ from client.resources import ALL_TENANTS, ResourceRef
 from controllers.endpoint_pods import (
     SERVICES_BY_NAMESPACE,
     SERVICES_VIEW,
+    TRIGGER_TIME,
     PodKey,
     endpoint_port,
-    hostname_for,
     is_candidate,
+    placement,
     pod_key,
     pod_reference_value,
     resolve_target_port,
@@ -46,7 +47,6 @@ log = logging.getLogger(__name__)
 ENDPOINTS = ResourceRef("", "v1", "endpoints", "Endpoints")
 ENDPOINTS_VIEW = InformerView(ENDPOINTS, tenant=ALL_TENANTS)
 ENDPOINTS_BY_POD = "endpoints/by-pod"
-TRIGGER_TIME = "endpoints.kubernetes.io/last-change-trigger-time"
 
 
 def pods_named(endpoints: dict[str, Any]) -> list[str]:
@@ -92,12 +92,7 @@ def desired_subsets(service: dict[str, Any], pods: list[dict[str, Any]]) -> list
 def _address(pod: dict[str, Any], service: dict[str, Any]) -> dict[str, Any]:
     address: dict[str, Any] = {"ip": (pod.get("status") or {}).get("podIP"),
                                "targetRef": target_reference(pod)}
-    node = (pod.get("spec") or {}).get("nodeName")
-    if node:
-        address["nodeName"] = node
-    hostname = hostname_for(pod, service)
-    if hostname:
-        address["hostname"] = hostname
+    address.update(placement(pod, service))
     return address
 
 

@@ -21,8 +21,8 @@ from typing import Any
 from apis.selectors import LabelSelector
 from controllers.endpoint_pods import (
     endpoint_port,
-    hostname_for,
     is_candidate,
+    placement,
     pod_ip,
     resolve_target_port,
     selector_of,
@@ -81,12 +81,7 @@ def _endpoint(pod: dict[str, Any], service: dict[str, Any], address: str) -> dic
         "conditions": {"ready": ready, "serving": is_ready(pod), "terminating": terminating},
         "targetRef": target_reference(pod),
     }
-    node = (pod.get("spec") or {}).get("nodeName")
-    if node:
-        endpoint["nodeName"] = node
-    hostname = hostname_for(pod, service)
-    if hostname:
-        endpoint["hostname"] = hostname
+    endpoint.update(placement(pod, service))
     return endpoint
 
 
