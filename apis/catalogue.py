@@ -56,6 +56,9 @@ class Resource:
     storage_name: str = ""
     # OpenAPI definition name of the kind, e.g. "io.k8s.api.core.v1.Pod".
     definition: str = ""
+    # DELETE answers with the deleted object rather than a Status: upstream's per-registry
+    # ReturnDeletedObject, which its published OpenAPI document follows.
+    returns_deleted_object: bool = False
 
     @property
     def group_version(self) -> str:

@@ -36,7 +36,7 @@ class FieldError:
     400 BadRequest at decode time, not with a 422.
     """
 
-    reason: str
+    reason: CauseType
     field: str
     message: str
 

@@ -3,7 +3,8 @@
 Arktos adds ``metadata.hashKey`` to every object so that controller instances can split the
 objects between them by hash range (ARKTOS.md §2, §6); the key is derived from the uid, so this
 module owns that derivation together with the other system-generated metadata values (uid,
-creation timestamp) so that every component computes them identically.
+creation timestamp) so that every component computes them identically — and reads timestamps
+back the same way (`parse_time`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import random
+import re
 import time
 import uuid
 from datetime import UTC, datetime
@@ -43,6 +45,13 @@ def hash_key(uid: str) -> int:
     return raw
 
 
+def split_api_version(api_version: str) -> tuple[str, str]:
+    """(group, version) of an ``apiVersion`` or a discovery ``groupVersion``: ``v1`` is the core
+    group's, ``apps/v1`` the apps group's (upstream ``schema.ParseGroupVersion``)."""
+    group, _, version = api_version.rpartition("/")
+    return group, version
+
+
 def now_rfc3339(now: datetime | None = None) -> str:
     """A ``metav1.Time`` value: UTC, second precision, ``2026-11-28T02:49:56Z``."""
     if now is not None:
@@ -54,6 +63,23 @@ def now_rfc3339(now: datetime | None = None) -> str:
 def _current_second(epoch_second: int) -> str:
     """Every object created within one second shares the rendering (strftime showed in profiles)."""
     return datetime.fromtimestamp(epoch_second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# RFC 3339 as upstream's metav1.Time and MicroTime accept it (Go's time.RFC3339 layout parses
+# optional fractional seconds): date, "T", time, and a zone. fromisoformat alone would also take
+# a bare date or a missing zone.
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def parse_time(value: object) -> datetime | None:
+    """A ``metav1.Time``/``MicroTime`` value as an aware UTC datetime; None when absent or not
+    RFC 3339 (digits past microseconds are dropped)."""
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        return None
+    try:
+        return datetime.fromisoformat(value.upper()).astimezone(UTC)
+    except ValueError:  # well-formed but impossible, e.g. month 13
+        return None
 
 
 # uids must be unique, not secret: a PRNG seeded once from the OS is enough, and

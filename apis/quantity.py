@@ -133,14 +133,6 @@ def _scaled(number: Fraction, exponent: int, fmt: QuantityFormat) -> Quantity:
     return _rounded(Quantity(number * Fraction(10) ** exponent, fmt))
 
 
-def is_quantity(text: object) -> bool:
-    try:
-        parse_quantity(text)  # type: ignore[arg-type]
-    except (QuantityError, TypeError, ValueError):
-        return False
-    return True
-
-
 def _rounded(quantity: Quantity) -> Quantity:
     """Upstream keeps at most nano precision and rounds away the rest upward; amounts are capped
     at ±(2^63-1)."""
@@ -191,10 +183,3 @@ def _decimal_parts(value: Fraction) -> tuple[int, int]:
         whole //= 1000
         exponent += 3
     return whole, exponent
-
-
-def sum_quantities(amounts: list[Quantity]) -> Quantity:
-    total = ZERO
-    for amount in amounts:
-        total = total + amount
-    return total

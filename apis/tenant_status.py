@@ -11,7 +11,10 @@ with stock kubectl. Shared by the server (initial status) and the tenant control
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+from apis.wire_types import Condition
 
 INITIALIZED = "Initialized"
 INITIALIZING = "Initializing"
@@ -19,25 +22,24 @@ DEFAULTS_CREATED = "DefaultsCreated"
 CREATE_FAILED = "CreateFailed"
 
 
-def initialized_condition(status: bool, *, reason: str, message: str, now: str) -> dict[str, Any]:
+def initialized_condition(status: bool, *, reason: str, message: str, now: str) -> Condition:
     return {"type": INITIALIZED, "status": "True" if status else "False", "reason": reason,
             "message": message, "lastTransitionTime": now}
 
 
-def initializing(now: str) -> dict[str, Any]:
+def initializing(now: str) -> Condition:
     """The condition a new tenant is created with."""
     return initialized_condition(False, reason=INITIALIZING, now=now,
                                  message="waiting for the tenant controller to create the tenant's "
                                          "namespaces, admin role and binding and default network")
 
 
-def condition_of(tenant: dict[str, Any], kind: str = INITIALIZED) -> dict[str, Any] | None:
-    conditions = (tenant.get("status") or {}).get("conditions") or []
+def condition_of(tenant: Mapping[str, Any], kind: str = INITIALIZED) -> Condition | None:
+    conditions: list[Condition] = (tenant.get("status") or {}).get("conditions") or []
     return next((c for c in conditions if isinstance(c, dict) and c.get("type") == kind), None)
 
 
-def with_condition(conditions: list[dict[str, Any]] | None,
-                   condition: dict[str, Any]) -> list[dict[str, Any]] | None:
+def with_condition(conditions: list[Condition] | None, condition: Condition) -> list[Condition] | None:
     """``conditions`` with ``condition`` set in place of its type's entry (upstream
     meta.SetStatusCondition: ``lastTransitionTime`` moves only when ``status`` changes), or None
     when nothing would change."""
@@ -45,7 +47,7 @@ def with_condition(conditions: list[dict[str, Any]] | None,
     for index, existing in enumerate(current):
         if existing.get("type") != condition["type"]:
             continue
-        merged = dict(condition)
+        merged = condition.copy()
         if existing.get("status") == condition["status"]:
             merged["lastTransitionTime"] = existing.get("lastTransitionTime", condition["lastTransitionTime"])
         if merged == existing:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from apis.meta import parse_time
 from client.errors import AlreadyExists, ApiError, Conflict, NotFound
 from client.resources import ResourceRef
 from client.rest import ApiClient
@@ -69,17 +70,6 @@ class LeaderElectionConfig:
 def micro_time(at: datetime) -> str:
     """A metav1.MicroTime: RFC 3339 with microseconds."""
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_micro_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    for layout in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
-        try:
-            return datetime.strptime(text, layout).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    return None
 
 
 @dataclass(slots=True)
@@ -255,7 +245,7 @@ class LeaseLeaderElection:
 
     def _renew_age(self, spec: dict[str, Any], now: datetime) -> float:
         """How old the record's renewTime is by our clock, trusted up to one retry period."""
-        renewed = parse_micro_time(spec.get("renewTime"))
+        renewed = parse_time(spec.get("renewTime"))
         if renewed is None:
             return 0.0
         return min(max(0.0, (now - renewed).total_seconds()), self.config.retry_period_s)

@@ -116,12 +116,12 @@ class ApiClient:
         first.setdefault("metadata", {}).pop("continue", None)
         return first
 
-    async def create(self, ref: ResourceRef, body: dict[str, Any], *, tenant: str | None = None,
+    async def create(self, ref: ResourceRef, body: Mapping[str, Any], *, tenant: str | None = None,
                      namespace: str | None = None) -> dict[str, Any]:
         tenant, namespace = _location(body, tenant, namespace)
         return await self.request("POST", resource_path(ref, tenant=tenant, namespace=namespace), body=body)
 
-    async def update(self, ref: ResourceRef, body: dict[str, Any], *, tenant: str | None = None,
+    async def update(self, ref: ResourceRef, body: Mapping[str, Any], *, tenant: str | None = None,
                      namespace: str | None = None, subresource: str | None = None) -> dict[str, Any]:
         """PUT ``body``; tenant and namespace default to the ones in its metadata."""
         tenant, namespace = _location(body, tenant, namespace)
@@ -269,7 +269,7 @@ def _delete_options(propagation_policy: str | None, grace_period_seconds: int | 
     return {"kind": "DeleteOptions", "apiVersion": "v1", **options}
 
 
-def _location(body: dict[str, Any], tenant: str | None,
+def _location(body: Mapping[str, Any], tenant: str | None,
               namespace: str | None) -> tuple[str | None, str | None]:
     """Tenant and namespace for a write: explicit arguments win, else the body's metadata."""
     metadata = body.get("metadata") or {}

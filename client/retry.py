@@ -38,9 +38,6 @@ class RetryPolicy:
         return attempt < self.max_attempts
 
 
-NO_RETRIES = RetryPolicy(max_attempts=1)
-
-
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds from a ``Retry-After`` header (delta-seconds form only, as the API server sends)."""
     if not value:

@@ -22,10 +22,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from apis.meta import now_rfc3339
+from apis.meta import now_rfc3339, parse_time
 from controllers.cron_schedule import ScheduleError, most_recent_time, parse_schedule
 from controllers.job_sync import EventSpec, condition_true, is_finished
-from controllers.pod_state import parse_time
 from controllers.workload_objects import owner_reference
 
 SCHEDULED_TIMESTAMP = "batch.kubernetes.io/cronjob-scheduled-timestamp"

@@ -25,6 +25,7 @@ import copy
 from collections.abc import Hashable
 from typing import Any
 
+from apis.wire_types import pod_spec_of, pod_template_of
 from client.cache import ObjectKey
 from client.controller import Controller, ControllerContext, Watch
 from client.errors import ApiError, Conflict, NotFound
@@ -119,7 +120,7 @@ class DaemonSetController(Controller):
               by_node: dict[str, list[dict[str, Any]]],
               pod_hash: str) -> tuple[list[str], list[dict[str, Any]]]:
         """(nodes to create a pod on, pods to delete)."""
-        template_spec = ((ds.get("spec") or {}).get("template") or {}).get("spec") or {}
+        template_spec = pod_spec_of(pod_template_of(ds))
         create: list[str] = []
         delete: list[dict[str, Any]] = []
         surge = self._max_surge(ds, nodes)
@@ -157,7 +158,7 @@ class DaemonSetController(Controller):
     def _rolling_update(self, ds: dict[str, Any], nodes: dict[str, dict[str, Any]],
                         by_node: dict[str, list[dict[str, Any]]], pod_hash: str,
                         surge: int) -> tuple[list[str], list[dict[str, Any]]]:
-        template_spec = ((ds.get("spec") or {}).get("template") or {}).get("spec") or {}
+        template_spec = pod_spec_of(pod_template_of(ds))
         min_ready = int((ds.get("spec") or {}).get("minReadySeconds") or 0)
         eligible = [n for n, node in nodes.items() if should_run(template_spec, node)[0]]
         rolling = (((ds.get("spec") or {}).get("updateStrategy") or {}).get("rollingUpdate") or {})
@@ -210,7 +211,7 @@ class DaemonSetController(Controller):
         self.expectations.expect_deletions(key, [ObjectKey.of(p) for p in delete])
 
         async def create_on(node_name: str) -> None:
-            pinned = {**template, "spec": pinned_spec(template.get("spec") or {}, node_name)}
+            pinned = {**template, "spec": pinned_spec(pod_spec_of(template), node_name)}
             body = pod_from_template(ds, api_version="apps/v1", kind="DaemonSet", template=pinned,
                                      extra_labels={REVISION_LABEL: pod_hash, GENERATION_LABEL: generation})
             async with self._writes:
@@ -248,7 +249,7 @@ class DaemonSetController(Controller):
 
     async def _write_status(self, ds: dict[str, Any], nodes: dict[str, dict[str, Any]],
                             by_node: dict[str, list[dict[str, Any]]], pod_hash: str) -> None:
-        template_spec = ((ds.get("spec") or {}).get("template") or {}).get("spec") or {}
+        template_spec = pod_spec_of(pod_template_of(ds))
         min_ready = int((ds.get("spec") or {}).get("minReadySeconds") or 0)
         desired = current = updated = ready = available = misscheduled = 0
         for node_name, node in nodes.items():

@@ -16,13 +16,16 @@ Upstream ``pkg/controller/daemon`` (``NodeShouldRunDaemonPod``, ``util.AddOrUpda
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
-NAME_FIELD = "metadata.name"
+from apis.node_affinity import NAME_FIELD, required_node_affinity
+from apis.tolerations import NO_EXECUTE, NO_SCHEDULE, Taint, untolerated_taint, with_toleration
+from apis.wire_types import PodSpec, TolerationJSON, meta_of, node_spec_of, pod_spec_of
 
 
-def daemon_tolerations(host_network: bool) -> list[dict[str, Any]]:
-    tolerations = [
+def daemon_tolerations(host_network: bool) -> list[TolerationJSON]:
+    tolerations: list[TolerationJSON] = [
         {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"},
         {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"},
         {"key": "node.kubernetes.io/disk-pressure", "operator": "Exists", "effect": "NoSchedule"},
@@ -36,92 +39,44 @@ def daemon_tolerations(host_network: bool) -> list[dict[str, Any]]:
     return tolerations
 
 
-def with_daemon_tolerations(spec: dict[str, Any]) -> list[dict[str, Any]]:
-    """The template's tolerations plus the automatic ones it lacks (same key and effect)."""
-    tolerations = [t for t in spec.get("tolerations") or [] if isinstance(t, dict)]
-    present = {(t.get("key"), t.get("effect")) for t in tolerations}
+def with_daemon_tolerations(spec: PodSpec) -> list[TolerationJSON]:
+    """The template's tolerations plus the automatic ones (upstream
+    ``AddOrUpdateDaemonPodTolerations``, which adds or updates each one in turn)."""
+    tolerations: list[TolerationJSON] = [t for t in spec.get("tolerations") or [] if isinstance(t, dict)]
     for toleration in daemon_tolerations(bool(spec.get("hostNetwork"))):
-        if (toleration["key"], toleration["effect"]) not in present:
-            tolerations.append(toleration)
+        tolerations = with_toleration(tolerations, toleration)
     return tolerations
 
 
-def tolerates(toleration: dict[str, Any], taint: dict[str, Any]) -> bool:
-    """upstream ``Toleration.ToleratesTaint``."""
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    if key and key != taint.get("key"):
-        return False
-    operator = toleration.get("operator") or "Equal"
-    if operator == "Exists":
-        return True
-    return bool(key) and (toleration.get("value") or "") == (taint.get("value") or "")
-
-
-def _matches_expression(expression: dict[str, Any], value: str | None) -> bool:
-    operator = expression.get("operator")
-    values = [str(v) for v in expression.get("values") or []]
-    if operator == "In":
-        return value is not None and value in values
-    if operator == "NotIn":
-        return value is None or value not in values
-    if operator == "Exists":
-        return value is not None
-    if operator == "DoesNotExist":
-        return value is None
-    if operator in ("Gt", "Lt") and value is not None and values:
-        try:
-            left, right = int(value), int(values[0])
-        except ValueError:
-            return False
-        return left > right if operator == "Gt" else left < right
-    return False
-
-
-def _matches_term(term: dict[str, Any], node: dict[str, Any]) -> bool:
-    labels = (node.get("metadata") or {}).get("labels") or {}
-    expressions = term.get("matchExpressions") or []
-    fields = term.get("matchFields") or []
-    if not expressions and not fields:
-        return False  # upstream: an empty term matches nothing
-    name = str((node.get("metadata") or {}).get("name") or "")
-    return (all(_matches_expression(e, labels.get(e.get("key"))) for e in expressions)
-            and all(_matches_expression(f, name if f.get("key") == NAME_FIELD else None) for f in fields))
-
-
-def selects_node(spec: dict[str, Any], node: dict[str, Any]) -> bool:
+def selects_node(spec: PodSpec, node: Mapping[str, Any]) -> bool:
     """nodeSelector and required node affinity of a pod spec, evaluated on ``node``."""
-    labels = (node.get("metadata") or {}).get("labels") or {}
-    if any(labels.get(k) != v for k, v in (spec.get("nodeSelector") or {}).items()):
-        return False
-    required = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
-                .get("requiredDuringSchedulingIgnoredDuringExecution"))
-    if not required:
-        return True
-    return any(_matches_term(t, node) for t in required.get("nodeSelectorTerms") or [])
+    metadata = meta_of(node)
+    return required_node_affinity(spec).matches(metadata.get("labels") or {}, metadata.get("name") or "")
 
 
-def should_run(spec: dict[str, Any], node: dict[str, Any]) -> tuple[bool, bool]:
+def should_run(spec: PodSpec, node: Mapping[str, Any]) -> tuple[bool, bool]:
     """(should run a daemon pod here, should keep an existing one) — upstream
     ``NodeShouldRunDaemonPod``."""
     if not selects_node(spec, node):
         return False, False
     tolerations = with_daemon_tolerations(spec)
-    run, keep = True, True
-    for taint in (node.get("spec") or {}).get("taints") or []:
-        if taint.get("effect") not in ("NoSchedule", "NoExecute"):
-            continue
-        if any(tolerates(t, taint) for t in tolerations):
-            continue
-        run = False
-        if taint.get("effect") == "NoExecute":
-            keep = False
+    taints = node_spec_of(node).get("taints")
+    # upstream: an untolerated NoSchedule or NoExecute taint keeps a new pod off, only an
+    # untolerated NoExecute one evicts a running pod.
+    run = untolerated_taint(taints, tolerations, _hard) is None
+    keep = run or untolerated_taint(taints, tolerations, _no_execute) is None
     return run, keep
 
 
-def pinned_spec(spec: dict[str, Any], node_name: str) -> dict[str, Any]:
+def _hard(taint: Taint) -> bool:
+    return taint.effect in (NO_SCHEDULE, NO_EXECUTE)
+
+
+def _no_execute(taint: Taint) -> bool:
+    return taint.effect == NO_EXECUTE
+
+
+def pinned_spec(spec: PodSpec, node_name: str) -> PodSpec:
     """The pod spec for one node: automatic tolerations, and required node affinity replaced by
     the node's name (upstream ``ReplaceDaemonSetPodNodeNameNodeAffinity``)."""
     pinned = copy.deepcopy(spec)
@@ -133,9 +88,9 @@ def pinned_spec(spec: dict[str, Any], node_name: str) -> dict[str, Any]:
     return pinned
 
 
-def target_node(pod: dict[str, Any]) -> str | None:
+def target_node(pod: Mapping[str, Any]) -> str | None:
     """Where a daemon pod is or will be: its nodeName, else the node its affinity pins."""
-    spec = pod.get("spec") or {}
+    spec = pod_spec_of(pod)
     if spec.get("nodeName"):
         return str(spec["nodeName"])
     required = (((spec.get("affinity") or {}).get("nodeAffinity") or {})

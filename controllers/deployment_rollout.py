@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from controllers.pod_state import parse_time
+from apis.meta import parse_time
 
 DESIRED_REPLICAS_ANNOTATION = "deployment.kubernetes.io/desired-replicas"
 MAX_REPLICAS_ANNOTATION = "deployment.kubernetes.io/max-replicas"

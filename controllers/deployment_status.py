@@ -15,9 +15,8 @@ import copy
 from datetime import UTC, datetime
 from typing import Any
 
-from apis.meta import now_rfc3339
+from apis.meta import now_rfc3339, parse_time
 from controllers.deployment_rollout import max_unavailable, name_of, spec_replicas
-from controllers.pod_state import parse_time
 
 PROGRESSING = "Progressing"
 AVAILABLE = "Available"

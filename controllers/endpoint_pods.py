@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from apis.selectors import LabelSelector, label_selector_from_set
+from apis.wire_types import meta_of, pod_spec_of
 from client.cache import ObjectKey
 from client.informer_factory import InformerView
 from client.resources import ALL_TENANTS, ResourceRef
@@ -38,20 +40,23 @@ def pod_key(pod: dict[str, Any]) -> list[PodKey]:
     return [PodKey(key.tenant, key.namespace, key.name)]
 
 
+# Both controllers stamp the time of the change that triggered their write (upstream annotation).
+TRIGGER_TIME = "endpoints.kubernetes.io/last-change-trigger-time"
+
+
 def pod_reference_value(tenant: str, namespace: str, name: str) -> str:
     """Index value that files an Endpoints/EndpointSlice under each pod it names."""
     return f"{tenant}/{namespace}/{name}"
 
 
-def selector_of(service: dict[str, Any]) -> dict[str, str] | None:
+def selector_of(service: dict[str, Any]) -> LabelSelector | None:
     """The Service's pod selector, or None when it has none (its endpoints are someone else's)."""
     selector = (service.get("spec") or {}).get("selector")
-    return dict(selector) if isinstance(selector, dict) and selector else None
+    return label_selector_from_set(selector) if isinstance(selector, dict) and selector else None
 
 
-def selects(selector: dict[str, str], pod: dict[str, Any]) -> bool:
-    labels = (pod.get("metadata") or {}).get("labels") or {}
-    return all(labels.get(key) == value for key, value in selector.items())
+def selects(selector: LabelSelector, pod: dict[str, Any]) -> bool:
+    return selector.matches(meta_of(pod).get("labels"))
 
 
 def is_candidate(pod: dict[str, Any], *, include_terminating: bool) -> bool:
@@ -116,6 +121,19 @@ def hostname_for(pod: dict[str, Any], service: dict[str, Any]) -> str | None:
     if spec.get("hostname") and spec.get("subdomain") == (service.get("metadata") or {}).get("name"):
         return str(spec["hostname"])
     return None
+
+
+def placement(pod: dict[str, Any], service: dict[str, Any]) -> dict[str, str]:
+    """The ``nodeName`` and ``hostname`` an endpoint address (Endpoints) or endpoint
+    (EndpointSlice) carries for ``pod``, each only when set."""
+    fields = {}
+    node = pod_spec_of(pod).get("nodeName")
+    if node:
+        fields["nodeName"] = node
+    hostname = hostname_for(pod, service)
+    if hostname:
+        fields["hostname"] = hostname
+    return fields
 
 
 def is_headless(service: dict[str, Any]) -> bool:

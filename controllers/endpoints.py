@@ -16,6 +16,7 @@ from collections.abc import Hashable
 from typing import Any
 
 from apis.meta import now_rfc3339
+from apis.selectors import LabelSelector
 from client.cache import ObjectKey, by_namespace, namespace_index_value
 from client.controller import Controller, Watch
 from client.errors import NotFound
@@ -24,10 +25,11 @@ from client.resources import ALL_TENANTS, ResourceRef
 from controllers.endpoint_pods import (
     SERVICES_BY_NAMESPACE,
     SERVICES_VIEW,
+    TRIGGER_TIME,
     PodKey,
     endpoint_port,
-    hostname_for,
     is_candidate,
+    placement,
     pod_key,
     pod_reference_value,
     resolve_target_port,
@@ -45,7 +47,6 @@ log = logging.getLogger(__name__)
 ENDPOINTS = ResourceRef("", "v1", "endpoints", "Endpoints")
 ENDPOINTS_VIEW = InformerView(ENDPOINTS, tenant=ALL_TENANTS)
 ENDPOINTS_BY_POD = "endpoints/by-pod"
-TRIGGER_TIME = "endpoints.kubernetes.io/last-change-trigger-time"
 
 
 def pods_named(endpoints: dict[str, Any]) -> list[str]:
@@ -59,7 +60,7 @@ def pods_named(endpoints: dict[str, Any]) -> list[str]:
 
 def desired_subsets(service: dict[str, Any], pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The subsets for ``service`` over its namespace's ``pods``, repacked and sorted."""
-    selector = selector_of(service) or {}
+    selector = selector_of(service) or LabelSelector()
     spec = service.get("spec") or {}
     publish = bool(spec.get("publishNotReadyAddresses"))
     # resolved port list → (ready addresses, not-ready addresses)
@@ -91,12 +92,7 @@ def desired_subsets(service: dict[str, Any], pods: list[dict[str, Any]]) -> list
 def _address(pod: dict[str, Any], service: dict[str, Any]) -> dict[str, Any]:
     address: dict[str, Any] = {"ip": (pod.get("status") or {}).get("podIP"),
                                "targetRef": target_reference(pod)}
-    node = (pod.get("spec") or {}).get("nodeName")
-    if node:
-        address["nodeName"] = node
-    hostname = hostname_for(pod, service)
-    if hostname:
-        address["hostname"] = hostname
+    address.update(placement(pod, service))
     return address
 
 

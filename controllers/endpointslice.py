@@ -25,6 +25,7 @@ from client.resources import ALL_TENANTS, ResourceRef
 from controllers.endpoint_pods import (
     SERVICES_BY_NAMESPACE,
     SERVICES_VIEW,
+    TRIGGER_TIME,
     PodKey,
     pod_key,
     pod_reference_value,
@@ -41,7 +42,6 @@ ENDPOINT_SLICES = ResourceRef("discovery.k8s.io", "v1", "endpointslices", "Endpo
 ENDPOINT_SLICES_VIEW = InformerView(ENDPOINT_SLICES, tenant=ALL_TENANTS)
 SLICES_BY_SERVICE = "endpointslices/by-service"
 SLICES_BY_POD = "endpointslices/by-pod"
-TRIGGER_TIME = "endpoints.kubernetes.io/last-change-trigger-time"
 # A write the informer never shows (a lost event) stops holding syncs back after this long.
 _TRACKER_TIMEOUT_S = 10.0
 

@@ -18,10 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from apis.selectors import LabelSelector
 from controllers.endpoint_pods import (
     endpoint_port,
-    hostname_for,
     is_candidate,
+    placement,
     pod_ip,
     resolve_target_port,
     selector_of,
@@ -50,7 +51,7 @@ class SlicePlan:
 def desired_endpoints(service: dict[str, Any], pods: list[dict[str, Any]]
                       ) -> dict[tuple[str, PortsKey], dict[str, dict[str, Any]]]:
     """Endpoints by (address type, ports), each keyed by pod name."""
-    selector = selector_of(service) or {}
+    selector = selector_of(service) or LabelSelector()
     spec = service.get("spec") or {}
     families = list(spec.get("ipFamilies") or ["IPv4"])
     groups: dict[tuple[str, PortsKey], dict[str, dict[str, Any]]] = {}
@@ -80,12 +81,7 @@ def _endpoint(pod: dict[str, Any], service: dict[str, Any], address: str) -> dic
         "conditions": {"ready": ready, "serving": is_ready(pod), "terminating": terminating},
         "targetRef": target_reference(pod),
     }
-    node = (pod.get("spec") or {}).get("nodeName")
-    if node:
-        endpoint["nodeName"] = node
-    hostname = hostname_for(pod, service)
-    if hostname:
-        endpoint["hostname"] = hostname
+    endpoint.update(placement(pod, service))
     return endpoint
 
 

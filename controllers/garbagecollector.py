@@ -31,6 +31,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
+from apis.wire_types import OwnerReference, meta_of
 from client.cache import ObjectKey
 from client.controller import Controller, ControllerContext, Requeue
 from client.errors import ApiError, Conflict, NotFound
@@ -64,9 +65,9 @@ _BLOCKED_RECHECK_S = 5.0
 class Classified:
     """An object's owner references sorted as upstream's ``classifyReferences`` sorts them."""
 
-    solid: list[dict[str, Any]] = field(default_factory=list)
-    dangling: list[dict[str, Any]] = field(default_factory=list)
-    waiting: list[dict[str, Any]] = field(default_factory=list)  # owner deleting in foreground
+    solid: list[OwnerReference] = field(default_factory=list)
+    dangling: list[OwnerReference] = field(default_factory=list)
+    waiting: list[OwnerReference] = field(default_factory=list)  # owner deleting in foreground
 
 
 def deletion_policy(obj: dict[str, Any], classified: Classified, *, has_dependents: bool) -> str:
@@ -150,7 +151,7 @@ class GarbageCollector(Controller):
         obj = self.graph.last_state(GraphKey(resource.ref, key))
         if obj is None:
             return
-        metadata = obj.get("metadata") or {}
+        metadata = meta_of(obj)
         this = GraphKey(resource.ref, key)
         propagating = is_deleting_with(obj, FOREGROUND) or is_deleting_with(obj, ORPHAN)
         if event_type != "DELETED" and (metadata.get("ownerReferences") or propagating):
@@ -207,7 +208,7 @@ class GarbageCollector(Controller):
         """Upstream's ``classifyReferences``; None when a reference names a kind that can never own
         the dependent (upstream's ``namespacedOwnerOfClusterScopedObjectErr``)."""
         classified = Classified()
-        for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        for ref in meta_of(obj).get("ownerReferences") or []:
             owner_resource = self.graph.resource_for(ref)
             if owner_resource is None:
                 # A kind discovery does not serve (yet): never delete on a guess; look again later.
@@ -229,7 +230,7 @@ class GarbageCollector(Controller):
                 classified.solid.append(ref)
         return classified
 
-    async def _owner(self, owner_resource: GraphResource, place: OwnerPlace, ref: dict[str, Any],
+    async def _owner(self, owner_resource: GraphResource, place: OwnerPlace, ref: OwnerReference,
                      dependent: dict[str, Any]) -> dict[str, Any] | None:
         """The owner a reference names where the dependent may name it: from the graph, else
         confirmed by a live GET there (upstream ``isDangling``)."""
@@ -247,7 +248,7 @@ class GarbageCollector(Controller):
         await self._report_if_elsewhere_in_tenant(dependent, ref, place)
         return None
 
-    async def _report_if_elsewhere_in_tenant(self, dependent: dict[str, Any], ref: dict[str, Any],
+    async def _report_if_elsewhere_in_tenant(self, dependent: dict[str, Any], ref: OwnerReference,
                                              place: OwnerPlace) -> None:
         """Upstream reports an owner it observed in another namespace; we do so only inside the
         dependent's tenant (another tenant's objects must not show through)."""
@@ -258,7 +259,7 @@ class GarbageCollector(Controller):
         if str(where.get("tenant") or "") == place.tenant and not place.holds(found[1]):
             await self._report_invalid(dependent, ref)
 
-    async def _report_invalid(self, dependent: dict[str, Any], ref: dict[str, Any], *,
+    async def _report_invalid(self, dependent: dict[str, Any], ref: OwnerReference, *,
                               outside_tenant: bool = False) -> None:
         message = invalid_reference_message(ref, dependent, outside_tenant=outside_tenant)
         log.info("garbage collector: %s %s: %s", dependent.get("kind"), ObjectKey.of(dependent), message)

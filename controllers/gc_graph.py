@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from apis.meta import split_api_version
+from apis.wire_types import OwnerReference, meta_of
 from client.cache import ObjectKey
 from client.informer import Informer
 from client.resources import ALL_TENANTS, ResourceRef
@@ -69,15 +71,13 @@ def uid_of(obj: dict[str, Any]) -> list[str]:
     return [str(uid)] if uid else []
 
 
-def reference_to(obj: dict[str, Any], owner_uid: str) -> dict[str, Any] | None:
+def reference_to(obj: Mapping[str, Any], owner_uid: str) -> OwnerReference | None:
     """The ownerReference of ``obj`` that names ``owner_uid``."""
-    return next((r for r in (obj.get("metadata") or {}).get("ownerReferences") or []
-                 if r.get("uid") == owner_uid), None)
+    return next((r for r in meta_of(obj).get("ownerReferences") or [] if r.get("uid") == owner_uid), None)
 
 
-def owner_uids(obj: dict[str, Any]) -> list[str]:
-    return [str(ref["uid"]) for ref in (obj.get("metadata") or {}).get("ownerReferences") or []
-            if ref.get("uid")]
+def owner_uids(obj: Mapping[str, Any]) -> list[str]:
+    return [str(ref["uid"]) for ref in meta_of(obj).get("ownerReferences") or [] if ref.get("uid")]
 
 
 async def discover_graph_resources(client: ApiClient) -> list[GraphResource]:
@@ -95,7 +95,7 @@ async def discover_graph_resources(client: ApiClient) -> list[GraphResource]:
 
 
 def _deletable(resource_list: dict[str, Any]) -> Iterable[GraphResource]:
-    group, _, version = str(resource_list.get("groupVersion") or "").rpartition("/")
+    group, version = split_api_version(str(resource_list.get("groupVersion") or ""))
     for entry in resource_list.get("resources") or []:
         name = str(entry.get("name") or "")
         verbs = set(entry.get("verbs") or ())
@@ -155,11 +155,10 @@ class ObjectGraph:
         entry = self._informers.get(ref)
         return entry[0] if entry else None
 
-    def resource_for(self, ref: dict[str, Any]) -> GraphResource | None:
+    def resource_for(self, ref: OwnerReference) -> GraphResource | None:
         """The followed resource of an ownerReference's apiVersion and kind (any version of the
         group: all versions of a group share one storage)."""
-        api_version = str(ref.get("apiVersion") or "")
-        group = api_version.rpartition("/")[0] if "/" in api_version else ""
+        group = split_api_version(str(ref.get("apiVersion") or ""))[0]
         return self._by_kind.get((group, str(ref.get("kind") or "")))
 
     def get(self, key: GraphKey) -> dict[str, Any] | None:
@@ -185,7 +184,7 @@ class ObjectGraph:
         return next((obj for obj in found if place.holds(obj)), None)
 
     def owner_of(self, dependent: GraphResource, obj: dict[str, Any],
-                 ref: dict[str, Any]) -> tuple[GraphResource, dict[str, Any]] | None:
+                 ref: OwnerReference) -> tuple[GraphResource, dict[str, Any]] | None:
         """The owner ``ref`` names, from the graph, if it is in the dependent's scope."""
         owner = self.resource_for(ref)
         if owner is None:

@@ -27,6 +27,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from apis.wire_types import OwnerReference
+
 SYSTEM_TENANT = "system"
 INVALID_NAMESPACE_REASON = "OwnerRefInvalidNamespace"
 
@@ -76,7 +78,7 @@ def owner_place(dependent: Scoped, dependent_obj: dict[str, Any], owner: Scoped)
     return OwnerPlace("", "")
 
 
-def invalid_reference_message(ref: dict[str, Any], dependent_obj: dict[str, Any], *,
+def invalid_reference_message(ref: OwnerReference, dependent_obj: dict[str, Any], *,
                               outside_tenant: bool = False) -> str:
     """Upstream's OwnerRefInvalidNamespace message (``reportInvalidNamespaceOwnerRef``); a
     cluster-scoped owner named from inside a tenant is said not to exist in that tenant."""

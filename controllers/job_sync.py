@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from apis.meta import now_rfc3339
+from apis.meta import now_rfc3339, parse_time
 from controllers.job_pods import PodCensus, completion_index, format_intervals, parse_intervals
-from controllers.pod_state import parse_time, pods_to_delete
+from controllers.pod_state import pods_to_delete
 
 EventSpec = tuple[Literal["Normal", "Warning"], str, str]
 _FINAL = ("Complete", "Failed")

@@ -1,54 +1,26 @@
 """Taints and tolerations as the node lifecycle controller needs them: pure functions on JSON.
 
-Upstream's ``k8s.io/api/core/v1`` helpers (``Toleration.ToleratesTaint``, ``GetMatchingTolerations``,
-``getMinTolerationTime`` in the taint eviction controller) decide whether and for how long a pod
-may stay on a node carrying a ``NoExecute`` taint. Kept apart from the controller so they can be
-unit-tested without a server, and so the scheduler's filters may use the same rules.
+Upstream's taint eviction controller (``GetMatchingTolerations``, ``getMinTolerationTime``)
+decides for how long a pod may stay on a node carrying a ``NoExecute`` taint; whether a
+toleration matches a taint at all is the shared rule of `apis.tolerations`. Kept apart from the
+controller so they can be unit-tested without a server.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from apis.meta import now_rfc3339, parse_time
+from apis.tolerations import NO_EXECUTE, NO_SCHEDULE, tolerates
+from apis.wire_types import TaintJSON, pod_spec_of
+
 UNREACHABLE_TAINT_KEY = "node.kubernetes.io/unreachable"
 NOT_READY_TAINT_KEY = "node.kubernetes.io/not-ready"
-NO_EXECUTE = "NoExecute"
-NO_SCHEDULE = "NoSchedule"
 
 
-def rfc3339(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_rfc3339(text: object) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    for layout in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ"):
-        try:
-            return datetime.strptime(text, layout).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    return None
-
-
-def tolerates(toleration: dict[str, Any], taint: dict[str, Any]) -> bool:
-    """Upstream ``Toleration.ToleratesTaint``: empty effect matches every effect, an empty key with
-    operator Exists matches every taint, Equal (the default operator) compares values."""
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    if key and key != taint.get("key"):
-        return False
-    operator = toleration.get("operator") or "Equal"
-    if operator == "Exists":
-        return True
-    return operator == "Equal" and (toleration.get("value") or "") == (taint.get("value") or "")
-
-
-def toleration_seconds(pod: dict[str, Any], taint: dict[str, Any], *, default_seconds: int) -> float | None:
+def toleration_seconds(pod: Mapping[str, Any], taint: TaintJSON, *, default_seconds: int) -> float | None:
     """How long ``pod`` may keep running on a node with NoExecute ``taint``: None = forever.
 
     A pod without a matching toleration gets ``default_seconds``: upstream's DefaultTolerationSeconds
@@ -56,40 +28,40 @@ def toleration_seconds(pod: dict[str, Any], taint: dict[str, Any], *, default_se
     (300 s), and our server does not add it, so the controller applies the same default. Among
     several matching tolerations the shortest bound wins (``getMinTolerationTime``).
     """
-    matching = [t for t in ((pod.get("spec") or {}).get("tolerations") or []) if tolerates(t, taint)]
+    matching = [t for t in pod_spec_of(pod).get("tolerations") or [] if tolerates(t, taint)]
     if not matching:
         return float(default_seconds)
     bounds = [t.get("tolerationSeconds") for t in matching]
-    if any(b is None for b in bounds):
-        finite = [float(b) for b in bounds if b is not None]
+    finite = [float(b) for b in bounds if b is not None]
+    if len(finite) < len(bounds):  # some toleration has no bound
         return min(finite) if finite else None
-    return max(0.0, min(float(b) for b in bounds))
+    return max(0.0, min(finite))
 
 
-def find_taint(taints: Iterable[dict[str, Any]], key: str, effect: str) -> dict[str, Any] | None:
+def find_taint(taints: Iterable[TaintJSON], key: str, effect: str) -> TaintJSON | None:
     return next((t for t in taints if t.get("key") == key and t.get("effect") == effect), None)
 
 
-def with_unreachable_taints(taints: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+def with_unreachable_taints(taints: list[TaintJSON], now: datetime) -> list[TaintJSON]:
     """``taints`` plus unreachable NoSchedule and NoExecute (timeAdded now); a not-ready taint of
     the same effect is swapped out, as upstream swaps them when the node's state changes."""
     kept = [t for t in taints if t.get("key") != NOT_READY_TAINT_KEY]
     if find_taint(kept, UNREACHABLE_TAINT_KEY, NO_SCHEDULE) is None:
         kept.append({"key": UNREACHABLE_TAINT_KEY, "effect": NO_SCHEDULE})
     if find_taint(kept, UNREACHABLE_TAINT_KEY, NO_EXECUTE) is None:
-        kept.append({"key": UNREACHABLE_TAINT_KEY, "effect": NO_EXECUTE, "timeAdded": rfc3339(now)})
+        kept.append({"key": UNREACHABLE_TAINT_KEY, "effect": NO_EXECUTE, "timeAdded": now_rfc3339(now)})
     return kept
 
 
-def without_unreachable_taints(taints: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def without_unreachable_taints(taints: list[TaintJSON]) -> list[TaintJSON]:
     return [t for t in taints if t.get("key") != UNREACHABLE_TAINT_KEY]
 
 
-def eviction_due(pod: dict[str, Any], taint: dict[str, Any], *, default_seconds: int,
+def eviction_due(pod: Mapping[str, Any], taint: TaintJSON, *, default_seconds: int,
                  now: datetime) -> datetime | None:
     """When ``pod`` is to be evicted because of NoExecute ``taint`` (None: never)."""
     seconds = toleration_seconds(pod, taint, default_seconds=default_seconds)
     if seconds is None:
         return None
-    added = parse_rfc3339(taint.get("timeAdded")) or now
+    added = parse_time(taint.get("timeAdded")) or now
     return datetime.fromtimestamp(added.timestamp() + seconds, UTC)

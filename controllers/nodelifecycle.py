@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from apis.meta import now_rfc3339
+from apis.tolerations import NO_EXECUTE
+from apis.wire_types import Condition, TaintJSON, node_status_of
 from client.cache import ObjectKey
 from client.controller import Controller, ControllerContext, Requeue, Watch
 from client.errors import Conflict, NotFound
@@ -74,15 +77,15 @@ class _Health:
     probed_at: float
 
 
-def ready_condition(node: dict[str, Any]) -> dict[str, Any] | None:
-    conditions = (node.get("status") or {}).get("conditions") or []
+def ready_condition(node: Mapping[str, Any]) -> Condition | None:
+    conditions = node_status_of(node).get("conditions") or []
     return next((c for c in conditions if c.get("type") == "Ready"), None)
 
 
-def conditions_unknown(conditions: list[dict[str, Any]], now: str) -> list[dict[str, Any]]:
+def conditions_unknown(conditions: list[Condition], now: str) -> list[Condition]:
     """Upstream's ``tryUpdateNodeHealth`` for a silent kubelet: every monitored condition becomes
     Unknown; a Ready condition the kubelet never posted is added as never updated."""
-    updated = [dict(c) for c in conditions]
+    updated = [c.copy() for c in conditions]
     for kind in _MONITORED_CONDITIONS:
         current = next((c for c in updated if c.get("type") == kind), None)
         if current is None:
@@ -92,8 +95,8 @@ def conditions_unknown(conditions: list[dict[str, Any]], now: str) -> list[dict[
                                 "message": "Kubelet never posted node status.", "lastTransitionTime": now})
             continue
         if current.get("status") != "Unknown":
-            current.update(status="Unknown", reason="NodeStatusUnknown",
-                           message="Kubelet stopped posting node status.", lastTransitionTime=now)
+            current.update({"status": "Unknown", "reason": "NodeStatusUnknown",
+                            "message": "Kubelet stopped posting node status.", "lastTransitionTime": now})
     return updated
 
 
@@ -159,7 +162,7 @@ class NodeLifecycleController(Controller):
         now = datetime.now(UTC)
         status = node.get("status") or {}
         conditions = status.get("conditions") or []
-        updated = conditions_unknown(conditions, node_taints.rfc3339(now))
+        updated = conditions_unknown(conditions, now_rfc3339(now))
         if updated != conditions:
             node = await self._write(node, {**node, "status": {**status, "conditions": updated}}, "status")
             log.info("node %s: kubelet stopped posting status; Ready=Unknown", name)
@@ -173,7 +176,7 @@ class NodeLifecycleController(Controller):
             log.info("node %s: tainted %s", name, node_taints.UNREACHABLE_TAINT_KEY)
         return node
 
-    async def _put_taints(self, node: dict[str, Any], taints: list[dict[str, Any]]) -> dict[str, Any]:
+    async def _put_taints(self, node: dict[str, Any], taints: list[TaintJSON]) -> dict[str, Any]:
         spec = {**(node.get("spec") or {}), "taints": taints}
         if not taints:
             spec.pop("taints")
@@ -188,7 +191,7 @@ class NodeLifecycleController(Controller):
 
     async def _mark_pods_not_ready(self, node_name: str) -> None:
         """Upstream ``MarkPodsNotReady``: a pod on a silent node is not serving anything we know of."""
-        now = node_taints.rfc3339(datetime.now(UTC))
+        now = now_rfc3339()
         for pod in self.informer(PODS_VIEW).by_index(POD_BY_NODE_INDEX, node_name):
             status = pod.get("status") or {}
             conditions = [dict(c) for c in status.get("conditions") or []]
@@ -205,7 +208,7 @@ class NodeLifecycleController(Controller):
     async def _evict_pods(self, node: dict[str, Any]) -> float | None:
         """Deletes the node's pods whose toleration ran out; answers seconds to the next one due."""
         taint = node_taints.find_taint((node.get("spec") or {}).get("taints") or [],
-                                       node_taints.UNREACHABLE_TAINT_KEY, node_taints.NO_EXECUTE)
+                                       node_taints.UNREACHABLE_TAINT_KEY, NO_EXECUTE)
         if taint is None:
             return None
         now = datetime.now(UTC)

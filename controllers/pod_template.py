@@ -12,10 +12,12 @@ the struct; we hash canonical JSON (sorted keys), which is stable for the same t
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
+from apis.wire_types import ObjectMeta, Pod, meta_of, pod_spec_of, pod_template_of
 from controllers.workload_objects import owner_reference
 
 _FNV32_OFFSET_BASIS = 0x811C9DC5
@@ -77,23 +79,23 @@ def _without_hash_label(template: dict[str, Any]) -> dict[str, Any]:
     return copied
 
 
-def pod_from_template(owner: dict[str, Any], *, api_version: str, kind: str,
-                      template: dict[str, Any] | None = None, name: str | None = None,
-                      extra_labels: dict[str, str] | None = None) -> dict[str, Any]:
+def pod_from_template(owner: Mapping[str, Any], *, api_version: str, kind: str,
+                      template: Mapping[str, Any] | None = None, name: str | None = None,
+                      extra_labels: dict[str, str] | None = None) -> Pod:
     """A Pod body for ``owner``: generated name ``<owner>-`` unless ``name`` is given."""
-    template = template if template is not None else ((owner.get("spec") or {}).get("template") or {})
-    template_meta = template.get("metadata") or {}
-    owner_meta = owner.get("metadata") or {}
-    metadata: dict[str, Any] = {
+    template = template if template is not None else pod_template_of(owner)
+    template_meta = meta_of(template)
+    metadata: ObjectMeta = {
         "labels": {**(template_meta.get("labels") or {}), **(extra_labels or {})},
         "ownerReferences": [owner_reference(owner, api_version=api_version, kind=kind)],
     }
     if name:
         metadata["name"] = name
     else:
-        metadata["generateName"] = f"{owner_meta.get('name', '')}-"
-    for field in ("annotations", "finalizers"):
-        if template_meta.get(field):
-            metadata[field] = copy.deepcopy(template_meta[field])
+        metadata["generateName"] = f"{meta_of(owner).get('name', '')}-"
+    if template_meta.get("annotations"):
+        metadata["annotations"] = copy.deepcopy(template_meta["annotations"])
+    if template_meta.get("finalizers"):
+        metadata["finalizers"] = copy.deepcopy(template_meta["finalizers"])
     return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata,
-            "spec": copy.deepcopy(template.get("spec") or {})}
+            "spec": copy.deepcopy(pod_spec_of(template))}

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from apis.meta import now_rfc3339
+from apis.wire_types import Pod
 from client.cache import ObjectKey
 from client.controller import Controller, ControllerContext, Requeue
 from client.errors import ApiError, Conflict, NotFound
@@ -166,7 +167,7 @@ class ReplicaSyncController(Controller):
             done += size
             batch *= 2
 
-    async def _create_one(self, owner: dict[str, Any], body: dict[str, Any], tenant: str,
+    async def _create_one(self, owner: dict[str, Any], body: Pod, tenant: str,
                           namespace: str) -> dict[str, Any]:
         async with self._writes:
             try:

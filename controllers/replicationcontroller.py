@@ -9,9 +9,9 @@ the template labels). Pods get ``v1``/``ReplicationController`` controller refer
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
+from apis.selectors import label_selector_from_set
 from client.controller import Watch
 from controllers.registry import REGISTRY
 from controllers.replica_sync import ReplicaKind, ReplicaSyncController, Selects
@@ -30,12 +30,7 @@ def equality_selector_of(owner: dict[str, Any]) -> Selects | None:
     raw = (owner.get("spec") or {}).get("selector")
     if not isinstance(raw, dict) or not raw:
         return None
-    wanted = {str(k): str(v) for k, v in raw.items()}
-
-    def selects(labels: Mapping[str, str]) -> bool:
-        return all(labels.get(k) == v for k, v in wanted.items())
-
-    return selects
+    return label_selector_from_set(raw).matches
 
 
 REPLICATION_CONTROLLER_KIND = ReplicaKind(REPLICATION_CONTROLLERS, REPLICATION_CONTROLLERS_VIEW, "v1",

@@ -16,6 +16,7 @@ import copy
 import re
 from typing import Any
 
+from apis.wire_types import Pod
 from controllers.pod_template import pod_from_template, template_hash, without_nulls
 from controllers.workload_objects import owner_reference
 
@@ -65,7 +66,7 @@ def template_of_revision(revision: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def stateful_pod(sts: dict[str, Any], ordinal: int, *, template: dict[str, Any],
-                 revision: str) -> dict[str, Any]:
+                 revision: str) -> Pod:
     """Pod ``<sts>-<ordinal>`` from ``template``, labelled with its identity and revision."""
     sts_name = sts["metadata"]["name"]
     name = f"{sts_name}-{ordinal}"

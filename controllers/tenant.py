@@ -25,6 +25,7 @@ from typing import Any
 
 from apis.meta import now_rfc3339
 from apis.tenant_status import CREATE_FAILED, DEFAULTS_CREATED, initialized_condition, with_condition
+from apis.wire_types import Condition
 from client.cache import ObjectKey, by_tenant
 from client.controller import Controller, Requeue, Watch
 from client.errors import AlreadyExists, ApiError, Conflict, NotFound
@@ -122,7 +123,7 @@ class TenantController(Controller):
         await self._set_initialized(tenant, initialized_condition(
             True, reason=DEFAULTS_CREATED, message=f"created {made}", now=now_rfc3339()))
 
-    async def _set_initialized(self, tenant: dict[str, Any], condition: dict[str, Any]) -> None:
+    async def _set_initialized(self, tenant: dict[str, Any], condition: Condition) -> None:
         """Writes the condition through ``tenants/{name}/status`` unless the tenant has it already."""
         status = tenant.get("status") or {}
         conditions = with_condition(status.get("conditions"), condition)

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from apis.meta import split_api_version
 from client.errors import Forbidden, NotFound
 from client.resources import NAMESPACES, ResourceRef
 from client.rest import ApiClient
@@ -54,7 +55,7 @@ async def discover_tenanted_resources(client: ApiClient) -> list[TenantedResourc
 
 
 def _tenanted(resource_list: dict[str, Any]) -> Iterable[TenantedResource]:
-    group, _, version = str(resource_list.get("groupVersion") or "").rpartition("/")
+    group, version = split_api_version(str(resource_list.get("groupVersion") or ""))
     for entry in resource_list.get("resources") or []:
         name = str(entry.get("name") or "")
         verbs = frozenset(entry.get("verbs") or ())

@@ -89,8 +89,3 @@ class Expectations:
         for child in pending.adds | pending.deletes:
             if self._owner_of.get(child) == owner:
                 del self._owner_of[child]
-
-    def outstanding(self, owner: Hashable) -> tuple[int, int]:
-        """(creations, deletions) still awaited, for logs and tests."""
-        pending = self._by_owner.get(owner)
-        return (len(pending.adds), len(pending.deletes)) if pending else (0, 0)

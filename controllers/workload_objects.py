@@ -10,9 +10,10 @@ Arktos adds ``hashKey`` to an OwnerReference: it is the owner's ``metadata.hashK
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from typing import Any
 
+from apis.wire_types import OwnerReference, meta_of
 from client.cache import ObjectKey
 from client.informer_factory import InformerView
 from client.resources import ALL_TENANTS, ResourceRef
@@ -41,13 +42,13 @@ BY_NAMESPACE = "workloads/namespace"
 BY_CONTROLLER_UID = "workloads/controller-uid"
 
 
-def namespace_of(obj: dict[str, Any]) -> list[str]:
+def namespace_of(obj: Mapping[str, Any]) -> list[str]:
     """Index value ``tenant/namespace``: a namespace name alone is ambiguous across tenants."""
-    metadata = obj.get("metadata") or {}
+    metadata = meta_of(obj)
     return [f"{metadata.get('tenant') or ''}/{metadata.get('namespace') or ''}"]
 
 
-def controller_uid_of(obj: dict[str, Any]) -> list[str]:
+def controller_uid_of(obj: Mapping[str, Any]) -> list[str]:
     """Index value: the uid of the object's controller (none for orphans)."""
     ref = controller_ref(obj)
     return [str(ref["uid"])] if ref and ref.get("uid") else []
@@ -56,29 +57,29 @@ def controller_uid_of(obj: dict[str, Any]) -> list[str]:
 CHILD_INDEXERS = {BY_NAMESPACE: namespace_of, BY_CONTROLLER_UID: controller_uid_of}
 
 
-def controller_ref(obj: dict[str, Any]) -> dict[str, Any] | None:
+def controller_ref(obj: Mapping[str, Any]) -> OwnerReference | None:
     """The ownerReference with ``controller: true``, as upstream's ``GetControllerOf``."""
-    for ref in (obj.get("metadata") or {}).get("ownerReferences") or ():
+    for ref in meta_of(obj).get("ownerReferences") or ():
         if isinstance(ref, dict) and ref.get("controller"):
             return ref
     return None
 
 
-def owner_key_of_kind(kind: str, obj: dict[str, Any]) -> list[Hashable]:
+def owner_key_of_kind(kind: str, obj: Mapping[str, Any]) -> list[Hashable]:
     """The key of ``obj``'s controller when it is a ``kind`` (same tenant and namespace)."""
     ref = controller_ref(obj)
     if ref is None or ref.get("kind") != kind:
         return []
-    metadata = obj.get("metadata") or {}
+    metadata = meta_of(obj)
     return [ObjectKey(str(metadata.get("tenant") or ""), str(metadata.get("namespace") or ""),
                       str(ref.get("name") or ""))]
 
 
-def owner_reference(owner: dict[str, Any], *, api_version: str, kind: str) -> dict[str, Any]:
+def owner_reference(owner: Mapping[str, Any], *, api_version: str, kind: str) -> OwnerReference:
     """The controller reference a child gets: blocks its owner's foreground deletion, carries
     Arktos's ``hashKey`` (the owner's ``metadata.hashKey``)."""
-    metadata = owner.get("metadata") or {}
-    ref: dict[str, Any] = {"apiVersion": api_version, "kind": kind, "name": metadata.get("name", ""),
+    metadata = meta_of(owner)
+    ref: OwnerReference = {"apiVersion": api_version, "kind": kind, "name": metadata.get("name", ""),
                            "uid": metadata.get("uid", ""), "controller": True,
                            "blockOwnerDeletion": True}
     if metadata.get("hashKey") is not None:
@@ -86,17 +87,11 @@ def owner_reference(owner: dict[str, Any], *, api_version: str, kind: str) -> di
     return ref
 
 
-def object_location(obj: dict[str, Any]) -> tuple[str, str]:
+def object_location(obj: Mapping[str, Any]) -> tuple[str, str]:
     """``(tenant, namespace)`` of a namespaced object, for long-path writes."""
-    metadata = obj.get("metadata") or {}
+    metadata = meta_of(obj)
     return str(metadata.get("tenant") or "system"), str(metadata.get("namespace") or "default")
 
 
-def is_being_deleted(obj: dict[str, Any]) -> bool:
-    return bool((obj.get("metadata") or {}).get("deletionTimestamp"))
-
-
-def children_in_namespace(objects: list[dict[str, Any]], owner: dict[str, Any]) -> list[dict[str, Any]]:
-    """Filters ``objects`` (already from the owner's namespace) to those it controls."""
-    uid = (owner.get("metadata") or {}).get("uid")
-    return [o for o in objects if (controller_ref(o) or {}).get("uid") == uid]
+def is_being_deleted(obj: Mapping[str, Any]) -> bool:
+    return bool(meta_of(obj).get("deletionTimestamp"))

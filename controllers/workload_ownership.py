@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from apis.wire_types import OwnerReference, meta_of
 from client.errors import ApiError, Conflict, NotFound
 from client.resources import ResourceRef
 from client.rest import ApiClient
@@ -37,11 +38,11 @@ class Ownership:
 
     @property
     def uid(self) -> str:
-        return str((self.owner.get("metadata") or {}).get("uid") or "")
+        return str(meta_of(self.owner).get("uid") or "")
 
 
-def labels_of(obj: dict[str, Any]) -> dict[str, str]:
-    return dict((obj.get("metadata") or {}).get("labels") or {})
+def labels_of(obj: Mapping[str, Any]) -> dict[str, str]:
+    return dict(meta_of(obj).get("labels") or {})
 
 
 async def claim(client: ApiClient, child_ref: ResourceRef, ownership: Ownership,
@@ -83,7 +84,7 @@ async def claim(client: ApiClient, child_ref: ResourceRef, ownership: Ownership,
 
 async def _adopt(client: ApiClient, child_ref: ResourceRef, ownership: Ownership,
                  child: dict[str, Any]) -> dict[str, Any] | None:
-    metadata = child.get("metadata") or {}
+    metadata = meta_of(child)
     refs = [r for r in metadata.get("ownerReferences") or () if isinstance(r, dict)]
     refs.append(owner_reference(ownership.owner, api_version=ownership.api_version, kind=ownership.kind))
     patched = await _patch_owner_references(client, child_ref, child, refs)
@@ -95,7 +96,7 @@ async def _adopt(client: ApiClient, child_ref: ResourceRef, ownership: Ownership
 
 async def _release(client: ApiClient, child_ref: ResourceRef, ownership: Ownership,
                    child: dict[str, Any]) -> None:
-    metadata = child.get("metadata") or {}
+    metadata = meta_of(child)
     refs = [r for r in metadata.get("ownerReferences") or ()
             if isinstance(r, dict) and r.get("uid") != ownership.uid]
     if await _patch_owner_references(client, child_ref, child, refs) is not None:
@@ -104,11 +105,11 @@ async def _release(client: ApiClient, child_ref: ResourceRef, ownership: Ownersh
 
 
 async def _patch_owner_references(client: ApiClient, child_ref: ResourceRef, child: dict[str, Any],
-                                  refs: list[dict[str, Any]]) -> dict[str, Any] | None:
+                                  refs: list[OwnerReference]) -> dict[str, Any] | None:
     """Replaces the child's ownerReferences, pinned to the version we decided on (upstream pins
     the uid; the resourceVersion also refuses a change made meanwhile). None when it lost a race:
     the informer event that follows brings the owner back to decide again."""
-    metadata = child.get("metadata") or {}
+    metadata = meta_of(child)
     tenant, namespace = object_location(child)
     patch = {"metadata": {"ownerReferences": refs, "resourceVersion": metadata.get("resourceVersion"),
                           "uid": metadata.get("uid")}}

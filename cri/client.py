@@ -195,14 +195,6 @@ class CriClient:
             image=pb.ImageSpec(image=image), sandbox_config=sandbox_config), deadline)
         return str(reply.image_ref)
 
-    async def remove_image(self, image: str) -> None:
-        await self._call("RemoveImage", self._images.RemoveImage,
-                         pb.RemoveImageRequest(image=pb.ImageSpec(image=image)))
-
-    async def image_fs_info(self) -> list[pb.FilesystemUsage]:
-        reply = await self._call("ImageFsInfo", self._images.ImageFsInfo, pb.ImageFsInfoRequest())
-        return list(reply.image_filesystems)
-
     # ---- Arktos VM runtime (VmService; containerd answers UNIMPLEMENTED) ----
 
     async def reboot_vm(self, container_id: str, delay_seconds: int = 0) -> None:

@@ -1,6 +1,6 @@
 """The annotation keys through which a VM's settings travel on CRI ``ContainerConfig``/``ContainerStatus``.
 
-The CRI has no fields for a guest's public key or user data, so the kubelet (``kubelet.vm_specs``)
+The CRI has no fields for a guest's public key or user data, so the kubelet (``kubelet.vm.specs``)
 puts ``spec.virtualMachine`` into container annotations and the VM runtime (``vmruntime``) reads
 them back — the way Arktos's own runtime received them. They live in ``cri``, the CRI vocabulary both
 components build on, so neither imports the other and the names cannot drift. ``ContainerStatus``

@@ -33,7 +33,7 @@ import cri, vmruntime
 for package in (cri, vmruntime):
     for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
         importlib.import_module(info.name)
-import kubelet.cri_runtime, kubelet.vm_cri_runtime
+import kubelet.cri_runtime, kubelet.vm.cri_runtime
 """
 
 IMPORT_STUBS_FROM = """

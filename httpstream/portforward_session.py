@@ -22,9 +22,6 @@ from httpstream.spdy_connection import ByteWriter, SpdyConnection, SpdyStream
 from httpstream.spdy_frames import ByteReader
 from httpstream.websocket_transport import WebSocketByteStream, WebSocketLike, receive_binary
 
-# Upstream pairs a request's two streams within this many seconds or rejects the request.
-STREAM_PAIR_TIMEOUT = 30.0
-
 
 class PortForwardStream:
     """One forwarded connection: bytes to and from `port`, plus a way to report a failure."""

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from apis.images import default_pull_policy
 from cri.client import CriClient
 from cri.errors import CriError, NotFound, Unavailable
 from cri.stubs import pb
@@ -67,14 +68,6 @@ def _seconds(nanos: int) -> float:
 def _upstream_error(error: CriError) -> str:
     """The message upstream shows for a failed CRI call (a gRPC status's text)."""
     return f"rpc error: code = {error.code.title().replace('_', '')} desc = {error.message}"
-
-
-def _default_pull_policy(image: str) -> str:
-    """An empty policy defaults as the API does: Always for ``:latest`` or untagged, else IfNotPresent."""
-    last = image.rsplit("/", 1)[-1]
-    if "@" in last:
-        return "IfNotPresent"
-    return "Always" if ":" not in last or last.endswith(":latest") else "IfNotPresent"
 
 
 class CriRuntime:
@@ -139,7 +132,7 @@ class CriRuntime:
     # -- images ---------------------------------------------------------------------------------
 
     async def ensure_image(self, image: str, pull_policy: str) -> ImageResult:
-        policy = pull_policy or _default_pull_policy(image)
+        policy = pull_policy or default_pull_policy(image)
         try:
             present = await self.cri.image_status(image)
         except CriError as e:

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from apis.images import default_pull_policy
 from client.events import EventType
 from kubelet.backoff import FlowBackoff
 from kubelet.runtime import Runtime, RuntimeOperationError
@@ -36,14 +37,6 @@ IMAGE_PULL_BACKOFF = "ImagePullBackOff"
 ERR_IMAGE_NEVER_PULL = "ErrImageNeverPull"
 IMAGE_ERRORS = frozenset({ERR_IMAGE_PULL, IMAGE_PULL_BACKOFF, ERR_IMAGE_NEVER_PULL, "ErrImageInspect",
                           "InvalidImageName"})
-
-
-def default_pull_policy(image: str) -> str:
-    """The API's defaulting of ``imagePullPolicy``: Always for ``:latest`` or no tag, else IfNotPresent."""
-    last = image.rsplit("/", 1)[-1]
-    if "@" in last:
-        return "IfNotPresent"
-    return "Always" if ":" not in last or last.endswith(":latest") else "IfNotPresent"
 
 
 class ImagePuller:

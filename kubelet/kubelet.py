@@ -7,9 +7,11 @@ N nodes whose lease renewals and status checks are spread evenly over their inte
 nodes put a steady ~50 lease writes per second on the API server instead of bursts of 500.
 
 Runtimes are built from the endpoints by URL scheme (`RuntimeFactory`); ``hollow://`` is built
-in, and the CRI client registers ``unix://`` when it lands (``factories`` argument). A node with a
-VM runtime also runs an `ActionExecutor` for the reboot/snapshot/restore Actions addressed to it,
-finding each Action's VM through the pod watch (`kubelet.vm_restarts.VmFinder`).
+in, and the CRI client registers ``unix://`` when it lands (``factories`` argument). This is the
+one module that builds the kubelet's VM parts (`kubelet.vm`): the pod sync's policy for VM pods
+(`kubelet.runtime_policy`), the VM runtime for ``vm`` endpoints, and — on a node with a VM
+runtime — an `ActionExecutor` for the reboot/snapshot/restore Actions addressed to it, finding
+each Action's VM through the pod watch (`kubelet.vm.restarts.VmFinder`).
 """
 
 from __future__ import annotations
@@ -31,18 +33,19 @@ from kubelet.lease import NodeLease
 from kubelet.machine import MachineFacts, hollow_ip, hollow_machine, primary_ip, read_machine
 from kubelet.node import NodeAgent, capacity
 from kubelet.pod_inputs import PodInputs
-from kubelet.pod_worker import NodeContext, PodSyncer
-from kubelet.pods import PodWorkers
+from kubelet.pod_sync import NodeContext, PodSyncer
+from kubelet.pod_workers import PodWorkers
 from kubelet.runtime import Runtime
+from kubelet.runtime_policy import ContainerPolicy, RuntimePolicies
 from kubelet.runtimes import RuntimeFactory, RuntimeRegistry, build_registry
 from kubelet.security_context import SecuritySettings
 from kubelet.status_writer import StatusWriter
 from kubelet.streaming.pod_directory import RegistryPodDirectory
 from kubelet.streaming.server import StreamingServer, start_for_kubelet
 from kubelet.sysctl_admission import SysctlAllowlist
-from kubelet.vm_cri_runtime import VmCriRuntime
-from kubelet.vm_restarts import VmFinder, VmRestartLedger, as_vm_control
-from kubelet.vm_sync import VmPodSync
+from kubelet.vm.cri_runtime import VmCriRuntime
+from kubelet.vm.policy import VmPolicy
+from kubelet.vm.restarts import VmFinder, VmRestartLedger, as_vm_control
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +100,10 @@ class Kubelet:
         self.status = StatusWriter(client, writers=config.status_writers)
         self.events = EventSink(client)
         vm_restarts = VmRestartLedger()
-        self.syncer = PodSyncer(client, status=self.status, events=self.events, backoff=CrashBackoff(),
-                                vms=VmPodSync(vm_restarts),
-                                sysctls=SysctlAllowlist(config.allowed_unsafe_sysctls))
+        policies = RuntimePolicies(container=ContainerPolicy(), vm=VmPolicy(vm_restarts))
+        self.pod_syncer = PodSyncer(client, status=self.status, events=self.events, policies=policies,
+                                    backoff=CrashBackoff(),
+                                    sysctls=SysctlAllowlist(config.allowed_unsafe_sysctls))
         self.nodes: dict[str, HostedNode] = {}
         for index, name in enumerate(config.node_names()):
             registry = (registries or {}).get(name) or build_registry(config.endpoints, make(index))
@@ -115,21 +119,22 @@ class Kubelet:
             inputs = None if config.hollow else PodInputs(
                 client, root_dir=Path(config.root_dir), node_allocatable=capacity(facts, config.max_pods))
             self.nodes[name] = HostedNode(NodeContext(name, host_ip, registry, inputs), agent, lease)
-        self.pods = PodWorkers(client, self.syncer, {n: h.context for n, h in self.nodes.items()},
-                               resync_s=resync_s)
+        contexts = {name: hosted.context for name, hosted in self.nodes.items()}
+        self.pod_workers = PodWorkers(client, self.pod_syncer, contexts, resync_s=resync_s)
         # A changed probe result re-syncs its pod, as a runtime change does (upstream's sync loop
         # reads the liveness/readiness/startup result managers' update channels).
-        self.syncer.probes.on_change(self.pods.kick)
+        self.pod_syncer.probes.on_change(self.pod_workers.kick)
         self.actions = [] if config.hollow else [
-            ActionExecutor(client, name, VmFinder(name, hosted.context.registry, self.pods.informer.get,
-                                                  vm_restarts, self.pods.kick))
+            ActionExecutor(client, name, VmFinder(name, hosted.context.registry,
+                                                  self.pod_workers.informer.get, vm_restarts,
+                                                  self.pod_workers.kick))
             for name, hosted in self.nodes.items()
             if as_vm_control(hosted.context.registry.default("vm")) is not None]
         self.registered = asyncio.Event()
 
     async def close(self) -> None:
         """Release the runtimes' connections and background tasks (their pods keep running)."""
-        await self.syncer.probes.aclose()
+        await self.pod_syncer.probes.aclose()
         for hosted in self.nodes.values():
             for runtime in hosted.context.registry.all():
                 closer = getattr(runtime, "aclose", None)
@@ -152,7 +157,7 @@ class Kubelet:
 
     async def start_streaming(self) -> StreamingServer | None:
         """The logs/exec/port-forward server (`kubelet.streaming`); nodes then report its real port."""
-        directory = RegistryPodDirectory(self.pods.informer.objects,
+        directory = RegistryPodDirectory(self.pod_workers.informer.objects,
                                          {name: h.context.registry for name, h in self.nodes.items()})
         hosts = list(dict.fromkeys(h.context.host_ip for h in self.nodes.values() if h.context.host_ip))
         server = await start_for_kubelet(self.config, directory, hosts=hosts, client=self.client)
@@ -177,7 +182,7 @@ class Kubelet:
             group.create_task(self.status.run(), name="status writer")
             group.create_task(self.events.run(), name="event sink")
             await self.register_all()
-            group.create_task(self.pods.run(), name="pod workers")
+            group.create_task(self.pod_workers.run(), name="pod workers")
             for executor in self.actions:
                 # Arktos's kubelet carries out the VM Actions addressed to its node (ARKTOS.md §4).
                 group.create_task(executor.run(), name=f"actions {executor.node_name}")

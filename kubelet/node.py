@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from apis.meta import now_rfc3339
+from apis.wire_types import Condition
 from client.errors import AlreadyExists, ApiError
 from client.resources import ResourceRef
 from client.rest import ApiClient
@@ -45,13 +46,13 @@ def capacity(facts: MachineFacts, max_pods: int) -> dict[str, str]:
             "pods": str(max_pods), "ephemeral-storage": f"{facts.ephemeral_storage_bytes // 1024}Ki"}
 
 
-def condition(kind: str, ok: bool, reason: str, message: str) -> dict[str, str]:
+def condition(kind: str, ok: bool, reason: str, message: str) -> Condition:
     return {"type": kind, "status": "True" if ok else "False", "reason": reason, "message": message}
 
 
 def node_conditions(*, ready: RuntimeHealth, container: RuntimeHealth | None,
                     vm: RuntimeHealth | None, memory_pressure: bool = False,
-                    disk_pressure: bool = False) -> list[dict[str, str]]:
+                    disk_pressure: bool = False) -> list[Condition]:
     """The conditions without times (times are added against the previous status)."""
     ready_message = ("kubelet is posting ready status" if ready.ready
                      else f"container runtime is down: {ready.reason} {ready.message}".strip())
@@ -69,7 +70,7 @@ def node_conditions(*, ready: RuntimeHealth, container: RuntimeHealth | None,
     ]
 
 
-def _runtime_condition(kind: str, workload: str, health: RuntimeHealth | None) -> dict[str, str]:
+def _runtime_condition(kind: str, workload: str, health: RuntimeHealth | None) -> Condition:
     if health is None:
         return condition(kind, False, f"No{workload.capitalize()}Runtime",
                          f"the node has no {workload} runtime endpoint")
@@ -79,20 +80,19 @@ def _runtime_condition(kind: str, workload: str, health: RuntimeHealth | None) -
                      health.message or f"{workload} runtime is not ready")
 
 
-def with_times(conditions: list[dict[str, str]], previous: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def with_times(conditions: list[Condition], previous: list[Condition]) -> list[Condition]:
     """Heartbeat now; lastTransitionTime kept while a condition's status does not change."""
     now = now_rfc3339()
     before = {c.get("type"): c for c in previous}
-    timed: list[dict[str, Any]] = []
+    timed: list[Condition] = []
     for cond in conditions:
-        old = before.get(cond["type"]) or {}
-        same = old.get("status") == cond["status"] and old.get("lastTransitionTime")
-        timed.append({**cond, "lastHeartbeatTime": now,
-                      "lastTransitionTime": old["lastTransitionTime"] if same else now})
+        old = before.get(cond.get("type")) or Condition()
+        kept = old.get("lastTransitionTime") if old.get("status") == cond.get("status") else None
+        timed.append({**cond, "lastHeartbeatTime": now, "lastTransitionTime": kept or now})
     return timed
 
 
-def _comparable(conditions: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+def _comparable(conditions: list[Condition]) -> list[tuple[Any, ...]]:
     return [(c.get("type"), c.get("status"), c.get("reason")) for c in conditions]
 
 
@@ -114,10 +114,10 @@ class NodeAgent:
         self.uid = ""
         self.kubelet_port = KUBELET_PORT  # the streaming server's real port once it listens
         self.status_posts = 0
-        self._last_conditions: list[dict[str, Any]] = []
+        self._last_conditions: list[Condition] = []
         self._last_report = 0.0
 
-    async def current_conditions(self) -> list[dict[str, str]]:
+    async def current_conditions(self) -> list[Condition]:
         container = self.registry.default("container")
         vm = self.registry.default("vm")
         return node_conditions(
@@ -127,7 +127,7 @@ class NodeAgent:
             memory_pressure=not self.hollow and memory_available_bytes() < _MEMORY_PRESSURE_BYTES,
             disk_pressure=not self.hollow and disk_available_fraction() < _DISK_PRESSURE_FRACTION)
 
-    def status_body(self, conditions: list[dict[str, Any]]) -> dict[str, Any]:
+    def status_body(self, conditions: list[Condition]) -> dict[str, Any]:
         facts = self.facts
         cap = capacity(facts, self.max_pods)
         runtime = self.registry.readiness_runtime()

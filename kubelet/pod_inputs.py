@@ -1,4 +1,4 @@
-"""What the pod worker asks before creating a container: its env and its volume mounts.
+"""What the pod sync asks before creating a container: its env and its volume mounts.
 
 The single entry point over `kubelet.container_env` (env resolution), `kubelet.service_env`
 (service variables) and `kubelet.volumes` (volume setup), so the pod worker makes one call per

@@ -11,9 +11,9 @@ as upstream shows the API error it got.
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from typing import Any, Protocol
 
+from apis.meta import parse_time
 from client.errors import ApiError, NotFound
 from client.resources import CONFIGMAPS, SECRETS, ResourceRef, resource_path
 from client.rest import ApiClient
@@ -83,7 +83,5 @@ class ApiObjectSource:
 
 
 def _expiry(stamp: Any, fallback_seconds: int) -> float:
-    try:
-        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return time.time() + fallback_seconds
+    expires = parse_time(stamp)
+    return expires.timestamp() if expires is not None else time.time() + fallback_seconds

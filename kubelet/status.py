@@ -21,11 +21,13 @@ conditions) are unit-testable without a runtime or a server:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from apis.meta import now_rfc3339
+from apis.wire_types import Condition, pod_spec_of, pod_status_of
 from kubelet.runtime import ContainerInfo
 
 CONDITION_TYPES = ("PodScheduled", "Initialized", "ContainersReady", "Ready")
@@ -73,7 +75,7 @@ def container_state(info: ContainerInfo, scheme: str) -> dict[str, Any]:
     return {"waiting": {"reason": "ContainerCreating"}}
 
 
-def container_status(spec: dict[str, Any], attempts: list[ContainerInfo], obs: PodObservation, *,
+def container_status(spec: Mapping[str, Any], attempts: list[ContainerInfo], obs: PodObservation, *,
                      default_waiting: str) -> dict[str, Any]:
     name = str(spec.get("name", ""))
     status: dict[str, Any] = {"name": name, "image": spec.get("image", ""), "imageID": "",
@@ -151,8 +153,8 @@ def pod_phase(pod: dict[str, Any], init_statuses: list[dict[str, Any]],
     return "Running" if policy == "OnFailure" else "Failed"
 
 
-def pod_conditions(old: list[dict[str, Any]], *, phase: str, initialized: bool,
-                   containers_ready: bool, unready: list[str] | None = None) -> list[dict[str, Any]]:
+def pod_conditions(old: list[Condition], *, phase: str, initialized: bool,
+                   containers_ready: bool, unready: list[str] | None = None) -> list[Condition]:
     completed = phase == "Succeeded"
     # Upstream prints the Go slice of unready container names: "[a b]".
     unready_message = f"containers with unready status: [{' '.join(unready)}]" if unready else ""
@@ -166,13 +168,13 @@ def pod_conditions(old: list[dict[str, Any]], *, phase: str, initialized: bool,
     }
     previous = {c.get("type"): c for c in old}
     now = now_rfc3339()
-    conditions: list[dict[str, Any]] = []
+    conditions: list[Condition] = []
     for kind in CONDITION_TYPES:
         ok, reason, message = wanted[kind]
         status = "True" if ok else "False"
-        before = previous.get(kind) or {}
-        condition: dict[str, Any] = {"type": kind, "status": status,
-                                     "lastTransitionTime": before.get("lastTransitionTime") or now}
+        before = previous.get(kind) or Condition()
+        condition: Condition = {"type": kind, "status": status,
+                                "lastTransitionTime": before.get("lastTransitionTime") or now}
         if before.get("status") != status:
             condition["lastTransitionTime"] = now
         if reason:
@@ -191,8 +193,8 @@ def _unready_reason(ready: bool, completed: bool) -> str:
 
 def compute_pod_status(pod: dict[str, Any], obs: PodObservation) -> dict[str, Any]:
     """The full status the kubelet wants the API to show for ``pod``."""
-    spec = pod.get("spec") or {}
-    old = pod.get("status") or {}
+    spec = pod_spec_of(pod)
+    old = pod_status_of(pod)
     attempts = newest_attempts(obs.containers)
     init_statuses = [container_status(c, attempts.get(str(c.get("name")), []), obs,
                                       default_waiting="PodInitializing")
@@ -214,16 +216,23 @@ def compute_pod_status(pod: dict[str, Any], obs: PodObservation) -> dict[str, An
     }
     if init_statuses:
         status["initContainerStatuses"] = init_statuses
-    if obs.host_ip:
-        status["hostIP"] = obs.host_ip
-        status["hostIPs"] = [{"ip": obs.host_ip}]
-    if obs.pod_ip:
-        status["podIP"] = obs.pod_ip
-        status["podIPs"] = [{"ip": obs.pod_ip}]
+    status.update(pod_addresses(obs))
     return status
 
 
-def qos_class(spec: dict[str, Any]) -> str:
+def pod_addresses(obs: PodObservation) -> dict[str, Any]:
+    """``hostIP``/``hostIPs`` and ``podIP``/``podIPs``, each pair only when known."""
+    addresses: dict[str, Any] = {}
+    if obs.host_ip:
+        addresses["hostIP"] = obs.host_ip
+        addresses["hostIPs"] = [{"ip": obs.host_ip}]
+    if obs.pod_ip:
+        addresses["podIP"] = obs.pod_ip
+        addresses["podIPs"] = [{"ip": obs.pod_ip}]
+    return addresses
+
+
+def qos_class(spec: Mapping[str, Any]) -> str:
     """Upstream's GetPodQOS, simplified to cpu and memory."""
     containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
     requests_seen = limits_complete = False

@@ -27,7 +27,7 @@ from client.resources import ResourceRef, resource_path
 from client.rest import ApiClient
 from scheduler.binding_transport import BindingTransport, LeanCreateClient
 from scheduler.cache import SchedulerCache
-from scheduler.pod_info import PodInfo
+from scheduler.pod_info import DEFAULT_SCHEDULER, PodInfo
 from scheduler.queue import QueuedPod, SchedulingQueue
 from scheduler.settings import SchedulerSettings
 
@@ -82,7 +82,7 @@ class Binder:
         self.settings = settings
         self.transport = BindingTransport(client.config, connections=settings.bind_concurrency)
         self._event_client = LeanCreateClient(client.config, self.transport)
-        self.recorder = recorder or EventRecorder(self._event_client, "default-scheduler")
+        self.recorder = recorder or EventRecorder(self._event_client, DEFAULT_SCHEDULER)
         self.writer = BackgroundWriter(workers=settings.writer_concurrency, size=settings.writer_queue_size)
         self._slots = asyncio.Semaphore(settings.bind_concurrency)
         self._tasks: set[asyncio.Task[None]] = set()

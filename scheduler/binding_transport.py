@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -47,7 +48,7 @@ class BindingTransport:
         self._idle: list[_Connection] = []
         self._slots = asyncio.Semaphore(connections)
 
-    async def post(self, path: str, body: dict[str, Any]) -> Any:
+    async def post(self, path: str, body: Mapping[str, Any]) -> Any:
         """POST ``body`` to ``path``; answers the decoded JSON answer or raises an `ApiError`."""
         payload = orjson.dumps(body)
         request = b"".join((b"POST ", (self._prefix + path).encode(), b" HTTP/1.1\r\n", self._header_block,
@@ -140,7 +141,7 @@ class LeanCreateClient(ApiClient):
         super().__init__(config)
         self._transport = transport
 
-    async def create(self, ref: ResourceRef, body: dict[str, Any], *, tenant: str | None = None,
+    async def create(self, ref: ResourceRef, body: Mapping[str, Any], *, tenant: str | None = None,
                      namespace: str | None = None) -> dict[str, Any]:
         metadata = body.get("metadata") or {}
         path = resource_path(ref, tenant=tenant or metadata.get("tenant") or None,

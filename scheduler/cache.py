@@ -76,10 +76,6 @@ class SchedulerCache:
         else:  # upstream keeps the pods until they are deleted too
             info.obj = {}
 
-    def node_exists(self, name: str) -> bool:
-        info = self.nodes.get(name)
-        return info is not None and bool(info.obj)
-
     @staticmethod
     def _listed(info: NodeInfo) -> bool:
         return bool(info.obj)

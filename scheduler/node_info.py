@@ -1,9 +1,9 @@
 """A node as the scheduler sees it: allocatable, what is already requested, and its pods.
 
 upstream's ``framework.NodeInfo`` keeps, per node, the sum of the requests of the pods on it (the
-ones the kubelet runs *and* the ones the scheduler has only assumed), the host ports in use and
-the pods with affinity terms, so that a filter answers "does this pod fit?" with a few integer
-comparisons. We also pre-digest the node object itself — its taints split by effect, the
+ones the kubelet runs *and* the ones the scheduler has only assumed) and the host ports in use,
+so that a filter answers "does this pod fit?" with a few integer comparisons. We also
+pre-digest the node object itself — its taints split by effect, the
 ``node.kubernetes.io/unschedulable`` flag and, for Arktos, whether the container and VM runtimes
 are ready (node conditions ``ContainerRuntimeReady`` / ``VmRuntimeReady``, ARKTOS.md §4-5) — each
 time the node object changes, not each time a pod is tried against it.
@@ -14,24 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from apis.tolerations import NO_EXECUTE, NO_SCHEDULE, PREFER_NO_SCHEDULE, Taint, taints_of
 from client.cache import ObjectKey
 from scheduler.pod_info import PodInfo
 from scheduler.quantities import CPU, EPHEMERAL_STORAGE, MEMORY, PODS, amount
 
 CONTAINER_RUNTIME_READY = "ContainerRuntimeReady"
 VM_RUNTIME_READY = "VmRuntimeReady"
-_HARD_EFFECTS = ("NoSchedule", "NoExecute")
-
-
-@dataclass(frozen=True, slots=True)
-class Taint:
-    key: str
-    value: str
-    effect: str
-
-    def __str__(self) -> str:
-        # upstream's FailedScheduling text: "had untolerated taint {key: value}"
-        return f"{{{self.key}: {self.value}}}"
+_HARD_EFFECTS = (NO_SCHEDULE, NO_EXECUTE)
 
 
 @dataclass(slots=True)
@@ -59,8 +49,6 @@ class NodeInfo:
     nonzero_memory: int = 0
     pods: dict[ObjectKey, PodInfo] = field(default_factory=dict)
     used_ports: dict[tuple[str, int], set[str]] = field(default_factory=dict)  # (proto, port) -> IPs
-    pods_with_affinity: int = 0
-    pods_with_required_anti_affinity: int = 0
     # The quick, pod-independent verdicts for pods without tolerations: container / VM pods.
     open_for_containers: bool = True
     open_for_vms: bool = False
@@ -82,10 +70,9 @@ class NodeInfo:
         status = node.get("status") or {}
         self.labels = {str(k): str(v) for k, v in (metadata.get("labels") or {}).items()}
         self.unschedulable = bool(spec.get("unschedulable"))
-        taints = [Taint(str(t.get("key") or ""), str(t.get("value") or ""), str(t.get("effect") or ""))
-                  for t in spec.get("taints") or [] if isinstance(t, dict)]
+        taints = taints_of(spec.get("taints"))
         self.hard_taints = tuple(t for t in taints if t.effect in _HARD_EFFECTS)
-        self.soft_taints = tuple(t for t in taints if t.effect == "PreferNoSchedule")
+        self.soft_taints = tuple(t for t in taints if t.effect == PREFER_NO_SCHEDULE)
         conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []
                       if isinstance(c, dict)}
         # A node without the condition (upstream tools create such nodes) runs containers.
@@ -131,11 +118,6 @@ class NodeInfo:
             self.requested_scalar[name] = self.requested_scalar.get(name, 0) + sign * value
         self.nonzero_cpu += sign * pod.nonzero_cpu
         self.nonzero_memory += sign * pod.nonzero_memory
-        if pod.required_affinity or pod.required_anti_affinity or pod.preferred_affinity \
-                or pod.preferred_anti_affinity:
-            self.pods_with_affinity += sign
-        if pod.required_anti_affinity:
-            self.pods_with_required_anti_affinity += sign
         for ip, protocol, port in pod.host_ports:
             ips = self.used_ports.setdefault((protocol, port), set())
             if sign > 0:

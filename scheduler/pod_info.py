@@ -17,36 +17,24 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
+from apis.meta import parse_time
+from apis.node_affinity import (
+    PreferredNodeTerm,
+    RequiredNodeAffinity,
+    preferred_node_terms,
+    required_node_affinity,
+)
 from apis.selectors import LabelSelector, SelectorError, label_selector_from_meta
+from apis.tolerations import Toleration, tolerations_of
 from client.cache import ObjectKey
-from scheduler.node_terms import NodeSelectorTerms, PreferredNodeTerm, compile_node_affinity
 from scheduler.quantities import CPU, EPHEMERAL_STORAGE, MEMORY, PODS, amount
 
 DEFAULT_SCHEDULER = "default-scheduler"
 DEFAULT_MILLI_CPU_REQUEST = 100
 DEFAULT_MEMORY_REQUEST = 200 * 1024 * 1024
 _BASE = (CPU, MEMORY, EPHEMERAL_STORAGE)
-
-
-@dataclass(frozen=True, slots=True)
-class Toleration:
-    key: str
-    operator: str  # Equal | Exists
-    value: str
-    effect: str  # "" tolerates every effect
-
-    def tolerates(self, key: str, value: str, effect: str) -> bool:
-        """upstream ``Toleration.ToleratesTaint``."""
-        if self.effect and self.effect != effect:
-            return False
-        if self.key and self.key != key:
-            return False
-        if self.operator == "Exists":
-            return True
-        return self.value == value
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +76,7 @@ class PodInfo:
     host_ports: tuple[tuple[str, str, int], ...]  # (hostIP, protocol, hostPort)
     tolerations: tuple[Toleration, ...]
     node_name: str
-    node_selector: dict[str, str]
-    required_node_terms: NodeSelectorTerms | None
+    required_node_affinity: RequiredNodeAffinity
     preferred_node_terms: tuple[PreferredNodeTerm, ...]
     required_affinity: tuple[AffinityTerm, ...]
     required_anti_affinity: tuple[AffinityTerm, ...]
@@ -133,7 +120,6 @@ def pod_info(pod: dict[str, Any]) -> PodInfo:
     pod_anti = affinity.get("podAntiAffinity") or {}
     namespace = str(metadata.get("namespace") or "")
     labels = {str(k): str(v) for k, v in (metadata.get("labels") or {}).items()}
-    required_terms, preferred_terms = compile_node_affinity(affinity.get("nodeAffinity") or {})
     return PodInfo(
         key=ObjectKey.of(pod),
         uid=str(metadata.get("uid") or ""),
@@ -146,11 +132,10 @@ def pod_info(pod: dict[str, Any]) -> PodInfo:
         nonzero_cpu=nonzero_cpu,
         nonzero_memory=nonzero_memory,
         host_ports=_host_ports(spec),
-        tolerations=tuple(_toleration(t) for t in spec.get("tolerations") or [] if isinstance(t, dict)),
+        tolerations=tolerations_of(spec.get("tolerations")),
         node_name=str(spec.get("nodeName") or ""),
-        node_selector={str(k): str(v) for k, v in (spec.get("nodeSelector") or {}).items()},
-        required_node_terms=required_terms,
-        preferred_node_terms=preferred_terms,
+        required_node_affinity=required_node_affinity(spec),
+        preferred_node_terms=preferred_node_terms(spec),
         required_affinity=_terms(pod_affinity.get("requiredDuringSchedulingIgnoredDuringExecution"),
                                  namespace),
         required_anti_affinity=_terms(pod_anti.get("requiredDuringSchedulingIgnoredDuringExecution"),
@@ -165,12 +150,8 @@ def pod_info(pod: dict[str, Any]) -> PodInfo:
 
 
 def _timestamp(value: object) -> float:
-    if isinstance(value, str) and value:
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            pass
-    return time.time()
+    parsed = parse_time(value)
+    return parsed.timestamp() if parsed is not None else time.time()
 
 
 def _container_requests(container: dict[str, Any]) -> dict[str, int]:
@@ -221,11 +202,6 @@ def _host_ports(spec: dict[str, Any]) -> tuple[tuple[str, str, int], ...]:
                 ports.append((str(port.get("hostIP") or "0.0.0.0"), str(port.get("protocol") or "TCP"),
                               host_port))
     return tuple(ports)
-
-
-def _toleration(raw: dict[str, Any]) -> Toleration:
-    return Toleration(str(raw.get("key") or ""), str(raw.get("operator") or "Equal"),
-                      str(raw.get("value") or ""), str(raw.get("effect") or ""))
 
 
 def _selector(raw: Any) -> LabelSelector:

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 
 from scheduler.plugins.resources import ScoringStrategy
 
-SCHEDULER_NAME = "default-scheduler"
-
 
 @dataclass(frozen=True, slots=True)
 class SchedulerSettings:

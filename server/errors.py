@@ -5,6 +5,11 @@ Every failure a client can cause is an `ApiError` carrying the HTTP code, the Ku
 own exceptions and the registry converts them here (`raise ... from e`). The HTTP layer turns any
 `ApiError` into a Status body; anything else is logged and answered as a generic 500 without a
 traceback (k8s.io/apimachinery/pkg/api/errors is the model).
+
+Status bodies are the bytes kube-apiserver writes (client tests compare error text exactly):
+metav1.Status's fields in its Go declaration order (kind, apiVersion, metadata, status, message,
+reason, details, code), empty ``omitempty`` fields left out, and the JSON as Go's encoding/json
+Encoder writes it — ``<``, ``>``, ``&``, U+2028 and U+2029 escaped, and a trailing newline.
 """
 
 from __future__ import annotations
@@ -31,21 +36,11 @@ class ApiError(Exception):
         self.headers = headers or {}
 
     def status(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message,
-            "reason": self.reason,
-            "code": self.code,
-        }
-        if self.details is not None:
-            body["details"] = self.details
-        return body
+        return status_object("Failure", message=self.message, reason=self.reason, details=self.details,
+                             code=self.code)
 
     def body(self) -> bytes:
-        return orjson.dumps(self.status())
+        return encode_status(self.status())
 
 
 def _named(kind: str, name: str, group: str = "") -> dict[str, Any]:
@@ -178,9 +173,49 @@ class Timeout(ApiError):
     code, reason = 504, "Timeout"
 
 
+# metav1.StatusDetails and metav1.StatusCause fields in Go declaration order; all are omitempty.
+_DETAIL_FIELDS = ("name", "group", "kind", "uid", "causes", "retryAfterSeconds")
+_CAUSE_FIELDS = ("reason", "message", "field")
+# What Go's json.Encoder escapes inside strings besides what every encoder must (HTML-safe output).
+_GO_ESCAPES = ((b"<", b"\\u003c"), (b">", b"\\u003e"), (b"&", b"\\u0026"),
+               ("\u2028".encode(), b"\\u2028"), ("\u2029".encode(), b"\\u2029"))
+
+
+def status_object(status: str, *, message: str = "", reason: str = "", details: dict[str, Any] | None = None,
+                  code: int = 0, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A metav1.Status as Go serialises it: fields in declaration order, empty optional ones left
+    out. ``details`` (present even when empty, as upstream's ``details: {}`` for unknown paths) is
+    reduced to StatusDetails' own fields in their order."""
+    body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": metadata or {},
+                            "status": status}
+    if message:
+        body["message"] = message
+    if reason:
+        body["reason"] = reason
+    if details is not None:
+        body["details"] = _go_details(details)
+    if code:
+        body["code"] = code
+    return body
+
+
+def _go_details(details: dict[str, Any]) -> dict[str, Any]:
+    out = {field: details[field] for field in _DETAIL_FIELDS if details.get(field)}
+    if "causes" in out:
+        out["causes"] = [{field: cause[field] for field in _CAUSE_FIELDS if cause.get(field)}
+                         for cause in out["causes"]]
+    return out
+
+
+def encode_status(status: dict[str, Any]) -> bytes:
+    """The bytes of a Status body exactly as kube-apiserver writes them (see the module docstring)."""
+    data = orjson.dumps(status)
+    for raw, escaped in _GO_ESCAPES:
+        if raw in data:  # only ever inside strings: JSON's structure uses none of these bytes
+            data = data.replace(raw, escaped)
+    return data + b"\n"
+
+
 def success_status(details: dict[str, Any] | None = None) -> dict[str, Any]:
     """The Status a successful delete of a fully removed object answers with (upstream)."""
-    body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
-    if details is not None:
-        body["details"] = details
-    return body
+    return status_object("Success", details=details)

@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 
 from server.storage.interface import Backend, CompactedError, Event, KeyValue, UnreadableError
+from server.storage.keys import REGISTRY_PREFIX, segment_of
 
 log = logging.getLogger(__name__)
 
@@ -345,7 +346,7 @@ class WatchCache:
         while True:
             await self._load()
             try:
-                async for event in self._store.watch("/registry/", after_revision=self.revision):
+                async for event in self._store.watch(REGISTRY_PREFIX, after_revision=self.revision):
                     self._apply(event)
             except CompactedError:
                 log.warning("watch cache fell behind the store; reloading")
@@ -358,11 +359,11 @@ class WatchCache:
         fresh: dict[str, dict[str, CachedObject]] = {}
         unreadable: dict[str, dict[str, str]] = {}
         while True:
-            page = await self._store.list("/registry/", revision=revision, start_after=start_after,
+            page = await self._store.list(REGISTRY_PREFIX, revision=revision, start_after=start_after,
                                           limit=5000)
             revision = page.revision
             for kv in page.items:
-                segment = kv.key.split("/", 3)[2]
+                segment = segment_of(kv.key)
                 try:
                     fresh.setdefault(segment, {})[kv.key] = decode(kv)
                 except UnreadableError as e:
@@ -380,7 +381,7 @@ class WatchCache:
         self._wake(revision)
 
     def _apply(self, event: Event) -> None:
-        segment = event.kv.key.split("/", 3)[2]
+        segment = segment_of(event.kv.key)
         self.resource(segment).apply(event)
         self.revision = event.kv.mod_revision
         self._wake(self.revision)

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from vmruntime.initramfs import Entry, directory, gzip_archive, regular_file
 
 HEARTBEAT_S = 2
-CONSOLE_MARKER = "arktos-vm:"
 # Modules the guest needs for its virtio disk, in dependency order (Debian builds them as modules).
 DISK_MODULES = ("virtio_ring", "virtio", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio_pci",
                 "virtio_blk")

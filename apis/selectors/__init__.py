@@ -8,6 +8,7 @@ from apis.selectors.labels import (
     Requirement,
     SelectorError,
     label_selector_from_meta,
+    label_selector_from_set,
     make_requirement,
     parse_label_selector,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "Requirement",
     "SelectorError",
     "label_selector_from_meta",
+    "label_selector_from_set",
     "make_requirement",
     "parse_field_selector",
     "parse_label_selector",

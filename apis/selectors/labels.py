@@ -296,6 +296,17 @@ def parse_label_selector(text: str) -> LabelSelector:
     return LabelSelector(tuple(requirements))
 
 
+def label_selector_from_set(labels: Mapping[str, Any] | None) -> LabelSelector:
+    """upstream ``labels.SelectorFromSet``: every key of the map with its value — the plain-map
+    selectors of Services and ReplicationControllers. Like upstream (``SelectorFromValidatedSet``)
+    it does not validate: the API server validated the map when it was written. Empty or None
+    selects everything."""
+    requirements = []
+    for key, value in sorted((str(k), str(v)) for k, v in (labels or {}).items()):
+        requirements.append(Requirement(key, "=", (value,), _compile(key, "=", (value,))))
+    return LabelSelector(tuple(requirements))
+
+
 _META_OPERATORS = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!"}
 
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from apis.tolerations import NO_SCHEDULE, PREFER_NO_SCHEDULE, Taint, first_untolerated, tolerated
 from scheduler.cache import SchedulerCache
 from scheduler.framework import NodeFilter, Reasons, normalize
-from scheduler.node_info import NodeInfo, Taint
-from scheduler.pod_info import PodInfo, Toleration
+from scheduler.node_info import NodeInfo
+from scheduler.pod_info import PodInfo
 
 UNSCHEDULABLE_TAINT_KEY = "node.kubernetes.io/unschedulable"
 REASON_UNSCHEDULABLE = "node(s) were unschedulable"
@@ -26,22 +27,16 @@ REASON_NO_VM_RUNTIME = "node(s) didn't have a ready VM runtime"
 REASON_NO_CONTAINER_RUNTIME = "node(s) didn't have a ready container runtime"
 
 
-def tolerated(tolerations: Sequence[Toleration], taint: Taint) -> bool:
-    return any(t.tolerates(taint.key, taint.value, taint.effect) for t in tolerations)
-
-
-def first_untolerated(tolerations: Sequence[Toleration], taints: Sequence[Taint]) -> Taint | None:
-    for taint in taints:
-        if not tolerated(tolerations, taint):
-            return taint
-    return None
+def untolerated_reason(taint: Taint) -> str:
+    """upstream's FailedScheduling text: ``had untolerated taint {key: value}``."""
+    return f"node(s) had untolerated taint {{{taint.key}: {taint.value}}}"
 
 
 class NodeUnschedulable:
     name = "NodeUnschedulable"
 
     def prefilter(self, pod: PodInfo, cluster: SchedulerCache) -> NodeFilter:
-        cordon = Taint(UNSCHEDULABLE_TAINT_KEY, "", "NoSchedule")
+        cordon = Taint(UNSCHEDULABLE_TAINT_KEY, "", NO_SCHEDULE)
         tolerates_cordon = tolerated(pod.tolerations, cordon)
         rejection: Reasons = (REASON_UNSCHEDULABLE,)
 
@@ -72,14 +67,14 @@ class TaintToleration:
             if not node.hard_taints:
                 return None
             taint = first_untolerated(tolerations, node.hard_taints)
-            return None if taint is None else (f"node(s) had untolerated taint {taint}",)
+            return None if taint is None else (untolerated_reason(taint),)
 
         return check
 
     def score(self, pod: PodInfo, cluster: SchedulerCache, nodes: Sequence[NodeInfo]) -> list[float] | None:
         if not cluster.nodes_with_soft_taints or not any(node.soft_taints for node in nodes):
             return None
-        tolerations = [t for t in pod.tolerations if t.effect in ("", "PreferNoSchedule")]
+        tolerations = [t for t in pod.tolerations if t.effect in ("", PREFER_NO_SCHEDULE)]
         counts = [sum(1 for taint in node.soft_taints if not tolerated(tolerations, taint)) for node in nodes]
         return normalize(counts, reverse=True)
 

@@ -17,11 +17,11 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 
+from apis.tolerations import first_untolerated
 from scheduler.cache import SchedulerCache
 from scheduler.framework import MAX_NODE_SCORE, NodeFilter, Reasons
 from scheduler.node_info import NodeInfo
 from scheduler.plugins.node_affinity import matches_required
-from scheduler.plugins.node_basics import first_untolerated
 from scheduler.pod_info import PodInfo, SpreadConstraint
 
 REASON_SKEW = "node(s) didn't match pod topology spread constraints"
@@ -34,7 +34,7 @@ def _counts_node(pod: PodInfo, constraint: SpreadConstraint, node: NodeInfo,
         return False
     if constraint.honor_node_affinity and not matches_required(pod, node):
         return False
-    return not (constraint.honor_node_taints and first_untolerated(pod.tolerations, node.hard_taints))
+    return not constraint.honor_node_taints or first_untolerated(pod.tolerations, node.hard_taints) is None
 
 
 def domain_counts(pod: PodInfo, constraint: SpreadConstraint, cluster: SchedulerCache,

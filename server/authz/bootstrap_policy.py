@@ -18,6 +18,7 @@ from apis.identity import (
     KUBE_SCHEDULER_USER,
     SYSTEM_MASTERS,
 )
+from apis.selectors import label_selector_from_meta
 from server.authz.controller_policy import controller_role_bindings, controller_roles
 from server.authz.policy_rules import (
     APPS,
@@ -239,7 +240,7 @@ def _fill_aggregated(roles: list[dict[str, Any]]) -> None:
                 labels = other["metadata"].get("labels", {})
                 if other_name in seen or other_name == name:
                     continue
-                if all(labels.get(k) == v for k, v in selector["matchLabels"].items()):
+                if label_selector_from_meta(selector).matches(labels):
                     collected += [r for r in rules_of(other_name, seen | {name}) if r not in collected]
         return collected
 

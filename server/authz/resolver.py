@@ -35,9 +35,6 @@ class RuleSet:
         return RuleSet(self.rules + other.rules, self.errors + other.errors)
 
 
-EMPTY = RuleSet()
-
-
 def subject_applies(subject: dict[str, Any], user: UserInfo, binding_namespace: str) -> bool:
     """upstream ``appliesToUser``."""
     kind = subject.get("kind")

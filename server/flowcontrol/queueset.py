@@ -70,7 +70,6 @@ class QueueSet:
         self.name = name
         self.concurrency_limit = concurrency_limit
         self._queues = [_Queue(i) for i in range(queues)]
-        self._hand_size = hand_size
         self._queue_length_limit = queue_length_limit
         self._clock = clock
         self._hands = functools.lru_cache(maxsize=4096)(

@@ -17,7 +17,13 @@ import orjson
 import yaml
 from aiohttp import web
 
-from server.errors import BadRequest, NotAcceptable, RequestEntityTooLarge, UnsupportedMediaType
+from server.errors import (
+    BadRequest,
+    NotAcceptable,
+    RequestEntityTooLarge,
+    UnsupportedMediaType,
+    encode_status,
+)
 from server.handlers import bounded_decoding
 from server.handlers.warning_headers import add_warnings
 from server.protobuf import (
@@ -97,6 +103,8 @@ def _negotiate_header(header: str, allow_as: tuple[str, ...]) -> MediaType | Non
 def encode(body: Any, media: MediaType) -> bytes:
     if media.yaml:
         return yaml.safe_dump(body, sort_keys=False).encode()
+    if isinstance(body, dict) and body.get("kind") == "Status" and body.get("apiVersion") == "v1":
+        return encode_status(body)  # success Statuses too: kube-apiserver's exact bytes
     return orjson.dumps(body)
 
 

@@ -117,7 +117,8 @@ class ResourceHandler:
         if media.as_kind == "Table":
             def table() -> web.Response:
                 body = tables.table_for(resource, [o.obj for o in page.items],
-                                        include_object=request.query.get("includeObject", "Metadata"))
+                                        include_object=request.query.get("includeObject", "Metadata"),
+                                        across_tenants=scope.tenant == ALL_TENANTS)
                 body["metadata"] = metadata
                 return codec.respond(body, media)
 

@@ -23,8 +23,7 @@ from apis.catalogue import Resource
 from server.handlers import codec
 from server.handlers.params import bool_param, int_param, list_options
 from server.printing import tables
-from server.registry.keys import Scope, list_prefix, object_key
-from server.registry.lister import ListOptions
+from server.registry.keys import ALL_TENANTS, Scope, list_prefix, object_key
 from server.registry.record import ResourceRecord
 from server.watchcache import CachedObject, Sink, TooOldResourceVersion, WatchCache, Watcher, WatchEvent
 
@@ -64,13 +63,16 @@ class WatchServer:
         cache = self._cache.resource(resource.key_segment)
         prefix = object_key(resource, scope, name) if name else list_prefix(resource, scope)
         try:
-            watcher = cache.watch(prefix, after_revision=after, predicate=_predicate(options, name),
+            predicate = options.predicate  # the list's own predicate (server.selection)
+            watcher = cache.watch(prefix, after_revision=after,
+                                  predicate=None if predicate.empty else predicate.matches,
                                   limit=_PENDING_LIMIT)
         except TooOldResourceVersion as e:
             await response.write(_error_event(e))
             return response
         start_revision = self._cache.revision
-        encode = _encoder(resource, media, query.get("includeObject", "Metadata"))
+        encode = _encoder(resource, media, query.get("includeObject", "Metadata"),
+                          across_tenants=scope.tenant == ALL_TENANTS)
         try:
             await self._send_backlog(response, watcher, encode, len(watcher.pending))
             if initial_end:
@@ -124,7 +126,8 @@ Encoder = Callable[[WatchEvent], bytes]
 _NO_OBJECT = CachedObject(key="", obj={}, raw=b"{}", revision=0)
 
 
-def _encoder(resource: ResourceRecord, media: codec.MediaType, include_object: str) -> Encoder:
+def _encoder(resource: ResourceRecord, media: codec.MediaType, include_object: str, *,
+             across_tenants: bool = False) -> Encoder:
     if media.as_kind != "Table":
         return WatchEvent.encoded
     first = True
@@ -133,7 +136,7 @@ def _encoder(resource: ResourceRecord, media: codec.MediaType, include_object: s
         nonlocal first
         if event.wire:  # bookmarks and errors come pre-encoded
             return event.wire
-        line = _table_event(resource, event, include_object, first)
+        line = _table_event(resource, event, include_object, first, across_tenants=across_tenants)
         first = False
         return line
 
@@ -166,26 +169,10 @@ def _revision(value: str) -> int:
         return 0
 
 
-def _predicate(options: ListOptions, name: str) -> Any:
-    label_selector = options.label_selector if options.label_selector and not options.label_selector.empty \
-        else None
-    field_selector = options.field_selector if options.field_selector and not options.field_selector.empty \
-        else None
-    if label_selector is None and field_selector is None:
-        return None
-
-    def matches(obj: dict[str, Any]) -> bool:
-        if label_selector is not None and not label_selector.matches(
-                obj.get("metadata", {}).get("labels") or {}):
-            return False
-        return field_selector is None or field_selector.matches(obj)
-
-    return matches
-
-
-def _table_event(resource: ResourceRecord, event: WatchEvent, include_object: str,
-                 with_columns: bool) -> bytes:
-    table = tables.table_for(resource, [event.object.obj], include_object=include_object)
+def _table_event(resource: ResourceRecord, event: WatchEvent, include_object: str, with_columns: bool, *,
+                 across_tenants: bool = False) -> bytes:
+    table = tables.table_for(resource, [event.object.obj], include_object=include_object,
+                             across_tenants=across_tenants)
     table["metadata"] = {"resourceVersion": str(event.revision)}
     if not with_columns:
         table["columnDefinitions"] = []

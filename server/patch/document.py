@@ -18,7 +18,6 @@ NO_LIST_OF_LISTS = "lists of lists are not supported"
 BAD_PRIMITIVE_LIST_FORMAT = "invalid patch format of primitive list"
 BAD_RETAIN_KEYS_FORMAT = "invalid patch format of retainKeys"
 BAD_SET_ELEMENT_ORDER_FORMAT = "invalid patch format of setElementOrder list"
-RETAIN_KEYS_MISMATCH = "patch content doesn't match retainKeys list"
 # What upstream answers (415) for a strategic merge patch on a custom resource.
 STRATEGIC_MERGE_UNSUPPORTED = (
     "the body of the request was in an unknown format - accepted media types include: "

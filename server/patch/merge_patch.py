@@ -36,13 +36,3 @@ def _merge_object(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, An
         else:
             target[key] = deep_copy_json(value) if isinstance(value, list) else value
     return target
-
-
-def merge_patch_value(target: Any, patch: Any) -> Any:
-    """RFC 7386 ``MergePatch(Target, Patch)`` on any JSON values, returning a new value.
-
-    Exposed for callers merging fragments (e.g. a status sub-document) rather than whole objects.
-    """
-    if not isinstance(patch, dict):
-        return deep_copy_json(patch)
-    return _merge_object(deep_copy_json(target) if isinstance(target, dict) else {}, patch)

@@ -45,6 +45,10 @@ def meta_of(obj: Obj) -> Obj:
     return obj.get("metadata") or {}
 
 
+def name_of(obj: Obj) -> str:
+    return str(meta_of(obj).get("name", ""))
+
+
 def created_age(obj: Obj, now: float) -> str:
     return age(meta_of(obj).get("creationTimestamp"), now)
 
@@ -314,7 +318,7 @@ def _phase_cells(obj: Obj, now: float) -> list[Any]:
     return [meta_of(obj).get("name", ""), (obj.get("status") or {}).get("phase", ""), created_age(obj, now)]
 
 
-NAMESPACE = Printer(columns=(NAME, _PHASE_STATUS, AGE), cells=_phase_cells)
+NAMESPACE = Printer(columns=(NAME, column("Status", "The status of the namespace"), AGE), cells=_phase_cells)
 
 
 def _tenant_cells(tenant: Obj, now: float) -> list[Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from apis.catalogue import Resource
+from server.storage.keys import REGISTRY_PREFIX
 
 ALL_TENANTS = "all"
 SYSTEM_TENANT = "system"
@@ -27,20 +28,16 @@ class Scope:
 def object_key(resource: Resource, scope: Scope, name: str) -> str:
     segment = resource.key_segment
     if resource.scope == "Cluster":
-        return f"/registry/{segment}/{name}"
+        return f"{REGISTRY_PREFIX}{segment}/{name}"
     if resource.scope == "Tenant":
-        return f"/registry/{segment}/{scope.tenant}/{name}"
-    return f"/registry/{segment}/{scope.tenant}/{scope.namespace}/{name}"
+        return f"{REGISTRY_PREFIX}{segment}/{scope.tenant}/{name}"
+    return f"{REGISTRY_PREFIX}{segment}/{scope.tenant}/{scope.namespace}/{name}"
 
 
 def list_prefix(resource: Resource, scope: Scope) -> str:
     segment = resource.key_segment
     if resource.scope == "Cluster" or scope.tenant == ALL_TENANTS:
-        return f"/registry/{segment}/"
+        return f"{REGISTRY_PREFIX}{segment}/"
     if resource.scope == "Tenant" or not scope.namespace:
-        return f"/registry/{segment}/{scope.tenant}/"
-    return f"/registry/{segment}/{scope.tenant}/{scope.namespace}/"
-
-
-def segment_of(key: str) -> str:
-    return key.split("/", 3)[2]
+        return f"{REGISTRY_PREFIX}{segment}/{scope.tenant}/"
+    return f"{REGISTRY_PREFIX}{segment}/{scope.tenant}/{scope.namespace}/"

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 
@@ -26,6 +25,7 @@ from apis.selectors import FieldSelector, LabelSelector
 from server.errors import BadRequest, Expired, InternalError
 from server.registry.keys import Scope, list_prefix
 from server.registry.store import raise_timeout
+from server.selection import SelectionPredicate
 from server.storage.interface import Backend, CompactedError, FutureRevisionError
 from server.watchcache import CachedObject, WatchCache, decode
 
@@ -38,6 +38,11 @@ class ListOptions:
     continue_token: str = ""
     resource_version: str = ""
     resource_version_match: str = ""
+
+    @property
+    def predicate(self) -> SelectionPredicate:
+        """Which objects the selectors pick: the same predicate a watch filters events with."""
+        return SelectionPredicate.of(self.label_selector, self.field_selector)
 
 
 @dataclass(slots=True)
@@ -123,11 +128,12 @@ class Lister:
         if unreadable:  # upstream fails the whole list on a value it cannot transform
             raise InternalError.occurred(unreadable)
         snapshot = cache.snapshot(prefix)
-        matched = [o for o in snapshot if _matches(o.obj, options)]
+        predicate = options.predicate
+        matched = snapshot if predicate.empty else [o for o in snapshot if predicate.matches(o.obj)]
         if not paginate or options.limit <= 0 or len(matched) <= options.limit:
             return ListPage(matched, revision)
         page = matched[: options.limit]
-        remaining = len(matched) - options.limit if _unfiltered(options) else None
+        remaining = len(matched) - options.limit if predicate.empty else None
         return ListPage(page, revision, _encode_token(revision, page[-1].key), remaining)
 
     async def _from_store(self, resource: Resource, prefix: str, revision: int, start_after: str,
@@ -151,7 +157,8 @@ class Lister:
     async def _read_pages(self, resource: Resource, prefix: str, revision: int, start_after: str,
                           options: ListOptions) -> ListPage:
         """Read store pages at ``revision`` until ``limit`` objects matched or the prefix ends."""
-        limit, unfiltered = options.limit, _unfiltered(options)
+        predicate = options.predicate
+        limit, unfiltered = options.limit, predicate.empty
         cached_objects = self._cache.resource(resource.key_segment).objects
         items: list[CachedObject] = []
         while True:
@@ -167,7 +174,7 @@ class Lister:
                 cached = cached_objects.get(kv.key)
                 if cached is None or cached.revision != kv.mod_revision:
                     cached = decode(kv)  # an older revision than the cache holds: decode it once
-                if not _matches(cached.obj, options):
+                if not (unfiltered or predicate.matches(cached.obj)):
                     continue
                 items.append(cached)
                 if 0 < limit == len(items):
@@ -178,16 +185,3 @@ class Lister:
                     return ListPage(items, revision, _encode_token(revision, start_after), remaining)
             if not page.more:
                 return ListPage(items, revision)
-
-
-def _unfiltered(options: ListOptions) -> bool:
-    return (options.label_selector is None or options.label_selector.empty) and (
-        options.field_selector is None or options.field_selector.empty)
-
-
-def _matches(obj: dict[str, Any], options: ListOptions) -> bool:
-    label_selector, field_selector = options.label_selector, options.field_selector
-    if label_selector is not None and not label_selector.empty:
-        if not label_selector.matches(obj.get("metadata", {}).get("labels") or {}):
-            return False
-    return field_selector is None or field_selector.empty or field_selector.matches(obj)

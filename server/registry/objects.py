@@ -11,19 +11,22 @@ from __future__ import annotations
 import random
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
 from apis.catalogue import Resource
 from apis.field_errors import FieldError
 from apis.meta import hash_key, new_uid, now_rfc3339
+from apis.wire_types import ObjectMeta, meta_of
 from server.errors import BadRequest, Invalid, RequestEntityTooLarge
 from server.registry.keys import Scope
 
 # Upstream's generateName suffix alphabet: no vowels, no confusable characters.
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-_SERVER_OWNED_ON_UPDATE = (
+_ServerOwned = Literal["uid", "creationTimestamp", "tenant", "hashKey", "deletionTimestamp",
+                      "deletionGracePeriodSeconds", "selfLink"]
+_SERVER_OWNED_ON_UPDATE: tuple[_ServerOwned, ...] = (
     "uid", "creationTimestamp", "tenant", "hashKey", "deletionTimestamp",
     "deletionGracePeriodSeconds", "selfLink",
 )
@@ -53,10 +56,10 @@ def check_type(resource: Resource, obj: dict[str, Any]) -> None:
     obj["apiVersion"], obj["kind"] = resource.api_version, resource.kind
 
 
-def metadata_of(obj: dict[str, Any]) -> dict[str, Any]:
-    metadata = obj.get("metadata")
+def metadata_of(obj: dict[str, Any]) -> ObjectMeta:
+    metadata: ObjectMeta | None = obj.get("metadata")
     if metadata is None:
-        metadata = obj["metadata"] = {}
+        metadata = obj["metadata"] = ObjectMeta()
     if not isinstance(metadata, dict):
         raise BadRequest("metadata must be an object")
     return metadata
@@ -87,13 +90,15 @@ def stamp_for_create(resource: Resource, scope: Scope, obj: dict[str, Any]) -> N
     else:
         metadata.pop("tenant", None)
     metadata["hashKey"] = hash_key(uid)
-    for field in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
-        metadata.pop(field, None)
+    metadata.pop("resourceVersion", None)
+    metadata.pop("deletionTimestamp", None)
+    metadata.pop("deletionGracePeriodSeconds", None)
+    metadata.pop("selfLink", None)
 
 
 def carry_over_for_update(new: dict[str, Any], old: dict[str, Any]) -> None:
     """Keep what the server owns from the stored object (clients cannot change these)."""
-    new_meta, old_meta = metadata_of(new), old["metadata"]
+    new_meta, old_meta = metadata_of(new), meta_of(old)
     tenant = new_meta.get("tenant")
     if tenant and tenant != old_meta.get("tenant"):
         raise Invalid.fields(old.get("kind", ""), old_meta.get("name", ""), [FieldError(

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from apis.catalogue import Resource, Subresource
 from apis.field_errors import FieldError
+from apis.schemas import Schema
 from apis.selectors.fields import Extractor
 from server.printing.printers import Printer
 from server.registry.strategy import Strategy
@@ -73,7 +74,7 @@ class ResourceRecord(Resource):
     # The handler of the resource itself when it is not kept in the generic store (reviews).
     rest: RestFactory | None = None
     # OpenAPI definitions this record brings (name -> JSON schema), served while it is.
-    schemas: Mapping[str, Any] = field(default_factory=dict)
+    schemas: Mapping[str, Schema] = field(default_factory=dict)
 
     # Identity, not field equality: a record is one declaration (and holds unhashable mappings).
     __eq__ = object.__eq__

@@ -34,6 +34,7 @@ from server.errors import (
     Invalid,
     NotFound,
     Timeout,
+    success_status,
 )
 from server.registry.admission.chain import AdmissionChain
 from server.registry.admission.interface import AdmissionRequest, AdmissionResult
@@ -291,6 +292,10 @@ class GenericStore:
                 result = await self._mark_deleting(resource, key, kv, current, grace, options)
                 if result is None:
                     continue
+                # Upstream answers 202 only for an object left in place whose delete asked for
+                # orphanDependents=false (handlers/delete.go); a lingering object is 200 otherwise.
+                if delete_options.get("orphanDependents") is False:
+                    result.code = 202
                 return result
             if options.dry_run:
                 return self._deleted_answer(resource, current)
@@ -343,14 +348,12 @@ class GenericStore:
         return self._deleted_answer(resource, decode(deleted).obj)
 
     def _deleted_answer(self, resource: ResourceRecord, obj: dict[str, Any]) -> WriteResult:
-        if self.strategy(resource).return_deleted_object:
+        if resource.returns_deleted_object:
             return WriteResult(obj, 200)
         metadata = obj.get("metadata", {})
-        details = {"name": metadata.get("name", ""), "kind": resource.plural, "uid": metadata.get("uid", "")}
-        if resource.group:  # upstream omits an empty group
-            details["group"] = resource.group
-        return WriteResult({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                            "details": details}, 200)
+        # Upstream's finalizeDelete: the resource (not the kind) in details.kind, no code.
+        return WriteResult(success_status({"name": metadata.get("name", ""), "group": resource.group,
+                                           "kind": resource.plural, "uid": metadata.get("uid", "")}), 200)
 
     # -- helpers ----------------------------------------------------------------------------------
     async def _served(self, key: str, obj: dict[str, Any], revision: int) -> dict[str, Any]:

@@ -34,7 +34,6 @@ class Strategy:
     """Default behaviour: validate against the schema; spec/status split when ``status`` exists."""
 
     allow_create_on_update = False
-    return_deleted_object = False
 
     def __init__(self, resource: ResourceRecord) -> None:
         self.resource = resource

@@ -18,7 +18,14 @@ from collections.abc import Mapping
 
 from apis.catalogue import ALL_VERBS, Scope
 from apis.selectors import fields
-from server.printing import printers, tables, workload_printers
+from server.printing import (
+    config_printers,
+    network_printers,
+    policy_printers,
+    printers,
+    storage_printers,
+    workload_printers,
+)
 from server.printing.printers import Printer
 from server.registry.catalogue import Catalogue
 from server.registry.record import (
@@ -114,6 +121,7 @@ def _declare(
     selectable: Mapping[str, fields.Extractor] | None = None,
     admission: AdmissionFacts = AdmissionFacts(),
     rest: RestFactory | None = None,
+    returns_deleted: bool = False,
 ) -> ResourceRecord:
     group, _, version = group_version.rpartition("/")
     if definition is None:
@@ -121,13 +129,16 @@ def _declare(
     return ResourceRecord(
         group=group, version=version, kind=kind, plural=plural, singular=kind.lower(), scope=scope,
         short_names=short, categories=categories, verbs=verbs, storage_name=storage_name,
-        definition=definition,
+        definition=definition, returns_deleted_object=returns_deleted,
         subresources=tuple(dataclasses.replace(s, kind=s.kind or kind) for s in subresources),
         strategy=strategy, defaulter=defaulter, rules=rules, name_check=name_check, printer=printer,
         selectable_fields=selectable, admission=admission, rest=rest,
     )
 
 
+# `returns_deleted=True` where upstream's registry sets ReturnDeletedObject (pods, services, service
+# accounts, pod templates, resource quotas, persistent volumes and claims, storage classes, CSI drivers
+# and nodes, volume attachments): DELETE answers with the object, elsewhere with a Status.
 _ALL = ("all",)
 _API_EXTENSIONS = ("api-extensions",)
 _TEMPLATE = AdmissionFacts(pod_template=("spec", "template"))
@@ -136,13 +147,14 @@ _TEMPLATE = AdmissionFacts(pod_template=("spec", "template"))
 # (kubectl resolves an ambiguous name such as "events" or "ev" to the first group that serves it).
 _CORE: tuple[ResourceRecord, ...] = (
     _declare("v1", "Binding", "bindings", "Namespaced", verbs=_CREATE_ONLY),
-    _declare("v1", "ComponentStatus", "componentstatuses", "Cluster", short=("cs",), verbs=_READ_ONLY),
+    _declare("v1", "ComponentStatus", "componentstatuses", "Cluster", short=("cs",), verbs=_READ_ONLY,
+             printer=config_printers.COMPONENT_STATUS),
     _declare("v1", "ConfigMap", "configmaps", "Namespaced", short=("cm",), rules=(configmap_size_errors,),
-             printer=tables.CONFIG_MAP),
+             printer=config_printers.CONFIG_MAP),
     _declare("v1", "Endpoints", "endpoints", "Namespaced", short=("ep",),
-             strategy=strategies.AllowCreateOnUpdateStrategy),
+             strategy=strategies.AllowCreateOnUpdateStrategy, printer=network_printers.ENDPOINTS),
     _declare("v1", "Event", "events", "Namespaced", short=("ev",),
-             strategy=strategies.AllowCreateOnUpdateStrategy, printer=tables.EVENT,
+             strategy=strategies.AllowCreateOnUpdateStrategy, printer=config_printers.EVENT,
              selectable=fields.EVENT_FIELDS),
     _declare("v1", "LimitRange", "limitranges", "Namespaced", short=("limits",)),
     _declare("v1", "Namespace", "namespaces", "Tenant", short=("ns",), subresources=(_FINALIZE, _STATUS),
@@ -152,9 +164,11 @@ _CORE: tuple[ResourceRecord, ...] = (
         _sub("proxy", "NodeProxyOptions", _PROXY), _STATUS,
     ), strategy=strategies.NodeStrategy, printer=printers.NODE, selectable=fields.NODE_FIELDS),
     _declare("v1", "PersistentVolumeClaim", "persistentvolumeclaims", "Namespaced", short=("pvc",),
-             subresources=(_STATUS,), defaulter=defaults.default_persistent_volume_claim),
+             subresources=(_STATUS,), defaulter=defaults.default_persistent_volume_claim,
+             printer=storage_printers.PERSISTENT_VOLUME_CLAIM, returns_deleted=True),
     _declare("v1", "PersistentVolume", "persistentvolumes", "Tenant", short=("pv",), subresources=(_STATUS,),
-             defaulter=defaults.default_persistent_volume, name_check=path_segment_name_errors),
+             defaulter=defaults.default_persistent_volume, name_check=path_segment_name_errors,
+             printer=storage_printers.PERSISTENT_VOLUME, returns_deleted=True),
     # Arktos adds pods/action (POST a CustomAction; ARKTOS.md §4).
     _declare("v1", "Pod", "pods", "Namespaced", short=("po",), categories=_ALL, subresources=(
         _sub("action", "CustomAction", _CREATE_ONLY, rest=ActionREST),
@@ -169,9 +183,10 @@ _CORE: tuple[ResourceRecord, ...] = (
         _sub("resize"),
         _STATUS,
     ), strategy=strategies.PodStrategy, defaulter=defaults.default_pod, rules=(semantic_rules.pod_errors,),
-        printer=printers.POD, selectable=fields.POD_FIELDS),
+        printer=printers.POD, selectable=fields.POD_FIELDS, returns_deleted=True),
     _declare("v1", "PodTemplate", "podtemplates", "Namespaced", defaulter=defaults.default_pod_template,
-             admission=AdmissionFacts(pod_template=("template",))),
+             admission=AdmissionFacts(pod_template=("template",)), printer=config_printers.POD_TEMPLATE,
+             returns_deleted=True),
     _declare("v1", "ReplicationController", "replicationcontrollers", "Namespaced", short=("rc",),
              categories=_ALL, subresources=(_SCALE, _STATUS),
              defaulter=defaults.default_replication_controller,
@@ -179,17 +194,17 @@ _CORE: tuple[ResourceRecord, ...] = (
              printer=workload_printers.REPLICATION_CONTROLLER, selectable=fields.REPLICAS_FIELDS,
              admission=_TEMPLATE),
     _declare("v1", "ResourceQuota", "resourcequotas", "Namespaced", short=("quota",),
-             subresources=(_STATUS,)),
+             subresources=(_STATUS,), printer=config_printers.RESOURCE_QUOTA, returns_deleted=True),
     _declare("v1", "Secret", "secrets", "Namespaced", strategy=strategies.SecretStrategy,
-             defaulter=defaults.default_secret, rules=(secret_size_errors,), printer=tables.SECRET,
+             defaulter=defaults.default_secret, rules=(secret_size_errors,), printer=config_printers.SECRET,
              selectable=fields.SECRET_FIELDS),
     _declare("v1", "ServiceAccount", "serviceaccounts", "Namespaced", short=("sa",), subresources=(
         _sub("token", "TokenRequest", _CREATE_ONLY, "authentication.k8s.io/v1", rest=TokenREST),
-    ), printer=tables.SERVICE_ACCOUNT),
+    ), printer=config_printers.SERVICE_ACCOUNT, returns_deleted=True),
     _declare("v1", "Service", "services", "Namespaced", short=("svc",), categories=_ALL, subresources=(
         _sub("proxy", "ServiceProxyOptions", _PROXY), _STATUS,
     ), defaulter=defaults.default_service, rules=(semantic_rules.service_errors,),
-        name_check=dns1035_label_errors, printer=printers.SERVICE),
+        name_check=dns1035_label_errors, printer=printers.SERVICE, returns_deleted=True),
     # Arktos: the Tenant kind lives in core/v1 and is cluster-wide (ARKTOS.md §2). Its definition is
     # added to the served schemas by apis/schemas.py.
     _declare("v1", "Tenant", "tenants", "Cluster", subresources=(_FINALIZE, _STATUS),
@@ -198,14 +213,15 @@ _CORE: tuple[ResourceRecord, ...] = (
     # Arktos: VM pod actions (ARKTOS.md §4), stored per tenant and namespace; the node's kubelet
     # reports progress through /status. Schema in apis/action_schemas.py.
     _declare("v1", "Action", "actions", "Namespaced", subresources=(_STATUS,),
-             strategy=strategies.ActionStrategy, printer=tables.ACTION_PRINTER,
+             strategy=strategies.ActionStrategy, printer=config_printers.ACTION_PRINTER,
              selectable=fields.ACTION_FIELDS),
 )
 
 _GROUPS: tuple[ResourceRecord, ...] = (
     _declare("apiregistration.k8s.io/v1", "APIService", "apiservices", "Cluster", categories=_API_EXTENSIONS,
-             subresources=(_STATUS,)),
-    _declare("apps/v1", "ControllerRevision", "controllerrevisions", "Namespaced"),
+             subresources=(_STATUS,), printer=policy_printers.API_SERVICE),
+    _declare("apps/v1", "ControllerRevision", "controllerrevisions", "Namespaced",
+             printer=config_printers.CONTROLLER_REVISION),
     _declare("apps/v1", "DaemonSet", "daemonsets", "Namespaced", short=("ds",), categories=_ALL,
              subresources=(_STATUS,), strategy=strategies.SelectorImmutableStrategy,
              defaulter=defaults.default_daemon_set, rules=(semantic_rules.daemon_set_errors,),
@@ -226,7 +242,7 @@ _GROUPS: tuple[ResourceRecord, ...] = (
              printer=workload_printers.STATEFUL_SET, admission=_TEMPLATE),
     # Same plural as core events: kept apart in storage (upstream shares one key space, we do not).
     _declare("events.k8s.io/v1", "Event", "events", "Namespaced", short=("ev",),
-             storage_name="events.events.k8s.io", printer=tables.EVENT),
+             storage_name="events.events.k8s.io", printer=config_printers.EVENT),
     # Review resources are not stored: they answer a question per request. Arktos evaluates them
     # inside the requester's tenant, hence Tenant scope (token reviews are about the whole cluster).
     _declare("authentication.k8s.io/v1", "SelfSubjectReview", "selfsubjectreviews", "Tenant",
@@ -244,11 +260,13 @@ _GROUPS: tuple[ResourceRecord, ...] = (
     # autoscaling/v2 first: it is the preferred version. v1 objects are stored apart (their shapes differ).
     _declare("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "Namespaced",
              short=("hpa",), categories=_ALL, subresources=(_STATUS,),
-             defaulter=defaults.default_horizontal_pod_autoscaler),
+             defaulter=defaults.default_horizontal_pod_autoscaler,
+             printer=policy_printers.HORIZONTAL_POD_AUTOSCALER),
     _declare("autoscaling/v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "Namespaced",
              short=("hpa",), categories=_ALL, subresources=(_STATUS,),
              storage_name="horizontalpodautoscalers.autoscaling.v1",
-             defaulter=defaults.default_horizontal_pod_autoscaler),
+             defaulter=defaults.default_horizontal_pod_autoscaler,
+             printer=policy_printers.HORIZONTAL_POD_AUTOSCALER),
     _declare("batch/v1", "CronJob", "cronjobs", "Namespaced", short=("cj",), categories=_ALL,
              subresources=(_STATUS,), defaulter=defaults.default_cron_job,
              rules=(semantic_rules.cronjob_errors,), printer=workload_printers.CRON_JOB,
@@ -258,48 +276,60 @@ _GROUPS: tuple[ResourceRecord, ...] = (
              printer=workload_printers.JOB, selectable=fields.JOB_FIELDS, admission=_TEMPLATE),
     _declare("certificates.k8s.io/v1", "CertificateSigningRequest", "certificatesigningrequests", "Cluster",
              short=("csr",), subresources=(_sub("approval"), _STATUS),
-             selectable=fields.CERTIFICATE_SIGNING_REQUEST_FIELDS),
-    _declare("networking.k8s.io/v1", "IngressClass", "ingressclasses", "Cluster"),
+             selectable=fields.CERTIFICATE_SIGNING_REQUEST_FIELDS,
+             printer=policy_printers.CERTIFICATE_SIGNING_REQUEST),
+    _declare("networking.k8s.io/v1", "IngressClass", "ingressclasses", "Cluster",
+             printer=network_printers.INGRESS_CLASS),
     _declare("networking.k8s.io/v1", "Ingress", "ingresses", "Namespaced", short=("ing",),
-             subresources=(_STATUS,)),
-    _declare("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies", "Namespaced", short=("netpol",)),
+             subresources=(_STATUS,), printer=network_printers.INGRESS),
+    _declare("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies", "Namespaced", short=("netpol",),
+             printer=network_printers.NETWORK_POLICY),
     _declare("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets", "Namespaced", short=("pdb",),
-             subresources=(_STATUS,)),
+             subresources=(_STATUS,), printer=policy_printers.POD_DISRUPTION_BUDGET),
     _declare("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "clusterrolebindings", "Tenant",
-             name_check=path_segment_name_errors, printer=tables.ROLE_BINDING),
+             name_check=path_segment_name_errors, printer=policy_printers.CLUSTER_ROLE_BINDING),
     _declare("rbac.authorization.k8s.io/v1", "ClusterRole", "clusterroles", "Tenant",
              name_check=path_segment_name_errors),
     _declare("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings", "Namespaced",
-             name_check=path_segment_name_errors, printer=tables.ROLE_BINDING),
+             name_check=path_segment_name_errors, printer=policy_printers.ROLE_BINDING),
     _declare("rbac.authorization.k8s.io/v1", "Role", "roles", "Namespaced",
              name_check=path_segment_name_errors),
-    _declare("storage.k8s.io/v1", "CSIDriver", "csidrivers", "Cluster"),
-    _declare("storage.k8s.io/v1", "CSINode", "csinodes", "Cluster"),
+    _declare("storage.k8s.io/v1", "CSIDriver", "csidrivers", "Cluster", printer=storage_printers.CSI_DRIVER,
+             returns_deleted=True),
+    _declare("storage.k8s.io/v1", "CSINode", "csinodes", "Cluster", printer=storage_printers.CSI_NODE,
+             returns_deleted=True),
     _declare("storage.k8s.io/v1", "CSIStorageCapacity", "csistoragecapacities", "Namespaced"),
     _declare("storage.k8s.io/v1", "StorageClass", "storageclasses", "Tenant", short=("sc",),
-             printer=tables.STORAGE_CLASS),
+             printer=storage_printers.STORAGE_CLASS, returns_deleted=True),
     _declare("storage.k8s.io/v1", "VolumeAttachment", "volumeattachments", "Cluster",
-             subresources=(_STATUS,)),
+             subresources=(_STATUS,), printer=storage_printers.VOLUME_ATTACHMENT, returns_deleted=True),
     _declare("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration",
-             "mutatingwebhookconfigurations", "Cluster", categories=_API_EXTENSIONS),
+             "mutatingwebhookconfigurations", "Cluster", categories=_API_EXTENSIONS,
+             printer=policy_printers.WEBHOOK_CONFIGURATION),
     _declare("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy", "validatingadmissionpolicies",
-             "Cluster", categories=_API_EXTENSIONS, subresources=(_STATUS,)),
+             "Cluster", categories=_API_EXTENSIONS, subresources=(_STATUS,),
+             printer=policy_printers.VALIDATING_ADMISSION_POLICY),
     _declare("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding",
-             "validatingadmissionpolicybindings", "Cluster", categories=_API_EXTENSIONS),
+             "validatingadmissionpolicybindings", "Cluster", categories=_API_EXTENSIONS,
+             printer=policy_printers.VALIDATING_ADMISSION_POLICY_BINDING),
     _declare("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration",
-             "validatingwebhookconfigurations", "Cluster", categories=_API_EXTENSIONS),
+             "validatingwebhookconfigurations", "Cluster", categories=_API_EXTENSIONS,
+             printer=policy_printers.WEBHOOK_CONFIGURATION),
     _declare("apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", "Tenant",
              short=("crd", "crds"), categories=_API_EXTENSIONS, subresources=(_STATUS,)),
     _declare("scheduling.k8s.io/v1", "PriorityClass", "priorityclasses", "Cluster", short=("pc",),
-             printer=tables.PRIORITY_CLASS),
+             printer=config_printers.PRIORITY_CLASS),
     _declare("coordination.k8s.io/v1", "Lease", "leases", "Namespaced",
-             strategy=strategies.AllowCreateOnUpdateStrategy, printer=tables.LEASE),
-    _declare("node.k8s.io/v1", "RuntimeClass", "runtimeclasses", "Cluster"),
-    _declare("discovery.k8s.io/v1", "EndpointSlice", "endpointslices", "Namespaced"),
+             strategy=strategies.AllowCreateOnUpdateStrategy, printer=config_printers.LEASE),
+    _declare("node.k8s.io/v1", "RuntimeClass", "runtimeclasses", "Cluster",
+             printer=config_printers.RUNTIME_CLASS),
+    _declare("discovery.k8s.io/v1", "EndpointSlice", "endpointslices", "Namespaced",
+             printer=network_printers.ENDPOINT_SLICE),
     # Arktos's Network (a CRD in Arktos, crd-network.yaml): per tenant, short names ne/net, status
     # subresource. Its schema is Arktos's (apis/arktos_schemas.py).
     _declare("arktos.futurewei.com/v1", "Network", "networks", "Tenant", short=("ne", "net"),
-             subresources=(_STATUS,), definition="com.futurewei.arktos.v1.Network"),
+             subresources=(_STATUS,), definition="com.futurewei.arktos.v1.Network",
+             printer=network_printers.NETWORK),
 )
 
 BUILTIN_RECORDS: tuple[ResourceRecord, ...] = _CORE + _GROUPS

@@ -47,8 +47,6 @@ def _qos_class(spec: dict[str, Any]) -> str:
 
 
 class PodStrategy(Strategy):
-    return_deleted_object = True
-
     def prepare_for_create(self, obj: dict[str, Any]) -> None:
         super().prepare_for_create(obj)
         obj["metadata"].pop("generation", None)

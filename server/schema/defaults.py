@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from apis.images import default_pull_policy
 from server.schema.vm_rules import default_virtual_machine
 
 Obj = dict[str, Any]
@@ -25,15 +26,6 @@ def _child(obj: Obj, name: str) -> Obj | None:
 
 def _objects(value: Any) -> list[Obj]:
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
-
-
-def _image_pull_policy(image: str) -> str:
-    # upstream SetDefaults_Container: Always for ":latest" or no tag, IfNotPresent otherwise
-    if "@" in image:
-        return "IfNotPresent"
-    last_segment = image.rsplit("/", 1)[-1]
-    tag = last_segment.rpartition(":")[2] if ":" in last_segment else ""
-    return "Always" if tag in ("", "latest") else "IfNotPresent"
 
 
 def _default_probe(probe: Any) -> None:
@@ -51,7 +43,7 @@ def _default_probe(probe: Any) -> None:
 def _default_container(container: Obj, *, host_network: bool) -> None:
     image = container.get("image")
     if isinstance(image, str) and image:
-        container.setdefault("imagePullPolicy", _image_pull_policy(image))
+        container.setdefault("imagePullPolicy", default_pull_policy(image))
     container.setdefault("terminationMessagePath", "/dev/termination-log")
     container.setdefault("terminationMessagePolicy", "File")
     container.setdefault("resources", {})

@@ -168,19 +168,30 @@ def _request_body(action: str, kind_definition: str | None, *, v3: bool) -> Sche
     return {"name": "body", "in": "body", "required": required, "schema": {"$ref": _V2_REF + target}}
 
 
-def _response(definition: str | None, ref_prefix: str, *, v3: bool) -> Schema:
+def _response(definition: str | None, ref_prefix: str, *, v3: bool, accepted: bool = False) -> Schema:
+    """The 200 answer (and, for deletes, the 202 answer: the same body) of an operation."""
+    codes = {"200": "OK", "202": "Accepted"} if accepted else {"200": "OK"}
     if definition is None:
-        return {"200": {"description": "OK"}}
+        return {code: {"description": text} for code, text in codes.items()}
     schema = {"$ref": ref_prefix + definition}
     if v3:
-        return {"200": {"description": "OK", "content": {"application/json": {"schema": schema}}}}
-    return {"200": {"description": "OK", "schema": schema}}
+        return {code: {"description": text, "content": {"application/json": {"schema": schema}}}
+                for code, text in codes.items()}
+    return {code: {"description": text, "schema": schema} for code, text in codes.items()}
+
+
+def _returned_definition(action: str, resource: Resource, kind: str) -> str | None:
+    """What an operation answers with. A delete answers with the object only where the resource
+    returns it (upstream's installer: ReturnDeletedObject), else with a Status."""
+    if action == "deletecollection" or (action == "delete" and not resource.returns_deleted_object):
+        return _META + "Status"
+    return _kind_definition(resource, kind)
 
 
 def _operation(action: str, resource: Resource, *, list_kind: bool, v3: bool) -> Schema:
     kind = resource.list_kind if list_kind and action == "list" else resource.kind
     ref_prefix = _V3_REF if v3 else _V2_REF
-    returned = _META + "Status" if action == "deletecollection" else _kind_definition(resource, kind)
+    returned = _returned_definition(action, resource, kind)
     parameters = _parameters(_operation_parameters(action), v3=v3)
     body = _request_body(action, _kind_definition(resource, resource.kind), v3=v3)
     if body is not None and not v3:
@@ -188,7 +199,7 @@ def _operation(action: str, resource: Resource, *, list_kind: bool, v3: bool) ->
     operation: Schema = {
         "operationId": _operation_id(action, resource, resource.kind),
         "parameters": parameters,
-        "responses": _response(returned, ref_prefix, v3=v3),
+        "responses": _response(returned, ref_prefix, v3=v3, accepted=action == "delete"),
         "x-kubernetes-action": action,
         "x-kubernetes-group-version-kind": {
             "group": resource.group, "version": resource.version, "kind": resource.kind,

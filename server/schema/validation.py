@@ -8,14 +8,15 @@ definition from the server's `SchemaSet`, and dropped when that set changes (a r
 removed at run time). The generated code is kept on disk by content hash, so a restart or a
 second server reuses it without compiling.
 
-How the server should answer (upstream's order: decode, then default, then validate):
-- any error with reason ``FieldValueTypeInvalid`` means upstream's *decoder* would have refused
-  the body: answer 400 BadRequest with ``<Kind> in version "<v>" cannot be handled as a <Kind>:
-  <message>`` (the message is the Go decoder's ``json: cannot unmarshal ...``; see
-  `type_errors`);
-- otherwise the errors are a 422 Invalid Status's causes (``<field>: <message>``);
-- `unknown_fields` feeds ``fieldValidation=Strict`` (400, ``unknown field "spec.foo"``) and
-  ``Warn`` (a ``Warning`` header per field).
+How the server should answer (upstream's order: decode, then default, then validate), from
+`inspect`'s report and then `rule_errors`:
+- ``type_errors`` mean upstream's *decoder* would have refused the body: answer 400 BadRequest
+  with ``<Kind> in version "<v>" cannot be handled as a <Kind>: <message>`` (the message is the
+  Go decoder's ``json: cannot unmarshal ...``);
+- otherwise the schema's ``errors`` and the rules' are a 422 Invalid Status's causes
+  (``<field>: <message>``);
+- ``unknown`` feeds ``fieldValidation=Strict`` (400, ``unknown field "spec.foo"``) and ``Warn``
+  (a ``Warning`` header per field).
 """
 
 from __future__ import annotations
@@ -35,26 +36,12 @@ import orjson
 from apis.catalogue import Resource
 from apis.field_errors import FieldError
 from apis.schemas import INT_OR_STRING, INTEGER_RANGES, Schema, integer_range, reachable_definitions
-from server.schema.name_rules import (
-    NameCheck,
-    dns1035_label_errors,
-    dns1123_label_errors,
-    dns1123_subdomain_errors,
-    metadata_errors,
-)
+from server.schema.name_rules import NameCheck, metadata_errors
 from server.schema.schema_set import SchemaSet
 from server.schema.schema_walk import schema_errors, unknown_field_paths
 from server.schema.size_limits import size_errors
 
-__all__ = [
-    "FieldError",
-    "SchemaReport",
-    "Validators",
-    "dns1035_label_errors",
-    "dns1123_label_errors",
-    "dns1123_subdomain_errors",
-    "rule_errors",
-]
+__all__ = ["SchemaReport", "Validators", "rule_errors"]
 
 # Keys the compiled validator has no use for. Formats are left to the decoder upstream (a bad
 # date-time or base64 value is a decode error there) except the integer ones, which become

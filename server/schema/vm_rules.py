@@ -9,6 +9,7 @@ import binascii
 from typing import Any
 
 from apis.field_errors import FieldError, child, forbidden, invalid, required
+from apis.images import default_pull_policy
 from server.schema.name_rules import dns1123_label_errors
 
 MAX_USER_DATA_BYTES = 65535
@@ -64,5 +65,4 @@ def default_virtual_machine(spec: Obj) -> None:
     vm.setdefault("powerSpec", "Running")
     image = vm.get("image")
     if isinstance(image, str) and "imagePullPolicy" not in vm:
-        tagged = ":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest")
-        vm["imagePullPolicy"] = "IfNotPresent" if tagged or "@" in image else "Always"
+        vm["imagePullPolicy"] = default_pull_policy(image)

@@ -19,14 +19,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 
 from server.storage.interface import Backend, Event, KeyValue, ListResult
+from server.storage.keys import segment_of
 from server.storage.value_transformers import (
     ENCRYPTED_PREFIX,
     IdentityTransformer,
     TransformError,
     ValueTransformer,
 )
-
-_SEGMENT_START = len("/registry/")
 
 
 def unreadable_message(key: str, reason: str) -> str:
@@ -48,9 +47,7 @@ class TransformingBackend:
         self._transformers = dict(transformers)
 
     def _transformer(self, key: str) -> ValueTransformer:
-        # Keys are /registry/{segment}/...: slicing is cheaper than splitting on every event.
-        end = key.find("/", _SEGMENT_START)
-        return self._transformers.get(key[_SEGMENT_START:end if end >= 0 else None], self._default)
+        return self._transformers.get(segment_of(key), self._default)
 
     def _read(self, kv: KeyValue) -> KeyValue:
         transformer = self._transformer(kv.key)

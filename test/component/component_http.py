@@ -140,7 +140,7 @@ class WatchStream:
 
 @contextlib.asynccontextmanager
 async def watching(api: Api, path: str, params: dict[str, str] | None = None, *,
-                   legacy: bool = False) -> AsyncIterator[WatchStream]:
+                   legacy: bool = False, headers: dict[str, str] | None = None) -> AsyncIterator[WatchStream]:
     """Open a watch on ``path`` (a list path); ``legacy`` uses the ``/watch/`` path form."""
     query = dict(params or {})
     if legacy:
@@ -149,7 +149,8 @@ async def watching(api: Api, path: str, params: dict[str, str] | None = None, *,
     else:
         url, query["watch"] = path, "true"
     timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
-    async with api.session.get(api.base_url + url, params=query, timeout=timeout) as response:
+    async with api.session.get(api.base_url + url, params=query, timeout=timeout,
+                               headers=headers) as response:
         assert response.status == 200, await response.read()
         yield WatchStream(response)
 

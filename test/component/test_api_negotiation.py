@@ -1,7 +1,8 @@
 """Content negotiation and the documents that describe the API.
 
 Covers: ``Accept`` Table for pods, nodes, namespaces and deployments (upstream's column names and
-priorities; ``includeObject`` None / Metadata / Object), PartialObjectMetadata and
+priorities; ``includeObject`` None / Metadata / Object), the TENANT column of the system admin's
+lists and watches across tenants (and its absence elsewhere), PartialObjectMetadata and
 PartialObjectMetadataList, YAML responses, a protobuf-only ``Accept`` (406 Status), aggregated
 discovery v2 and v2beta1 (the Content-Type echoes the chosen form), the classic discovery
 documents, ``/openapi/v2`` (JSON and protobuf), ``/openapi/v3`` and one group-version document,
@@ -15,7 +16,7 @@ from __future__ import annotations
 import orjson
 import pytest
 import yaml
-from component_http import Api, assert_status, configmap, deployment, pod
+from component_http import Api, assert_status, configmap, deployment, pod, watching
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 PARTIAL = "application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io"
@@ -34,7 +35,9 @@ def column_names(table: dict) -> list[str]:
                                       "Nominated Node", "Readiness Gates"]),
     ("/api/v1/nodes", ["Name", "Status", "Roles", "Age", "Version", "Internal-IP", "External-IP",
                        "OS-Image", "Kernel-Version", "Container-Runtime"]),
-    ("/api/v1/namespaces", ["Name", "Status", "Age"]),
+    # The system admin's namespaces of every tenant: a TENANT column tells same-named ones apart.
+    ("/api/v1/namespaces", ["Tenant", "Name", "Status", "Age"]),
+    ("/api/v1/tenants/system/namespaces", ["Name", "Status", "Age"]),
     ("/apis/apps/v1/namespaces/{ns}/deployments", ["Name", "Ready", "Up-to-date", "Available", "Age",
                                                    "Containers", "Images", "Selector"]),
 ])
@@ -67,6 +70,24 @@ async def test_table_rows_and_include_object(api: Api, namespace: str) -> None:
     single = await api.ok("GET", f"/apis/apps/v1/namespaces/{namespace}/deployments/d",
                           headers={"Accept": TABLE})
     assert single["rows"][0]["cells"][:4] == ["d", "0/3", 0, 0]
+
+
+async def test_tables_across_tenants_carry_the_tenant(api: Api, namespace: str) -> None:
+    await api.ok("POST", f"/api/v1/namespaces/{namespace}/configmaps", configmap("mine"))
+    for path in ("/api/v1/configmaps", "/api/v1/tenants/all/configmaps"):
+        table = await api.ok("GET", path, headers={"Accept": TABLE},
+                             params={"fieldSelector": "metadata.name=mine"})
+        assert column_names(table) == ["Tenant", "Name", "Data", "Age"]
+        assert [r["cells"][:2] for r in table["rows"]] == [["system", "mine"]]
+    async with watching(api, "/api/v1/configmaps", {"fieldSelector": "metadata.name=mine"},
+                        headers={"Accept": TABLE}) as stream:
+        (added,) = await stream.events(1)
+    assert column_names(added["object"]) == ["Tenant", "Name", "Data", "Age"]
+    assert added["object"]["rows"][0]["cells"][:2] == ["system", "mine"]
+    plain = await api.ok("GET", f"/api/v1/namespaces/{namespace}/configmaps", headers={"Accept": TABLE})
+    assert column_names(plain) == ["Name", "Data", "Age"]
+    listed = await api.ok("GET", "/api/v1/configmaps", params={"fieldSelector": "metadata.name=mine"})
+    assert "Tenant" not in orjson.dumps(listed).decode()  # JSON lists stay as they are
 
 
 async def test_partial_object_metadata(api: Api, namespace: str) -> None:

@@ -22,9 +22,9 @@ import pytest
 from apiserver_process import ApiServerProcess
 from controller_harness import eventually, new_namespace, running
 
+from apis.meta import parse_time
 from client.leaderelection import LEASES, micro_time
 from client.rest import ApiClient
-from controllers.node_taints import parse_rfc3339
 from controllers.nodelifecycle import NODES, PODS, NodeLifecycleController
 from controllers.options import ControllerOptions
 
@@ -124,9 +124,9 @@ async def test_silent_node_is_tainted_and_its_pods_evicted(client: ApiClient) ->
         # Not before its toleration ran out: the eviction's DELETE stamped now + the pod's grace.
         evicted = (await client.get(PODS, "short", tenant="system", namespace=ns))["metadata"]
         tainted_at = next(t["timeAdded"] for t in node["spec"]["taints"] if t["effect"] == "NoExecute")
-        deleted_at = parse_rfc3339(evicted["deletionTimestamp"]).timestamp() - \
+        deleted_at = parse_time(evicted["deletionTimestamp"]).timestamp() - \
             evicted["deletionGracePeriodSeconds"]
-        assert deleted_at >= parse_rfc3339(tainted_at).timestamp() + 2
+        assert deleted_at >= parse_time(tainted_at).timestamp() + 2
         kept = await client.get(PODS, "forever", tenant="system", namespace=ns)
         assert not kept["metadata"].get("deletionTimestamp")
         assert [c["status"] for c in kept["status"]["conditions"] if c["type"] == "Ready"] == ["False"]

@@ -20,10 +20,11 @@ import pytest
 from apiserver_process import ApiServerProcess
 from kubelet_env import conditions, eventually, new_tenant_namespace, running_kubelet
 
+from apis.meta import parse_time
 from client.config import config_for_url
 from client.errors import NotFound
 from client.events import EVENTS
-from client.leaderelection import LEASES, parse_micro_time
+from client.leaderelection import LEASES
 from client.rest import ApiClient
 from kubelet.config import KUBELET_VERSION, parse_runtime_endpoints
 from kubelet.hollow import EXIT_CODE_ANNOTATION, RUN_SECONDS_ANNOTATION, HollowRuntime
@@ -78,11 +79,11 @@ async def test_registers_its_node_ready_and_renews_its_lease(client: ApiClient) 
         assert {"type": "InternalIP", "address": "192.0.2.10"} in status["addresses"]
         lease = await eventually(lambda: _lease(client, name), "the node lease")
         assert lease["spec"]["holderIdentity"] == name and lease["spec"]["leaseDurationSeconds"] == 40
-        first = parse_micro_time(lease["spec"]["renewTime"])
+        first = parse_time(lease["spec"]["renewTime"])
 
         async def renewed() -> bool:
             later = await _lease(client, name)
-            return later is not None and parse_micro_time(later["spec"]["renewTime"]) != first
+            return later is not None and parse_time(later["spec"]["renewTime"]) != first
 
         await eventually(renewed, "a second lease renewal", within=5)
 
@@ -204,7 +205,7 @@ async def test_restarted_kubelet_adopts_containers_and_removes_orphans(client: A
 
 
 async def _synced_twice(kubelet: Any) -> bool:
-    return bool(kubelet.pods.syncs >= 2)
+    return bool(kubelet.pod_workers.syncs >= 2)
 
 
 async def test_statuses_another_writer_changed_are_reported_again(client: ApiClient) -> None:

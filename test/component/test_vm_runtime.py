@@ -39,8 +39,8 @@ from cri.client import CriClient
 from cri.errors import CriError
 from cri.stubs import pb
 from kubelet.runtime import RuntimeOperationError
-from kubelet.vm_cri_runtime import VmCriRuntime
-from kubelet.vm_pods import vm_container, vm_status
+from kubelet.vm.cri_runtime import VmCriRuntime
+from kubelet.vm.pods import vm_container, vm_status
 from vmruntime.images import DEFAULT_IMAGE_DIR, build_image
 from vmruntime.qemu import ensure_installed
 

@@ -2,10 +2,10 @@
 
 Covers: the server-side Table (column headers and cells for configmaps and pods, `-o wide`'s
 extra columns), `-o yaml/json/jsonpath` (full objects), `-l` and `--field-selector` filtering
-on the server, `-A` (all namespaces, NAMESPACE column), `--chunk-size=2` really paging with
-`limit`/`continue` (seen in kubectl's -v=6 request log), and `get -w --output-watch-events`
-reporting ADDED, MODIFIED and DELETED. Leaves out: `--sort-by`, custom-columns and server-side
-printing of other resources (component tests check the Table columns).
+on the server, `-A` (all namespaces of every tenant: NAMESPACE and TENANT columns),
+`--chunk-size=2` really paging with `limit`/`continue` (seen in kubectl's -v=6 request log), and
+`get -w --output-watch-events` reporting ADDED, MODIFIED and DELETED. Leaves out: `--sort-by`,
+custom-columns and server-side printing of other resources (test_kubectl_columns.py).
 """
 
 from __future__ import annotations
@@ -121,8 +121,9 @@ def test_get_label_and_field_selectors(kubectl: Kubectl, namespace: str, core_v1
 def test_get_all_namespaces(kubectl: Kubectl, namespace: str, core_v1: k8s.CoreV1Api) -> None:
     make_configmaps(core_v1, namespace, 1, app="everywhere")
     lines = kubectl.run("get", "configmaps", "-A", "-l", "app=everywhere").stdout.splitlines()
-    assert lines[0].split()[:2] == ["NAMESPACE", "NAME"]
-    assert [namespace, "everywhere-0"] in [line.split()[:2] for line in lines[1:]]
+    # The system admin's -A spans every tenant: the server's table adds TENANT after kubectl's NAMESPACE.
+    assert lines[0].split()[:3] == ["NAMESPACE", "TENANT", "NAME"]
+    assert [namespace, "system", "everywhere-0"] in [line.split()[:3] for line in lines[1:]]
 
 
 def test_get_chunk_size_pages_through_continue(

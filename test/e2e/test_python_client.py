@@ -1,7 +1,9 @@
 """The official `kubernetes` Python client against a real server: CRUD, selectors, pagination, watch.
 
 Covers: create/read/replace/patch/delete of ConfigMaps and Pods (server-set metadata, defaults,
-resourceVersion moving forward, 404 after delete, 409 on a stale replace); label selectors
+resourceVersion moving forward, 404 after delete, 409 on a stale replace); DELETE answers parsed
+as the client's generated types expect (a V1Service for services, a Status dict for configmaps);
+label selectors
 (=, !=, in, notin, exists, !) and field selectors; `limit`/`continue` paging over one consistent
 snapshot (an object created mid-way is not in later pages); watch resumed from a
 resourceVersion (sees exactly the later changes, in order); and 410 Gone for a resourceVersion
@@ -84,6 +86,21 @@ def test_pod_create_is_defaulted_and_status_is_separate(core_v1: k8s.CoreV1Api, 
     )
     assert core_v1.read_namespaced_pod_status(name, namespace).status.phase == "Running"
     core_v1.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
+
+
+def test_delete_answers_are_parsed_as_upstream_documents_them(core_v1: k8s.CoreV1Api, namespace: str) -> None:
+    # delete_namespaced_service parses a V1Service (upstream's services registry returns the
+    # deleted object); delete_namespaced_config_map takes the Success Status as a plain dict.
+    service = k8s.V1Service(metadata=k8s.V1ObjectMeta(name="gone"),
+                            spec=k8s.V1ServiceSpec(ports=[k8s.V1ServicePort(port=80)]))
+    created = core_v1.create_namespaced_service(namespace, service)
+    deleted = core_v1.delete_namespaced_service("gone", namespace)
+    assert isinstance(deleted, k8s.V1Service)
+    assert deleted.metadata.uid == created.metadata.uid and deleted.spec.ports[0].port == 80
+    core_v1.create_namespaced_config_map(namespace, configmap("gone", k="v"))
+    status = core_v1.delete_namespaced_config_map("gone", namespace)
+    assert status["kind"] == "Status" and status["status"] == "Success"
+    assert status["details"] == {"name": "gone", "kind": "configmaps", "uid": status["details"]["uid"]}
 
 
 def names(items: list[Any]) -> list[str]:

@@ -8,7 +8,10 @@ server URL; each tenant's `admin` — by a client certificate from hack/setup-te
 bearer token — creates, reads and deletes ConfigMaps with plain kubectl through short paths
 (context `default`) and the prefix context (`--context prefix`, server URL ending
 /tenants/{t}); both tenants hold `default/web` with different data and each reads back its own;
-`kubectl api-resources` as a tenant user lists no cluster-scoped resources; the audit log has
+`kubectl api-resources` as a tenant user lists no cluster-scoped resources; the system admin's
+`kubectl get configmaps -A` and `kubectl get namespaces` across tenants carry a TENANT column
+(also with `-o wide`; `-o json` is the unchanged objects) while a tenant user's `-A` has none; the
+audit log has
 JSON lines (user, tenant, verb, path, code) for a tenant user's create and delete and none for
 its reads.
 Leaves out: refusals across tenants (test_tenancy_isolation.py), RBAC answers
@@ -18,6 +21,7 @@ Leaves out: refusals across tenants (test_tenancy_isolation.py), RBAC answers
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -102,6 +106,44 @@ def test_each_tenant_works_with_cert_and_token_and_reads_its_own(
             token_user.run("delete", "configmap", "web", "-n", "default", "--ignore-not-found")
     for cert_user, _ in users.values():
         assert cert_user.run("get", "configmap", "web", "-n", "default", check=False).returncode == 1
+
+
+def _headers(output: str) -> list[str]:
+    return re.split(r"\s{2,}", output.splitlines()[0].strip())
+
+
+def test_system_admin_lists_across_tenants_with_a_tenant_column(
+    tenancy_env: TenancyEnv, tenancy_kubectl: TenancyKubectl
+) -> None:
+    admin = tenancy_kubectl.as_identity(tenancy_env.admin)
+    users = {t: tenancy_kubectl.as_identity(tenancy_env.identity(f"{t}-cert-admin")) for t in TENANTS}
+    for tenant, user in users.items():
+        user.run("create", "configmap", "twin", "-n", "default", f"--from-literal=owner={tenant}")
+    admin.run("create", "configmap", "twin", "-n", "default", "--from-literal=owner=system")
+    twins = ("configmaps", "-A", "--field-selector", "metadata.name=twin")
+    try:
+        listed = admin.run("get", *twins).stdout
+        assert _headers(listed) == ["NAMESPACE", "TENANT", "NAME", "DATA", "AGE"]
+        rows = sorted(line.split()[:3] for line in listed.splitlines()[1:])
+        assert rows == [["default", tenant, "twin"] for tenant in sorted([*TENANTS, "system"])]
+        assert _headers(admin.run("get", *twins, "-o", "wide").stdout) == _headers(listed)
+        # Every tenant has a `default` namespace: the TENANT column tells them apart.
+        namespaces = admin.run("get", "namespaces").stdout
+        assert _headers(namespaces) == ["TENANT", "NAME", "STATUS", "AGE"]
+        defaults = {line.split()[0] for line in namespaces.splitlines()[1:] if line.split()[1] == "default"}
+        assert {*TENANTS, "system"} <= defaults
+        # JSON is the objects themselves, unchanged by the table's column.
+        items = admin.json("get", *twins)["items"]
+        assert {(i["metadata"]["tenant"], i["data"]["owner"]) for i in items} == {
+            (t, t) for t in (*TENANTS, "system")}
+        assert all(set(i) == {"apiVersion", "kind", "metadata", "data"} for i in items)
+        # A tenant's user lists only its own tenant: no TENANT column.
+        own = users[TENANTS[0]].run("get", *twins).stdout
+        assert _headers(own) == ["NAMESPACE", "NAME", "DATA", "AGE"]
+    finally:
+        for user in users.values():
+            user.run("delete", "configmap", "twin", "-n", "default", "--ignore-not-found")
+        admin.run("delete", "configmap", "twin", "-n", "default", "--ignore-not-found")
 
 
 def _audit_lines(env: TenancyEnv, *, after: int = 0) -> list[dict[str, object]]:

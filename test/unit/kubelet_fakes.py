@@ -1,8 +1,8 @@
 """In-memory stand-ins the kubelet's unit tests share: a scriptable runtime, recording sinks.
 
 `ScriptedRuntime` is the hollow runtime with exec answers taken from a script, and
-`syncer_on` builds a `PodSyncer` on it whose events and statuses are kept in memory instead of
-being written to an API server.
+`syncer_on` builds a `PodSyncer` (with the kubelet's `runtime_policies`) on it whose events and
+statuses are kept in memory instead of being written to an API server.
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ from client.rest import ApiClient
 from kubelet.config import RuntimeEndpoint
 from kubelet.event_sink import EventSink
 from kubelet.hollow import HollowRuntime
-from kubelet.pod_worker import NodeContext, PodSyncer
+from kubelet.pod_sync import NodeContext, PodSyncer
 from kubelet.runtime import ExecSyncResult, RuntimeOperationError
+from kubelet.runtime_policy import ContainerPolicy, RuntimePolicies
 from kubelet.runtimes import RegisteredRuntime, RuntimeRegistry
 from kubelet.status_writer import StatusWriter
+from kubelet.vm.policy import VmPolicy
 
 UNUSED_API = "http://127.0.0.1:9"  # nothing is written to it: events and statuses are recorded
 
@@ -68,8 +70,14 @@ def probed_pod(**probes: Any) -> dict[str, Any]:
                      "containers": [container]}, "status": {}}
 
 
+def runtime_policies() -> RuntimePolicies:
+    """The policies the kubelet's assembly builds (`kubelet.kubelet`)."""
+    return RuntimePolicies(container=ContainerPolicy(), vm=VmPolicy())
+
+
 def syncer_on(runtime: ScriptedRuntime) -> tuple[PodSyncer, NodeContext, RecordingEvents, RecordingStatus]:
     events, status = RecordingEvents(), RecordingStatus()
-    syncer = PodSyncer(ApiClient(config_for_url(UNUSED_API)), status=status, events=events)
+    syncer = PodSyncer(ApiClient(config_for_url(UNUSED_API)), status=status, events=events,
+                       policies=runtime_policies())
     registry = RuntimeRegistry([RegisteredRuntime(RuntimeEndpoint("c", "container", "hollow://"), runtime)])
     return syncer, NodeContext("n1", "192.0.2.1", registry), events, status

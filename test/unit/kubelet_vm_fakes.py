@@ -12,13 +12,13 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from kubelet_fakes import UNUSED_API, RecordingEvents, RecordingStatus
+from kubelet_fakes import UNUSED_API, RecordingEvents, RecordingStatus, runtime_policies
 
 from client.config import config_for_url
 from client.rest import ApiClient
 from kubelet.config import RuntimeEndpoint
 from kubelet.hollow import HollowRuntime
-from kubelet.pod_worker import NodeContext, PodSyncer
+from kubelet.pod_sync import NodeContext, PodSyncer
 from kubelet.runtime import ContainerInfo, RuntimeOperationError
 from kubelet.runtimes import RegisteredRuntime, RuntimeRegistry
 
@@ -82,6 +82,7 @@ class HistoryStatus(RecordingStatus):
 
 def vm_syncer(runtime: FakeVmRuntime) -> tuple[PodSyncer, NodeContext, HistoryStatus]:
     status = HistoryStatus()
-    syncer = PodSyncer(ApiClient(config_for_url(UNUSED_API)), status=status, events=RecordingEvents())
+    syncer = PodSyncer(ApiClient(config_for_url(UNUSED_API)), status=status, events=RecordingEvents(),
+                       policies=runtime_policies())
     registry = RuntimeRegistry([RegisteredRuntime(RuntimeEndpoint("v", "vm", "fake://"), runtime)])
     return syncer, NodeContext("n1", "192.0.2.1", registry), status

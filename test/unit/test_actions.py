@@ -22,7 +22,7 @@ from apis.actions import (
     operation_of,
     target_errors,
 )
-from server.printing.tables import ACTION_PRINTER
+from server.printing.config_printers import ACTION_PRINTER
 
 VM_POD = {"metadata": {"name": "vm1", "uid": "u-1", "namespace": "default"},
           "spec": {"nodeName": "n1", "virtualMachine": {"name": "vm"}}}

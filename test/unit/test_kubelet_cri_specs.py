@@ -4,8 +4,8 @@ Covers: sandbox metadata, labels/annotations (tenant), hostname rules (spec.host
 hostNetwork), log directory, per-pod cgroup parent, namespace modes, hostPort mappings; container
 command/args semantics with ``$(VAR)`` expansion, literal-only envs, log path, labels, resources
 (memory limit, CFS quota/period, shares as upstream's MilliCPUToShares), security context; the
-PLEG's change detection and the default pull policy. Leaves out: anything a runtime does with them
-(see test/component/test_kubelet_cri_runtime.py).
+PLEG's change detection. Leaves out: anything a runtime does with them (see
+test/component/test_kubelet_cri_runtime.py) and the default pull policy (test_images.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cri.stubs import pb
-from kubelet.cri_runtime import CriRuntime, _default_pull_policy
+from kubelet.cri_runtime import CriRuntime
 from kubelet.cri_specs import (
     build_container_config,
     build_sandbox_config,
@@ -122,11 +122,3 @@ def test_pleg_change_detection() -> None:
     after = {"c1": (pb.CONTAINER_EXITED, "pod-a"), "c2": (pb.CONTAINER_RUNNING, "pod-b"),
              "c4": (pb.CONTAINER_CREATED, "pod-d"), "c5": (pb.CONTAINER_RUNNING, "pod-e")}
     assert CriRuntime._changed_pods(before, after) == ["pod-a", "pod-e", "pod-c"]
-
-
-def test_default_pull_policy() -> None:
-    assert _default_pull_policy("busybox") == "Always"
-    assert _default_pull_policy("busybox:latest") == "Always"
-    assert _default_pull_policy("localhost:5000/busybox") == "Always"
-    assert _default_pull_policy("busybox:1.36") == "IfNotPresent"
-    assert _default_pull_policy("busybox@sha256:abc") == "IfNotPresent"

@@ -1,11 +1,12 @@
 """Image pulls as the kubelet's image manager does them, over an in-memory runtime.
 
-Covers pull-policy defaulting, IfNotPresent finding the image ("already present on machine"),
+Covers IfNotPresent finding the image ("already present on machine"),
 Never without the image (ErrImageNeverPull), a failing pull (Warning Failed "Failed to pull image",
 ErrImagePull with the runtime's message) followed by ImagePullBackOff while the 10 s back-off runs
 (Normal BackOff 'Back-off pulling image "x"'), the back-off doubling to 300 s (`FlowBackoff` with an
 injected clock), and the pod worker showing ErrImagePull then ImagePullBackOff as the container's
-waiting reason with upstream's events. Leaves out containerd (component test).
+waiting reason with upstream's events. Leaves out containerd (component test) and the pull-policy
+default itself (test_images.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from kubelet_fakes import ScriptedRuntime, syncer_on
 
 from client.events import EventType
 from kubelet.backoff import FlowBackoff
-from kubelet.image_puller import ImagePuller, default_pull_policy
+from kubelet.image_puller import ImagePuller
 from kubelet.runtime import ImageResult, RuntimeOperationError
 
 
@@ -57,13 +58,6 @@ def recorder() -> tuple[list[tuple[str, str, str]], Any]:
 
 
 POD = {"metadata": {"uid": "u1", "name": "p", "namespace": "default"}}
-
-
-def test_default_pull_policy_follows_the_tag() -> None:
-    assert default_pull_policy("busybox") == "Always"
-    assert default_pull_policy("busybox:latest") == "Always"
-    assert default_pull_policy("registry:5000/busybox:1.36") == "IfNotPresent"
-    assert default_pull_policy("busybox@sha256:abc") == "IfNotPresent"
 
 
 async def test_present_image_is_not_pulled() -> None:
@@ -123,12 +117,12 @@ async def test_pod_shows_err_image_pull_then_image_pull_back_off() -> None:
     syncer, node, events, status = syncer_on(runtime)
     pod = {"metadata": {"name": "p", "namespace": "default", "uid": "uid-img"},
            "spec": {"containers": [{"name": "app", "image": "nope:1"}]}, "status": {}}
-    requeue = await syncer.sync(node, pod)
+    requeue = await syncer.sync_pod(node, pod)
     waiting = status.latest["containerStatuses"][0]["state"]["waiting"]
     assert waiting["reason"] == "ErrImagePull" and "failed to pull and unpack image" in waiting["message"]
     assert status.latest["phase"] == "Pending" and requeue == 1.0
     assert ("Warning", "Failed", "Error: ErrImagePull") in events.seen
-    requeue = await syncer.sync(node, pod)
+    requeue = await syncer.sync_pod(node, pod)
     assert status.latest["containerStatuses"][0]["state"]["waiting"] == {
         "reason": "ImagePullBackOff", "message": 'Back-off pulling image "nope:1"'}
     assert requeue is not None and 5 < requeue <= 10

@@ -18,7 +18,7 @@ from typing import Any
 from kubelet_fakes import ScriptedRuntime, probed_pod, syncer_on
 
 from client.events import EventType
-from kubelet.pod_worker import NodeContext, PodSyncer
+from kubelet.pod_sync import NodeContext, PodSyncer
 from kubelet.probes import ProbeManager
 from kubelet.probes.outcome import ProbeKind
 from kubelet.probes.probers import ProbeTarget
@@ -125,7 +125,7 @@ async def sync_until(syncer: PodSyncer, node: NodeContext, pod: dict[str, Any], 
                      *, limit_s: float = 8.0) -> None:
     async with asyncio.timeout(limit_s):
         while True:
-            await syncer.sync(node, pod)
+            await syncer.sync_pod(node, pod)
             if done():
                 return
             await asyncio.sleep(0.1)

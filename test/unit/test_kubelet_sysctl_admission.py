@@ -61,12 +61,12 @@ def test_names_and_unknown_entries() -> None:
 async def test_sync_rejects_a_pod_with_a_forbidden_sysctl() -> None:
     runtime = ScriptedRuntime()
     syncer, node, events, status = syncer_on(runtime)
-    await syncer.sync(node, pod("kernel.msgmax"))
+    await syncer.sync_pod(node, pod("kernel.msgmax"))
     message = 'forbidden sysctl: "kernel.msgmax" not allowlisted'
     assert (status.latest["phase"], status.latest["reason"], status.latest["message"]) == (
         "Failed", "SysctlForbidden", f"Pod was rejected: {message}")
     assert ("Warning", "SysctlForbidden", message) in events.seen
     assert await runtime.list_sandboxes() == []
 
-    await syncer.sync(node, pod("net.ipv4.ip_local_port_range"))
+    await syncer.sync_pod(node, pod("net.ipv4.ip_local_port_range"))
     assert [s.pod.uid for s in await runtime.list_sandboxes()] == ["uid-1"]

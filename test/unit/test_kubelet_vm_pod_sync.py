@@ -1,9 +1,9 @@
 """Unit tests for VM pods in the kubelet, with fake runtime records and a fake VM runtime.
 
-Covers: the status mapping (`kubelet.vm_pod_status`): phase Running / NoSchedule / Pending / Failed,
+Covers: the status mapping (`kubelet.vm.pod_status`): phase Running / NoSchedule / Pending / Failed,
 ``virtualMachineStatus`` instead of containerStatuses, the VirtualMachineReady condition and its
-lastTransitionTime, a paused VM not ready; the power rules (`kubelet.vm_sync.power_action`,
-`left_to_power_control`); the restart count (`kubelet.vm_restarts.VmRestartLedger`: runtime boots,
+lastTransitionTime, a paused VM not ready; the power rules (`kubelet.vm.policy.power_action`,
+`left_to_power_control`); the restart count (`kubelet.vm.restarts.VmRestartLedger`: runtime boots,
 attempts, recorded reboots, carried across a kubelet restart and across attempts); `VmFinder`
 answering the newest running VM and counting a reboot; and `PodSyncer` driving a fake VM runtime
 through start, initial powerSpec Paused, Shutdown (not restarted, NoSchedule) and power-on.
@@ -23,9 +23,9 @@ from kubelet.config import RuntimeEndpoint
 from kubelet.runtime import ContainerInfo, ContainerState
 from kubelet.runtimes import RegisteredRuntime, RuntimeRegistry
 from kubelet.status import PodObservation
-from kubelet.vm_pod_status import compute_vm_pod_status
-from kubelet.vm_restarts import VmFinder, VmRestartLedger
-from kubelet.vm_sync import left_to_power_control, power_action
+from kubelet.vm.pod_status import compute_vm_pod_status
+from kubelet.vm.policy import left_to_power_control, power_action
+from kubelet.vm.restarts import VmFinder, VmRestartLedger
 
 
 def _pod(power: str = "Running", policy: str = "Always",
@@ -187,9 +187,9 @@ async def test_syncer_applies_power_spec_changes() -> None:
     runtime = FakeVmRuntime()
     syncer, node, status = vm_syncer(runtime)
     pod = _pod("Paused")
-    await syncer.sync(node, pod)
+    await syncer.sync_pod(node, pod)
     await asyncio.sleep(0.01)  # the fake VM comes up
-    await syncer.sync(node, pod)
+    await syncer.sync_pod(node, pod)
     [vm] = await runtime.list_containers(pod_uid="u-1")
     assert runtime.calls == [("power", vm.id, "Paused")]
     assert status.latest["virtualMachineStatus"]["powerState"] == "paused"
@@ -197,13 +197,13 @@ async def test_syncer_applies_power_spec_changes() -> None:
 
     pod = copy.deepcopy(pod)
     pod["spec"]["virtualMachine"]["powerSpec"] = "Shutdown"
-    await syncer.sync(node, pod)
+    await syncer.sync_pod(node, pod)
     assert status.latest["phase"] == "NoSchedule"
-    await syncer.sync(node, pod)  # not restarted by restartPolicy Always
+    await syncer.sync_pod(node, pod)  # not restarted by restartPolicy Always
     assert [c.state for c in await runtime.list_containers(pod_uid="u-1")] == ["exited"]
 
     pod["spec"]["virtualMachine"]["powerSpec"] = "Running"
-    await syncer.sync(node, pod)
+    await syncer.sync_pod(node, pod)
     assert [s["phase"] for s in status.history[-2:]] == ["Pending", "Running"]
     [vm] = await runtime.list_containers(pod_uid="u-1")
     assert vm.state == "running" and runtime.boots[vm.id] == 2

@@ -18,13 +18,13 @@ from typing import Any
 
 import pytest
 
+from apis.meta import parse_time
 from client.errors import AlreadyExists, Conflict, NotFound, ServerError
 from client.leaderelection import (
     LeaderElectionConfig,
     LeadershipLost,
     LeaseLeaderElection,
     micro_time,
-    parse_micro_time,
 )
 from client.leaderelection_flags import election_config
 
@@ -157,9 +157,9 @@ def test_timings_must_leave_room_for_renewal() -> None:
 def test_micro_time_round_trip() -> None:
     now = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
     assert micro_time(now) == "2024-05-06T07:08:09.123456Z"
-    assert parse_micro_time(micro_time(now)) == now
-    assert parse_micro_time("2024-05-06T07:08:09Z") == now.replace(microsecond=0)
-    assert parse_micro_time("garbage") is None and parse_micro_time(None) is None
+    assert parse_time(micro_time(now)) == now
+    assert parse_time("2024-05-06T07:08:09Z") == now.replace(microsecond=0)
+    assert parse_time("garbage") is None and parse_time(None) is None
 
 
 def timings(config: LeaderElectionConfig) -> tuple[float, float, float]:

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from server.patch import PatchError, apply_merge_patch
-from server.patch.merge_patch import merge_patch_value
 
 
 def test_rfc7386_appendix_a_examples() -> None:
@@ -43,7 +42,6 @@ def test_non_object_patch_is_refused_for_objects() -> None:
     with pytest.raises(PatchError) as info:
         apply_merge_patch({"a": 1}, [1, 2])
     assert info.value.status == 400
-    assert merge_patch_value({"a": 1}, [1, 2]) == [1, 2]
 
 
 def test_inputs_not_mutated() -> None:

@@ -1,6 +1,8 @@
 """apis.meta: Arktos's hashKey derivation, timestamps and uids.
 
-Covers the FNV-1a 64 values against published test vectors and Arktos's mapping into int64.
+Covers the FNV-1a 64 values against published test vectors and Arktos's mapping into int64;
+reading timestamps back (RFC 3339 as metav1.Time/MicroTime accept it, nothing else); splitting
+an apiVersion into group and version.
 Leaves out where the server stores these values (the registry's concern).
 """
 
@@ -10,7 +12,9 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
-from apis.meta import fnv1a_64, hash_key, new_uid, now_rfc3339
+import pytest
+
+from apis.meta import fnv1a_64, hash_key, new_uid, now_rfc3339, parse_time, split_api_version
 
 MAX_INT64 = 2**63 - 1
 
@@ -47,3 +51,32 @@ def test_new_uid_is_a_unique_uuid() -> None:
     first, second = new_uid(), new_uid()
     assert first != second
     assert str(uuid.UUID(first)) == first
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2024-05-06T07:08:09Z", datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)),
+    ("2024-05-06T07:08:09.123456Z", datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)),
+    ("2024-05-06T07:08:09.123456789Z", datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)),
+    ("2024-05-06T09:08:09+02:00", datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)),
+    ("2024-05-06t07:08:09z", datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)),
+    ("2024-05-06", None),  # a bare date is not RFC 3339
+    ("2024-05-06T07:08:09", None),  # nor is a time without a zone
+    ("2024-13-06T07:08:09Z", None),
+    ("", None),
+    (None, None),
+    (1714979289, None),
+])
+def test_parse_time_reads_rfc3339_only(text: object, expected: datetime | None) -> None:
+    assert parse_time(text) == expected
+
+
+def test_parse_time_reads_what_now_rfc3339_writes() -> None:
+    moment = datetime(2026, 11, 28, 2, 49, 56, tzinfo=UTC)
+    assert parse_time(now_rfc3339(moment)) == moment
+
+
+def test_split_api_version() -> None:
+    assert split_api_version("v1") == ("", "v1")
+    assert split_api_version("apps/v1") == ("apps", "v1")
+    assert split_api_version("rbac.authorization.k8s.io/v1") == ("rbac.authorization.k8s.io", "v1")
+    assert split_api_version("") == ("", "")

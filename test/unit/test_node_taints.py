@@ -1,12 +1,12 @@
 """Taint/toleration rules of the node lifecycle controller (controllers/node_taints.py) and its
 condition rewrite (controllers/nodelifecycle.conditions_unknown).
 
-Covers: upstream's ToleratesTaint matching (empty effect, Exists with and without key, Equal
-values); how long a pod may stay (no toleration → the 300 s default, a toleration without
+Covers: how long a pod may stay (no toleration → the 300 s default, a toleration without
 seconds → forever, the shortest bound wins, negatives count as 0); adding and removing the
 unreachable taints (not-ready swapped out, timeAdded only on NoExecute, idempotent); eviction
 times; the Unknown conditions a silent kubelet leaves. Leaves out the controller's API calls
-(test/component/test_controller_nodelifecycle.py).
+(test/component/test_controller_nodelifecycle.py) and the toleration matching rule itself
+(test_tolerations.py).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from controllers.node_taints import (
     NOT_READY_TAINT_KEY,
     UNREACHABLE_TAINT_KEY,
     eviction_due,
-    tolerates,
     toleration_seconds,
     with_unreachable_taints,
     without_unreachable_taints,
@@ -30,16 +29,6 @@ TAINT = {"key": UNREACHABLE_TAINT_KEY, "effect": "NoExecute", "timeAdded": "2024
 
 def pod(*tolerations: dict[str, Any]) -> dict[str, Any]:
     return {"spec": {"tolerations": list(tolerations)}}
-
-
-def test_toleration_matching_follows_upstream() -> None:
-    assert tolerates({"key": UNREACHABLE_TAINT_KEY, "operator": "Exists"}, TAINT)
-    assert tolerates({"operator": "Exists"}, TAINT)  # empty key + Exists: every taint
-    assert tolerates({"key": UNREACHABLE_TAINT_KEY, "operator": "Exists", "effect": "NoExecute"}, TAINT)
-    assert not tolerates({"key": UNREACHABLE_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}, TAINT)
-    assert tolerates({"key": UNREACHABLE_TAINT_KEY, "value": ""}, TAINT)  # Equal is the default operator
-    assert not tolerates({"key": UNREACHABLE_TAINT_KEY, "operator": "Equal", "value": "x"}, TAINT)
-    assert not tolerates({"key": NOT_READY_TAINT_KEY, "operator": "Exists"}, TAINT)
 
 
 def test_toleration_seconds() -> None:

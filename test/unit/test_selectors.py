@@ -2,9 +2,10 @@
 
 Covers upstream's label selector grammar (=, ==, !=, in, notin, exists, !key, >, <, whitespace,
 `in` as a value, empty values), its error texts (`unable to parse requirement: ...`, key/value
-validation wording), metav1.LabelSelector conversion, field selector parsing with escapes,
-per-resource supported fields and their error texts, Arktos's `metadata.hashkey` ranges and `;`
-alternatives, and value extraction from objects (missing → "", booleans → "true"/"false").
+validation wording), metav1.LabelSelector conversion, map selectors (SelectorFromSet), field
+selector parsing with escapes, per-resource supported fields and their error texts, Arktos's
+`metadata.hashkey` ranges and `;` alternatives, and value extraction from objects (missing → "",
+booleans → "true"/"false").
 Leaves out: selector use inside LIST/WATCH handlers (component tests).
 """
 
@@ -15,6 +16,7 @@ import pytest
 from apis.selectors import (
     SelectorError,
     label_selector_from_meta,
+    label_selector_from_set,
     parse_field_selector,
     parse_label_selector,
 )
@@ -124,6 +126,18 @@ def test_label_selector_from_meta() -> None:
     assert not selector.matches({"app": "web", "tier": "a", "zone": "z", "env": "dev"})
     assert label_selector_from_meta({}).matches({"any": "thing"})
     assert not label_selector_from_meta(None).matches({})
+
+
+def test_label_selector_from_set() -> None:
+    selector = label_selector_from_set({"tier": "web", "app": "shop"})
+    assert str(selector) == "app=shop,tier=web"  # sorted by key, as upstream prints it
+    assert selector.matches({"app": "shop", "tier": "web", "extra": "x"})
+    assert not selector.matches({"app": "shop"})
+    assert not selector.matches(None)
+    assert label_selector_from_set({}).matches({"any": "thing"})
+    assert label_selector_from_set(None).empty
+    # Not validated: the API server checked the map when it stored it.
+    assert label_selector_from_set({"weird key": "v"}).matches({"weird key": "v"})
 
 
 def test_label_selector_from_meta_rejects_bad_operator_and_empty_in() -> None:

@@ -20,17 +20,34 @@ from builtin_records import record
 
 from apis.field_errors import FieldError
 from server.registry.record import ResourceRecord
+from server.schema.name_rules import dns1035_label_errors, dns1123_label_errors, dns1123_subdomain_errors
 from server.schema.schema_set import SchemaSet
-from server.schema.schema_walk import schema_errors
-from server.schema.validation import (
-    Validators,
-    dns1035_label_errors,
-    dns1123_label_errors,
-    dns1123_subdomain_errors,
-    rule_errors,
-)
+from server.schema.validation import SchemaReport, Validators, rule_errors
 
 VALIDATORS = Validators(SchemaSet())
+
+
+def inspect(resource: ResourceRecord, obj: dict[str, Any]) -> SchemaReport:
+    return VALIDATORS.inspect(resource, obj)
+
+
+# The store's checks in its order (server.registry.store): `inspect` once, a 400 on type errors,
+# then the schema's errors and the record's rules together (a 422's causes).
+def validate(resource: ResourceRecord, obj: dict[str, Any]) -> list[FieldError]:
+    report = inspect(resource, obj)
+    assert not report.type_errors, f"the decoder refuses this body: {report.type_errors}"
+    rules = rule_errors(obj, name_check=resource.name_check, rules=resource.rules)
+    return list(dict.fromkeys([*report.errors, *rules]))
+
+
+def type_errors(resource: ResourceRecord, obj: dict[str, Any]) -> list[str]:
+    return list(inspect(resource, obj).type_errors)
+
+
+def unknown_fields(resource: ResourceRecord, obj: dict[str, Any]) -> list[str]:
+    return list(inspect(resource, obj).unknown)
+
+
 PODS = record("", "pods")
 SERVICES = record("", "services")
 NAMESPACES = record("", "namespaces")
@@ -38,26 +55,6 @@ CLUSTER_ROLES = record("rbac.authorization.k8s.io", "clusterroles")
 DEPLOYMENTS = record("apps", "deployments")
 JOBS = record("batch", "jobs")
 TENANTS = record("", "tenants")
-
-
-def validate(resource: ResourceRecord, obj: dict[str, Any]) -> list[FieldError]:
-    """Every reason the store refuses ``obj`` (its schema check, then the record's rules), as one
-    list; type errors alone when there are any (upstream's decoder stops there)."""
-    definition = VALIDATORS.definition_for(resource)
-    errors = schema_errors(definition, obj) if definition is not None else []
-    if any(error.reason == "FieldValueTypeInvalid" for error in errors):
-        return [error for error in errors if error.reason == "FieldValueTypeInvalid"]
-    errors.extend(rule_errors(obj, name_check=resource.name_check, rules=resource.rules))
-    return list(dict.fromkeys(errors))
-
-
-def type_errors(resource: ResourceRecord, obj: dict[str, Any]) -> list[str]:
-    return list(VALIDATORS.inspect(resource, obj).type_errors)
-
-
-def unknown_fields(resource: ResourceRecord, obj: dict[str, Any]) -> list[str]:
-    return list(VALIDATORS.inspect(resource, obj).unknown)
-
 
 SUBDOMAIN_MSG = (
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
@@ -137,13 +134,11 @@ def test_schema_required_fields_are_reported_with_upstream_paths() -> None:
 def test_type_errors_use_the_go_decoder_wording_and_come_alone() -> None:
     obj = pod(containers="busybox")
     obj["metadata"]["name"] = "Bad_Name"
-    errors = validate(PODS, obj)
-    assert [e.reason for e in errors] == ["FieldValueTypeInvalid"]
-    assert errors[0].field == "spec.containers"
-    assert errors[0].message == (
-        "json: cannot unmarshal string into Go struct field PodSpec.spec.containers of type []v1.Container"
+    report = inspect(PODS, obj)
+    assert report.type_errors == (
+        "json: cannot unmarshal string into Go struct field PodSpec.spec.containers of type []v1.Container",
     )
-    assert type_errors(PODS, obj) == [errors[0].message]
+    assert report.errors == ()  # alone: the store answers 400 before any other check
 
 
 def test_nested_type_errors_name_the_enclosing_struct_and_go_type() -> None:

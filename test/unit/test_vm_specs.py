@@ -1,6 +1,6 @@
 """Unit tests for the VM pod plumbing that needs no qemu: the kubelet's CRI config for
-``spec.virtualMachine`` (`kubelet.vm_specs`), the VM as a container and its ``virtualMachineStatus``
-(`kubelet.vm_pods`), the runtime's VM sizing and guest settings (`vmruntime.qemu`,
+``spec.virtualMachine`` (`kubelet.vm.specs`), the VM as a container and its ``virtualMachineStatus``
+(`kubelet.vm.pods`), the runtime's VM sizing and guest settings (`vmruntime.qemu`,
 `vmruntime.inventory`), the initramfs writer and the CRI log line format of the shim.
 Leaves out: booting anything (test/component/test_vm_runtime.py does).
 """
@@ -16,8 +16,8 @@ import pytest
 from cri import vm_annotations
 from kubelet.cri_specs import CONTAINER_IMAGE_ANNOTATION, POD_UID_LABEL
 from kubelet.runtime import ContainerInfo
-from kubelet.vm_pods import vm_container, vm_status
-from kubelet.vm_specs import build_vm_container_config
+from kubelet.vm.pods import vm_container, vm_status
+from kubelet.vm.specs import build_vm_container_config
 from vmruntime.guest import GuestConfig, config_archive
 from vmruntime.images import normalize
 from vmruntime.initramfs import directory, newc_archive, regular_file, symlink

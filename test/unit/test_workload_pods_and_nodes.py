@@ -15,7 +15,7 @@ from typing import Any
 
 from client.cache import ObjectKey
 from controllers import pod_state
-from controllers.daemonset_nodes import pinned_spec, should_run, target_node, tolerates
+from controllers.daemonset_nodes import pinned_spec, should_run, target_node
 from controllers.pod_template import pod_from_template
 from controllers.statefulset_pods import claims_for, ordinal_of, stateful_pod, uses_current_revision
 from controllers.workload_expectations import Expectations
@@ -138,7 +138,8 @@ def test_daemon_eligibility() -> None:
     assert should_run(spec, automatic) == (True, True)
     tolerant = {**spec, "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "db"}]}
     assert should_run(tolerant, tainted) == (True, True)
-    assert tolerates({"operator": "Exists"}, {"key": "any", "effect": "NoExecute"})
+    forgiving = {**spec, "tolerations": [{"operator": "Exists"}]}  # empty key + Exists: every taint
+    assert should_run(forgiving, evicting) == (True, True)
 
 
 def test_daemon_node_affinity_and_pinning() -> None:
@@ -161,6 +162,19 @@ def test_daemon_node_affinity_and_pinning() -> None:
     assert target_node({"spec": pinned}) == "node-7"
     assert target_node({"spec": {**pinned, "nodeName": "bound"}}) == "bound"
     assert any(t["key"] == "node.kubernetes.io/not-ready" for t in pinned["tolerations"])
+
+
+def test_daemon_tolerations_replace_matching_template_ones() -> None:
+    """upstream AddOrUpdateDaemonPodTolerations: a template toleration with the same key, effect,
+    operator and value as an automatic one is replaced by it (no time bound on not-ready)."""
+    bounded = {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute",
+               "tolerationSeconds": 30}
+    own = {"key": "dedicated", "operator": "Equal", "value": "db", "effect": "NoSchedule"}
+    pinned = pinned_spec({"tolerations": [bounded, own]}, "n1")
+    not_ready = [t for t in pinned["tolerations"] if t.get("key") == "node.kubernetes.io/not-ready"]
+    assert not_ready == [{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"}]
+    assert pinned["tolerations"][1] == own
+    assert len(pinned["tolerations"]) == 7  # own + the six automatic ones (no host network)
 
 
 def test_stateful_identity_claims_and_revision_choice() -> None:

@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from apis.actions import UnsupportedOperation, action_name, custom_action_errors, new_action, target_errors
-from server.errors import AlreadyExists, BadRequest, Conflict, Invalid
+from server.errors import AlreadyExists, BadRequest, Conflict, Invalid, status_object
 from server.registry.record import ResourceRecord
 from server.registry.rest.interface import RestContext, RestRequest
 from server.registry.rest.typed_bodies import CUSTOM_ACTION, decoded_as
@@ -79,11 +79,7 @@ class ActionREST:
 
 def _created_status(action: dict[str, Any], operation: str, pod_name: str) -> dict[str, Any]:
     metadata = action.get("metadata") or {}
-    return {
-        "kind": "Status", "apiVersion": "v1",
-        "metadata": {"resourceVersion": str(metadata.get("resourceVersion", ""))},
-        "status": "Success", "code": 201,
-        "message": f"Created action '{operation}' for Pod '{pod_name}'",
-        "details": {"name": metadata.get("name", ""), "kind": "actions",
-                    "uid": metadata.get("uid", "")},
-    }
+    return status_object(
+        "Success", metadata={"resourceVersion": str(metadata.get("resourceVersion", ""))}, code=201,
+        message=f"Created action '{operation}' for Pod '{pod_name}'",
+        details={"name": metadata.get("name", ""), "kind": "actions", "uid": metadata.get("uid", "")})

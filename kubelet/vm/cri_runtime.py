@@ -2,7 +2,7 @@
 
 Everything a container runtime does (images, sandboxes, listing, the PLEG) works unchanged over the
 VM runtime's CRI; what differs is the container config, built from ``spec.virtualMachine``
-(`kubelet.vm_specs`), and the extra verbs — reboot, snapshot, restore and power — which go to the
+(`kubelet.vm.specs`), and the extra verbs — reboot, snapshot, restore and power — which go to the
 runtime's ``VmService``; `boot_count` reads how often the runtime started the VM's qemu (the
 ``BOOT_COUNT`` status annotation: first boot plus every power-on). Failures become
 `RuntimeOperationError` with reason ``VmActionFailed`` (the Action's ``status.error`` shows the
@@ -20,7 +20,7 @@ from cri.vm_annotations import BOOT_COUNT
 from kubelet.cri_runtime import CriRuntime
 from kubelet.runtime import ContainerInputs, RuntimeOperationError
 from kubelet.security_context import ImageUser
-from kubelet.vm_specs import build_vm_container_config
+from kubelet.vm.specs import build_vm_container_config
 
 SHUTDOWN_TIMEOUT_S = 30.0  # how long a guest gets to power off before the runtime kills it
 
@@ -31,7 +31,7 @@ class VmCriRuntime(CriRuntime):
     def container_config(self, pod: dict[str, Any], container: dict[str, Any], *, attempt: int,
                          image_ref: str, inputs: ContainerInputs | None,
                          image_user: ImageUser | None = None) -> pb.ContainerConfig:
-        """``container`` is `kubelet.vm_pods.vm_container` of the pod; the VM itself is described by
+        """``container`` is `kubelet.vm.pods.vm_container` of the pod; the VM itself is described by
         ``spec.virtualMachine`` (``inputs`` and ``image_user`` are ignored: a VM gets no env or host
         mounts, and its guest has its own users)."""
         return build_vm_container_config(pod, attempt=attempt, image_ref=image_ref)

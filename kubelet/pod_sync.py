@@ -1,14 +1,15 @@
 """One pod's sync: drive the runtime toward the pod's spec and report what it did.
 
-Upstream's ``SyncPod`` (kuberuntime_manager.go computePodActions) in small: make sure the pod has a
-ready sandbox, start init containers one at a time in order, then every regular container; restart
-exited containers as ``restartPolicy`` says, behind CrashLoopBackOff; kill and restart a container
-whose liveness or startup probe failed (`kubelet.probes`); pull images through the `ImagePuller`
-(pull policy, ErrImagePull / ImagePullBackOff); compute the status (`kubelet.status`) from what the
-runtime then reports, with readiness from the probes, and hand it to the `StatusWriter`. A VM pod is
-the same sync with its VM as the one container, plus power control and its own status
-(`kubelet.vm_sync`). A pod with a deletionTimestamp is stopped within its grace period and then
-deleted for good (``gracePeriodSeconds=0``), as the kubelet's status manager does once a pod's
+Upstream's ``SyncPod`` (kubelet.go, and kuberuntime_manager.go computePodActions) in small: make
+sure the pod has a ready sandbox, start init containers one at a time in order, then every regular
+container; restart exited containers as ``restartPolicy`` says, behind CrashLoopBackOff; kill and
+restart a container whose liveness or startup probe failed (`kubelet.probes`); pull images through
+the `ImagePuller` (pull policy, ErrImagePull / ImagePullBackOff); compute the status from what the
+runtime then reports, with readiness from the probes, and hand it to the `StatusWriter`. The sync is
+the same for every pod: where a VM pod differs from a container pod (which containers to run, what
+they get from the node, power control, the status) it asks the pod's policy
+(`kubelet.runtime_policy`). A pod with a deletionTimestamp is stopped within its grace period and
+then deleted for good (``gracePeriodSeconds=0``), as the kubelet's status manager does once a pod's
 containers are gone. Every decision reads the runtime's records, so a kubelet restarted over a live
 runtime adopts its containers instead of starting duplicates. A pod whose sysctls this node does
 not allow is rejected before its sandbox is made (`kubelet.sysctl_admission`).
@@ -33,12 +34,11 @@ from kubelet.lifecycle_hooks import run_post_start_hook, run_pre_stop_hooks
 from kubelet.pod_inputs import PodInputs, VolumeMountError
 from kubelet.probes import ProbeKind, ProbeManager
 from kubelet.runtime import ContainerInfo, Runtime, RuntimeOperationError, SandboxInfo
+from kubelet.runtime_policy import RuntimePolicies
 from kubelet.runtimes import RuntimeRegistry
-from kubelet.status import PodObservation, compute_pod_status, newest_attempts
+from kubelet.status import PodObservation, newest_attempts
 from kubelet.status_writer import PODS, StatusWriter
 from kubelet.sysctl_admission import FORBIDDEN_REASON, SysctlAllowlist
-from kubelet.vm_pods import is_vm_pod
-from kubelet.vm_sync import VmPodSync
 
 log = logging.getLogger(__name__)
 
@@ -69,20 +69,20 @@ class PodSyncer:
     """Syncs pods of any node in this process (the node comes with each call)."""
 
     def __init__(self, client: ApiClient, *, status: StatusWriter, events: EventSink,
-                 backoff: CrashBackoff | None = None, images: ImagePuller | None = None,
-                 probes: ProbeManager | None = None, vms: VmPodSync | None = None,
+                 policies: RuntimePolicies, backoff: CrashBackoff | None = None,
+                 images: ImagePuller | None = None, probes: ProbeManager | None = None,
                  sysctls: SysctlAllowlist | None = None) -> None:
         self.client = client
         self.status = status
         self.events = events
+        self.policies = policies
         self.backoff = backoff or CrashBackoff()
         self.images = images or ImagePuller()
         self.probes = probes or ProbeManager(events)
-        self.vms = vms or VmPodSync()
         self.sysctls = sysctls or SysctlAllowlist()
         self._refreshed_at: dict[str, float] = {}
 
-    async def sync(self, node: NodeContext, pod: dict[str, Any]) -> float | None:
+    async def sync_pod(self, node: NodeContext, pod: dict[str, Any]) -> float | None:
         """One pass over ``pod``; answers seconds after which to look again, if any."""
         runtime = node.registry.for_pod(pod)
         if runtime is None:
@@ -105,23 +105,16 @@ class PodSyncer:
         if sandbox is None:
             return _RETRY_FAILED_START_S
         await self._refresh_volumes(node, pod)
+        runtime_policy = self.policies.for_pod(pod)
         waiting: dict[str, tuple[str, str]] = {}
         listed = await runtime.list_containers(pod_uid=uid)
-        vm = is_vm_pod(pod)
-        to_run = self.vms.containers_to_sync(pod, listed) if vm else None
         requeue = await self._advance(node, pod, runtime, sandbox, newest_attempts(listed), waiting,
-                                      containers=to_run)
-        if vm:
-            containers = await runtime.list_containers(pod_uid=uid)
-            power = self.vms.pending_power(pod, runtime, containers)
-            if power is not None:
-                # Report the state before the change first (Arktos: NoSchedule → Pending → Running).
-                await self._report(node, pod, runtime, sandbox, waiting, containers)
-                recheck = await self.vms.apply_power(pod, runtime, containers, power,
-                                                     partial(self._record, node, pod))
-                requeue = min(requeue, recheck) if requeue is not None else recheck
+                                      containers=runtime_policy.containers_to_run(pod, listed))
+        recheck = await runtime_policy.after_containers(
+            pod, runtime, report=partial(self._report, node, pod, runtime, sandbox, waiting),
+            record=partial(self._record, node, pod))
         await self._report(node, pod, runtime, sandbox, waiting, await runtime.list_containers(pod_uid=uid))
-        return requeue
+        return min((t for t in (requeue, recheck) if t is not None), default=None)
 
     async def _report(self, node: NodeContext, pod: dict[str, Any], runtime: Runtime, sandbox: SandboxInfo,
                       waiting: dict[str, tuple[str, str]], containers: list[ContainerInfo]) -> None:
@@ -134,11 +127,8 @@ class PodSyncer:
             containers=containers, pod_ip=pod_ip, host_ip=node.host_ip,
             id_scheme=runtime.runtime_version().split("://", 1)[0], waiting=waiting,
             ready=probed.ready, started=probed.started)
-        if is_vm_pod(pod):
-            previous = self.status.last_written(str(pod["metadata"]["uid"]))
-            status = await self.vms.pod_status(pod, runtime, observation, previous=previous)
-        else:
-            status = compute_pod_status(pod, observation)
+        previous = self.status.last_written(str(pod["metadata"]["uid"]))
+        status = await self.policies.for_pod(pod).pod_status(pod, runtime, observation, previous=previous)
         self.status.set(pod, status)
 
     async def _ensure_sandbox(self, node: NodeContext, pod: dict[str, Any],
@@ -163,9 +153,9 @@ class PodSyncer:
     async def _advance(self, node: NodeContext, pod: dict[str, Any], runtime: Runtime,
                        sandbox: SandboxInfo, attempts: dict[str, list[ContainerInfo]],
                        waiting: dict[str, tuple[str, str]], *,
-                       containers: list[dict[str, Any]] | None = None) -> float | None:
-        """Starts or restarts what should run now; fills ``waiting`` with why others wait.
-        ``containers`` replaces ``spec.containers`` (a VM pod's VM, `kubelet.vm_sync`)."""
+                       containers: list[dict[str, Any]]) -> float | None:
+        """Starts or restarts what should run now, init containers first, then ``containers`` (the
+        policy's `containers_to_run`); fills ``waiting`` with why others wait."""
         spec = pod.get("spec") or {}
         policy = str(spec.get("restartPolicy") or "Always")
         requeues: list[float] = []
@@ -179,7 +169,7 @@ class PodSyncer:
                     await self._start_or_back_off(node, pod, runtime, sandbox, container, history,
                                                   waiting, requeues)
             return min(requeues, default=None)
-        for container in (spec.get("containers") or []) if containers is None else containers:
+        for container in containers:
             history = attempts.get(str(container.get("name")), [])
             failed = self.probes.failed_probe(history[0].id) if history else None
             if failed is not None and history[0].state == "running":
@@ -282,13 +272,13 @@ class PodSyncer:
         def record(event_type: EventType, reason: str, message: str) -> None:
             self._record(node, pod, event_type, reason, message)
 
+        pod_ip = node.host_ip if (pod.get("spec") or {}).get("hostNetwork") else sandbox.ip
         inputs = None
-        if node.inputs is not None and not is_vm_pod(pod):  # a VM gets no env or host mounts
-            host_network = bool((pod.get("spec") or {}).get("hostNetwork"))
+        if node.inputs is not None:
             try:
-                inputs = await node.inputs.for_container(
-                    pod, container, host_ip=node.host_ip,
-                    pod_ip=node.host_ip if host_network else sandbox.ip, warn=partial(record, "Warning"))
+                inputs = await self.policies.for_pod(pod).container_inputs(
+                    node.inputs, pod, container, host_ip=node.host_ip, pod_ip=pod_ip,
+                    warn=partial(record, "Warning"))
             except VolumeMountError as e:
                 record("Warning", e.event_reason, e.message)
                 raise
@@ -298,7 +288,6 @@ class PodSyncer:
         self._record(node, pod, "Normal", "Created", f"Created container {name}")
         await runtime.start_container(created.id)
         self._record(node, pod, "Normal", "Started", f"Started container {name}")
-        pod_ip = node.host_ip if (pod.get("spec") or {}).get("hostNetwork") else sandbox.ip
         failure = await run_post_start_hook(pod, runtime, container, created.id, pod_ip)
         if failure is not None:  # upstream kills the container; the restart policy takes over
             record("Warning", "FailedPostStartHook", failure)
@@ -355,7 +344,8 @@ class PodSyncer:
             if sandbox.pod.uid == uid:
                 await runtime.remove_sandbox(sandbox.id)
         self.backoff.forget_pod(uid)
-        self.vms.forget(uid)
+        for policy in self.policies.all():
+            policy.forget(uid)
         self.images.forget_pod(uid)
         self.probes.forget_pod(uid)
         self.status.forget(uid)

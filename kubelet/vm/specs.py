@@ -1,6 +1,6 @@
 """Translates a VM pod's ``spec.virtualMachine`` into the CRI ``ContainerConfig`` for Arktos's VM runtime.
 
-The VM is the pod's one "container" (`kubelet.vm_pods.vm_container`); its sandbox config is the
+The VM is the pod's one "container" (`kubelet.vm.pods.vm_container`); its sandbox config is the
 ordinary one (`kubelet.cri_specs.build_sandbox_config`). The CRI has no fields for a guest's key or
 user data, so those travel as annotations whose names `cri.vm_annotations` defines for both
 sides (as Arktos's kubelet handed them to its runtime): ``publicKey``, ``keyPairName``, ``userData``

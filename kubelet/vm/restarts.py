@@ -23,8 +23,7 @@ from typing import Any
 from client.cache import ObjectKey
 from kubelet.actions import VmLookup
 from kubelet.runtime import ContainerInfo, Runtime, VmControl
-from kubelet.runtimes import RuntimeRegistry
-from kubelet.vm_pods import is_vm_pod
+from kubelet.runtimes import RuntimeRegistry, workload_type_of
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +130,9 @@ class VmFinder:
     async def __call__(self, tenant: str, namespace: str, pod_name: str) -> VmLookup | None:
         # The informer keys system-tenant pods by their tenant as the API reports it.
         pod = self._pod(ObjectKey(tenant, namespace, pod_name))
-        if pod is None or not is_vm_pod(pod) or (pod.get("spec") or {}).get("nodeName") != self.node_name:
+        if pod is None or workload_type_of(pod) != "vm":
+            return None
+        if (pod.get("spec") or {}).get("nodeName") != self.node_name:
             return None
         runtime = self.registry.for_pod(pod)
         control = as_vm_control(runtime)

@@ -24,7 +24,7 @@ from client.cache import ObjectKey
 from client.informer import Informer
 from client.resources import ALL_TENANTS
 from client.rest import ApiClient
-from kubelet.pod_worker import NodeContext, PodSyncer
+from kubelet.pod_sync import NodeContext, PodSyncer
 from kubelet.status_writer import PODS
 
 log = logging.getLogger(__name__)
@@ -47,10 +47,10 @@ def field_selector_for(node_names: list[str]) -> str:
 
 
 class PodWorkers:
-    def __init__(self, client: ApiClient, syncer: PodSyncer, nodes: dict[str, NodeContext], *,
+    def __init__(self, client: ApiClient, pod_syncer: PodSyncer, nodes: dict[str, NodeContext], *,
                  resync_s: float = 30.0) -> None:
         self.client = client
-        self.syncer = syncer
+        self.pod_syncer = pod_syncer
         self.nodes = nodes
         self.resync_s = resync_s
         self.syncs = 0
@@ -121,7 +121,7 @@ class PodWorkers:
                 return
             self.syncs += 1
             try:
-                requeue = await self.syncer.sync(node, pod)
+                requeue = await self.pod_syncer.sync_pod(node, pod)
             except Exception:  # a failed sync is retried; the worker must outlive it
                 log.exception("sync of pod %s failed", worker.key)
                 requeue = _FAILED_SYNC_RETRY_S
@@ -130,7 +130,7 @@ class PodWorkers:
 
     async def _forget(self, node: NodeContext, uid: str) -> None:
         for runtime in node.registry.all():
-            await self.syncer.forget(runtime, uid, node)
+            await self.pod_syncer.forget(runtime, uid, node)
 
     async def _remove_orphans(self) -> None:
         """Sandboxes of pods the API no longer binds here: a previous run's leftovers."""
@@ -142,7 +142,7 @@ class PodWorkers:
                 for uid in orphans:
                     log.info("node %s: removing orphaned pod %s from runtime %s", node.name, uid,
                              runtime.name)
-                    await self.syncer.forget(runtime, uid, node)
+                    await self.pod_syncer.forget(runtime, uid, node)
             if node.inputs is not None:
                 # Volume directories (and tmpfs mounts) of pods deleted while no kubelet ran.
                 for uid in await node.inputs.remove_orphans(known):

@@ -1,34 +1,23 @@
 """A VM pod seen through the kubelet's container machinery, and its ``status.virtualMachineStatus``.
 
-The pod worker drives containers; a VM pod has none, so `vm_container` presents its virtual machine
-as the pod's single container (name, image, pull policy, resources), which the worker syncs like any
-other and `kubelet.vm_cri_runtime.VmCriRuntime` turns into a qemu VM. `vm_status` maps the runtime's
+The pod sync drives containers; a VM pod has none, so `vm_container` presents its virtual machine
+as the pod's single container (name, image, pull policy, resources), which the sync runs like any
+other and `kubelet.vm.cri_runtime.VmCriRuntime` turns into a qemu VM. `vm_status` maps the runtime's
 report of that container back onto Arktos's ``VirtualMachineStatus`` (ARKTOS.md §4): ``state``
 (active, paused, suspended, stopped, error, building) and ``powerState`` (nostate, running, paused,
 suspended, shutdown, crashed). A paused VM is a RUNNING CRI container whose reason is ``Paused``.
-`desired_power` and `stopped_on_request` are the two facts the power rules (`kubelet.vm_power`) and
-the phase (`kubelet.vm_pod_status`) are built from.
+`desired_power` and `stopped_on_request` are the two facts the power rules (`kubelet.vm.policy`) and
+the phase (`kubelet.vm.pod_status`) are built from.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from apis.images import default_pull_policy
 from cri.vm_annotations import REASON_KILLED, REASON_PAUSED, REASON_STOPPED, REASON_SUSPENDED
 from kubelet.runtime import ContainerInfo
-from kubelet.vm_specs import virtual_machine
-
-
-def _default_pull_policy(image: str) -> str:
-    """As the API defaults a container's: Always for ``:latest`` or untagged, else IfNotPresent."""
-    last = image.rsplit("/", 1)[-1]
-    if "@" in last:
-        return "IfNotPresent"
-    return "Always" if ":" not in last or last.endswith(":latest") else "IfNotPresent"
-
-
-def is_vm_pod(pod: dict[str, Any]) -> bool:
-    return bool(virtual_machine(pod))
+from kubelet.vm.specs import virtual_machine
 
 
 def desired_power(pod: dict[str, Any]) -> str:
@@ -49,7 +38,7 @@ def vm_container(pod: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": str(vm.get("name", "")),
         "image": image,
-        "imagePullPolicy": str(vm.get("imagePullPolicy") or _default_pull_policy(image)),
+        "imagePullPolicy": str(vm.get("imagePullPolicy") or default_pull_policy(image)),
         "resources": vm.get("resources") or {},
     }
 
@@ -75,7 +64,7 @@ def vm_status(pod: dict[str, Any], container: ContainerInfo | None, *, restart_c
               last_termination: dict[str, Any] | None = None) -> dict[str, Any]:
     """``status.virtualMachineStatus`` for ``pod`` whose VM container is ``container`` (None: not
     created yet). ``ready`` only while the guest runs; ``restartCount`` is ``restart_count`` when
-    given (`kubelet.vm_restarts` adds power-ons, reboots and restores), else the container attempt."""
+    given (`kubelet.vm.restarts` adds power-ons, reboots and restores), else the container attempt."""
     vm = virtual_machine(pod)
     power, state = power_and_state(container)
     if container is None and desired_power(pod) == "Shutdown":

@@ -2,7 +2,7 @@
 
 A VM pod has no containers, so `kubelet.status.compute_pod_status` would call it Pending forever.
 Arktos's kubelet reports the VM instead (ARKTOS.md §4): ``status.virtualMachineStatus``
-(`kubelet.vm_pods.vm_status`) in place of ``containerStatuses``, a ``VirtualMachineReady`` condition
+(`kubelet.vm.pods.vm_status`) in place of ``containerStatuses``, a ``VirtualMachineReady`` condition
 next to PodScheduled/Initialized/ContainersReady/Ready, and the phase of the VM seen as the pod's one
 container (upstream's getPhase, so restartPolicy rules a crashed VM as it rules a container) with
 the power rules on top:
@@ -20,17 +20,19 @@ from __future__ import annotations
 from typing import Any
 
 from apis.meta import now_rfc3339
+from apis.wire_types import Condition
 from kubelet.runtime import ContainerInfo
 from kubelet.status import (
     PodObservation,
     container_state,
     container_status,
     newest_attempts,
+    pod_addresses,
     pod_conditions,
     pod_phase,
     qos_class,
 )
-from kubelet.vm_pods import desired_power, stopped_on_request, vm_container, vm_status
+from kubelet.vm.pods import desired_power, stopped_on_request, vm_container, vm_status
 
 VM_READY_CONDITION = "VirtualMachineReady"
 PHASE_NO_SCHEDULE = "NoSchedule"  # Arktos's phase of a VM pod powered off by its powerSpec
@@ -46,12 +48,12 @@ def vm_phase(pod: dict[str, Any], newest: ContainerInfo | None, container_phase:
     return container_phase
 
 
-def _vm_ready_condition(old: list[dict[str, Any]], ready: bool, power: str) -> dict[str, Any]:
-    before = next((c for c in old if c.get("type") == VM_READY_CONDITION), {})
+def _vm_ready_condition(old: list[Condition], ready: bool, power: str) -> Condition:
+    before = next((c for c in old if c.get("type") == VM_READY_CONDITION), Condition())
     status = "True" if ready else "False"
     transition = before.get("lastTransitionTime") if before.get("status") == status else None
-    condition: dict[str, Any] = {"type": VM_READY_CONDITION, "status": status,
-                                 "lastTransitionTime": transition or now_rfc3339()}
+    condition: Condition = {"type": VM_READY_CONDITION, "status": status,
+                            "lastTransitionTime": transition or now_rfc3339()}
     if not ready:
         condition["reason"] = "VirtualMachineNotReady"
         condition["message"] = f"virtual machine power state is {power}"
@@ -68,7 +70,7 @@ def _last_termination(attempts: list[ContainerInfo], scheme: str) -> dict[str, A
 
 def compute_vm_pod_status(pod: dict[str, Any], obs: PodObservation, *,
                           restart_count: int | None = None) -> dict[str, Any]:
-    """The full status of VM pod ``pod``; ``restart_count`` is the VM's (`kubelet.vm_restarts`)."""
+    """The full status of VM pod ``pod``; ``restart_count`` is the VM's (`kubelet.vm.restarts`)."""
     old = pod.get("status") or {}
     spec_container = vm_container(pod)
     attempts = newest_attempts(obs.containers).get(spec_container["name"], [])
@@ -90,10 +92,5 @@ def compute_vm_pod_status(pod: dict[str, Any], obs: PodObservation, *,
         "startTime": old.get("startTime") or obs.start_time or now_rfc3339(),
         "qosClass": old.get("qosClass") or qos_class({"containers": [spec_container]}),
     }
-    if obs.host_ip:
-        status["hostIP"] = obs.host_ip
-        status["hostIPs"] = [{"ip": obs.host_ip}]
-    if obs.pod_ip:
-        status["podIP"] = obs.pod_ip
-        status["podIPs"] = [{"ip": obs.pod_ip}]
+    status.update(pod_addresses(obs))
     return status
