@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -28,7 +26,7 @@ from typing import Any
 import aiohttp
 import orjson
 from api_bench import line, print_machine
-from server_process import LOAD_CPUS, REPO_ROOT, pin_to, running_server
+from server_process import LOAD_CPUS, REPO_ROOT, pin_to, running_server, stop_group
 
 CONCURRENCY = 64
 # SCHEDULER_BENCH_PROFILE=path: run the scheduler under cProfile (stats written when it stops).
@@ -186,13 +184,7 @@ async def bench(url: str, args: argparse.Namespace, log_path: Path, server_pid: 
         finally:
             scheduler_cpu = cpu_seconds(process.pid)
             server_cpu = cpu_seconds(server_pid) - server_cpu_before
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=15)
+            stop_group(process)
     # Which side limits the rate: CPU seconds each used while the scheduler ran, against wall time.
     print(
         f"# while scheduling ({last - started:.1f} s wall): api server cpu {server_cpu:.1f} s, "
