@@ -17,17 +17,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import statistics
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import orjson
+import py_spy
 from bare_aiohttp import running_bare_server
-from server_process import running_server
+from server_process import RunningServer, running_server
 from watch_fanout import measure
 from wrk_load import run_wrk
 
@@ -103,6 +106,21 @@ async def time_list(
     if got != expected:
         raise RuntimeError(f"LIST returned {got} objects, expected {expected}")
     return statistics.median(durations)
+
+
+@contextlib.contextmanager
+def profiled(server: RunningServer, folder: Path | None, name: str) -> Iterator[None]:
+    """py-spy on the API server while the block runs (``--py-spy DIR``), then where time went."""
+    if folder is None:
+        yield
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    sampler = py_spy.attach(server.process.pid, folder / f"apiserver-{name}.txt")
+    try:
+        yield
+    finally:
+        py_spy.stop(sampler)
+    py_spy.report(folder / f"apiserver-{name}.txt", f"API server during {name}", top=40)
 
 
 def bench_creates(url: str, seconds: int, connections: int, raw_commit_rate: float | None) -> None:
@@ -185,6 +203,8 @@ def main() -> None:
         action="append",
         help="run only these parts (repeatable); GET needs list's seeded pods",
     )
+    parser.add_argument("--py-spy", type=Path, metavar="DIR",
+                        help="profile the API server with py-spy during the GET and create runs, into DIR")
     args = parser.parse_args()
     parts = set(args.only or ["list", "get", "create", "fanout"])
 
@@ -195,9 +215,11 @@ def main() -> None:
         if parts & {"list", "get"}:
             asyncio.run(bench_list(server.url, args))
         if "get" in parts:
-            bench_gets(server.url, args.seconds, args.connections)
+            with profiled(server, args.py_spy, "gets"):
+                bench_gets(server.url, args.seconds, args.connections)
         if "create" in parts:
-            bench_creates(server.url, args.seconds, args.connections, args.raw_commit_rate)
+            with profiled(server, args.py_spy, "creates"):
+                bench_creates(server.url, args.seconds, args.connections, args.raw_commit_rate)
         if "fanout" in parts:
             bench_fanout(server.url, args)
 

@@ -10,7 +10,7 @@ COUNT`` per line) into DIR, and print `report`: the share of samples per functio
 docs/design/api-server.md can say where a request's time goes. Install: ``.venv/bin/pip install
 py-spy``.
 
-    .venv/bin/python bench/py_spy.py STACKS.txt [--top N] [--focus SUBSTRING]
+    .venv/bin/python bench/py_spy.py STACKS.txt [--top N] [--focus SUBSTRING] [--phases]
 """
 
 from __future__ import annotations
@@ -85,6 +85,57 @@ def profile(stacks_path: Path, focus: str = "") -> tuple[int, Counter[str], Coun
     return total, inclusive, exclusive
 
 
+# Where an API request's time goes, by phase: a sample belongs to the first phase (in this order)
+# that one of its frames names. Handler-level phases come first because the dispatcher's frames
+# (flow control wraps the handler) are on every request's stack.
+REQUEST_PHASES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("storage: SQLite writer thread (apply, commit)", ("LogWriter._run",)),
+    ("storage: SQLite reads on the read pool", ("sqlite_reads.py", "concurrent/futures/thread.py")),
+    ("watch cache: decode the committed value, index, fan-out", ("server/watchcache.py",
+                                                                  "server/handlers/watch.py")),
+    ("validation: compiled schema + semantic rules", ("<validator", "server/schema/validation.py",
+                                                      "semantic_rules.py", "name_rules.py",
+                                                      "schema_walk.py")),
+    ("defaults", ("server/schema/defaults.py",)),
+    ("admission (PodSecurity, quota, ...)", ("registry/admission.py", "pod_security", "podsecurity",
+                                             "quota")),
+    ("storage: hand-off to the writer (transform, submit, await)", ("server/storage/",)),
+    ("registry: prepare, uid/timestamps, keys, update closure", ("server/registry/", "apis/meta.py")),
+    ("request body: read + decode", ("read_body (", "decode_body (", "typed_bodies.py",
+                                     "aiohttp/streams.py")),
+    ("response: encode + write", ("respond (", "_answer (", "finish_response", "http_writer.py",
+                                  "web_response.py", "encode (server/handlers/codec.py)")),
+    ("dispatch and handler glue: request info, authn/authz, flow control, metrics, options",
+     ("server/app.py", "server/flowcontrol/", "server/request_info.py", "server/access.py",
+      "server/auth", "server/metrics.py", "server/handlers/")),
+    ("aiohttp: HTTP parsing, request objects", ("aiohttp/", "yarl/", "multidict/")),
+    ("event loop (uvloop callbacks, socket I/O)", ("Runner.run",)),
+)
+
+
+def phases(stacks_path: Path, rules: tuple[tuple[str, tuple[str, ...]], ...] = REQUEST_PHASES
+           ) -> tuple[int, Counter[str]]:
+    """(samples, samples per phase) — each sample in the first phase one of its frames names."""
+    total = 0
+    found: Counter[str] = Counter()
+    for line in stacks_path.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        frames = [_function(f) for f in stack.split(";")]
+        total += int(count_text)
+        phase = next((name for name, marks in rules if any(m in f for f in frames for m in marks)), "other")
+        found[phase] += int(count_text)
+    return total, found
+
+
+def report_phases(stacks_path: Path, title: str) -> None:
+    total, found = phases(stacks_path)
+    print(f"# where the API server's Python time went, {title} ({total} samples):")
+    for name, count in found.most_common():
+        print(f"#   {100 * count / max(total, 1):5.1f}%  {name}")
+
+
 def report(stacks_path: Path, title: str, *, top: int = 25, focus: str = "") -> None:
     total, inclusive, exclusive = profile(stacks_path, focus)
     print(f"# py-spy {title}: {total} samples at {RATE_HZ} Hz ({stacks_path})")
@@ -103,8 +154,12 @@ def main() -> None:
     parser.add_argument("stacks", type=Path)
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--focus", default="", help="only stacks with a frame containing this text")
+    parser.add_argument("--phases", action="store_true", help="API server samples by request phase")
     args = parser.parse_args()
-    report(args.stacks, args.stacks.name, top=args.top, focus=args.focus)
+    if args.phases:
+        report_phases(args.stacks, args.stacks.name)
+    else:
+        report(args.stacks, args.stacks.name, top=args.top, focus=args.focus)
 
 
 if __name__ == "__main__":
