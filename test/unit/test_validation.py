@@ -3,7 +3,7 @@
 Covers: valid objects pass (incl. numeric quantities and int-or-string ports), required/type
 errors from the schema with upstream paths, the Go decoder wording of type errors, unknown
 fields for fieldValidation=Strict, DNS name rules per resource, labels, and the semantic rules
-for pods, workloads, jobs and services; the per-Pod cost. Leaves out how the server turns the
+for pods, workloads, jobs and services. Leaves out how the server turns the
 errors into a Status (the handlers' concern) and CRD (custom resource) validation.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import time
 from typing import Any
 
 import pytest
@@ -105,16 +104,6 @@ def test_validate_does_not_mutate_the_object() -> None:
     validate(PODS, obj)
     unknown_fields(PODS, obj)
     assert obj == before
-
-
-def test_valid_pod_validation_is_fast() -> None:
-    obj = pod()
-    validate(PODS, obj)  # compile once
-    start = time.perf_counter()
-    for _ in range(500):
-        validate(PODS, obj)
-    per_call_ms = (time.perf_counter() - start) / 500 * 1000
-    assert per_call_ms < 0.5  # ~0.08 ms measured; generous for loaded CI machines
 
 
 def test_schema_required_fields_are_reported_with_upstream_paths() -> None:
