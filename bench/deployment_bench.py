@@ -138,19 +138,20 @@ async def measure(url: str, *, replicas: int, nodes: int, scheduler_running: boo
         with contextlib.suppress(asyncio.CancelledError):
             await watch_task
     binder = "the scheduler" if scheduler_running else "the fake kubelet (no scheduler)"
-    print(f"deployment of {replicas} replicas on {nodes} nodes; pods bound by {binder}")
+    print(f"# deployment of {replicas} replicas on {nodes} nodes; pods bound by {binder}")
     for name, found in (
         ("created", milestones.created),
         ("bound", milestones.bound),
         ("ready", milestones.ready),
     ):
+        figure = f"deployment_{replicas}_replicas_all_{name}"  # `name: value unit`, as run-all.sh sums up
         if name in milestones.at:
             print(
-                f"all pods {name}: {milestones.at[name] - start:.2f} s "
+                f"{figure}: {milestones.at[name] - start:.2f} s "
                 f"({replicas / (milestones.at[name] - start):.0f} pods/s)"
             )
         else:
-            print(f"all pods {name}: not reached in {limit_s:.0f} s ({len(found)}/{replicas})")
+            print(f"{figure}: not reached in {limit_s:.0f} s ({len(found)}/{replicas})")
 
 
 def main() -> int:

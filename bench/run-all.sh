@@ -1,10 +1,26 @@
 #!/usr/bin/env bash
-# Runs every benchmark on this machine and prints `name: value unit` lines (README quotes them):
-# the raw SQLite commit rate (bench/storage_commit_rate.py), then the API figures
-# (bench/api_bench.py) with the creates target computed from that raw rate, the overload bench
-# (bench/overload_bench.py: one tenant's flood, another tenant's GET latency), then pod start-up
-# latency on a real node (bench/pod_startup_bench.py) and hollow-node capacity
-# (bench/hollow_capacity_bench.py). Arguments go to api_bench.py only.
+# Runs every benchmark on this machine, one step after another, and ends with a summary of every
+# figure of the run (bench/summary.py: date, machine, load average, the headline ratios,
+# each step's `name: value unit [target ...]` lines), so the README's figure table comes from one
+# run. Steps, in order:
+#   hot_paths     in-process costs: protobuf decode, RBAC, tables, validation, YAML bomb
+#   storage       the raw SQLite commit rate and the SQLite backend (bench/storage_commit_rate.py)
+#   api           creates (and their ratio to the raw rate), GETs (and their ratio to a bare
+#                 aiohttp+uvloop handler, bench/bare_aiohttp.py), LISTs, watch fan-out
+#   overload      one tenant's flood against another tenant's GETs, fairness on and off
+#   encryption    encryption at rest per stored value
+#   scheduler     pods bound per second, 5,000 nodes and 10,000 pods
+#   deployment    a 1,000-replica Deployment created, bound, ready (fake kubelet)
+#   pod_startup_paced, pod_startup_burst, vm_pod   a real arktos-up node (root: containerd, qemu,
+#                 bridge arktos-pb0, pod subnet 10.92.0.0/16)
+#   vm_sandbox    VM boot with and without qemu's -sandbox
+#   hollow_capacity   hollow nodes one control plane holds (tens of minutes at 5,000 nodes)
+# The API servers are pinned to the first core and load generators to the others
+# (bench/server_process.py). Arguments go to api_bench.py only.
+#
+# Environment: BENCH_ONLY   space-separated step names to run (default: all)
+#              BENCH_SKIP   space-separated step names to leave out
+#              BENCH_LOG    where the run's log goes [a new file under /tmp]
 # Installs what it needs: the venv (hack/install-deps.sh) and wrk from apt.
 set -euo pipefail
 
@@ -18,27 +34,51 @@ if ! command -v wrk >/dev/null 2>&1; then
     apt-get update -qq && apt-get install -y -qq wrk >/dev/null
 fi
 
-raw_rate=""
-if [[ -f bench/storage_commit_rate.py ]]; then
-    storage_out=$("${PY}" bench/storage_commit_rate.py) || echo "# bench/storage_commit_rate.py failed"
-    printf '%s\n' "${storage_out}"
-    # The `raw_...commit...: N unit` line is the raw rate, e.g. `raw_sqlite_single_row_commits: 25000 commits/s`.
-    raw_rate=$(printf '%s\n' "${storage_out}" | awk -F': *' '/^raw_.*commit/ && $2 ~ /^[0-9.]+/ {split($2, v, " "); print v[1]; exit}')
-else
-    echo "# bench/storage_commit_rate.py not present: creates target shown without the raw rate"
-fi
+LOG=${BENCH_LOG:-$(mktemp /tmp/arktos-bench-XXXXXX.log)}
+: >"${LOG}"
 
-"${PY}" bench/api_bench.py ${raw_rate:+--raw-commit-rate "${raw_rate}"} "$@"
+selected() {
+    local name=$1
+    if [[ -n "${BENCH_ONLY:-}" && " ${BENCH_ONLY} " != *" ${name} "* ]]; then
+        return 1
+    fi
+    [[ " ${BENCH_SKIP:-} " != *" ${name} "* ]]
+}
 
-# One tenant's flood (500 concurrent LISTs of a 2 MB namespace + 200 watches) against another
-# tenant's GETs, with and without API Priority and Fairness; a TLS server on the first core.
-"${PY}" bench/overload_bench.py || echo "# bench/overload_bench.py failed"
+# step NAME COMMAND...: runs one benchmark, its output to the terminal and the log; a failing
+# step is noted and the run goes on.
+step() {
+    local name=$1
+    shift
+    if ! selected "${name}"; then
+        echo "# step ${name} skipped (BENCH_ONLY/BENCH_SKIP)" | tee -a "${LOG}"
+        return 0
+    fi
+    echo "## step ${name}: $*" | tee -a "${LOG}"
+    if ! "$@" 2>&1 | tee -a "${LOG}"; then
+        echo "# step ${name} failed" | tee -a "${LOG}"
+    fi
+}
 
+echo "# loadavg_start: $(cat /proc/loadavg)" | tee -a "${LOG}"
+step hot_paths "${PY}" bench/hot_paths_bench.py
+step storage "${PY}" bench/storage_commit_rate.py
+# The `raw_...commit...: N unit` line is the raw rate, e.g. `raw_sqlite_single_row_commits: 25000 commits/s`.
+raw_rate=$(awk -F': *' '/^raw_.*commit/ && $2 ~ /^[0-9.]+/ {split($2, v, " "); print v[1]; exit}' "${LOG}")
+step api "${PY}" bench/api_bench.py ${raw_rate:+--raw-commit-rate "${raw_rate}"} "$@"
+step overload "${PY}" bench/overload_bench.py
+step encryption "${PY}" bench/encryption_bench.py
+step scheduler "${PY}" bench/scheduler_bench.py
+step deployment "${PY}" bench/deployment_bench.py
 # A real single node from hack/arktos-up.sh (needs root: containerd, a bridge). Not pinned: a
 # node's kubelet, containerd and runc use every core; the script stops the cluster with Ctrl-C.
-"${PY}" bench/pod_startup_bench.py || echo "# bench/pod_startup_bench.py failed"
-"${PY}" bench/vm_pod_bench.py || echo "# bench/vm_pod_bench.py failed"  # VM pods (qemu, TCG) on the same kind of node
+step pod_startup_paced "${PY}" bench/pod_startup_bench.py --qps 4
+step pod_startup_burst "${PY}" bench/pod_startup_bench.py
+step vm_pod "${PY}" bench/vm_pod_bench.py  # VM pods (qemu, TCG) on the same kind of node
+step vm_sandbox "${PY}" bench/vm_sandbox_bench.py
+# The API server on the first core, the hollow kubelets and the latency probe on the other.
+step hollow_capacity "${PY}" bench/hollow_capacity_bench.py
+echo "# loadavg_end: $(cat /proc/loadavg)" | tee -a "${LOG}"
 
-# The API server on the first core, the hollow kubelets and the latency probe on the other
-# (bench/server_process.py pins them, as for api_bench.py). Takes tens of minutes at 5,000 nodes.
-"${PY}" bench/hollow_capacity_bench.py || echo "# bench/hollow_capacity_bench.py failed"
+"${PY}" bench/summary.py "${LOG}"
+echo "# the whole run's output: ${LOG}"

@@ -19,6 +19,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 READY_TIMEOUT_S = 30.0
@@ -69,6 +70,19 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log_path: Path) -> N
     raise RuntimeError(f"server not ready in {READY_TIMEOUT_S}s; log:\n{log_path.read_text()[-4000:]}")
 
 
+def stop_group(process: subprocess.Popen[Any], *, timeout_s: float = 15) -> None:
+    """SIGTERM to the process group of a process started with a new session, SIGKILL if it lingers."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=timeout_s)
+
+
 @contextlib.contextmanager
 def running_server(*, keep_dir: bool = False) -> Iterator[RunningServer]:
     """A server on a free port with its data in a temp dir, stopped (TERM, then KILL) on exit."""
@@ -103,13 +117,7 @@ def running_server(*, keep_dir: bool = False) -> Iterator[RunningServer]:
         _wait_ready(url, process, log_path)
         yield RunningServer(url=url, log_path=log_path, process=process)
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=15)
+        stop_group(process)
         if not keep_dir:
             for path in sorted(workdir.rglob("*"), reverse=True):
                 path.unlink() if path.is_file() else path.rmdir()

@@ -109,17 +109,16 @@ class SchedulingAlgorithm:
         is_vm = pod.is_vm
         feasible: list[NodeInfo]
         start = self._next_start % count
-        ordered = [*nodes[start:], *nodes[:start]] if start else nodes
         if gate_free and len(rest) == 1 and isinstance(rest[0], PlainResourceFit):
             # The plain pod (no tolerations, affinity, ports, spread): both checks inlined.
-            feasible, evaluated = _find_plain(ordered, rest[0], is_vm=is_vm, wanted=wanted)
+            feasible, evaluated = self._find_plain_feasible(nodes, start, rest[0], is_vm=is_vm, wanted=wanted)
             self._next_start = (start + evaluated) % count
             return feasible, evaluated
         only = rest[0] if len(rest) == 1 else None
         feasible = []
         append = feasible.append
         evaluated = 0
-        for node in ordered:
+        for node in [*nodes[start:], *nodes[:start]] if start else nodes:
             evaluated += 1
             if not gate_free or not (node.open_for_vms if is_vm else node.open_for_containers):
                 if any(f(node) is not None for f in gate):
@@ -134,6 +133,17 @@ class SchedulingAlgorithm:
                 break
         self._next_start = (start + evaluated) % count
         return feasible, evaluated
+
+    def _find_plain_feasible(self, nodes: Sequence[NodeInfo], start: int, fit: PlainResourceFit, *,
+                             is_vm: bool, wanted: int) -> tuple[list[NodeInfo], int]:
+        """The scan for a plain pod, skipped when every node is known to pass it
+        (scheduler/room_floor.py): then the answer is the next ``wanted`` nodes."""
+        if is_vm or not self.cache.room.admits(nodes, fit.cpu, fit.memory, fit.ephemeral):
+            return _find_plain(nodes, start, fit, is_vm=is_vm, wanted=wanted)
+        feasible = list(nodes[start:start + wanted])
+        if len(feasible) < wanted:
+            feasible += nodes[:wanted - len(feasible)]
+        return feasible, wanted
 
     def _diagnose(self, pod: PodInfo, nodes: Sequence[NodeInfo],
                   active: Sequence[tuple[str, NodeFilter]]) -> FitError:
@@ -169,17 +179,26 @@ class SchedulingAlgorithm:
             return feasible[totals.index(best)].name
 
 
-def _find_plain(ordered: Sequence[NodeInfo], fit: PlainResourceFit, *, is_vm: bool,
+def _find_plain(nodes: Sequence[NodeInfo], start: int, fit: PlainResourceFit, *, is_vm: bool,
                 wanted: int) -> tuple[list[NodeInfo], int]:
+    """Up to ``wanted`` nodes from ``start`` (round the list) with room for a plain pod, and how
+    many were looked at. Reads the list in slices of ``wanted``: when most nodes fit, the first
+    slice is enough, so the 5,000-node list is not copied per pod."""
     cpu, memory, ephemeral = fit.cpu, fit.memory, fit.ephemeral
     feasible: list[NodeInfo] = []
     append = feasible.append
+    count = len(nodes)
     evaluated = 0
-    for node in ordered:
-        evaluated += 1
-        if (node.open_for_vms if is_vm else node.open_for_containers) and node.free_pods > 0 \
-                and cpu <= node.free_cpu and memory <= node.free_memory and ephemeral <= node.free_ephemeral:
-            append(node)
-            if len(feasible) >= wanted:
-                break
+    position = start
+    while evaluated < count and len(feasible) < wanted:
+        part = nodes[position:min(position + wanted, position + count - evaluated, count)]
+        position = (position + len(part)) % count
+        for node in part:
+            evaluated += 1
+            if (node.open_for_vms if is_vm else node.open_for_containers) and node.free_pods > 0 \
+                    and cpu <= node.free_cpu and memory <= node.free_memory \
+                    and ephemeral <= node.free_ephemeral:
+                append(node)
+                if len(feasible) >= wanted:
+                    break
     return feasible, evaluated

@@ -81,7 +81,10 @@ class Binder:
         self.queue = queue
         self.settings = settings
         self.transport = BindingTransport(client.config, connections=settings.bind_concurrency)
-        self._event_client = LeanCreateClient(client.config, self.transport)
+        # Events get connections of their own: a bind never queues behind an Event create, and
+        # the bind pool never has waiters (one connection per bind slot).
+        self._event_transport = BindingTransport(client.config, connections=settings.writer_concurrency)
+        self._event_client = LeanCreateClient(client.config, self._event_transport)
         self.recorder = recorder or EventRecorder(self._event_client, DEFAULT_SCHEDULER)
         self.writer = BackgroundWriter(workers=settings.writer_concurrency, size=settings.writer_queue_size)
         self._slots = asyncio.Semaphore(settings.bind_concurrency)
@@ -164,6 +167,7 @@ class Binder:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         await self.transport.close()
+        await self._event_transport.close()
         await self._event_client.close()
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from client.cache import ObjectKey
 from scheduler.node_info import NodeInfo, new_node_info
 from scheduler.pod_info import PodInfo
+from scheduler.room_floor import RoomFloor, room_of
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class SchedulerCache:
         self.affinity_pods: dict[ObjectKey, tuple[PodInfo, str]] = {}
         self.nodes_with_soft_taints: set[str] = set()  # PreferNoSchedule: only then taints score
         self.anti_affinity_pods: dict[ObjectKey, tuple[PodInfo, str]] = {}
+        self.room = RoomFloor()  # lets a plain pod skip the fit scan when every node has room
 
     # -- nodes ----------------------------------------------------------------------------------
 
@@ -57,7 +59,12 @@ class SchedulerCache:
             info.set_node(node)  # a placeholder that held pods bound before the node appeared
             self.node_list.append(info)
         else:
+            before = room_of(info)
             info.set_node(node)
+            if any(now > then for now, then in zip(room_of(info), before, strict=True)):
+                self.room.raised()
+        self.room.lowered_to(info)
+        self.room.set_open(info)
         if info.soft_taints:
             self.nodes_with_soft_taints.add(name)
         else:
@@ -71,6 +78,7 @@ class SchedulerCache:
         self.nodes_with_soft_taints.discard(name)
         if self._listed(info):
             self.node_list.remove(info)
+            self.room.forget(name)
         if not info.pods:
             del self.nodes[name]
         else:  # upstream keeps the pods until they are deleted too
@@ -123,6 +131,7 @@ class SchedulerCache:
         info = self.nodes.get(node_name)
         pod = info.remove_pod(key) if info is not None else None
         if pod is not None:
+            self.room.raised()
             self.affinity_pods.pop(key, None)
             self.anti_affinity_pods.pop(key, None)
             bucket = self._by_namespace.get((pod.tenant, pod.namespace))
@@ -140,6 +149,8 @@ class SchedulerCache:
             info = NodeInfo(name=node_name, obj={})  # placeholder until the node is seen
             self.nodes[node_name] = info
         info.add_pod(pod)
+        if info.obj:
+            self.room.lowered_to(info)
         self._pod_node[pod.key] = node_name
         self._by_namespace.setdefault((pod.tenant, pod.namespace), {})[pod.key] = pod
         if pod.has_pod_affinity:

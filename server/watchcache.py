@@ -24,7 +24,7 @@ import heapq
 import itertools
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,11 +56,19 @@ class WatchEvent:
     prev: CachedObject | None
     revision: int
     wire: bytes = b""  # the JSON watch event line, encoded once for every watcher
+    chunk: bytes = b""  # the same line framed as one HTTP/1.1 chunk, also made once
 
     def encoded(self) -> bytes:
         if not self.wire:
             self.wire = b'{"type":"' + self.type.encode() + b'","object":' + self.object.raw + b"}\n"
         return self.wire
+
+    def chunked(self) -> bytes:
+        """`encoded` as one chunk of a chunked response (the fan-out writes it to many sockets)."""
+        if not self.chunk:
+            line = self.encoded()
+            self.chunk = b"%x\r\n%s\r\n" % (len(line), line)
+        return self.chunk
 
 
 class TooOldResourceVersion(Exception):
@@ -105,16 +113,25 @@ class Watcher:
     prefix: str
     predicate: Predicate | None
     limit: int
+    # Watchers whose predicates are equal (same selectors) share a selection key, so the fan-out
+    # evaluates a filter once per event and selection, not once per watcher.
+    selection: Hashable | None = None
     pending: deque[WatchEvent] = field(default_factory=deque)
     sink: Sink | None = None
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     closed: bool = False
     overflowed: bool = False
 
-    def offer(self, event: WatchEvent) -> bool:
-        """Pass ``event`` on, translated for this watcher's filter; False when the watcher must go."""
+    def offer(self, event: WatchEvent, translations: dict[Hashable, WatchEvent | None] | None = None) -> bool:
+        """Pass ``event`` on, translated for this watcher's filter; False when the watcher must go.
+        ``translations`` remembers the translation per selection key over one fan-out."""
         if self.predicate is not None:
-            translated = self._translate(event)
+            if translations is None or self.selection is None:
+                translated = self._translate(event)
+            elif self.selection in translations:
+                translated = translations[self.selection]
+            else:
+                translated = translations[self.selection] = self._translate(event)
             if translated is None:
                 return True
             event = translated
@@ -279,8 +296,10 @@ class ResourceCache:
 
     def _fan_out(self, event: WatchEvent) -> None:
         dropped: list[Watcher] = []
+        translations: dict[Hashable, WatchEvent | None] = {}
+        key = event.key
         for watcher in self.watchers:
-            if event.key.startswith(watcher.prefix) and not watcher.offer(event):
+            if key.startswith(watcher.prefix) and not watcher.offer(event, translations):
                 dropped.append(watcher)
         for watcher in dropped:
             log.info("closing watcher on %s: it fell behind", watcher.prefix)
@@ -293,9 +312,10 @@ class ResourceCache:
         return items
 
     def watch(self, prefix: str, *, after_revision: int | None, predicate: Predicate | None,
-              limit: int) -> Watcher:
-        """Register a watcher. ``after_revision`` None means: current state as ADDED, then live."""
-        watcher = Watcher(prefix, predicate, limit)
+              limit: int, selection: Hashable | None = None) -> Watcher:
+        """Register a watcher. ``after_revision`` None means: current state as ADDED, then live.
+        ``selection`` names the predicate (equal for equal predicates), None: not shared."""
+        watcher = Watcher(prefix, predicate, limit, selection)
         if after_revision is None:
             backlog = [WatchEvent("ADDED", o.key, o, None, o.revision) for o in self.snapshot(prefix)]
         else:

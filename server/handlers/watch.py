@@ -66,7 +66,7 @@ class WatchServer:
             predicate = options.predicate  # the list's own predicate (server.selection)
             watcher = cache.watch(prefix, after_revision=after,
                                   predicate=None if predicate.empty else predicate.matches,
-                                  limit=_PENDING_LIMIT)
+                                  limit=_PENDING_LIMIT, selection=_selection(query, name))
         except TooOldResourceVersion as e:
             await response.write(_error_event(e))
             return response
@@ -151,15 +151,24 @@ def _direct_sink(request: web.BaseRequest, encode: Encoder, *, chunked: bool) ->
     socket buffer passes ``_MAX_BUFFERED`` is too slow: the sink says so and the watcher is closed.
     """
     transport = request.transport
+    shared_chunks = chunked and encode is WatchEvent.encoded  # one framed copy for every watcher
 
     def sink(event: WatchEvent) -> bool:
         if transport is None or transport.is_closing():
             return False
-        data = encode(event)
-        transport.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
+        if shared_chunks:
+            transport.write(event.chunked())
+        else:
+            data = encode(event)
+            transport.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
         return transport.get_write_buffer_size() <= _MAX_BUFFERED
 
     return sink
+
+
+def _selection(query: Any, name: str) -> tuple[str, str, str]:
+    """What the watch's predicate depends on: watchers with equal selections filter alike."""
+    return query.get("labelSelector", ""), query.get("fieldSelector", ""), name
 
 
 def _revision(value: str) -> int:

@@ -61,7 +61,7 @@ async def test_billion_laughs_is_refused_before_it_expands(api: Api, namespace: 
     assert len(bomb) < 600
     started = time.perf_counter()
     status = assert_status(await post_yaml(api, base, bomb), 400, "BadRequest")
-    assert time.perf_counter() - started < 2.0
+    assert time.perf_counter() - started < 10  # expanding it would take minutes, not a loaded second
     assert status["message"].startswith(
         "the object provided is unrecognized (must be of type ConfigMap): error converting YAML to JSON: "
         "yaml: document contains excessive aliasing ("), status

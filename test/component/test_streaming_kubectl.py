@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from aiohttp import web
+from kubectl_binaries import KUBECTL_LABELS, kubectl_binary
 from kubernetes.client import ApiClient, Configuration, CoreV1Api
 from kubernetes.stream import portforward as kubernetes_portforward
 from kubernetes.stream import stream as kubernetes_stream
@@ -51,9 +52,12 @@ from httpstream.portforward_session import (
 from httpstream.spdy_connection import SpdyConnection
 from httpstream.spdy_frames import HeaderDecompressor, SynStreamFrame, decode_frame
 
-VENV_KUBECTL = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "kubectl"
-KUBECTL_132 = Path("/usr/lib/google-cloud-sdk/bin/kubectl.1.32")
-KUBECTLS = [pytest.param(path, id=path.name) for path in (VENV_KUBECTL, KUBECTL_132) if path.exists()]
+
+@pytest.fixture(params=KUBECTL_LABELS)
+def kubectl(request: pytest.FixtureRequest) -> Path:
+    """Each test runs with kubectl 1.32 and 1.37 (both installed by `make`; a missing one fails)."""
+    return Path(kubectl_binary(request.param))
+
 
 POD = {
     "apiVersion": "v1", "kind": "Pod",
@@ -287,7 +291,6 @@ def syn_streams(recorded: bytes) -> list[SynStreamFrame]:
     return frames
 
 
-@pytest.mark.parametrize("kubectl", KUBECTLS)
 async def test_kubectl_exec_over_spdy_prints_stdout_and_exits_with_sent_code(
         kubectl: Path, spdy_server: tuple[Path, list[bytes]]) -> None:
     kubeconfig, recordings = spdy_server
@@ -301,7 +304,6 @@ async def test_kubectl_exec_over_spdy_prints_stdout_and_exits_with_sent_code(
     assert kinds == {"error", "stdin", "stdout", "stderr"}
 
 
-@pytest.mark.parametrize("kubectl", KUBECTLS)
 async def test_kubectl_exec_over_websocket_v5(kubectl: Path, websocket_server: FakeWebSocketServer) -> None:
     kubeconfig, protocols, _ = websocket_server
     code, out, err = await run_kubectl(kubectl, kubeconfig, "exec", "-i", "p", "--", "cat", "-",
@@ -334,7 +336,6 @@ async def http_get_through(kubectl: Path, kubeconfig: Path, env: dict[str, str])
         await process.wait()
 
 
-@pytest.mark.parametrize("kubectl", KUBECTLS)
 async def test_kubectl_port_forward_over_websocket_tunnel(
         kubectl: Path, websocket_server: FakeWebSocketServer) -> None:
     kubeconfig, protocols, _ = websocket_server
@@ -343,15 +344,15 @@ async def test_kubectl_port_forward_over_websocket_tunnel(
     assert protocols == [PORTFORWARD_TUNNEL_PROTOCOL]
 
 
-@pytest.mark.parametrize("kubectl", KUBECTLS)
 async def test_kubectl_port_forward_over_spdy(kubectl: Path, spdy_server: tuple[Path, list[bytes]]) -> None:
     kubeconfig, _ = spdy_server
     response = await http_get_through(kubectl, kubeconfig, {"KUBECTL_PORT_FORWARD_WEBSOCKETS": "false"})
     assert response.endswith("port 8080 says hi")
 
 
-def test_kubectl_binaries_present() -> None:
-    assert VENV_KUBECTL.exists() and shutil.which(str(VENV_KUBECTL))
+@pytest.mark.parametrize("label", KUBECTL_LABELS)
+def test_kubectl_binaries_present(label: str) -> None:
+    assert shutil.which(kubectl_binary(label))
 
 
 def python_client_api(kubeconfig: Path) -> CoreV1Api:

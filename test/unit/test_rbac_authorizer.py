@@ -5,13 +5,13 @@ everywhere, tenant bindings holding only for their own tenant's users, the tenan
 tenants, ``all``, cluster scope, non-resource paths) and its exemptions (discovery/health paths,
 self-subject reviews), RoleBinding → Role and → ClusterRole, aggregation, User/Group/
 ServiceAccount subjects, system:masters, denial reasons for missing roles, allow reasons,
-invalidation by generation, ``rules_for`` and the cached hot path's cost.
-Leaves out the bootstrap roles' contents (test_rbac_bootstrap) and the HTTP layer.
+invalidation by generation, ``rules_for`` and a cached decision answering as the first one.
+Leaves out the bootstrap roles' contents (test_rbac_bootstrap), the HTTP layer and the hot
+path's cost (a figure: bench/hot_paths_bench.py).
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -382,17 +382,12 @@ def test_rules_for_merges_own_and_public_rules() -> None:
     assert ghost.evaluation_error == 'clusterrole.rbac.authorization.k8s.io "view" not found'
 
 
-def test_cached_allow_is_fast() -> None:
+def test_a_cached_allow_answers_as_the_first_decision() -> None:
     authorizer = RBACAuthorizer(build_source())
     attrs = res(DAN, "get", "configmaps", tenant="acme", namespace="dev", name="c")
-    assert authorizer.authorize(attrs).allowed
-    rounds = 20000
-    started = time.perf_counter()
-    for _ in range(rounds):
-        authorizer.authorize(attrs)
-    per_call_us = (time.perf_counter() - started) / rounds * 1e6
-    print(f"cached allow: {per_call_us:.2f} µs")
-    assert per_call_us < 25  # target ≤ 10 µs; generous for slow CI machines
+    first = authorizer.authorize(attrs)
+    assert first.allowed
+    assert [authorizer.authorize(attrs) for _ in range(3)] == [first] * 3
 
 
 def test_a_tenant_binding_may_name_a_bootstrap_cluster_role_of_the_system_tenant() -> None:

@@ -3,13 +3,12 @@
 Covers: upstream's HumanDuration steps; the Table envelope and column definitions; rows as upstream's
 printers produce them for pods (every STATUS path we know kubectl users see), nodes, services,
 deployments, jobs, events, config objects, tenants; the default Name/Created At table; includeObject;
-and speed (10k pods).
-Leaves out: the HTTP side (Accept negotiation, resourceVersion/continue in table metadata).
+and a 10k-pod table row for row. Leaves out: its cost (a figure: bench/hot_paths_bench.py) and
+the HTTP side (Accept negotiation, resourceVersion/continue in table metadata).
 """
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -219,16 +218,12 @@ def test_include_object_and_no_headers() -> None:
     assert table_for(res("", "pods"), [], now=NOW)["rows"] == []
 
 
-def test_ten_thousand_pods_convert_quickly() -> None:
+def test_ten_thousand_pods_convert_row_for_row() -> None:
     statuses = [{"name": "a", "ready": True, "restartCount": 1, "state": RUNNING,
                  "lastState": {"terminated": {"exitCode": 1, "finishedAt": ago(minutes=2)}}},
                 {"name": "b", "ready": True, "restartCount": 0, "state": RUNNING}]
     pods = [pod(statuses=statuses, metadata={"name": f"web-{i}"}) for i in range(10_000)]
-    timings = []
-    for _ in range(3):  # best of three: a garbage-collector pass can land in any single run
-        started = time.perf_counter()
-        table = table_for(res("", "pods"), pods, now=NOW)
-        timings.append(time.perf_counter() - started)
+    table = table_for(res("", "pods"), pods, now=NOW)
     assert len(table["rows"]) == 10_000 and table["rows"][-1]["cells"][0] == "web-9999"
     assert table["rows"][0]["cells"][1:4] == ["2/2", "Running", "1 (2m ago)"]
-    assert min(timings) < 0.3, timings
+    assert all(row["object"]["metadata"]["name"] == f"web-{i}" for i, row in enumerate(table["rows"]))

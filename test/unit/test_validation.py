@@ -3,16 +3,14 @@
 Covers: valid objects pass (incl. numeric quantities and int-or-string ports), required/type
 errors from the schema with upstream paths, the Go decoder wording of type errors, unknown
 fields for fieldValidation=Strict, DNS name rules per resource, labels, and the semantic rules
-for pods, workloads, jobs and services (the rules each built-in record names); the per-Pod cost.
-Leaves out how the server turns the errors into a Status (the handlers' concern) and CRD (custom
-resource) validation.
+for pods, workloads, jobs and services (the rules each built-in record names). Leaves out how the
+server turns the errors into a Status (the handlers' concern) and CRD (custom resource) validation.
 """
 
 from __future__ import annotations
 
 import base64
 import copy
-import time
 from typing import Any
 
 import pytest
@@ -114,16 +112,6 @@ def test_validate_does_not_mutate_the_object() -> None:
     validate(PODS, obj)
     unknown_fields(PODS, obj)
     assert obj == before
-
-
-def test_valid_pod_validation_is_fast() -> None:
-    obj = pod()
-    validate(PODS, obj)  # compile once
-    start = time.perf_counter()
-    for _ in range(500):
-        validate(PODS, obj)
-    per_call_ms = (time.perf_counter() - start) / 500 * 1000
-    assert per_call_ms < 0.5  # ~0.08 ms measured; generous for loaded CI machines
 
 
 def test_schema_required_fields_are_reported_with_upstream_paths() -> None:
