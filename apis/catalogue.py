@@ -1,8 +1,10 @@
-"""The resource catalogue: what the API server serves, declared once.
+"""What a served resource is called and where it lives: the names every component shares.
 
-Each served resource is a `Resource` declaration (group, version, kind, plural, scope, short names,
-subresources, ...); the generic registry, discovery, OpenAPI and storage keys are all derived from
-these declarations, so adding a resource never means writing a handler.
+A `Resource` names one resource at one group/version (group, version, kind, plural, scope, short
+names, verbs, subresources, ...): what discovery publishes and what clients address. How the API
+server *serves* a resource — its strategy, defaults, rules, printer, selectable fields, admission
+and subresource handlers — is the server's own business, added on top in its resource record
+(`server.registry.record`); the server's catalogue of records can change while it runs.
 
 Arktos has three scopes (ARKTOS.md §1): ``Cluster`` (no tenant), ``Tenant`` (per tenant, not
 namespaced) and ``Namespaced`` (tenant + namespace).
@@ -10,7 +12,6 @@ namespaced) and ``Namespaced`` (tenant + namespace).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -19,6 +20,21 @@ Scope = Literal["Cluster", "Tenant", "Namespaced"]
 ALL_VERBS: tuple[str, ...] = (
     "create", "delete", "deletecollection", "get", "list", "patch", "update", "watch",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Subresource:
+    """What discovery says about ``{resource}/{name}``.
+
+    ``group``/``version``/``kind`` name the object the subresource accepts and returns; empty group and
+    version mean "the parent's" (upstream leaves them unset in that case).
+    """
+
+    name: str
+    kind: str
+    verbs: tuple[str, ...]
+    group: str = ""
+    version: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +49,8 @@ class Resource:
     scope: Scope
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
-    # Subresource names served under .../{name}/{sub}: "status", "scale", "binding", "eviction", ...
-    subresources: tuple[str, ...] = ()
+    # Served under .../{name}/{sub}: "status", "scale", "binding", "eviction", ...
+    subresources: tuple[Subresource, ...] = ()
     verbs: tuple[str, ...] = ALL_VERBS
     # The registry key segment: /registry/{storage_name}/... ; empty means `plural`.
     storage_name: str = ""
@@ -75,33 +91,9 @@ class Resource:
         """``plural.group`` as Kubernetes error messages name a resource (``pods``, ``deployments.apps``)."""
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
+    @property
+    def subresource_names(self) -> tuple[str, ...]:
+        return tuple(sub.name for sub in self.subresources)
 
-class Catalogue:
-    """Lookups over a set of resource declarations."""
-
-    def __init__(self, resources: Iterable[Resource]) -> None:
-        self._all: tuple[Resource, ...] = tuple(resources)
-        self._by_path: dict[tuple[str, str, str], Resource] = {
-            (r.group, r.version, r.plural): r for r in self._all
-        }
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self._all)
-
-    def __len__(self) -> int:
-        return len(self._all)
-
-    def lookup(self, group: str, version: str, plural: str) -> Resource | None:
-        return self._by_path.get((group, version, plural))
-
-    def in_group_version(self, group: str, version: str) -> list[Resource]:
-        return [r for r in self._all if r.group == group and r.version == version]
-
-    def group_versions(self) -> dict[str, list[str]]:
-        """Group name -> served versions, preferred first (the order of declaration)."""
-        out: dict[str, list[str]] = {}
-        for r in self._all:
-            versions = out.setdefault(r.group, [])
-            if r.version not in versions:
-                versions.append(r.version)
-        return out
+    def has_subresource(self, name: str) -> bool:
+        return any(sub.name == name for sub in self.subresources)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -75,9 +75,10 @@ def ref_target(schema: Schema) -> str | None:
     return None
 
 
-def resolve(schema: Schema) -> Schema:
-    """Follow ``$ref`` chains to the schema that carries the actual type."""
-    defs = definitions()
+def resolve(schema: Schema, defs: Mapping[str, Schema] | None = None) -> Schema:
+    """Follow ``$ref`` chains to the schema that carries the actual type (in ``defs``, by default
+    the shared definitions)."""
+    defs = definitions() if defs is None else defs
     while (target := ref_target(schema)) is not None:
         schema = defs[target]
     return schema
@@ -95,9 +96,9 @@ def _referenced_names(schema: Any) -> Iterator[str]:
             yield from _referenced_names(value)
 
 
-def reachable_definitions(roots: Iterable[str]) -> list[str]:
+def reachable_definitions(roots: Iterable[str], defs: Mapping[str, Schema] | None = None) -> list[str]:
     """Names of ``roots`` and of every definition they reference, transitively (sorted)."""
-    defs = definitions()
+    defs = definitions() if defs is None else defs
     seen: set[str] = set()
     pending = [name for name in roots if name in defs]
     while pending:

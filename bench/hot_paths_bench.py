@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from apis.catalogue import Resource
 from server.auth.user import UserInfo
 from server.authz.attributes import Attributes
 from server.authz.policy_source import MemoryPolicySource
@@ -30,7 +29,9 @@ from server.handlers.bounded_decoding import DecodeLimitError, load_yaml
 from server.printing.tables import table_for
 from server.protobuf import decode_kubernetes_protobuf
 from server.resources.builtin import builtin_catalogue
-from server.schema.validation import validate
+from server.registry.record import ResourceRecord
+from server.schema.schema_set import SchemaSet
+from server.schema.validation import Validators, rule_errors
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEPLOYMENT_PB = REPO_ROOT / "test" / "unit" / "fixtures" / "protobuf" / "deployment.bin"
@@ -53,7 +54,7 @@ def per_call(fn: Callable[[], Any], rounds: int) -> float:
     return best
 
 
-def pods_resource() -> Resource:
+def pods_resource() -> ResourceRecord:
     found = builtin_catalogue().lookup("", "v1", "pods")
     assert found is not None
     return found
@@ -113,10 +114,16 @@ def bench_validation() -> None:
                                     "ports": [{"containerPort": 80}],
                                     "readinessProbe": {"httpGet": {"port": "http"}}}],
                     "restartPolicy": "Always"}}
-    resource = pods_resource()
-    if validate(resource, pod):
+    resource, validators = pods_resource(), Validators(SchemaSet())
+
+    def validate() -> bool:
+        report = validators.inspect(resource, pod)
+        errors = rule_errors(pod, name_check=resource.name_check, rules=resource.rules)
+        return bool(report.type_errors or report.unknown or report.errors or errors)
+
+    if validate():
         raise RuntimeError("the benchmark's Pod is not valid")
-    seconds = per_call(lambda: validate(resource, pod), 500)
+    seconds = per_call(validate, 500)
     line("pod_validation", seconds * 1e3, "ms", "< 0.5 ms", seconds < 0.0005)
 
 

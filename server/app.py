@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from apis.catalogue import Catalogue
 from server.access import AccessControl
 from server.audit import AuditLog
 from server.auth.user import UserInfo
@@ -31,19 +30,24 @@ from server.errors import ApiError, InternalError, NotFound
 from server.flowcontrol.gate import FlowControl, FlowControlConfig
 from server.handlers.discovery import DiscoveryEndpoints
 from server.handlers.pod_proxy import PodProxy
-from server.handlers.rest import AUDIT_ANNOTATIONS, ResourceHandler
-from server.handlers.reviews import ReviewHandler
+from server.handlers.rest import ResourceHandler
+from server.handlers.reviews import AccessAnswers
+from server.handlers.subresources import AUDIT_ANNOTATIONS, RestStorages, SubresourceHandler
 from server.handlers.watch import WatchServer
 from server.http_protocol import StatusServer
 from server.kubelet_connection import KubeletClient, KubeletClientConfig
 from server.metrics import ServerMetrics
-from server.registry.admission import Admission
+from server.registry.admission.chain import AdmissionChain, standard_plugins
+from server.registry.catalogue import Catalogue, CatalogueChange
 from server.registry.keys import SYSTEM_TENANT
 from server.registry.lister import Lister
+from server.registry.rest.interface import RestContext
+from server.registry.served_schemas import follow_catalogue
 from server.registry.store import GenericStore
 from server.request_info import RequestInfo, parse_request
 from server.resources.builtin import builtin_catalogue
-from server.schema import validation
+from server.schema.schema_set import SchemaSet
+from server.schema.validation import Validators
 from server.serving import SecurityConfig
 from server.storage import Backend, open_backend
 from server.storage.encryption_config import EncryptionConfig, segment_transformers
@@ -68,29 +72,43 @@ class ServerConfig:
 
 
 class ApiServer:
-    """Owns the components of one API server process."""
+    """Owns the components of one API server process.
 
-    def __init__(self, config: ServerConfig) -> None:
+    ``catalogue`` is the set of resources this server serves; it may change while the server runs
+    (`Catalogue.add` / `Catalogue.remove`: the seam CRDs plug into) and everything derived from it
+    — schemas and validators, discovery, OpenAPI, routing, admission, storage transformers —
+    follows.
+    """
+
+    def __init__(self, config: ServerConfig, *, catalogue: Catalogue | None = None) -> None:
         self.config = config
-        self.catalogue = builtin_catalogue()
+        self.catalogue = catalogue or builtin_catalogue()
+        self.schemas = SchemaSet()
+        follow_catalogue(self.schemas, self.catalogue)
         self.backend = _transforming(open_backend(config.storage_url), config.encryption, self.catalogue)
         self.cache = WatchCache(self.backend, history_size=config.watch_history)
         self.access = AccessControl(config.security, cache=self.cache, catalogue=self.catalogue)
-        self.admission = Admission(catalogue=self.catalogue, cache=self.cache,
-                                   plugins=(RBACEscalationCheck(self.access.authorizer, self.access.rbac,
-                                                                catalogue=self.catalogue),))
-        self.store = GenericStore(self.backend, self.cache, admission=self.admission)
+        escalation = RBACEscalationCheck(self.access.authorizer, self.access.rbac, catalogue=self.catalogue)
+        self.admission = AdmissionChain(
+            standard_plugins(catalogue=self.catalogue, cache=self.cache, authorization=(escalation,)),
+            catalogue=self.catalogue)
+        self.validators = Validators(self.schemas)
+        self.store = GenericStore(self.backend, self.cache, admission=self.admission,
+                                  validators=self.validators, catalogue=self.catalogue)
         self.lister = Lister(self.backend, self.cache)
         self.watches = WatchServer(self.cache, bookmark_interval=config.bookmark_interval)
         self.flow_control = FlowControl(config.flow_control, count_objects=self._objects_in_scope)
+        answers = AccessAnswers(self.access, self.catalogue)
+        storages = RestStorages(RestContext(self.store, self.cache, self.catalogue, access=answers),
+                                self.catalogue)
+        pod_proxy = PodProxy(access=self.access, kubelets=KubeletClient(config.kubelet))
         self.resources = ResourceHandler(catalogue=self.catalogue, store=self.store, lister=self.lister,
                                          cache=self.cache, watches=self.watches,
+                                         subresources=SubresourceHandler(storages, pod_proxy),
                                          list_budget=self.flow_control.budget)
-        self.discovery = DiscoveryEndpoints(self.catalogue)
+        self.discovery = DiscoveryEndpoints(self.catalogue, self.schemas)
+        self.catalogue.subscribe(lambda change: _end_watches(self.cache, change))
         self.metrics = ServerMetrics()
-        self.reviews = ReviewHandler(access=self.access, catalogue=self.catalogue)
-        self.pod_proxy = PodProxy(catalogue=self.catalogue, store=self.store, access=self.access,
-                                  kubelets=KubeletClient(config.kubelet))
         self.audit = AuditLog(config.security.audit_log_path)
         self.ready = False
 
@@ -138,10 +156,6 @@ class ApiServer:
         scope = self.resources.scope(info, resource, user.tenant)
         self.access.authorize_resource(user, info, resource, scope,
                                        field_selector=request.query.get("fieldSelector", ""))
-        if self.reviews.handles(resource, info):
-            return await self.reviews.handle(request, info, resource, scope, user)
-        if self.pod_proxy.handles(resource, info):
-            return await self.pod_proxy.handle(request, info, resource, scope, user)
         return await self.resources.handle(request, info, resource, scope, user)
 
     def _objects_in_scope(self, info: RequestInfo, user: UserInfo) -> int:
@@ -180,7 +194,7 @@ class ApiServer:
         self.audit.open()
         try:
             # Validators load from the on-disk cache (or are built once) before the first request.
-            await asyncio.to_thread(validation.precompile, self.catalogue)
+            await asyncio.to_thread(self.validators.precompile, list(self.catalogue))
             async with asyncio.timeout(60):
                 await self.cache.wait_ready()
             await ensure_system_objects(self.catalogue, self.store)
@@ -212,12 +226,25 @@ class ApiServer:
 
 def _transforming(backend: Backend, encryption: EncryptionConfig | None, catalogue: Catalogue) -> Backend:
     """Every value passes a transformer (upstream's storage/value): the configured encryption,
-    else identity, which still refuses to serve values that were stored encrypted."""
+    else identity, which still refuses to serve values that were stored encrypted. The table of
+    transformers follows the catalogue (a resource added at run time is encrypted as configured)."""
     config = encryption or EncryptionConfig({})
     for group, resource in config.configured():
         log.info("encryption at rest configured for %s", f"{resource}.{group}" if group else resource)
-    return TransformingBackend(backend, segment_transformers(config, catalogue),
-                               default=IdentityTransformer())
+    transforming = TransformingBackend(backend, segment_transformers(config, catalogue),
+                                       default=IdentityTransformer())
+    catalogue.subscribe(
+        lambda _change: transforming.set_transformers(segment_transformers(config, catalogue)))
+    return transforming
+
+
+def _end_watches(cache: WatchCache, change: CatalogueChange) -> None:
+    """Watches of a resource the server stops serving end (upstream tears down a deleted CRD's
+    storage, and with it its watches); the clients see their stream close."""
+    for record in change.removed:
+        segment = cache.resource(record.key_segment)
+        for watcher in list(segment.watchers):
+            segment.stop(watcher)
 
 
 def _status_response(error: ApiError) -> web.Response:

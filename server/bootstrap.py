@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from apis.catalogue import Catalogue, Resource
 from server.authz.bootstrap_policy import bootstrap_cluster_role_bindings, bootstrap_cluster_roles
 from server.errors import AlreadyExists
+from server.registry.catalogue import Catalogue
 from server.registry.keys import SYSTEM_TENANT, Scope
+from server.registry.record import ResourceRecord
 from server.registry.store import GenericStore, WriteOptions
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ async def _ensure_bootstrap_policy(catalogue: Catalogue, store: GenericStore,
             await _reconcile(store, bindings, scope, binding, field="subjects", options=options)
 
 
-async def _create_once(store: GenericStore, resource: Resource, scope: Scope, body: dict[str, Any],
+async def _create_once(store: GenericStore, resource: ResourceRecord, scope: Scope, body: dict[str, Any],
                        options: WriteOptions) -> bool:
     """Creates ``body``; False when it already exists."""
     try:
@@ -68,7 +69,7 @@ async def _create_once(store: GenericStore, resource: Resource, scope: Scope, bo
         return False
 
 
-async def _reconcile(store: GenericStore, resource: Resource, scope: Scope, expected: dict[str, Any], *,
+async def _reconcile(store: GenericStore, resource: ResourceRecord, scope: Scope, expected: dict[str, Any], *,
                      field: str, options: WriteOptions) -> None:
     """Adds the entries of ``expected[field]`` the stored object lacks (upstream's reconcile with
     its autoupdate annotation); no write when nothing is missing."""

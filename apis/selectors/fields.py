@@ -4,7 +4,8 @@ Mirrors k8s.io/apimachinery ``pkg/fields/selector.go`` as Arktos extended it: te
 ``field=value``, ``field==value``, ``field!=value`` joined by ``,`` (AND), Arktos's ``;`` (OR) and
 its range operators ``=gt:N``, ``=gte:N``, ``=lt:N``, ``=lte:N`` (used on ``metadata.hashkey`` to
 partition controllers), backslash escapes in values. Each resource supports only the fields its
-upstream ``AddFieldLabelConversionFunc`` lists (``field label not supported: <f>``); resources
+upstream ``AddFieldLabelConversionFunc`` lists (the sets below, which the server's records name;
+``field label not supported: <f>``); resources
 with no such function accept only the metadata fields (upstream's
 ``DefaultMetaV1FieldSelectorConversion`` text). A parsed selector compiles to closures that pull
 the field's string form out of the object (missing → ``""``, booleans → ``true``/``false``).
@@ -12,11 +13,10 @@ the field's string form out of the object (missing → ``""``, booleans → ``tr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from apis.catalogue import Resource
 from apis.selectors.labels import SelectorError
 
 Extractor = Callable[[dict[str, Any]], str]
@@ -79,42 +79,40 @@ _METADATA: dict[str, Extractor] = {
     "metadata.hashkey": _path("metadata", "hashKey"),
 }
 
-# (group, plural) -> extra selectable fields, per upstream's field label conversion functions.
-_RESOURCE_FIELDS: dict[tuple[str, str], dict[str, Extractor]] = {
-    ("", "pods"): {
-        "spec.nodeName": _path("spec", "nodeName"),
-        "spec.host": _path("spec", "nodeName"),  # upstream keeps the pre-1.0 alias
-        "spec.restartPolicy": _path("spec", "restartPolicy"),
-        "spec.schedulerName": _path("spec", "schedulerName"),
-        "spec.serviceAccountName": _path("spec", "serviceAccountName"),
-        "spec.hostNetwork": _spec_flag("hostNetwork"),
-        "status.phase": _path("status", "phase"),
-        "status.podIP": _pod_ip,
-        "status.nominatedNodeName": _path("status", "nominatedNodeName"),
+# The fields each resource lets clients select on beyond metadata (upstream's field label
+# conversion functions); the server's record of each resource names its set.
+POD_FIELDS: dict[str, Extractor] = {
+    "spec.nodeName": _path("spec", "nodeName"),
+    "spec.host": _path("spec", "nodeName"),  # upstream keeps the pre-1.0 alias
+    "spec.restartPolicy": _path("spec", "restartPolicy"),
+    "spec.schedulerName": _path("spec", "schedulerName"),
+    "spec.serviceAccountName": _path("spec", "serviceAccountName"),
+    "spec.hostNetwork": _spec_flag("hostNetwork"),
+    "status.phase": _path("status", "phase"),
+    "status.podIP": _pod_ip,
+    "status.nominatedNodeName": _path("status", "nominatedNodeName"),
+}
+EVENT_FIELDS: dict[str, Extractor] = {
+    **{
+        f"involvedObject.{name}": _path("involvedObject", name)
+        for name in ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")
     },
-    ("", "events"): {
-        **{
-            f"involvedObject.{name}": _path("involvedObject", name)
-            for name in ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")
-        },
-        "reason": _path("reason"),
-        "reportingComponent": _path("reportingComponent"),
-        "source": _path("source", "component"),
-        "type": _path("type"),
-    },
-    ("", "secrets"): {"type": _path("type")},
-    ("", "nodes"): {"spec.unschedulable": _spec_flag("unschedulable")},
-    ("", "namespaces"): {"status.phase": _path("status", "phase")},
-    ("", "replicationcontrollers"): {"status.replicas": _status_count("replicas")},
-    ("apps", "replicasets"): {"status.replicas": _status_count("replicas")},
-    ("batch", "jobs"): {"status.successful": _status_count("succeeded")},
-    ("certificates.k8s.io", "certificatesigningrequests"): {"spec.signerName": _path("spec", "signerName")},
-    # Arktos's ActionToSelectableFields (a kubelet watches spec.nodeName=<node>), plus spec.podName.
-    ("", "actions"): {
-        "spec.nodeName": _path("spec", "nodeName"),
-        "spec.podName": _path("spec", "podName"),
-        "status.complete": lambda obj: _text(bool((obj.get("status") or {}).get("complete"))),
-    },
+    "reason": _path("reason"),
+    "reportingComponent": _path("reportingComponent"),
+    "source": _path("source", "component"),
+    "type": _path("type"),
+}
+SECRET_FIELDS: dict[str, Extractor] = {"type": _path("type")}
+NODE_FIELDS: dict[str, Extractor] = {"spec.unschedulable": _spec_flag("unschedulable")}
+NAMESPACE_FIELDS: dict[str, Extractor] = {"status.phase": _path("status", "phase")}
+REPLICAS_FIELDS: dict[str, Extractor] = {"status.replicas": _status_count("replicas")}
+JOB_FIELDS: dict[str, Extractor] = {"status.successful": _status_count("succeeded")}
+CERTIFICATE_SIGNING_REQUEST_FIELDS: dict[str, Extractor] = {"spec.signerName": _path("spec", "signerName")}
+# Arktos's ActionToSelectableFields (a kubelet watches spec.nodeName=<node>), plus spec.podName.
+ACTION_FIELDS: dict[str, Extractor] = {
+    "spec.nodeName": _path("spec", "nodeName"),
+    "spec.podName": _path("spec", "podName"),
+    "status.complete": lambda obj: _text(bool((obj.get("status") or {}).get("complete"))),
 }
 
 
@@ -221,11 +219,11 @@ def _split_term(term: str) -> tuple[str, str, str] | None:
     return None
 
 
-def _extractor(resource: Resource, field: str) -> Extractor:
+def _extractor(fields: Mapping[str, Extractor] | None, field: str) -> Extractor:
     extract = _METADATA.get(field)
     if extract is not None:
         return extract
-    own = _RESOURCE_FIELDS.get((resource.group, resource.plural))
+    own = fields
     if own is None:
         raise SelectorError(
             f'"{field}" is not a known field selector: only "metadata.name", "metadata.namespace"'
@@ -236,8 +234,9 @@ def _extractor(resource: Resource, field: str) -> Extractor:
     return extract
 
 
-def parse_field_selector(text: str, resource: Resource) -> FieldSelector:
-    """Parse ``?fieldSelector=`` for ``resource``; the empty string selects everything."""
+def parse_field_selector(text: str, fields: Mapping[str, Extractor] | None) -> FieldSelector:
+    """Parse ``?fieldSelector=`` for a resource whose selectable fields beyond metadata are
+    ``fields`` (None: none at all); the empty string selects everything."""
     alternatives: list[tuple[FieldTerm, ...]] = []
     predicates: list[tuple[Predicate, ...]] = []
     for alternative in sorted(_split_unescaped(text, ";")) if text else []:
@@ -252,7 +251,7 @@ def parse_field_selector(text: str, resource: Resource) -> FieldSelector:
             field, operator, raw_value = split
             value = _unescape(raw_value)
             terms.append(FieldTerm(field, operator, value))
-            compiled.append(_compare(_extractor(resource, field), operator, value))
+            compiled.append(_compare(_extractor(fields, field), operator, value))
         if terms:
             alternatives.append(tuple(terms))
             predicates.append(tuple(compiled))

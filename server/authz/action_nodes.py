@@ -8,7 +8,7 @@ storage reads on every status write.
 
 from __future__ import annotations
 
-from apis.catalogue import Catalogue
+from server.registry.catalogue import Catalogue
 from server.registry.keys import SYSTEM_TENANT
 from server.watchcache import ResourceCache, WatchCache
 

@@ -26,13 +26,14 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from apis.catalogue import Catalogue, Resource
 from server.auth.user import SYSTEM_MASTERS, UserInfo
 from server.authz.attributes import Attributes, Decision
 from server.authz.escalation import FULL_AUTHORITY, escalation_error
 from server.authz.rbac import RBACAuthorizer
 from server.errors import Forbidden, NotFound
-from server.registry.admission_plugin import AdmissionRequest, AdmissionResult
+from server.registry.admission.interface import AdmissionRequest, AdmissionResult, Operation
+from server.registry.catalogue import Catalogue
+from server.registry.record import ResourceRecord
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
 _AGGREGATION_REFUSAL = "must have cluster-admin privileges to use the aggregationRule"
@@ -45,6 +46,10 @@ class Authorizer(Protocol):
 
 
 class RBACEscalationCheck:
+    """A validating admission plugin (upstream does these checks in the RBAC storages)."""
+
+    name = "RBACEscalation"
+
     def __init__(self, authorizer: Authorizer, rbac: RBACAuthorizer, *, catalogue: Catalogue) -> None:
         self._authorizer = authorizer
         self._rbac = rbac
@@ -53,10 +58,10 @@ class RBACEscalationCheck:
         self._roles = {r for p, r in lookup.items() if r is not None and p in ("roles", "clusterroles")}
         self._bindings = {r for p, r in lookup.items() if r is not None and p.endswith("bindings")}
 
-    def handles(self, resource: Resource) -> bool:
-        return resource in self._roles or resource in self._bindings
+    def handles(self, operation: Operation, resource: ResourceRecord) -> bool:
+        return operation in ("CREATE", "UPDATE") and (resource in self._roles or resource in self._bindings)
 
-    def validate(self, request: AdmissionRequest) -> AdmissionResult | None:
+    async def validate(self, request: AdmissionRequest) -> AdmissionResult | None:
         user = request.user
         if user is None or SYSTEM_MASTERS in user.groups or request.subresource:
             return None  # upstream EscalationAllowed

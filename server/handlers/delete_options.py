@@ -18,22 +18,21 @@ from typing import Any
 
 from aiohttp import web
 
-from apis.field_errors import FieldError, invalid, not_supported
 from server.errors import BadRequest, Invalid
 from server.handlers import codec
-from server.handlers.params import dry_run_errors, parse_bool, parse_int64, values
+from server.handlers.params import parse_bool, parse_int64, values
+from server.registry.options import delete_options_errors
 from server.registry.store import WriteOptions
 from server.schema.schema_walk import decode_errors
 
 DELETE_OPTIONS = "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"
-_POLICIES = ("Foreground", "Background", "Orphan")
 
 
 async def delete_options(request: web.BaseRequest) -> tuple[dict[str, Any], WriteOptions]:
     """The validated DeleteOptions (as a JSON dict) and the write options they carry (dryRun)."""
     data = await codec.read_body(request) if request.can_read_body else b""
     options = _from_body(data, codec.content_type_of(request)) if data.strip() else _from_query(request)
-    errors = validation_errors(options)
+    errors = delete_options_errors(options)
     if errors:
         raise Invalid.options("DeleteOptions", errors)
     return options, WriteOptions(dry_run=bool(options.get("dryRun")))
@@ -66,16 +65,3 @@ def _from_query(request: web.BaseRequest) -> dict[str, Any]:
     if dry_run:
         options["dryRun"] = dry_run
     return options
-
-
-def validation_errors(options: dict[str, Any]) -> list[FieldError]:
-    """upstream ValidateDeleteOptions."""
-    errors: list[FieldError] = []
-    policy = options.get("propagationPolicy")
-    if options.get("orphanDependents") is not None and policy is not None:
-        errors.append(invalid("propagationPolicy", policy,
-                              "orphanDependents and deletionPropagation cannot be both set"))
-    if policy is not None and policy not in _POLICIES:
-        errors.append(not_supported("propagationPolicy", policy, [*_POLICIES, "nil"]))
-    errors.extend(dry_run_errors(list(options.get("dryRun") or [])))
-    return errors

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Literal
 
-from apis.catalogue import Resource
 from apis.field_errors import FieldError, forbidden, go_value, invalid, not_supported, required, too_long
 from apis.selectors import SelectorError, parse_field_selector, parse_label_selector
 from server.auth.user import UserInfo
 from server.errors import BadRequest, Invalid
 from server.registry.lister import ListOptions
+from server.registry.options import dry_run_errors
+from server.registry.record import ResourceRecord
 from server.registry.store import WriteOptions
 
 OptionsKind = Literal["CreateOptions", "UpdateOptions", "PatchOptions"]
@@ -56,13 +57,6 @@ def parse_bool(raw: str) -> bool:
     if raw not in _GO_BOOLS:
         raise BadRequest(f'strconv.ParseBool: parsing {go_value(raw)}: invalid syntax')
     return _GO_BOOLS[raw]
-
-
-def dry_run_errors(dry_run: list[Any]) -> list[FieldError]:
-    """upstream ValidateDryRun: every value must be "All"."""
-    if all(value == "All" for value in dry_run):
-        return []
-    return [not_supported("dryRun", dry_run, ["All"])]
 
 
 def field_manager_errors(manager: str) -> list[FieldError]:
@@ -125,10 +119,10 @@ def check_resource_version(value: str) -> None:
                          f"{problem}")
 
 
-def list_options(resource: Resource, query: Mapping[str, str]) -> ListOptions:
+def list_options(resource: ResourceRecord, query: Mapping[str, str]) -> ListOptions:
     try:
         label_selector = parse_label_selector(query.get("labelSelector", ""))
-        field_selector = parse_field_selector(query.get("fieldSelector", ""), resource)
+        field_selector = parse_field_selector(query.get("fieldSelector", ""), resource.selectable_fields)
     except SelectorError as e:
         raise BadRequest(str(e)) from e
     limit = int_param(query, "limit")

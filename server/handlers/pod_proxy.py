@@ -2,8 +2,10 @@
 
 Upstream's connect subresources (pkg/registry/core/pod/rest/subresources.go, LogREST) locate the
 kubelet and hand the request to k8s.io/apimachinery's UpgradeAwareHandler. We do the same: the
+subresource's storage (a `Connecter`, ``server.registry.rest.connect``) locates the kubelet; the
 request was authenticated and authorized (``get`` for GET, ``create`` for POST) before it gets here;
-a WebSocket GET of exec/attach/portforward must also be allowed to ``create`` (upstream's
+a WebSocket GET of a subresource that takes ``create`` (exec/attach/portforward) must also be allowed
+to ``create`` (upstream's
 AuthorizePodWebsocketUpgradeCreatePermission, on by default since 1.35), because SPDY clients need
 ``create`` for the same session. Then the request goes to the kubelet with the API server's client
 certificate (the caller's credentials stay here) and whatever the kubelet answers comes back: an
@@ -19,34 +21,21 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from typing import Any
 
 from aiohttp import web
 
-from apis.catalogue import Catalogue, Resource
 from httpstream.upgrade_takeover import RawConnection, accept_upgrade, is_upgrade_request
 from server.access import AccessControl
-from server.auth.user import UserInfo
 from server.errors import MethodNotAllowed
 from server.kubelet_connection import KubeletClient, KubeletRequest, KubeletResponse, KubeletUnavailable
-from server.registry.keys import Scope
-from server.registry.pod_location import (
-    KubeletLocation,
-    ServiceUnavailable,
-    kubelet_address,
-    log_target,
-    node_name_of,
-    parse_bool,
-    portforward_target,
-    stream_target,
-)
-from server.registry.store import GenericStore
+from server.registry.pod_location import KubeletLocation, ServiceUnavailable
+from server.registry.record import SubresourceRecord
+from server.registry.rest.interface import Connecter, RestRequest
 from server.request_info import RequestInfo
 
 log = logging.getLogger(__name__)
 
-CONNECT_SUBRESOURCES = frozenset({"exec", "attach", "portforward"})
-PROXIED_SUBRESOURCES = CONNECT_SUBRESOURCES | {"log"}
+_CONNECT_VERBS = {"GET": "get", "POST": "create"}
 _RELAY_SIZE = 1 << 16
 # How often a quiet relay (a followed log with nothing new) checks that its client is still there.
 _CLIENT_CHECK_S = 2.0
@@ -61,53 +50,28 @@ _DROPPED_RESPONSE_HEADERS = frozenset({
 
 
 class PodProxy:
-    """Serves the four kubelet-backed pod subresources."""
+    """Serves connect subresources (`Connecter`s: pods' log, exec, attach and portforward)."""
 
-    def __init__(self, *, catalogue: Catalogue, store: GenericStore, access: AccessControl,
-                 kubelets: KubeletClient) -> None:
-        self._store = store
+    def __init__(self, *, access: AccessControl, kubelets: KubeletClient) -> None:
         self._access = access
         self._kubelets = kubelets
-        nodes = catalogue.lookup("", "v1", "nodes")
-        assert nodes is not None
-        self._nodes = nodes
 
-    @staticmethod
-    def handles(resource: Resource, info: RequestInfo) -> bool:
-        return resource.group == "" and resource.plural == "pods" and \
-            info.subresource in PROXIED_SUBRESOURCES
-
-    async def handle(self, request: web.BaseRequest, info: RequestInfo, resource: Resource,
-                     scope: Scope, user: UserInfo) -> web.StreamResponse:
+    async def handle(self, request: web.BaseRequest, info: RequestInfo, sub: SubresourceRecord,
+                     rest: Connecter, target: RestRequest) -> web.StreamResponse:
         """Serve ``info`` (already authorized for its own verb) by forwarding it to the kubelet."""
-        allowed = ("GET",) if info.subresource == "log" else ("GET", "POST")
-        if request.method not in allowed or not info.name or not scope.namespace:
+        # Connect verbs follow the method alone (a GET with ?watch=true is still a get).
+        if _CONNECT_VERBS.get(request.method) not in sub.verbs or not info.name or not target.scope.namespace:
             raise MethodNotAllowed()
         upgrading = is_upgrade_request(request, upgrade=None)
-        if info.subresource in CONNECT_SUBRESOURCES and request.method == "GET" and \
-                is_upgrade_request(request, upgrade="websocket"):
-            self._access.authorize_resource(user, dataclasses.replace(info, verb="create"),
-                                            resource, scope)
-        pod = self._store.get(resource, scope, info.name).obj
-        query = request.query
-        if info.subresource == "log":
-            target = log_target(scope.tenant, pod, query)
-            if not (pod.get("spec") or {}).get("nodeName"):
-                # Upstream's LogLocation: an unscheduled pod has no log yet, answered as empty.
-                return web.Response(body=b"", content_type="text/plain")
-        elif info.subresource == "portforward":
-            target = portforward_target(scope.tenant, pod, query.getall("ports", []))
-        else:
-            target = stream_target(info.subresource, scope.tenant, pod, query,
-                                   query.getall("command", []))
-        location = self._locate(pod, target, skip_verify=info.subresource == "log" and
-                                parse_bool(query, "insecureSkipTLSVerifyBackend"))
+        if "create" in sub.verbs and request.method == "GET" and \
+                is_upgrade_request(request, upgrade="websocket") and target.user is not None:
+            # A WebSocket GET opens the same session a SPDY POST (create) would.
+            self._access.authorize_resource(target.user, dataclasses.replace(info, verb="create"),
+                                            target.resource, target.scope)
+        location = rest.connect(target)
+        if location is None:
+            return web.Response(body=b"", content_type="text/plain")
         return await self._forward(request, location, upgrading=upgrading)
-
-    def _locate(self, pod: dict[str, Any], target: str, *, skip_verify: bool) -> KubeletLocation:
-        node = self._store.get(self._nodes, Scope(tenant=""), node_name_of(pod)).obj
-        host, port = kubelet_address(node)
-        return KubeletLocation(host=host, port=port, target=target, skip_tls_verify=skip_verify)
 
     async def _forward(self, request: web.BaseRequest, location: KubeletLocation, *,
                        upgrading: bool) -> web.StreamResponse:

@@ -1,60 +1,42 @@
-"""Virtual, create-only resources that answer questions instead of storing objects.
+"""The answers of virtual, create-only resources, which the registry's review storages ask for.
 
 Access reviews (``kubectl auth can-i``), rules reviews (``can-i --list``), token and self-subject
 reviews (``kubectl auth whoami``), and the TokenRequest subresource
-(``serviceaccounts/{name}/token``, ``kubectl create token``). Nothing here is stored, as upstream.
+(``serviceaccounts/{name}/token``, ``kubectl create token``): answered from the server's access
+control (authorizer, RBAC rules, token authenticator and issuer). Nothing is stored, as upstream;
+the records of these resources name `server.registry.rest.review`'s storages, which call this.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from aiohttp import web
-
-from apis.catalogue import Catalogue, Resource
+from apis.catalogue import Resource
 from apis.identity import TENANT_EXTRA
 from server.access import AccessControl
 from server.auth.user import UserInfo
 from server.authz import reviews
-from server.errors import BadRequest, MethodNotAllowed
-from server.handlers import codec
-from server.handlers.typed_bodies import TOKEN_REQUEST, decoded_as
+from server.errors import BadRequest
+from server.registry.catalogue import Catalogue
 from server.registry.keys import Scope
-from server.request_info import RequestInfo
-from server.schema import validation
 
-_REVIEWS = frozenset({"subjectaccessreviews", "selfsubjectaccessreviews", "localsubjectaccessreviews",
-                      "selfsubjectrulesreviews", "tokenreviews", "selfsubjectreviews"})
 _DEFAULT_TOKEN_SECONDS = 3600
 
 
-class ReviewHandler:
-    def __init__(self, *, access: AccessControl, catalogue: Catalogue) -> None:
+class AccessAnswers:
+    """What reviews and TokenRequests answer, from the server's access control (the registry's
+    `AccessReviews`)."""
+
+    def __init__(self, access: AccessControl, catalogue: Catalogue) -> None:
         self._access = access
-        scopes = {(r.group, r.plural): r.scope for r in catalogue}
-        self._cluster_scoped = lambda group, plural: scopes.get((group, plural)) == "Cluster"
+        self._catalogue = catalogue
 
-    @staticmethod
-    def handles(resource: Resource, info: RequestInfo) -> bool:
-        if resource.plural in _REVIEWS and resource.group in ("authorization.k8s.io",
-                                                              "authentication.k8s.io"):
-            return True
-        return resource.plural == "serviceaccounts" and info.subresource == "token"
+    def _cluster_scoped(self, group: str, plural: str) -> bool:
+        """Whether ``plural.group`` is a cluster-scoped resource served now (any version)."""
+        return any(r.group == group and r.plural == plural and r.scope == "Cluster" for r in self._catalogue)
 
-    async def handle(self, request: web.BaseRequest, info: RequestInfo, resource: Resource,
-                     scope: Scope, user: UserInfo) -> web.Response:
-        if info.verb != "create":
-            raise MethodNotAllowed()
-        media = codec.negotiate(request)
-        body = codec.decode_body(await codec.read_body(request), codec.content_type_of(request))
-        if resource.plural == "serviceaccounts":
-            body = decoded_as(body, *TOKEN_REQUEST)
-        else:
-            body = decoded_as(body, resource.kind, resource.version, validation.definition_for(resource))
-        return codec.respond(self._answer(resource, scope, user, info, body), media, status=201)
-
-    def _answer(self, resource: Resource, scope: Scope, user: UserInfo, info: RequestInfo,
-                body: dict[str, Any]) -> dict[str, Any]:
+    def answer(self, resource: Resource, scope: Scope, user: UserInfo,
+               body: dict[str, Any]) -> dict[str, Any]:
         authorizer, plural = self._access.authorizer, resource.plural
         if plural == "subjectaccessreviews":
             return reviews.subject_access_review(body, authorizer=authorizer, requester=user,
@@ -69,14 +51,11 @@ class ReviewHandler:
             return reviews.self_subject_rules_review(body, rules_source=self._access.rbac,
                                                      requester=user, tenant=scope.tenant)
         spec = body.get("spec") or {}
-        if plural == "serviceaccounts":
-            status = self._token_request(scope, info.name, spec)
-            kind, api_version = "TokenRequest", "authentication.k8s.io/v1"
-        elif plural == "tokenreviews":
-            status, kind, api_version = self._token_review(spec), resource.kind, resource.api_version
+        if plural == "tokenreviews":
+            status = self._token_review(spec)
         else:  # selfsubjectreviews: kubectl auth whoami
-            status, kind, api_version = {"userInfo": _user_info(user)}, resource.kind, resource.api_version
-        return {"kind": kind, "apiVersion": api_version,
+            status = {"userInfo": _user_info(user)}
+        return {"kind": resource.kind, "apiVersion": resource.api_version,
                 "metadata": {**(body.get("metadata") or {}), "creationTimestamp": None},
                 "spec": spec, "status": status}
 
@@ -88,7 +67,7 @@ class ReviewHandler:
         return {"authenticated": True, "user": _user_info(user),
                 "audiences": list(spec.get("audiences") or ())}
 
-    def _token_request(self, scope: Scope, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    def token(self, scope: Scope, name: str, spec: dict[str, Any]) -> dict[str, Any]:
         tokens = self._access.tokens
         if tokens is None:
             raise BadRequest("service-account token signing is not configured on this server")

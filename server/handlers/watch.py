@@ -24,6 +24,7 @@ from server.handlers import codec
 from server.handlers.params import bool_param, int_param, list_options
 from server.printing import tables
 from server.registry.keys import ALL_TENANTS, Scope, list_prefix, object_key
+from server.registry.record import ResourceRecord
 from server.watchcache import CachedObject, Sink, TooOldResourceVersion, WatchCache, Watcher, WatchEvent
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class WatchServer:
         self._cache = cache
         self._bookmark_interval = bookmark_interval
 
-    async def serve(self, request: web.BaseRequest, resource: Resource, scope: Scope,
+    async def serve(self, request: web.BaseRequest, resource: ResourceRecord, scope: Scope,
                     name: str) -> web.StreamResponse:
         media = codec.negotiate(request, allow_as=("Table",))
         query = request.query
@@ -125,7 +126,7 @@ Encoder = Callable[[WatchEvent], bytes]
 _NO_OBJECT = CachedObject(key="", obj={}, raw=b"{}", revision=0)
 
 
-def _encoder(resource: Resource, media: codec.MediaType, include_object: str, *,
+def _encoder(resource: ResourceRecord, media: codec.MediaType, include_object: str, *,
              across_tenants: bool = False) -> Encoder:
     if media.as_kind != "Table":
         return WatchEvent.encoded
@@ -177,7 +178,7 @@ def _revision(value: str) -> int:
         return 0
 
 
-def _table_event(resource: Resource, event: WatchEvent, include_object: str, with_columns: bool, *,
+def _table_event(resource: ResourceRecord, event: WatchEvent, include_object: str, with_columns: bool, *,
                  across_tenants: bool = False) -> bytes:
     table = tables.table_for(resource, [event.object.obj], include_object=include_object,
                              across_tenants=across_tenants)

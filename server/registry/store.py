@@ -1,7 +1,10 @@
 """The one generic store that serves every resource: create, update, patch, delete.
 
 Modelled on k8s.io/apiserver registry/generic/registry/store.go, much smaller. A resource brings
-only its `Strategy`. Writes go to the revisioned storage backend guarded by the expected
+its record (`server.registry.record`): strategy, defaulter, rules. A write is decoded and checked
+against the schema, defaulted, passes admission's mutating phase, is prepared and validated by the
+strategy, passes admission's validating phase and is stored (upstream's order). Writes go to the
+revisioned storage backend guarded by the expected
 mod-revision; an update that lost a race is retried against the latest revision (upstream's
 GuaranteedUpdate) unless the client pinned a resourceVersion. After a write the store waits for
 the watch cache to reach the write's revision, so every later read sees it. Storage and
@@ -33,9 +36,10 @@ from server.errors import (
     Timeout,
     success_status,
 )
-from server.registry.admission import Admission
+from server.registry.admission.chain import AdmissionChain
+from server.registry.admission.interface import AdmissionRequest, AdmissionResult
+from server.registry.catalogue import Catalogue, CatalogueChange
 from server.registry.keys import Scope, object_key
-from server.registry.kinds import strategy_for
 from server.registry.objects import (
     carry_over_for_update,
     check_type,
@@ -45,8 +49,9 @@ from server.registry.objects import (
     prune_paths,
     stamp_for_create,
 )
+from server.registry.record import ResourceRecord
 from server.registry.strategy import StatusStrategy, Strategy
-from server.schema import defaults, validation
+from server.schema import validation
 from server.storage.interface import (
     Backend,
     KeyExistsError,
@@ -83,17 +88,25 @@ class WriteResult:
 class GenericStore:
     """Creates, updates and deletes objects of any declared resource."""
 
-    def __init__(self, backend: Backend, cache: WatchCache, *, admission: Admission) -> None:
+    def __init__(self, backend: Backend, cache: WatchCache, *, admission: AdmissionChain,
+                 validators: validation.Validators, catalogue: Catalogue) -> None:
         self._backend = backend
         self._cache = cache
         self._admission = admission
-        self._strategies: dict[Resource, Strategy] = {}
-        self._status_strategies: dict[Resource, StatusStrategy] = {}
+        self._validators = validators
+        self._strategies: dict[ResourceRecord, Strategy] = {}
+        self._status_strategies: dict[ResourceRecord, StatusStrategy] = {}
+        catalogue.subscribe(self._forget)
 
-    def strategy(self, resource: Resource, subresource: str = "") -> Strategy:
+    def _forget(self, change: CatalogueChange) -> None:
+        for record in change.removed:
+            self._strategies.pop(record, None)
+            self._status_strategies.pop(record, None)
+
+    def strategy(self, resource: ResourceRecord, subresource: str = "") -> Strategy:
         main = self._strategies.get(resource)
         if main is None:
-            main = self._strategies[resource] = strategy_for(resource)
+            main = self._strategies[resource] = resource.strategy(resource)
         if subresource != "status":
             return main
         status = self._status_strategies.get(resource)
@@ -122,19 +135,22 @@ class GenericStore:
         return kv
 
     # -- create -----------------------------------------------------------------------------------
-    async def create(self, resource: Resource, scope: Scope, body: Any,
+    async def create(self, resource: ResourceRecord, scope: Scope, body: Any,
                      options: WriteOptions) -> WriteResult:
         obj = self._decode_body(resource, body)
-        report = validation.inspect(resource, obj)
+        report = self._validators.inspect(resource, obj)
         self._raise_type_errors(resource, report)
         warnings = self._handle_unknown_fields(resource, obj, report, options)
         stamp_for_create(resource, scope, obj)
+        if resource.defaulter is not None:
+            resource.defaulter(obj)
+        request = AdmissionRequest("CREATE", resource, scope, obj, user=options.user, dry_run=options.dry_run)
+        admitted = await self._admission.admit(request)
         name = obj["metadata"].get("name", "")
-        defaults.apply_defaults(resource, obj)
         strategy = self.strategy(resource)
         strategy.prepare_for_create(obj)
         self._raise_invalid(resource, name, [*report.errors, *strategy.validate(obj)])
-        admitted = await self._admission.admit_create(resource, scope, obj, user=options.user)
+        admitted.add(await self._admission.validate(request))
         warnings += admitted.warnings
         strategy.canonicalize(obj)
         if options.dry_run:
@@ -147,10 +163,10 @@ class GenericStore:
         return WriteResult(await self._served(key, obj, revision), 201, warnings, admitted.audit_annotations)
 
     # -- update and patch -------------------------------------------------------------------------
-    async def update(self, resource: Resource, scope: Scope, name: str, body: Any, *,
+    async def update(self, resource: ResourceRecord, scope: Scope, name: str, body: Any, *,
                      subresource: str = "", options: WriteOptions) -> WriteResult:
         obj = self._decode_body(resource, body)
-        report = validation.inspect(resource, obj)
+        report = self._validators.inspect(resource, obj)
         self._raise_type_errors(resource, report)
         warnings = self._handle_unknown_fields(resource, obj, report, options)
         body_name = metadata_of(obj).get("name")
@@ -177,7 +193,7 @@ class GenericStore:
         result.warnings[:0] = warnings
         return result
 
-    async def guaranteed_update(self, resource: Resource, scope: Scope, name: str, mutate: Mutation, *,
+    async def guaranteed_update(self, resource: ResourceRecord, scope: Scope, name: str, mutate: Mutation, *,
                                 subresource: str = "", options: WriteOptions,
                                 check_unknown: bool = False, strategy: Strategy | None = None,
                                 trusted: bool = False) -> WriteResult:
@@ -199,7 +215,7 @@ class GenericStore:
             if not isinstance(new, dict):
                 raise BadRequest("the object must be a JSON object")
             check_type(resource, new)
-            report = _TRUSTED if trusted else validation.inspect(resource, new)
+            report = _TRUSTED if trusted else self._validators.inspect(resource, new)
             self._raise_type_errors(resource, report)
             warnings = self._handle_unknown_fields(resource, new, report, options, strict=check_unknown)
             pinned = metadata_of(new).get("resourceVersion")
@@ -208,12 +224,12 @@ class GenericStore:
             self._check_uid(new, current_obj)
             carry_over_for_update(new, current_obj)
             new["metadata"]["name"] = name
-            if not trusted:
-                defaults.apply_defaults(resource, new)
-            strategy.prepare_for_update(new, current_obj)
-            self._raise_invalid(resource, name, [*report.errors, *strategy.validate_update(new, current_obj)])
-            admitted = await self._admission.admit_update(resource, scope, new, current_obj,
-                                                          subresource=subresource, user=options.user)
+            if not trusted and resource.defaulter is not None:
+                resource.defaulter(new)
+            admitted = await self._admitted_update(
+                AdmissionRequest("UPDATE", resource, scope, new, current_obj, subresource, options.user,
+                                 options.dry_run),
+                strategy, report.errors)
             warnings += admitted.warnings
             strategy.canonicalize(new)
             current_obj["metadata"].pop("resourceVersion", None)
@@ -240,7 +256,20 @@ class GenericStore:
         raise Conflict.modified(resource.plural, name, resource.group)
 
     # -- delete -----------------------------------------------------------------------------------
-    async def delete(self, resource: Resource, scope: Scope, name: str, delete_options: dict[str, Any],
+    async def _admitted_update(self, request: AdmissionRequest, strategy: Strategy,
+                               schema_errors: tuple[FieldError, ...]) -> AdmissionResult:
+        """Admission's mutating phase, the strategy's preparation and validation, then admission's
+        validating phase, for one attempt of an update."""
+        new, old = request.obj, request.old
+        assert old is not None
+        admitted = await self._admission.admit(request)
+        strategy.prepare_for_update(new, old)
+        self._raise_invalid(request.resource, request.name,
+                            [*schema_errors, *strategy.validate_update(new, old)])
+        admitted.add(await self._admission.validate(request))
+        return admitted
+
+    async def delete(self, resource: ResourceRecord, scope: Scope, name: str, delete_options: dict[str, Any],
                      options: WriteOptions) -> WriteResult:
         strategy = self.strategy(resource)
         key = object_key(resource, scope, name)
@@ -252,7 +281,10 @@ class GenericStore:
                 raise Forbidden(f'{resource.group_resource} "{name}" is forbidden: {reason}',
                                 details={"name": name, "group": resource.group, "kind": resource.plural})
             self._check_preconditions(delete_options, current)
-            await self._admission.admit_delete(resource, scope, current)
+            request = AdmissionRequest("DELETE", resource, scope, current, user=options.user,
+                                       dry_run=options.dry_run)
+            await self._admission.admit(request)
+            await self._admission.validate(request)
             requested = delete_options.get("gracePeriodSeconds")
             grace = strategy.grace_period(current, None if requested is None else int(requested))
             _add_propagation_finalizer(current, delete_options)
@@ -273,7 +305,7 @@ class GenericStore:
                 continue
         raise Conflict.modified(resource.plural, name, resource.group)
 
-    async def _mark_deleting(self, resource: Resource, key: str, kv: KeyValue, current: dict[str, Any],
+    async def _mark_deleting(self, resource: ResourceRecord, key: str, kv: KeyValue, current: dict[str, Any],
                              grace: int, options: WriteOptions) -> WriteResult | None:
         """Graceful deletion: stamp deletionTimestamp and leave the object for its finalizers or
         its kubelet. None means the write lost a race (retry)."""
@@ -303,7 +335,7 @@ class GenericStore:
             return None
         return WriteResult(await self._served(key, current, revision), 200)
 
-    async def _remove(self, resource: Resource, key: str, kv: KeyValue, options: WriteOptions,
+    async def _remove(self, resource: ResourceRecord, key: str, kv: KeyValue, options: WriteOptions,
                       name: str) -> WriteResult:
         current = decode(kv).obj
         if options.dry_run:
@@ -313,10 +345,9 @@ class GenericStore:
         except KeyNotFoundError as e:
             raise NotFound.object(resource.plural, name, resource.group) from e
         await self._cache.wait_for(deleted.mod_revision)
-        await self._admission.after_delete(resource, current)
         return self._deleted_answer(resource, decode(deleted).obj)
 
-    def _deleted_answer(self, resource: Resource, obj: dict[str, Any]) -> WriteResult:
+    def _deleted_answer(self, resource: ResourceRecord, obj: dict[str, Any]) -> WriteResult:
         if resource.returns_deleted_object:
             return WriteResult(obj, 200)
         metadata = obj.get("metadata", {})

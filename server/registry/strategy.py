@@ -9,13 +9,15 @@ strategy that keeps the spec of the stored object, while the main strategy keeps
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from apis.catalogue import Resource
 from apis.field_errors import FieldError
-from server.schema import validation
+from server.schema.validation import rule_errors
+
+if TYPE_CHECKING:
+    from server.registry.record import ResourceRecord
 
 # The metadata fields a status write may not change (upstream ResetObjectMetaForStatus).
 _STATUS_KEPT_METADATA = (
@@ -33,9 +35,9 @@ class Strategy:
 
     allow_create_on_update = False
 
-    def __init__(self, resource: Resource) -> None:
+    def __init__(self, resource: ResourceRecord) -> None:
         self.resource = resource
-        self.has_status = "status" in resource.subresources
+        self.has_status = resource.has_subresource("status")
 
     # -- create ---------------------------------------------------------------------------------
     def prepare_for_create(self, obj: dict[str, Any]) -> None:
@@ -46,7 +48,8 @@ class Strategy:
 
     def validate(self, obj: dict[str, Any]) -> list[FieldError]:
         """Rules beyond the schema (the store checks the schema before defaults are applied)."""
-        return validation.rule_errors(self.resource, obj)
+        resource = self.resource
+        return rule_errors(obj, name_check=resource.name_check, rules=resource.rules)
 
     def canonicalize(self, obj: dict[str, Any]) -> None:
         """Normalise representation before storing (nothing by default)."""

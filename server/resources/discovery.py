@@ -19,11 +19,11 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from apis.catalogue import Catalogue, Resource
-from server.resources.builtin import Subresource, subresources_of
+from apis.catalogue import Resource, Subresource
+from server.registry.catalogue import Catalogue, group_versions
 
 Visible = Callable[[Resource], bool]
 DiscoveryVersion = Literal["v2", "v2beta1"]
@@ -72,7 +72,7 @@ def resource_list(
     entries: list[dict[str, Any]] = []
     for resource in resources:
         entries.append(_api_resource(resource))
-        entries.extend(_api_subresource(resource, sub) for sub in subresources_of(resource))
+        entries.extend(_api_subresource(resource, sub) for sub in resource.subresources)
     doc: dict[str, Any] = {"kind": "APIResourceList"}
     if group:
         # Upstream sets apiVersion on named groups' lists but not on the legacy /api/v1 one.
@@ -133,7 +133,7 @@ def storage_version_hash(group: str, version: str, kind: str) -> str:
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _visible(resources: list[Resource], visible: Visible | None) -> list[Resource]:
+def _visible(resources: Sequence[Resource], visible: Visible | None) -> Sequence[Resource]:
     return resources if visible is None else [r for r in resources if visible(r)]
 
 
@@ -141,13 +141,7 @@ def _visible_group_versions(cat: Catalogue, visible: Visible | None) -> dict[str
     """Group -> versions (preferred first) that still hold a visible resource."""
     if visible is None:
         return cat.group_versions()
-    out: dict[str, list[str]] = {}
-    for resource in cat:
-        if not visible(resource):
-            continue
-        versions = out.setdefault(resource.group, [])
-        if resource.version not in versions:
-            versions.append(resource.version)
+    out = group_versions(r for r in cat if visible(r))
     # Keep the catalogue's preference order even if a later version's resource came first.
     order = cat.group_versions()
     return {g: [v for v in order[g] if v in vs] for g, vs in out.items()}
@@ -219,7 +213,7 @@ def _discovery_resource(resource: Resource) -> dict[str, Any]:
         entry["shortNames"] = list(resource.short_names)
     if resource.categories:
         entry["categories"] = list(resource.categories)
-    subresources = subresources_of(resource)
+    subresources = resource.subresources
     if subresources:
         entry["subresources"] = [
             {

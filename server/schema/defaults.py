@@ -1,18 +1,17 @@
 """Upstream's defaulting of the fields clients rely on, applied to objects as they are created.
 
 Mirrors the ``SetDefaults_*`` functions of ``pkg/apis/{core,apps,batch,autoscaling}/v1`` (and
-the bits of registry strategy / admission that every object shows, such as a Pod's priority),
+the bits of registry strategy every object shows; what upstream sets in admission, such as a Pod's
+priority, is set by admission plugins),
 so that what clients read back looks like what a real API server returns. Defaults only fill
 fields that are absent: applying them twice changes nothing. Values of the wrong JSON type are
-left alone for validation to report.
+left alone for validation to report. Each resource's record names its defaulter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from apis.catalogue import Resource
 from apis.images import default_pull_policy
 from server.schema.vm_rules import default_virtual_machine
 
@@ -106,18 +105,14 @@ def _default_template(spec: Obj) -> None:
             default_pod_spec(template_spec)
 
 
-def _pod(obj: Obj) -> None:
+def default_pod(obj: Obj) -> None:
     spec = _child(obj, "spec")
     if spec is None:
         return
     default_pod_spec(spec)
-    # the Priority admission plugin: no priorityClassName means the global default, priority 0
-    if "priorityClassName" not in spec:
-        spec.setdefault("priority", 0)
-    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
 
 
-def _service(obj: Obj) -> None:
+def default_service(obj: Obj) -> None:
     spec = _child(obj, "spec")
     if spec is None:
         return
@@ -139,7 +134,7 @@ def _service(obj: Obj) -> None:
         spec.setdefault("allocateLoadBalancerNodePorts", True)
 
 
-def _deployment(obj: Obj) -> None:
+def default_deployment(obj: Obj) -> None:
     spec = _child(obj, "spec")
     if spec is None:
         return
@@ -156,14 +151,14 @@ def _deployment(obj: Obj) -> None:
     _default_template(spec)
 
 
-def _replica_set(obj: Obj) -> None:
+def default_replica_set(obj: Obj) -> None:
     spec = _child(obj, "spec")
     if spec is not None:
         spec.setdefault("replicas", 1)
         _default_template(spec)
 
 
-def _replication_controller(obj: Obj) -> None:
+def default_replication_controller(obj: Obj) -> None:
     spec = _child(obj, "spec")
     if spec is None:
         return
@@ -179,7 +174,7 @@ def _replication_controller(obj: Obj) -> None:
     _default_template(spec)
 
 
-def _stateful_set(obj: Obj) -> None:
+def default_stateful_set(obj: Obj) -> None:
     spec = _child(obj, "spec")
     if spec is None:
         return
@@ -196,11 +191,11 @@ def _stateful_set(obj: Obj) -> None:
         retention.setdefault("whenDeleted", "Retain")
         retention.setdefault("whenScaled", "Retain")
     for claim in _objects(spec.get("volumeClaimTemplates")):
-        _persistent_volume_claim(claim)
+        default_persistent_volume_claim(claim)
     _default_template(spec)
 
 
-def _daemon_set(obj: Obj) -> None:
+def default_daemon_set(obj: Obj) -> None:
     spec = _child(obj, "spec")
     if spec is None:
         return
@@ -236,7 +231,7 @@ def _job_selector(obj: Obj, spec: Obj) -> None:
     spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
 
 
-def _job(obj: Obj) -> None:
+def default_job(obj: Obj) -> None:
     spec = _child(obj, "spec")
     if spec is None:
         return
@@ -253,7 +248,7 @@ def _job(obj: Obj) -> None:
     _default_template(spec)
 
 
-def _cron_job(obj: Obj) -> None:
+def default_cron_job(obj: Obj) -> None:
     spec = _child(obj, "spec")
     if spec is None:
         return
@@ -266,60 +261,34 @@ def _cron_job(obj: Obj) -> None:
         _default_template(job_template["spec"])
 
 
-def _persistent_volume_claim(obj: Obj) -> None:
+def default_persistent_volume_claim(obj: Obj) -> None:
     spec = _child(obj, "spec")
     if spec is not None:
         spec.setdefault("volumeMode", "Filesystem")
 
 
-def _persistent_volume(obj: Obj) -> None:
+def default_persistent_volume(obj: Obj) -> None:
     spec = _child(obj, "spec")
     if spec is not None:
         spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
         spec.setdefault("volumeMode", "Filesystem")
 
 
-def _secret(obj: Obj) -> None:
+def default_secret(obj: Obj) -> None:
     obj.setdefault("type", "Opaque")
 
 
-def _pod_template(obj: Obj) -> None:
+def default_pod_template(obj: Obj) -> None:
     _default_template(obj)
 
 
-def _horizontal_pod_autoscaler(obj: Obj) -> None:
+def default_horizontal_pod_autoscaler(obj: Obj) -> None:
     spec = _child(obj, "spec")
     if spec is not None:
         spec.setdefault("minReplicas", 1)
 
 
-def _tenant(obj: Obj) -> None:
+def default_tenant(obj: Obj) -> None:
     spec = _child(obj, "spec")
     if spec is not None:
         spec.setdefault("storageClusterId", "0")  # Arktos: "0" is the system store
-
-
-_DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
-    ("", "Pod"): _pod,
-    ("", "PodTemplate"): _pod_template,
-    ("", "Service"): _service,
-    ("", "ReplicationController"): _replication_controller,
-    ("", "Secret"): _secret,
-    ("", "PersistentVolumeClaim"): _persistent_volume_claim,
-    ("", "PersistentVolume"): _persistent_volume,
-    ("", "Tenant"): _tenant,
-    ("apps", "Deployment"): _deployment,
-    ("apps", "ReplicaSet"): _replica_set,
-    ("apps", "StatefulSet"): _stateful_set,
-    ("apps", "DaemonSet"): _daemon_set,
-    ("batch", "Job"): _job,
-    ("batch", "CronJob"): _cron_job,
-    ("autoscaling", "HorizontalPodAutoscaler"): _horizontal_pod_autoscaler,
-}
-
-
-def apply_defaults(resource: Resource, obj: dict[str, Any]) -> None:
-    """Fill in upstream's defaults for ``resource`` in place (idempotent)."""
-    defaulter = _DEFAULTERS.get((resource.group, resource.kind))
-    if defaulter is not None:
-        defaulter(obj)

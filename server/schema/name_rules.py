@@ -12,7 +12,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from apis.catalogue import Resource
 from apis.field_errors import FieldError, invalid, required
 
 NameCheck = Callable[[str], list[str]]
@@ -119,26 +118,9 @@ def label_value_errors(value: str) -> list[str]:
     return errors
 
 
-# Which name function upstream's ValidateObjectMeta is given, by (group, plural); the rest use
-# NameIsDNSSubdomain.
-_NAME_CHECKS: dict[tuple[str, str], NameCheck] = {
-    ("", "namespaces"): dns1123_label_errors,
-    ("", "tenants"): dns1123_label_errors,
-    ("", "services"): dns1035_label_errors,
-    ("", "persistentvolumes"): path_segment_name_errors,
-    ("rbac.authorization.k8s.io", "roles"): path_segment_name_errors,
-    ("rbac.authorization.k8s.io", "rolebindings"): path_segment_name_errors,
-    ("rbac.authorization.k8s.io", "clusterroles"): path_segment_name_errors,
-    ("rbac.authorization.k8s.io", "clusterrolebindings"): path_segment_name_errors,
-}
-
-
-def name_check_for(resource: Resource) -> NameCheck:
-    return _NAME_CHECKS.get((resource.group, resource.plural), dns1123_subdomain_errors)
-
-
-def metadata_errors(resource: Resource, obj: dict[str, Any]) -> list[FieldError]:
-    """``metadata.name`` presence and syntax, and label syntax (upstream ValidateObjectMeta)."""
+def metadata_errors(obj: dict[str, Any], name_check: NameCheck) -> list[FieldError]:
+    """``metadata.name`` presence and syntax, and label syntax (upstream ValidateObjectMeta, given
+    the resource's name function: ``name_check``)."""
     meta = obj.get("metadata")
     if not isinstance(meta, dict):
         meta = {}
@@ -148,7 +130,7 @@ def metadata_errors(resource: Resource, obj: dict[str, Any]) -> list[FieldError]
         if not meta.get("generateName"):
             errors.append(required("metadata.name", "name or generateName is required"))
     elif isinstance(name, str):
-        errors.extend(invalid("metadata.name", name, msg) for msg in name_check_for(resource)(name))
+        errors.extend(invalid("metadata.name", name, msg) for msg in name_check(name))
     labels = meta.get("labels")
     if isinstance(labels, dict):
         errors.extend(label_errors(labels, "metadata.labels"))

@@ -6,31 +6,32 @@ PATCH operation carrying the kind's ``x-kubernetes-group-version-kind``). The sc
 `apis.schemas`, converted to what kubectl's parsers expect (checked with kubectl 1.32, see
 MACHINE.md): no ``"null"`` in ``type``, IntOrString as ``type: string, format: int-or-string``,
 Quantity as ``type: string``, refs to ``#/definitions/`` (v2) or ``#/components/schemas/`` (v3),
-and in v3 a ``$ref`` with siblings wrapped as ``allOf: [{$ref}]`` as upstream does. Documents
-are serialized once per catalogue and cached.
+and in v3 a ``$ref`` with siblings wrapped as ``allOf: [{$ref}]`` as upstream does. The
+documents are built from the resources a server serves now and its definitions (`SchemaSet`);
+the server keeps the encoded bytes until its catalogue changes.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
 
-from apis.catalogue import Catalogue, Resource
+from apis.catalogue import Resource
 from apis.schemas import (
     INT_OR_STRING,
     QUANTITY,
     SERVED_KUBERNETES_VERSION,
     Schema,
     definition_name,
-    definitions,
     reachable_definitions,
     ref_target,
 )
 
 _INFO = {"title": "Kubernetes", "version": f"v{SERVED_KUBERNETES_VERSION}.0"}
+Definitions = Mapping[str, Schema]
 _V2_REF = "#/definitions/"
 _V3_REF = "#/components/schemas/"
 _META = "io.k8s.apimachinery.pkg.apis.meta.v1."
@@ -101,8 +102,8 @@ def _convert(schema: Any, ref_prefix: str, *, wrap_refs: bool) -> Any:
     return {**ref, **out}
 
 
-def _served_definition(name: str, ref_prefix: str, *, wrap_refs: bool) -> Schema:
-    schema = definitions()[name]
+def _served_definition(name: str, ref_prefix: str, defs: Definitions, *, wrap_refs: bool) -> Schema:
+    schema = defs[name]
     if name in _REPLACED:
         described = {"description": schema["description"]} if "description" in schema else {}
         return {**described, **_REPLACED[name]}
@@ -116,7 +117,8 @@ def _kind_definition(resource: Resource, kind: str) -> str | None:
     return definition_name(resource.group, resource.version, kind)
 
 
-def _group_version_path(group: str, version: str) -> str:
+def group_version_path(group: str, version: str) -> str:
+    """``api/v1`` for the core group, ``apis/{group}/{version}`` otherwise (the v3 document path)."""
     return f"api/{version}" if not group else f"apis/{group}/{version}"
 
 
@@ -226,7 +228,7 @@ def _path_parameters(names: list[str], *, v3: bool) -> list[Schema]:
 
 def _resource_paths(resource: Resource, *, v3: bool) -> dict[str, Schema]:
     """The collection and item paths of ``resource`` at their upstream (tenant-less) shapes."""
-    base = "/" + _group_version_path(resource.group, resource.version)
+    base = "/" + group_version_path(resource.group, resource.version)
     scope = "/namespaces/{namespace}" if resource.namespaced else ""
     collection, item = f"{base}{scope}/{resource.plural}", f"{base}{scope}/{resource.plural}/{{name}}"
     verbs = set(resource.verbs)
@@ -246,55 +248,54 @@ def _resource_paths(resource: Resource, *, v3: bool) -> dict[str, Schema]:
     return paths
 
 
-def _root_definitions(resources: list[Resource]) -> list[str]:
+def _root_definitions(resources: list[Resource], defs: Definitions) -> list[str]:
     roots = list(_SHARED_DEFINITIONS)
     for resource in resources:
         roots.extend(d for d in (_kind_definition(resource, resource.kind),
                                  _kind_definition(resource, resource.list_kind)) if d)
-    return reachable_definitions(roots)
+    return reachable_definitions(roots, defs)
 
 
-@functools.cache
-def openapi_v2(cat: Catalogue | None = None) -> bytes:
-    """The Swagger 2.0 document: every definition, and paths for ``cat``'s resources if given."""
+def openapi_v2(resources: Iterable[Resource], defs: Definitions) -> bytes:
+    """The Swagger 2.0 document: every definition, and the paths of ``resources``."""
     paths: dict[str, Schema] = {}
-    for resource in cat or ():
+    for resource in resources:
         paths.update(_resource_paths(resource, v3=False))
     document = {
         "swagger": "2.0",
         "info": _INFO,
         "paths": paths,
         "definitions": {
-            name: _served_definition(name, _V2_REF, wrap_refs=False) for name in sorted(definitions())
+            name: _served_definition(name, _V2_REF, defs, wrap_refs=False) for name in sorted(defs)
         },
     }
     return orjson.dumps(document)
 
 
-@functools.cache
-def openapi_v3_document(cat: Catalogue, path: str) -> bytes | None:
+def openapi_v3_document(resources: Iterable[Resource], path: str, defs: Definitions) -> bytes | None:
     """The OpenAPI 3.0 document of one group-version (``api/v1``, ``apis/apps/v1``), or None."""
-    resources = [r for r in cat if _group_version_path(r.group, r.version) == path.strip("/")]
-    if not resources:
+    served = [r for r in resources if group_version_path(r.group, r.version) == path.strip("/")]
+    if not served:
         return None
     paths: dict[str, Schema] = {}
-    for resource in resources:
+    for resource in served:
         paths.update(_resource_paths(resource, v3=True))
-    schemas = {name: _served_definition(name, _V3_REF, wrap_refs=True)
-               for name in _root_definitions(resources)}
+    schemas = {name: _served_definition(name, _V3_REF, defs, wrap_refs=True)
+               for name in _root_definitions(served, defs)}
     document = {"openapi": "3.0.0", "info": _INFO, "paths": paths, "components": {"schemas": schemas}}
     return orjson.dumps(document)
 
 
-@functools.cache
-def openapi_v3_index(cat: Catalogue) -> dict[str, Any]:
-    """``/openapi/v3``: each served group-version with a content-hashed URL (upstream's discovery)."""
+def openapi_v3_index(group_versions: Mapping[str, Sequence[str]],
+                     document: Callable[[str], bytes | None]) -> dict[str, Any]:
+    """``/openapi/v3``: each served group-version with a content-hashed URL (upstream's discovery);
+    ``document`` gives the encoded document of a group-version path."""
     paths: dict[str, Any] = {}
-    for group, versions in cat.group_versions().items():
+    for group, versions in group_versions.items():
         for version in versions:
-            path = _group_version_path(group, version)
-            document = openapi_v3_document(cat, path)
-            if document is not None:
-                digest = hashlib.sha512(document).hexdigest().upper()
+            path = group_version_path(group, version)
+            encoded = document(path)
+            if encoded is not None:
+                digest = hashlib.sha512(encoded).hexdigest().upper()
                 paths[path] = {"serverRelativeURL": f"/openapi/v3/{path}?hash={digest}"}
     return {"paths": paths}

@@ -19,7 +19,6 @@ definitions in full, and paths with their operations, parameters and responses.
 
 from __future__ import annotations
 
-import functools
 import struct
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -207,7 +206,6 @@ def negotiate(accept: str) -> str | None:
     return None
 
 
-@functools.cache
 def encoded(json_document: bytes) -> bytes:
-    """The protobuf form of a served JSON document (computed once per document)."""
+    """The protobuf form of a served JSON document (the server keeps it with the JSON one)."""
     return document(orjson.loads(json_document))

@@ -10,6 +10,7 @@ that ``fieldValidation=Strict`` needs (upstream strict decoding: ``unknown field
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,8 @@ from apis.schemas import (
     ref_target,
     resolve,
 )
+
+Definitions = Mapping[str, Schema]
 
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -92,10 +95,10 @@ def _types(schema: Schema) -> list[str]:
     return [declared] if isinstance(declared, str) else list(declared)
 
 
-def _matches_type(schema: Schema, value: Any) -> bool:
+def _matches_type(schema: Schema, value: Any, defs: Definitions) -> bool:
     """Whether ``value`` has one of the schema's JSON types (``oneOf`` for IntOrString/Quantity)."""
     if "oneOf" in schema:
-        return any(_matches_type(resolve(option), value) for option in schema["oneOf"])
+        return any(_matches_type(resolve(option, defs), value, defs) for option in schema["oneOf"])
     types = _types(schema)
     if not types:
         return True
@@ -118,10 +121,11 @@ def _number_text(value: int | float) -> str:
     return f"number {value}"
 
 
-def _decode_error(schema: Schema, value: Any, where: _Where) -> FieldError:
+def _decode_error(schema: Schema, value: Any, where: _Where, defs: Definitions) -> FieldError:
     shown = _json_kind(value)
-    if shown == "number" and "integer" in _types(resolve(schema)) and (
-            isinstance(value, float) or integer_range(resolve(schema)) is not None):
+    resolved = resolve(schema, defs)
+    if shown == "number" and "integer" in _types(resolved) and (
+            isinstance(value, float) or integer_range(resolved) is not None):
         shown = _number_text(value)
     message = (
         f"json: cannot unmarshal {shown} into Go struct field {where.go_struct}.{where.go_field} "
@@ -147,12 +151,12 @@ def _int_or_string_error(value: Any, where: _Where) -> FieldError | None:
     return type_invalid(where.path, message)
 
 
-def _walk(schema: Schema, value: Any, where: _Where, out: list[FieldError]) -> None:
+def _walk(schema: Schema, value: Any, where: _Where, out: list[FieldError], defs: Definitions) -> None:
     if value is None:
         return  # the Go decoder leaves null fields at their zero value; `required` catches the rest
-    resolved = resolve(schema)
-    if not _matches_type(resolved, value) or _out_of_range(resolved, value):
-        out.append(_decode_error(schema, value, where))
+    resolved = resolve(schema, defs)
+    if not _matches_type(resolved, value, defs) or _out_of_range(resolved, value):
+        out.append(_decode_error(schema, value, where, defs))
         return
     target = ref_target(schema)
     if target == INT_OR_STRING:
@@ -170,29 +174,31 @@ def _walk(schema: Schema, value: Any, where: _Where, out: list[FieldError]) -> N
             for name, field_value in value.items():
                 sub = properties.get(name)
                 if sub is not None:
-                    _walk(sub, field_value, where.prop(name, struct), out)
+                    _walk(sub, field_value, where.prop(name, struct), out, defs)
         values = resolved.get("additionalProperties")
         if isinstance(values, dict):
             for name, field_value in value.items():
-                _walk(values, field_value, where.entry(name), out)
+                _walk(values, field_value, where.entry(name), out, defs)
     elif isinstance(value, list):
         items = resolved.get("items")
         if isinstance(items, dict):
             for position, element in enumerate(value):
-                _walk(items, element, where.item(position), out)
+                _walk(items, element, where.item(position), out, defs)
 
 
-def schema_errors(definition: str, obj: Any) -> list[FieldError]:
-    """Every type mismatch and missing required field of ``obj`` against ``definition``."""
+def schema_errors(definition: str, obj: Any, defs: Definitions | None = None) -> list[FieldError]:
+    """Every type mismatch and missing required field of ``obj`` against ``definition`` (one of
+    ``defs``, by default the shared definitions)."""
+    defs = definitions() if defs is None else defs
     out: list[FieldError] = []
     root = {"$ref": f"#/$defs/{definition}"}
-    if definition in definitions():
-        _walk(root, obj, _Where("", "", _short_name(definition)), out)
+    if definition in defs:
+        _walk(root, obj, _Where("", "", _short_name(definition)), out, defs)
     return out
 
 
-def _unknown(schema: Schema, value: Any, path: str, out: list[str]) -> None:
-    resolved = resolve(schema)
+def _unknown(schema: Schema, value: Any, path: str, out: list[str], defs: Definitions) -> None:
+    resolved = resolve(schema, defs)
     if resolved.get("x-kubernetes-preserve-unknown-fields"):
         return
     if isinstance(value, dict):
@@ -204,22 +210,23 @@ def _unknown(schema: Schema, value: Any, path: str, out: list[str]) -> None:
                 if sub is None:
                     out.append(child(path, name))
                 else:
-                    _unknown(sub, field_value, child(path, name), out)
+                    _unknown(sub, field_value, child(path, name), out, defs)
         elif isinstance(values, dict):
             for name, field_value in value.items():
-                _unknown(values, field_value, key(path, name), out)
+                _unknown(values, field_value, key(path, name), out, defs)
     elif isinstance(value, list):
         items = resolved.get("items")
         if isinstance(items, dict):
             for position, element in enumerate(value):
-                _unknown(items, element, index(path, position), out)
+                _unknown(items, element, index(path, position), out, defs)
 
 
-def unknown_field_paths(definition: str, obj: Any) -> list[str]:
+def unknown_field_paths(definition: str, obj: Any, defs: Definitions | None = None) -> list[str]:
     """Paths of fields in ``obj`` that ``definition`` does not declare (``spec.containers[0].bar``)."""
+    defs = definitions() if defs is None else defs
     out: list[str] = []
-    if definition in definitions():
-        _unknown({"$ref": f"#/$defs/{definition}"}, obj, "", out)
+    if definition in defs:
+        _unknown({"$ref": f"#/$defs/{definition}"}, obj, "", out, defs)
     return out
 
 

@@ -5,7 +5,7 @@ selector must match the template's labels" or "restartPolicy is one of ...": ups
 hand-written validation (``pkg/apis/core/validation``, ``pkg/apis/apps/validation``,
 ``pkg/apis/batch/validation``) does. The important ones are mirrored here with upstream's
 paths and messages; they run on already-defaulted objects, as upstream validates after
-defaulting.
+defaulting. Each resource's record names the rules that apply to it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from apis.catalogue import Resource
 from apis.field_errors import FieldError, child, duplicate, index, invalid, not_supported, required
 from server.schema.name_rules import dns1123_label_errors, dns1123_subdomain_errors, label_errors
 from server.schema.vm_rules import workload_errors
@@ -148,18 +147,18 @@ def _workload_errors(kind: str, restart_policies: tuple[str, ...]) -> Callable[[
     return check
 
 
-def _pod_errors(obj: Obj) -> list[FieldError]:
+def pod_errors(obj: Obj) -> list[FieldError]:
     return pod_spec_errors(_dict(obj.get("spec")), "spec", is_pod=True)
 
 
-def _job_errors(obj: Obj) -> list[FieldError]:
+def job_errors(obj: Obj) -> list[FieldError]:
     spec = _dict(obj.get("spec"))
     # The selector is generated on create from the uid (manualSelector unset), so only check a match.
     return (_selector_errors(spec, "job", selector_required=False)
             + _template_errors(spec, restart_policies=("OnFailure", "Never")))
 
 
-def _cronjob_errors(obj: Obj) -> list[FieldError]:
+def cronjob_errors(obj: Obj) -> list[FieldError]:
     name = _dict(obj.get("metadata")).get("name")
     errors: list[FieldError] = []
     if isinstance(name, str) and len(name) > 52:
@@ -200,7 +199,7 @@ def _service_port_errors(ports: list[Any]) -> list[FieldError]:
     return errors
 
 
-def _service_errors(obj: Obj) -> list[FieldError]:
+def service_errors(obj: Obj) -> list[FieldError]:
     spec = _dict(obj.get("spec"))
     errors: list[FieldError] = []
     service_type = spec.get("type", "ClusterIP")
@@ -224,20 +223,13 @@ def _service_errors(obj: Obj) -> list[FieldError]:
     return errors
 
 
-_RULES: dict[tuple[str, str], Callable[[Obj], list[FieldError]]] = {
-    ("", "Pod"): _pod_errors,
-    ("", "Service"): _service_errors,
-    ("", "ReplicationController"): lambda obj: _template_errors(
-        _dict(obj.get("spec")), restart_policies=("Always",)) + _replicas_errors(_dict(obj.get("spec"))),
-    ("apps", "Deployment"): _workload_errors("deployment", ("Always",)),
-    ("apps", "ReplicaSet"): _workload_errors("replicaset", ("Always",)),
-    ("apps", "StatefulSet"): _workload_errors("statefulset", ("Always",)),
-    ("apps", "DaemonSet"): _workload_errors("daemonset", ("Always",)),
-    ("batch", "Job"): _job_errors,
-    ("batch", "CronJob"): _cronjob_errors,
-}
+def replication_controller_errors(obj: Obj) -> list[FieldError]:
+    spec = _dict(obj.get("spec"))
+    return _template_errors(spec, restart_policies=("Always",)) + _replicas_errors(spec)
 
 
-def semantic_errors(resource: Resource, obj: Obj) -> list[FieldError]:
-    rule = _RULES.get((resource.group, resource.kind))
-    return rule(obj) if rule is not None else []
+# The apps/v1 workloads: a selector matching the template, replicas >= 0, restartPolicy Always.
+deployment_errors = _workload_errors("deployment", ("Always",))
+replica_set_errors = _workload_errors("replicaset", ("Always",))
+stateful_set_errors = _workload_errors("statefulset", ("Always",))
+daemon_set_errors = _workload_errors("daemonset", ("Always",))

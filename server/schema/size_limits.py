@@ -15,10 +15,8 @@ kept, so that one object cannot crowd out the store or the watch cache:
 from __future__ import annotations
 
 import binascii
-from collections.abc import Callable
 from typing import Any
 
-from apis.catalogue import Resource
 from apis.field_errors import FieldError, invalid, too_long
 from server.schema.name_rules import qualified_name_errors
 
@@ -54,14 +52,14 @@ def annotation_errors(metadata: Obj) -> list[FieldError]:
     return errors
 
 
-def _configmap_errors(obj: Obj) -> list[FieldError]:
+def configmap_size_errors(obj: Obj) -> list[FieldError]:
     data, binary = obj.get("data"), obj.get("binaryData")
     total = sum(_utf8_len(v) for v in data.values()) if isinstance(data, dict) else 0
     total += sum(_decoded_len(v) for v in binary.values()) if isinstance(binary, dict) else 0
     return [too_long("[]", MAX_DATA_BYTES)] if total > MAX_DATA_BYTES else []
 
 
-def _secret_errors(obj: Obj) -> list[FieldError]:
+def secret_size_errors(obj: Obj) -> list[FieldError]:
     data, string_data = obj.get("data"), obj.get("stringData")
     sizes = {k: _decoded_len(v) for k, v in data.items()} if isinstance(data, dict) else {}
     if isinstance(string_data, dict):
@@ -69,17 +67,8 @@ def _secret_errors(obj: Obj) -> list[FieldError]:
     return [too_long("data", MAX_DATA_BYTES)] if sum(sizes.values()) > MAX_DATA_BYTES else []
 
 
-_CONTENT_RULES: dict[tuple[str, str], Callable[[Obj], list[FieldError]]] = {
-    ("", "ConfigMap"): _configmap_errors,
-    ("", "Secret"): _secret_errors,
-}
-
-
-def size_errors(resource: Resource, obj: Obj) -> list[FieldError]:
-    """Every size limit ``obj`` breaks (annotations for every kind, data for ConfigMap/Secret)."""
+def size_errors(obj: Obj) -> list[FieldError]:
+    """The size limits every kind has (annotations); ConfigMap's and Secret's data limits are
+    their records' rules (`configmap_size_errors`, `secret_size_errors`)."""
     metadata = obj.get("metadata")
-    errors = annotation_errors(metadata) if isinstance(metadata, dict) else []
-    rule = _CONTENT_RULES.get((resource.group, resource.kind))
-    if rule is not None:
-        errors.extend(rule(obj))
-    return errors
+    return annotation_errors(metadata) if isinstance(metadata, dict) else []

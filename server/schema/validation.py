@@ -1,9 +1,12 @@
 """Validation of API objects on create and update: schema, names, and the key semantic rules.
 
 The fast path is a validator compiled from the object's OpenAPI definition with fastjsonschema
-(compiled lazily per kind and cached; ~0.05 ms per Pod, where an interpreting validator takes
-tens of milliseconds). It only answers "valid or not", so on failure a precise walk
-(`server.schema.schema_walk`) collects every cause with upstream's paths and messages.
+(~0.05 ms per Pod, where an interpreting validator takes tens of milliseconds). It only answers
+"valid or not", so on failure a precise walk (`server.schema.schema_walk`) collects every cause
+with upstream's paths and messages. Each server owns its `Validators`: compiled lazily per
+definition from the server's `SchemaSet`, and dropped when that set changes (a resource added or
+removed at run time). The generated code is kept on disk by content hash, so a restart or a
+second server reuses it without compiling.
 
 How the server should answer (upstream's order: decode, then default, then validate), from
 `inspect`'s report and then `rule_errors`:
@@ -18,12 +21,11 @@ How the server should answer (upstream's order: decode, then default, then valid
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import marshal
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,21 +35,13 @@ import orjson
 
 from apis.catalogue import Resource
 from apis.field_errors import FieldError
-from apis.schemas import (
-    INT_OR_STRING,
-    INTEGER_RANGES,
-    Schema,
-    definition_name,
-    definitions,
-    integer_range,
-    reachable_definitions,
-)
-from server.schema.name_rules import metadata_errors
+from apis.schemas import INT_OR_STRING, INTEGER_RANGES, Schema, integer_range, reachable_definitions
+from server.schema.name_rules import NameCheck, metadata_errors
+from server.schema.schema_set import SchemaSet
 from server.schema.schema_walk import schema_errors, unknown_field_paths
-from server.schema.semantic_rules import semantic_errors
 from server.schema.size_limits import size_errors
 
-__all__ = ["SchemaReport", "inspect", "precompile", "rule_errors"]
+__all__ = ["SchemaReport", "Validators", "rule_errors"]
 
 # Keys the compiled validator has no use for. Formats are left to the decoder upstream (a bad
 # date-time or base64 value is a decode error there) except the integer ones, which become
@@ -93,14 +87,12 @@ def _for_validation(schema: Any, *, top_level: bool = False) -> Any:
     return out
 
 
-@functools.cache
-def _compiled(definition: str) -> Callable[[Any], Any]:
-    defs = definitions()
+def _compile(definition: str, defs: Mapping[str, Schema]) -> Callable[[Any], Any]:
     document: Schema = {
         "$defs": {
             name: _for_validation(_int_or_string(defs[name]) if name == INT_OR_STRING else defs[name],
                                   top_level=(name == definition))
-            for name in reachable_definitions([definition])
+            for name in reachable_definitions([definition], defs)
         },
         "$ref": f"#/$defs/{definition}",
     }
@@ -141,12 +133,6 @@ def _load_validator(document: Schema) -> Callable[[Any], Any]:
     return validator
 
 
-def definition_for(resource: Resource) -> str | None:
-    """The OpenAPI definition objects of ``resource`` are checked against."""
-    name = resource.definition or definition_name(resource.group, resource.version, resource.kind)
-    return name if name is not None and name in definitions() else None
-
-
 @dataclass(frozen=True, slots=True)
 class SchemaReport:
     """What the schema says of a decoded body, before defaults are applied.
@@ -162,41 +148,66 @@ class SchemaReport:
 
 
 _CLEAN = SchemaReport()
+Rule = Callable[[dict[str, Any]], list[FieldError]]
 
 
-def inspect(resource: Resource, obj: dict[str, Any]) -> SchemaReport:
-    """Check ``obj`` against its schema once: one compiled (closed) validator call when the
-    object is fine, precise walks only when it is not. Never mutates obj."""
-    definition = definition_for(resource)
-    if definition is None:
-        return _CLEAN
-    try:
-        _compiled(definition)(obj)
-    except fastjsonschema.JsonSchemaValueException:
-        pass
-    else:
-        return _CLEAN
-    problems = schema_errors(definition, obj)
-    return SchemaReport(
-        type_errors=tuple(e.message for e in problems if e.reason == "FieldValueTypeInvalid"),
-        unknown=tuple(unknown_field_paths(definition, obj)),
-        errors=tuple(e for e in problems if e.reason != "FieldValueTypeInvalid"),
-    )
+class Validators:
+    """The compiled validators of one server's schemas, by definition name."""
+
+    def __init__(self, schemas: SchemaSet) -> None:
+        self._schemas = schemas
+        # resource -> (its definition, that definition's compiled validator)
+        self._compiled: dict[Resource, tuple[str | None, Callable[[Any], Any] | None]] = {}
+        self._revision = schemas.revision
+
+    def definition_for(self, resource: Resource) -> str | None:
+        return self._validator_of(resource)[0]
+
+    def _validator_of(self, resource: Resource) -> tuple[str | None, Callable[[Any], Any] | None]:
+        """The definition of ``resource`` and its compiled validator, as the schema set is now."""
+        if self._revision != self._schemas.revision:
+            self._compiled.clear()
+            self._revision = self._schemas.revision
+        try:
+            return self._compiled[resource]
+        except KeyError:
+            definition = self._schemas.definition_for(resource)
+            validator = None if definition is None else _compile(definition, self._schemas.definitions)
+            found = self._compiled[resource] = (definition, validator)
+            return found
+
+    def inspect(self, resource: Resource, obj: dict[str, Any]) -> SchemaReport:
+        """Check ``obj`` against its schema once: one compiled (closed) validator call when the
+        object is fine, precise walks only when it is not. Never mutates obj."""
+        definition, validator = self._validator_of(resource)
+        if definition is None or validator is None:
+            return _CLEAN
+        try:
+            validator(obj)
+        except fastjsonschema.JsonSchemaValueException:
+            pass
+        else:
+            return _CLEAN
+        defs = self._schemas.definitions
+        problems = schema_errors(definition, obj, defs)
+        return SchemaReport(
+            type_errors=tuple(e.message for e in problems if e.reason == "FieldValueTypeInvalid"),
+            unknown=tuple(unknown_field_paths(definition, obj, defs)),
+            errors=tuple(e for e in problems if e.reason != "FieldValueTypeInvalid"),
+        )
+
+    def precompile(self, resources: Iterable[Resource]) -> None:
+        """Compile the validators of ``resources`` now (from the disk cache: milliseconds each;
+        compiling one ~0.1-0.5 s). A server calls this in a worker thread at start-up so that
+        no request pays for it on the event loop."""
+        for resource in resources:
+            self._validator_of(resource)
 
 
-def rule_errors(resource: Resource, obj: dict[str, Any]) -> list[FieldError]:
-    """The checks beyond the schema: names, metadata, size limits and semantic rules (after
-    defaults)."""
-    return [*metadata_errors(resource, obj), *size_errors(resource, obj), *semantic_errors(resource, obj)]
-
-
-def precompile(resources: Iterable[Resource]) -> None:
-    """Compile the validators of ``resources`` now (~0.1-0.5 s each; all built-ins ~5 s).
-
-    Validators are otherwise compiled on first use; a server may call this in a worker thread at
-    start-up so that no request pays for it on the event loop.
-    """
-    for resource in resources:
-        definition = definition_for(resource)
-        if definition is not None:
-            _compiled(definition)
+def rule_errors(obj: dict[str, Any], *, name_check: NameCheck, rules: Iterable[Rule]) -> list[FieldError]:
+    """The checks beyond the schema (after defaults): the name by ``name_check``, metadata, the
+    size limits and the resource's semantic ``rules``."""
+    errors = [*metadata_errors(obj, name_check), *size_errors(obj)]
+    for rule in rules:
+        errors.extend(rule(obj))
+    return errors

@@ -42,6 +42,10 @@ class TransformingBackend:
         self._transformers = dict(transformers)
         self._default = default
 
+    def set_transformers(self, transformers: Mapping[str, ValueTransformer]) -> None:
+        """Replace the segment table (the server's resources changed)."""
+        self._transformers = dict(transformers)
+
     def _transformer(self, key: str) -> ValueTransformer:
         return self._transformers.get(segment_of(key), self._default)
 

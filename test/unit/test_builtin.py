@@ -18,7 +18,7 @@ import kubernetes_validate
 import pytest
 
 from apis.catalogue import Resource
-from server.resources.builtin import builtin_catalogue, subresources_of
+from server.resources.builtin import builtin_catalogue
 
 # Definitions that Arktos adds on top of upstream's schemas (apis/schemas.py), not in the file.
 ARKTOS_DEFINITIONS = {"io.k8s.api.core.v1.Tenant", "com.futurewei.arktos.v1.Network",
@@ -139,12 +139,13 @@ def test_storage_key_segments_never_collide() -> None:
 
 def test_tenant_declaration() -> None:
     tenant = lookup("", "v1", "tenants")
-    assert (tenant.kind, tenant.singular, tenant.subresources) == ("Tenant", "tenant", ("finalize", "status"))
+    assert (tenant.kind, tenant.singular) == ("Tenant", "tenant")
+    assert tenant.subresource_names == ("finalize", "status")
     assert tenant.definition == "io.k8s.api.core.v1.Tenant"
 
 
 def test_subresource_kinds_and_verbs() -> None:
-    pods = {s.name: s for s in subresources_of(lookup("", "v1", "pods"))}
+    pods = {s.name: s for s in lookup("", "v1", "pods").subresources}
     assert set(pods) == {"action", "attach", "binding", "ephemeralcontainers", "eviction", "exec", "log",
                          "portforward", "proxy", "resize", "status"}
     assert (pods["eviction"].group, pods["eviction"].version, pods["eviction"].kind) == ("policy", "v1",
@@ -153,12 +154,12 @@ def test_subresource_kinds_and_verbs() -> None:
     assert pods["exec"].kind == "PodExecOptions" and pods["exec"].verbs == ("create", "get")
     assert pods["log"].verbs == ("get",)
     assert pods["status"].kind == "Pod" and pods["status"].verbs == ("get", "patch", "update")
-    scale = {s.name: s for s in subresources_of(lookup("apps", "v1", "deployments"))}["scale"]
+    scale = {s.name: s for s in lookup("apps", "v1", "deployments").subresources}["scale"]
     assert (scale.group, scale.version, scale.kind) == ("autoscaling", "v1", "Scale")
-    finalize = {s.name: s for s in subresources_of(lookup("", "v1", "namespaces"))}["finalize"]
+    finalize = {s.name: s for s in lookup("", "v1", "namespaces").subresources}["finalize"]
     assert finalize.verbs == ("update",) and finalize.kind == "Namespace"
-    token = subresources_of(lookup("", "v1", "serviceaccounts"))[0]
+    token = lookup("", "v1", "serviceaccounts").subresources[0]
     assert (token.group, token.kind, token.verbs) == ("authentication.k8s.io", "TokenRequest", ("create",))
-    assert [s.name for s in subresources_of(lookup("certificates.k8s.io", "v1",
-                                                   "certificatesigningrequests"))] == ["approval", "status"]
-    assert subresources_of(lookup("coordination.k8s.io", "v1", "leases")) == ()
+    signing_requests = lookup("certificates.k8s.io", "v1", "certificatesigningrequests")
+    assert [s.name for s in signing_requests.subresources] == ["approval", "status"]
+    assert lookup("coordination.k8s.io", "v1", "leases").subresources == ()

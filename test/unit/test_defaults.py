@@ -1,10 +1,11 @@
 """server.schema.defaults: upstream's defaults for the fields clients read back.
 
-Covers pods (and their containers, probes, volumes, requests-from-limits), pod templates in
-every workload, services, deployments, statefulsets, daemonsets, jobs (incl. the generated
-selector), cronjobs, secrets, tenants; idempotence and robustness against wrongly typed input.
-Leaves out defaults set by other server parts (namespace phase/finalizers, service clusterIP,
-service-account admission, tolerations admission).
+Covers the defaulter each built-in record names: pods (and their containers, probes, volumes,
+requests-from-limits), pod templates in every workload, services, deployments, statefulsets,
+daemonsets, jobs (incl. the generated selector), cronjobs, secrets, tenants; idempotence and
+robustness against wrongly typed input. Leaves out defaults set by other server parts (namespace
+phase/finalizers, service clusterIP, a pod's priority — the Priority admission plugin, see
+test_admission_chain — service-account and tolerations admission).
 """
 
 from __future__ import annotations
@@ -13,28 +14,33 @@ import copy
 from typing import Any
 
 import pytest
+from builtin_records import record
 
-from apis.catalogue import Resource
-from server.schema.defaults import apply_defaults
+from server.registry.record import ResourceRecord
 
-PODS = Resource("", "v1", "Pod", "pods", "pod", "Namespaced")
-SERVICES = Resource("", "v1", "Service", "services", "service", "Namespaced")
-SECRETS = Resource("", "v1", "Secret", "secrets", "secret", "Namespaced")
-TENANTS = Resource("", "v1", "Tenant", "tenants", "tenant", "Cluster")
-DEPLOYMENTS = Resource("apps", "v1", "Deployment", "deployments", "deployment", "Namespaced")
-STATEFULSETS = Resource("apps", "v1", "StatefulSet", "statefulsets", "statefulset", "Namespaced")
-DAEMONSETS = Resource("apps", "v1", "DaemonSet", "daemonsets", "daemonset", "Namespaced")
-REPLICASETS = Resource("apps", "v1", "ReplicaSet", "replicasets", "replicaset", "Namespaced")
-JOBS = Resource("batch", "v1", "Job", "jobs", "job", "Namespaced")
-CRONJOBS = Resource("batch", "v1", "CronJob", "cronjobs", "cronjob", "Namespaced")
-CONFIGMAPS = Resource("", "v1", "ConfigMap", "configmaps", "configmap", "Namespaced")
+PODS = record("", "pods")
+SERVICES = record("", "services")
+SECRETS = record("", "secrets")
+TENANTS = record("", "tenants")
+DEPLOYMENTS = record("apps", "deployments")
+STATEFULSETS = record("apps", "statefulsets")
+DAEMONSETS = record("apps", "daemonsets")
+REPLICASETS = record("apps", "replicasets")
+JOBS = record("batch", "jobs")
+CRONJOBS = record("batch", "cronjobs")
+CONFIGMAPS = record("", "configmaps")
 
 
 def template(*containers: dict[str, Any]) -> dict[str, Any]:
     return {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": list(containers)}}
 
 
-def defaulted(resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
+def apply_defaults(resource: ResourceRecord, obj: Any) -> None:
+    if resource.defaulter is not None:
+        resource.defaulter(obj)
+
+
+def defaulted(resource: ResourceRecord, obj: dict[str, Any]) -> dict[str, Any]:
     apply_defaults(resource, obj)
     return obj
 
@@ -48,8 +54,6 @@ def test_pod_spec_defaults() -> None:
         "securityContext": {},
         "schedulerName": "default-scheduler",
         "enableServiceLinks": True,
-        "priority": 0,
-        "preemptionPolicy": "PreemptLowerPriority",
     }
     assert spec["containers"][0] == {
         "name": "c",
@@ -198,7 +202,7 @@ def test_secret_tenant_and_untouched_kinds() -> None:
         (STATEFULSETS, {"spec": {"volumeClaimTemplates": [{"spec": {}}]}}),
     ],
 )
-def test_defaults_are_idempotent(resource: Resource, obj: dict[str, Any]) -> None:
+def test_defaults_are_idempotent(resource: ResourceRecord, obj: dict[str, Any]) -> None:
     once = defaulted(resource, obj)
     twice = defaulted(resource, copy.deepcopy(once))
     assert twice == once

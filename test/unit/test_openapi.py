@@ -15,10 +15,12 @@ from typing import Any
 import orjson
 import pytest
 
-from apis.catalogue import Catalogue, Resource
+from apis.catalogue import Resource
+from apis.schemas import definitions
+from server.registry.catalogue import group_versions
 from server.schema.openapi import openapi_v2, openapi_v3_document, openapi_v3_index
 
-CATALOGUE = Catalogue([
+RESOURCES = [
     Resource("", "v1", "Pod", "pods", "pod", "Namespaced", definition="io.k8s.api.core.v1.Pod"),
     Resource("", "v1", "Service", "services", "service", "Namespaced"),
     Resource("", "v1", "Tenant", "tenants", "tenant", "Cluster"),
@@ -27,11 +29,16 @@ CATALOGUE = Catalogue([
              "horizontalpodautoscaler", "Namespaced"),
     Resource("autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers",
              "horizontalpodautoscaler", "Namespaced"),
-])
+]
+DEFS = definitions()
+
+
+def document_of(path: str) -> bytes | None:
+    return openapi_v3_document(RESOURCES, path, DEFS)
 
 
 def v3(path: str) -> dict[str, Any]:
-    document = openapi_v3_document(CATALOGUE, path)
+    document = document_of(path)
     assert document is not None
     parsed: dict[str, Any] = orjson.loads(document)
     return parsed
@@ -54,16 +61,16 @@ def walk(node: Any) -> Any:
 
 
 def test_index_lists_every_group_version_with_a_content_hash() -> None:
-    index = openapi_v3_index(CATALOGUE)
+    index = openapi_v3_index(group_versions(RESOURCES), document_of)
     assert set(index["paths"]) == {"api/v1", "apis/apps/v1", "apis/autoscaling/v2", "apis/autoscaling/v1"}
     url = index["paths"]["apis/apps/v1"]["serverRelativeURL"]
-    document = openapi_v3_document(CATALOGUE, "apis/apps/v1")
+    document = document_of("apis/apps/v1")
     assert document is not None
     assert url == "/openapi/v3/apis/apps/v1?hash=" + hashlib.sha512(document).hexdigest().upper()
 
 
 def test_unknown_group_version_has_no_document() -> None:
-    assert openapi_v3_document(CATALOGUE, "apis/nope/v1") is None
+    assert document_of("apis/nope/v1") is None
 
 
 @pytest.mark.parametrize("path", ["api/v1", "apis/apps/v1"])
@@ -131,7 +138,7 @@ def test_autoscaling_versions_get_their_own_definitions() -> None:
 
 
 def test_v2_document_uses_definitions_refs() -> None:
-    document = orjson.loads(openapi_v2(CATALOGUE))
+    document = orjson.loads(openapi_v2(RESOURCES, DEFS))
     assert document["swagger"] == "2.0"
     definitions = document["definitions"]
     assert definitions["io.k8s.api.core.v1.Pod"]["properties"]["spec"]["$ref"] == (
@@ -142,4 +149,3 @@ def test_v2_document_uses_definitions_refs() -> None:
         if "$ref" in node:
             assert node["$ref"].removeprefix("#/definitions/") in definitions
     assert "/api/v1/namespaces/{namespace}/pods/{name}" in document["paths"]
-    assert openapi_v2(CATALOGUE) is openapi_v2(CATALOGUE)  # serialized once

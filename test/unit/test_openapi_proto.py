@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from apis.schemas import definitions as served_definitions
 from server.protobuf.wire import LENGTH_DELIMITED, iter_fields
 from server.resources.builtin import builtin_catalogue
 from server.schema import openapi, openapi_proto
@@ -126,7 +127,7 @@ def test_paths_operations_parameters_and_responses() -> None:
 
 
 def test_the_served_document_encodes_every_definition() -> None:
-    served = openapi.openapi_v2(builtin_catalogue())
+    served = openapi.openapi_v2(builtin_catalogue(), served_definitions())
     encoded = openapi_proto.encoded(served)
     definitions = named(fields(encoded)[9][0], 1)
     assert list(definitions) == list(json.loads(served)["definitions"])

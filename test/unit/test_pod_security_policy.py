@@ -20,9 +20,9 @@ import pytest
 from server.podsecurity.checks import Check, CheckResult, VersionedCheck
 from server.podsecurity.evaluator import DEFAULT_EVALUATOR, Evaluator, default_checks
 from server.podsecurity.policy import LATEST, LevelVersion, Policy, policy_to_evaluate, uniform, v1
-from server.registry import pod_security_namespace
-from server.registry.pod_security import significant_pod_update
-from server.registry.pod_security_floor import floor_label_errors, namespace_policy, tenant_floor
+from server.registry.admission import pod_security_namespace
+from server.registry.admission.pod_security import significant_pod_update
+from server.registry.admission.pod_security_floor import floor_label_errors, namespace_policy, tenant_floor
 
 PRIV = LevelVersion("privileged")
 BASE = LevelVersion("baseline")

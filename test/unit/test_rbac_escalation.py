@@ -25,7 +25,7 @@ from server.authz.escalation_check import RBACEscalationCheck, only_gc_fields_ch
 from server.authz.policy_source import MemoryPolicySource
 from server.authz.rbac import RBACAuthorizer
 from server.errors import Forbidden, NotFound
-from server.registry.admission_plugin import AdmissionRequest
+from server.registry.admission.interface import AdmissionRequest
 from server.registry.keys import Scope
 from server.resources.builtin import builtin_catalogue
 
@@ -222,16 +222,18 @@ GRANTER = UserInfo("granter", groups=(AUTH,), tenant="acme")
 NODES = r([""], ["get"], ["nodes"])
 
 
-def test_masters_and_server_writes_are_not_checked(check: RBACEscalationCheck) -> None:
+async def test_masters_and_server_writes_are_not_checked(check: RBACEscalationCheck) -> None:
     root = UserInfo("root", groups=("system:masters",), tenant="system")
     for who in (None, root):
-        check.validate(_request("roles", _obj("x", rules=[NODES]), who, namespace="dev"))
+        await check.validate(_request("roles", _obj("x", rules=[NODES]), who, namespace="dev"))
 
 
-def test_roles_are_checked_against_the_rules_held_in_their_namespace(check: RBACEscalationCheck) -> None:
-    check.validate(_request("roles", _obj("ok", rules=[r([""], ["get"], ["pods"])]), DEV, namespace="dev"))
+async def test_roles_are_checked_against_the_rules_held_in_their_namespace(
+        check: RBACEscalationCheck) -> None:
+    pods_reader = _obj("ok", rules=[r([""], ["get"], ["pods"])])
+    await check.validate(_request("roles", pods_reader, DEV, namespace="dev"))
     with pytest.raises(Forbidden) as refused:
-        check.validate(
+        await check.validate(
             _request("roles", _obj("ok", rules=[r([""], ["get"], ["pods"])]), DEV, namespace="other")
         )
     assert refused.value.message.startswith(
@@ -239,57 +241,57 @@ def test_roles_are_checked_against_the_rules_held_in_their_namespace(check: RBAC
         "attempting to grant RBAC permissions not currently held:\n"
     )
     with pytest.raises(Forbidden):
-        check.validate(_request("roles", _obj("nodes", rules=[NODES]), DEV, namespace="dev"))
+        await check.validate(_request("roles", _obj("nodes", rules=[NODES]), DEV, namespace="dev"))
 
 
-def test_escalate_and_bind_let_a_user_past_the_check(check: RBACEscalationCheck) -> None:
-    check.validate(
+async def test_escalate_and_bind_let_a_user_past_the_check(check: RBACEscalationCheck) -> None:
+    await check.validate(
         _request("roles", _obj("anything", rules=[r(["*"], ["*"], ["*"])]), GRANTER, namespace="dev")
     )
     view = _obj("v", roleRef=_ref("ClusterRole", "view"), subjects=_subjects("x"))
-    check.validate(_request("rolebindings", view, GRANTER, namespace="dev"))
+    await check.validate(_request("rolebindings", view, GRANTER, namespace="dev"))
     edit = _obj("e", roleRef=_ref("ClusterRole", "edit"), subjects=_subjects("x"))
     with pytest.raises(Forbidden):
-        check.validate(_request("rolebindings", edit, GRANTER, namespace="dev"))
+        await check.validate(_request("rolebindings", edit, GRANTER, namespace="dev"))
 
 
-def test_binding_the_system_tenants_cluster_admin_inside_a_tenant(check: RBACEscalationCheck) -> None:
+async def test_binding_the_system_tenants_cluster_admin_inside_a_tenant(check: RBACEscalationCheck) -> None:
     body = _obj("b", roleRef=_ref("ClusterRole", "cluster-admin"), subjects=_subjects("dev"))
-    check.validate(_request("clusterrolebindings", body, ADMIN))
+    await check.validate(_request("clusterrolebindings", body, ADMIN))
     with pytest.raises(Forbidden) as refused:
-        check.validate(_request("rolebindings", body, DEV, namespace="dev"))
+        await check.validate(_request("rolebindings", body, DEV, namespace="dev"))
     assert refused.value.message.endswith(
         '{APIGroups:["*"], Resources:["*"], Verbs:["*"]}\n{NonResourceURLs:["*"], Verbs:["*"]}'
     )
 
 
-def test_a_missing_role_is_not_found(check: RBACEscalationCheck) -> None:
+async def test_a_missing_role_is_not_found(check: RBACEscalationCheck) -> None:
     body = _obj("b", roleRef=_ref("ClusterRole", "nope"), subjects=_subjects("x"))
     with pytest.raises(NotFound) as missing:
-        check.validate(_request("rolebindings", body, DEV, namespace="dev"))
+        await check.validate(_request("rolebindings", body, DEV, namespace="dev"))
     assert missing.value.message == 'clusterroles.rbac.authorization.k8s.io "nope" not found'
 
 
-def test_aggregation_rules_need_full_authority(check: RBACEscalationCheck) -> None:
+async def test_aggregation_rules_need_full_authority(check: RBACEscalationCheck) -> None:
     body = _obj("agg", rules=[], aggregationRule={"clusterRoleSelectors": [{"matchLabels": {"a": "b"}}]})
-    check.validate(_request("clusterroles", body, ADMIN))
+    await check.validate(_request("clusterroles", body, ADMIN))
     with pytest.raises(Forbidden) as refused:
-        check.validate(_request("clusterroles", body, DEV))
+        await check.validate(_request("clusterroles", body, DEV))
     assert refused.value.message == (
         'clusterroles.rbac.authorization.k8s.io "agg" is forbidden: must have '
         "cluster-admin privileges to use the aggregationRule"
     )
 
 
-def test_updates_touching_only_gc_fields_are_not_checked(check: RBACEscalationCheck) -> None:
+async def test_updates_touching_only_gc_fields_are_not_checked(check: RBACEscalationCheck) -> None:
     old = {"metadata": {"name": "n", "namespace": "dev", "resourceVersion": "5"}, "rules": [NODES]}
     gc_only = {
         "metadata": {"name": "n", "namespace": "dev", "finalizers": ["x"], "ownerReferences": [{"uid": "u"}]},
         "rules": [NODES],
     }
     assert only_gc_fields_changed(gc_only, old)
-    check.validate(_request("roles", gc_only, DEV, namespace="dev", old=old))
+    await check.validate(_request("roles", gc_only, DEV, namespace="dev", old=old))
     labelled = {**gc_only, "metadata": {**gc_only["metadata"], "labels": {"a": "b"}}}
     assert not only_gc_fields_changed(labelled, old)
     with pytest.raises(Forbidden):
-        check.validate(_request("roles", labelled, DEV, namespace="dev", old=old))
+        await check.validate(_request("roles", labelled, DEV, namespace="dev", old=old))

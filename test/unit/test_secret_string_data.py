@@ -1,4 +1,4 @@
-"""server.registry.kinds.merge_string_data: upstream's v1 Secret conversion of ``stringData``.
+"""server.resources.strategies.merge_string_data: upstream's v1 Secret conversion of ``stringData``.
 
 Covers a table: stringData values (UTF-8, base64-encoded) override data keys and add new ones,
 data keys it does not name stay, an empty or null stringData just disappears, a Secret without
@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from server.registry.kinds import merge_string_data, strategy_for
 from server.resources.builtin import builtin_catalogue
+from server.resources.strategies import merge_string_data
 
 
 def b64(text: str) -> str:
@@ -40,7 +40,7 @@ def test_merge_string_data(secret: dict[str, Any], expected: dict[str, Any]) -> 
 def test_the_secret_strategy_merges_on_create_and_update() -> None:
     secrets = builtin_catalogue().lookup("", "v1", "secrets")
     assert secrets is not None
-    strategy = strategy_for(secrets)
+    strategy = secrets.strategy(secrets)
     created = {"metadata": {"name": "s"}, "stringData": {"k": "v"}}
     strategy.prepare_for_create(created)
     assert created == {"metadata": {"name": "s"}, "data": {"k": b64("v")}}

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from apis.catalogue import Resource
 from apis.selectors import parse_field_selector, parse_label_selector
+from apis.selectors.fields import POD_FIELDS
 from server.registry.lister import ListOptions
 from server.selection import SelectionPredicate
 
-PODS = Resource(group="", version="v1", kind="Pod", plural="pods", singular="pod", scope="Namespaced")
+PODS = POD_FIELDS
 
 
 def pod(name: str, labels: dict[str, str] | None = None, node: str = "") -> dict[str, Any]:

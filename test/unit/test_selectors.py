@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import pytest
 
-from apis.catalogue import Resource
 from apis.selectors import (
     SelectorError,
     label_selector_from_meta,
@@ -21,18 +20,13 @@ from apis.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
+from apis.selectors.fields import EVENT_FIELDS, NODE_FIELDS, POD_FIELDS
 
-PODS = Resource(group="", version="v1", kind="Pod", plural="pods", singular="pod", scope="Namespaced")
-NODES = Resource(group="", version="v1", kind="Node", plural="nodes", singular="node", scope="Cluster")
-EVENTS = Resource(group="", version="v1", kind="Event", plural="events", singular="event", scope="Namespaced")
-DEPLOYMENTS = Resource(
-    group="apps",
-    version="v1",
-    kind="Deployment",
-    plural="deployments",
-    singular="deployment",
-    scope="Namespaced",
-)
+# The selectable fields of pods, nodes and events; deployments have none beyond metadata.
+PODS = POD_FIELDS
+NODES = NODE_FIELDS
+EVENTS = EVENT_FIELDS
+DEPLOYMENTS = None
 
 
 def test_full_grammar_matches_like_upstream() -> None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from apis.tenant_status import condition_of, initialized_condition, initializing, with_condition
 from server.resources.builtin import builtin_catalogue
-from server.schema import validation
+from server.schema.schema_set import SchemaSet
+from server.schema.validation import Validators
 
 
 def test_new_tenants_start_not_initialized() -> None:
@@ -40,7 +41,8 @@ def test_tenant_schema_accepts_conditions() -> None:
     assert tenants is not None
     tenant = {"apiVersion": "v1", "kind": "Tenant", "metadata": {"name": "acme"},
               "status": {"phase": "Active", "conditions": [initializing("2026-01-01T00:00:00Z")]}}
-    report = validation.inspect(tenants, tenant)
+    validators = Validators(SchemaSet())
+    report = validators.inspect(tenants, tenant)
     assert not report.errors and not report.unknown and not report.type_errors
     broken = {**tenant, "status": {"conditions": [{"reason": "NoType"}]}}
-    assert validation.inspect(tenants, broken).errors
+    assert validators.inspect(tenants, broken).errors

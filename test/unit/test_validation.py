@@ -3,8 +3,8 @@
 Covers: valid objects pass (incl. numeric quantities and int-or-string ports), required/type
 errors from the schema with upstream paths, the Go decoder wording of type errors, unknown
 fields for fieldValidation=Strict, DNS name rules per resource, labels, and the semantic rules
-for pods, workloads, jobs and services. Leaves out how the server turns the
-errors into a Status (the handlers' concern) and CRD (custom resource) validation.
+for pods, workloads, jobs and services (the rules each built-in record names). Leaves out how the
+server turns the errors into a Status (the handlers' concern) and CRD (custom resource) validation.
 """
 
 from __future__ import annotations
@@ -14,37 +14,45 @@ import copy
 from typing import Any
 
 import pytest
+from builtin_records import record
 
-from apis.catalogue import Resource
 from apis.field_errors import FieldError
+from server.registry.record import ResourceRecord
 from server.schema.name_rules import dns1035_label_errors, dns1123_label_errors, dns1123_subdomain_errors
-from server.schema.validation import inspect, rule_errors
+from server.schema.schema_set import SchemaSet
+from server.schema.validation import SchemaReport, Validators, rule_errors
+
+VALIDATORS = Validators(SchemaSet())
+
+
+def inspect(resource: ResourceRecord, obj: dict[str, Any]) -> SchemaReport:
+    return VALIDATORS.inspect(resource, obj)
 
 
 # The store's checks in its order (server.registry.store): `inspect` once, a 400 on type errors,
-# then the schema's errors and the rules' together (a 422's causes).
-def validate(resource: Resource, obj: dict[str, Any]) -> list[FieldError]:
+# then the schema's errors and the record's rules together (a 422's causes).
+def validate(resource: ResourceRecord, obj: dict[str, Any]) -> list[FieldError]:
     report = inspect(resource, obj)
     assert not report.type_errors, f"the decoder refuses this body: {report.type_errors}"
-    return list(dict.fromkeys([*report.errors, *rule_errors(resource, obj)]))
+    rules = rule_errors(obj, name_check=resource.name_check, rules=resource.rules)
+    return list(dict.fromkeys([*report.errors, *rules]))
 
 
-def type_errors(resource: Resource, obj: dict[str, Any]) -> list[str]:
+def type_errors(resource: ResourceRecord, obj: dict[str, Any]) -> list[str]:
     return list(inspect(resource, obj).type_errors)
 
 
-def unknown_fields(resource: Resource, obj: dict[str, Any]) -> list[str]:
+def unknown_fields(resource: ResourceRecord, obj: dict[str, Any]) -> list[str]:
     return list(inspect(resource, obj).unknown)
 
-PODS = Resource("", "v1", "Pod", "pods", "pod", "Namespaced", definition="io.k8s.api.core.v1.Pod")
-SERVICES = Resource("", "v1", "Service", "services", "service", "Namespaced")
-NAMESPACES = Resource("", "v1", "Namespace", "namespaces", "namespace", "Tenant")
-CLUSTER_ROLES = Resource(
-    "rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", "clusterrole", "Tenant"
-)
-DEPLOYMENTS = Resource("apps", "v1", "Deployment", "deployments", "deployment", "Namespaced")
-JOBS = Resource("batch", "v1", "Job", "jobs", "job", "Namespaced")
-TENANTS = Resource("", "v1", "Tenant", "tenants", "tenant", "Cluster")
+
+PODS = record("", "pods")
+SERVICES = record("", "services")
+NAMESPACES = record("", "namespaces")
+CLUSTER_ROLES = record("rbac.authorization.k8s.io", "clusterroles")
+DEPLOYMENTS = record("apps", "deployments")
+JOBS = record("batch", "jobs")
+TENANTS = record("", "tenants")
 
 SUBDOMAIN_MSG = (
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
@@ -143,8 +151,7 @@ def test_unknown_fields_lists_paths_not_in_the_schema() -> None:
 
 
 def test_unknown_fields_stops_at_free_form_json() -> None:
-    crd_kind = Resource("apiextensions.k8s.io", "v1", "CustomResourceDefinition",
-                        "customresourcedefinitions", "customresourcedefinition", "Tenant")
+    crd_kind = record("apiextensions.k8s.io", "customresourcedefinitions")
     obj = {"spec": {"versions": [{"name": "v1", "schema": {"openAPIV3Schema": {
         "type": "object", "default": {"free": {"form": 1}}}}}], "nope": 1}}
     assert unknown_fields(crd_kind, obj) == ["spec.nope"]
@@ -273,8 +280,8 @@ def test_service_rules(spec: dict[str, Any], expected: list[str]) -> None:
     assert rendered(validate(SERVICES, {"metadata": {"name": "web"}, "spec": spec})) == expected
 
 
-CONFIGMAPS = Resource("", "v1", "ConfigMap", "configmaps", "configmap", "Namespaced")
-SECRETS = Resource("", "v1", "Secret", "secrets", "secret", "Namespaced")
+CONFIGMAPS = record("", "configmaps")
+SECRETS = record("", "secrets")
 MIB = 1024 * 1024
 
 

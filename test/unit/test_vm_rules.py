@@ -15,10 +15,13 @@ from typing import Any
 
 from apis.schemas import definitions
 from server.resources.builtin import builtin_catalogue
-from server.schema import defaults, validation
+from server.schema.schema_set import SchemaSet
+from server.schema.validation import Validators, rule_errors
 
 PODS = builtin_catalogue().lookup("", "v1", "pods")
-assert PODS is not None
+assert PODS is not None and PODS.defaulter is not None
+VALIDATORS = Validators(SchemaSet())
+default_pod = PODS.defaulter
 
 VM_POD: dict[str, Any] = {
     "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "vm1"},
@@ -29,15 +32,16 @@ VM_POD: dict[str, Any] = {
 
 def problems(pod: dict[str, Any]) -> list[tuple[str, str]]:
     pod = copy.deepcopy(pod)
-    report = validation.inspect(PODS, pod)
-    defaults.apply_defaults(PODS, pod)
-    return [(e.field, e.reason) for e in [*report.errors, *validation.rule_errors(PODS, pod)]]
+    report = VALIDATORS.inspect(PODS, pod)
+    default_pod(pod)
+    errors = [*report.errors, *rule_errors(pod, name_check=PODS.name_check, rules=PODS.rules)]
+    return [(e.field, e.reason) for e in errors]
 
 
 def test_a_vm_only_pod_is_valid_and_powered_on_by_default() -> None:
     assert problems(VM_POD) == []
     pod = copy.deepcopy(VM_POD)
-    defaults.apply_defaults(PODS, pod)
+    default_pod(pod)
     assert pod["spec"]["virtualMachine"]["powerSpec"] == "Running"
     assert pod["spec"]["virtualMachine"]["imagePullPolicy"] == "Always"
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from apis.catalogue import Catalogue, Resource
+from apis.catalogue import Resource
 from apis.quantity import Quantity
 from apis.quota import (
     add_usage,
@@ -25,18 +25,31 @@ from apis.quota import (
     usage_of,
 )
 from server.errors import Forbidden
+from server.registry.admission.interface import AdmissionRequest, AdmissionResult, Operation
+from server.registry.catalogue import Catalogue
 from server.registry.keys import Scope, list_prefix
+from server.registry.record import ResourceRecord
 from server.watchcache import WatchCache
 
 
-class QuotaAdmission:
+class ResourceQuota:
+    """Upstream's ResourceQuota plugin, last in the chain: creates of namespaced resources."""
+
+    name = "ResourceQuota"
+
     def __init__(self, *, catalogue: Catalogue, cache: WatchCache) -> None:
         self._cache = cache
         self._quotas = catalogue.lookup("", "v1", "resourcequotas")
 
-    def admit_create(self, resource: Resource, scope: Scope, obj: dict[str, Any]) -> None:
-        if self._quotas is None or not resource.namespaced:
-            return
+    def handles(self, operation: Operation, resource: ResourceRecord) -> bool:
+        return operation == "CREATE" and resource.namespaced and self._quotas is not None
+
+    async def validate(self, request: AdmissionRequest) -> AdmissionResult | None:
+        self._check(request.resource, request.scope, request.obj)
+        return None
+
+    def _check(self, resource: Resource, scope: Scope, obj: dict[str, Any]) -> None:
+        assert self._quotas is not None
         quotas = self._cache.resource(self._quotas.key_segment).snapshot(list_prefix(self._quotas, scope))
         if not quotas:
             return

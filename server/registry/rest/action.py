@@ -16,10 +16,11 @@ import time
 from typing import Any
 
 from apis.actions import UnsupportedOperation, action_name, custom_action_errors, new_action, target_errors
-from apis.catalogue import Catalogue, Resource
 from server.errors import AlreadyExists, BadRequest, Conflict, Invalid, status_object
-from server.registry.keys import Scope
-from server.registry.store import GenericStore, WriteOptions, WriteResult
+from server.registry.record import ResourceRecord
+from server.registry.rest.interface import RestContext, RestRequest
+from server.registry.rest.typed_bodies import CUSTOM_ACTION, decoded_as
+from server.registry.store import WriteOptions, WriteResult
 
 _MAX_NAME_ATTEMPTS = 20
 
@@ -41,32 +42,39 @@ def _check_body(body: Any, pod_name: str) -> dict[str, Any]:
     return body
 
 
-async def create_pod_action(store: GenericStore, catalogue: Catalogue, pods: Resource, scope: Scope,
-                            pod_name: str, body: Any, options: WriteOptions) -> WriteResult:
-    """Store the Action a CustomAction on pod ``pod_name`` asks for; answer Arktos's Status."""
-    request = _check_body(body, pod_name)
-    actions = catalogue.lookup("", "v1", "actions")
-    if actions is None:
-        raise BadRequest("this server does not serve actions")
-    pod = store.get(pods, scope, pod_name).obj  # 404 pods "x" not found
-    reason = target_errors(pod)
-    if reason is not None:
-        raise BadRequest(reason)
-    if not (pod.get("spec") or {}).get("nodeName"):
-        raise Conflict(f'pod "{pod_name}" is not bound to a node yet: an action is carried out by '
-                       "the kubelet of the pod's node")
-    if "deletionTimestamp" in pod["metadata"]:
-        raise Conflict(f'pod "{pod_name}" is being deleted')
-    operation = str(request["operation"])
-    now = int(time.time())
-    for attempt in range(_MAX_NAME_ATTEMPTS):
-        action = new_action(pod, request, name=action_name(operation, now, attempt))
-        try:
-            created = await store.create(actions, scope, action, options)
-        except AlreadyExists:
-            continue
-        return WriteResult(_created_status(created.obj, operation, pod_name), 201, created.warnings)
-    raise Conflict(f"too many {operation} actions for pod \"{pod_name}\" within one second")
+class ActionREST:
+    """create of ``pods/{name}/action``."""
+
+    def __init__(self, record: ResourceRecord, context: RestContext) -> None:
+        self._store = context.store
+        self._catalogue = context.catalogue
+
+    async def create(self, request: RestRequest, body: Any, options: WriteOptions) -> WriteResult:
+        """Store the Action a CustomAction on the pod asks for; answer Arktos's Status."""
+        pod_name, scope = request.name, request.scope
+        action_request = _check_body(decoded_as(body, *CUSTOM_ACTION), pod_name)
+        actions = self._catalogue.lookup("", "v1", "actions")
+        if actions is None:
+            raise BadRequest("this server does not serve actions")
+        pod = self._store.get(request.resource, scope, pod_name).obj  # 404 pods "x" not found
+        reason = target_errors(pod)
+        if reason is not None:
+            raise BadRequest(reason)
+        if not (pod.get("spec") or {}).get("nodeName"):
+            raise Conflict(f'pod "{pod_name}" is not bound to a node yet: an action is carried out by '
+                           "the kubelet of the pod's node")
+        if "deletionTimestamp" in pod["metadata"]:
+            raise Conflict(f'pod "{pod_name}" is being deleted')
+        operation = str(action_request["operation"])
+        now = int(time.time())
+        for attempt in range(_MAX_NAME_ATTEMPTS):
+            action = new_action(pod, action_request, name=action_name(operation, now, attempt))
+            try:
+                created = await self._store.create(actions, scope, action, options)
+            except AlreadyExists:
+                continue
+            return WriteResult(_created_status(created.obj, operation, pod_name), 201, created.warnings)
+        raise Conflict(f"too many {operation} actions for pod \"{pod_name}\" within one second")
 
 
 def _created_status(action: dict[str, Any], operation: str, pod_name: str) -> dict[str, Any]:

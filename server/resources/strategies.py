@@ -1,8 +1,8 @@
-"""Strategies of the resources whose behaviour differs from the default.
+"""Strategies of the resources whose behaviour differs from the generic store's default.
 
 Each mirrors the matching upstream strategy (pkg/registry/<group>/<resource>/strategy.go) in the
 parts clients observe: initial status, immutable fields, graceful deletion, protected objects.
-`strategy_for` picks the strategy of a resource.
+A resource's record (`server.resources.builtin`) names its strategy class.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import copy
 from typing import Any
 
 from apis.actions import action_spec_errors
-from apis.catalogue import Resource
 from apis.field_errors import FieldError
 from apis.meta import now_rfc3339
 from apis.tenant_status import initializing
@@ -25,8 +24,6 @@ _POD_UPDATE_FORBIDDEN = (
     "was previously negative)"
 )
 
-# Namespaces that NamespaceLifecycle admission never lets go (upstream "immortal" namespaces).
-IMMORTAL_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
 NAMESPACE_FINALIZER = "kubernetes"
 
 
@@ -111,12 +108,12 @@ class NamespaceStrategy(Strategy):
 
 
 class TenantStrategy(Strategy):
-    """Arktos Tenant: default storage cluster, finalizer ``arktos``, phase Active; ``system`` stays."""
+    """Arktos Tenant: finalizer ``arktos``, phase Active; ``system`` stays. (``storageClusterId``
+    defaults to "0" in the Tenant's defaulter, which runs before this.)"""
 
     def prepare_for_create(self, obj: dict[str, Any]) -> None:
         super().prepare_for_create(obj)
         spec = obj.setdefault("spec", {})
-        spec.setdefault("storageClusterId", "0")
         finalizers = spec.setdefault("finalizers", [])
         if "arktos" not in finalizers:
             finalizers.append("arktos")
@@ -221,25 +218,3 @@ class ActionStrategy(Strategy):
         if new.get("spec") != old.get("spec"):
             errors.append(FieldError("FieldValueForbidden", "spec", "Forbidden: field is immutable"))
         return errors
-
-
-_BY_RESOURCE: dict[tuple[str, str], type[Strategy]] = {
-    ("", "actions"): ActionStrategy,
-    ("", "pods"): PodStrategy,
-    ("", "namespaces"): NamespaceStrategy,
-    ("", "nodes"): NodeStrategy,
-    ("", "secrets"): SecretStrategy,
-    ("", "tenants"): TenantStrategy,
-    ("", "endpoints"): AllowCreateOnUpdateStrategy,
-    ("", "events"): AllowCreateOnUpdateStrategy,
-    ("coordination.k8s.io", "leases"): AllowCreateOnUpdateStrategy,
-    ("apps", "deployments"): SelectorImmutableStrategy,
-    ("apps", "replicasets"): SelectorImmutableStrategy,
-    ("apps", "statefulsets"): SelectorImmutableStrategy,
-    ("apps", "daemonsets"): SelectorImmutableStrategy,
-}
-
-
-def strategy_for(resource: Resource) -> Strategy:
-    cls = _BY_RESOURCE.get((resource.group, resource.plural), Strategy)
-    return cls(resource)

@@ -2,11 +2,12 @@
 
 * Pods (create, and updates that change images or containers): refused with upstream's text
   ``pods "x" is forbidden: violates PodSecurity "baseline:latest": ...`` when they fail the
-  namespace's enforce level (or the tenant floor, `server.registry.pod_security_floor`); audit
+  namespace's enforce level (or the tenant floor, `pod_security_floor`); audit
   violations become the audit annotation ``pod-security.kubernetes.io/audit-violations``; warn
   violations a ``Warning``: ``would violate PodSecurity "restricted:latest": ...``.
-* Workload resources with a pod template (ReplicationController, PodTemplate, ReplicaSet,
-  Deployment, StatefulSet, DaemonSet, Job, CronJob): audit and warn only, as upstream.
+* Workload resources with a pod template (their records say where it sits: ReplicationController,
+  PodTemplate, ReplicaSet, Deployment, StatefulSet, DaemonSet, Job, CronJob): audit and warn only,
+  as upstream.
 * Namespaces: bad ``pod-security.kubernetes.io/*`` labels are 422 Invalid; an enforce label below
   the tenant floor is 403; a stricter enforce level warns about the existing pods that violate it
   (upstream's EvaluatePodsInNamespace, at most 3000 pods).
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from apis.catalogue import Catalogue, Resource
 from server.errors import Forbidden, Invalid
 from server.podsecurity.checks import Obj, sub
 from server.podsecurity.evaluator import DEFAULT_EVALUATOR, Evaluator
@@ -31,32 +31,24 @@ from server.podsecurity.policy import (
     LevelVersion,
     compare_levels,
 )
-from server.registry.admission_plugin import AdmissionRequest, AdmissionResult
-from server.registry.keys import Scope, list_prefix, object_key
-from server.registry.pod_security_floor import (
+from server.registry.admission.interface import AdmissionRequest, AdmissionResult, Operation
+from server.registry.admission.pod_security_floor import (
     FLOOR_LABEL,
     NamespacePolicy,
     below_floor_message,
     floor_label_errors,
     namespace_policy,
 )
-from server.registry.pod_security_namespace import existing_pod_warnings
+from server.registry.admission.pod_security_namespace import existing_pod_warnings
+from server.registry.catalogue import Catalogue
+from server.registry.keys import Scope, list_prefix, object_key
+from server.registry.record import ResourceRecord
 from server.watchcache import WatchCache
-
-# (group, plural) -> where the pod template sits in the object (upstream's PodSpecExtractor).
-TEMPLATE_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("", "replicationcontrollers"): ("spec", "template"),
-    ("", "podtemplates"): ("template",),
-    ("apps", "replicasets"): ("spec", "template"),
-    ("apps", "deployments"): ("spec", "template"),
-    ("apps", "statefulsets"): ("spec", "template"),
-    ("apps", "daemonsets"): ("spec", "template"),
-    ("batch", "jobs"): ("spec", "template"),
-    ("batch", "cronjobs"): ("spec", "jobTemplate", "spec", "template"),
-}
 
 
 class PodSecurityAdmission:
+    name = "PodSecurity"
+
     def __init__(self, *, catalogue: Catalogue, cache: WatchCache,
                  evaluator: Evaluator = DEFAULT_EVALUATOR) -> None:
         self._cache = cache
@@ -65,11 +57,13 @@ class PodSecurityAdmission:
         self._tenants = catalogue.lookup("", "v1", "tenants")
         self._pods = catalogue.lookup("", "v1", "pods")
 
-    def handles(self, resource: Resource) -> bool:
+    def handles(self, operation: Operation, resource: ResourceRecord) -> bool:
+        if operation not in ("CREATE", "UPDATE"):
+            return False
         return resource in (self._pods, self._namespaces, self._tenants) or \
-            (resource.group, resource.plural) in TEMPLATE_PATHS
+            resource.admission.pod_template is not None
 
-    def validate(self, request: AdmissionRequest) -> AdmissionResult | None:
+    async def validate(self, request: AdmissionRequest) -> AdmissionResult | None:
         resource = request.resource
         if request.subresource:
             return None
@@ -82,7 +76,7 @@ class PodSecurityAdmission:
             if request.old is not None and not significant_pod_update(request.obj, request.old):
                 return None
             return self._evaluate(request, request.obj, enforce=True)
-        template = _template_of(request.obj, TEMPLATE_PATHS[(resource.group, resource.plural)])
+        template = _template_of(request.obj, resource.admission.pod_template or ())
         return None if template is None else self._evaluate(request, template, enforce=False)
 
     # -- pods and templates -----------------------------------------------------------------------
