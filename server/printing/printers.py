@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from apis.selectors import SelectorError, label_selector_from_meta
 from server.printing.durations import age, human_duration, timestamp_or_zero
 
 Obj = Mapping[str, Any]
@@ -61,21 +62,15 @@ def format_labels(labels: Mapping[str, str] | None) -> str:
 
 
 def format_selector(selector: Obj | None) -> str:
-    """A metav1.LabelSelector as a selector string (``a=b,c in (d,e),!f``); empty for match-all."""
+    """A metav1.LabelSelector as upstream prints it (``LabelSelectorAsSelector(...).String()``:
+    requirements sorted by key, values sorted); empty for match-all, ``<error>`` for one that
+    does not parse (upstream ``FormatLabelSelector``)."""
     if not selector:
         return ""
-    parts: list[tuple[str, str]] = [(k, f"{k}={v}") for k, v in (selector.get("matchLabels") or {}).items()]
-    for expr in selector.get("matchExpressions") or ():
-        key, op, values = expr.get("key", ""), expr.get("operator", ""), sorted(expr.get("values") or ())
-        if op == "In":
-            parts.append((key, f"{key} in ({','.join(values)})"))
-        elif op == "NotIn":
-            parts.append((key, f"{key} notin ({','.join(values)})"))
-        elif op == "Exists":
-            parts.append((key, key))
-        elif op == "DoesNotExist":
-            parts.append((key, f"!{key}"))
-    return ",".join(text for _, text in sorted(parts, key=lambda p: p[0]))
+    try:
+        return str(label_selector_from_meta(selector))
+    except SelectorError:
+        return "<error>"
 
 
 def selector_or_none(selector: Obj | None) -> str:

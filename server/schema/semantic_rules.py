@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from apis.field_errors import FieldError, child, duplicate, index, invalid, not_supported, required
+from apis.selectors import SelectorError, label_selector_from_meta
 from server.schema.name_rules import dns1123_label_errors, dns1123_subdomain_errors, label_errors
 from server.schema.vm_rules import workload_errors
 
@@ -86,25 +87,6 @@ def pod_spec_errors(spec: Obj, path: str, *, is_pod: bool) -> list[FieldError]:
     return errors
 
 
-def _selector_matches(selector: Obj, labels: dict[str, str]) -> bool:
-    """metav1.LabelSelector semantics (matchLabels AND matchExpressions)."""
-    for label_key, value in _dict(selector.get("matchLabels")).items():
-        if labels.get(label_key) != value:
-            return False
-    for requirement in _list(selector.get("matchExpressions")):
-        requirement = _dict(requirement)
-        label_key, operator = requirement.get("key", ""), requirement.get("operator")
-        values = _list(requirement.get("values"))
-        present = label_key in labels
-        if operator == "In" and not (present and labels[label_key] in values):
-            return False
-        if operator == "NotIn" and present and labels[label_key] in values:
-            return False
-        if (operator == "Exists") != present and operator in ("Exists", "DoesNotExist"):
-            return False
-    return True
-
-
 def _template_errors(spec: Obj, *, restart_policies: tuple[str, ...] | None) -> list[FieldError]:
     """The pod template of a workload: pod spec rules plus the allowed restart policies."""
     template = _dict(spec.get("template"))
@@ -125,8 +107,12 @@ def _selector_errors(spec: Obj, kind: str, *, selector_required: bool) -> list[F
         return [required("spec.selector")] if selector_required else []
     if not selector.get("matchLabels") and not selector.get("matchExpressions"):
         return [invalid("spec.selector", selector, f"empty selector is invalid for {kind}")]
+    try:  # upstream ValidateLabelSelector, then LabelSelectorAsSelector(...).Matches(labels)
+        compiled = label_selector_from_meta(selector)
+    except SelectorError as e:
+        return [invalid("spec.selector", selector, str(e))]
     labels = _dict(_dict(_dict(spec.get("template")).get("metadata")).get("labels"))
-    if not _selector_matches(selector, labels):
+    if not compiled.matches({str(k): str(v) for k, v in labels.items()}):
         return [invalid("spec.template.metadata.labels", labels,
                         "`selector` does not match template `labels`")]
     return []

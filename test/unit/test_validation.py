@@ -239,6 +239,12 @@ def test_deployment_selector_rules() -> None:
     missing = deployment(None, {"app": "web"})
     del missing["spec"]["selector"]
     assert "spec.selector: Required value" in rendered(validate(DEPLOYMENTS, missing))
+    # An unparsable selector is refused on write (it would break every later reader of it).
+    bad_operator = {"matchExpressions": [{"key": "app", "operator": "Near"}]}
+    assert rendered(validate(DEPLOYMENTS, deployment(bad_operator, {"app": "web"}))) == [
+        'spec.selector: Invalid value: {"matchExpressions":[{"key":"app","operator":"Near"}]}: '
+        '"Near" is not a valid label selector operator'
+    ]
 
 
 def test_deployment_template_must_restart_always() -> None:

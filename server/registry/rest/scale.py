@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from apis.field_errors import FieldError
+from apis.selectors import label_selector_from_meta, label_selector_from_set
 from server.errors import BadRequest, Conflict, Invalid
 from server.registry.keys import Scope
 from server.registry.record import ResourceRecord
@@ -19,10 +20,12 @@ def scale_of(obj: dict[str, Any]) -> dict[str, Any]:
     metadata = obj["metadata"]
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     selector = spec.get("selector") or {}
+    # upstream: LabelSelectorAsSelector(...).String(); replicationcontrollers' plain map:
+    # SelectorFromSet(...).String(). The selector was validated when the workload was written.
     if "matchLabels" in selector or "matchExpressions" in selector:
-        selector_text = _selector_text(selector)
-    else:  # replicationcontrollers: a plain map
-        selector_text = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+        selector_text = str(label_selector_from_meta(selector))
+    else:
+        selector_text = str(label_selector_from_set(selector))
     scale_meta = {k: metadata[k] for k in ("name", "namespace", "tenant", "uid", "resourceVersion",
                                            "creationTimestamp") if k in metadata}
     return {
@@ -30,21 +33,6 @@ def scale_of(obj: dict[str, Any]) -> dict[str, Any]:
         "spec": {"replicas": int(spec.get("replicas", 0))},
         "status": {"replicas": int(status.get("replicas", 0)), "selector": selector_text},
     }
-
-
-def _selector_text(selector: dict[str, Any]) -> str:
-    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
-    for expr in selector.get("matchExpressions") or []:
-        op, key, values = expr.get("operator"), expr.get("key"), expr.get("values") or []
-        if op == "In":
-            parts.append(f"{key} in ({','.join(values)})")
-        elif op == "NotIn":
-            parts.append(f"{key} notin ({','.join(values)})")
-        elif op == "Exists":
-            parts.append(key)
-        elif op == "DoesNotExist":
-            parts.append(f"!{key}")
-    return ",".join(parts)
 
 
 async def update_scale(store: GenericStore, resource: ResourceRecord, scope: Scope, name: str,
