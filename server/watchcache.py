@@ -120,7 +120,6 @@ class Watcher:
     sink: Sink | None = None
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     closed: bool = False
-    overflowed: bool = False
 
     def offer(self, event: WatchEvent, translations: dict[Hashable, WatchEvent | None] | None = None) -> bool:
         """Pass ``event`` on, translated for this watcher's filter; False when the watcher must go.
@@ -138,7 +137,6 @@ class Watcher:
         if self.sink is not None:
             return self.sink(event)
         if len(self.pending) >= self.limit:
-            self.overflowed = True
             return False
         self.pending.append(event)
         self.wakeup.set()
@@ -165,7 +163,6 @@ class Watcher:
         """Deliver what is pending through ``sink``, then every later event directly."""
         while self.pending:
             if not sink(self.pending.popleft()):
-                self.overflowed = True
                 return False
         self.sink = sink
         return True
