@@ -8,6 +8,8 @@ Leaves out: talking to a runtime (test/component/test_containerd_cri.py does).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from cri import codegen
@@ -57,10 +59,12 @@ def test_enum_values_match_public_cri() -> None:
     assert (pb.SANDBOX_READY, pb.SANDBOX_NOTREADY) == (0, 1)
 
 
-def test_codegen_is_idempotent_and_regenerates() -> None:
+def test_codegen_is_idempotent_and_regenerates(tmp_path: Path) -> None:
+    """Regenerates into a scratch directory: the package's own stubs are never rewritten while
+    other processes of the test run may be importing them."""
     assert codegen.stubs_are_current()
     before = (codegen.GENERATED_DIR / "runtime_pb2.py").read_bytes()
-    codegen.generate(force=True)
-    assert (codegen.GENERATED_DIR / "runtime_pb2.py").read_bytes() == before
-    grpc_module = (codegen.GENERATED_DIR / "runtime_pb2_grpc.py").read_text()
+    out = codegen.generate(force=True, into=tmp_path / "_generated")
+    assert (out / "runtime_pb2.py").read_bytes() == before
+    grpc_module = (out / "runtime_pb2_grpc.py").read_text()
     assert "from . import runtime_pb2" in grpc_module  # importable as a package member
