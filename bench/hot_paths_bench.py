@@ -28,8 +28,8 @@ from server.authz.rbac import RBACAuthorizer
 from server.handlers.bounded_decoding import DecodeLimitError, load_yaml
 from server.printing.tables import table_for
 from server.protobuf import decode_kubernetes_protobuf
-from server.resources.builtin import builtin_catalogue
 from server.registry.record import ResourceRecord
+from server.resources.builtin import builtin_catalogue
 from server.schema.schema_set import SchemaSet
 from server.schema.validation import Validators, rule_errors
 
