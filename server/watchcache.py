@@ -91,9 +91,13 @@ def decode(kv: KeyValue, revision: int | None = None) -> CachedObject:
         raise UnreadableError(f'unable to decode key "{kv.key}": {e}') from e
     if not isinstance(obj, dict):
         raise UnreadableError(f'unable to decode key "{kv.key}": not a JSON object')
-    rev = kv.mod_revision if revision is None else revision
-    obj.setdefault("metadata", {})["resourceVersion"] = str(rev)
-    return CachedObject(key=kv.key, obj=obj, raw=orjson.dumps(obj), revision=rev)
+    return adopt(kv, obj, kv.mod_revision if revision is None else revision)
+
+
+def adopt(kv: KeyValue, obj: dict[str, Any], revision: int) -> CachedObject:
+    """``obj`` (the decoded form of ``kv.value``, now owned by the cache) as served at ``revision``."""
+    obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
+    return CachedObject(key=kv.key, obj=obj, raw=orjson.dumps(obj), revision=revision)
 
 
 Sink = Callable[[WatchEvent], bool]
@@ -246,7 +250,9 @@ class ResourceCache:
                 index.add(key, cached.obj)
         return index
 
-    def apply(self, event: Event) -> None:
+    def apply(self, event: Event, decoded: dict[str, Any] | None = None) -> None:
+        """``decoded``: the writer's own decoded form of a PUT's value, handed over (see
+        `WatchCache.expect`), so the value need not be decoded again."""
         kv = event.kv
         self.revision = kv.mod_revision
         if event.type == "DELETE":
@@ -262,7 +268,7 @@ class ResourceCache:
         else:
             prev = self.objects.get(kv.key)
             try:
-                cached = decode(kv)
+                cached = decode(kv) if decoded is None else adopt(kv, decoded, kv.mod_revision)
             except UnreadableError as e:
                 self._forget_unreadable(kv.key, prev, str(e))
                 return
@@ -349,6 +355,8 @@ class WatchCache:
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
         self._ready = asyncio.Event()
+        # key -> (the value being written, its decoded form): see `expect`.
+        self._expected: dict[str, tuple[bytes, dict[str, Any]]] = {}
 
     def resource(self, segment: str) -> ResourceCache:
         cache = self._caches.get(segment)
@@ -392,6 +400,7 @@ class WatchCache:
                 break
             start_after = page.items[-1].key
         self.revision = revision
+        self._expected.clear()  # what was handed over is decoded from the reloaded store instead
         for segment in set(self._caches) | set(fresh) | set(unreadable):
             self.resource(segment).reset(fresh.get(segment, {}), revision, unreadable.get(segment))
         for segment, broken in unreadable.items():
@@ -400,9 +409,29 @@ class WatchCache:
         self._ready.set()
         self._wake(revision)
 
+    def expect(self, key: str, value: bytes, obj: dict[str, Any]) -> None:
+        """A writer hands over ``obj``, which ``value`` (about to be stored at ``key``) encodes:
+        when the store's event carries this very ``value`` object, the cache adopts ``obj``
+        instead of decoding the bytes again. From here on ``obj`` belongs to the cache (readers
+        share its objects): the writer must neither change nor hand it out, only read it.
+        A value the store changed on the way (encryption) is not this object and is decoded."""
+        self._expected[key] = (value, obj)
+
+    def unexpect(self, key: str, value: bytes) -> None:
+        """The write of ``value`` failed: forget its hand-over (not a later writer's)."""
+        expected = self._expected.get(key)
+        if expected is not None and expected[0] is value:
+            del self._expected[key]
+
     def _apply(self, event: Event) -> None:
-        segment = segment_of(event.kv.key)
-        self.resource(segment).apply(event)
+        kv = event.kv
+        segment = segment_of(kv.key)
+        decoded = None
+        expected = self._expected.get(kv.key) if self._expected else None
+        if expected is not None and expected[0] is kv.value and event.type == "PUT":
+            del self._expected[kv.key]
+            decoded = expected[1]
+        self.resource(segment).apply(event, decoded)
         self.revision = event.kv.mod_revision
         self._wake(self.revision)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,6 +59,7 @@ from server.storage.interface import (
     KeyValue,
     RevisionConflictError,
 )
+from server.storage.keys import segment_of
 from server.watchcache import CachedObject, WatchCache, decode
 
 log = logging.getLogger(__name__)
@@ -76,13 +77,31 @@ class WriteOptions:
     user: UserInfo | None = None
 
 
-@dataclass(slots=True)
 class WriteResult:
-    obj: dict[str, Any]
-    code: int = 200
-    warnings: list[str] = field(default_factory=list)
-    # Admission's notes for the audit log (e.g. pod-security.kubernetes.io/audit-violations).
-    audit_annotations: dict[str, str] = field(default_factory=dict)
+    """What a write answers: the object (or a Status), its HTTP code, warnings, audit notes.
+
+    A stored object comes as ``raw``, the bytes a read now serves (shared with the watch cache);
+    ``obj`` is then decoded from them on first use, so the caller owns that dict and may change
+    it, and an HTTP answer that only sends the bytes never decodes them.
+    """
+
+    __slots__ = ("_obj", "audit_annotations", "code", "raw", "warnings")
+
+    def __init__(self, obj: dict[str, Any] | None, code: int = 200, warnings: list[str] | None = None,
+                 audit_annotations: dict[str, str] | None = None, *, raw: bytes = b"") -> None:
+        assert obj is not None or raw
+        self._obj = obj
+        self.raw = raw
+        self.code = code
+        self.warnings = [] if warnings is None else warnings
+        # Admission's notes for the audit log (e.g. pod-security.kubernetes.io/audit-violations).
+        self.audit_annotations = {} if audit_annotations is None else audit_annotations
+
+    @property
+    def obj(self) -> dict[str, Any]:
+        if self._obj is None:
+            self._obj = orjson.loads(self.raw)
+        return self._obj
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,10 +213,11 @@ class GenericStore:
             return WriteResult(obj, 201, warnings, admitted.audit_annotations)
         key = object_key(resource, scope, name)
         try:
-            revision = await self._backend.create(key, encoded_object(obj))
+            revision = await self._write(key, obj, expected_revision=None)
         except KeyExistsError as e:
             raise AlreadyExists.object(resource.plural, name, resource.group) from e
-        return WriteResult(await self._served(key, obj, revision), 201, warnings, admitted.audit_annotations)
+        return WriteResult(None, 201, warnings, admitted.audit_annotations,
+                           raw=await self._served(key, obj, revision))
 
     # -- update and patch -------------------------------------------------------------------------
     async def update(self, resource: ResourceRecord, scope: Scope, name: str, body: Any, *,
@@ -311,14 +331,15 @@ class GenericStore:
         if self._finalized(self.strategy(resource), new):
             return None if kv is None else await self._remove(resource, key, kv, options, name)
         try:
-            revision = await self._backend.update(key, encoded_object(new), expected_revision=base.revision)
+            revision = await self._write(key, new, expected_revision=base.revision)
         except RevisionConflictError:
             if pinned:
                 raise Conflict.modified(resource.plural, name, resource.group) from None
             return None
         except KeyNotFoundError as e:
             raise NotFound.object(resource.plural, name, resource.group) from e
-        return WriteResult(await self._served(key, new, revision), 200, warnings, admitted.audit_annotations)
+        return WriteResult(None, 200, warnings, admitted.audit_annotations,
+                           raw=await self._served(key, new, revision))
 
     # -- delete -----------------------------------------------------------------------------------
     async def _admitted_update(self, request: AdmissionRequest, strategy: Strategy,
@@ -398,7 +419,7 @@ class GenericStore:
                                                   expected_revision=kv.mod_revision)
         except RevisionConflictError:
             return None
-        return WriteResult(await self._served(key, current, revision), 200)
+        return WriteResult(None, 200, raw=await self._served(key, current, revision))
 
     async def _remove(self, resource: ResourceRecord, key: str, kv: KeyValue, options: WriteOptions,
                       name: str) -> WriteResult:
@@ -421,12 +442,29 @@ class GenericStore:
                                            "kind": resource.plural, "uid": metadata.get("uid", "")}), 200)
 
     # -- helpers ----------------------------------------------------------------------------------
-    async def _served(self, key: str, obj: dict[str, Any], revision: int) -> dict[str, Any]:
-        """The object as a read would now return it, once the cache has caught up."""
+    async def _write(self, key: str, obj: dict[str, Any], *, expected_revision: int | None) -> int:
+        """Store ``obj`` (create it when ``expected_revision`` is None), handing its decoded form
+        to the watch cache (`WatchCache.expect`): from here on ``obj`` is only read."""
+        data = encoded_object(obj)
+        self._cache.expect(key, data, obj)
+        try:
+            if expected_revision is None:
+                return await self._backend.create(key, data)
+            return await self._backend.update(key, data, expected_revision=expected_revision)
+        except BaseException:
+            self._cache.unexpect(key, data)
+            raise
+
+    async def _served(self, key: str, obj: dict[str, Any], revision: int) -> bytes:
+        """The bytes a read returns for ``obj`` stored at ``revision``, once the cache has caught up.
+        ``obj`` may belong to the cache by now: it is only read."""
         if not await self._cache.wait_for(revision):
             log.warning("watch cache is lagging behind revision %s", revision)
-        obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
-        return obj
+        cached = self._cache.resource(segment_of(key)).objects.get(key)
+        if cached is not None and cached.revision == revision:
+            return cached.raw
+        # A later write replaced it already (or the cache lags): the object as it was stored.
+        return orjson.dumps({**obj, "metadata": {**obj["metadata"], "resourceVersion": str(revision)}})
 
     @staticmethod
     def _decode_body(resource: Resource, body: Any) -> dict[str, Any]:

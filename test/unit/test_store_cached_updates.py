@@ -1,13 +1,15 @@
-"""server.registry.store: updates that start from the watch cache's copy (upstream's cached first guess).
+"""server.registry.store and the watch cache: writes that share decoded objects with the cache.
 
-Covers: an update leaves the watch cache's objects untouched however its mutation, its strategy or
-its caller treat the objects they are handed (the cache's objects are shared by every reader); a
-fresh cache saves the store read; a stale guess decides nothing by itself — a resourceVersion
-precondition, a mutation's refusal, an unchanged object and a plain update all answer what an
-update from the store's latest value answers. Leaves out HTTP (test/component/test_api_*), the
-SQLite backend (the storage contract suite) and encryption's stale values
-(test/component/test_api_encryption.py).
-"""
+Covers: a created or updated object is handed to the watch cache instead of being decoded again,
+and what the cache then serves equals the stored bytes decoded, while the write's answer stays
+the caller's own (changing it changes nothing cached); a failed write hands nothing over.
+Updates that start from the watch cache's copy (upstream's cached first guess): an update leaves
+the watch cache's objects untouched however its mutation, its strategy or its caller treat the
+objects they are handed (the cache's objects are shared by every reader); a fresh cache saves the
+store read; a stale guess decides nothing by itself — a resourceVersion precondition, a
+mutation's refusal, an unchanged object and a plain update all answer what an update from the
+store's latest value answers. Leaves out HTTP (test/component/test_api_*), the SQLite backend
+(the storage contract suite) and encryption's stale values (test/component/test_api_encryption.py)."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import pytest
 from builtin_records import record
 
 from server.app import ApiServer, ServerConfig
-from server.errors import Conflict
+from server.errors import ApiError, Conflict
 from server.registry.keys import Scope, object_key
 from server.registry.store import GenericStore, WriteOptions
 from server.registry.strategy import Strategy
@@ -174,3 +176,34 @@ async def test_a_plain_update_keeps_the_latest_version_changes(server: ApiServer
     assert result.obj["metadata"]["labels"] == {"a": "2", "b": "1"}
     kv = await server.backend.get(object_key(PODS, SCOPE, "p"))
     assert kv is not None and orjson.loads(kv.value)["metadata"]["labels"] == {"a": "2", "b": "1"}
+
+
+async def test_a_create_hands_its_object_to_the_cache_and_answers_a_private_copy(server: ApiServer) -> None:
+    body = pod("p")
+    result = await server.store.create(PODS, SCOPE, body, OPTIONS)
+    served = cached(server, "p")
+    assert served.obj is body  # adopted, not decoded again
+    kv = await server.backend.get(object_key(PODS, SCOPE, "p"))
+    assert kv is not None
+    stored = orjson.loads(kv.value)
+    stored["metadata"]["resourceVersion"] = str(kv.mod_revision)
+    assert served.obj == stored and served.raw == orjson.dumps(stored) and result.raw == served.raw
+    result.obj["metadata"]["labels"]["by-caller"] = "x"
+    result.obj["spec"]["containers"].clear()
+    assert cached(server, "p").obj == stored and orjson.loads(served.raw) == stored
+
+
+async def test_an_update_answer_is_the_caller_s_own(server: ApiServer) -> None:
+    await server.store.create(PODS, SCOPE, pod("p"), OPTIONS)
+    result = await server.store.guaranteed_update(PODS, SCOPE, "p", label("2"), options=OPTIONS)
+    snapshot = copy.deepcopy(cached(server, "p").obj)
+    assert result.obj == snapshot
+    result.obj["metadata"]["labels"]["a"] = "by-caller"
+    assert cached(server, "p").obj == snapshot
+
+
+async def test_a_failed_write_hands_nothing_over(server: ApiServer) -> None:
+    await server.store.create(PODS, SCOPE, pod("p"), OPTIONS)
+    with pytest.raises(ApiError):
+        await server.store.create(PODS, SCOPE, pod("p"), OPTIONS)
+    assert server.cache._expected == {}
