@@ -127,7 +127,8 @@ class ApiServer:
             request, acting_as = self.access.impersonate(request, user)
             response = await self.flow_control.handle(request, info, acting_as, self._serve)
             code = response.status
-            annotations = response.get(AUDIT_ANNOTATIONS, annotations)
+            if len(response):  # Mapping.get raises and catches a KeyError when the key is absent
+                annotations = response.get(AUDIT_ANNOTATIONS, annotations)
             return response
         except ApiError as e:
             code = e.code
@@ -141,7 +142,7 @@ class ApiServer:
         finally:
             self.metrics.observe(info.verb, info.group, info.resource, info.subresource, code,
                                  time.perf_counter() - started)
-            if user is not None:
+            if user is not None and self.audit.active:
                 self.audit.record(user=user.name, tenant=user.tenant, verb=info.verb,
                                   path=request.path, code=code, annotations=annotations,
                                   impersonated=acting_as if acting_as is not user else None)
