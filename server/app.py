@@ -41,6 +41,7 @@ from server.registry.admission.chain import AdmissionChain, standard_plugins
 from server.registry.catalogue import Catalogue, CatalogueChange
 from server.registry.keys import SYSTEM_TENANT
 from server.registry.lister import Lister
+from server.registry.rest import typed_bodies
 from server.registry.rest.interface import RestContext
 from server.registry.served_schemas import follow_catalogue
 from server.registry.store import GenericStore
@@ -196,6 +197,7 @@ class ApiServer:
         try:
             # Validators load from the on-disk cache (or are built once) before the first request.
             await asyncio.to_thread(self.validators.precompile, list(self.catalogue))
+            await asyncio.to_thread(typed_bodies.precompile)
             async with asyncio.timeout(60):
                 await self.cache.wait_ready()
             await ensure_system_objects(self.catalogue, self.store)
