@@ -23,6 +23,7 @@ import asyncio
 import heapq
 import itertools
 import logging
+import math
 from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -352,7 +353,9 @@ class WatchCache:
         self._history_size = history_size
         self._caches: dict[str, ResourceCache] = {}
         self.revision = 0
-        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._waiters: list[tuple[int, int, asyncio.Future[bool]]] = []
+        # Waiters by the tenth of a second their wait ends in (see `wait_for`).
+        self._expiring: dict[int, list[asyncio.Future[bool]]] = {}
         self._seq = itertools.count()
         self._ready = asyncio.Event()
         # key -> (the value being written, its decoded form): see `expect`.
@@ -439,20 +442,30 @@ class WatchCache:
         while self._waiters and self._waiters[0][0] <= revision:
             _, _, future = heapq.heappop(self._waiters)
             if not future.done():
-                future.set_result(None)
+                future.set_result(True)
 
     async def wait_for(self, revision: int, *, within: float = 3.0) -> bool:
-        """Wait until the cache has applied ``revision``; False on timeout."""
+        """Wait until the cache has applied ``revision``; False once ``within`` seconds (rounded
+        up to a tenth) have passed without it."""
         if self.revision >= revision:
             return True
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
         heapq.heappush(self._waiters, (revision, next(self._seq), future))
-        try:
-            async with asyncio.timeout(within):
-                await future
-        except TimeoutError:
-            return False
-        return True
+        # Every write waits here: one timer per tenth of a second for all the waits ending in it,
+        # not one per wait (an asyncio.timeout per write cost more than the rest of the wait).
+        tick = math.ceil((loop.time() + within) * 10)
+        expiring = self._expiring.get(tick)
+        if expiring is None:
+            expiring = self._expiring[tick] = []
+            loop.call_at(tick / 10, self._expire, tick)
+        expiring.append(future)
+        return await future
+
+    def _expire(self, tick: int) -> None:
+        for future in self._expiring.pop(tick, ()):
+            if not future.done():
+                future.set_result(False)
 
     async def wait_ready(self) -> None:
         await self._ready.wait()
