@@ -41,6 +41,7 @@ from server.registry.admission.chain import AdmissionChain, standard_plugins
 from server.registry.catalogue import Catalogue, CatalogueChange
 from server.registry.keys import SYSTEM_TENANT
 from server.registry.lister import Lister
+from server.registry.rest import typed_bodies
 from server.registry.rest.interface import RestContext
 from server.registry.served_schemas import follow_catalogue
 from server.registry.store import GenericStore
@@ -127,7 +128,8 @@ class ApiServer:
             request, acting_as = self.access.impersonate(request, user)
             response = await self.flow_control.handle(request, info, acting_as, self._serve)
             code = response.status
-            annotations = response.get(AUDIT_ANNOTATIONS, annotations)
+            if len(response):  # Mapping.get raises and catches a KeyError when the key is absent
+                annotations = response.get(AUDIT_ANNOTATIONS, annotations)
             return response
         except ApiError as e:
             code = e.code
@@ -141,7 +143,7 @@ class ApiServer:
         finally:
             self.metrics.observe(info.verb, info.group, info.resource, info.subresource, code,
                                  time.perf_counter() - started)
-            if user is not None:
+            if user is not None and self.audit.active:
                 self.audit.record(user=user.name, tenant=user.tenant, verb=info.verb,
                                   path=request.path, code=code, annotations=annotations,
                                   impersonated=acting_as if acting_as is not user else None)
@@ -195,6 +197,7 @@ class ApiServer:
         try:
             # Validators load from the on-disk cache (or are built once) before the first request.
             await asyncio.to_thread(self.validators.precompile, list(self.catalogue))
+            await asyncio.to_thread(typed_bodies.precompile)
             async with asyncio.timeout(60):
                 await self.cache.wait_ready()
             await ensure_system_objects(self.catalogue, self.store)

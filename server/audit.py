@@ -29,6 +29,11 @@ class AuditLog:
         self._path = path
         self._file: IO[bytes] | None = None
 
+    @property
+    def active(self) -> bool:
+        """Whether events are written (the dispatcher skips building them otherwise)."""
+        return self._file is not None
+
     def open(self) -> None:
         if self._path:
             self._file = open(self._path, "ab")

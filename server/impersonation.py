@@ -78,7 +78,10 @@ class ImpersonationRequest:
 
 def asks_to_impersonate(headers: Iterable[str]) -> bool:
     """Cheap test for the hot path: does any header name start with ``Impersonate-``?"""
-    return any(name[:12].lower() == _PREFIX for name in headers)
+    for name in headers:  # a loop, not any(): this runs for every request
+        if len(name) >= 12 and name[0] in "Ii" and name[:12].lower() == _PREFIX:
+            return True
+    return False
 
 
 def _extra_key(header: str) -> str:

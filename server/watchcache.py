@@ -23,6 +23,7 @@ import asyncio
 import heapq
 import itertools
 import logging
+import math
 from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -91,9 +92,13 @@ def decode(kv: KeyValue, revision: int | None = None) -> CachedObject:
         raise UnreadableError(f'unable to decode key "{kv.key}": {e}') from e
     if not isinstance(obj, dict):
         raise UnreadableError(f'unable to decode key "{kv.key}": not a JSON object')
-    rev = kv.mod_revision if revision is None else revision
-    obj.setdefault("metadata", {})["resourceVersion"] = str(rev)
-    return CachedObject(key=kv.key, obj=obj, raw=orjson.dumps(obj), revision=rev)
+    return adopt(kv, obj, kv.mod_revision if revision is None else revision)
+
+
+def adopt(kv: KeyValue, obj: dict[str, Any], revision: int) -> CachedObject:
+    """``obj`` (the decoded form of ``kv.value``, now owned by the cache) as served at ``revision``."""
+    obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
+    return CachedObject(key=kv.key, obj=obj, raw=orjson.dumps(obj), revision=revision)
 
 
 Sink = Callable[[WatchEvent], bool]
@@ -243,7 +248,9 @@ class ResourceCache:
                 index.add(key, cached.obj)
         return index
 
-    def apply(self, event: Event) -> None:
+    def apply(self, event: Event, decoded: dict[str, Any] | None = None) -> None:
+        """``decoded``: the writer's own decoded form of a PUT's value, handed over (see
+        `WatchCache.expect`), so the value need not be decoded again."""
         kv = event.kv
         self.revision = kv.mod_revision
         if event.type == "DELETE":
@@ -259,7 +266,7 @@ class ResourceCache:
         else:
             prev = self.objects.get(kv.key)
             try:
-                cached = decode(kv)
+                cached = decode(kv) if decoded is None else adopt(kv, decoded, kv.mod_revision)
             except UnreadableError as e:
                 self._forget_unreadable(kv.key, prev, str(e))
                 return
@@ -343,9 +350,13 @@ class WatchCache:
         self._history_size = history_size
         self._caches: dict[str, ResourceCache] = {}
         self.revision = 0
-        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._waiters: list[tuple[int, int, asyncio.Future[bool]]] = []
+        # Waiters by the tenth of a second their wait ends in (see `wait_for`).
+        self._expiring: dict[int, list[asyncio.Future[bool]]] = {}
         self._seq = itertools.count()
         self._ready = asyncio.Event()
+        # key -> (the value being written, its decoded form): see `expect`.
+        self._expected: dict[str, tuple[bytes, dict[str, Any]]] = {}
 
     def resource(self, segment: str) -> ResourceCache:
         cache = self._caches.get(segment)
@@ -389,6 +400,7 @@ class WatchCache:
                 break
             start_after = page.items[-1].key
         self.revision = revision
+        self._expected.clear()  # what was handed over is decoded from the reloaded store instead
         for segment in set(self._caches) | set(fresh) | set(unreadable):
             self.resource(segment).reset(fresh.get(segment, {}), revision, unreadable.get(segment))
         for segment, broken in unreadable.items():
@@ -397,9 +409,29 @@ class WatchCache:
         self._ready.set()
         self._wake(revision)
 
+    def expect(self, key: str, value: bytes, obj: dict[str, Any]) -> None:
+        """A writer hands over ``obj``, which ``value`` (about to be stored at ``key``) encodes:
+        when the store's event carries this very ``value`` object, the cache adopts ``obj``
+        instead of decoding the bytes again. From here on ``obj`` belongs to the cache (readers
+        share its objects): the writer must neither change nor hand it out, only read it.
+        A value the store changed on the way (encryption) is not this object and is decoded."""
+        self._expected[key] = (value, obj)
+
+    def unexpect(self, key: str, value: bytes) -> None:
+        """The write of ``value`` failed: forget its hand-over (not a later writer's)."""
+        expected = self._expected.get(key)
+        if expected is not None and expected[0] is value:
+            del self._expected[key]
+
     def _apply(self, event: Event) -> None:
-        segment = segment_of(event.kv.key)
-        self.resource(segment).apply(event)
+        kv = event.kv
+        segment = segment_of(kv.key)
+        decoded = None
+        expected = self._expected.get(kv.key) if self._expected else None
+        if expected is not None and expected[0] is kv.value and event.type == "PUT":
+            del self._expected[kv.key]
+            decoded = expected[1]
+        self.resource(segment).apply(event, decoded)
         self.revision = event.kv.mod_revision
         self._wake(self.revision)
 
@@ -407,20 +439,30 @@ class WatchCache:
         while self._waiters and self._waiters[0][0] <= revision:
             _, _, future = heapq.heappop(self._waiters)
             if not future.done():
-                future.set_result(None)
+                future.set_result(True)
 
     async def wait_for(self, revision: int, *, within: float = 3.0) -> bool:
-        """Wait until the cache has applied ``revision``; False on timeout."""
+        """Wait until the cache has applied ``revision``; False once ``within`` seconds (rounded
+        up to a tenth) have passed without it."""
         if self.revision >= revision:
             return True
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
         heapq.heappush(self._waiters, (revision, next(self._seq), future))
-        try:
-            async with asyncio.timeout(within):
-                await future
-        except TimeoutError:
-            return False
-        return True
+        # Every write waits here: one timer per tenth of a second for all the waits ending in it,
+        # not one per wait (an asyncio.timeout per write cost more than the rest of the wait).
+        tick = math.ceil((loop.time() + within) * 10)
+        expiring = self._expiring.get(tick)
+        if expiring is None:
+            expiring = self._expiring[tick] = []
+            loop.call_at(tick / 10, self._expire, tick)
+        expiring.append(future)
+        return await future
+
+    def _expire(self, tick: int) -> None:
+        for future in self._expiring.pop(tick, ()):
+            if not future.done():
+                future.set_result(False)
 
     async def wait_ready(self) -> None:
         await self._ready.wait()

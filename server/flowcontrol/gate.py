@@ -84,6 +84,10 @@ class FlowControl:
         else:
             self._max_in_flight = MaxInFlight(read_only_limit=config.max_requests_inflight,
                                               mutating_limit=config.max_mutating_requests_inflight)
+        # Chosen once: every request passes here, and each coroutine level costs it time.
+        self._admit: Callable[[web.BaseRequest, RequestInfo, UserInfo, Serve],
+                              Awaitable[web.StreamResponse]] = (
+            self._prioritize if self._max_in_flight is None else self._limit_in_flight)
 
     async def handle(self, request: web.BaseRequest, info: RequestInfo, user: UserInfo,
                      serve: Serve) -> web.StreamResponse:
@@ -104,12 +108,6 @@ class FlowControl:
             raise Timeout(TIMEOUT_MESSAGE, details={}) from None
         finally:
             deadlines.forget(task, tracked)
-
-    async def _admit(self, request: web.BaseRequest, info: RequestInfo, user: UserInfo,
-                     serve: Serve) -> web.StreamResponse:
-        if self._max_in_flight is not None:
-            return await self._limit_in_flight(request, info, user, serve)
-        return await self._prioritize(request, info, user, serve)
 
     async def _limit_in_flight(self, request: web.BaseRequest, info: RequestInfo, user: UserInfo,
                                serve: Serve) -> web.StreamResponse:
@@ -134,15 +132,16 @@ class FlowControl:
         if queue_set is not None:
             ticket = await self._take_seats(request, info, user, found, queue_set)
         metrics = self.metrics
-        metrics.add(metrics.dispatched, key, 1)
-        metrics.add(metrics.executing, key, 1)
+        dispatched, executing = metrics.dispatched, metrics.executing
+        dispatched[key] = dispatched.get(key, 0) + 1
+        executing[key] = executing.get(key, 0) + 1
         try:
             response = await serve(request, info, user)
         except ApiError as e:
             e.headers.update(headers)
             raise
         finally:
-            metrics.add(metrics.executing, key, -1)
+            executing[key] -= 1
             if ticket is not None and queue_set is not None:
                 queue_set.finish(ticket)
         if not response.prepared:  # a streamed response has sent its headers already

@@ -20,6 +20,7 @@ from server.handlers import codec
 from server.handlers.params import check_resource_version, write_options
 from server.handlers.patching import patcher
 from server.handlers.pod_proxy import PodProxy
+from server.handlers.warning_headers import add_warnings
 from server.printing import tables
 from server.registry.catalogue import Catalogue, CatalogueChange
 from server.registry.keys import Scope
@@ -158,7 +159,11 @@ def respond_object(request: web.BaseRequest, resource: ResourceRecord, cached: C
 def answer(result: WriteResult, media: codec.MediaType) -> web.Response:
     """The written object, with admission's warnings as headers and its audit annotations kept on
     the response for the audit log (`AUDIT_ANNOTATIONS`)."""
-    response = codec.respond(result.obj, media, status=result.code, warnings=result.warnings)
+    if result.raw:  # a stored object: the bytes a read serves, never decoded here
+        response = codec.respond_raw(result.raw, media, status=result.code)
+        add_warnings(response, result.warnings)
+    else:
+        response = codec.respond(result.obj, media, status=result.code, warnings=result.warnings)
     if result.audit_annotations:
         response[AUDIT_ANNOTATIONS] = result.audit_annotations
     return response

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,6 +59,7 @@ from server.storage.interface import (
     KeyValue,
     RevisionConflictError,
 )
+from server.storage.keys import segment_of
 from server.watchcache import CachedObject, WatchCache, decode
 
 log = logging.getLogger(__name__)
@@ -76,13 +77,68 @@ class WriteOptions:
     user: UserInfo | None = None
 
 
-@dataclass(slots=True)
 class WriteResult:
-    obj: dict[str, Any]
-    code: int = 200
-    warnings: list[str] = field(default_factory=list)
-    # Admission's notes for the audit log (e.g. pod-security.kubernetes.io/audit-violations).
-    audit_annotations: dict[str, str] = field(default_factory=dict)
+    """What a write answers: the object (or a Status), its HTTP code, warnings, audit notes.
+
+    A stored object comes as ``raw``, the bytes a read now serves (shared with the watch cache);
+    ``obj`` is then decoded from them on first use, so the caller owns that dict and may change
+    it, and an HTTP answer that only sends the bytes never decodes them.
+    """
+
+    __slots__ = ("_obj", "audit_annotations", "code", "raw", "warnings")
+
+    def __init__(self, obj: dict[str, Any] | None, code: int = 200, warnings: list[str] | None = None,
+                 audit_annotations: dict[str, str] | None = None, *, raw: bytes = b"") -> None:
+        assert obj is not None or raw
+        self._obj = obj
+        self.raw = raw
+        self.code = code
+        self.warnings = [] if warnings is None else warnings
+        # Admission's notes for the audit log (e.g. pod-security.kubernetes.io/audit-violations).
+        self.audit_annotations = {} if audit_annotations is None else audit_annotations
+
+    @property
+    def obj(self) -> dict[str, Any]:
+        if self._obj is None:
+            self._obj = orjson.loads(self.raw)
+        return self._obj
+
+
+@dataclass(frozen=True, slots=True)
+class _Update:
+    """What one `GenericStore.guaranteed_update` call asks, for each of its attempts."""
+
+    resource: ResourceRecord
+    scope: Scope
+    name: str
+    key: str
+    mutate: Mutation
+    strategy: Strategy
+    subresource: str
+    options: WriteOptions
+    check_unknown: bool
+    trusted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Base:
+    """The object an update attempt starts from: the store's latest value (``kv`` set), or the
+    watch cache's copy, a guess that may be behind the store (``kv`` None)."""
+
+    current: CachedObject
+    kv: KeyValue | None
+
+    @classmethod
+    def of(cls, kv: KeyValue) -> _Base:
+        return cls(decode(kv), kv)
+
+    @property
+    def revision(self) -> int:
+        return self.current.revision
+
+    @property
+    def stale(self) -> bool:
+        return self.kv is not None and self.kv.stale
 
 
 class GenericStore:
@@ -157,10 +213,11 @@ class GenericStore:
             return WriteResult(obj, 201, warnings, admitted.audit_annotations)
         key = object_key(resource, scope, name)
         try:
-            revision = await self._backend.create(key, encoded_object(obj))
+            revision = await self._write(key, obj, expected_revision=None)
         except KeyExistsError as e:
             raise AlreadyExists.object(resource.plural, name, resource.group) from e
-        return WriteResult(await self._served(key, obj, revision), 201, warnings, admitted.audit_annotations)
+        return WriteResult(None, 201, warnings, admitted.audit_annotations,
+                           raw=await self._served(key, obj, revision))
 
     # -- update and patch -------------------------------------------------------------------------
     async def update(self, resource: ResourceRecord, scope: Scope, name: str, body: Any, *,
@@ -175,11 +232,10 @@ class GenericStore:
                              f"URL ({name})")
         obj["metadata"]["name"] = name
         strategy = self.strategy(resource, subresource)
-        key = object_key(resource, scope, name)
-        kv = await self._backend.get(key)
-        if kv is None:
-            if not strategy.allow_create_on_update or subresource:
-                raise NotFound.object(resource.plural, name, resource.group)
+        # Only an update that may create needs to know first whether the object exists; for the
+        # others guaranteed_update answers the same 404 from its own read.
+        may_create = strategy.allow_create_on_update and not subresource
+        if may_create and await self._backend.get(object_key(resource, scope, name)) is None:
             try:
                 result = await self.create(resource, scope, obj, options)
             except AlreadyExists:
@@ -203,57 +259,87 @@ class GenericStore:
         desired object. A resourceVersion left in the result pins the write to that version.
         ``trusted`` mutations are the server's own (binding): they only set well-typed fields, so
         the schema check and defaulting of a client's body are skipped.
+
+        The first attempt starts from the watch cache's copy, as upstream's GuaranteedUpdate takes
+        the cached object as its first guess: only a write guarded by the guessed revision may land
+        from it. Anything else the guess leads to (an error, a 409 for a pinned resourceVersion, an
+        unchanged object, a dry run, a removal) is decided again from the store's latest value, so
+        the answers are exactly those of an update that read the store first.
         """
-        strategy = strategy or self.strategy(resource, subresource)
-        key = object_key(resource, scope, name)
+        call = _Update(resource, scope, name, object_key(resource, scope, name), mutate,
+                       strategy or self.strategy(resource, subresource), subresource, options,
+                       check_unknown, trusted)
+        key = call.key
+        base = self._cached_base(resource, key)
+        if base is None:
+            base = _Base.of(await self._read_latest(resource, key, name))
         for _attempt in range(_MAX_RETRIES):
-            kv = await self._read_latest(resource, key, name)
-            current = decode(kv)
-            # Copies by re-parsing the JSON: several times faster than copy.deepcopy here.
-            new = mutate(orjson.loads(current.raw))
-            current_obj = current.obj
-            if not isinstance(new, dict):
-                raise BadRequest("the object must be a JSON object")
-            check_type(resource, new)
-            report = _TRUSTED if trusted else self._validators.inspect(resource, new)
-            self._raise_type_errors(resource, report)
-            warnings = self._handle_unknown_fields(resource, new, report, options, strict=check_unknown)
-            pinned = metadata_of(new).get("resourceVersion")
-            if pinned and str(pinned) != str(kv.mod_revision):
-                raise Conflict.modified(resource.plural, name, resource.group)
-            self._check_uid(new, current_obj)
-            carry_over_for_update(new, current_obj)
-            new["metadata"]["name"] = name
-            if not trusted and resource.defaulter is not None:
-                resource.defaulter(new)
-            admitted = await self._admitted_update(
-                AdmissionRequest("UPDATE", resource, scope, new, current_obj, subresource, options.user,
-                                 options.dry_run),
-                strategy, report.errors)
-            warnings += admitted.warnings
-            strategy.canonicalize(new)
-            current_obj["metadata"].pop("resourceVersion", None)
-            # A stale value (read through an older encryption key) is written even when unchanged:
-            # upstream's GuaranteedUpdate does so, and key rotation relies on it.
-            if (new == current_obj and not kv.stale) or options.dry_run:
-                # A dry run answers what would be stored, at the version it would replace.
-                served = new if options.dry_run else decode(kv).obj
-                served["metadata"]["resourceVersion"] = str(kv.mod_revision)
-                return WriteResult(served, 200, warnings, admitted.audit_annotations)
-            if self._finalized(self.strategy(resource), new):
-                return await self._remove(resource, key, kv, options, name)
             try:
-                revision = await self._backend.update(key, encoded_object(new),
-                                                      expected_revision=kv.mod_revision)
-            except RevisionConflictError:
-                if pinned:
-                    raise Conflict.modified(resource.plural, name, resource.group) from None
-                continue
-            except KeyNotFoundError as e:
-                raise NotFound.object(resource.plural, name, resource.group) from e
-            return WriteResult(await self._served(key, new, revision), 200, warnings,
-                               admitted.audit_annotations)
+                result = await self._update_once(call, base)
+            except ApiError:
+                if base.kv is not None:
+                    raise
+                result = None  # the guess may be stale: decide from the store
+            if result is not None:
+                return result
+            base = _Base.of(await self._read_latest(resource, key, name))
         raise Conflict.modified(resource.plural, name, resource.group)
+
+    def _cached_base(self, resource: ResourceRecord, key: str) -> _Base | None:
+        """The watch cache's copy of ``key`` as a first guess (None when the cache has none)."""
+        cached = self._cache.resource(resource.key_segment).objects.get(key)
+        return None if cached is None else _Base(cached, None)
+
+    async def _update_once(self, call: _Update, base: _Base) -> WriteResult | None:
+        """One attempt of `guaranteed_update` from ``base``; None: retry from the store's latest."""
+        resource, name, key, options, trusted = call.resource, call.name, call.key, call.options, call.trusted
+        # Copies by re-parsing the JSON: several times faster than copy.deepcopy here. Both copies
+        # are private: ``base.current`` may be the watch cache's own object.
+        new = call.mutate(orjson.loads(base.current.raw))
+        current_obj = orjson.loads(base.current.raw)
+        if not isinstance(new, dict):
+            raise BadRequest("the object must be a JSON object")
+        check_type(resource, new)
+        report = _TRUSTED if trusted else self._validators.inspect(resource, new)
+        self._raise_type_errors(resource, report)
+        warnings = self._handle_unknown_fields(resource, new, report, options, strict=call.check_unknown)
+        pinned = metadata_of(new).get("resourceVersion")
+        if pinned and str(pinned) != str(base.revision):
+            raise Conflict.modified(resource.plural, name, resource.group)
+        self._check_uid(new, current_obj)
+        carry_over_for_update(new, current_obj)
+        new["metadata"]["name"] = name
+        if not trusted and resource.defaulter is not None:
+            resource.defaulter(new)
+        admitted = await self._admitted_update(
+            AdmissionRequest("UPDATE", resource, call.scope, new, current_obj, call.subresource, options.user,
+                             options.dry_run),
+            call.strategy, report.errors)
+        warnings += admitted.warnings
+        call.strategy.canonicalize(new)
+        current_obj["metadata"].pop("resourceVersion", None)
+        kv = base.kv
+        # A stale value (read through an older encryption key) is written even when unchanged:
+        # upstream's GuaranteedUpdate does so, and key rotation relies on it.
+        if (new == current_obj and not base.stale) or options.dry_run:
+            if kv is None:
+                return None  # upstream re-reads before answering "unchanged" from a cached guess
+            # A dry run answers what would be stored, at the version it would replace.
+            served = new if options.dry_run else orjson.loads(base.current.raw)
+            served["metadata"]["resourceVersion"] = str(base.revision)
+            return WriteResult(served, 200, warnings, admitted.audit_annotations)
+        if self._finalized(self.strategy(resource), new):
+            return None if kv is None else await self._remove(resource, key, kv, options, name)
+        try:
+            revision = await self._write(key, new, expected_revision=base.revision)
+        except RevisionConflictError:
+            if pinned:
+                raise Conflict.modified(resource.plural, name, resource.group) from None
+            return None
+        except KeyNotFoundError as e:
+            raise NotFound.object(resource.plural, name, resource.group) from e
+        return WriteResult(None, 200, warnings, admitted.audit_annotations,
+                           raw=await self._served(key, new, revision))
 
     # -- delete -----------------------------------------------------------------------------------
     async def _admitted_update(self, request: AdmissionRequest, strategy: Strategy,
@@ -333,7 +419,7 @@ class GenericStore:
                                                   expected_revision=kv.mod_revision)
         except RevisionConflictError:
             return None
-        return WriteResult(await self._served(key, current, revision), 200)
+        return WriteResult(None, 200, raw=await self._served(key, current, revision))
 
     async def _remove(self, resource: ResourceRecord, key: str, kv: KeyValue, options: WriteOptions,
                       name: str) -> WriteResult:
@@ -356,12 +442,29 @@ class GenericStore:
                                            "kind": resource.plural, "uid": metadata.get("uid", "")}), 200)
 
     # -- helpers ----------------------------------------------------------------------------------
-    async def _served(self, key: str, obj: dict[str, Any], revision: int) -> dict[str, Any]:
-        """The object as a read would now return it, once the cache has caught up."""
+    async def _write(self, key: str, obj: dict[str, Any], *, expected_revision: int | None) -> int:
+        """Store ``obj`` (create it when ``expected_revision`` is None), handing its decoded form
+        to the watch cache (`WatchCache.expect`): from here on ``obj`` is only read."""
+        data = encoded_object(obj)
+        self._cache.expect(key, data, obj)
+        try:
+            if expected_revision is None:
+                return await self._backend.create(key, data)
+            return await self._backend.update(key, data, expected_revision=expected_revision)
+        except BaseException:
+            self._cache.unexpect(key, data)
+            raise
+
+    async def _served(self, key: str, obj: dict[str, Any], revision: int) -> bytes:
+        """The bytes a read returns for ``obj`` stored at ``revision``, once the cache has caught up.
+        ``obj`` may belong to the cache by now: it is only read."""
         if not await self._cache.wait_for(revision):
             log.warning("watch cache is lagging behind revision %s", revision)
-        obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
-        return obj
+        cached = self._cache.resource(segment_of(key)).objects.get(key)
+        if cached is not None and cached.revision == revision:
+            return cached.raw
+        # A later write replaced it already (or the cache lags): the object as it was stored.
+        return orjson.dumps({**obj, "metadata": {**obj["metadata"], "resourceVersion": str(revision)}})
 
     @staticmethod
     def _decode_body(resource: Resource, body: Any) -> dict[str, Any]:

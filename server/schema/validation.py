@@ -21,6 +21,7 @@ How the server should answer (upstream's order: decode, then default, then valid
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import marshal
 import os
@@ -35,13 +36,20 @@ import orjson
 
 from apis.catalogue import Resource
 from apis.field_errors import FieldError
-from apis.schemas import INT_OR_STRING, INTEGER_RANGES, Schema, integer_range, reachable_definitions
+from apis.schemas import (
+    INT_OR_STRING,
+    INTEGER_RANGES,
+    Schema,
+    definitions,
+    integer_range,
+    reachable_definitions,
+)
 from server.schema.name_rules import NameCheck, metadata_errors
 from server.schema.schema_set import SchemaSet
 from server.schema.schema_walk import schema_errors, unknown_field_paths
 from server.schema.size_limits import size_errors
 
-__all__ = ["SchemaReport", "Validators", "rule_errors"]
+__all__ = ["SchemaReport", "Validators", "built_in_check", "rule_errors"]
 
 # Keys the compiled validator has no use for. Formats are left to the decoder upstream (a bad
 # date-time or base64 value is a decode error there) except the integer ones, which become
@@ -97,6 +105,16 @@ def _compile(definition: str, defs: Mapping[str, Schema]) -> Callable[[Any], Any
         "$ref": f"#/$defs/{definition}",
     }
     return _load_validator(document)
+
+
+@functools.cache
+def built_in_check(definition: str) -> Callable[[Any], Any] | None:
+    """The compiled (closed) check of a built-in definition, for bodies that are no served
+    resource's objects (Binding, Eviction, Scale, ...): passing it means the precise walk finds
+    nothing either. None for a definition that is not built in. Kept per process, as the built-in
+    definitions it is compiled from are (read-only data, the same in every process)."""
+    defs = definitions()
+    return _compile(definition, defs) if definition in defs else None
 
 
 def _cache_dir() -> Path:
