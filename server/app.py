@@ -232,9 +232,13 @@ class ApiServer:
         previous = 0
         while True:
             await asyncio.sleep(self.config.compaction_interval)
-            current = await self.backend.current_revision()
-            if previous:
-                await self.backend.compact(previous)
+            try:
+                current = await self.backend.current_revision()
+                if previous:
+                    await self.backend.compact(previous)
+            except StorageError as e:  # etcd is down: try again next interval, never die
+                log.warning("compaction skipped: %s", e)
+                continue
             previous = current
 
 
