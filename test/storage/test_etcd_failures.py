@@ -5,7 +5,9 @@ once and a stalled (SIGSTOPped) one into StorageTimeoutError at the call's deadl
 a watch rides out the member being killed and restarted and resumes after its last event, with no
 gap or repeat; ``check_health`` follows the member down and up; TLS with client certificates
 (``--etcd-cafile``/``--etcd-certfile``/``--etcd-keyfile``) works and a client without a certificate
-is refused; a storage URL whose first member is dead fails over to the next.
+is refused; a storage URL whose first member is dead fails over to the next; a backend that did
+not compact (another API server's) learns the compaction from etcd: its watch and reads below the
+mark raise CompactedError.
 
 Leaves out: three-member clusters losing a member under load (the fault suite), the API's 503/504
 answers (test/component/test_api_etcd.py).
@@ -24,7 +26,7 @@ from etcd_process import EtcdProcess, EtcdTLSFiles, free_port, running_etcd
 from pki.certificates import ensure_ca, issue_client_cert, issue_serving_cert
 from server.storage.etcd import EtcdBackend
 from server.storage.etcd_connection import EtcdTLS, parse_etcd_url
-from server.storage.interface import Event, StorageTimeoutError, StorageUnavailableError
+from server.storage.interface import CompactedError, Event, StorageTimeoutError, StorageUnavailableError
 
 pytestmark = pytest.mark.slow
 
@@ -148,3 +150,23 @@ async def test_a_dead_first_member_fails_over_to_the_next(member: EtcdProcess) -
         assert kv is not None and kv.mod_revision == revision
     finally:
         await store.close()
+
+
+async def test_another_servers_compaction_is_learnt_from_etcd(member: EtcdProcess,
+                                                              store: EtcdBackend) -> None:
+    first = await store.create("/c/k", b"1")
+    second = await store.update("/c/k", b"2", expected_revision=first)
+    await store.compact(second)
+    other = EtcdBackend(parse_etcd_url(member.storage_url))
+    await other.start()
+    try:
+        assert await other.compacted_revision() == 0  # it has not heard of it yet
+        with pytest.raises(CompactedError):
+            await anext(other.watch("/c/", after_revision=first - 1))
+        assert await other.compacted_revision() == second
+        with pytest.raises(CompactedError):
+            await other.get("/c/k", revision=first)
+        kv = await other.get("/c/k", revision=second)
+        assert kv is not None and kv.value == b"2"
+    finally:
+        await other.close()
