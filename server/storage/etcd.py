@@ -75,6 +75,7 @@ class EtcdBackend:
         self._kv: rpc.KVStub | None = None
         self._watch_stub: rpc.WatchStub | None = None
         self._watchers: set[Watcher] = set()
+        self._pumps: set[asyncio.Task[None]] = set()
         self._compacted = 0
         self._closed = False
 
@@ -103,6 +104,9 @@ class EtcdBackend:
         self._closed = True
         for watcher in list(self._watchers):
             watcher.end()
+        for pump in list(self._pumps):
+            pump.cancel()
+        await asyncio.gather(*self._pumps, return_exceptions=True)
         if self._channel is not None:
             await self._channel.close()
 
@@ -235,6 +239,8 @@ class EtcdBackend:
                              on_compacted=self._learn_compacted)
         self._watchers.add(watcher)
         pump = asyncio.create_task(follower.pump(), name=f"etcd-watch {prefix}")
+        self._pumps.add(pump)
+        pump.add_done_callback(self._pumps.discard)
         try:
             async for event in consume(watcher, pump):
                 yield event
