@@ -21,9 +21,8 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from etcd_process import EtcdProcess, EtcdTLSFiles, free_port, running_etcd
+from etcd_process import EtcdProcess, free_port, make_tls_files, running_etcd
 
-from pki.certificates import ensure_ca, issue_client_cert, issue_serving_cert
 from server.storage.etcd import EtcdBackend
 from server.storage.etcd_connection import EtcdTLS, parse_etcd_url
 from server.storage.interface import CompactedError, Event, StorageTimeoutError, StorageUnavailableError
@@ -105,20 +104,8 @@ async def test_a_watch_resumes_after_the_member_restarts(member: EtcdProcess, st
         ("PUT", "/w/a", base + 1), ("PUT", "/w/b", base + 2), ("DELETE", "/w/a", base + 3)]
 
 
-def _tls_files(directory: Path) -> EtcdTLSFiles:
-    ca = ensure_ca(directory)
-    files = {}
-    for name, pair in (("server", issue_serving_cert(ca, hosts=["127.0.0.1"], common_name="etcd")),
-                       ("client", issue_client_cert(ca, common_name="kube-apiserver-etcd-client"))):
-        (directory / f"{name}.crt").write_bytes(pair.certificate_pem())
-        (directory / f"{name}.key").write_bytes(pair.private_key_pem())
-        files[name] = (directory / f"{name}.crt", directory / f"{name}.key")
-    return EtcdTLSFiles(ca_file=ca.cert_path, cert_file=files["server"][0], key_file=files["server"][1],
-                        client_cert_file=files["client"][0], client_key_file=files["client"][1])
-
-
 async def test_tls_with_client_certificates(tmp_path: Path) -> None:
-    files = _tls_files(tmp_path / "pki")
+    files = make_tls_files(tmp_path / "pki")
     with running_etcd(tmp_path, tls=files) as member:
         tls = EtcdTLS(ca_file=str(files.ca_file), cert_file=str(files.client_cert_file),
                       key_file=str(files.client_key_file))
