@@ -20,8 +20,10 @@ from server.storage.interface import (
     KeyValue,
     ListResult,
     StorageError,
+    StorageUnavailableError,
     resolve_revision,
 )
+from server.storage.sqlite_lock import SqliteFileLock
 from server.storage.sqlite_reads import ReadPool
 from server.storage.sqlite_writer import LogWriter, Outcome, WriteKind, WriteOp
 from server.storage.watchers import EventRing, WatchHub, follow
@@ -53,8 +55,10 @@ class SqliteBackend:
         self._writer: LogWriter | None = None
         self._reads: ReadPool | None = None
         self._closed = False
+        self._lock = SqliteFileLock(path)
 
     async def start(self) -> None:
+        await asyncio.to_thread(self._lock.acquire)  # one server per file (sqlite_lock)
         loop = asyncio.get_running_loop()
         self._writer = LogWriter(self.path, loop=loop, on_commit=self._on_commit)
         current, self._compacted = await self._writer.start()
@@ -73,6 +77,7 @@ class SqliteBackend:
             await self._writer.stop()
         if self._reads is not None:
             await asyncio.to_thread(self._reads.close)
+        self._lock.release()
 
     @property
     def commit_counts(self) -> tuple[int, int]:
@@ -80,6 +85,10 @@ class SqliteBackend:
         if self._writer is None:
             return 0, 0
         return self._writer.transactions_committed, self._writer.writes_committed
+
+    async def check_health(self) -> None:
+        if self._writer is None or self._closed:
+            raise StorageUnavailableError("storage is not open")
 
     async def current_revision(self) -> int:
         return self._hub.revision
