@@ -15,19 +15,18 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from apiserver_process import ApiServerProcess, log_tail, start_apiserver
+from apiserver_process import ApiServerProcess, ServerFactory, log_tail, start_apiserver
 from component_http import REQUEST_TIMEOUT_S, Api
 
 _LOG_OFFSET = pytest.StashKey[int]()
 
-ServerFactory = Callable[..., ApiServerProcess]
 
 
 @pytest.hookimpl(wrapper=True)

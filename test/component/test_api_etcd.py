@@ -20,12 +20,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-from apiserver_process import ApiServerProcess
+from apiserver_process import ApiServerProcess, ServerFactory
 from component_http import Api, assert_status, configmap, watching
 from etcd_process import EtcdProcess, make_tls_files, running_etcd
 
@@ -34,7 +34,6 @@ from server.storage.etcd_connection import parse_etcd_url
 
 pytestmark = pytest.mark.slow
 
-ServerFactory = Callable[..., ApiServerProcess]  # the conftest's server_factory
 OUTAGE_ANSWER_WITHIN_S = 15.0  # the request timeout is 60 s; an unreachable etcd must not use it up
 
 

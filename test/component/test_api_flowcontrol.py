@@ -25,9 +25,8 @@ import aiohttp
 import orjson
 import pytest
 import yaml
-from apiserver_process import ApiServerProcess
+from apiserver_process import ApiServerProcess, ServerFactory
 from component_http import Api, configmap
-from conftest import ServerFactory
 from flowcontrol_env import (
     NAMESPACE,
     SEEN,

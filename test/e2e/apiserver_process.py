@@ -24,7 +24,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -241,3 +241,7 @@ def start_apiserver(workdir: Path, *, extra_args: Sequence[str] = (), tls: bool 
         credentials=credentials,
     )
     return server.start()
+
+
+# What the component conftest's `server_factory` fixture hands out: starts a server with extra flags.
+ServerFactory = Callable[..., ApiServerProcess]
