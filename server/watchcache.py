@@ -422,5 +422,12 @@ class WatchCache:
             return False
         return True
 
+    async def catch_up(self, *, within: float = 3.0) -> bool:
+        """Wait until the cache holds every write the store had committed when called; False on
+        timeout. Upstream's consistent read from the cache (waitUntilFreshAndBlock after reading
+        etcd's current revision): with several API servers on one store, another server's write
+        reaches this cache only through its store watch."""
+        return await self.wait_for(await self._store.current_revision(), within=within)
+
     async def wait_ready(self) -> None:
         await self._ready.wait()
