@@ -7,8 +7,8 @@
 #
 # Each server is checked every second with an HTTPS GET /readyz: one that is not ready leaves the
 # rotation (its open watches stay; a dead server's connections are reset anyway). While no server
-# is ready the live ones (GET /livez) take the connections, so clients still get the API's 503/504
-# Status rather than a connection the balancer closes. A connection refused by a dead server is
+# is ready the running ones (a TLS handshake succeeds) take the connections, so clients still get
+# the API's 503/504 Status rather than a connection the balancer closes. A connection refused by a dead server is
 # tried again on another one (`option redispatch`).
 # Timeouts are an hour: watches are long-lived TCP sessions. HAProxy runs in the foreground under
 # a supervisor (hack/lib/supervisor.sh); its config and stats socket are in
@@ -23,7 +23,8 @@ arktos::haproxy::ensure_installed() {
 }
 
 # The config: every API server twice, in a backend checked with /readyz (the servers that can
-# serve) and in one checked with /livez (the servers that run), used only while none is ready.
+# serve) and in one checked with a TLS handshake (the servers that run), used only while none is
+# ready.
 arktos::haproxy::write_config() {
     local dir
     dir=$(arktos::haproxy::dir)
@@ -57,12 +58,11 @@ backend kube-apiservers-ready
     http-check expect status 200
 $(arktos::haproxy::server_lines)
 
-# While no server is ready (say the store is down) the live ones still take connections: clients
-# get the servers' 503/504 Status instead of a connection the balancer closes.
+# While no server is ready (say the store is down) the running ones (a TLS handshake succeeds)
+# still take connections: clients get the servers' 503/504 Status instead of a connection the
+# balancer closes.
 backend kube-apiservers-live
     balance roundrobin
-    option httpchk GET /livez
-    http-check expect status 200
 $(arktos::haproxy::server_lines)
 EOF
     haproxy -c -q -f "${dir}/haproxy.cfg.tmp" >/dev/null

@@ -1,0 +1,126 @@
+"""etcd, one or several API servers on it, and HAProxy in front of several, for the etcd benchmarks.
+
+The benchmarks measure what `STORAGE_BACKEND=etcd APISERVER_COUNT=N hack/arktos-up.sh` runs: a
+local etcd (Debian's etcd-server, a temp data dir, free loopback ports), `python -m server
+--storage etcd://...` processes, and for several of them HAProxy in TCP mode. Benchmarks speak
+plain HTTP (the servers' loopback plain port), so TLS costs stay out of the comparison with the
+SQLite figures, which are measured the same way.
+
+CPU split on this 2-core machine (printed with the figures): one server runs alone on the first
+core, etcd and the load generator on the second; two servers get one core each, and etcd, HAProxy
+and the load generator float over both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from server_process import LOAD_CPUS, SERVER_CPUS, free_port, pin_to, running_server, stop_group
+
+READY_TIMEOUT_S = 30.0
+
+
+def _wait(url: str, what: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited ({process.returncode}):\n{log.read_text()[-3000:]}")
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} not ready in {READY_TIMEOUT_S}s:\n{log.read_text()[-3000:]}")
+
+
+@contextlib.contextmanager
+def running_etcd(cpus: set[int] | None = None) -> Iterator[str]:
+    """One etcd member on free loopback ports; yields its ``host:port``."""
+    if shutil.which("etcd") is None:
+        raise RuntimeError("etcd is not installed: apt-get install -y etcd-server")
+    workdir = Path(tempfile.mkdtemp(prefix="arktos-bench-etcd-"))
+    client, peer = free_port(), free_port()
+    log = workdir / "etcd.log"
+    command = ["etcd", "--name", "bench", "--data-dir", str(workdir / "data"),
+               "--listen-client-urls", f"http://127.0.0.1:{client}",
+               "--advertise-client-urls", f"http://127.0.0.1:{client}",
+               "--listen-peer-urls", f"http://127.0.0.1:{peer}",
+               "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+               "--initial-cluster", f"bench=http://127.0.0.1:{peer}"]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True,
+                                   preexec_fn=(lambda: pin_to(cpus)) if cpus else None)
+    try:
+        _wait(f"http://127.0.0.1:{client}/health", "etcd", process, log)
+        yield f"127.0.0.1:{client}"
+    finally:
+        stop_group(process)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running_haproxy(backends: list[str]) -> Iterator[str]:
+    """HAProxy in TCP mode, round robin over ``backends`` (http://host:port URLs); yields its URL."""
+    workdir = Path(tempfile.mkdtemp(prefix="arktos-bench-haproxy-"))
+    port = free_port()
+    servers = "\n".join(f"    server s{i} {url.removeprefix('http://')}" for i, url in enumerate(backends))
+    config = workdir / "haproxy.cfg"
+    config.write_text(f"""global
+    log stdout format raw local0 err
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 1h
+    timeout server 1h
+frontend api
+    bind 127.0.0.1:{port}
+    default_backend servers
+backend servers
+    balance roundrobin
+{servers}
+""")
+    log = workdir / "haproxy.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(["haproxy", "-db", "-f", str(config)], stdout=out,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait(f"{url}/readyz", "haproxy", process, log)
+        yield url
+    finally:
+        stop_group(process)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def cpu_split(servers: int) -> tuple[list[set[int]], set[int] | None, str]:
+    """Each server's CPUs, etcd's (None: floats) and the split as a sentence."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if servers == 1:
+        return [SERVER_CPUS], LOAD_CPUS, (f"1 API server on cpu {sorted(SERVER_CPUS)}, etcd and the load "
+                                          f"generator on cpus {sorted(LOAD_CPUS)}")
+    placed = [{cpus[i % len(cpus)]} for i in range(servers)]
+    return placed, None, (f"{servers} API servers on cpus {[sorted(c) for c in placed]}, etcd, HAProxy and "
+                          f"the load generator floating over cpus {cpus}")
+
+
+@contextlib.contextmanager
+def running_api_on_etcd(servers: int) -> Iterator[tuple[str, str]]:
+    """etcd and ``servers`` API servers on it (behind HAProxy when several); yields (URL, CPU split)."""
+    server_cpus, etcd_cpus, split = cpu_split(servers)
+    with running_etcd(etcd_cpus) as endpoint, contextlib.ExitStack() as stack:
+        urls = [stack.enter_context(running_server(storage=f"etcd://{endpoint}", cpus=cpus)).url
+                for cpus in server_cpus]
+        if servers == 1:
+            yield urls[0], split
+            return
+        with running_haproxy(urls) as url:
+            yield url, split
