@@ -30,6 +30,7 @@ from typing import Any
 
 import orjson
 
+from server.revision_reads import RevisionReads
 from server.storage.interface import Backend, CompactedError, Event, KeyValue, UnreadableError
 from server.storage.keys import REGISTRY_PREFIX, segment_of
 
@@ -346,6 +347,7 @@ class WatchCache:
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
         self._ready = asyncio.Event()
+        self._revisions = RevisionReads(store.current_revision)
 
     def resource(self, segment: str) -> ResourceCache:
         cache = self._caches.get(segment)
@@ -426,8 +428,9 @@ class WatchCache:
         """Wait until the cache holds every write the store had committed when called; False on
         timeout. Upstream's consistent read from the cache (waitUntilFreshAndBlock after reading
         etcd's current revision): with several API servers on one store, another server's write
-        reaches this cache only through its store watch."""
-        return await self.wait_for(await self._store.current_revision(), within=within)
+        reaches this cache only through its store watch. Overlapping calls share their reads of
+        the store's revision (server.revision_reads)."""
+        return await self.wait_for(await self._revisions.current(), within=within)
 
     async def wait_ready(self) -> None:
         await self._ready.wait()
