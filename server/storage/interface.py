@@ -120,6 +120,16 @@ class FutureRevisionError(StorageError):
         self.current = current
 
 
+class StorageUnavailableError(StorageError):
+    """The store cannot be reached or has no quorum (etcd down, connection refused): the API
+    answers 503, and the request may be retried."""
+
+
+class StorageTimeoutError(StorageError):
+    """The store did not answer within its deadline (etcd stalled, partitioned): the API answers
+    504, as upstream answers a request whose storage call ran out of time."""
+
+
 class Backend(Protocol):
     """What the API server needs from a store. All methods are coroutines except ``watch``."""
 
@@ -129,8 +139,13 @@ class Backend(Protocol):
     async def close(self) -> None:
         """Flush and release everything; ends every open watch."""
 
+    async def check_health(self) -> None:
+        """Raise StorageUnavailableError / StorageTimeoutError when the store cannot serve now
+        (the ``etcd`` check of /readyz, /livez and /healthz)."""
+
     async def current_revision(self) -> int:
-        """The revision of the latest write (0 for an empty store)."""
+        """The revision of the latest write (0 for an empty embedded store; an etcd cluster that
+        was never written to is at revision 1, as etcd counts)."""
 
     async def compacted_revision(self) -> int:
         """The revision up to which history has been forgotten (0 if never compacted)."""

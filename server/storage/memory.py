@@ -21,6 +21,7 @@ from server.storage.interface import (
     ListResult,
     RevisionConflictError,
     StorageError,
+    StorageUnavailableError,
     resolve_revision,
 )
 from server.storage.watchers import WatchHub, follow
@@ -61,6 +62,10 @@ class MemoryBackend:
     async def close(self) -> None:
         self._closed = True
         self._hub.close()
+
+    async def check_health(self) -> None:
+        if self._closed:
+            raise StorageUnavailableError("storage is closed")
 
     async def current_revision(self) -> int:
         return self._revision

@@ -20,6 +20,7 @@ from server.storage.interface import (
     KeyValue,
     ListResult,
     StorageError,
+    StorageUnavailableError,
     resolve_revision,
 )
 from server.storage.sqlite_reads import ReadPool
@@ -80,6 +81,10 @@ class SqliteBackend:
         if self._writer is None:
             return 0, 0
         return self._writer.transactions_committed, self._writer.writes_committed
+
+    async def check_health(self) -> None:
+        if self._writer is None or self._closed:
+            raise StorageUnavailableError("storage is not open")
 
     async def current_revision(self) -> int:
         return self._hub.revision

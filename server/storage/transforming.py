@@ -74,6 +74,9 @@ class TransformingBackend:
     async def close(self) -> None:
         await self.inner.close()
 
+    async def check_health(self) -> None:
+        await self.inner.check_health()
+
     async def current_revision(self) -> int:
         return await self.inner.current_revision()
 

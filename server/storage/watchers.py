@@ -43,6 +43,10 @@ class Watcher:
         self._wakeup.set()
         return True
 
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
     def end(self, error: BaseException | None = None) -> None:
         """Stop the watcher. A clean end still delivers what is buffered; an ``error`` is raised at
         once, so a dropped watcher never sees a stream with a gap in it."""

@@ -5,10 +5,14 @@ reads at old revisions; paginated lists pinned to one revision while writes cont
 boundaries; count; watch replay-then-live, prefix filtering and prev values; compaction and
 CompactedError; FutureRevisionError; slow watchers dropped without blocking writers; close ending
 watches; restart persistence (SQLite). The ``sqlite-no-ring`` variant makes every watch replay
-read the log table instead of the in-memory ring.
+read the log table instead of the in-memory ring. The ``etcd`` variant runs on a real etcd member
+shared by the session: each test starts on an emptied, compacted store, so revisions are counted
+from the store's revision at the start of the test (``base``: 0 for the embedded backends, which
+must start there).
 
-Leaves out: crash safety under kill -9 and group-commit batching (test_sqlite_crash.py), and
-throughput (bench/storage_commit_rate.py).
+Leaves out: crash safety under kill -9 and group-commit batching (test_sqlite_crash.py,
+test_etcd_crash.py), etcd outages and TLS (test_etcd_failures.py), and throughput
+(bench/storage_commit_rate.py, bench/etcd_put_rate.py).
 """
 
 from __future__ import annotations
@@ -31,21 +35,38 @@ from server.storage import (
     RevisionConflictError,
     open_backend,
 )
+from server.storage.etcd import EtcdBackend
+from server.storage.etcd_connection import parse_etcd_url
 from server.storage.memory import MemoryBackend
 from server.storage.sqlite import SqliteBackend
 
 MakeBackend = Callable[..., Awaitable[Backend]]
 
 
-@pytest.fixture(params=["memory", "sqlite", "sqlite-no-ring"])
+async def fresh_etcd(store: Backend) -> None:
+    """Empty the shared etcd and compact it, so a test sees only its own keys and history."""
+    for kv in (await store.list("")).items:
+        await store.delete(kv.key)
+    await store.compact(await store.current_revision())
+
+
+@pytest.fixture(params=["memory", "sqlite", "sqlite-no-ring", "etcd"])
 async def make_backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MakeBackend]:
-    """A factory of started backends of one kind; calling it again reopens the same SQLite file."""
+    """A factory of started backends of one kind; calling it again reopens the same SQLite file
+    (or connects again to the same etcd)."""
     opened: list[Backend] = []
 
     async def make(**options: Any) -> Backend:
         backend: Backend
         if request.param == "memory":
             backend = MemoryBackend(**options)
+        elif request.param == "etcd":
+            backend = EtcdBackend(parse_etcd_url(request.getfixturevalue("etcd").storage_url), **options)
+            await backend.start()
+            if not opened:
+                await fresh_etcd(backend)
+            opened.append(backend)
+            return backend
         else:
             if request.param == "sqlite-no-ring":
                 options.setdefault("ring_size", 1)
@@ -82,12 +103,14 @@ def summary(events: list[Event]) -> list[tuple[str, str, bytes, int]]:
 
 
 async def test_every_write_advances_the_revision_by_one(store: Backend) -> None:
-    assert await store.current_revision() == 0
-    assert await store.create("/a", b"1") == 1
-    assert await store.update("/a", b"2", expected_revision=1) == 2
-    assert (await store.delete("/a", expected_revision=2)).mod_revision == 3
-    assert await store.create("/b", b"1") == 4
-    assert await store.current_revision() == 4
+    base = await store.current_revision()
+    if not isinstance(store, EtcdBackend):
+        assert base == 0  # an embedded store starts empty at revision 0
+    assert await store.create("/a", b"1") == base + 1
+    assert await store.update("/a", b"2", expected_revision=base + 1) == base + 2
+    assert (await store.delete("/a", expected_revision=base + 2)).mod_revision == base + 3
+    assert await store.create("/b", b"1") == base + 4
+    assert await store.current_revision() == base + 4
 
 
 async def test_create_refuses_a_live_key_but_recreates_a_deleted_one(store: Backend) -> None:
@@ -209,18 +232,21 @@ async def test_watch_replays_history_then_follows_live_writes(store: Backend) ->
     assert delete.prev is not None and delete.prev.mod_revision == r1 + 1
 
 
-async def test_watch_from_zero_replays_everything_in_order_under_concurrent_writes(store: Backend) -> None:
+async def test_watch_from_the_start_replays_everything_in_order_under_concurrent_writes(
+        store: Backend) -> None:
+    base = await store.current_revision()
     await asyncio.gather(*(store.create(f"/g/{i}", b"x") for i in range(40)))
-    async with watching(store.watch("/g/", after_revision=0)) as events:
+    async with watching(store.watch("/g/", after_revision=base)) as events:
         first = await take(events, 10)
         await asyncio.gather(*(store.create(f"/g/late{i}", b"y") for i in range(20)))
         rest = await take(events, 50)
-    assert [e.revision for e in first + rest] == list(range(1, 61))
+    assert [e.revision for e in first + rest] == list(range(base + 1, base + 61))
 
 
 async def test_watch_of_a_prefix_sees_only_that_prefix(store: Backend) -> None:
+    base = await store.current_revision()
     await store.create("/registry/pods/ab/early", b"x")
-    async with watching(store.watch("/registry/pods/a/", after_revision=0)) as events:
+    async with watching(store.watch("/registry/pods/a/", after_revision=base)) as events:
         await store.create("/registry/pods/ab/x", b"no")
         await store.create("/registry/pods/a", b"no")
         await store.create("/registry/pods/a/x", b"yes")
@@ -268,19 +294,21 @@ async def test_compaction_at_latest_revision_keeps_live_keys(store: Backend) -> 
 
 
 async def test_future_revisions_are_refused(store: Backend) -> None:
-    await store.create("/f", b"x")
+    latest = await store.create("/f", b"x")
+    with pytest.raises(FutureRevisionError) as refused:
+        await store.get("/f", revision=latest + 1)
+    assert (refused.value.requested, refused.value.current) == (latest + 1, latest)
     with pytest.raises(FutureRevisionError):
-        await store.get("/f", revision=2)
+        await store.list("/", revision=latest + 4)
     with pytest.raises(FutureRevisionError):
-        await store.list("/", revision=5)
-    with pytest.raises(FutureRevisionError):
-        await store.compact(9)
+        await store.compact(latest + 8)
 
 
 async def test_a_slow_watcher_is_dropped_without_blocking_writers(make_backend: MakeBackend) -> None:
     store = await make_backend(watch_queue_size=16)
-    slow = store.watch("/s/", after_revision=0)
-    fast = store.watch("/s/", after_revision=0)
+    base = await store.current_revision()
+    slow = store.watch("/s/", after_revision=base)
+    fast = store.watch("/s/", after_revision=base)
     await store.create("/s/0", b"x")
     await take(slow, 1)
     await take(fast, 1)
@@ -304,8 +332,8 @@ async def test_a_slow_watcher_is_dropped_without_blocking_writers(make_backend: 
 
 async def test_close_ends_open_watches(make_backend: MakeBackend) -> None:
     store = await make_backend()
-    await store.create("/x", b"1")
-    events = store.watch("/", after_revision=1)
+    created = await store.create("/x", b"1")
+    events = store.watch("/", after_revision=created)
 
     async def drain() -> list[Event]:
         return [event async for event in events]
@@ -348,5 +376,10 @@ def test_open_backend_understands_its_urls(tmp_path: Path) -> None:
     assert isinstance(sqlite, SqliteBackend) and sqlite.path == f"{tmp_path}/x.db"
     with pytest.raises(ValueError):
         open_backend("sqlite://relative.db")
-    with pytest.raises(ValueError):
-        open_backend("etcd://127.0.0.1:2379")
+    etcd = open_backend("etcd://127.0.0.1:2379,localhost:22379")
+    assert isinstance(etcd, EtcdBackend)
+    assert etcd.endpoints.members == (("127.0.0.1", 2379), ("localhost", 22379))
+    assert str(open_backend("etcd://10.0.0.1").endpoints) == "10.0.0.1:2379"  # type: ignore[attr-defined]
+    for bad in ("etcd://", "etcd://h:port", "etcd://h:2379/path", "etcd://h:99999", "etcd://h:1?x=y"):
+        with pytest.raises(ValueError):
+            open_backend(bad)
