@@ -27,7 +27,7 @@ from server.auth.user import UserInfo
 from server.authz.escalation_check import RBACEscalationCheck
 from server.bootstrap import ensure_system_objects
 from server.compaction import CompactionLease, Compactor, CompactorConfig
-from server.errors import ApiError, InternalError, NotFound
+from server.errors import ApiError, InternalError, NotFound, ServiceUnavailable, Timeout
 from server.flowcontrol.gate import FlowControl, FlowControlConfig
 from server.handlers.discovery import DiscoveryEndpoints
 from server.handlers.pod_proxy import PodProxy
@@ -35,6 +35,7 @@ from server.handlers.rest import ResourceHandler
 from server.handlers.reviews import AccessAnswers
 from server.handlers.subresources import AUDIT_ANNOTATIONS, RestStorages, SubresourceHandler
 from server.handlers.watch import WatchServer
+from server.health import PING, HealthCheck, HealthEndpoints, is_health_path
 from server.http_protocol import StatusServer
 from server.kubelet_connection import KubeletClient, KubeletClientConfig
 from server.metrics import ServerMetrics
@@ -50,8 +51,9 @@ from server.resources.builtin import builtin_catalogue
 from server.schema.schema_set import SchemaSet
 from server.schema.validation import Validators
 from server.serving import SecurityConfig
-from server.storage import Backend, open_backend
+from server.storage import Backend, EtcdTLS, open_backend
 from server.storage.encryption_config import EncryptionConfig, segment_transformers
+from server.storage.interface import StorageError, StorageTimeoutError, StorageUnavailableError
 from server.storage.transforming import TransformingBackend
 from server.storage.value_transformers import IdentityTransformer
 from server.watchcache import WatchCache
@@ -70,6 +72,8 @@ class ServerConfig:
     # --encryption-provider-config, loaded; None: nothing is encrypted at rest.
     encryption: EncryptionConfig | None = None
     flow_control: FlowControlConfig = field(default_factory=FlowControlConfig)
+    # --etcd-cafile/--etcd-certfile/--etcd-keyfile, for an etcd:// storage URL.
+    etcd_tls: EtcdTLS = field(default_factory=EtcdTLS)
 
 
 class ApiServer:
@@ -89,8 +93,8 @@ class ApiServer:
         self.catalogue = catalogue or builtin_catalogue()
         self.schemas = SchemaSet()
         follow_catalogue(self.schemas, self.catalogue)
-        self.backend = _transforming(backend or open_backend(config.storage_url), config.encryption,
-                                     self.catalogue)
+        self.backend = _transforming(backend or open_backend(config.storage_url, etcd_tls=config.etcd_tls),
+                                     config.encryption, self.catalogue)
         self.cache = WatchCache(self.backend, history_size=config.watch_history)
         self.access = AccessControl(config.security, cache=self.cache, catalogue=self.catalogue)
         escalation = RBACEscalationCheck(self.access.authorizer, self.access.rbac, catalogue=self.catalogue)
@@ -119,6 +123,14 @@ class ApiServer:
         self.compactor = Compactor(self.backend, CompactionLease(self.store, self.catalogue, compaction),
                                    compaction)
         self.ready = False
+        etcd, synced = HealthCheck("etcd", self.backend.check_health), HealthCheck("informer-sync",
+                                                                                  self._check_ready)
+        self.health = HealthEndpoints({"/livez": (PING, etcd), "/healthz": (PING, etcd),
+                                       "/readyz": (PING, etcd, synced)})
+
+    async def _check_ready(self) -> None:
+        if not self.ready:
+            raise RuntimeError("the watch cache is not loaded, or the server is shutting down")
 
     async def dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
         started = time.perf_counter()
@@ -140,6 +152,10 @@ class ApiServer:
         except ApiError as e:
             code = e.code
             return _status_response(e)
+        except (StorageUnavailableError, StorageTimeoutError) as e:
+            error = _storage_failure(e)
+            code = error.code
+            return _status_response(error)
         except (ConnectionResetError, asyncio.CancelledError):
             code = 499
             raise
@@ -159,6 +175,8 @@ class ApiServer:
         """Authorize, then hand the request to the handler of its kind."""
         if not info.is_resource:
             self.access.authorize_path(user, info)
+            if is_health_path(info.path):
+                return await self.health.answer(info.path, request.query)
             return self._non_resource(request, info, user)
         resource = self.resources.resolve(info)
         scope = self.resources.scope(info, resource, user.tenant)
@@ -177,11 +195,6 @@ class ApiServer:
     def _non_resource(self, request: web.BaseRequest, info: RequestInfo,
                       user: UserInfo) -> web.StreamResponse:
         path = info.path
-        if path in ("/healthz", "/livez", "/readyz") or path.startswith(("/healthz/", "/livez/",
-                                                                          "/readyz/")):
-            ok = self.ready or not path.startswith("/readyz")
-            return web.Response(text="ok" if ok else "[-]cache not ready\nreadyz check failed",
-                                status=200 if ok else 503, content_type="text/plain")
         if path == "/metrics":
             return web.Response(body=self.metrics.render() + self.flow_control.render_metrics(),
                                 content_type="text/plain", charset="utf-8")
@@ -243,6 +256,17 @@ def _end_watches(cache: WatchCache, change: CatalogueChange) -> None:
         segment = cache.resource(record.key_segment)
         for watcher in list(segment.watchers):
             segment.stop(watcher)
+
+
+def _storage_failure(error: StorageError) -> ApiError:
+    """The store could not be reached (503, retry soon) or did not answer in time (504), as
+    upstream answers while etcd is down; the details go to the log, not to the client."""
+    log.warning("storage failure: %s", error)
+    if isinstance(error, StorageTimeoutError):
+        return Timeout("Timeout: request did not complete within the allotted timeout: the storage "
+                       "did not answer in time", details={"retryAfterSeconds": 1})
+    return ServiceUnavailable("The storage is unavailable; please try again.",
+                              details={"retryAfterSeconds": 1}, headers={"Retry-After": "1"})
 
 
 def _status_response(error: ApiError) -> web.Response:

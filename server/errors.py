@@ -173,6 +173,10 @@ class Timeout(ApiError):
     code, reason = 504, "Timeout"
 
 
+class ServiceUnavailable(ApiError):
+    code, reason = 503, "ServiceUnavailable"
+
+
 # metav1.StatusDetails and metav1.StatusCause fields in Go declaration order; all are omitempty.
 _DETAIL_FIELDS = ("name", "group", "kind", "uid", "causes", "retryAfterSeconds")
 _CAUSE_FIELDS = ("reason", "message", "field")

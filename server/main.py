@@ -17,6 +17,7 @@ from server.app import ApiServer, ServerConfig, build_server
 from server.flowcontrol.gate import FlowControlConfig
 from server.kubelet_connection import KubeletClientConfig
 from server.serving import SecurityConfig, is_loopback, serving_context
+from server.storage import EtcdTLS
 from server.storage.encryption_config import EncryptionConfig, EncryptionConfigError, load_encryption_config
 
 log = logging.getLogger("server")
@@ -25,8 +26,12 @@ log = logging.getLogger("server")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m server", description="Arktos API server")
     parser.add_argument("--data-dir", default=os.environ.get("ARKTOS_DATA_DIR", "/tmp/arktos-data"))
-    parser.add_argument("--storage", default="", help="sqlite:///path.db (default: DATA_DIR/arktos.db) "
-                                                      "or memory://")
+    parser.add_argument("--storage", default="", help="sqlite:///path.db (default: DATA_DIR/arktos.db), "
+                                                      "etcd://host:port[,host:port...] or memory://")
+    etcd = parser.add_argument_group("etcd (with --storage etcd://...)")
+    etcd.add_argument("--etcd-cafile", default="", help="CA that verifies etcd's serving certificates")
+    etcd.add_argument("--etcd-certfile", default="", help="client certificate presented to etcd")
+    etcd.add_argument("--etcd-keyfile", default="", help="its private key")
     serving = parser.add_argument_group("serving")
     serving.add_argument("--bind-address", default="127.0.0.1", help="address of the secure port")
     serving.add_argument("--secure-port", type=int, default=6443,
@@ -127,7 +132,8 @@ async def serve(args: argparse.Namespace, storage: str, encryption: EncryptionCo
         kubelet=KubeletClientConfig(
             client_cert_file=args.kubelet_client_certificate, client_key_file=args.kubelet_client_key,
             certificate_authority_file=args.kubelet_certificate_authority),
-        flow_control=flow_control_config(args)))
+        flow_control=flow_control_config(args),
+        etcd_tls=EtcdTLS(ca_file=args.etcd_cafile, cert_file=args.etcd_certfile, key_file=args.etcd_keyfile)))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

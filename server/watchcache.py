@@ -31,12 +31,14 @@ from typing import Any
 import orjson
 
 from server.revision_reads import RevisionReads
-from server.storage.interface import Backend, CompactedError, Event, KeyValue, UnreadableError
+from server.storage.interface import Backend, CompactedError, Event, KeyValue, StorageError, UnreadableError
 from server.storage.keys import REGISTRY_PREFIX, segment_of
 
 log = logging.getLogger(__name__)
 
 Predicate = Callable[[dict[str, Any]], bool]
+# Seconds between attempts to load from a store that cannot be reached.
+_RELOAD_DELAY = 1.0
 
 
 @dataclass(slots=True)
@@ -363,12 +365,20 @@ class WatchCache:
     async def run(self) -> None:
         """Load everything, then follow the store forever (re-loading if the watch is lost)."""
         while True:
-            await self._load()
+            try:
+                await self._load()
+            except StorageError as e:  # the store is down (etcd): keep trying, /readyz says so
+                log.warning("watch cache cannot load from the store (%s); retrying", e)
+                await asyncio.sleep(_RELOAD_DELAY)
+                continue
             try:
                 async for event in self._store.watch(REGISTRY_PREFIX, after_revision=self.revision):
                     self._apply(event)
             except CompactedError:
                 log.warning("watch cache fell behind the store; reloading")
+            except StorageError as e:
+                log.warning("store watch ended (%s); reloading", e)
+                await asyncio.sleep(_RELOAD_DELAY)
             else:
                 return  # store closed
 

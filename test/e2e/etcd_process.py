@@ -10,6 +10,7 @@ serves the client port over HTTPS and asks clients for certificates signed by th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -18,6 +19,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,3 +148,13 @@ def start_etcd(workdir: Path, *, tls: EtcdTLSFiles | None = None) -> EtcdProcess
                 raise
             shutil.rmtree(member.data_dir, ignore_errors=True)
     raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def running_etcd(workdir: Path, *, tls: EtcdTLSFiles | None = None) -> Iterator[EtcdProcess]:
+    """`start_etcd`, stopped on exit: the body of every etcd fixture."""
+    member = start_etcd(workdir, tls=tls)
+    try:
+        yield member
+    finally:
+        member.stop()

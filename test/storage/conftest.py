@@ -13,13 +13,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from etcd_process import EtcdProcess, start_etcd
+from etcd_process import EtcdProcess, running_etcd
 
 
 @pytest.fixture(scope="session")
 def etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdProcess]:
-    member = start_etcd(tmp_path_factory.mktemp("etcd"))
-    try:
+    with running_etcd(tmp_path_factory.mktemp("etcd")) as member:
         yield member
-    finally:
-        member.stop()
