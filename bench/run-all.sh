@@ -5,6 +5,8 @@
 # run. Steps, in order:
 #   hot_paths     in-process costs: protobuf decode, RBAC, tables, validation, YAML bomb
 #   storage       the raw SQLite commit rate and the SQLite backend (bench/storage_commit_rate.py)
+#   etcd_storage  raw etcd puts and the etcd backend's creates at 64 in flight (bench/etcd_put_rate.py;
+#                 starts its own etcd member, apt's etcd-server when missing)
 #   api           creates (and their ratio to the raw rate), GETs (and their ratio to a bare
 #                 aiohttp+uvloop handler, bench/bare_aiohttp.py), LISTs, watch fan-out
 #   overload      one tenant's flood against another tenant's GETs, fairness on and off
@@ -63,6 +65,7 @@ step() {
 echo "# loadavg_start: $(cat /proc/loadavg)" | tee -a "${LOG}"
 step hot_paths "${PY}" bench/hot_paths_bench.py
 step storage "${PY}" bench/storage_commit_rate.py
+step etcd_storage "${PY}" bench/etcd_put_rate.py
 # The `raw_...commit...: N unit` line is the raw rate, e.g. `raw_sqlite_single_row_commits: 25000 commits/s`.
 raw_rate=$(awk -F': *' '/^raw_.*commit/ && $2 ~ /^[0-9.]+/ {split($2, v, " "); print v[1]; exit}' "${LOG}")
 step api "${PY}" bench/api_bench.py ${raw_rate:+--raw-commit-rate "${raw_rate}"} "$@"

@@ -17,7 +17,7 @@ from server.app import ApiServer, ServerConfig, build_server
 from server.flowcontrol.gate import FlowControlConfig
 from server.kubelet_connection import KubeletClientConfig
 from server.serving import SecurityConfig, is_loopback, serving_context
-from server.storage import EtcdTLS
+from server.storage import EtcdTLS, StorageError
 from server.storage.encryption_config import EncryptionConfig, EncryptionConfigError, load_encryption_config
 
 log = logging.getLogger("server")
@@ -183,6 +183,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency; plain asyncio still works
-        asyncio.run(serve(args, storage_url(args), encryption))
+        run = asyncio.run
     else:
-        uvloop.run(serve(args, storage_url(args), encryption))
+        run = uvloop.run
+    try:
+        run(serve(args, storage_url(args), encryption))
+    except StorageError as e:  # the store cannot be opened (in use, unreachable): say so, no traceback
+        raise SystemExit(f"cannot open the storage: {e}") from e

@@ -23,6 +23,7 @@ from server.storage.interface import (
     StorageUnavailableError,
     resolve_revision,
 )
+from server.storage.sqlite_lock import SqliteFileLock
 from server.storage.sqlite_reads import ReadPool
 from server.storage.sqlite_writer import LogWriter, Outcome, WriteKind, WriteOp
 from server.storage.watchers import EventRing, WatchHub, follow
@@ -54,8 +55,10 @@ class SqliteBackend:
         self._writer: LogWriter | None = None
         self._reads: ReadPool | None = None
         self._closed = False
+        self._lock = SqliteFileLock(path)
 
     async def start(self) -> None:
+        await asyncio.to_thread(self._lock.acquire)  # one server per file (sqlite_lock)
         loop = asyncio.get_running_loop()
         self._writer = LogWriter(self.path, loop=loop, on_commit=self._on_commit)
         current, self._compacted = await self._writer.start()
@@ -74,6 +77,7 @@ class SqliteBackend:
             await self._writer.stop()
         if self._reads is not None:
             await asyncio.to_thread(self._reads.close)
+        self._lock.release()
 
     @property
     def commit_counts(self) -> tuple[int, int]:

@@ -50,11 +50,14 @@ def ensure_installed() -> None:
 
 @dataclass(frozen=True)
 class EtcdTLSFiles:
-    """Server certificate and key for etcd's client port, and the CA its clients must present."""
+    """Server certificate and key for etcd's client port, the CA its clients' certificates must be
+    signed by, and one such client pair (the health probe's)."""
 
     ca_file: Path
     cert_file: Path
     key_file: Path
+    client_cert_file: Path
+    client_key_file: Path
 
 
 @dataclass
@@ -102,8 +105,7 @@ class EtcdProcess:
         if self.tls is None:
             return None
         context = ssl.create_default_context(cafile=str(self.tls.ca_file))
-        # Our server certificate doubles as the client one here: /health is all this asks.
-        context.load_cert_chain(self.tls.cert_file, self.tls.key_file)
+        context.load_cert_chain(self.tls.client_cert_file, self.tls.client_key_file)
         return context
 
     def healthy(self) -> bool:
@@ -131,6 +133,15 @@ class EtcdProcess:
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
+
+    def pause(self) -> None:
+        """SIGSTOP: etcd keeps its sockets but answers nothing (a stalled or partitioned member)."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGCONT)
 
     def stop(self) -> int:
         return stop_process(self.process) if self.process is not None else 0

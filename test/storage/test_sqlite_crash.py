@@ -12,70 +12,24 @@ design), disk-full and I/O errors.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import sys
 from pathlib import Path
+
+from crash_writer import WriterChild
 
 from server.storage.interface import RevisionConflictError
 from server.storage.sqlite import SqliteBackend
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-CHILD = """
-import asyncio, sys
-from server.storage.sqlite import SqliteBackend
-
-async def main(path: str) -> None:
-    store = SqliteBackend(path)
-    await store.start()
-
-    async def writer(worker: int) -> None:
-        serial = 0
-        while True:
-            key = f"/crash/{worker}/{serial}"
-            revision = await store.create(key, key.encode())
-            sys.stdout.write(f"{key} {revision}\\n")
-            sys.stdout.flush()
-            serial += 1
-
-    await asyncio.gather(*(writer(w) for w in range(32)))
-
-asyncio.run(main(sys.argv[1]))
-"""
 
 ACKNOWLEDGED_BEFORE_KILL = 600
 
 
 async def run_until_killed(path: Path) -> dict[str, int]:
     """Run the writer child, kill -9 it mid-stream; returns every acknowledged key → revision."""
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        CHILD,
-        str(path),
-        cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert child.stdout is not None
-    acknowledged: dict[str, int] = {}
+    child = await WriterChild.start(f"sqlite://{path}")
     try:
-        while len(acknowledged) < ACKNOWLEDGED_BEFORE_KILL:
-            line = await asyncio.wait_for(child.stdout.readline(), 30)
-            assert line, "the writer child exited early"
-            key, revision = line.decode().split()
-            acknowledged[key] = int(revision)
+        await child.read(ACKNOWLEDGED_BEFORE_KILL)
     finally:
-        os.kill(child.pid, signal.SIGKILL)
-        await child.wait()
-    # Lines already in the pipe were acknowledged before the kill too; a torn last line was not.
-    for tail_line in (await child.stdout.read()).decode().splitlines(keepends=True):
-        if tail_line.endswith("\n"):
-            key, revision = tail_line.split()
-            acknowledged[key] = int(revision)
-    assert child.returncode == -signal.SIGKILL
-    return acknowledged
+        await child.kill()
+    return child.acknowledged
 
 
 async def test_every_acknowledged_create_survives_kill_9(tmp_path: Path) -> None:
