@@ -17,13 +17,18 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from server_process import LOAD_CPUS, SERVER_CPUS, free_port, pin_to, running_server, stop_group
+from etcd_put_rate import pin
+from server_process import LOAD_CPUS, REPO_ROOT, SERVER_CPUS, free_port, running_server, stop_group
+
+sys.path.insert(0, str(REPO_ROOT / "test" / "e2e"))
+from etcd_process import running_etcd as etcd_member
 
 READY_TIMEOUT_S = 30.0
 
@@ -43,28 +48,12 @@ def _wait(url: str, what: str, process: subprocess.Popen[bytes], log: Path) -> N
 
 @contextlib.contextmanager
 def running_etcd(cpus: set[int] | None = None) -> Iterator[str]:
-    """One etcd member on free loopback ports; yields its ``host:port``."""
-    if shutil.which("etcd") is None:
-        raise RuntimeError("etcd is not installed: apt-get install -y etcd-server")
-    workdir = Path(tempfile.mkdtemp(prefix="arktos-bench-etcd-"))
-    client, peer = free_port(), free_port()
-    log = workdir / "etcd.log"
-    command = ["etcd", "--name", "bench", "--data-dir", str(workdir / "data"),
-               "--listen-client-urls", f"http://127.0.0.1:{client}",
-               "--advertise-client-urls", f"http://127.0.0.1:{client}",
-               "--listen-peer-urls", f"http://127.0.0.1:{peer}",
-               "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
-               "--initial-cluster", f"bench=http://127.0.0.1:{peer}"]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True,
-                                   preexec_fn=(lambda: pin_to(cpus)) if cpus else None)
-    try:
-        _wait(f"http://127.0.0.1:{client}/health", "etcd", process, log)
-        yield f"127.0.0.1:{client}"
-    finally:
-        stop_group(process)
-        shutil.rmtree(workdir, ignore_errors=True)
+    """One etcd member (test/e2e/etcd_process.py, as bench/etcd_put_rate.py runs it), pinned to
+    ``cpus`` (None: floats); yields its storage URL."""
+    with tempfile.TemporaryDirectory() as scratch, etcd_member(Path(scratch)) as member:
+        if cpus and member.process is not None:
+            pin(member.process.pid, sorted(cpus))
+        yield member.storage_url
 
 
 @contextlib.contextmanager
@@ -117,7 +106,7 @@ def running_api_on_etcd(servers: int) -> Iterator[tuple[str, str]]:
     """etcd and ``servers`` API servers on it (behind HAProxy when several); yields (URL, CPU split)."""
     server_cpus, etcd_cpus, split = cpu_split(servers)
     with running_etcd(etcd_cpus) as endpoint, contextlib.ExitStack() as stack:
-        urls = [stack.enter_context(running_server(storage=f"etcd://{endpoint}", cpus=cpus)).url
+        urls = [stack.enter_context(running_server(storage=endpoint, cpus=cpus)).url
                 for cpus in server_cpus]
         if servers == 1:
             yield urls[0], split
