@@ -40,6 +40,13 @@ def proc_stat(pid: int) -> list[str] | None:
         return None
 
 
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
 def recorded(run_dir: Path, name: str) -> Proc | None:
     """The component's live process per arktos-up's record, or None while none runs."""
     try:

@@ -5,9 +5,12 @@ Covers: hack/lib/etcd.sh with ETCD_MEMBERS=3 starts three supervised members on 
 and waits until all report healthy; a member killed with SIGKILL is started again by its
 supervisor on the same data and rejoins (it serves a key written while it was gone); the stop
 ends every member. arktos-up.sh refuses APISERVER_COUNT=2 on SQLite and an unknown
-STORAGE_BACKEND, each with a message naming the variable, before starting any server.
-Leaves out: API servers on etcd and HAProxy (test/e2e/test_several_apiservers.py), ETCD_SERVERS
-(an external cluster: the same URL list reaches the server's --storage).
+STORAGE_BACKEND, each with a message naming the variable, before starting any server. With
+ETCD_SERVERS naming a running etcd, arktos-up starts no etcd (and one server, no HAProxy), the
+server's --storage names that etcd and an object created through kubectl is stored in it.
+Leaves out: several API servers behind HAProxy (test/e2e/test_several_apiservers.py), TLS towards
+an external etcd (ETCD_CAFILE/CERTFILE/KEYFILE are passed as the server's --etcd-* flags, which
+test/storage/test_etcd_failures.py covers).
 """
 
 from __future__ import annotations
@@ -22,7 +25,10 @@ from pathlib import Path
 
 import pytest
 from apiserver_process import REPO_ROOT, free_port
-from several_cluster import free_port_run
+from etcd_process import running_etcd
+from recorded_process import cmdline
+from several_cluster import free_port_run, running_several_cluster, several_cluster_env
+from test_arktos_up import kubectl_sh
 
 pytestmark = [pytest.mark.e2e]
 
@@ -127,3 +133,23 @@ def test_arktos_up_refuses_settings_that_cannot_work(tmp_path: Path, settings: d
     assert done.returncode != 0
     assert message in done.stderr, done.stdout + done.stderr
     assert "starting kube-apiserver" not in done.stdout
+
+
+@pytest.mark.slow
+def test_one_server_on_an_external_etcd_from_etcd_servers(tmp_path_factory: pytest.TempPathFactory) -> None:
+    base = tmp_path_factory.mktemp("ext")  # short: containerd's socket paths must stay under 104 bytes
+    with running_etcd(base / "etcd") as member:
+        env = several_cluster_env(base / "cluster", servers=1)
+        env["ETCD_SERVERS"] = member.client_url
+        for up in running_several_cluster(env):
+            done = kubectl_sh(env, "create", "configmap", "on-external-etcd", "--from-literal=k=v")
+            assert done.returncode == 0, done.stderr
+            server = up.component("kube-apiserver")
+            assert server is not None
+            flags = cmdline(server.pid)
+            assert f"--storage {member.storage_url} " in flags, flags
+            assert up.component("etcd") is None and up.component("haproxy") is None
+            key = "/registry/configmaps/system/default/on-external-etcd"
+            stored = etcd_call(member.client_port, "/v3/kv/range", {"key": b64(key)})
+            assert stored.get("count") == "1", stored
+            print(f"arktos-up used {member.client_url} (ETCD_SERVERS): {key} is in it")

@@ -27,7 +27,7 @@ from typing import Any
 from apiserver_process import REPO_ROOT, admin_ssl_context, log_tail, probe, stop_process
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
-from recorded_process import Proc, proc_stat, recorded
+from recorded_process import Proc, cmdline, proc_stat, recorded
 from test_arktos_up import STOP_TIMEOUT_S, ArktosUp
 from workload_cluster import workload_cluster_env
 
@@ -48,13 +48,6 @@ def fault_cluster_env(base: Path) -> dict[str, str]:
     env = workload_cluster_env(base, node=NODE, bridge=BRIDGE, subnet=POD_SUBNET)
     env["CONTROLLER_MANAGER_EXTRA_FLAGS"] = f"{LEASE_FLAGS} {NODE_FLAGS}"
     return env
-
-
-def cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
 
 
 def live_pids() -> Iterator[int]:
