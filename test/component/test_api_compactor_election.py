@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import aiohttp
 import pytest
 from apiserver_process import ApiServerProcess
 from component_http import Api, assert_status, configmap
-from conftest import ServerFactory
 from etcd_process import EtcdProcess, running_etcd
 
 pytestmark = pytest.mark.slow
@@ -52,7 +51,7 @@ async def until(what: str, check, timeout_s: float = WAIT_S) -> None:  # type: i
 
 
 async def test_two_servers_elect_one_compactor_and_the_other_takes_over(
-        etcd: EtcdProcess, server_factory: ServerFactory) -> None:
+        etcd: EtcdProcess, server_factory: Callable[..., ApiServerProcess]) -> None:
     servers = [server_factory("--storage", etcd.storage_url, "--compaction-interval", "1") for _ in range(2)]
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as session:
         apis = [Api(session, server.url) for server in servers]
