@@ -2,7 +2,8 @@
 
 The benchmarks measure what `STORAGE_BACKEND=etcd APISERVER_COUNT=N hack/arktos-up.sh` runs: a
 local etcd (Debian's etcd-server, a temp data dir, free loopback ports), `python -m server
---storage etcd://...` processes, and for several of them HAProxy in TCP mode. Benchmarks speak
+--storage etcd://...` processes, and for several of them HAProxy in TCP mode (etcd and HAProxy as
+the tests start them: test/e2e/etcd_process.py, test/e2e/haproxy_process.py). Benchmarks speak
 plain HTTP (the servers' loopback plain port), so TLS costs stay out of the comparison with the
 SQLite figures, which are measured the same way.
 
@@ -15,35 +16,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 from etcd_put_rate import pin
-from server_process import LOAD_CPUS, REPO_ROOT, SERVER_CPUS, free_port, running_server, stop_group
+from server_process import LOAD_CPUS, REPO_ROOT, SERVER_CPUS, running_server
 
 sys.path.insert(0, str(REPO_ROOT / "test" / "e2e"))
-from etcd_process import running_etcd as etcd_member
-
-READY_TIMEOUT_S = 30.0
-
-
-def _wait(url: str, what: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited ({process.returncode}):\n{log.read_text()[-3000:]}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url, timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        time.sleep(0.1)
-    raise RuntimeError(f"{what} not ready in {READY_TIMEOUT_S}s:\n{log.read_text()[-3000:]}")
+from etcd_process import running_etcd as etcd_member  # the tests' launchers
+from haproxy_process import running_haproxy
 
 
 @contextlib.contextmanager
@@ -54,40 +37,6 @@ def running_etcd(cpus: set[int] | None = None) -> Iterator[str]:
         if cpus and member.process is not None:
             pin(member.process.pid, sorted(cpus))
         yield member.storage_url
-
-
-@contextlib.contextmanager
-def running_haproxy(backends: list[str]) -> Iterator[str]:
-    """HAProxy in TCP mode, round robin over ``backends`` (http://host:port URLs); yields its URL."""
-    workdir = Path(tempfile.mkdtemp(prefix="arktos-bench-haproxy-"))
-    port = free_port()
-    servers = "\n".join(f"    server s{i} {url.removeprefix('http://')}" for i, url in enumerate(backends))
-    config = workdir / "haproxy.cfg"
-    config.write_text(f"""global
-    log stdout format raw local0 err
-defaults
-    mode tcp
-    timeout connect 2s
-    timeout client 1h
-    timeout server 1h
-frontend api
-    bind 127.0.0.1:{port}
-    default_backend servers
-backend servers
-    balance roundrobin
-{servers}
-""")
-    log = workdir / "haproxy.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(["haproxy", "-db", "-f", str(config)], stdout=out,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait(f"{url}/readyz", "haproxy", process, log)
-        yield url
-    finally:
-        stop_group(process)
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def cpu_split(servers: int) -> tuple[list[set[int]], set[int] | None, str]:
@@ -111,5 +60,6 @@ def running_api_on_etcd(servers: int) -> Iterator[tuple[str, str]]:
         if servers == 1:
             yield urls[0], split
             return
-        with running_haproxy(urls) as url:
-            yield url, split
+        backends = [("127.0.0.1", int(url.rsplit(":", 1)[1])) for url in urls]
+        with running_haproxy(backends) as port:
+            yield f"http://127.0.0.1:{port}", split
