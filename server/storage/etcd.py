@@ -22,6 +22,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import grpc
 from aetcd import rpc
 from grpc import aio
 
@@ -47,6 +48,7 @@ DEFAULT_WATCH_QUEUE = 10_000
 DEFAULT_REQUEST_TIMEOUT = 10.0  # below the API's 60 s request timeout: answer 504 before it
 DEFAULT_START_TIMEOUT = 30.0
 HEALTH_TIMEOUT = 2.0  # upstream's --etcd-healthcheck-timeout
+_READ_RETRY_DELAY = 0.05
 # A key nobody writes: reading it answers the current revision in the response header.
 _PROBE_KEY = b"\0"
 _EQUAL, _GREATER = rpc.Compare.EQUAL, rpc.Compare.GREATER
@@ -75,6 +77,7 @@ class EtcdBackend:
         self._kv: rpc.KVStub | None = None
         self._watch_stub: rpc.WatchStub | None = None
         self._watchers: set[Watcher] = set()
+        self._pumps: set[asyncio.Task[None]] = set()
         self._compacted = 0
         self._closed = False
 
@@ -103,6 +106,9 @@ class EtcdBackend:
         self._closed = True
         for watcher in list(self._watchers):
             watcher.end()
+        for pump in list(self._pumps):
+            pump.cancel()
+        await asyncio.gather(*self._pumps, return_exceptions=True)
         if self._channel is not None:
             await self._channel.close()
 
@@ -112,9 +118,19 @@ class EtcdBackend:
         return self._kv
 
     async def _call(self, method: str, request: Any, *, revision: int = 0, deadline: float = 0) -> Any:
-        """One KV call with a deadline; gRPC failures become storage errors."""
+        """One KV call with a deadline; gRPC failures become storage errors. A read refused as
+        unavailable is tried once more (etcd's client retries ranges, its "repeatable" calls): the
+        channel has moved on to another member by then. A write is never repeated here: it may
+        have been applied."""
+        call = getattr(self._stub(), method)
         try:
-            return await getattr(self._stub(), method)(request, timeout=deadline or self._timeout)
+            try:
+                return await call(request, timeout=deadline or self._timeout)
+            except aio.AioRpcError as e:
+                if method != "Range" or e.code() != grpc.StatusCode.UNAVAILABLE:
+                    raise
+                await asyncio.sleep(_READ_RETRY_DELAY)
+                return await call(request, timeout=deadline or self._timeout)
         except aio.AioRpcError as e:
             error = storage_error(e, revision=revision, compacted=self._compacted)
             if isinstance(error, FutureRevisionError):
@@ -235,6 +251,8 @@ class EtcdBackend:
                              on_compacted=self._learn_compacted)
         self._watchers.add(watcher)
         pump = asyncio.create_task(follower.pump(), name=f"etcd-watch {prefix}")
+        self._pumps.add(pump)
+        pump.add_done_callback(self._pumps.discard)
         try:
             async for event in consume(watcher, pump):
                 yield event

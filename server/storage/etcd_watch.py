@@ -77,7 +77,7 @@ class EtcdWatch:
         """Read streams into the watcher, reopening after transient failures; ends the watcher
         with the error that stopped it (never returns normally while the watcher wants events)."""
         delay = _RETRY_FIRST
-        while True:
+        while not self._watcher.ended:
             try:
                 delivered = await self._follow_once()
             except aio.AioRpcError as e:

@@ -148,7 +148,8 @@ class Backend(Protocol):
         was never written to is at revision 1, as etcd counts)."""
 
     async def compacted_revision(self) -> int:
-        """The revision up to which history has been forgotten (0 if never compacted)."""
+        """The revision up to which history has been forgotten (0 if never compacted). On etcd,
+        which does not report it, the mark this process has compacted to or been told of."""
 
     async def get(self, key: str, *, revision: int = 0) -> KeyValue | None:
         """The key's version at ``revision`` (0 = latest), or None if absent then.

@@ -8,7 +8,8 @@ answers 500 with ``[-]etcd failed: reason withheld`` (``?verbose`` lists every c
 restart, writes succeed, and a watch opened before the outage carries on with the later events
 (no gap, no repeat: what it saw is the final state). Encryption at rest works on etcd: a Secret's
 value in etcd is ciphertext with upstream's ``k8s:enc:aescbc:v1:key1:`` prefix, a GET answers
-plaintext.
+plaintext. An API server reaches an etcd that demands client certificates through
+``--etcd-cafile``, ``--etcd-certfile`` and ``--etcd-keyfile``.
 
 Leaves out: several API servers on one etcd (the multi-server e2e suite), a stalled etcd (504:
 test/storage/test_etcd_failures.py), TLS to etcd (same file).
@@ -19,21 +20,21 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 from apiserver_process import ApiServerProcess
 from component_http import Api, assert_status, configmap, watching
-from conftest import ServerFactory
-from etcd_process import EtcdProcess, running_etcd
+from etcd_process import EtcdProcess, make_tls_files, running_etcd
 
 from server.storage.etcd import EtcdBackend
 from server.storage.etcd_connection import parse_etcd_url
 
 pytestmark = pytest.mark.slow
 
+ServerFactory = Callable[..., ApiServerProcess]  # the conftest's server_factory
 OUTAGE_ANSWER_WITHIN_S = 15.0  # the request timeout is 60 s; an unreachable etcd must not use it up
 
 
@@ -87,6 +88,22 @@ async def test_secrets_are_encrypted_at_rest_in_etcd(server_factory: ServerFacto
         await store.close()
     assert kv is not None and kv.value.startswith(b"k8s:enc:aescbc:v1:key1:"), kv
     assert b"plain-text-password" not in kv.value
+
+
+async def test_an_api_server_reaches_etcd_over_tls_with_a_client_certificate(
+        server_factory: ServerFactory, tmp_path: Path) -> None:
+    files = make_tls_files(tmp_path / "pki")
+    with running_etcd(tmp_path, tls=files) as member:
+        server = server_factory("--storage", member.storage_url, "--etcd-cafile", str(files.ca_file),
+                                "--etcd-certfile", str(files.client_cert_file),
+                                "--etcd-keyfile", str(files.client_key_file))
+        async with aiohttp.ClientSession() as session:
+            api = Api(session, server.url)
+            created = await api.ok("POST", "/api/v1/namespaces/default/configmaps", configmap("over-tls"))
+            ready = await api.get("/readyz", params={"verbose": ""})
+        server.stop()
+    assert int(created["metadata"]["resourceVersion"]) > 1
+    assert "[+]etcd ok" in ready.raw.decode()
 
 
 async def _until_ready(api: Api, *, within: float) -> None:

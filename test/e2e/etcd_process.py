@@ -25,6 +25,8 @@ from pathlib import Path
 
 from apiserver_process import free_port, log_tail, stop_process
 
+from pki.certificates import ensure_ca, issue_client_cert, issue_serving_cert
+
 APT_PACKAGES = ("etcd-server",)
 READY_TIMEOUT_S = 30.0
 
@@ -58,6 +60,18 @@ class EtcdTLSFiles:
     key_file: Path
     client_cert_file: Path
     client_key_file: Path
+
+
+def make_tls_files(directory: Path) -> EtcdTLSFiles:
+    """A CA in ``directory``, etcd's serving pair for 127.0.0.1 and one client pair it signed."""
+    ca = ensure_ca(directory)
+    paths: list[Path] = []
+    for name, pair in (("server", issue_serving_cert(ca, hosts=["127.0.0.1"], common_name="etcd")),
+                       ("client", issue_client_cert(ca, common_name="kube-apiserver-etcd-client"))):
+        for suffix, data in ((".crt", pair.certificate_pem()), (".key", pair.private_key_pem())):
+            paths.append(directory / f"{name}{suffix}")
+            paths[-1].write_bytes(data)
+    return EtcdTLSFiles(ca.cert_path, *paths)
 
 
 @dataclass

@@ -5,7 +5,9 @@ once and a stalled (SIGSTOPped) one into StorageTimeoutError at the call's deadl
 a watch rides out the member being killed and restarted and resumes after its last event, with no
 gap or repeat; ``check_health`` follows the member down and up; TLS with client certificates
 (``--etcd-cafile``/``--etcd-certfile``/``--etcd-keyfile``) works and a client without a certificate
-is refused; a storage URL whose first member is dead fails over to the next.
+is refused; a storage URL whose first member is dead fails over to the next; a backend that did
+not compact (another API server's) learns the compaction from etcd: its watch and reads below the
+mark raise CompactedError.
 
 Leaves out: three-member clusters losing a member under load (the fault suite), the API's 503/504
 answers (test/component/test_api_etcd.py).
@@ -19,12 +21,11 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from etcd_process import EtcdProcess, EtcdTLSFiles, free_port, running_etcd
+from etcd_process import EtcdProcess, free_port, make_tls_files, running_etcd
 
-from pki.certificates import ensure_ca, issue_client_cert, issue_serving_cert
 from server.storage.etcd import EtcdBackend
 from server.storage.etcd_connection import EtcdTLS, parse_etcd_url
-from server.storage.interface import Event, StorageTimeoutError, StorageUnavailableError
+from server.storage.interface import CompactedError, Event, StorageTimeoutError, StorageUnavailableError
 
 pytestmark = pytest.mark.slow
 
@@ -103,20 +104,8 @@ async def test_a_watch_resumes_after_the_member_restarts(member: EtcdProcess, st
         ("PUT", "/w/a", base + 1), ("PUT", "/w/b", base + 2), ("DELETE", "/w/a", base + 3)]
 
 
-def _tls_files(directory: Path) -> EtcdTLSFiles:
-    ca = ensure_ca(directory)
-    files = {}
-    for name, pair in (("server", issue_serving_cert(ca, hosts=["127.0.0.1"], common_name="etcd")),
-                       ("client", issue_client_cert(ca, common_name="kube-apiserver-etcd-client"))):
-        (directory / f"{name}.crt").write_bytes(pair.certificate_pem())
-        (directory / f"{name}.key").write_bytes(pair.private_key_pem())
-        files[name] = (directory / f"{name}.crt", directory / f"{name}.key")
-    return EtcdTLSFiles(ca_file=ca.cert_path, cert_file=files["server"][0], key_file=files["server"][1],
-                        client_cert_file=files["client"][0], client_key_file=files["client"][1])
-
-
 async def test_tls_with_client_certificates(tmp_path: Path) -> None:
-    files = _tls_files(tmp_path / "pki")
+    files = make_tls_files(tmp_path / "pki")
     with running_etcd(tmp_path, tls=files) as member:
         tls = EtcdTLS(ca_file=str(files.ca_file), cert_file=str(files.client_cert_file),
                       key_file=str(files.client_key_file))
@@ -148,3 +137,23 @@ async def test_a_dead_first_member_fails_over_to_the_next(member: EtcdProcess) -
         assert kv is not None and kv.mod_revision == revision
     finally:
         await store.close()
+
+
+async def test_another_servers_compaction_is_learnt_from_etcd(member: EtcdProcess,
+                                                              store: EtcdBackend) -> None:
+    first = await store.create("/c/k", b"1")
+    second = await store.update("/c/k", b"2", expected_revision=first)
+    await store.compact(second)
+    other = EtcdBackend(parse_etcd_url(member.storage_url))
+    await other.start()
+    try:
+        assert await other.compacted_revision() == 0  # it has not heard of it yet
+        with pytest.raises(CompactedError):
+            await anext(other.watch("/c/", after_revision=first - 1))
+        assert await other.compacted_revision() == second
+        with pytest.raises(CompactedError):
+            await other.get("/c/k", revision=first)
+        kv = await other.get("/c/k", revision=second)
+        assert kv is not None and kv.value == b"2"
+    finally:
+        await other.close()
