@@ -56,6 +56,14 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
+def put(port: int, key: str, value: str) -> bool:
+    try:
+        etcd_call(port, "/v3/kv/put", {"key": b64(key), "value": b64(value)})
+    except OSError:
+        return False
+    return True
+
+
 def pid_of(run_dir: Path, name: str) -> int:
     return int((run_dir / f"{name}.pid").read_text().split()[0])
 
@@ -104,7 +112,8 @@ def test_three_supervised_members_and_one_killed_rejoins(tmp_path: Path) -> None
 
         killed = pid_of(run_dir, "etcd-1")
         os.kill(killed, 9)
-        etcd_call(base, "/v3/kv/put", {"key": b64("/while-gone"), "value": b64("written")})
+        # etcd-1 may have led: the others elect a leader first (seconds on a loaded machine).
+        wait_for("a write while etcd-1 is gone", lambda: put(base, "/while-gone", "written"))
         wait_for("etcd-1 started again", lambda: pid_of(run_dir, "etcd-1") != killed)
         wait_for("etcd-1 serving the write it missed", lambda: serves(base + 2, "/while-gone") == "written")
         print(f"etcd-1 (pid {killed}) killed; pid {pid_of(run_dir, 'etcd-1')} rejoined, serves /while-gone")
