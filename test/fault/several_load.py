@@ -143,12 +143,15 @@ class Reflected:
     errors: list[str] = field(default_factory=list)
 
 
-async def reflect(session: aiohttp.ClientSession, url: str, into: Reflected, *, stop: asyncio.Event) -> None:
-    """List then watch ``url`` until ``stop`` is set, resuming (and relisting on 410) as client-go does."""
+async def reflect(session: aiohttp.ClientSession, url: str, into: Reflected, *, stop: asyncio.Event,
+                  first_url: str = "") -> None:
+    """List then watch ``url`` until ``stop`` is set, resuming (and relisting on 410) as client-go
+    does. ``first_url``: where the first list and watch go (one server), ``url`` afterwards."""
     while not stop.is_set():
+        target = url if into.rewatches else (first_url or url)
         if not into.last_revision:
             try:
-                async with session.get(url) as answer:
+                async with session.get(target) as answer:
                     if answer.status != 200:
                         into.errors.append(f"list {answer.status}")
                         await asyncio.sleep(0.5)
@@ -161,7 +164,7 @@ async def reflect(session: aiohttp.ClientSession, url: str, into: Reflected, *, 
             into.objects = {item["metadata"]["name"]: item for item in listed["items"]}
             into.last_revision = listed["metadata"]["resourceVersion"]
             into.relists += 1
-        await watch_once(session, url, into, stop=stop)
+        await watch_once(session, target, into, stop=stop)
 
 
 async def watch_once(session: aiohttp.ClientSession, url: str, into: Reflected, *,

@@ -4,10 +4,13 @@ Covers, each scenario printing what it did and what it found:
 1. kill -9 of one of two API servers during 1,000 creates through the load balancer (100 in
    flight, retried as client libraries retry): every create answered 201 is stored with the uid
    of that answer, no name has two objects, the survivor answered creates while the other was
-   down, and the killed server is started again by its supervisor.
+   down, the killed server is started again by its supervisor, and a watcher that was on the
+   killed server resumes from its last resourceVersion through the balancer (no relist) and ends
+   with exactly the stored state.
 2. a three-member etcd with one member (the raft leader) killed during the same load: no
-   acknowledged create lost, the API kept answering while the member was down, and the member
-   rejoins (healthy, at the same revision as the others).
+   acknowledged create lost, the API kept answering while the member was down, the member
+   rejoins (healthy, at the same revision as the others), and a watcher through the balancer ends
+   with exactly the stored state without relisting.
 3. a single etcd killed and restarted: while it is down the API answers 503/504 Status (never a
    500, never past the request timeout), afterwards everything is served again, and a watcher that
    resumes from its last resourceVersion (as a reflector does) ends with exactly the stored state.
@@ -88,9 +91,11 @@ class KillUnderLoad:
     name: str
     pid: int
     result: LoadResult
-    items: list[dict[str, Any]]
+    items: list[dict[str, Any]]  # the load's objects, stored afterwards
     killed_at: float
     back_at: float
+    watched: Reflected  # a reflector-like watcher through the kill
+    watch_equals_store: bool
 
     @property
     def answered_while_down(self) -> int:
@@ -99,7 +104,10 @@ class KillUnderLoad:
     def report(self) -> str:
         return (f"kill -9 {self.name} (pid {self.pid}) after {KILL_AFTER} of {CREATES} creates, "
                 f"{IN_FLIGHT} in flight: {self.result.summary()}; {self.answered_while_down} answered in "
-                f"the {self.back_at - self.killed_at:.1f} s until it was back; {len(self.items)} stored")
+                f"the {self.back_at - self.killed_at:.1f} s until it was back; {len(self.items)} stored; "
+                f"a watcher saw {self.watched.events} events, re-watched {self.watched.rewatches} time(s), "
+                f"listed {self.watched.relists} time(s) and ends "
+                f"{'equal to' if self.watch_equals_store else 'DIFFERENT FROM'} the store")
 
     def assert_nothing_lost(self) -> None:
         problems = check_nothing_lost(self.result, self.items)
@@ -107,29 +115,45 @@ class KillUnderLoad:
         assert not problems, problems
         assert len(self.items) == CREATES
         assert self.answered_while_down, f"the API answered no create while {self.name} was down"
+        assert self.watch_equals_store, "the watcher's state is not the stored state"
+        assert self.watched.relists == 1, "the watcher could not resume from its resourceVersion"
 
 
 async def kill_under_load(cluster: SeveralCluster, namespace: str, name: str,
-                          back: Callable[[], bool]) -> KillUnderLoad:
-    """The creates into ``namespace``; component ``name`` killed after KILL_AFTER; waits until its
-    supervisor's new process passes ``back()``."""
+                          back: Callable[[], bool], *, watch_first: str = "") -> KillUnderLoad:
+    """The creates into ``namespace``, watched by a reflector (first on ``watch_first``, then through
+    the balancer); component ``name`` killed after KILL_AFTER; waits until its supervisor's new
+    process passes ``back()`` and the watcher caught up with the store."""
     url = namespace_url(cluster, namespace)
     victim = cluster.component(name)
     assert victim is not None
     async with session_for(cluster) as session:
+        watched, stop = Reflected(), asyncio.Event()
+        first = watch_first and f"{watch_first}{url.removeprefix(cluster.url)}"
+        watcher = asyncio.create_task(reflect(session, url, watched, stop=stop, first_url=first))
+        await wait_until("the watcher listed", lambda: watched.relists == 1)
         result, killed_at = await load_with_kill(session, url, victim.kill)
         back_at = await wait_until(f"{name} back", lambda: (
             (now := cluster.component(name)) is not None and now.pid != victim.pid and back()),
             report=lambda: cluster.report(name))
-        # Ours only: not the root-CA controller's kube-root-ca.crt.
-        items = [item for item in await stored(session, url) if item["metadata"]["name"].startswith("load-")]
-    return KillUnderLoad(name, victim.pid, result, items, killed_at, back_at)
+        async with session.get(url) as answer:
+            final = await answer.json()
+        await wait_until("the watcher at the final list", lambda: int(
+            watched.last_revision or 0) >= int(final["metadata"]["resourceVersion"]), timeout_s=30)
+        stop.set()
+        watcher.cancel()
+    state = {item["metadata"]["name"]: item["metadata"]["resourceVersion"] for item in final["items"]}
+    reflected = {n: obj["metadata"]["resourceVersion"] for n, obj in watched.objects.items()}
+    # Ours only: not the root-CA controller's kube-root-ca.crt.
+    items = [item for item in final["items"] if item["metadata"]["name"].startswith("load-")]
+    return KillUnderLoad(name, victim.pid, result, items, killed_at, back_at, watched, reflected == state)
 
 
 async def test_kill_one_of_two_servers_during_creates(three_members: SeveralCluster) -> None:
     cluster = three_members
     found = await kill_under_load(cluster, "fault-server", cluster.server_name(0),
-                                  lambda: cluster.ready(cluster.server_url(0)))
+                                  lambda: cluster.ready(cluster.server_url(0)),
+                                  watch_first=cluster.server_url(0))
     print(f"\n[scenario 1] {found.report()}; problems: "
           f"{check_nothing_lost(found.result, found.items) or 'none'}")
     found.assert_nothing_lost()
