@@ -9,6 +9,7 @@
 #                 starts its own etcd member, apt's etcd-server when missing)
 #   api           creates (and their ratio to the raw rate), GETs (and their ratio to a bare
 #                 aiohttp+uvloop handler, bench/bare_aiohttp.py), LISTs, watch fan-out
+#   api_etcd      the same on etcd (one server), then creates through two servers behind HAProxy
 #   overload      one tenant's flood against another tenant's GETs, fairness on and off
 #   encryption    encryption at rest per stored value
 #   scheduler     pods bound per second, 5,000 nodes and 10,000 pods
@@ -69,6 +70,10 @@ step etcd_storage "${PY}" bench/etcd_put_rate.py
 # The `raw_...commit...: N unit` line is the raw rate, e.g. `raw_sqlite_single_row_commits: 25000 commits/s`.
 raw_rate=$(awk -F': *' '/^raw_.*commit/ && $2 ~ /^[0-9.]+/ {split($2, v, " "); print v[1]; exit}' "${LOG}")
 step api "${PY}" bench/api_bench.py ${raw_rate:+--raw-commit-rate "${raw_rate}"} "$@"
+# The same figures on etcd, creates against the raw etcd put rate at the API's 64 in flight, then
+# two servers behind HAProxy (bench/etcd_servers.py prints the CPU split).
+etcd_rate=$(awk -F': *' '/^raw_etcd_puts_64_writers:/ {split($2, v, " "); print v[1]; exit}' "${LOG}")
+step api_etcd "${PY}" bench/api_bench.py --storage etcd ${etcd_rate:+--raw-commit-rate "${etcd_rate}"} "$@"
 step overload "${PY}" bench/overload_bench.py
 step encryption "${PY}" bench/encryption_bench.py
 step scheduler "${PY}" bench/scheduler_bench.py

@@ -84,11 +84,15 @@ def stop_group(process: subprocess.Popen[Any], *, timeout_s: float = 15) -> None
 
 
 @contextlib.contextmanager
-def running_server(*, keep_dir: bool = False) -> Iterator[RunningServer]:
-    """A server on a free port with its data in a temp dir, stopped (TERM, then KILL) on exit."""
+def running_server(*, keep_dir: bool = False, storage: str = "",
+                   cpus: set[int] | None = None) -> Iterator[RunningServer]:
+    """A server on a free port with its data in a temp dir, stopped (TERM, then KILL) on exit.
+    ``storage``: its --storage (default: SQLite in the temp dir); ``cpus``: where it runs
+    (default: SERVER_CPUS)."""
     workdir = Path(tempfile.mkdtemp(prefix="arktos-bench-"))
     port = free_port()
     log_path = workdir / "kube-apiserver.log"
+    pinned = SERVER_CPUS if cpus is None else cpus
     command = [
         sys.executable,
         "-m",
@@ -100,7 +104,7 @@ def running_server(*, keep_dir: bool = False) -> Iterator[RunningServer]:
         "--port",
         str(port),
         "--storage",
-        f"sqlite:///{workdir / 'arktos.db'}",
+        storage or f"sqlite:///{workdir / 'arktos.db'}",
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -110,7 +114,7 @@ def running_server(*, keep_dir: bool = False) -> Iterator[RunningServer]:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=lambda: pin_to(SERVER_CPUS),
+            preexec_fn=lambda: pin_to(pinned),
         )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -27,6 +27,9 @@ HEADLINES = (
     ("GETs / bare aiohttp+uvloop", "ratio_api_gets_to_bare_aiohttp"),
     ("watch fan-out p99, 1,000 watchers", "watch_fanout_1000_p99_ms"),
     ("scheduler, 5,000 nodes / 10,000 pods", "scheduler_pods_per_s"),
+    ("etcd creates: 1 server / raw puts", "ratio_pod_creates_to_raw_etcd_puts"),
+    ("etcd creates: 2 servers / 1 server", "ratio_pod_creates_two_servers_to_one_etcd"),
+    ("etcd watch fan-out p99, 1,000", "watch_fanout_1000_p99_ms_etcd"),
 )
 
 

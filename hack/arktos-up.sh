@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts a local Arktos cluster in the foreground until Ctrl-C (as upstream's
 # hack/local-up-cluster.sh / Arktos's hack/arktos-up.sh): the API server on an embedded SQLite
-# store, serving TLS, the controller manager, the scheduler, containerd, the VM runtime and a
+# store (or one or several API servers on etcd: STORAGE_BACKEND below), serving TLS, the controller manager, the scheduler, containerd, the VM runtime and a
 # kubelet whose Node must be Ready before the cluster is announced; Ctrl-C stops them all, pods'
 # containers and VMs included.
 #
@@ -47,6 +47,23 @@
 #   ARKTOS_ENCRYPTION_PROVIDER_CONFIG  the API server's --encryption-provider-config; made on first
 #                    start when missing, used as it is when present, empty: Secrets stored in
 #                    plain [$CERT_DIR/encryption-config.yaml]
+#   STORAGE_BACKEND  the API servers' store: sqlite ($ARKTOS_DATA_DIR/arktos.db, one server only)
+#                    or etcd [sqlite]
+#   ETCD_SERVERS     with STORAGE_BACKEND=etcd: an existing etcd cluster, URLs or host:port joined by
+#                    commas (upstream's --etcd-servers); empty starts a local etcd [empty]
+#   ETCD_CAFILE, ETCD_CERTFILE, ETCD_KEYFILE  TLS towards that cluster: its CA, and a client
+#                    certificate and key (the API server's --etcd-cafile/--etcd-certfile/--etcd-keyfile) []
+#   ETCD_MEMBERS     members of the local etcd, each on loopback, supervised like every component;
+#                    data in $ARKTOS_DATA_DIR/etcd (etcd/etcd-I for several), log $LOG_DIR/etcd.log
+#                    (etcd-I.log); keep the count for a data directory once made [1]
+#   ETCD_CLIENT_PORT member I serves clients on ETCD_CLIENT_PORT+2I, its peers on the port after [2379]
+#   ETCD_RESTART_DELAY  seconds before an etcd member that exited is started again [ARKTOS_RESTART_DELAY]
+#   APISERVER_COUNT  API servers on the same etcd (STORAGE_BACKEND=etcd only above 1); several are
+#                    named kube-apiserver-I, log to $LOG_DIR/kube-apiserver-I.log and serve TLS on
+#                    127.0.0.1:APISERVER_BACKEND_PORT+I behind HAProxy in TCP mode (TLS passthrough,
+#                    so client certificates reach them) on API_HOST_IP:API_SECURE_PORT; its log is
+#                    $LOG_DIR/haproxy.log, its config $ARKTOS_DATA_DIR/haproxy/haproxy.cfg [1]
+#   APISERVER_BACKEND_PORT  the first of those ports [API_SECURE_PORT+1]
 set -euo pipefail
 
 ARKTOS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -74,6 +91,13 @@ prepare_directories() {
 
 prepare_credentials() {
     arktos::pki::ensure_cluster_credentials
+}
+
+# etcd first when the API servers store into it and no ETCD_SERVERS were given (hack/lib/etcd.sh).
+start_etcd() {
+    [[ "${STORAGE_BACKEND}" == etcd ]] || return 0
+    arktos::apiserver::check_settings
+    arktos::etcd::start
 }
 
 start_apiserver() {
@@ -128,7 +152,7 @@ print_ready_banner() {
     kubeconfig=$(arktos::kubeconfig::admin_path)
     cat <<BANNER
 
-Arktos API server is running at $(arktos::apiserver::url) (pid ${ARKTOS_APISERVER_PID}), log: $(arktos::apiserver::log_file)
+Arktos API server is running at $(arktos::apiserver::url) (pid ${ARKTOS_APISERVER_PID}), log: $(arktos::apiserver::log_file)$(arktos::apiserver::several && printf ' (one per server, behind haproxy)' || true)
 Node ${HOSTNAME_OVERRIDE} is Ready (kubelet log: $(arktos::kubelet::log_file)).
 Data directory: ${ARKTOS_DATA_DIR} (kept across restarts). Credentials: ${CERT_DIR}. Press Ctrl-C to stop.
 
@@ -154,6 +178,7 @@ main() {
     trap 'arktos::shutdown::run' EXIT
     trap 'arktos::log::status "interrupted"; exit 130' INT
     trap 'exit 143' TERM
+    start_etcd
     start_apiserver
     start_controller_manager
     start_scheduler

@@ -26,6 +26,7 @@ from server.audit import AuditLog
 from server.auth.user import UserInfo
 from server.authz.escalation_check import RBACEscalationCheck
 from server.bootstrap import ensure_system_objects
+from server.compaction import CompactionLease, Compactor, CompactorConfig
 from server.errors import ApiError, InternalError, NotFound, ServiceUnavailable, Timeout
 from server.flowcontrol.gate import FlowControl, FlowControlConfig
 from server.handlers.discovery import DiscoveryEndpoints
@@ -85,12 +86,15 @@ class ApiServer:
     follows.
     """
 
-    def __init__(self, config: ServerConfig, *, catalogue: Catalogue | None = None) -> None:
+    def __init__(self, config: ServerConfig, *, catalogue: Catalogue | None = None,
+                 backend: Backend | None = None) -> None:
+        """``backend``: an unstarted store to use instead of opening ``config.storage_url`` (tests
+        run several servers in one process on one store this way)."""
         self.config = config
         self.catalogue = catalogue or builtin_catalogue()
         self.schemas = SchemaSet()
         follow_catalogue(self.schemas, self.catalogue)
-        self.backend = _transforming(open_backend(config.storage_url, etcd_tls=config.etcd_tls),
+        self.backend = _transforming(backend or open_backend(config.storage_url, etcd_tls=config.etcd_tls),
                                      config.encryption, self.catalogue)
         self.cache = WatchCache(self.backend, history_size=config.watch_history)
         self.access = AccessControl(config.security, cache=self.cache, catalogue=self.catalogue)
@@ -116,6 +120,9 @@ class ApiServer:
         self.catalogue.subscribe(lambda change: _end_watches(self.cache, change))
         self.metrics = ServerMetrics()
         self.audit = AuditLog(config.security.audit_log_path)
+        compaction = CompactorConfig(config.compaction_interval)
+        self.compactor = Compactor(self.backend, CompactionLease(self.store, self.catalogue, compaction),
+                                   compaction)
         self.ready = False
         etcd, synced = HealthCheck("etcd", self.backend.check_health), HealthCheck("informer-sync",
                                                                                   self._check_ready)
@@ -206,7 +213,7 @@ class ApiServer:
         """Start storage and the cache (and bootstrap objects); stop them on exit."""
         await self.backend.start()
         cache_task = asyncio.create_task(self.cache.run(), name="watch-cache")
-        compactor = asyncio.create_task(self._compact_forever(), name="compactor")
+        compactor = asyncio.create_task(self.compactor.run(), name="compactor")
         self.audit.open()
         try:
             # Validators load from the on-disk cache (or are built once) before the first request.
@@ -229,20 +236,6 @@ class ApiServer:
                     await task
             await self.backend.close()
             self.audit.close()
-
-    async def _compact_forever(self) -> None:
-        """Forget store history the watch cache no longer needs (upstream compacts every 5 min)."""
-        previous = 0
-        while True:
-            await asyncio.sleep(self.config.compaction_interval)
-            try:
-                current = await self.backend.current_revision()
-                if previous:
-                    await self.backend.compact(previous)
-            except StorageError as e:  # etcd is down: try again next interval, never die
-                log.warning("compaction skipped: %s", e)
-                continue
-            previous = current
 
 
 def _transforming(backend: Backend, encryption: EncryptionConfig | None, catalogue: Catalogue) -> Backend:

@@ -31,6 +31,7 @@ from typing import Any
 
 import orjson
 
+from server.revision_reads import RevisionReads
 from server.storage.interface import Backend, CompactedError, Event, KeyValue, StorageError, UnreadableError
 from server.storage.keys import REGISTRY_PREFIX, segment_of
 
@@ -359,6 +360,7 @@ class WatchCache:
         self._ready = asyncio.Event()
         # key -> (the value being written, its decoded form): see `expect`.
         self._expected: dict[str, tuple[bytes, dict[str, Any]]] = {}
+        self._revisions = RevisionReads(store.current_revision)
 
     def resource(self, segment: str) -> ResourceCache:
         cache = self._caches.get(segment)
@@ -473,6 +475,14 @@ class WatchCache:
         for future in self._expiring.pop(tick, ()):
             if not future.done():
                 future.set_result(False)
+
+    async def catch_up(self, *, within: float = 3.0) -> bool:
+        """Wait until the cache holds every write the store had committed when called; False on
+        timeout. Upstream's consistent read from the cache (waitUntilFreshAndBlock after reading
+        etcd's current revision): with several API servers on one store, another server's write
+        reaches this cache only through its store watch. Overlapping calls share their reads of
+        the store's revision (server.revision_reads)."""
+        return await self.wait_for(await self._revisions.current(), within=within)
 
     async def wait_ready(self) -> None:
         await self._ready.wait()

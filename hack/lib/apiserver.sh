@@ -3,6 +3,16 @@
 # API_HOST_IP:API_SECURE_PORT with the credentials hack/lib/pki.sh made, and waits until it
 # reports /readyz. One function per step, so arktos-up.sh reads as a list of components and the
 # later ones (controller manager, scheduler, containerd, kubelet) get files of their own.
+#
+# STORAGE_BACKEND=etcd stores into etcd (hack/lib/etcd.sh) instead; there APISERVER_COUNT=N starts
+# N servers on the same etcd, server i (0-based) named kube-apiserver-i, serving TLS on
+# 127.0.0.1:APISERVER_BACKEND_PORT+i, logging to $LOG_DIR/kube-apiserver-i.log (audit:
+# kube-apiserver-audit-i.log), behind HAProxy on API_SECURE_PORT (hack/lib/haproxy.sh). SQLite
+# serves one server only: its revision counter lives in the server's process.
+
+STORAGE_BACKEND=${STORAGE_BACKEND:-sqlite}
+APISERVER_COUNT=${APISERVER_COUNT:-1}
+APISERVER_BACKEND_PORT=${APISERVER_BACKEND_PORT:-$((API_SECURE_PORT + 1))}
 
 # Service-account tokens name this issuer, as upstream's local-up-cluster sets it.
 ARKTOS_SERVICE_ACCOUNT_ISSUER=${ARKTOS_SERVICE_ACCOUNT_ISSUER:-https://kubernetes.default.svc}
@@ -36,16 +46,58 @@ arktos::apiserver::insecure_url() {
     printf 'http://%s:%s\n' "$(arktos::apiserver::url_host "$(arktos::apiserver::bind_address)")" "${API_PORT}"
 }
 
+arktos::apiserver::several() {
+    ((APISERVER_COUNT > 1))
+}
+
+# Server I's suffix: "" for the only one, "-I" among several (its name, log and audit log carry it).
+arktos::apiserver::suffix() {
+    if arktos::apiserver::several; then printf -- '-%s\n' "${1:-0}"; else printf '\n'; fi
+}
+
+arktos::apiserver::name() {
+    printf 'kube-apiserver%s\n' "$(arktos::apiserver::suffix "${1:-0}")"
+}
+
+# The loopback port server I serves on behind the load balancer (only with APISERVER_COUNT>1).
+arktos::apiserver::backend_port() {
+    printf '%s\n' "$((APISERVER_BACKEND_PORT + $1))"
+}
+
 arktos::apiserver::log_file() {
-    printf '%s/kube-apiserver.log\n' "${LOG_DIR}"
+    printf '%s/kube-apiserver%s.log\n' "${LOG_DIR}" "$(arktos::apiserver::suffix "${1:-0}")"
 }
 
 arktos::apiserver::audit_log_file() {
-    printf '%s/kube-apiserver-audit.log\n' "${LOG_DIR}"
+    printf '%s/kube-apiserver-audit%s.log\n' "${LOG_DIR}" "$(arktos::apiserver::suffix "${1:-0}")"
 }
 
 arktos::apiserver::storage_url() {
-    printf 'sqlite:///%s/arktos.db\n' "${ARKTOS_DATA_DIR#/}"
+    if [[ "${STORAGE_BACKEND}" == etcd ]]; then
+        printf 'etcd://%s\n' "$(arktos::etcd::endpoints)"
+    else
+        printf 'sqlite:///%s/arktos.db\n' "${ARKTOS_DATA_DIR#/}"
+    fi
+}
+
+# Refuses combinations that cannot work, before anything starts.
+arktos::apiserver::check_settings() {
+    if [[ "${STORAGE_BACKEND}" != sqlite && "${STORAGE_BACKEND}" != etcd ]]; then
+        arktos::log::error "STORAGE_BACKEND=${STORAGE_BACKEND}: expected sqlite or etcd"
+        return 1
+    fi
+    if ! [[ "${APISERVER_COUNT}" =~ ^[1-9][0-9]*$ ]]; then
+        arktos::log::error "APISERVER_COUNT=${APISERVER_COUNT} is not a positive number"
+        return 1
+    fi
+    if arktos::apiserver::several && [[ "${STORAGE_BACKEND}" != etcd ]]; then
+        arktos::log::error "APISERVER_COUNT=${APISERVER_COUNT} needs STORAGE_BACKEND=etcd: a SQLite store serves one API server only"
+        return 1
+    fi
+    if arktos::apiserver::several && arktos::apiserver::insecure_port_enabled; then
+        arktos::log::error "API_INSECURE_PORT_ENABLED=true needs APISERVER_COUNT=1 (the plain port is not load-balanced)"
+        return 1
+    fi
 }
 
 arktos::apiserver::check_port_free() {
@@ -93,12 +145,18 @@ EOF
     mv "${path}.tmp" "${path}"
 }
 
+# The flags of server I (0-based).
 arktos::apiserver::flags() {
+    local i=${1:-0} bind=${API_HOST_IP} port=${API_SECURE_PORT}
+    if arktos::apiserver::several; then
+        bind=127.0.0.1
+        port=$(arktos::apiserver::backend_port "${i}")
+    fi
     local flags=(
         --data-dir "${ARKTOS_DATA_DIR}"
         --storage "$(arktos::apiserver::storage_url)"
-        --bind-address "${API_HOST_IP}"
-        --secure-port "${API_SECURE_PORT}"
+        --bind-address "${bind}"
+        --secure-port "${port}"
         --tls-cert-file "$(arktos::pki::serving_cert)"
         --tls-private-key-file "$(arktos::pki::serving_key)"
         --client-ca-file "$(arktos::pki::ca_cert)"
@@ -106,11 +164,15 @@ arktos::apiserver::flags() {
         --service-account-signing-key-file "$(arktos::pki::sa_key)"
         --service-account-issuer "${ARKTOS_SERVICE_ACCOUNT_ISSUER}"
         --token-auth-file "$(arktos::pki::token_file)"
-        --audit-log-path "$(arktos::apiserver::audit_log_file)"
+        --audit-log-path "$(arktos::apiserver::audit_log_file "${i}")"
         --kubelet-client-certificate "$(arktos::apiserver::kubelet_client_cert)"
         --kubelet-client-key "$(arktos::apiserver::kubelet_client_key)"
         --kubelet-certificate-authority "$(arktos::pki::ca_cert)"
     )
+    # TLS towards an external etcd (upstream's kube-apiserver flags of the same names).
+    [[ -z "${ETCD_CAFILE:-}" ]] || flags+=(--etcd-cafile "${ETCD_CAFILE}")
+    [[ -z "${ETCD_CERTFILE:-}" ]] || flags+=(--etcd-certfile "${ETCD_CERTFILE}")
+    [[ -z "${ETCD_KEYFILE:-}" ]] || flags+=(--etcd-keyfile "${ETCD_KEYFILE}")
     if [[ -n "$(arktos::apiserver::encryption_config)" ]]; then
         flags+=(--encryption-provider-config "$(arktos::apiserver::encryption_config)")
     fi
@@ -122,22 +184,42 @@ arktos::apiserver::flags() {
 }
 
 arktos::apiserver::start() {
-    local log_file flags where
-    log_file=$(arktos::apiserver::log_file)
-    where=$(arktos::apiserver::url)
-    arktos::apiserver::check_port_free "${API_HOST_IP}" "${API_SECURE_PORT}" API_SECURE_PORT
+    local i
+    arktos::apiserver::check_settings
+    mkdir -p "${ARKTOS_DATA_DIR}" "${LOG_DIR}"
+    arktos::apiserver::ensure_encryption_config
+    if ! arktos::apiserver::several; then
+        arktos::apiserver::start_one 0
+        return 0
+    fi
+    for ((i = 0; i < APISERVER_COUNT; i++)); do
+        arktos::apiserver::start_one "${i}"
+    done
+    arktos::haproxy::start
+}
+
+# Starts server I under its supervisor.
+arktos::apiserver::start_one() {
+    local i=$1 log_file flags where
+    log_file=$(arktos::apiserver::log_file "${i}")
+    if arktos::apiserver::several; then
+        where="https://127.0.0.1:$(arktos::apiserver::backend_port "${i}")"
+        arktos::apiserver::check_port_free 127.0.0.1 "$(arktos::apiserver::backend_port "${i}")" APISERVER_BACKEND_PORT
+    else
+        where=$(arktos::apiserver::url)
+        arktos::apiserver::check_port_free "${API_HOST_IP}" "${API_SECURE_PORT}" API_SECURE_PORT
+    fi
     if arktos::apiserver::insecure_port_enabled; then
         arktos::apiserver::check_port_free "$(arktos::apiserver::bind_address)" "${API_PORT}" API_PORT
         [[ "$(arktos::apiserver::bind_address)" == "${API_HOST_IP}" ]] ||
             arktos::log::error "API_HOST_IP=${API_HOST_IP} is not loopback; the plain port is for 127.0.0.1 only"
         where+=" and $(arktos::apiserver::insecure_url)"
     fi
-    mkdir -p "${ARKTOS_DATA_DIR}" "${LOG_DIR}"
-    arktos::apiserver::ensure_encryption_config
-    mapfile -t flags < <(arktos::apiserver::flags)
-    arktos::log::status "starting kube-apiserver on ${where} (data ${ARKTOS_DATA_DIR}, log ${log_file})"
+    mapfile -t flags < <(arktos::apiserver::flags "${i}")
+    arktos::log::status "starting $(arktos::apiserver::name "${i}") on ${where} (storage $(arktos::apiserver::storage_url), log ${log_file})"
     : >"${log_file}"
-    arktos::process::supervise kube-apiserver "${log_file}" "${ARKTOS_RESTART_DELAY}" arktos::apiserver::run "${flags[@]}"
+    arktos::process::supervise "$(arktos::apiserver::name "${i}")" "${log_file}" "${ARKTOS_RESTART_DELAY}" \
+        arktos::apiserver::run "${flags[@]}"
 }
 
 # The server process itself (foreground; hack/lib/supervisor.sh restarts it with the same flags).
@@ -163,11 +245,26 @@ urllib.request.urlopen(sys.argv[1], timeout=2, context=context)' "${url}" "${ca}
 }
 
 # Polls /readyz until it answers "ok"; fails when the server exits or ARKTOS_READY_TIMEOUT passes.
+# With several servers: each one directly, then the load balancer.
 arktos::apiserver::wait_ready() {
-    local url
+    local url i pids=()
+    if arktos::apiserver::several; then
+        for ((i = 0; i < APISERVER_COUNT; i++)); do
+            url="https://127.0.0.1:$(arktos::apiserver::backend_port "${i}")/readyz"
+            arktos::log::status "waiting for ${url}"
+            arktos::process::wait_ready "$(arktos::apiserver::name "${i}")" "${ARKTOS_READY_TIMEOUT}" \
+                arktos::apiserver::probe "${url}"
+            pids+=("$(arktos::process::pid "$(arktos::apiserver::name "${i}")")")
+        done
+    fi
     url="$(arktos::apiserver::url)/readyz"
     arktos::log::status "waiting for ${url}"
-    arktos::process::wait_ready kube-apiserver "${ARKTOS_READY_TIMEOUT}" arktos::apiserver::probe "${url}"
-    ARKTOS_APISERVER_PID=$(arktos::process::pid kube-apiserver)
+    if arktos::apiserver::several; then
+        arktos::process::wait_ready haproxy "${ARKTOS_READY_TIMEOUT}" arktos::apiserver::probe "${url}"
+        ARKTOS_APISERVER_PID="${pids[*]}"
+    else
+        arktos::process::wait_ready kube-apiserver "${ARKTOS_READY_TIMEOUT}" arktos::apiserver::probe "${url}"
+        ARKTOS_APISERVER_PID=$(arktos::process::pid kube-apiserver)
+    fi
     arktos::log::status "kube-apiserver is ready"
 }

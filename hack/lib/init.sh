@@ -35,12 +35,15 @@ CONTAINER_RUNTIME_ENDPOINT=${CONTAINER_RUNTIME_ENDPOINT:-}
 ARKTOS_READY_TIMEOUT=${ARKTOS_READY_TIMEOUT:-60}
 
 source "${ARKTOS_ROOT}/hack/lib/logging.sh"
+source "${ARKTOS_ROOT}/hack/lib/packages.sh"
 source "${ARKTOS_ROOT}/hack/lib/process.sh"
 source "${ARKTOS_ROOT}/hack/lib/supervisor.sh"
 source "${ARKTOS_ROOT}/hack/lib/shutdown.sh"
 source "${ARKTOS_ROOT}/hack/lib/kubeconfig.sh"
 source "${ARKTOS_ROOT}/hack/lib/pki.sh"
 source "${ARKTOS_ROOT}/hack/lib/apiserver.sh"
+source "${ARKTOS_ROOT}/hack/lib/etcd.sh"
+source "${ARKTOS_ROOT}/hack/lib/haproxy.sh"
 source "${ARKTOS_ROOT}/hack/lib/controller_manager.sh"
 source "${ARKTOS_ROOT}/hack/lib/scheduler.sh"
 PY=${PY:-${ARKTOS_PYTHON}}  # the python hack/lib/containerd.sh renders its config with

@@ -80,7 +80,7 @@ class ResourceHandler:
         if resource.namespaced and not info.namespace and verb not in ("list", "watch"):
             raise MethodNotAllowed() if verb in ("create", "deletecollection") else NotFound.path()
         if verb == "get":
-            return self._get(request, resource, scope, info.name)
+            return await self._get(request, resource, scope, info.name)
         if verb == "list":
             return await self._list(request, resource, scope)
         if verb == "watch":
@@ -100,9 +100,13 @@ class ResourceHandler:
         raise MethodNotAllowed()
 
     # -- reads ------------------------------------------------------------------------------------
-    def _get(self, request: web.BaseRequest, resource: ResourceRecord, scope: Scope,
-             name: str) -> web.Response:
+    async def _get(self, request: web.BaseRequest, resource: ResourceRecord, scope: Scope,
+                   name: str) -> web.Response:
         media = object_media(request)
+        if request.query.get("resourceVersion") != "0":
+            # A GET is a consistent read unless it asks for "any" version (resourceVersion=0):
+            # the cache first catches up with the store, which another server may have written.
+            await self._cache.catch_up()
         return respond_object(request, resource, self._store.get(resource, scope, name), media)
 
     async def _list(self, request: web.BaseRequest, resource: ResourceRecord,

@@ -12,11 +12,13 @@ are attached to the report.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Generator, Iterator
 
 import pytest
 from apiserver_process import ApiServerProcess, log_tail, start_apiserver
+from balanced_apiservers import running_balanced_apiservers
 from kubectl_binaries import KUBECTL_LABELS, kubectl_binary
 from kubectl_runner import Kubectl
 from kubernetes import client as k8s
@@ -45,7 +47,14 @@ def pytest_runtest_makereport(
 
 @pytest.fixture(scope="session")
 def apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerProcess]:
-    """The shared server: started once, stopped (SIGTERM, then SIGKILL) at the end of the session."""
+    """The shared server: started once, stopped (SIGTERM, then SIGKILL) at the end of the session.
+    ARKTOS_E2E_APISERVERS=N (N >= 2): N servers on one etcd behind HAProxy instead
+    (balanced_apiservers.py)."""
+    count = int(os.environ.get("ARKTOS_E2E_APISERVERS") or 1)
+    if count > 1:
+        with running_balanced_apiservers(tmp_path_factory.mktemp("balanced"), count) as balanced:
+            yield balanced
+        return
     server = start_apiserver(tmp_path_factory.mktemp("apiserver"), tls=True)
     try:
         yield server

@@ -21,13 +21,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from apiserver_process import REPO_ROOT, admin_ssl_context, log_tail, probe, stop_process
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
+from recorded_process import Proc, cmdline, proc_stat, recorded
 from test_arktos_up import STOP_TIMEOUT_S, ArktosUp
 from workload_cluster import workload_cluster_env
 
@@ -48,37 +48,6 @@ def fault_cluster_env(base: Path) -> dict[str, str]:
     env = workload_cluster_env(base, node=NODE, bridge=BRIDGE, subnet=POD_SUBNET)
     env["CONTROLLER_MANAGER_EXTRA_FLAGS"] = f"{LEASE_FLAGS} {NODE_FLAGS}"
     return env
-
-
-@dataclass(frozen=True, slots=True)
-class Proc:
-    """A process as /proc knows it: pid and start time (clock ticks since boot)."""
-
-    pid: int
-    start: str
-
-    @classmethod
-    def of(cls, pid: int) -> Proc | None:
-        stat = proc_stat(pid)
-        return None if stat is None or stat[0] == "Z" else cls(pid, stat[19])
-
-    def alive(self) -> bool:
-        return Proc.of(self.pid) == self
-
-
-def proc_stat(pid: int) -> list[str] | None:
-    """/proc/PID/stat's fields after the command name (state first), or None when gone."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-
-
-def cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
 
 
 def live_pids() -> Iterator[int]:
@@ -117,12 +86,7 @@ class FaultCluster:
 
     def component(self, name: str) -> Proc | None:
         """The component's live process per arktos-up's record, or None while none runs."""
-        try:
-            pid, start = (self.run_dir / f"{name}.pid").read_text().split()
-        except (OSError, ValueError):
-            return None
-        proc = Proc(int(pid), start)
-        return proc if proc.alive() else None
+        return recorded(self.run_dir, name)
 
     def components(self) -> dict[str, Proc | None]:
         return {name: self.component(name) for name in COMPONENTS}

@@ -6,10 +6,13 @@ that is terminating a 403 ``unable to create new content in namespace X because 
 terminated``; the immortal namespaces ``default``, ``kube-system`` and ``kube-public`` cannot be
 deleted — in Arktos, while their tenant is Active (a Terminating tenant takes them along).
 Arktos's TenantExists does the same for the tenant of every tenanted create. Both read the watch
-cache; namespaces are emptied by the namespace controller, not here.
+cache (once more after it caught up with the store, when the place is missing: another API server
+may have just made it); namespaces are emptied by the namespace controller, not here.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from server.errors import Forbidden, NotFound
 from server.registry.admission.interface import AdmissionRequest, AdmissionResult, Operation
@@ -42,6 +45,20 @@ class _Lookups:
         return self._cache.resource(self._tenants.key_segment).objects.get(
             object_key(self._tenants, Scope(tenant=""), tenant))
 
+    def _namespace(self, scope: Scope) -> CachedObject | None:
+        assert self._namespaces is not None
+        return self._cache.resource(self._namespaces.key_segment).objects.get(
+            object_key(self._namespaces, Scope(tenant=scope.tenant), scope.namespace))
+
+    async def _found(self, look_up: Callable[[], CachedObject | None]) -> CachedObject | None:
+        """``look_up()`` in the cache; on a miss, again once the cache caught up with the store.
+        Upstream's NamespaceLifecycle falls back to a live read the same way: the namespace may
+        have just been created through another API server."""
+        found = look_up()
+        if found is None and await self._cache.catch_up():
+            found = look_up()
+        return found
+
 
 class TenantExists(_Lookups):
     """Arktos: a tenanted create needs its tenant, Active."""
@@ -53,7 +70,7 @@ class TenantExists(_Lookups):
 
     async def admit(self, request: AdmissionRequest) -> AdmissionResult | None:
         tenant = request.scope.tenant
-        cached = self._tenant(tenant)
+        cached = await self._found(lambda: self._tenant(tenant))
         if cached is None:
             raise NotFound.object("tenants", tenant)
         if _phase(cached) == "Terminating":
@@ -78,8 +95,7 @@ class NamespaceLifecycle(_Lookups):
             self._check_immortal(request)
             return None
         scope = request.scope
-        cached = self._cache.resource(self._namespaces.key_segment).objects.get(
-            object_key(self._namespaces, Scope(tenant=scope.tenant), scope.namespace))
+        cached = await self._found(lambda: self._namespace(scope))
         if cached is None:
             raise NotFound.object("namespaces", scope.namespace)
         if "deletionTimestamp" in cached.obj["metadata"] or _phase(cached) == "Terminating":
