@@ -132,7 +132,7 @@ class EtcdBackend:
                 await asyncio.sleep(_READ_RETRY_DELAY)
                 return await call(request, timeout=deadline or self._timeout)
         except aio.AioRpcError as e:
-            error = storage_error(e, revision=revision, compacted=self._compacted)
+            error = storage_error(e, revision=revision, compacted=self._compacted, write=method != "Range")
             if isinstance(error, FutureRevisionError):
                 error = FutureRevisionError(revision, await self.current_revision())
             raise error from e

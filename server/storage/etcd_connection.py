@@ -122,9 +122,13 @@ def open_channel(target: str, endpoints: EtcdEndpoints, tls: EtcdTLS) -> aio.Cha
 
 
 def storage_error(error: aio.AioRpcError, *, revision: int = 0, compacted: int = 0,
-                  current: int = 0) -> StorageError:
+                  current: int = 0, write: bool = False) -> StorageError:
     """etcd's gRPC answer as the storage layer's exception (etcd's rpctypes error texts)."""
     code, details = error.code(), error.details() or ""
+    if write and code == grpc.StatusCode.UNAVAILABLE and "request timed out" in details:
+        # "etcdserver: request timed out[, possibly due to ...]": the proposal may still be
+        # applied, so the outcome is unknown — a timeout (504), not "unavailable, retry" (503).
+        return StorageTimeoutError(f"etcd did not confirm the write in time: {details}")
     if code == grpc.StatusCode.OUT_OF_RANGE and "compacted" in details:
         return CompactedError(revision, max(compacted, revision + 1))
     if code == grpc.StatusCode.OUT_OF_RANGE and "future revision" in details:
