@@ -346,3 +346,31 @@ def test_annotation_size_and_keys() -> None:
         "metadata.annotations: Too long: may not be more than 262144 bytes"]
     assert rendered(validate(CONFIGMAPS, with_annotations({"bad key": "v"})))[0].startswith(
         'metadata.annotations: Invalid value: "bad key": name part must consist of alphanumeric characters')
+
+
+def test_tolerations_as_upstream_validates_them() -> None:
+    def errors_of(*tolerations: dict[str, object]) -> list[str]:
+        obj = pod()
+        obj["spec"]["tolerations"] = list(tolerations)
+        return rendered(validate(PODS, obj))
+
+    fine = ({"operator": "Exists"}, {"key": "node.kubernetes.io/not-ready", "operator": "Exists",
+                                     "effect": "NoExecute", "tolerationSeconds": 300},
+            {"key": "dedicated", "value": "gpu", "effect": "NoSchedule"})
+    assert errors_of(*fine) == []
+    assert errors_of({"value": "x"}) == [
+        'spec.tolerations[0].operator: Invalid value: "": operator must be Exists when `key` is empty, '
+        'which means "match all values and all keys"']
+    assert errors_of({"key": "k", "operator": "Exists", "value": "v"}) == [
+        "spec.tolerations[0].operator: Invalid value: \"v\": value must be empty when `operator` is 'Exists'"]
+    assert errors_of({"key": "k", "operator": "Equal", "value": "v", "effect": "NoSchedule",
+                      "tolerationSeconds": 5}) == [
+        "spec.tolerations[0].effect: Invalid value: \"NoSchedule\": effect must be 'NoExecute' when "
+        "`tolerationSeconds` is set"]
+    unsupported = ({"key": "k", "operator": "Near"}, {"key": "k", "operator": "Exists", "effect": "Soon"})
+    assert errors_of(*unsupported) == [
+        'spec.tolerations[0].operator: Unsupported value: "Near": supported values: "Equal", "Exists"',
+        'spec.tolerations[1].effect: Unsupported value: "Soon": supported values: "NoSchedule", '
+        '"PreferNoSchedule", "NoExecute"']
+    assert errors_of({"key": "bad key!", "operator": "Exists"})[0].startswith(
+        'spec.tolerations[0].key: Invalid value: "bad key!": ')
