@@ -138,9 +138,11 @@ class ControllerRunner:
     """
 
     def __init__(self, client: ApiClient, classes: Iterable[type[Controller]],
-                 settings: RuntimeSettings | None = None, *, client_for: ClientFor | None = None) -> None:
+                 settings: RuntimeSettings | None = None, *, client_for: ClientFor | None = None,
+                 informers: SharedInformers | None = None) -> None:
         self.settings = settings or RuntimeSettings()
-        self.informers = SharedInformers(client, watch_timeout_s=self.settings.watch_timeout_s)
+        # ``informers``: a narrower set (client.replicated: the primary resource of one hashKey range).
+        self.informers = informers or SharedInformers(client, watch_timeout_s=self.settings.watch_timeout_s)
         self.controllers: list[Controller] = []
         for cls in classes:
             own_client = client_for(cls) if client_for is not None else client
