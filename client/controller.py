@@ -225,6 +225,9 @@ class ControllerRunner:
                 queue.forget(key)
             finally:
                 queue.done(key)
+            # A backlog of reconciles that only read caches never suspends (get() returns at once
+            # while keys wait): yield, so lease and instance renewals and the informers keep running.
+            await asyncio.sleep(0)
 
 
 def _enqueuer(informer: Informer, watch: Watch, queue: WorkQueue) -> Callable[[str, ObjectKey], None]:

@@ -91,6 +91,7 @@ class Membership:
         self._observed: dict[str, tuple[str, float]] = {}  # name -> (resourceVersion, first seen)
         self._renewed_at = 0.0
         self._rejoining = False
+        self._reported = 0  # the workload count last logged
         informer.add_handler(lambda _type, _key: self._notify())
 
     # -- reading -----------------------------------------------------------------------------
@@ -192,8 +193,14 @@ class Membership:
     async def _renew(self) -> None:
         loop = asyncio.get_running_loop()
         left = max(0.1, self.timing.renew_deadline_s - (loop.time() - self._renewed_at))
+        count = self._workload_count()
+        if count != self._reported:
+            # What operators read to see the split ("each owns about half"), beside workloadNum.
+            log.info("%s instance %s owns %d objects in %s", self.controller_type, self.name, count,
+                     self._running or "no range")
+            self._reported = count
         patch = {"metadata": {"annotations": {HEARTBEAT: datetime.now(UTC).isoformat()}},
-                 "workloadNum": self._workload_count()}
+                 "workloadNum": count}
         try:
             async with asyncio.timeout(left):
                 await self.client.patch(CONTROLLER_INSTANCES, self.name, patch)
