@@ -112,7 +112,8 @@ class ReplicatedController:
                 stop.cancel()
                 change.cancel()
         finally:
-            await self._stop_runner(task)
+            # Fenced (the record lost or not renewable): stop at once, others may take over soon.
+            await self._stop_runner(task, now=membership.done() and not membership.cancelled())
 
     def _start_runner(self, hash_range: HashRange | None) -> asyncio.Task[None] | None:
         if hash_range is None or hash_range.empty:
@@ -124,11 +125,16 @@ class ReplicatedController:
                                         informers=informers)
         return asyncio.create_task(self._runner.run(), name=f"controller {self.cls.name} {hash_range}")
 
-    async def _stop_runner(self, task: asyncio.Task[None] | None) -> None:
-        """Graceful: in-flight reconciles finish (the runner's own timeout cancels late ones)."""
+    async def _stop_runner(self, task: asyncio.Task[None] | None, *, now: bool = False) -> None:
+        """Graceful: in-flight reconciles finish (the runner's own timeout cancels late ones);
+        ``now``, or when we are being cancelled (a second signal): cancelled at once."""
         if task is None or self._runner is None:
             return
-        self._runner.stop()
+        current = asyncio.current_task()
+        if now or (current is not None and current.cancelling()):
+            task.cancel()
+        else:
+            self._runner.stop()
         await _finished(task)
         self._runner = None
 
@@ -164,13 +170,17 @@ class ReplicatedControllers:
         tasks = [asyncio.create_task(c.run(), name=f"replicated {c.cls.name}") for c in self.controllers]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-            for task in done:
-                task.result()
-        finally:
-            self.stop()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            informer.cancel()
-            await _finished(informer)
+        except asyncio.CancelledError:
+            for task in (*tasks, informer):  # stop now: no graceful leave
+                task.cancel()
+            await asyncio.gather(*tasks, informer, return_exceptions=True)
+            raise
+        self.stop()  # one failed: the others leave gracefully
+        await asyncio.gather(*tasks, return_exceptions=True)
+        informer.cancel()
+        await _finished(informer)
+        for task in done:
+            task.result()
 
 
 async def _finished(task: asyncio.Task[None]) -> None:

@@ -12,6 +12,7 @@ processes running the deployment and replicaset controllers:
   the instances' logs name their ranges;
 - each hand-over in order, from the processes' logs: the giver restarts on its upper half, then
   unlocks the joiner, which only then starts on the lower half;
+- fencing: a process whose record is deleted (as a dead instance's is) stops and exits 1;
 - SIGKILL of one instance: the other owns the whole space within 30 s and reconciles new
   Deployments; a third instance joining takes the lower half of the survivor's range while
   Deployments keep being created, and still no ReplicaSet create is repeated or refused.
@@ -172,6 +173,23 @@ async def test_controller_instance_resource(api: Api, apiserver: ApiServerProces
     causes = {c["field"] for c in assert_status(bad, 422, "Invalid")["details"]["causes"]}
     assert causes == {"controllerType", "controllerKey", "workloadNum"}
     await api.ok("DELETE", f"{INSTANCES_PATH}/{name}")
+
+
+async def test_an_instance_whose_record_is_removed_stops_and_exits_1(api: Api, apiserver: ApiServerProcess,
+                                                                      tmp_path: Path) -> None:
+    """Fencing: a record deleted by others (as a dead instance's is) stops the process."""
+    instances = Instances(apiserver.url, tmp_path)
+    try:
+        instances.start("lone")
+        found = await eventually(lambda: settled(api, 1), "the instance's record", within=30)
+        (name,) = found
+        await api.ok("DELETE", f"{INSTANCES_PATH}/{name}")
+        process = instances.processes["lone"]
+        await eventually(lambda: process.poll() is not None, "the process to exit", within=15)
+        assert process.returncode == 1
+        assert f"controller instance lost: deployment instance {name} was removed" in instances.log("lone")
+    finally:
+        instances.stop_all()
 
 
 @pytest.mark.slow
