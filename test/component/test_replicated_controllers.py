@@ -3,7 +3,8 @@
 Covers, against a real ``python -m server`` (with an audit log) and real ``python -m controllers``
 processes running the deployment and replicaset controllers:
 - the ControllerInstance resource itself: discovery (core/v1, cluster scope, short name ``co``),
-  Arktos's table columns through stock kubectl 1.37, validation (422 with field causes);
+  Arktos's table columns and ``kubectl explain`` (served OpenAPI) through stock kubectl 1.37,
+  validation (422 with field causes);
 - two instances split the hashKey space in halves; 2,000 Deployments in ten namespaces (created
   concurrently through one aiohttp session) each get exactly ONE ReplicaSet, and the audit log
   shows exactly one ReplicaSet create per Deployment and not a single refused (409) create — no Deployment was
@@ -159,12 +160,7 @@ async def test_controller_instance_resource(api: Api, apiserver: ApiServerProces
     await api.ok("POST", INSTANCES_PATH, {"apiVersion": "v1", "kind": "ControllerInstance",
                                           "metadata": {"name": name}, "controllerType": "deployment",
                                           "controllerKey": MAX, "workloadNum": 3, "isLocked": True})
-    kubectl = await asyncio.create_subprocess_exec(
-        kubectl_binary("kubectl-1.37"), "-s", apiserver.url, "get", "co", name,
-        stdout=asyncio.subprocess.PIPE)
-    output, _ = await asyncio.wait_for(kubectl.communicate(), timeout=60)
-    assert kubectl.returncode == 0
-    table = output.decode().splitlines()
+    table = (await kubectl(apiserver, "get", "co", name)).splitlines()
     assert table[0].split() == ["NAME", "CONTROLLERTYPE", "UID", "CONTROLLERKEY", "WORKLOADNUM", "ISLOCKED"]
     assert table[1].split()[0:2] == [name, "deployment"] and table[1].split()[3:] == [str(MAX), "3", "true"]
     bad = await api.post(INSTANCES_PATH, {"apiVersion": "v1", "kind": "ControllerInstance",
@@ -173,6 +169,16 @@ async def test_controller_instance_resource(api: Api, apiserver: ApiServerProces
     causes = {c["field"] for c in assert_status(bad, 422, "Invalid")["details"]["causes"]}
     assert causes == {"controllerType", "controllerKey", "workloadNum"}
     await api.ok("DELETE", f"{INSTANCES_PATH}/{name}")
+    explained = await kubectl(apiserver, "explain", "controllerinstances.controllerKey")  # served OpenAPI
+    assert "KIND:       ControllerInstance" in explained and "FIELD: controllerKey <integer>" in explained
+
+
+async def kubectl(apiserver: ApiServerProcess, *args: str) -> str:
+    process = await asyncio.create_subprocess_exec(kubectl_binary("kubectl-1.37"), "-s", apiserver.url, *args,
+                                                   stdout=asyncio.subprocess.PIPE)
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, args
+    return output.decode()
 
 
 async def test_an_instance_whose_record_is_removed_stops_and_exits_1(api: Api, apiserver: ApiServerProcess,
