@@ -13,6 +13,7 @@ processes running the deployment and replicaset controllers:
   the instances' logs name their ranges;
 - each hand-over in order, from the processes' logs: the giver restarts on its upper half, then
   unlocks the joiner, which only then starts on the lower half;
+- two instances joining at the same moment (both claiming the whole space) settle on halves;
 - fencing: a process whose record is deleted (as a dead instance's is) stops and exits 1;
 - SIGKILL of one instance: the other owns the whole space within 30 s and reconciles new
   Deployments; a third instance joining takes the lower half of the survivor's range while
@@ -45,7 +46,11 @@ from component_http import Api, assert_status
 from controller_harness import eventually, start_controller_manager
 from kubectl_binaries import kubectl_binary
 
-from client.hash_ranges import Member, assign
+from client.config import config_for_url
+from client.controller_instances import CONTROLLER_INSTANCES, InstanceTiming, Membership
+from client.hash_ranges import HashRange, Member, assign
+from client.informer import Informer
+from client.rest import ApiClient
 
 MAX = 2**63 - 1
 DEPLOYMENTS = 2000
@@ -196,6 +201,43 @@ async def test_an_instance_whose_record_is_removed_stops_and_exits_1(api: Api, a
         assert f"controller instance lost: deployment instance {name} was removed" in instances.log("lone")
     finally:
         instances.stop_all()
+
+
+async def test_simultaneous_first_joiners_settle_on_disjoint_halves(apiserver: ApiServerProcess) -> None:
+    """Two instances that both saw no record both claim key 2^63-1: one joins again, they end as
+    halves (in this process, so that both decide on the same empty view; a fresh controller type)."""
+    controller_type = f"tie-{uuid.uuid4().hex[:6]}"
+    timing = InstanceTiming(lease_duration_s=6.0, renew_deadline_s=4.0, retry_period_s=0.5)
+    async with ApiClient(config_for_url(apiserver.url)) as client:
+        informers = [Informer(client, CONTROLLER_INSTANCES) for _ in range(2)]
+        members = [Membership(client, i, controller_type, timing=timing, workload_count=lambda: 0)
+                   for i in informers]
+        tasks = [asyncio.create_task(i.run()) for i in informers]
+        try:
+            await asyncio.gather(*(i.wait_for_sync() for i in informers))
+            tasks += [asyncio.create_task(m.run()) for m in members]
+            tasks += [asyncio.create_task(runs_nothing(m)) for m in members]
+
+            async def halves() -> list[HashRange] | None:
+                ranges = [m.assigned() for m in members]
+                return [r for r in ranges if r is not None] if None not in ranges else None
+
+            settled_ranges = await eventually(halves, "both unlocked", within=30)
+            first, second = sorted(settled_ranges, key=lambda r: r.lower)
+            assert (first, second) == (HashRange(-1, MAX // 2), HashRange(MAX // 2, MAX))
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for member in members:
+                await member.leave()
+
+
+async def runs_nothing(member: Membership) -> None:
+    """The follower's part without controllers: a runner restarted at once on each new range."""
+    while True:
+        member.acknowledge(member.assigned())
+        await member.changed()
 
 
 @pytest.mark.slow
