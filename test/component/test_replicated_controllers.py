@@ -9,8 +9,8 @@ processes running the deployment and replicaset controllers:
   concurrently through one aiohttp session) each get exactly ONE ReplicaSet, and the audit log
   shows exactly one ReplicaSet create per Deployment and not a single refused (409) create — no Deployment was
   reconciled into a ReplicaSet by both instances; each instance's record counts the Deployments
-  of its own range (``workloadNum``, checked against the Deployments' hashKeys), about half each;
-  the instances' logs name their ranges;
+  of its own range (``workloadNum``, checked against the Deployments' hashKeys), about half each,
+  and its log says the same count;
 - each hand-over in order, from the processes' logs: the giver restarts on its upper half, then
   unlocks the joiner, which only then starts on the lower half;
 - two instances joining at the same moment (both claiming the whole space) settle on halves;
@@ -35,6 +35,7 @@ import time
 import uuid
 from collections import Counter
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,9 @@ class Instances:
 
     def log(self, label: str) -> str:
         return (self.tmp_path / f"{label}.log").read_text(errors="replace")
+
+    def logged(self, label: str, text: str) -> bool:
+        return text in self.log(label)
 
     def label_of(self, record_name: str) -> str:
         return next(label for label in self.processes if f"instance {record_name} " in self.log(label))
@@ -281,8 +285,10 @@ async def run_scenario(api: Api, instances: Instances, audit_log: Path) -> None:
         return counts if counts == expected else None
 
     await eventually(counted, f"workloadNum = Deployments per range {expected}", within=20)
-    for name in halves:
-        assert f"deployment instance {name} owns" in instances.log(instances.label_of(name))
+    for name, count in expected.items():  # the same split in each process's own log
+        line = f"deployment instance {name} owns {count} objects in"
+        await eventually(partial(instances.logged, instances.label_of(name), line), f"{name}'s log",
+                         within=10)
     assert replica_set_creates(audit_log) == Counter({201: DEPLOYMENTS})
 
     await kill_one_and_take_over(api, instances, halves)
