@@ -6,8 +6,9 @@ at once: each process's `client.controller_instances.Membership` holds a range o
 deployment controller, ReplicaSets for the replicaset controller) lists and watches with Arktos's
 filter ``metadata.hashkey=gt:<lo>,metadata.hashkey=lte:<hi>``, so reconcile only ever finds
 objects of that range in its cache. Secondary objects (ReplicaSets of a Deployment, Pods of a
-ReplicaSet) are watched whole and map to their owner's key as before; an owner outside the range
-is not in the cache, which every controller treats as "nothing to do".
+ReplicaSet) are watched whole and map to their owner's key as before, except that a child whose
+controller reference carries a hashKey outside the range enqueues nothing (`owner_in`); an owner
+outside the range is not in the cache either, which every controller treats as "nothing to do".
 
 When the range changes, `ReplicatedController` stops the runner (in-flight reconciles finish,
 upstream's graceful queue shutdown) and only then starts a new one on the new range and
@@ -22,6 +23,8 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Iterable, Mapping
+from functools import partial
+from typing import Any
 
 from client.cache import IndexFunc
 from client.controller import ClientFor, Controller, ControllerRunner, RuntimeSettings
@@ -33,6 +36,17 @@ from client.resources import ResourceRef
 from client.rest import ApiClient
 
 log = logging.getLogger(__name__)
+
+
+def owner_in(hash_range: HashRange, obj: dict[str, Any]) -> bool:
+    """Whether a secondary object may concern this instance: its controller's ownerReference
+    carries the owner's hashKey (ARKTOS.md §2), so a child of an owner outside the range is skipped
+    before it costs a reconcile. Orphans (adoption candidates) and references without a hashKey
+    pass: the owner's absence from the ranged cache still decides for them."""
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or ():
+        if isinstance(ref, dict) and ref.get("controller") and isinstance(ref.get("hashKey"), int):
+            return ref["hashKey"] in hash_range
+    return True
 
 
 class RangedInformers(SharedInformers):
@@ -122,7 +136,7 @@ class ReplicatedController:
         informers = RangedInformers(self.client, self.primary, hash_range,
                                     watch_timeout_s=self.settings.watch_timeout_s)
         self._runner = ControllerRunner(self.client, [self.cls], self.settings, client_for=self.client_for,
-                                        informers=informers)
+                                        informers=informers, admits=partial(owner_in, hash_range))
         return asyncio.create_task(self._runner.run(), name=f"controller {self.cls.name} {hash_range}")
 
     async def _stop_runner(self, task: asyncio.Task[None] | None, *, now: bool = False) -> None:
