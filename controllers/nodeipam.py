@@ -7,8 +7,10 @@ size ``--node-cidr-mask-size`` (one per family for a dual-stack cluster) in ``sp
 ``spec.podCIDRs``; a deleted node's subnets are released. At start the bitmap is rebuilt from the
 nodes that already have subnets (upstream's ``occupyCIDRs`` over the node list) before any new
 one is handed out, so a restart never gives a subnet twice. When the range is full the node gets
-a ``CIDRNotAvailable`` Event and is retried with backoff. In a scale-out cluster it runs on each
-resource partition, over that partition's nodes (so each RP needs its own cluster CIDR).
+a ``CIDRNotAvailable`` Event and is retried with backoff; a subnet freed by a deleted node is
+offered to such waiting nodes at once (rather than at their next retry). In a scale-out cluster it
+runs on each resource partition, over that partition's nodes (so each RP needs its own cluster
+CIDR, or pod subnets would overlap between RPs).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class NodeIpamController(Controller):
         self.sets: list[CIDRSet] = cidr_sets(options) if self.enabled else []
         self.recorder = EventRecorder(self.client, "cidrAllocator")
         self._held: dict[str, list[IPNetwork]] = {}  # node name -> subnets it holds in `sets`
+        self._waiting: set[str] = set()  # nodes the full range turned away
 
     async def start(self) -> None:
         if not self.enabled:
@@ -107,8 +110,13 @@ class NodeIpamController(Controller):
         await self._allocate(node)
 
     def _release(self, name: str) -> None:
-        self._give_back(self._held.pop(name, []))
-        log.debug("nodeipam: released the subnets of deleted node %s", name)
+        self._waiting.discard(name)
+        if name not in self._held:
+            return
+        self._give_back(self._held.pop(name))
+        log.info("nodeipam: released the pod CIDRs of deleted node %s", name)
+        for waiting in sorted(self._waiting):
+            self.queue.add(ObjectKey("", "", waiting))
 
     async def _allocate(self, node: dict[str, Any]) -> None:
         name = str(node["metadata"]["name"])
@@ -118,6 +126,7 @@ class NodeIpamController(Controller):
                 allocated.append(cidr_set.allocate_next())
         except RangeFull as e:
             self._give_back(allocated)
+            self._waiting.add(name)
             await self.recorder.event(node, "Normal", "CIDRNotAvailable",
                                       f"Node {name} status is now: CIDRNotAvailable")
             raise RangeFull(f"node {name}: {e}") from e
@@ -133,6 +142,7 @@ class NodeIpamController(Controller):
             self._give_back(allocated)
             raise
         self._held[name] = allocated
+        self._waiting.discard(name)
         log.info("nodeipam: node %s gets pod CIDRs %s", name, ",".join(texts))
 
     def _give_back(self, cidrs: list[IPNetwork]) -> None:
