@@ -91,4 +91,4 @@ class Gateway:
 
 
 def build_app(gateway: Gateway) -> web.Server:
-    return web.Server(gateway.handle, client_max_size=gateway.max_body)
+    return web.Server(gateway.handle)
