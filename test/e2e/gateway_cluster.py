@@ -111,9 +111,7 @@ def _server(workdir: Path, name: str, credentials: ClusterCredentials, token_fil
     return ApiServerProcess(
         port=free_port(), data_dir=workdir / name, log_path=workdir / f"{name}-kube-apiserver.log",
         kubeconfig=credentials.admin_kubeconfig, credentials=credentials,
-        extra_args=("--token-auth-file", str(token_file),
-                    "--requestheader-client-ca-file", str(credentials.front_proxy_ca_cert),
-                    "--requestheader-allowed-names", "front-proxy-client"))
+        extra_args=("--token-auth-file", str(token_file), *requestheader_args(credentials)))
 
 
 def _start_controllers(workdir: Path, name: str, server: ApiServerProcess,
@@ -133,20 +131,42 @@ def _start_controllers(workdir: Path, name: str, server: ApiServerProcess,
             start_new_session=True)
 
 
-def gateway_command(cluster: GatewayCluster) -> list[str]:
-    c = cluster.credentials
+def gateway_command(credentials: ClusterCredentials, *, port: int, token_file: Path,
+                    tps: list[ApiServerProcess], rps: list[ApiServerProcess]) -> list[str]:
+    """``python -m gateway`` with the contract's flags, as arktos-up-scale-out.sh starts it."""
+    c = credentials
     return [
         sys.executable, "-m", "gateway",
-        "--bind-address", "127.0.0.1", "--secure-port", str(cluster.gateway_port),
+        "--bind-address", "127.0.0.1", "--secure-port", str(port),
         "--tls-cert-file", str(c.serving_cert), "--tls-private-key-file", str(c.serving_key),
-        "--client-ca-file", str(c.ca_cert), "--token-auth-file", str(cluster.workdir / "tokens.csv"),
+        "--client-ca-file", str(c.ca_cert), "--token-auth-file", str(token_file),
         "--service-account-key-file", str(c.sa_public_key),
         "--proxy-client-cert-file", str(c.front_proxy_client_cert),
         "--proxy-client-key-file", str(c.front_proxy_client_key),
-        *(a for i, tp in enumerate(cluster.tps) for a in ("--tenant-partition", f"tp{i}={tp.url}")),
-        *(a for i, rp in enumerate(cluster.rps) for a in ("--resource-partition", f"rp{i}={rp.url}")),
+        *(a for i, tp in enumerate(tps) for a in ("--tenant-partition", f"tp{i}={tp.url}")),
+        *(a for i, rp in enumerate(rps) for a in ("--resource-partition", f"rp{i}={rp.url}")),
         "--partition-ca-file", str(c.ca_cert), "--partition-kubeconfig", str(c.admin_kubeconfig),
     ]  # fmt: skip
+
+
+def start_gateway(command: list[str], log_path: Path, *, url: str,
+                  context: ssl.SSLContext) -> subprocess.Popen[bytes]:
+    """Starts the gateway and waits for its /readyz (every partition reachable, maps synced)."""
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_until_ready(url, process, log_path, timeout=READY_TIMEOUT_S, context=context)
+    except BaseException:
+        stop_process(process)
+        raise
+    return process
+
+
+def requestheader_args(credentials: ClusterCredentials) -> tuple[str, ...]:
+    """A partition's flags to trust the gateway's front-proxy identity (upstream's request-header auth)."""
+    return ("--requestheader-client-ca-file", str(credentials.front_proxy_ca_cert),
+            "--requestheader-allowed-names", "front-proxy-client")
 
 
 def _write_tokens(path: Path, credentials: ClusterCredentials) -> dict[str, str]:
@@ -175,13 +195,9 @@ def gateway_cluster(workdir: Path) -> Iterator[GatewayCluster]:
             server.start()
         for i, tp in enumerate(tps):
             cluster.processes.append(_start_controllers(workdir, f"tp{i}", tp, credentials))
-        with cluster.gateway_log.open("ab") as log:
-            gateway = subprocess.Popen(gateway_command(cluster), cwd=REPO_ROOT, stdout=log,
-                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       start_new_session=True)
-        cluster.processes.append(gateway)
-        wait_until_ready(cluster.gateway_url, gateway, cluster.gateway_log, timeout=READY_TIMEOUT_S,
-                         context=cluster.admin_context())
+        command = gateway_command(credentials, port=gateway_port, token_file=token_file, tps=tps, rps=rps)
+        cluster.processes.append(start_gateway(command, cluster.gateway_log, url=cluster.gateway_url,
+                                               context=cluster.admin_context()))
         yield cluster
     finally:
         for process in cluster.processes:

@@ -144,9 +144,8 @@ def test_kubectl_get_tenants_lists_every_partition(cluster: GatewayCluster, tmp_
     rows = {line.split()[0]: line.split() for line in lines[1:]}
     assert {"acme", "globex", "system"} <= set(rows), lines
     header = lines[0].split()
-    if "PARTITION" in header:  # the column the server side adds (issue 13, P4b)
-        column = header.index("PARTITION")
-        assert rows["acme"][column] == "0" and rows["globex"][column] == "1", lines
+    column = header.index("PARTITION")  # the column the partitions print (issue 13)
+    assert rows["acme"][column] == "0" and rows["globex"][column] == "1", lines
 
 
 def test_a_merged_watch_sees_new_tenants_of_every_partition(cluster: GatewayCluster) -> None:
@@ -321,8 +320,8 @@ def test_the_python_client_drives_the_gateway(cluster: GatewayCluster) -> None:
 
 def test_a_partition_that_is_down_is_answered_with_a_503_status(cluster: GatewayCluster) -> None:
     port = free_port()
-    command = gateway_command(cluster)
-    command[command.index("--secure-port") + 1] = str(port)
+    command = gateway_command(cluster.credentials, port=port, token_file=cluster.workdir / "tokens.csv",
+                              tps=cluster.tps, rps=cluster.rps)
     dead = f"https://127.0.0.1:{free_port()}"
     command += ["--tenant-partition", f"tp2={dead}"]
     log_path = cluster.workdir / "gateway-dead-tp.log"
