@@ -90,5 +90,7 @@ class Gateway:
         return await merged_list(request, partitions, caller, tenants_list=where.tenants_list)
 
 
-def build_app(gateway: Gateway) -> web.Server:
-    return web.Server(gateway.handle)
+def build_app(gateway: Gateway, *, access_log: bool = False) -> web.Server:
+    if access_log:
+        return web.Server(gateway.handle)
+    return web.Server(gateway.handle, access_log=None)
