@@ -13,6 +13,8 @@ and ``logs -f`` stream; a partition that cannot be reached becomes a 503 Status.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 
@@ -35,6 +37,8 @@ _DROPPED_ANSWER_HEADERS = frozenset({"connection", "keep-alive", "transfer-encod
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # Answers up to this size (with a Content-Length) are read whole and sent in one write.
 _SMALL_ANSWER = 1 << 16
+# How often a quiet stream (a watch or a followed log with nothing new) checks its client is there.
+_CLIENT_CHECK_S = 2.0
 
 
 def forwarded_headers(headers: Mapping[str, str], caller: Caller, *,
@@ -102,6 +106,37 @@ def answer_headers(answer: aiohttp.ClientResponse) -> CIMultiDict[str]:
     return out
 
 
+async def client_gone(request: web.BaseRequest) -> None:
+    """Returns once the client's connection is closed (aiohttp does not cancel handlers for that)."""
+    while True:
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return
+        await asyncio.sleep(_CLIENT_CHECK_S)
+
+
+async def _stream(request: web.BaseRequest, response: web.StreamResponse,
+                  answer: aiohttp.ClientResponse) -> None:
+    """Copy the answer's body as it arrives until it ends or the client leaves."""
+
+    async def copy() -> None:
+        async for chunk in answer.content.iter_any():
+            await response.write(chunk)
+        await response.write_eof()
+
+    copying = asyncio.create_task(copy(), name="gateway-relay")
+    watching = asyncio.create_task(client_gone(request), name="gateway-relay-client")
+    try:
+        await asyncio.wait({copying, watching}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (copying, watching):
+            task.cancel()
+        for task in (copying, watching):
+            with contextlib.suppress(asyncio.CancelledError, ConnectionResetError, aiohttp.ClientPayloadError,
+                                     aiohttp.ClientConnectionError):
+                await task
+
+
 async def relay(request: web.BaseRequest, answer: aiohttp.ClientResponse) -> web.StreamResponse:
     """The partition's answer, small ones in one piece, others (watch, logs -f, big lists) streamed."""
     try:
@@ -115,13 +150,7 @@ async def relay(request: web.BaseRequest, answer: aiohttp.ClientResponse) -> web
         if length is not None:
             response.content_length = length
         await response.prepare(request)
-        try:
-            async for chunk in answer.content.iter_any():
-                await response.write(chunk)
-        except (ConnectionResetError, aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as e:
-            log.debug("relay ended early: %s", e)  # either side went away mid-stream
-            return response
-        await response.write_eof()
+        await _stream(request, response, answer)
         return response
     finally:
         answer.release()

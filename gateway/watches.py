@@ -9,7 +9,8 @@ last revision seen on each partition. Ordinary events carry the object as its pa
 (its own resourceVersion, which updates through the gateway need); a watch started from such a
 single-partition version cannot be resumed on the others and is answered 410 Expired, upon which
 clients list again (client-go's reflector does). When any partition's stream ends (its
-timeoutSeconds) or fails, the merged stream ends and the client watches again.
+timeoutSeconds) or fails, the merged stream ends and the client watches again; when the client goes
+away, the partitions' streams are closed at once (a quiet watch would otherwise hold them open).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from multidict import CIMultiDict
 
 from apis.identity import SYSTEM_TENANT
 from gateway.callers import Caller
-from gateway.forwarding import forwarded_headers, send
+from gateway.forwarding import client_gone, forwarded_headers, send
 from gateway.merging import entry_name, json_accept
 from gateway.partitions import Partition
 from gateway.status import Expired
@@ -68,16 +69,23 @@ class _Merge:
             return orjson.dumps(event) + b"\n"
         if self.tenants_list and index > 0 and entry_name(obj) == SYSTEM_TENANT:
             return None
-        return line if line.endswith(b"\n") else line + b"\n"
+        return line + b"\n"
 
     async def pump(self, index: int, answer: aiohttp.ClientResponse) -> None:
-        while line := await answer.content.readline():
-            if not line.strip():
-                continue
-            out = self.rewrite(index, line)
-            if out is not None:
-                async with self.lock:
-                    await self.response.write(out)
+        """Forward one partition's events. Lines are split here, not with ``readline``: an event
+        carries a whole object (up to the 1.5 MiB upstream allows), past aiohttp's line limit."""
+        pending = b""
+        async for chunk in answer.content.iter_any():
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                if line.strip():
+                    await self._write(self.rewrite(index, line))
+
+    async def _write(self, out: bytes | None) -> None:
+        if out is not None:
+            async with self.lock:
+                await self.response.write(out)
 
 
 async def merged_watch(request: web.BaseRequest, partitions: Sequence[Partition], caller: Caller, *,
@@ -98,6 +106,7 @@ async def merged_watch(request: web.BaseRequest, partitions: Sequence[Partition]
         merge = _Merge(response, versions, tenants_list=tenants_list)
         tasks = [asyncio.create_task(merge.pump(i, a), name=f"gateway-watch-{partitions[i].name}")
                  for i, a in enumerate(answers)]
+        tasks.append(asyncio.create_task(client_gone(request), name="gateway-watch-client"))
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:

@@ -174,6 +174,34 @@ def test_a_merged_watch_sees_new_tenants_of_every_partition(cluster: GatewayClus
     assert answer.status == 410 and answer.json()["reason"] == "Expired", answer.describe()
 
 
+def test_the_system_admins_cross_tenant_list_and_watch_span_both_partitions(cluster: GatewayCluster) -> None:
+    for tenant in ("acme", "globex"):
+        body = _configmap(f"across-{tenant}")
+        answer = cluster.call("POST", f"/api/v1/tenants/{tenant}/namespaces/default/configmaps", body)
+        assert answer.status == 201, answer.describe()
+    for path in ("/api/v1/configmaps", "/api/v1/tenants/all/configmaps"):
+        listed = cluster.call("GET", path).json()
+        names = {(i["metadata"]["tenant"], i["metadata"]["name"]) for i in listed["items"]}
+        assert {("acme", "across-acme"), ("globex", "across-globex")} <= names, path
+    version = cluster.call("GET", "/api/v1/configmaps").json()["metadata"]["resourceVersion"]
+    connection = http.client.HTTPSConnection("127.0.0.1", cluster.gateway_port, timeout=20,
+                                             context=cluster.admin_context())
+    try:
+        connection.request("GET", f"/api/v1/configmaps?watch=1&resourceVersion={version}&timeoutSeconds=15")
+        response = connection.getresponse()
+        assert response.status == 200
+        # An event far larger than aiohttp's line limit (128 KiB) passes whole.
+        big = _configmap("big")
+        big["data"] = {"blob": "x" * 900_000}
+        created = cluster.call("POST", "/api/v1/tenants/globex/namespaces/default/configmaps", big)
+        assert created.status == 201, created.describe()
+        event = json.loads(response.readline())
+        assert (event["type"], event["object"]["metadata"]["name"]) == ("ADDED", "big")
+        assert len(event["object"]["data"]["blob"]) == 900_000
+    finally:
+        connection.close()
+
+
 # -- tenant users -----------------------------------------------------------------------------------
 
 def _cert_user(cluster: GatewayCluster, tenant: str) -> tuple[Path, Any]:
