@@ -14,9 +14,9 @@ and ``logs -f`` stream; a partition that cannot be reached becomes a 503 Status.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -34,6 +34,7 @@ _HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "
                          "upgrade", "proxy-authorization", "host", "content-length"})
 _DROPPED_ANSWER_HEADERS = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length",
                                      "date", "server"})
+_STREAM_ENDINGS = (ConnectionResetError, aiohttp.ClientPayloadError, aiohttp.ClientConnectionError)
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # Answers up to this size (with a Content-Length) are read whole and sent in one write.
 _SMALL_ANSWER = 1 << 16
@@ -124,17 +125,26 @@ async def _stream(request: web.BaseRequest, response: web.StreamResponse,
             await response.write(chunk)
         await response.write_eof()
 
-    copying = asyncio.create_task(copy(), name="gateway-relay")
-    watching = asyncio.create_task(client_gone(request), name="gateway-relay-client")
+    await until_first_ends(request, {"gateway-relay": copy()})
+
+
+async def until_first_ends(request: web.BaseRequest, streams: dict[str, Coroutine[Any, Any, None]]) -> None:
+    """Run ``streams`` (by task name) until one ends or the client leaves; then cancel the others.
+    A closed connection on either side is a stream's ordinary end; anything else is logged."""
+    tasks = [asyncio.create_task(stream, name=name) for name, stream in streams.items()]
+    tasks.append(asyncio.create_task(client_gone(request), name="gateway-client-watch"))
     try:
-        await asyncio.wait({copying, watching}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            error = task.exception()
+            if error is not None and not isinstance(error, _STREAM_ENDINGS):
+                log.warning("stream %s failed: %r", task.get_name(), error)
     finally:
-        for task in (copying, watching):
+        for task in tasks:
             task.cancel()
-        for task in (copying, watching):
-            with contextlib.suppress(asyncio.CancelledError, ConnectionResetError, aiohttp.ClientPayloadError,
-                                     aiohttp.ClientConnectionError):
-                await task
+        # The tasks' own outcomes (CancelledError included) are collected here; a cancellation of
+        # this coroutine itself still propagates out of the gather.
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def relay(request: web.BaseRequest, answer: aiohttp.ClientResponse) -> web.StreamResponse:

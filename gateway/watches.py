@@ -29,7 +29,7 @@ from multidict import CIMultiDict
 
 from apis.identity import SYSTEM_TENANT
 from gateway.callers import Caller
-from gateway.forwarding import client_gone, forwarded_headers, send
+from gateway.forwarding import forwarded_headers, send, until_first_ends
 from gateway.merging import entry_name, json_accept
 from gateway.partitions import Partition
 from gateway.status import Expired
@@ -104,20 +104,8 @@ async def merged_watch(request: web.BaseRequest, partitions: Sequence[Partition]
             "Content-Type": answers[0].headers.get("Content-Type", "application/json")})
         await response.prepare(request)
         merge = _Merge(response, versions, tenants_list=tenants_list)
-        tasks = [asyncio.create_task(merge.pump(i, a), name=f"gateway-watch-{partitions[i].name}")
-                 for i, a in enumerate(answers)]
-        tasks.append(asyncio.create_task(client_gone(request), name="gateway-watch-client"))
-        try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                if task.exception() is not None:
-                    log.info("merged watch ended: %r", task.exception())
-        finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        await until_first_ends(request, {f"gateway-watch-{partitions[i].name}": merge.pump(i, answer)
+                                         for i, answer in enumerate(answers)})
         with contextlib.suppress(ConnectionResetError):
             await response.write_eof()
         return response

@@ -15,7 +15,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -33,7 +32,14 @@ from kubernetes.stream import stream as kubernetes_stream
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from apiserver_process import ApiServerProcess, free_port, start_apiserver, stop_process
 from gateway_cluster import gateway_command, requestheader_args, start_gateway
-from pod_proxy_kubelet import FOLLOW_INTERVAL_S, LOG_LINES, FakeKubelet, KubeletThread, serving_context
+from pod_proxy_kubelet import (
+    FOLLOW_INTERVAL_S,
+    LOG_LINES,
+    FakeKubelet,
+    KubeletThread,
+    http_through_port_forward,
+    serving_context,
+)
 
 from tools.cluster_credentials import ensure_cluster_credentials
 
@@ -165,25 +171,9 @@ def test_attach_through_the_gateway(streaming: Streaming) -> None:
 @pytest.mark.parametrize("websockets", ["true", "false"], ids=["websocket-tunnel", "spdy"])
 def test_port_forward_through_the_gateway(streaming: Streaming, websockets: str) -> None:
     local = free_port()
-    env = {**os.environ, "KUBECTL_PORT_FORWARD_WEBSOCKETS": websockets}
-    with subprocess.Popen(streaming.argv("port-forward", "pod/p", f"{local}:8080"), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, env=env) as process:
-        try:
-            assert process.stdout is not None
-            line = process.stdout.readline()
-            assert b"Forwarding from" in line, line
-            with socket.create_connection(("127.0.0.1", local), timeout=TIMEOUT_S) as sock:
-                sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-                received = b""
-                while not received.endswith(b"says hi"):
-                    chunk = sock.recv(4096)
-                    if not chunk:
-                        break
-                    received += chunk
-            assert received.startswith(b"HTTP/1.1 200 OK") and received.endswith(b"port 8080 says hi")
-        finally:
-            process.terminate()
-            process.wait(timeout=TIMEOUT_S)
+    received = http_through_port_forward(streaming.argv("port-forward", "pod/p", f"{local}:8080"),
+                                         local_port=local, websockets=websockets, timeout=TIMEOUT_S)
+    assert received.startswith(b"HTTP/1.1 200 OK") and received.endswith(b"port 8080 says hi")
 
 
 def test_python_client_exec_through_the_gateway(streaming: Streaming) -> None:

@@ -30,25 +30,13 @@ from apiserver_process import (
     stop_process,
     wait_until_ready,
 )
+from tenancy_env import Answer
 
 from tools.cluster_credentials import ClusterCredentials, ensure_cluster_credentials
 from tools.kubeconfig import ClientIdentity, ensure_client_kubeconfig
 
 READY_TIMEOUT_S = 60.0
 TOKEN_USERS = {"acme-token": ("admin", "acme"), "globex-token": ("admin", "globex")}
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    def describe(self) -> str:
-        return f"{self.status}: {self.body[:500].decode(errors='replace')}"
 
 
 @dataclass
