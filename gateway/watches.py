@@ -5,7 +5,8 @@ collections opens one watch per partition, each from its own revision, and inter
 as they come (no order holds across partitions, as none holds across resources upstream). The
 resourceVersion a client resumes from must be composite (``gateway.versions``): the merged list's,
 or a BOOKMARK's — the gateway rewrites every bookmark's resourceVersion to the composite of the
-last revision seen on each partition. Ordinary events carry the object as its partition stored it
+last revision seen on each partition; with ``sendInitialEvents`` only the last partition's
+end-of-initial-events bookmark goes out. Ordinary events carry the object as its partition stored it
 (its own resourceVersion, which updates through the gateway need); a watch started from such a
 single-partition version cannot be resumed on the others and is answered 410 Expired, upon which
 clients list again (client-go's reflector does). When any partition's stream ends (its
@@ -37,6 +38,10 @@ from gateway.versions import compose, decompose
 
 log = logging.getLogger(__name__)
 
+# The annotation of the bookmark that ends a watch's initial events (upstream's
+# metav1.InitialEventsAnnotationKey, for sendInitialEvents=true).
+INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+
 
 def start_versions(version: str, count: int) -> list[str]:
     """Each partition's start revision; 410 for a version only one partition could have issued."""
@@ -57,15 +62,24 @@ class _Merge:
         self.versions = versions
         self.tenants_list = tenants_list
         self.lock = asyncio.Lock()
+        self.initial_ended: set[int] = set()
 
     def rewrite(self, index: int, line: bytes) -> bytes | None:
         event: dict[str, Any] = orjson.loads(line)
         obj = event.get("object") or {}
-        version = (obj.get("metadata") or {}).get("resourceVersion")
+        metadata = obj.get("metadata") or {}
+        version = metadata.get("resourceVersion")
         if version:
             self.versions[index] = str(version)
         if event.get("type") == "BOOKMARK":
-            obj.setdefault("metadata", {})["resourceVersion"] = compose(self.versions)
+            if (metadata.get("annotations") or {}).get(INITIAL_EVENTS_END) == "true":
+                # sendInitialEvents: the client may act once every partition's initial events are in,
+                # so one end-of-initial-events bookmark goes out, after the last partition's.
+                self.initial_ended.add(index)
+                if len(self.initial_ended) < len(self.versions):
+                    return None
+            metadata["resourceVersion"] = compose(self.versions)
+            obj["metadata"] = metadata
             return orjson.dumps(event) + b"\n"
         if self.tenants_list and index > 0 and entry_name(obj) == SYSTEM_TENANT:
             return None

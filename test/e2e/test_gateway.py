@@ -202,6 +202,55 @@ def test_the_system_admins_cross_tenant_list_and_watch_span_both_partitions(clus
         connection.close()
 
 
+def _watch_events(cluster: GatewayCluster, path: str, *, until: Any,
+                  limit: int = 500) -> list[dict[str, Any]]:
+    """Events of a watch through the gateway until ``until(events)`` holds (or the stream ends)."""
+    connection = http.client.HTTPSConnection("127.0.0.1", cluster.gateway_port, timeout=30,
+                                             context=cluster.admin_context())
+    events: list[dict[str, Any]] = []
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        assert response.status == 200, response.read()[:300]
+        while len(events) < limit and not until(events):
+            line = response.readline()
+            if not line:
+                break
+            events.append(json.loads(line))
+    finally:
+        connection.close()
+    return events
+
+
+def test_bookmarks_carry_a_composite_version_a_watch_resumes_from(cluster: GatewayCluster) -> None:
+    version = cluster.call("GET", "/api/v1/tenants").json()["metadata"]["resourceVersion"]
+    events = _watch_events(
+        cluster, f"/api/v1/tenants?watch=1&allowWatchBookmarks=true&resourceVersion={version}"
+                 "&timeoutSeconds=12",
+        until=lambda seen: any(e["type"] == "BOOKMARK" for e in seen))
+    bookmark = next(e for e in events if e["type"] == "BOOKMARK")
+    resumed = bookmark["object"]["metadata"]["resourceVersion"]
+    assert resumed.startswith("gw.") and len(resumed.split(".")) == 3, resumed
+    assert cluster.call("POST", "/api/v1/tenants", _tenant("after-bookmark", "1")).status == 201
+    events = _watch_events(cluster, f"/api/v1/tenants?watch=1&resourceVersion={resumed}&timeoutSeconds=10",
+                           until=lambda seen: any(e["object"]["metadata"]["name"] == "after-bookmark"
+                                                  for e in seen))
+    assert events and events[-1]["object"]["metadata"]["name"] == "after-bookmark", events
+
+
+def test_send_initial_events_ends_once_after_every_partitions_initial_events(
+        cluster: GatewayCluster) -> None:
+    events = _watch_events(
+        cluster, "/api/v1/tenants?watch=1&sendInitialEvents=true&allowWatchBookmarks=true"
+                 "&resourceVersionMatch=NotOlderThan&timeoutSeconds=8",
+        until=lambda seen: any(e["type"] == "BOOKMARK" for e in seen))
+    names = [e["object"]["metadata"]["name"] for e in events if e["type"] == "ADDED"]
+    assert {"acme", "globex", "system"} <= set(names) and names.count("system") == 1, names
+    ends = [e for e in events if e["type"] == "BOOKMARK"]
+    assert ends[-1]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"] == "true"
+    assert ends[-1]["object"]["metadata"]["resourceVersion"].startswith("gw.")
+
+
 # -- tenant users -----------------------------------------------------------------------------------
 
 def _cert_user(cluster: GatewayCluster, tenant: str) -> tuple[Path, Any]:
@@ -266,6 +315,24 @@ def test_a_tenant_token_user_works_through_the_gateway(cluster: GatewayCluster) 
     assert other.status == 403, other.describe()
     namespaces = cluster.call("GET", "/api/v1/namespaces", token=token).json()
     assert {item["metadata"]["tenant"] for item in namespaces["items"]} == {"globex"}
+
+
+def test_a_service_account_token_routes_by_its_tenant_claim(cluster: GatewayCluster) -> None:
+    request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+               "spec": {"audiences": ["https://kubernetes.default.svc"], "expirationSeconds": 600}}
+    path = "/api/v1/tenants/globex/namespaces/default/serviceaccounts/default/token"
+    _wait(lambda: cluster.call("GET", path.removesuffix("/token")).status == 200, "globex's default SA",
+          cluster)
+    issued = cluster.call("POST", path, request)
+    assert issued.status == 201, issued.describe()
+    token = issued.json()["status"]["token"]
+    # A short path: only the token's tenant claim tells the gateway that globex lives on tp1. tp0
+    # would refuse the token (it checks that the service account exists, and tp0 has no globex).
+    assert cluster.call("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", REVIEW,
+                        token=token, port=cluster.tps[0].port).status == 401
+    who = cluster.call("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", REVIEW, token=token)
+    assert who.status == 201, who.describe()
+    assert who.json()["status"]["userInfo"]["username"] == "system:serviceaccount:default:default"
 
 
 FORGED = {"X-Remote-User": "system:admin", "X-Remote-Group": "system:masters", "X-Remote-Tenant": "system"}
