@@ -137,6 +137,17 @@ def test_paging_over_partitions_returns_every_tenant_once(cluster: GatewayCluste
     assert sorted(paged) == sorted(everything)
 
 
+def test_bad_input_gets_a_status(cluster: GatewayCluster) -> None:
+    big = _configmap("too-big")
+    big["data"] = {"blob": "x" * (4 << 20)}
+    answer = cluster.call("POST", "/api/v1/tenants/acme/namespaces/default/configmaps", big)
+    assert answer.status == 413 and answer.json()["reason"] == "RequestEntityTooLarge", answer.describe()
+    answer = cluster.call("GET", "/api/v1/tenants?limit=1&continue=not-a-token")
+    assert answer.status == 400 and answer.json()["kind"] == "Status", answer.describe()
+    answer = cluster.call("DELETE", "/api/v1/tenants")
+    assert answer.status == 400 and "not supported through the gateway" in answer.json()["message"]
+
+
 def test_kubectl_get_tenants_lists_every_partition(cluster: GatewayCluster, tmp_path: Path) -> None:
     kubectl = Kubectl(binary=kubectl_binary("kubectl-1.37"), kubeconfig=cluster.credentials.admin_kubeconfig,
                       cache_dir=tmp_path / "cache", label="kubectl-1.37")
