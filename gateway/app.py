@@ -18,7 +18,7 @@ from aiohttp import web
 from gateway.callers import Caller, TokenTenants, identify
 from gateway.forwarding import forward, read_body
 from gateway.health import health_answer, readiness
-from gateway.merging import merged_list
+from gateway.merging import SystemCopies, merged_list
 from gateway.partitions import Partition, Partitions
 from gateway.placement import Placement
 from gateway.routes import Route, route
@@ -103,9 +103,12 @@ class Gateway:
                       else self.partitions.resource)
         if len(partitions) == 1:
             return await forward(request, partitions[0], caller, body=body)
+        copies: SystemCopies = ""
+        if where.target == "tenant-partitions":
+            copies = "tenant-object" if where.tenants_list else "tenant-space"
         if where.collection == "watch":
-            return await merged_watch(request, partitions, caller, tenants_list=where.tenants_list)
-        return await merged_list(request, partitions, caller, tenants_list=where.tenants_list)
+            return await merged_watch(request, partitions, caller, system_copies=copies)
+        return await merged_list(request, partitions, caller, system_copies=copies)
 
 
 def build_app(gateway: Gateway, *, access_log: bool = False) -> web.Server:
