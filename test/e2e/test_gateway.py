@@ -14,6 +14,7 @@ and the full scale-out cluster with real nodes (P5's e2e on arktos-up-scale-out.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -64,6 +65,20 @@ def _wait(predicate: Any, what: str, cluster: GatewayCluster, timeout: float = W
             return
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}; gateway log:\n{log_tail(cluster.gateway_log)}")
+
+
+@contextlib.contextmanager
+def _watching(cluster: GatewayCluster, path: str) -> Iterator[http.client.HTTPResponse]:
+    """A watch through the gateway as the system admin, open for the block."""
+    connection = http.client.HTTPSConnection("127.0.0.1", cluster.gateway_port, timeout=30,
+                                             context=cluster.admin_context())
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        assert response.status == 200, response.read()[:300]
+        yield response
+    finally:
+        connection.close()
 
 
 def _names(document: dict[str, Any]) -> list[str]:
@@ -163,12 +178,8 @@ def test_a_merged_watch_sees_new_tenants_of_every_partition(cluster: GatewayClus
     listed = cluster.call("GET", "/api/v1/tenants").json()
     version = listed["metadata"]["resourceVersion"]
     assert version.startswith("gw."), version
-    connection = http.client.HTTPSConnection("127.0.0.1", cluster.gateway_port, timeout=20,
-                                             context=cluster.admin_context())
-    try:
-        connection.request("GET", f"/api/v1/tenants?watch=true&resourceVersion={version}&timeoutSeconds=15")
-        response = connection.getresponse()
-        assert response.status == 200
+    with _watching(cluster, f"/api/v1/tenants?watch=true&resourceVersion={version}&timeoutSeconds=15") \
+            as response:
         for name, partition in (("watched-0", "0"), ("watched-1", "1")):
             assert cluster.call("POST", "/api/v1/tenants", _tenant(name, partition)).status == 201
         seen: set[str] = set()
@@ -178,8 +189,6 @@ def test_a_merged_watch_sees_new_tenants_of_every_partition(cluster: GatewayClus
             event = json.loads(line)
             assert event["object"]["metadata"]["name"] != "system" or event["type"] != "ADDED"
             seen.add(event["object"]["metadata"]["name"])
-    finally:
-        connection.close()
     # A version only one partition issued cannot resume a watch over both: 410, clients relist.
     answer = cluster.call("GET", "/api/v1/tenants?watch=true&resourceVersion=5")
     assert answer.status == 410 and answer.json()["reason"] == "Expired", answer.describe()
@@ -201,12 +210,8 @@ def test_the_system_admins_cross_tenant_list_and_watch_span_both_partitions(clus
             assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)
             assert ("system", "kube-system", "kube-root-ca.crt") in keys
     version = cluster.call("GET", "/api/v1/configmaps").json()["metadata"]["resourceVersion"]
-    connection = http.client.HTTPSConnection("127.0.0.1", cluster.gateway_port, timeout=20,
-                                             context=cluster.admin_context())
-    try:
-        connection.request("GET", f"/api/v1/configmaps?watch=1&resourceVersion={version}&timeoutSeconds=15")
-        response = connection.getresponse()
-        assert response.status == 200
+    with _watching(cluster, f"/api/v1/configmaps?watch=1&resourceVersion={version}&timeoutSeconds=15") \
+            as response:
         # An event far larger than aiohttp's line limit (128 KiB) passes whole.
         big = _configmap("big")
         big["data"] = {"blob": "x" * 900_000}
@@ -215,27 +220,18 @@ def test_the_system_admins_cross_tenant_list_and_watch_span_both_partitions(clus
         event = json.loads(response.readline())
         assert (event["type"], event["object"]["metadata"]["name"]) == ("ADDED", "big")
         assert len(event["object"]["data"]["blob"]) == 900_000
-    finally:
-        connection.close()
 
 
 def _watch_events(cluster: GatewayCluster, path: str, *, until: Any,
                   limit: int = 500) -> list[dict[str, Any]]:
     """Events of a watch through the gateway until ``until(events)`` holds (or the stream ends)."""
-    connection = http.client.HTTPSConnection("127.0.0.1", cluster.gateway_port, timeout=30,
-                                             context=cluster.admin_context())
     events: list[dict[str, Any]] = []
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        assert response.status == 200, response.read()[:300]
+    with _watching(cluster, path) as response:
         while len(events) < limit and not until(events):
             line = response.readline()
             if not line:
                 break
             events.append(json.loads(line))
-    finally:
-        connection.close()
     return events
 
 
