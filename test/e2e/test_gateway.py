@@ -172,6 +172,10 @@ def test_kubectl_get_tenants_lists_every_partition(cluster: GatewayCluster, tmp_
     header = lines[0].split()
     column = header.index("PARTITION")  # the column the partitions print (issue 13)
     assert rows["acme"][column] == "0" and rows["globex"][column] == "1", lines
+    # kubectl wait lists and watches the Tenant collection (merged over the TPs) from the list's version.
+    assert cluster.call("POST", "/api/v1/tenants", _tenant("waited-for")).status == 201
+    kubectl.run("wait", "--for=condition=Initialized", "tenant/waited-for", "tenant/globex", "--timeout=30s",
+                timeout=40)
 
 
 def test_a_merged_watch_sees_new_tenants_of_every_partition(cluster: GatewayCluster) -> None:
