@@ -184,7 +184,7 @@ async def compare(endpoints: Endpoints, args: argparse.Namespace, *, by_token: b
                       f"p99 {_quantile(values, 0.99):.2f} ms, {rate:.0f} req/s", flush=True)
             added50 = _quantile(results["gateway"], 0.5) - _quantile(results["direct"], 0.5)
             added99 = _quantile(results["gateway"], 0.99) - _quantile(results["direct"], 0.99)
-            print(f"{label} added by the gateway: p50 +{added50:.2f} ms, p99 +{added99:.2f} ms", flush=True)
+            print(f"{label} added by the gateway: p50 {added50:+.2f} ms, p99 {added99:+.2f} ms", flush=True)
 
 
 async def run(endpoints: Endpoints, args: argparse.Namespace) -> None:
