@@ -319,6 +319,19 @@ def test_a_tenant_certificate_user_works_on_long_short_and_prefix_paths(cluster:
     assert who.status == 201 and who.json()["status"]["userInfo"]["username"] == "admin", who.describe()
 
 
+def test_stock_kubectl_as_a_tenant_user_through_the_gateway(cluster: GatewayCluster, tmp_path: Path) -> None:
+    kubeconfig, _ = _cert_user(cluster, "globex")  # globex lives on tp1
+    kubectl = Kubectl(binary=kubectl_binary("kubectl-1.37"), kubeconfig=kubeconfig,
+                      cache_dir=tmp_path / "cache", label="kubectl-1.37")
+    kubectl.run("create", "configmap", "from-kubectl", "--from-literal=k=v", "-n", "default")
+    for context in ("default", "prefix"):  # short paths, and the /tenants/globex prefix
+        names = kubectl.run("--context", context, "get", "configmaps", "-n", "default", "-o", "name").stdout
+        assert "configmap/from-kubectl" in names.split(), (context, names)
+    # Discovery is the tenant's view (ARKTOS.md §3: cluster-scoped resources hidden from tenants).
+    hidden = kubectl.run("get", "nodes", check=False)
+    assert hidden.returncode != 0 and 'resource type "nodes"' in hidden.stderr, hidden.stderr
+
+
 def test_a_tenant_token_user_works_through_the_gateway(cluster: GatewayCluster) -> None:
     token = cluster.tokens["globex-token"]
     short_path = "/api/v1/namespaces/default/configmaps"
