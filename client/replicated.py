@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -32,6 +32,7 @@ from client.controller_instances import CONTROLLER_INSTANCES, InstanceTiming, Me
 from client.hash_ranges import HashRange
 from client.informer import Informer
 from client.informer_factory import InformerView, SharedInformers
+from client.partitions import Partition
 from client.resources import ResourceRef
 from client.rest import ApiClient
 
@@ -72,8 +73,8 @@ class ReplicatedController:
     """One controller class, run by this process on the range its instance owns."""
 
     def __init__(self, client: ApiClient, cls: type[Controller], informer: Informer, *,
-                 settings: RuntimeSettings, timing: InstanceTiming,
-                 client_for: ClientFor | None = None) -> None:
+                 settings: RuntimeSettings, timing: InstanceTiming, client_for: ClientFor | None = None,
+                 sources: Mapping[str, Sequence[Partition]] | None = None) -> None:
         if not cls.watches:
             raise ValueError(f"controller {cls.name} watches nothing: it has no primary resource")
         self.client = client
@@ -81,6 +82,7 @@ class ReplicatedController:
         self.primary = cls.watches[0].view
         self.settings = settings
         self.client_for = client_for
+        self.sources = sources
         self.membership = Membership(client, informer, cls.name, timing=timing,
                                      workload_count=self.workload_count)
         self._runner: ControllerRunner | None = None
@@ -136,7 +138,8 @@ class ReplicatedController:
         informers = RangedInformers(self.client, self.primary, hash_range,
                                     watch_timeout_s=self.settings.watch_timeout_s)
         self._runner = ControllerRunner(self.client, [self.cls], self.settings, client_for=self.client_for,
-                                        informers=informers, admits=partial(owner_in, hash_range))
+                                        sources=self.sources, informers=informers,
+                                        admits=partial(owner_in, hash_range))
         return asyncio.create_task(self._runner.run(), name=f"controller {self.cls.name} {hash_range}")
 
     async def _stop_runner(self, task: asyncio.Task[None] | None, *, now: bool = False) -> None:
@@ -166,11 +169,12 @@ class ReplicatedControllers:
 
     def __init__(self, client: ApiClient, classes: Iterable[type[Controller]], *,
                  settings: RuntimeSettings | None = None, timing: InstanceTiming | None = None,
-                 client_for: ClientFor | None = None) -> None:
+                 client_for: ClientFor | None = None,
+                 sources: Mapping[str, Sequence[Partition]] | None = None) -> None:
         self.informer = Informer(client, CONTROLLER_INSTANCES)
         self.controllers = [
             ReplicatedController(client, cls, self.informer, settings=settings or RuntimeSettings(),
-                                 timing=timing or InstanceTiming(), client_for=client_for)
+                                 timing=timing or InstanceTiming(), client_for=client_for, sources=sources)
             for cls in classes
         ]
 

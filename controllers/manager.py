@@ -18,11 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol
 
 from client.controller import ClientFor, Controller, ControllerRunner, RuntimeSettings
 from client.controller_instances import InstanceTiming
+from client.partitions import Partition
 from client.replicated import ReplicatedControllers
 from client.rest import ApiClient
 
@@ -60,6 +61,7 @@ class ControllerManager:
                  settings: RuntimeSettings | None = None,
                  leader_election: LeaderElection | None = None,
                  client_for: ClientFor | None = None,
+                 sources: Mapping[str, Sequence[Partition]] | None = None,
                  replication: InstanceTiming | None = None) -> None:
         if not controllers:
             raise ValueError("no controllers selected")
@@ -68,10 +70,12 @@ class ControllerManager:
         self.controllers = [c for c in controllers if replication is None or c.name not in REPLICATED]
         replicated = [c for c in controllers if c not in self.controllers]
         self.replicated = None if not replicated else ReplicatedControllers(
-            client, replicated, settings=self.settings, timing=replication, client_for=client_for)
+            client, replicated, settings=self.settings, timing=replication, client_for=client_for,
+            sources=sources)
         self.leader_election = leader_election or AlwaysLeader()
         # Each controller's own client (controllers.credentials); None: all act through ``client``.
         self.client_for = client_for
+        self.sources = sources  # other partitions' clients (scale-out; `client.partitions`)
         self._runner: ControllerRunner | None = None
         self._stop_requested = asyncio.Event()
 
@@ -134,7 +138,7 @@ class ControllerManager:
         if self._stop_requested.is_set():
             return
         self._runner = ControllerRunner(self.client, self.controllers, self.settings,
-                                        client_for=self.client_for)
+                                        client_for=self.client_for, sources=self.sources)
         names = ", ".join(c.name for c in self.controllers)
         log.info("starting controllers: %s", names)
         await self._runner.run()

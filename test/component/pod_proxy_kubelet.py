@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import socket
 import ssl
+import subprocess
 import tarfile
 import threading
 from dataclasses import dataclass, field
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from apiserver_process import E2E_NODE_NAME
 
 from httpstream.channel_protocol import (
     EXEC_PROTOCOLS_PREFERRED,
@@ -45,6 +49,7 @@ from httpstream.portforward_session import (
 )
 from httpstream.spdy_connection import SpdyConnection
 from httpstream.upgrade_takeover import accept_upgrade
+from tools.cluster_credentials import ClusterCredentials, ensure_cluster_credentials
 
 LOG_LINES = 4
 FOLLOW_INTERVAL_S = 0.5
@@ -225,13 +230,29 @@ def serving_context(cert: Path, key: Path, client_ca: Path) -> ssl.SSLContext:
     return context
 
 
+def loopback_credentials(cert_dir: Path) -> ClusterCredentials:
+    """A cluster's credentials for servers and a kubelet on 127.0.0.1 (the node's address)."""
+    return ensure_cluster_credentials(cert_dir, server="https://127.0.0.1:6443", hosts=["127.0.0.1"],
+                                      node_name=E2E_NODE_NAME, node_ips=["127.0.0.1"])
+
+
+def kubelet_thread(credentials: ClusterCredentials) -> KubeletThread:
+    """The fake kubelet with the cluster's kubelet serving pair, requiring the cluster CA's clients."""
+    return KubeletThread(serving_context(credentials.kubelet_serving_cert, credentials.kubelet_serving_key,
+                                         credentials.ca_cert))
+
+
 async def start_fake_kubelet(context: ssl.SSLContext) -> FakeKubelet:
     seen: list[Seen] = []
     app = web.Application(middlewares=[_recording(seen)])
     app.router.add_get("/containerLogs/{tenant}/{namespace}/{pod}/{container}", _container_logs)
     for kind in ("exec", "attach"):
+        # The API server names the pod's uid too (the kubelet's uid routes); both forms answer.
         app.router.add_route("*", f"/{kind}/{{tenant}}/{{namespace}}/{{pod}}/{{container}}", _exec_or_attach)
+        app.router.add_route("*", f"/{kind}/{{tenant}}/{{namespace}}/{{pod}}/{{uid}}/{{container}}",
+                             _exec_or_attach)
     app.router.add_route("*", "/portForward/{tenant}/{namespace}/{pod}", _port_forward)
+    app.router.add_route("*", "/portForward/{tenant}/{namespace}/{pod}/{uid}", _port_forward)
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
@@ -262,3 +283,30 @@ class KubeletThread:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._loop.close()
+
+
+def http_through_port_forward(argv: list[str], *, local_port: int, websockets: str, timeout: float) -> bytes:
+    """Runs ``kubectl port-forward`` (``argv``, forwarding ``local_port``), sends one HTTP request
+    through it to the scripted container's port and returns what came back (its greeting)."""
+    env = {**os.environ, "KUBECTL_PORT_FORWARD_WEBSOCKETS": websockets}
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as process:
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            assert b"Forwarding from" in line, line
+            with socket.create_connection(("127.0.0.1", local_port), timeout=timeout) as sock:
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                return read_until_greeting(sock)
+        finally:
+            process.terminate()
+            process.wait(timeout=timeout)
+
+
+def read_until_greeting(sock: socket.socket) -> bytes:
+    received = b""
+    while not received.endswith(b"says hi"):
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        received += chunk
+    return received

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -37,7 +36,7 @@ from kubernetes.stream import portforward as kubernetes_portforward
 from kubernetes.stream import stream as kubernetes_stream
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from apiserver_process import E2E_NODE_NAME, ApiServerProcess, free_port, start_apiserver
+from apiserver_process import ApiServerProcess, free_port, start_apiserver
 from pod_proxy_kubelet import (
     CP_CONTENT,
     FOLLOW_INTERVAL_S,
@@ -45,11 +44,14 @@ from pod_proxy_kubelet import (
     WAITING_MESSAGE,
     FakeKubelet,
     KubeletThread,
+    http_through_port_forward,
+    kubelet_thread,
+    loopback_credentials,
+    read_until_greeting,
     serving_context,
 )
 
 from pki.certificates import ensure_ca, ensure_serving_cert
-from tools.cluster_credentials import ensure_cluster_credentials
 from tools.token_file import ensure_token
 
 KUBECTL = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "kubectl"
@@ -150,16 +152,13 @@ def _viewer(cluster: Cluster, token: str, path: Path) -> Path:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     workdir = tmp_path_factory.mktemp("pod-proxy")
-    credentials = ensure_cluster_credentials(workdir / "certs", server="https://127.0.0.1:6443",
-                                             hosts=["127.0.0.1"], node_name=E2E_NODE_NAME,
-                                             node_ips=["127.0.0.1"])
+    credentials = loopback_credentials(workdir / "certs")
     viewer_token = ensure_token(credentials.token_file, user="viewer", tenant="system")
     # A second kubelet whose serving certificate comes from another CA: the API server must refuse it.
     foreign_ca = ensure_ca(workdir / "foreign")
     ensure_serving_cert(foreign_ca, workdir / "foreign" / "k.crt", workdir / "foreign" / "k.key",
                         hosts=["127.0.0.1"])
-    threads = [KubeletThread(serving_context(credentials.kubelet_serving_cert,
-                                             credentials.kubelet_serving_key, credentials.ca_cert)),
+    threads = [kubelet_thread(credentials),
                KubeletThread(serving_context(workdir / "foreign" / "k.crt", workdir / "foreign" / "k.key",
                                              credentials.ca_cert))]
     server: ApiServerProcess | None = None
@@ -227,7 +226,7 @@ def test_kubectl_exec_with_stdin_and_exit_code(cluster: Cluster, websockets: str
     assert result.stdout == b"hello cat -\nTYPED INPUT\n"
     assert b"to stderr" in result.stderr
     seen = cluster.kubelet.last("/exec/")
-    assert seen.path == f"/exec/system/{NS}/p/c"
+    assert seen.path == f"/exec/system/{NS}/p/{_uid_of(cluster, 'p')}/c"  # the kubelet's uid route
     assert seen.query == [("stdin", "1"), ("stdout", "1"), ("stderr", "1"),
                           ("command", "cat"), ("command", "-")]
     assert seen.method == ("GET" if websockets == "true" else "POST")
@@ -240,7 +239,8 @@ def test_kubectl_attach(cluster: Cluster) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"hello \n"
     seen = cluster.kubelet.last("/attach/")
-    assert (seen.path, seen.query) == (f"/attach/system/{NS}/p/c", [("stdout", "1"), ("stderr", "1")])
+    assert (seen.path, seen.query) == (f"/attach/system/{NS}/p/{_uid_of(cluster, 'p')}/c",
+                                       [("stdout", "1"), ("stderr", "1")])
 
 
 def test_kubectl_cp_from_a_pod(cluster: Cluster, tmp_path: Path) -> None:
@@ -253,31 +253,16 @@ def test_kubectl_cp_from_a_pod(cluster: Cluster, tmp_path: Path) -> None:
 @pytest.mark.parametrize("websockets", ["true", "false"], ids=["websocket-tunnel", "spdy"])
 def test_kubectl_port_forward_carries_http(cluster: Cluster, websockets: str) -> None:
     local = free_port()
-    env = {**os.environ, "KUBECTL_PORT_FORWARD_WEBSOCKETS": websockets}
-    with subprocess.Popen(cluster.argv("port-forward", "pod/p", f"{local}:8080"), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, env=env) as process:
-        try:
-            assert process.stdout is not None
-            line = process.stdout.readline()
-            assert b"Forwarding from" in line, line
-            with socket.create_connection(("127.0.0.1", local), timeout=TIMEOUT_S) as sock:
-                sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-                received = _read_until_greeting(sock)
-            assert received.startswith(b"HTTP/1.1 200 OK") and received.endswith(b"port 8080 says hi")
-        finally:
-            process.terminate()
-            process.wait(timeout=TIMEOUT_S)
-    assert cluster.kubelet.last("/portForward/").path == f"/portForward/system/{NS}/p"
+    received = http_through_port_forward(cluster.argv("port-forward", "pod/p", f"{local}:8080"),
+                                         local_port=local, websockets=websockets, timeout=TIMEOUT_S)
+    assert received.startswith(b"HTTP/1.1 200 OK") and received.endswith(b"port 8080 says hi")
+    assert cluster.kubelet.last("/portForward/").path == f"/portForward/system/{NS}/p/{_uid_of(cluster, 'p')}"
 
 
-def _read_until_greeting(sock: socket.socket) -> bytes:
-    received = b""
-    while not received.endswith(b"says hi"):
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        received += chunk
-    return received
+def _uid_of(cluster: Cluster, pod: str) -> str:
+    uid = cluster.kubectl("get", "pod", pod, "-o", "jsonpath={.metadata.uid}").stdout.decode()
+    assert len(uid) == 36, uid
+    return uid
 
 
 # -- the python client -----------------------------------------------------------------------------
@@ -309,7 +294,7 @@ def test_python_client_portforward(cluster: Cluster, python_api: CoreV1Api) -> N
         sock = forwarder.socket(8080)
         sock.settimeout(20)
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        received = _read_until_greeting(sock)
+        received = read_until_greeting(sock)
     finally:
         forwarder.close()
     assert received.endswith(b"port 8080 says hi")
