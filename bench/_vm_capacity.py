@@ -37,10 +37,10 @@ from api_bench import line
 from server_process import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT))
+from apis.pod_resources import CPU, MEMORY, amount
 from client.errors import ApiError
 from client.informer import Informer
 from client.rest import ApiClient
-from scheduler.quantities import CPU, MEMORY, amount
 
 MIB = 1 << 20
 CPU_SAMPLE_S = 5.0

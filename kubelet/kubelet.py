@@ -34,8 +34,9 @@ from kubelet.cri_runtime import CriRuntime
 from kubelet.hollow import HollowRuntime
 from kubelet.lease import NodeLease
 from kubelet.machine import MachineFacts, hollow_ip, hollow_machine, primary_ip, read_machine
-from kubelet.node import NodeAgent, capacity
+from kubelet.node import NodeAgent, capacity, node_labels
 from kubelet.orphans import remove_orphans
+from kubelet.pod_admission import NodeAdmission
 from kubelet.pod_sync import NodeContext
 from kubelet.pod_workers import PodWorkers
 from kubelet.runtime import Runtime
@@ -105,6 +106,7 @@ class Kubelet:
         make = factories or (hollow_factories(config) if config.hollow else cri_factories(config))
         real = machine or read_machine()
         self.nodes: dict[str, HostedNode] = {}
+        sysctls = SysctlAllowlist(config.allowed_unsafe_sysctls)
         for index, name in enumerate(config.node_names()):
             registry = (registries or {}).get(name) or build_registry(config.endpoints, make(index))
             many = config.hollow and config.nodes > 1
@@ -114,9 +116,15 @@ class Kubelet:
                               hollow=config.hollow, max_pods=config.max_pods,
                               update_frequency_s=config.node_status_update_frequency_s,
                               report_frequency_s=config.node_status_report_frequency_s)
+            # Until the Node is read back, admission knows it as the kubelet registers it.
+            admission = NodeAdmission(
+                {"metadata": {"name": name, "labels": node_labels(name, facts)},
+                 "status": {"allocatable": capacity(facts, config.max_pods)}},
+                sysctls=sysctls, fetch_node=agent.node_or_none)
+            agent.on_node = admission.set_node
             lease = NodeLease(client, name, duration_s=config.lease_duration_s,
                               renew_interval_s=config.lease_renew_interval_s)
-            self.nodes[name] = HostedNode(NodeContext(name, host_ip, registry), agent, lease)
+            self.nodes[name] = HostedNode(NodeContext(name, host_ip, registry, admission), agent, lease)
         parts = self._node_parts(real)
         self.partitions = [TenantPartition(index, tenant_client, parts, resync_s=resync_s,
                                            status_writers=config.status_writers)
@@ -138,7 +146,6 @@ class Kubelet:
         return NodeParts(
             nodes=[hosted.context for hosted in self.nodes.values()],
             policies=RuntimePolicies(container=ContainerPolicy(), vm=VmPolicy(vm_restarts)),
-            sysctls=SysctlAllowlist(self.config.allowed_unsafe_sysctls),
             executor_for=None if hollow else executor_for,
             volume_root=None if hollow else Path(self.config.root_dir),
             allocatable=None if hollow else capacity(real, self.config.max_pods))

@@ -6,7 +6,9 @@ computes the status again and PATCHes ``nodes/{name}/status`` when anything but 
 changed, or at least every ``nodeStatusReportFrequency`` (5 min) since the Lease carries liveness.
 Conditions: Ready (following the first container runtime, ARKTOS.md §5), MemoryPressure,
 DiskPressure, PIDPressure, and Arktos's ``ContainerRuntimeReady`` / ``VmRuntimeReady`` from the
-default runtime of each workload type (the scheduler places VM pods by the latter).
+default runtime of each workload type (the scheduler places VM pods by the latter). Every Node it
+reads or writes is handed to ``on_node`` (the node's pod admission, which reads labels, taints and
+allocatable from it as upstream's kubelet reads its node lister).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from apis.meta import now_rfc3339
@@ -101,8 +104,10 @@ class NodeAgent:
 
     def __init__(self, client: ApiClient, *, name: str, registry: RuntimeRegistry, host_ip: str,
                  facts: MachineFacts, hollow: bool, max_pods: int = 110,
-                 update_frequency_s: float = 10.0, report_frequency_s: float = 300.0) -> None:
+                 update_frequency_s: float = 10.0, report_frequency_s: float = 300.0,
+                 on_node: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.client = client
+        self.on_node = on_node
         self.name = name
         self.registry = registry
         self.host_ip = host_ip
@@ -164,10 +169,29 @@ class NodeAgent:
         if not kept:
             node = await self.client.patch(NODES, self.name, {"status": status}, subresource="status")
         self.uid = str(node["metadata"].get("uid", ""))
+        self._seen(node)
         self._last_conditions = conditions
         self._last_report = time.monotonic()
         self.status_posts += 1
         return node
+
+    def _seen(self, node: dict[str, Any]) -> None:
+        if self.on_node is not None:
+            self.on_node(node)
+
+    async def fetch_node(self) -> dict[str, Any]:
+        """The Node as the API has it now."""
+        node: dict[str, Any] = await self.client.get(NODES, self.name)
+        self._seen(node)
+        return node
+
+    async def node_or_none(self) -> dict[str, Any] | None:
+        """`fetch_node`, or None when the API cannot answer (the caller keeps what it had)."""
+        try:
+            return await self.fetch_node()
+        except ApiError as e:
+            log.warning("node %s: cannot read the Node: %s", self.name, e)
+            return None
 
     async def update_status(self, *, force: bool = False) -> bool:
         """Posts the status if it changed or is due; answers whether it posted.
@@ -179,7 +203,7 @@ class NodeAgent:
         due = time.monotonic() - self._last_report >= self.report_frequency_s
         previous = self._last_conditions
         if not force and not due and _comparable(fresh) == _comparable(previous):
-            node = await self.client.get(NODES, self.name)
+            node = await self.fetch_node()
             ours = {c["type"] for c in fresh}
             posted = (node.get("status") or {}).get("conditions") or []
             previous = [c for c in posted if c.get("type") in ours]
@@ -187,8 +211,8 @@ class NodeAgent:
                 return False
             log.info("node %s: conditions changed by another writer; reposting them", self.name)
         conditions = with_times(fresh, previous)
-        await self.client.patch(NODES, self.name, {"status": self.status_body(conditions)},
-                                subresource="status")
+        self._seen(await self.client.patch(NODES, self.name, {"status": self.status_body(conditions)},
+                                           subresource="status"))
         self._last_conditions = conditions
         self._last_report = time.monotonic()
         self.status_posts += 1

@@ -11,8 +11,9 @@ they get from the node, power control, the status) it asks the pod's policy
 (`kubelet.runtime_policy`). A pod with a deletionTimestamp is stopped within its grace period and
 then deleted for good (``gracePeriodSeconds=0``), as the kubelet's status manager does once a pod's
 containers are gone. Every decision reads the runtime's records, so a kubelet restarted over a live
-runtime adopts its containers instead of starting duplicates. A pod whose sysctls this node does
-not allow is rejected before its sandbox is made (`kubelet.sysctl_admission`).
+runtime adopts its containers instead of starting duplicates. Before its first pass a pod must be
+admitted by its node (`kubelet.pod_admission`: sysctls, resources, node affinity, host ports,
+NoExecute taints); a rejected pod never starts and is Failed, as upstream's ``rejectPod`` leaves it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from kubelet.backoff import CrashBackoff
 from kubelet.event_sink import EventSink
 from kubelet.image_puller import ERR_IMAGE_PULL, IMAGE_ERRORS, IMAGE_PULL_BACKOFF, ImagePuller
 from kubelet.lifecycle_hooks import run_post_start_hook, run_pre_stop_hooks
+from kubelet.pod_admission import NodeAdmission
 from kubelet.pod_inputs import PodInputs, VolumeMountError
 from kubelet.probes import ProbeKind, ProbeManager
 from kubelet.runtime import ContainerInfo, Runtime, RuntimeOperationError, SandboxInfo
@@ -38,7 +40,6 @@ from kubelet.runtime_policy import RuntimePolicies
 from kubelet.runtimes import RuntimeRegistry
 from kubelet.status import PodObservation, newest_attempts
 from kubelet.status_writer import PODS, StatusWriter
-from kubelet.sysctl_admission import FORBIDDEN_REASON, SysctlAllowlist
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class NodeContext:
     name: str
     host_ip: str
     registry: RuntimeRegistry
+    admission: NodeAdmission  # shared by every partition's pods on this node
     inputs: PodInputs | None = None  # env and volumes (None: hollow nodes resolve nothing)
 
 
@@ -70,8 +72,7 @@ class PodSyncer:
 
     def __init__(self, client: ApiClient, *, status: StatusWriter, events: EventSink,
                  policies: RuntimePolicies, backoff: CrashBackoff | None = None,
-                 images: ImagePuller | None = None, probes: ProbeManager | None = None,
-                 sysctls: SysctlAllowlist | None = None) -> None:
+                 images: ImagePuller | None = None, probes: ProbeManager | None = None) -> None:
         self.client = client
         self.status = status
         self.events = events
@@ -79,7 +80,6 @@ class PodSyncer:
         self.backoff = backoff or CrashBackoff()
         self.images = images or ImagePuller()
         self.probes = probes or ProbeManager(events)
-        self.sysctls = sysctls or SysctlAllowlist()
         self._refreshed_at: dict[str, float] = {}
 
     async def sync_pod(self, node: NodeContext, pod: dict[str, Any]) -> float | None:
@@ -94,12 +94,15 @@ class PodSyncer:
             return None
         uid = str(pod["metadata"]["uid"])
         if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            node.admission.release(uid)  # a finished pod no longer counts against the node
             self.probes.forget_pod(uid)
             await self._stop_all(node, pod, runtime, grace_s=0, announce=False)
             if node.inputs is not None:
                 # Nothing runs again: its volumes go now (secrets leave the node's memory), as
                 # upstream's volume manager unmounts the volumes of terminated pods.
                 await node.inputs.cleanup(uid)
+            return None
+        if not await self._admitted(node, pod):
             return None
         sandbox = await self._ensure_sandbox(node, pod, runtime)
         if sandbox is None:
@@ -131,19 +134,27 @@ class PodSyncer:
         status = await self.policies.for_pod(pod).pod_status(pod, runtime, observation, previous=previous)
         self.status.set(pod, status)
 
+    async def _admitted(self, node: NodeContext, pod: dict[str, Any]) -> bool:
+        """Upstream's ``canAdmitPod`` then ``rejectPod``: a rejected pod gets a Warning event once
+        and, until its Failed status is seen, that status again."""
+        uid = str(pod["metadata"]["uid"])
+        known = node.admission.rejection_of(uid)
+        rejection = known or await node.admission.admit(pod)
+        if rejection is None:
+            return True
+        if known is None:
+            log.info("pod %s rejected on %s: %s", uid, node.name, rejection.message)
+            self._record(node, pod, "Warning", rejection.reason, rejection.message)
+        self.status.set(pod, {**(pod.get("status") or {}), "phase": "Failed", "reason": rejection.reason,
+                              "message": f"Pod was rejected: {rejection.message}"})
+        return False
+
     async def _ensure_sandbox(self, node: NodeContext, pod: dict[str, Any],
                               runtime: Runtime) -> SandboxInfo | None:
         uid = str(pod["metadata"]["uid"])
         for sandbox in await runtime.list_sandboxes():
             if sandbox.pod.uid == uid and sandbox.state == "ready":
                 return sandbox
-        rejection = self.sysctls.rejection(pod)
-        if rejection is not None:
-            # Upstream's rejectPod: never started, phase Failed (the terminal path stops it there).
-            self._record(node, pod, "Warning", FORBIDDEN_REASON, rejection)
-            self.status.set(pod, {**(pod.get("status") or {}), "phase": "Failed", "reason": FORBIDDEN_REASON,
-                                  "message": f"Pod was rejected: {rejection}"})
-            return None
         try:
             return await runtime.run_sandbox(pod)
         except RuntimeOperationError as e:
@@ -350,6 +361,8 @@ class PodSyncer:
         self.probes.forget_pod(uid)
         self.status.forget(uid)
         self._refreshed_at.pop(uid, None)
+        if node is not None:
+            node.admission.release(uid)
         if node is not None and node.inputs is not None:
             await node.inputs.cleanup(uid)
 

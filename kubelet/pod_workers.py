@@ -11,7 +11,9 @@ everything that happened meanwhile (informer events, runtime changes, back-off t
 next sync; a quiet pod is still looked at every ``resync_s``. Workers are keyed by pod uid, which
 the API servers draw at random, so pods of two partitions with the same tenant, namespace and name
 never share one. What the runtimes hold for pods that still exist is adopted by those pods' first
-sync; what they hold for pods no partition has is removed by `kubelet.orphans`.
+sync; what they hold for pods no partition has is removed by `kubelet.orphans`. A pod's first sync
+is its admission (`kubelet.pod_admission`), so workers start in the order pods arrive — at start-up,
+oldest first.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from kubelet.status_writer import PODS
 log = logging.getLogger(__name__)
 
 _FAILED_SYNC_RETRY_S = 5.0
+_TERMINAL_PHASES = ("Succeeded", "Failed")
 
 
 @dataclass(slots=True)
@@ -74,9 +77,14 @@ class PodWorkers:
             self._group = group
             group.create_task(self.informer.run(), name=f"pod informer {self.partition}")
             await self.informer.wait_for_sync()
-            for uid in list(self._workers):
+            # Upstream's HandlePodAdditions admits the pods it finds at start-up oldest first.
+            for uid in sorted(self._workers, key=self._created):
                 self._start(uid)
             self._synced.set()
+
+    def _created(self, uid: str) -> str:
+        pod = self.informer.get(self._workers[uid].key) or {}
+        return str((pod.get("metadata") or {}).get("creationTimestamp") or "")
 
     def _on_pod_event(self, event_type: str, key: ObjectKey) -> None:
         pod = self.informer.get(key) or self.informer.last_state(key)
@@ -86,6 +94,10 @@ class PodWorkers:
         uid = str(pod["metadata"].get("uid", ""))
         if node not in self.nodes or not uid:
             return
+        if (pod.get("status") or {}).get("phase") in _TERMINAL_PHASES:
+            # Its share is free as soon as the schedulers see it finished, not at its worker's next
+            # sync (which may be busy): a pod they place in its stead must not be turned away.
+            self.nodes[node].admission.release(uid)
         worker = self._workers.get(uid)
         if worker is None:
             self._workers[uid] = _Worker(key, node)

@@ -9,7 +9,8 @@ its own `TenantPartition` — a status writer, an event sink, a pod syncer (whos
 TP), per-node `PodInputs` reading through that TP's client, its own `PodWorkers` and, on a node with a
 VM runtime, its own `ActionExecutor` — so a pod's worker can only ever talk to the TP it came from.
 What is the node's, not the TP's, is shared: the runtime registries, the VM restart ledger, the
-sysctl allowlist and the runtime policies. Each TP's watch and writers are separate tasks on a
+pod admission (`kubelet.pod_admission`: a pod of one TP is admitted against the pods of every TP
+already on the node) and the runtime policies. Each TP's watch and writers are separate tasks on a
 separate client: a TP whose server is down fails only its own requests (the informer relists with
 back-off, the status writer retries), and the other TPs' pods carry on.
 
@@ -34,7 +35,6 @@ from kubelet.pod_sync import NodeContext, PodSyncer
 from kubelet.pod_workers import PodWorkers
 from kubelet.runtime_policy import RuntimePolicies
 from kubelet.status_writer import StatusWriter
-from kubelet.sysctl_admission import SysctlAllowlist
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,6 @@ class NodeParts:
 
     nodes: Sequence[NodeContext]  # without inputs: each partition adds its own
     policies: RuntimePolicies
-    sysctls: SysctlAllowlist
     executor_for: ExecutorFor | None = None  # None: no Actions (hollow nodes)
     # Real (non-hollow) nodes resolve env and set up volumes under this root directory.
     volume_root: Path | None = None
@@ -72,7 +71,7 @@ class TenantPartition:
         self.status = StatusWriter(client, writers=status_writers)
         self.events = EventSink(client)
         self.pod_syncer = PodSyncer(client, status=self.status, events=self.events,
-                                    policies=parts.policies, backoff=CrashBackoff(), sysctls=parts.sysctls)
+                                    policies=parts.policies, backoff=CrashBackoff())
         self.nodes = {node.name: replace(node, inputs=self._inputs(parts)) for node in parts.nodes}
         self.pod_workers = PodWorkers(client, self.pod_syncer, self.nodes, resync_s=resync_s,
                                       partition=self.name)

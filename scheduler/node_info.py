@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from apis.pod_resources import CPU, EPHEMERAL_STORAGE, MEMORY, PODS, amount
 from apis.tolerations import NO_EXECUTE, NO_SCHEDULE, PREFER_NO_SCHEDULE, Taint, taints_of
 from client.cache import ObjectKey
 from scheduler.pod_info import PodInfo
-from scheduler.quantities import CPU, EPHEMERAL_STORAGE, MEMORY, PODS, amount
 
 CONTAINER_RUNTIME_READY = "ContainerRuntimeReady"
 VM_RUNTIME_READY = "VmRuntimeReady"

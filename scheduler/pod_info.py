@@ -6,11 +6,9 @@ pre-sum the resource requests, host ports and tolerations. Everything here is a 
 the pod's JSON, so it is computed when the pod enters the queue (or the cache) and reused for
 every scheduling attempt and every node.
 
-Requests follow upstream's ``computePodResourceRequest``: the sum over app containers, raised to
-any larger init-container request (restartable "sidecar" init containers add to the sum), plus
-``spec.overhead``. An Arktos VM pod (``spec.virtualMachine``, ARKTOS.md §4) is sized from the
-VM's own requests. "Non-zero" requests — 100m CPU and 200 MiB memory for a container that names
-none — are what the scoring functions use, as upstream's ``GetNonzeroRequests``.
+Requests and host ports follow upstream's pod request rules, which the kubelet's admission shares
+(`apis.pod_resources`); "non-zero" requests are what the scoring functions use, as upstream's
+``GetNonzeroRequests``.
 """
 
 from __future__ import annotations
@@ -26,15 +24,12 @@ from apis.node_affinity import (
     preferred_node_terms,
     required_node_affinity,
 )
+from apis.pod_resources import BASE_RESOURCES, HostPort, host_ports, pod_requests
 from apis.selectors import LabelSelector, SelectorError, label_selector_from_meta
 from apis.tolerations import Toleration, tolerations_of
 from client.cache import ObjectKey
-from scheduler.quantities import CPU, EPHEMERAL_STORAGE, MEMORY, PODS, amount
 
 DEFAULT_SCHEDULER = "default-scheduler"
-DEFAULT_MILLI_CPU_REQUEST = 100
-DEFAULT_MEMORY_REQUEST = 200 * 1024 * 1024
-_BASE = (CPU, MEMORY, EPHEMERAL_STORAGE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +68,7 @@ class PodInfo:
     requests: dict[str, int]  # cpu (milli), memory, ephemeral-storage and extended resources
     nonzero_cpu: int
     nonzero_memory: int
-    host_ports: tuple[tuple[str, str, int], ...]  # (hostIP, protocol, hostPort)
+    host_ports: tuple[HostPort, ...]
     tolerations: tuple[Toleration, ...]
     node_name: str
     required_node_affinity: RequiredNodeAffinity
@@ -114,7 +109,7 @@ def pod_info(pod: dict[str, Any]) -> PodInfo:
     """Builds the `PodInfo` of ``pod``."""
     metadata = pod.get("metadata") or {}
     spec = pod.get("spec") or {}
-    requests, nonzero_cpu, nonzero_memory = _requests(spec)
+    requests = pod_requests(spec)
     affinity = spec.get("affinity") or {}
     pod_affinity = affinity.get("podAffinity") or {}
     pod_anti = affinity.get("podAntiAffinity") or {}
@@ -128,10 +123,10 @@ def pod_info(pod: dict[str, Any]) -> PodInfo:
         priority=int(spec.get("priority") or 0),
         created=_timestamp(metadata.get("creationTimestamp")),
         is_vm=bool(spec.get("virtualMachine")),
-        requests={k: v for k, v in requests.items() if v},
-        nonzero_cpu=nonzero_cpu,
-        nonzero_memory=nonzero_memory,
-        host_ports=_host_ports(spec),
+        requests=dict(requests.amounts),
+        nonzero_cpu=requests.nonzero_cpu,
+        nonzero_memory=requests.nonzero_memory,
+        host_ports=host_ports(spec),
         tolerations=tolerations_of(spec.get("tolerations")),
         node_name=str(spec.get("nodeName") or ""),
         required_node_affinity=required_node_affinity(spec),
@@ -145,63 +140,13 @@ def pod_info(pod: dict[str, Any]) -> PodInfo:
         preferred_anti_affinity=_weighted_terms(
             pod_anti.get("preferredDuringSchedulingIgnoredDuringExecution"), namespace),
         spread_constraints=_spread_constraints(spec.get("topologySpreadConstraints"), labels),
-        scalar_requests=tuple(sorted((k, v) for k, v in requests.items() if k not in _BASE and v)),
+        scalar_requests=tuple(sorted((k, v) for k, v in requests.amounts.items() if k not in BASE_RESOURCES)),
     )
 
 
 def _timestamp(value: object) -> float:
     parsed = parse_time(value)
     return parsed.timestamp() if parsed is not None else time.time()
-
-
-def _container_requests(container: dict[str, Any]) -> dict[str, int]:
-    resources = container.get("resources") or {}
-    requests = dict(resources.get("requests") or {})
-    for name, value in (resources.get("limits") or {}).items():
-        requests.setdefault(name, value)  # API defaulting: requests default to limits
-    return {str(name): amount(str(name), value) for name, value in requests.items()}
-
-
-def _add(total: dict[str, int], extra: dict[str, int]) -> None:
-    for name, value in extra.items():
-        total[name] = total.get(name, 0) + value
-
-
-def _requests(spec: dict[str, Any]) -> tuple[dict[str, int], int, int]:
-    """(requests, non-zero cpu, non-zero memory) per upstream's pod request rules."""
-    total: dict[str, int] = {}
-    nonzero_cpu = nonzero_memory = 0
-    vm = spec.get("virtualMachine")
-    containers = [vm] if isinstance(vm, dict) else list(spec.get("containers") or [])
-    for container in containers:
-        requests = _container_requests(container)
-        _add(total, requests)
-        nonzero_cpu += requests.get(CPU) or DEFAULT_MILLI_CPU_REQUEST
-        nonzero_memory += requests.get(MEMORY) or DEFAULT_MEMORY_REQUEST
-    sidecars: dict[str, int] = {}
-    for init in spec.get("initContainers") or []:
-        requests = _container_requests(init)
-        if init.get("restartPolicy") == "Always":  # a sidecar keeps running next to the app
-            _add(total, requests)
-            _add(sidecars, requests)
-            continue
-        for name, value in requests.items():
-            total[name] = max(total.get(name, 0), value + sidecars.get(name, 0))
-    for name, value in (spec.get("overhead") or {}).items():
-        total[str(name)] = total.get(str(name), 0) + amount(str(name), value)
-    total[PODS] = 0  # the pod itself is counted by the fit check, not as a request
-    return total, nonzero_cpu, nonzero_memory
-
-
-def _host_ports(spec: dict[str, Any]) -> tuple[tuple[str, str, int], ...]:
-    ports = []
-    for container in list(spec.get("containers") or []) + list(spec.get("initContainers") or []):
-        for port in container.get("ports") or []:
-            host_port = int(port.get("hostPort") or 0)
-            if host_port > 0:
-                ports.append((str(port.get("hostIP") or "0.0.0.0"), str(port.get("protocol") or "TCP"),
-                              host_port))
-    return tuple(ports)
 
 
 def _selector(raw: Any) -> LabelSelector:

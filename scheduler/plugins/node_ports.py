@@ -1,27 +1,21 @@
 """NodePorts: a pod asking for host ports fits only where those ports are free.
 
 upstream's NodePorts plugin: two host-port claims conflict when protocol and port are equal and
-their host IPs are equal or either is the wildcard ``0.0.0.0``. The node keeps, per (protocol,
+their host IPs are equal or either is the wildcard ``0.0.0.0`` (`apis.pod_resources.port_conflict`,
+the kubelet's admission asks the same). The node keeps, per (protocol,
 port), the set of host IPs in use (`NodeInfo.used_ports`), counting assumed pods too, so two pods
 scheduled back to back cannot both take the same port.
 """
 
 from __future__ import annotations
 
+from apis.pod_resources import port_conflict
 from scheduler.cache import SchedulerCache
 from scheduler.framework import NodeFilter, Reasons
 from scheduler.node_info import NodeInfo
 from scheduler.pod_info import PodInfo
 
-WILDCARD_IP = "0.0.0.0"
 REASON_PORTS = "node(s) didn't have free ports for the requested pod ports"
-
-
-def port_conflict(used: dict[tuple[str, int], set[str]], ip: str, protocol: str, port: int) -> bool:
-    ips = used.get((protocol, port))
-    if not ips:
-        return False
-    return ip == WILDCARD_IP or WILDCARD_IP in ips or ip in ips
 
 
 class NodePorts:

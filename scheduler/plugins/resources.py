@@ -19,11 +19,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
+from apis.pod_resources import CPU, EPHEMERAL_STORAGE, MEMORY
 from scheduler.cache import SchedulerCache
 from scheduler.framework import MAX_NODE_SCORE, NodeFilter, Reasons
 from scheduler.node_info import NodeInfo
 from scheduler.pod_info import PodInfo
-from scheduler.quantities import CPU, EPHEMERAL_STORAGE, MEMORY
 
 ScoringStrategy = Literal["LeastAllocated", "MostAllocated"]
 REASON_TOO_MANY_PODS = "Too many pods"

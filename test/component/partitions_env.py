@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,17 @@ class Partitions:
     def tenant_kubeconfigs(self) -> str:
         """The ``--tenant-server-kubeconfig`` value: tp0's, then tp1's."""
         return f"{self.tp0.kubeconfig},{self.tp1.kubeconfig}"
+
+    def hollow_kubelet_args(self, host: str, *extra: str) -> list[str]:
+        """A hollow kubelet of ``host`` on rp0 running the pods of both TPs (quick starts and status)."""
+        return ["--kubeconfig", str(self.rp0.kubeconfig),
+                "--tenant-server-kubeconfig", self.tenant_kubeconfigs(), "--hostname-override", host,
+                "--hollow", "--hollow-start-delay", "0.1", "--node-status-update-frequency", "1", *extra]
+
+
+def start_partitions(server_factory: Callable[[], ApiServerProcess]) -> Partitions:
+    """tp0, tp1 and rp0, each a server of its own."""
+    return Partitions(tp0=server_factory(), tp1=server_factory(), rp0=server_factory())
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from partitions_env import (
     pod_event_reasons,
     pod_event_uids,
     running,
+    start_partitions,
 )
 
 from client.errors import NotFound
@@ -47,14 +48,12 @@ NODE_0, NODE_1 = f"{HOST}-hollow-0", f"{HOST}-hollow-1"
 
 @pytest.fixture(scope="module")
 def partitions(server_factory: Any) -> Partitions:
-    return Partitions(tp0=server_factory(), tp1=server_factory(), rp0=server_factory())
+    return start_partitions(server_factory)
 
 
 @pytest.fixture
 def hollow_kubelet(partitions: Partitions, tmp_path: Path) -> Iterator[Path]:
-    args = ["--kubeconfig", str(partitions.rp0.kubeconfig),
-            "--tenant-server-kubeconfig", partitions.tenant_kubeconfigs(), "--hostname-override", HOST,
-            "--hollow", "--nodes", "2", "--hollow-start-delay", "0.1", "--node-status-update-frequency", "1"]
+    args = partitions.hollow_kubelet_args(HOST, "--nodes", "2")
     with kubelet_process(args, tmp_path / "hollow-kubelet.log") as log_path:
         yield log_path
 

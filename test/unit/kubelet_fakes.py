@@ -2,7 +2,8 @@
 
 `ScriptedRuntime` is the hollow runtime with exec answers taken from a script, and
 `syncer_on` builds a `PodSyncer` (with the kubelet's `runtime_policies`) on it whose events and
-statuses are kept in memory instead of being written to an API server.
+statuses are kept in memory instead of being written to an API server; `node_admission` is the pod
+admission of a node the size of a hollow one.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from client.rest import ApiClient
 from kubelet.config import RuntimeEndpoint
 from kubelet.event_sink import EventSink
 from kubelet.hollow import HollowRuntime
+from kubelet.pod_admission import NodeAdmission
 from kubelet.pod_sync import NodeContext, PodSyncer
 from kubelet.runtime import ExecSyncResult, RuntimeOperationError
 from kubelet.runtime_policy import ContainerPolicy, RuntimePolicies
@@ -24,6 +26,14 @@ from kubelet.status_writer import StatusWriter
 from kubelet.vm.policy import VmPolicy
 
 UNUSED_API = "http://127.0.0.1:9"  # nothing is written to it: events and statuses are recorded
+HOLLOW_ALLOCATABLE = {"cpu": "8", "memory": "32Gi", "pods": "110", "ephemeral-storage": "100Gi"}
+
+
+def node_admission(name: str = "n1", *, labels: dict[str, str] | None = None,
+                   **allocatable: str) -> NodeAdmission:
+    """The admission of node ``name`` (hollow-node allocatable, overridden by ``allocatable``)."""
+    return NodeAdmission({"metadata": {"name": name, "labels": labels or {}},
+                          "status": {"allocatable": {**HOLLOW_ALLOCATABLE, **allocatable}}})
 
 
 class ScriptedRuntime(HollowRuntime):
@@ -80,4 +90,4 @@ def syncer_on(runtime: ScriptedRuntime) -> tuple[PodSyncer, NodeContext, Recordi
     syncer = PodSyncer(ApiClient(config_for_url(UNUSED_API)), status=status, events=events,
                        policies=runtime_policies())
     registry = RuntimeRegistry([RegisteredRuntime(RuntimeEndpoint("c", "container", "hollow://"), runtime)])
-    return syncer, NodeContext("n1", "192.0.2.1", registry), events, status
+    return syncer, NodeContext("n1", "192.0.2.1", registry, node_admission()), events, status

@@ -12,7 +12,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from kubelet_fakes import UNUSED_API, RecordingEvents, RecordingStatus, runtime_policies
+from kubelet_fakes import UNUSED_API, RecordingEvents, RecordingStatus, node_admission, runtime_policies
 
 from client.config import config_for_url
 from client.rest import ApiClient
@@ -85,4 +85,4 @@ def vm_syncer(runtime: FakeVmRuntime) -> tuple[PodSyncer, NodeContext, HistorySt
     syncer = PodSyncer(ApiClient(config_for_url(UNUSED_API)), status=status, events=RecordingEvents(),
                        policies=runtime_policies())
     registry = RuntimeRegistry([RegisteredRuntime(RuntimeEndpoint("v", "vm", "fake://"), runtime)])
-    return syncer, NodeContext("n1", "192.0.2.1", registry), status
+    return syncer, NodeContext("n1", "192.0.2.1", registry, node_admission()), status

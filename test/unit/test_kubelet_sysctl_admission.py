@@ -68,5 +68,7 @@ async def test_sync_rejects_a_pod_with_a_forbidden_sysctl() -> None:
     assert ("Warning", "SysctlForbidden", message) in events.seen
     assert await runtime.list_sandboxes() == []
 
-    await syncer.sync_pod(node, pod("net.ipv4.ip_local_port_range"))
-    assert [s.pod.uid for s in await runtime.list_sandboxes()] == ["uid-1"]
+    safe = pod("net.ipv4.ip_local_port_range")
+    safe["metadata"]["uid"] = "uid-2"  # another pod: a verdict on a pod is never revisited
+    await syncer.sync_pod(node, safe)
+    assert [s.pod.uid for s in await runtime.list_sandboxes()] == ["uid-2"]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kubelet_fakes import node_admission
 
 from kubelet.__main__ import main as kubelet_main
 from kubelet.config import HOLLOW_ENDPOINTS, kubeconfig_list, parse_args, parse_runtime_endpoints
@@ -103,7 +104,7 @@ async def test_orphan_removal_keeps_every_pod_some_partition_binds() -> None:
             if sandbox.pod.uid == uid:
                 await rt.remove_sandbox(sandbox.id)
 
-    node = NodeContext("n1", "192.0.2.1", registry)
+    node = NodeContext("n1", "192.0.2.1", registry, node_admission())
     removed = await remove_orphans({"uid-tp0", "uid-tp1"}, [node], forget)
     assert removed == forgotten == ["uid-gone"]
     assert {s.pod.uid for s in await runtime.list_sandboxes()} == {"uid-tp0", "uid-tp1"}
