@@ -162,8 +162,14 @@ arktos::kubelet::serving_cert() { printf '%s/serving-kubelet.crt\n' "${CERT_DIR}
 arktos::kubelet::serving_key() { printf '%s/serving-kubelet.key\n' "${CERT_DIR}"; }
 
 # The kubelet process itself (foreground): the node identity, its runtimes, its streaming port.
+# In a scale-out cluster (hack/lib/partitions.sh) KUBELET_KUBECONFIG names its resource partition's
+# kubeconfig and KUBELET_TENANT_SERVER_KUBECONFIG the tenant partitions' (comma-separated).
 arktos::kubelet::run() {
-    cd "${ARKTOS_ROOT}" && exec "${ARKTOS_PYTHON}" -m kubelet --kubeconfig "$(arktos::kubeconfig::path kubelet)" \
+    local tenant_servers=()
+    [[ -z "${KUBELET_TENANT_SERVER_KUBECONFIG:-}" ]] ||
+        tenant_servers=(--tenant-server-kubeconfig "${KUBELET_TENANT_SERVER_KUBECONFIG}")
+    cd "${ARKTOS_ROOT}" && exec "${ARKTOS_PYTHON}" -m kubelet \
+        --kubeconfig "${KUBELET_KUBECONFIG:-$(arktos::kubeconfig::path kubelet)}" "${tenant_servers[@]}" \
         --hostname-override "${HOSTNAME_OVERRIDE}" --container-runtime-endpoint "$1" \
         --pod-log-dir "${ARKTOS_DATA_DIR}/pods" --root-dir "${ARKTOS_DATA_DIR}/kubelet" \
         --port "${KUBELET_PORT}" \
