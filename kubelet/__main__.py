@@ -1,12 +1,14 @@
 """``python -m kubelet``: the node agent process.
 
     python -m kubelet --kubeconfig PATH --hostname-override NAME
+        [--tenant-server-kubeconfig TP0,TP1,...]
         [--container-runtime-endpoint 'name,workloadType,url;...']
         [--hollow --nodes N --hollow-start-delay S]
 
 Started by ``hack/arktos-up.sh`` with the kubelet kubeconfig (``system:node:<name>``), or by scale
-tests in hollow mode. SIGTERM/SIGINT stop it; the runtime's containers keep running (as upstream,
-a restarted kubelet adopts them).
+tests in hollow mode. In Arktos's scale-out, ``--kubeconfig`` is the node's resource partition and
+``--tenant-server-kubeconfig`` lists the tenant partitions whose pods it runs. SIGTERM/SIGINT stop
+it; the runtime's containers keep running (as upstream, a restarted kubelet adopts them).
 """
 
 from __future__ import annotations
@@ -35,8 +37,12 @@ def client_config(config: KubeletConfig) -> ClientConfig:
 
 
 async def serve(config: KubeletConfig) -> None:
-    async with ApiClient(client_config(config)) as client:
-        kubelet = Kubelet(client, config)
+    # Every kubeconfig is read before any client opens: a bad one stops the start, not a task later.
+    tenant_configs = [load_kubeconfig(path) for path in config.tenant_server_kubeconfigs]
+    async with contextlib.AsyncExitStack() as stack:
+        client = await stack.enter_async_context(ApiClient(client_config(config)))
+        tenant_clients = [await stack.enter_async_context(ApiClient(c)) for c in tenant_configs]
+        kubelet = Kubelet(client, config, tenant_clients=tenant_clients)
         task = asyncio.create_task(kubelet.run())
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -75,6 +75,9 @@ class KubeletConfig:
     master: str | None
     hostname: str
     endpoints: tuple[RuntimeEndpoint, ...]
+    # Arktos's --tenant-server-kubeconfig: the tenant partitions whose pods and Actions this node
+    # runs; empty = the --kubeconfig/--master server holds the pods too (one cluster).
+    tenant_server_kubeconfigs: tuple[str, ...] = ()
     hollow: bool = False
     nodes: int = 1
     hollow_start_delay_s: float = 0.5
@@ -111,11 +114,20 @@ class KubeletConfig:
         return [f"{self.hostname}-hollow-{i}" for i in range(self.nodes)]
 
 
+def kubeconfig_list(text: str) -> tuple[str, ...]:
+    """``a.kubeconfig,b.kubeconfig`` in flag order; blanks between commas are ignored, as Arktos's
+    kubelet splits the flag and skips empty entries."""
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
 def parse_args(argv: list[str] | None = None) -> KubeletConfig:
     parser = argparse.ArgumentParser(prog="python -m kubelet", description="Arktos node agent")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--kubeconfig", help="kubeconfig of the node identity system:node:<name>")
     source.add_argument("--master", help="API server URL (plain HTTP development servers)")
+    parser.add_argument("--tenant-server-kubeconfig", default="",
+                        help="comma-separated kubeconfigs of the tenant partitions whose pods and Actions "
+                             "bound to this node it runs (Arktos scale-out); empty: the --kubeconfig server")
     parser.add_argument("--hostname-override", default="", help="node name (default: the host name)")
     parser.add_argument("--container-runtime-endpoint", default="",
                         help="name,workloadType,url;... (ARKTOS.md §5) or one URL")
@@ -163,6 +175,7 @@ def parse_args(argv: list[str] | None = None) -> KubeletConfig:
         kubeconfig=args.kubeconfig, master=args.master,
         hostname=(args.hostname_override or socket.gethostname()).lower(),
         endpoints=tuple(endpoints), hollow=args.hollow, nodes=args.nodes,
+        tenant_server_kubeconfigs=kubeconfig_list(args.tenant_server_kubeconfig),
         hollow_start_delay_s=args.hollow_start_delay, node_ip=args.node_ip,
         node_status_update_frequency_s=args.node_status_update_frequency, max_pods=args.max_pods,
         log_level=args.log_level, pod_log_dir=args.pod_log_dir, cgroup_root=args.cgroup_root,

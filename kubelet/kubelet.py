@@ -1,8 +1,11 @@
-"""The node agent assembled: one process, one or many nodes, one pod watch, shared writers.
+"""The node agent assembled: one process, one or many nodes, one pod watch per tenant partition.
 
-`Kubelet` owns what a process shares — the API client, the pod watch and workers, the status
-writer, the event sink — and, per node, a `RuntimeRegistry`, a `NodeAgent` (registration and
-status) and a `NodeLease`. A real kubelet is the one-node case; hollow mode is the same code with
+`Kubelet` owns what a process shares — the client of its own server (the resource partition, in
+Arktos's scale-out), the streaming server — and, per node, a `RuntimeRegistry`, a `NodeAgent`
+(registration and status) and a `NodeLease`, all on that client. Pods come from one
+`TenantPartition` per ``--tenant-server-kubeconfig`` entry (or from the node's own server when there
+is none), each with its own pod watch, workers, status writer and event sink
+(`kubelet.tenant_partition`). A real kubelet is the one-node case; hollow mode is the same code with
 N nodes whose lease renewals and status checks are spread evenly over their interval, so 500
 nodes put a steady ~50 lease writes per second on the API server instead of bursts of 500.
 
@@ -10,39 +13,39 @@ Runtimes are built from the endpoints by URL scheme (`RuntimeFactory`); ``hollow
 in, and the CRI client registers ``unix://`` when it lands (``factories`` argument). This is the
 one module that builds the kubelet's VM parts (`kubelet.vm`): the pod sync's policy for VM pods
 (`kubelet.runtime_policy`), the VM runtime for ``vm`` endpoints, and — on a node with a VM
-runtime — an `ActionExecutor` for the reboot/snapshot/restore Actions addressed to it, finding
-each Action's VM through the pod watch (`kubelet.vm.restarts.VmFinder`).
+runtime — an `ActionExecutor` per tenant partition for the reboot/snapshot/restore Actions
+addressed to it, finding each Action's VM through that partition's pod watch
+(`kubelet.vm.restarts.VmFinder`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from client.rest import ApiClient
 from kubelet.actions import ActionExecutor
-from kubelet.backoff import CrashBackoff
 from kubelet.config import KubeletConfig, RuntimeEndpoint
 from kubelet.cri_runtime import CriRuntime
-from kubelet.event_sink import EventSink
 from kubelet.hollow import HollowRuntime
 from kubelet.lease import NodeLease
 from kubelet.machine import MachineFacts, hollow_ip, hollow_machine, primary_ip, read_machine
 from kubelet.node import NodeAgent, capacity
-from kubelet.pod_inputs import PodInputs
-from kubelet.pod_sync import NodeContext, PodSyncer
+from kubelet.orphans import remove_orphans
+from kubelet.pod_sync import NodeContext
 from kubelet.pod_workers import PodWorkers
 from kubelet.runtime import Runtime
 from kubelet.runtime_policy import ContainerPolicy, RuntimePolicies
 from kubelet.runtimes import RuntimeFactory, RuntimeRegistry, build_registry
 from kubelet.security_context import SecuritySettings
-from kubelet.status_writer import StatusWriter
 from kubelet.streaming.pod_directory import RegistryPodDirectory
 from kubelet.streaming.server import StreamingServer, start_for_kubelet
 from kubelet.sysctl_admission import SysctlAllowlist
+from kubelet.tenant_partition import NodeParts, TenantPartition
 from kubelet.vm.cri_runtime import VmCriRuntime
 from kubelet.vm.policy import VmPolicy
 from kubelet.vm.restarts import VmFinder, VmRestartLedger, as_vm_control
@@ -89,7 +92,11 @@ class HostedNode:
 
 
 class Kubelet:
+    """``client`` is the node's own server (its resource partition: Node, Lease, the reviews of its
+    port); ``tenant_clients`` the tenant partitions whose pods it runs (default: ``client`` alone)."""
+
     def __init__(self, client: ApiClient, config: KubeletConfig, *,
+                 tenant_clients: Sequence[ApiClient] = (),
                  factories: FactoriesForNode | None = None,
                  registries: Mapping[str, RuntimeRegistry] | None = None,
                  machine: MachineFacts | None = None, resync_s: float = 30.0) -> None:
@@ -97,13 +104,6 @@ class Kubelet:
         self.config = config
         make = factories or (hollow_factories(config) if config.hollow else cri_factories(config))
         real = machine or read_machine()
-        self.status = StatusWriter(client, writers=config.status_writers)
-        self.events = EventSink(client)
-        vm_restarts = VmRestartLedger()
-        policies = RuntimePolicies(container=ContainerPolicy(), vm=VmPolicy(vm_restarts))
-        self.pod_syncer = PodSyncer(client, status=self.status, events=self.events, policies=policies,
-                                    backoff=CrashBackoff(),
-                                    sysctls=SysctlAllowlist(config.allowed_unsafe_sysctls))
         self.nodes: dict[str, HostedNode] = {}
         for index, name in enumerate(config.node_names()):
             registry = (registries or {}).get(name) or build_registry(config.endpoints, make(index))
@@ -116,25 +116,45 @@ class Kubelet:
                               report_frequency_s=config.node_status_report_frequency_s)
             lease = NodeLease(client, name, duration_s=config.lease_duration_s,
                               renew_interval_s=config.lease_renew_interval_s)
-            inputs = None if config.hollow else PodInputs(
-                client, root_dir=Path(config.root_dir), node_allocatable=capacity(facts, config.max_pods))
-            self.nodes[name] = HostedNode(NodeContext(name, host_ip, registry, inputs), agent, lease)
-        contexts = {name: hosted.context for name, hosted in self.nodes.items()}
-        self.pod_workers = PodWorkers(client, self.pod_syncer, contexts, resync_s=resync_s)
-        # A changed probe result re-syncs its pod, as a runtime change does (upstream's sync loop
-        # reads the liveness/readiness/startup result managers' update channels).
-        self.pod_syncer.probes.on_change(self.pod_workers.kick)
-        self.actions = [] if config.hollow else [
-            ActionExecutor(client, name, VmFinder(name, hosted.context.registry,
-                                                  self.pod_workers.informer.get, vm_restarts,
-                                                  self.pod_workers.kick))
-            for name, hosted in self.nodes.items()
-            if as_vm_control(hosted.context.registry.default("vm")) is not None]
+            self.nodes[name] = HostedNode(NodeContext(name, host_ip, registry), agent, lease)
+        parts = self._node_parts(real)
+        self.partitions = [TenantPartition(index, tenant_client, parts, resync_s=resync_s,
+                                           status_writers=config.status_writers)
+                           for index, tenant_client in enumerate(tenant_clients or [client])]
         self.registered = asyncio.Event()
+        self.orphans_removed = asyncio.Event()
+
+    def _node_parts(self, real: MachineFacts) -> NodeParts:
+        """What every tenant partition shares: the nodes, the runtime policies, the VM parts."""
+        vm_restarts = VmRestartLedger()
+
+        def executor_for(client: ApiClient, node: NodeContext, workers: PodWorkers) -> ActionExecutor | None:
+            if as_vm_control(node.registry.default("vm")) is None:
+                return None
+            return ActionExecutor(client, node.name, VmFinder(node.name, node.registry, workers.informer.get,
+                                                              vm_restarts, workers.kick))
+
+        hollow = self.config.hollow
+        return NodeParts(
+            nodes=[hosted.context for hosted in self.nodes.values()],
+            policies=RuntimePolicies(container=ContainerPolicy(), vm=VmPolicy(vm_restarts)),
+            sysctls=SysctlAllowlist(self.config.allowed_unsafe_sysctls),
+            executor_for=None if hollow else executor_for,
+            volume_root=None if hollow else Path(self.config.root_dir),
+            allocatable=None if hollow else capacity(real, self.config.max_pods))
+
+    async def wait_for_pods_synced(self) -> None:
+        """Until every tenant partition's pod watch has listed and its workers started."""
+        for partition in self.partitions:
+            await partition.pod_workers.wait_for_sync()
+
+    def pod_syncs(self) -> int:
+        return sum(partition.pod_workers.syncs for partition in self.partitions)
 
     async def close(self) -> None:
         """Release the runtimes' connections and background tasks (their pods keep running)."""
-        await self.pod_syncer.probes.aclose()
+        for partition in self.partitions:
+            await partition.close()
         for hosted in self.nodes.values():
             for runtime in hosted.context.registry.all():
                 closer = getattr(runtime, "aclose", None)
@@ -157,7 +177,7 @@ class Kubelet:
 
     async def start_streaming(self) -> StreamingServer | None:
         """The logs/exec/port-forward server (`kubelet.streaming`); nodes then report its real port."""
-        directory = RegistryPodDirectory(self.pod_workers.informer.objects,
+        directory = RegistryPodDirectory(self.bound_pods,
                                          {name: h.context.registry for name, h in self.nodes.items()})
         hosts = list(dict.fromkeys(h.context.host_ip for h in self.nodes.values() if h.context.host_ip))
         server = await start_for_kubelet(self.config, directory, hosts=hosts, client=self.client)
@@ -165,6 +185,18 @@ class Kubelet:
             for hosted in self.nodes.values():
                 hosted.agent.kubelet_port = server.port
         return server
+
+    def bound_pods(self) -> list[dict[str, Any]]:
+        """Every pod bound to this process's nodes, partition by partition in flag order."""
+        return [pod for partition in self.partitions for pod in partition.pod_workers.informer.objects()]
+
+    async def remove_orphans(self) -> None:
+        """Once every partition has listed its pods: remove what the runtimes hold for none of them."""
+        await self.wait_for_pods_synced()
+        known = set().union(*(partition.pod_workers.known_uids() for partition in self.partitions))
+        first = self.partitions[0]
+        await remove_orphans(known, first.nodes.values(), first.pod_syncer.forget)
+        self.orphans_removed.set()
 
     @staticmethod
     async def _serve_streaming(server: StreamingServer) -> None:
@@ -179,13 +211,10 @@ class Kubelet:
         async with asyncio.TaskGroup() as group:
             if streaming is not None:
                 group.create_task(self._serve_streaming(streaming), name="streaming server")
-            group.create_task(self.status.run(), name="status writer")
-            group.create_task(self.events.run(), name="event sink")
             await self.register_all()
-            group.create_task(self.pod_workers.run(), name="pod workers")
-            for executor in self.actions:
-                # Arktos's kubelet carries out the VM Actions addressed to its node (ARKTOS.md §4).
-                group.create_task(executor.run(), name=f"actions {executor.node_name}")
+            for partition in self.partitions:
+                group.create_task(partition.run(), name=f"tenant partition {partition.name}")
+            group.create_task(self.remove_orphans(), name="orphan removal")
             count = len(self.nodes)
             for index, hosted in enumerate(self.nodes.values()):
                 share = index / count

@@ -1,15 +1,17 @@
-"""The pods this process's nodes must run: one watch, one serialised worker per pod.
+"""The pods one tenant partition binds to this process's nodes: one watch, one serialised worker per pod.
 
 The kubelet watches only pods bound to it, across every tenant
 (``/api/v1/tenants/all/pods?fieldSelector=spec.nodeName=NAME``). A hollow process hosting many
 nodes shares one watch of every bound pod (``spec.nodeName!=``) and routes each pod to its node,
-so 500 nodes cost the API server one watch, not 500. Like upstream's ``podWorkers``, each pod gets
-its own worker that runs one sync at a time and coalesces everything that happened meanwhile
-(informer events, runtime changes, back-off timers) into the next sync; a quiet pod is still
-looked at every ``resync_s``. At start, after the first list, whatever the runtimes hold for pods
-the API no longer has is removed (orphans of a previous kubelet run), and so are such pods' volume
-directories and mounts; what the runtimes hold for pods that still exist is adopted by those pods'
-first sync.
+so 500 nodes cost the API server one watch, not 500. With tenant partitions (Arktos's
+``--tenant-server-kubeconfig``) there is one `PodWorkers` per partition, each on its own client and
+watch, so a partition that is down stalls only its own pods (`kubelet.tenant_partition`). Like
+upstream's ``podWorkers``, each pod gets its own worker that runs one sync at a time and coalesces
+everything that happened meanwhile (informer events, runtime changes, back-off timers) into the
+next sync; a quiet pod is still looked at every ``resync_s``. Workers are keyed by pod uid, which
+the API servers draw at random, so pods of two partitions with the same tenant, namespace and name
+never share one. What the runtimes hold for pods that still exist is adopted by those pods' first
+sync; what they hold for pods no partition has is removed by `kubelet.orphans`.
 """
 
 from __future__ import annotations
@@ -48,8 +50,9 @@ def field_selector_for(node_names: list[str]) -> str:
 
 class PodWorkers:
     def __init__(self, client: ApiClient, pod_syncer: PodSyncer, nodes: dict[str, NodeContext], *,
-                 resync_s: float = 30.0) -> None:
+                 resync_s: float = 30.0, partition: str = "") -> None:
         self.client = client
+        self.partition = partition  # which tenant partition, for logs
         self.pod_syncer = pod_syncer
         self.nodes = nodes
         self.resync_s = resync_s
@@ -69,9 +72,8 @@ class PodWorkers:
             node.registry.on_change(self.kick)
         async with asyncio.TaskGroup() as group:
             self._group = group
-            group.create_task(self.informer.run(), name="pod informer")
+            group.create_task(self.informer.run(), name=f"pod informer {self.partition}")
             await self.informer.wait_for_sync()
-            await self._remove_orphans()
             for uid in list(self._workers):
                 self._start(uid)
             self._synced.set()
@@ -123,7 +125,7 @@ class PodWorkers:
             try:
                 requeue = await self.pod_syncer.sync_pod(node, pod)
             except Exception:  # a failed sync is retried; the worker must outlive it
-                log.exception("sync of pod %s failed", worker.key)
+                log.exception("sync of pod %s from %s failed", worker.key, self.partition)
                 requeue = _FAILED_SYNC_RETRY_S
             if requeue is not None:
                 loop.call_later(max(requeue, 0.05), worker.wake.set)
@@ -132,21 +134,9 @@ class PodWorkers:
         for runtime in node.registry.all():
             await self.pod_syncer.forget(runtime, uid, node)
 
-    async def _remove_orphans(self) -> None:
-        """Sandboxes of pods the API no longer binds here: a previous run's leftovers."""
-        known = {str(p["metadata"].get("uid")) for p in self.informer.objects()}
-        for node in self.nodes.values():
-            for runtime in node.registry.all():
-                orphans = {s.pod.uid for s in await runtime.list_sandboxes() if s.pod.uid not in known}
-                orphans |= {c.pod_uid for c in await runtime.list_containers() if c.pod_uid not in known}
-                for uid in orphans:
-                    log.info("node %s: removing orphaned pod %s from runtime %s", node.name, uid,
-                             runtime.name)
-                    await self.pod_syncer.forget(runtime, uid, node)
-            if node.inputs is not None:
-                # Volume directories (and tmpfs mounts) of pods deleted while no kubelet ran.
-                for uid in await node.inputs.remove_orphans(known):
-                    log.info("node %s: removed the volumes of orphaned pod %s", node.name, uid)
+    def known_uids(self) -> set[str]:
+        """The uids of every pod the watch holds (after `wait_for_sync`: every pod bound here)."""
+        return {str(p["metadata"].get("uid")) for p in self.informer.objects()}
 
     def pods_of(self, node: str) -> list[dict[str, Any]]:
         return [p for p in self.informer.objects() if (p.get("spec") or {}).get("nodeName") == node]

@@ -6,6 +6,11 @@
 #
 # CONTAINER_RUNTIME_ENDPOINT, when set, names a runtime already running (a URL, or Arktos's
 # name,workloadType,url;... list) and no containerd is started.
+#
+# Scale-out (hack/arktos-up-scale-out.sh): KUBELET_KUBECONFIG [$CERT_DIR/kubelet.kubeconfig] is the
+# node's own server (its resource partition: Node, Lease, the reviews of the kubelet's port);
+# KUBELET_TENANT_SERVER_KUBECONFIG [empty] is passed as --tenant-server-kubeconfig, the comma-separated
+# kubeconfigs of the tenant partitions whose pods the node runs (empty: the KUBELET_KUBECONFIG server).
 
 arktos::kubelet::available() {
     [[ -f "${ARKTOS_ROOT}/kubelet/__main__.py" ]]
@@ -162,14 +167,10 @@ arktos::kubelet::serving_cert() { printf '%s/serving-kubelet.crt\n' "${CERT_DIR}
 arktos::kubelet::serving_key() { printf '%s/serving-kubelet.key\n' "${CERT_DIR}"; }
 
 # The kubelet process itself (foreground): the node identity, its runtimes, its streaming port.
-# In a scale-out cluster (hack/lib/partitions.sh) KUBELET_KUBECONFIG names its resource partition's
-# kubeconfig and KUBELET_TENANT_SERVER_KUBECONFIG the tenant partitions' (comma-separated).
 arktos::kubelet::run() {
-    local tenant_servers=()
-    [[ -z "${KUBELET_TENANT_SERVER_KUBECONFIG:-}" ]] ||
-        tenant_servers=(--tenant-server-kubeconfig "${KUBELET_TENANT_SERVER_KUBECONFIG}")
     cd "${ARKTOS_ROOT}" && exec "${ARKTOS_PYTHON}" -m kubelet \
-        --kubeconfig "${KUBELET_KUBECONFIG:-$(arktos::kubeconfig::path kubelet)}" "${tenant_servers[@]}" \
+        --kubeconfig "${KUBELET_KUBECONFIG:-$(arktos::kubeconfig::path kubelet)}" \
+        --tenant-server-kubeconfig "${KUBELET_TENANT_SERVER_KUBECONFIG:-}" \
         --hostname-override "${HOSTNAME_OVERRIDE}" --container-runtime-endpoint "$1" \
         --pod-log-dir "${ARKTOS_DATA_DIR}/pods" --root-dir "${ARKTOS_DATA_DIR}/kubelet" \
         --port "${KUBELET_PORT}" \

@@ -40,7 +40,7 @@ async def running_kubelet(client: ApiClient, name: str, *, endpoints: str = HOLL
     task = asyncio.create_task(kubelet.run())
     try:
         await asyncio.wait_for(kubelet.registered.wait(), WAIT_S)
-        await asyncio.wait_for(kubelet.pod_workers.wait_for_sync(), WAIT_S)
+        await asyncio.wait_for(kubelet.wait_for_pods_synced(), WAIT_S)
         yield kubelet
     finally:
         task.cancel()

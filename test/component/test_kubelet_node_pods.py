@@ -205,7 +205,7 @@ async def test_restarted_kubelet_adopts_containers_and_removes_orphans(client: A
 
 
 async def _synced_twice(kubelet: Any) -> bool:
-    return bool(kubelet.pod_workers.syncs >= 2)
+    return bool(kubelet.pod_syncs() >= 2)
 
 
 async def test_statuses_another_writer_changed_are_reported_again(client: ApiClient) -> None:
