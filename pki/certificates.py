@@ -130,21 +130,24 @@ def _is_ca(certificate: x509.Certificate) -> bool:
         return False
 
 
-def load_ca(directory: Path) -> CertificateAuthority:
-    """The CA already in ``directory``; PKIError if it is missing or unusable (never creates one)."""
-    cert_path, key_path = directory / CA_CERT_FILE, directory / CA_KEY_FILE
+def load_ca(directory: Path, *, stem: str = "ca") -> CertificateAuthority:
+    """The CA already in ``directory`` (``{stem}.crt``, ``{stem}.key``); PKIError if it is missing
+    or unusable (never creates one)."""
+    cert_path, key_path = directory / f"{stem}.crt", directory / f"{stem}.key"
     pair = parse_pair(read_optional(cert_path), read_optional(key_path))
     if pair is None or not _is_ca(pair.certificate) or not is_current(pair.certificate):
-        raise PKIError(f"no usable CA in {directory} ({CA_CERT_FILE}, {CA_KEY_FILE})")
+        raise PKIError(f"no usable CA in {directory} ({cert_path.name}, {key_path.name})")
     return CertificateAuthority(pair.certificate, pair.private_key, cert_path, key_path)
 
 
 def ensure_ca(
-    directory: Path, *, common_name: str = CA_COMMON_NAME, days: int = CA_DAYS
+    directory: Path, *, common_name: str = CA_COMMON_NAME, days: int = CA_DAYS, stem: str = "ca"
 ) -> CertificateAuthority:
-    """The CA in ``directory``, created (ca.crt 0644, ca.key 0600) when missing or unusable."""
+    """The CA in ``directory``, created (``{stem}.crt`` 0644, ``{stem}.key`` 0600) when missing or
+    unusable. ``stem`` names another CA beside the cluster's (the front proxy's, upstream's
+    front-proxy-ca)."""
     try:
-        return load_ca(directory)
+        return load_ca(directory, stem=stem)
     except PKIError:
         pass
     key = ec.generate_private_key(ec.SECP256R1())
@@ -163,7 +166,7 @@ def ensure_ca(
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
-    ca = CertificateAuthority(certificate, key, directory / CA_CERT_FILE, directory / CA_KEY_FILE)
+    ca = CertificateAuthority(certificate, key, directory / f"{stem}.crt", directory / f"{stem}.key")
     # Key first: a reader that finds the new ca.crt always finds its key beside it.
     write_secret(ca.key_path, private_key_pem(key))
     write_public(ca.cert_path, ca.certificate_pem())

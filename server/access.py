@@ -1,11 +1,11 @@
 """Who is asking, and may they: authentication and authorization of every request.
 
-Wires the authenticators (x509 client certificates, the static token file, service-account
-tokens) and authorizers (node authorizer, then RBAC with Arktos's tenant rule) to the watch cache,
-applies impersonation (server.impersonation) between the two, and renders refusals as upstream
-does (401 ``Unauthorized``; 403 with the "User X cannot VERB resource R ..." text). The plain
-port, opt-in and loopback-only, trusts its caller as upstream's insecure port did, unless the
-request brings a bearer token.
+Wires the authenticators (a front proxy's request headers, x509 client certificates, the static
+token file, service-account tokens) and authorizers (node authorizer, then RBAC with Arktos's
+tenant rule) to the watch cache, applies impersonation (server.impersonation) between the two,
+and renders refusals as upstream does (401 ``Unauthorized``; 403 with the "User X cannot VERB
+resource R ..." text). The plain port, opt-in and loopback-only, trusts its caller as upstream's
+insecure port did, unless the request brings a bearer token.
 """
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ from cryptography import x509
 
 from apis.catalogue import Resource
 from server.auth.authenticator import Authenticator
+from server.auth.requestheader import RequestHeaderAuthenticator
 from server.auth.serviceaccounts import ServiceAccountTokens
 from server.auth.tokens import TokenFile
 from server.auth.user import ANONYMOUS, UserInfo
+from server.auth.x509 import CertificateAuthorities
 from server.authz.action_nodes import CacheActionNodes
 from server.authz.attributes import Attributes, forbidden_message
 from server.authz.chain import AuthorizerChain
@@ -126,9 +128,12 @@ class AccessControl:
         assert service_accounts is not None
         self._service_accounts = cache.resource(service_accounts.key_segment)
         self.tokens = _service_account_tokens(config)
+        self._request_header = RequestHeaderAuthenticator(config.request_header) \
+            if config.request_header is not None else None
         self._authenticator = Authenticator(
             token_file=TokenFile.load(config.token_auth_file) if config.token_auth_file else None,
-            sa_tokens=self.tokens, sa_lookup=self._service_account_uid)
+            sa_tokens=self.tokens, sa_lookup=self._service_account_uid,
+            request_header=self._request_header, client_authorities=_client_authorities(config))
         self.rbac = RBACAuthorizer(CachePolicySource(cache, catalogue))
         self.authorizer = AuthorizerChain(self.rbac, NodeAuthorizer(
             CacheNodeGraph(cache, catalogue), actions=CacheActionNodes(cache, catalogue)))
@@ -155,14 +160,24 @@ class AccessControl:
         return None if user.name == ANONYMOUS.name else user
 
     # -- authentication ---------------------------------------------------------------------------
-    def authenticate(self, request: web.BaseRequest) -> UserInfo:
+    def authenticate(self, request: web.BaseRequest) -> tuple[web.BaseRequest, UserInfo]:
+        """Who asks, and the request as the rest of the chain sees it: without a front proxy's
+        identity headers, read (trusted proxy) or not (anyone else), as upstream clears them."""
+        user = self._authenticated_user(request)
+        if self._request_header is not None:
+            stripped = self._request_header.without_headers(request.headers)
+            if stripped is not None:
+                request = request.clone(headers=stripped)
+        return request, user
+
+    def _authenticated_user(self, request: web.BaseRequest) -> UserInfo:
         header = request.headers.get("Authorization")
         if not request.secure:
             if header:
                 return self._authenticator.authenticate(peer_cert=None, authorization_header=header)
             return PLAIN_PORT_USER
         user = self._authenticator.authenticate(peer_cert=_peer_certificate(request),
-                                                authorization_header=header)
+                                                authorization_header=header, headers=request.headers)
         if user is ANONYMOUS or user.name == ANONYMOUS.name:
             raise Unauthorized("Unauthorized")
         return user
@@ -212,6 +227,17 @@ def _peer_certificate(request: web.BaseRequest) -> x509.Certificate | None:
     ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
     der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
     return _certificate(der) if der else None
+
+
+def _client_authorities(config: SecurityConfig) -> CertificateAuthorities | None:
+    """The client CA's certificates, when the TLS layer also accepts the request-header CA's: then
+    the x509 authenticator must check a certificate's issuer itself (upstream verifies each CA
+    pool separately)."""
+    if config.request_header is None:
+        return None
+    if not config.client_ca_file:
+        return CertificateAuthorities(())  # no client CA: no certificate is an x509 identity
+    return CertificateAuthorities.load(Path(config.client_ca_file))
 
 
 def _service_account_tokens(config: SecurityConfig) -> ServiceAccountTokens | None:

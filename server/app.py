@@ -142,7 +142,7 @@ class ApiServer:
         user = acting_as = None
         annotations: dict[str, str] = {}
         try:
-            user = self.access.authenticate(request)
+            request, user = self.access.authenticate(request)
             # Upstream's filter order: authentication, audit, impersonation, then the rest
             # (flow control and authorization see the identity acted as).
             request, acting_as = self.access.impersonate(request, user)

@@ -16,6 +16,7 @@ from apis import flags
 from server.app import ApiServer, ServerConfig, build_server
 from server.flowcontrol.gate import FlowControlConfig
 from server.kubelet_connection import KubeletClientConfig
+from server.partition_flags import add_partition_flags, request_header_config
 from server.serving import SecurityConfig, is_loopback, serving_context
 from server.storage import EtcdTLS, StorageError
 from server.storage.encryption_config import EncryptionConfig, EncryptionConfigError, load_encryption_config
@@ -74,6 +75,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="504 for a non-long-running request still running after this (default 1m0s)")
     limits.add_argument("--list-memory-budget", type=int, default=64, metavar="MiB",
                         help="memory LIST responses may hold at once, shared by all of them (0: none)")
+    add_partition_flags(parser)
     tuning = parser.add_argument_group("tuning")
     tuning.add_argument("--watch-history", type=int, default=10_000,
                         help="events kept per resource for watch resumption")
@@ -128,7 +130,7 @@ async def serve(args: argparse.Namespace, storage: str, encryption: EncryptionCo
             service_account_key_files=tuple(args.service_account_key_file),
             service_account_signing_key_file=args.service_account_signing_key_file,
             service_account_issuer=args.service_account_issuer,
-            audit_log_path=args.audit_log_path),
+            audit_log_path=args.audit_log_path, request_header=request_header_config(args)),
         kubelet=KubeletClientConfig(
             client_cert_file=args.kubelet_client_certificate, client_key_file=args.kubelet_client_key,
             certificate_authority_file=args.kubelet_certificate_authority),
@@ -155,7 +157,7 @@ def listening_sites(runner: web.BaseRunner, args: argparse.Namespace) -> list[we
     sites = []
     if args.secure_port and args.tls_cert_file:
         context = serving_context(cert_file=args.tls_cert_file, key_file=args.tls_private_key_file,
-                                  client_ca_file=args.client_ca_file)
+                                  client_ca_files=(args.client_ca_file, args.requestheader_client_ca_file))
         sites.append(web.TCPSite(runner, args.bind_address, args.secure_port, ssl_context=context,
                                  backlog=1024, reuse_address=True))
     elif args.secure_port:

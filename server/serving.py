@@ -3,14 +3,19 @@
 The secure port asks every client for a certificate but does not require one (tokens work too),
 as upstream's ``tls.RequestClientCert``. One difference is forced on us: Python's ``ssl`` cannot
 request a client certificate without verifying it, so a certificate from another CA fails the
-TLS handshake here, where upstream would finish it and answer 401.
+TLS handshake here, where upstream would finish it and answer 401. With request-header
+authentication the handshake accepts certificates of both the client CA and the request-header CA;
+the authenticators then check which one issued a certificate (server.auth.x509).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from server.auth.requestheader import RequestHeaderConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,15 +26,17 @@ class SecurityConfig:
     service_account_signing_key_file: str = ""
     service_account_issuer: str = "https://kubernetes.default.svc"
     audit_log_path: str = ""
+    request_header: RequestHeaderConfig | None = None
 
 
-def serving_context(*, cert_file: str, key_file: str, client_ca_file: str) -> ssl.SSLContext:
+def serving_context(*, cert_file: str, key_file: str, client_ca_files: Sequence[str]) -> ssl.SSLContext:
+    """The secure port's TLS: asks for (does not require) a certificate of any of ``client_ca_files``."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(cert_file, key_file or None)
     context.set_alpn_protocols(["http/1.1"])
-    if client_ca_file:
-        context.load_verify_locations(cafile=client_ca_file)
+    for ca_file in dict.fromkeys(f for f in client_ca_files if f):
+        context.load_verify_locations(cafile=ca_file)
         context.verify_mode = ssl.CERT_OPTIONAL
     return context
 

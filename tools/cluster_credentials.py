@@ -4,7 +4,10 @@ This is the list that upstream's hack/local-up-cluster.sh spreads over its shell
 (create_client_certkey, write_client_kubeconfig, ...): the CA, the API server's serving pair,
 the service-account key pair, the static token file, and one client identity per component,
 each in a kubeconfig pointing at the secure URL; and the pair the API server presents to kubelets
-(logs, exec, port-forward) with the kubelet's own serving pair, so each side can check the other.
+(logs, exec, port-forward) with the kubelet's own serving pair, so each side can check the other;
+and the front proxy's own CA and client pair (upstream's front-proxy-ca, front-proxy-client), which
+the scale-out gateway presents to the partitions when it forwards a certificate user's identity in
+request headers (docs/design/partition-server.md).
 arktos-up.sh runs it in one Python process
 (`python -m tools.pki cluster ...`); the e2e fixtures call `ensure_cluster_credentials` directly.
 """
@@ -42,6 +45,13 @@ ADMIN_TOKEN_USER = "admin"
 KUBELET_CLIENT_CERT_FILE = "client-kube-apiserver-kubelet.crt"
 KUBELET_CLIENT_KEY_FILE = "client-kube-apiserver-kubelet.key"
 KUBELET_CLIENT_IDENTITY = ClientIdentity(APISERVER_KUBELET_CLIENT_USER)
+# The front proxy's CA is not the cluster CA: a certificate the cluster CA signs must never be able
+# to speak for other users through request headers (upstream's --requestheader-client-ca-file).
+FRONT_PROXY_CA_STEM = "front-proxy-ca"
+FRONT_PROXY_CA_COMMON_NAME = "arktos-front-proxy-ca"
+FRONT_PROXY_CLIENT_CERT_FILE = "front-proxy-client.crt"
+FRONT_PROXY_CLIENT_KEY_FILE = "front-proxy-client.key"
+FRONT_PROXY_CLIENT_CN = "front-proxy-client"
 KUBELET_SERVING_CERT_FILE = "serving-kubelet.crt"
 KUBELET_SERVING_KEY_FILE = "serving-kubelet.key"
 # Names the API server's certificate must carry besides the host IP: loopback, and the in-cluster
@@ -138,6 +148,18 @@ class ClusterCredentials:
         return self.cert_dir / KUBELET_CLIENT_KEY_FILE
 
     @property
+    def front_proxy_ca_cert(self) -> Path:
+        return self.cert_dir / f"{FRONT_PROXY_CA_STEM}.crt"
+
+    @property
+    def front_proxy_client_cert(self) -> Path:
+        return self.cert_dir / FRONT_PROXY_CLIENT_CERT_FILE
+
+    @property
+    def front_proxy_client_key(self) -> Path:
+        return self.cert_dir / FRONT_PROXY_CLIENT_KEY_FILE
+
+    @property
     def kubelet_serving_cert(self) -> Path:
         return self.cert_dir / KUBELET_SERVING_CERT_FILE
 
@@ -206,6 +228,13 @@ def ensure_cluster_credentials(
         cert_dir / KUBELET_SERVING_CERT_FILE,
         cert_dir / KUBELET_SERVING_KEY_FILE,
         hosts=kubelet_serving_hosts(node_name, node_ips),
+    )
+    front_proxy_ca = ensure_ca(cert_dir, common_name=FRONT_PROXY_CA_COMMON_NAME, stem=FRONT_PROXY_CA_STEM)
+    ensure_client_cert(
+        front_proxy_ca,
+        cert_dir / FRONT_PROXY_CLIENT_CERT_FILE,
+        cert_dir / FRONT_PROXY_CLIENT_KEY_FILE,
+        common_name=FRONT_PROXY_CLIENT_CN,
     )
     token = ensure_token(
         cert_dir / TOKEN_FILE, user=ADMIN_TOKEN_USER, groups=(SYSTEM_MASTERS,), tenant="system"

@@ -176,6 +176,15 @@ arktos::apiserver::flags() {
     [[ -z "${ETCD_CAFILE:-}" ]] || flags+=(--etcd-cafile "${ETCD_CAFILE}")
     [[ -z "${ETCD_CERTFILE:-}" ]] || flags+=(--etcd-certfile "${ETCD_CERTFILE}")
     [[ -z "${ETCD_KEYFILE:-}" ]] || flags+=(--etcd-keyfile "${ETCD_KEYFILE}")
+    # Request-header authentication (upstream's front proxy): trusted only from the front-proxy CA's
+    # CN=front-proxy-client, whose headers then name the user (docs/design/partition-server.md).
+    if [[ -f "$(arktos::pki::front_proxy_ca_cert)" ]]; then
+        flags+=(--requestheader-client-ca-file "$(arktos::pki::front_proxy_ca_cert)"
+            --requestheader-allowed-names front-proxy-client
+            --requestheader-username-headers X-Remote-User
+            --requestheader-group-headers X-Remote-Group
+            --requestheader-extra-headers-prefix X-Remote-Extra-)
+    fi
     if [[ -n "$(arktos::apiserver::encryption_config)" ]]; then
         flags+=(--encryption-provider-config "$(arktos::apiserver::encryption_config)")
     fi

@@ -18,9 +18,15 @@ arktos::pki::token_file() { printf '%s/known_tokens.csv\n' "${CERT_DIR}"; }
 # The admin identity (CN=system:admin, O=system:masters) as files, for curl and probes.
 arktos::pki::admin_cert() { printf '%s/client-admin.crt\n' "${CERT_DIR}"; }
 arktos::pki::admin_key() { printf '%s/client-admin.key\n' "${CERT_DIR}"; }
+# The front proxy's own CA and client pair (CN=front-proxy-client), as upstream's front-proxy-ca and
+# front-proxy-client: the scale-out gateway presents them to the partitions, whose API servers trust
+# its X-Remote-User/-Group/-Tenant headers only on a connection with that certificate.
+arktos::pki::front_proxy_ca_cert() { printf '%s/front-proxy-ca.crt\n' "${CERT_DIR}"; }
+arktos::pki::front_proxy_client_cert() { printf '%s/front-proxy-client.crt\n' "${CERT_DIR}"; }
+arktos::pki::front_proxy_client_key() { printf '%s/front-proxy-client.key\n' "${CERT_DIR}"; }
 
 # CA, API serving cert (API_HOST_IP, 127.0.0.1, localhost, kubernetes.default...), sa.key/sa.pub,
-# known_tokens.csv with an admin row, and admin/controller/scheduler/kubelet kubeconfigs that
+# the front-proxy CA and client pair, known_tokens.csv with an admin row, and admin/controller/scheduler/kubelet kubeconfigs that
 # point at the secure URL. One Python process does it all (start-up stays quick).
 arktos::pki::ensure_cluster_credentials() {
     local output line

@@ -317,14 +317,16 @@ NAMESPACE = Printer(columns=(NAME, column("Status", "The status of the namespace
 
 
 def _tenant_cells(tenant: Obj, now: float) -> list[Any]:
-    storage_cluster = (tenant.get("spec") or {}).get("storageClusterId") or "0"
-    return [*_phase_cells(tenant, now), storage_cluster]
+    partition = (tenant.get("spec") or {}).get("storageClusterId") or "0"
+    return [*_phase_cells(tenant, now), partition]
 
 
-# Arktos prints tenants like namespaces; the storage cluster (data partition, ARKTOS.md §6) is wide.
+# Arktos prints tenants like namespaces, plus the tenant partition holding the tenant's objects
+# (spec.storageClusterId: "0" = tp0, ...; docs/design/scale-out.md), shown by default.
 TENANT = Printer(
     columns=(NAME, _PHASE_STATUS, AGE,
-             column("Storage Cluster", "The storage cluster holding the tenant's objects.", priority=1)),
+             column("Partition", "The tenant partition holding the tenant's objects "
+                    "(spec.storageClusterId).")),
     cells=_tenant_cells,
 )
 

@@ -70,7 +70,7 @@ EXPECTED: dict[tuple[str, str, str], tuple[list[str], list[str] | None]] = {
     ("", "v1", "services"): (
         _h("NAME|TYPE|CLUSTER-IP|EXTERNAL-IP|PORT(S)|AGE"),
         _h("NAME|TYPE|CLUSTER-IP|EXTERNAL-IP|PORT(S)|AGE" + "|SELECTOR")),
-    ("", "v1", "tenants"): (_h("NAME|STATUS|AGE"), _h("NAME|STATUS|AGE" + "|STORAGE CLUSTER")),
+    ("", "v1", "tenants"): (_h("NAME|STATUS|AGE|PARTITION"), None),
     ("", "v1", "actions"): (
         _h("NAME|OPERATION|POD|NODE|COMPLETE|AGE"),
         _h("NAME|OPERATION|POD|NODE|COMPLETE|AGE" + "|RESULT")),

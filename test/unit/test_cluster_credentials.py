@@ -4,7 +4,8 @@ Covers: the files arktos-up.sh expects in CERT_DIR (names, modes), the identity 
 component kubeconfig (only the admin in system:masters), a CERT_DIR from before per-controller
 credentials getting its system:masters controller and kubelet-client certificates re-issued while
 everything else is reused, the admin row of known_tokens.csv in Arktos's format, a second run reusing
-every byte, token rows added once per user, and the CLI's `cluster`, `kubeconfig --require-ca`
+every byte, token rows added once per user, the front proxy's pair signed by its own CA (never
+the cluster CA), and the CLI's `cluster`, `kubeconfig --require-ca`
 and `token` subcommands. Leaves out: the shell scripts and a live server (test/e2e).
 """
 
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 from cryptography.x509.oid import NameOID
 
-from pki.certificates import ensure_ca, ensure_client_cert, parse_pair
+from pki.certificates import ensure_ca, ensure_client_cert, load_ca, parse_pair, signed_by
 from tools.cluster_credentials import ensure_cluster_credentials
 from tools.kubeconfig import ClientIdentity, embedded_client_pair, ensure_client_kubeconfig, read_kubeconfig
 from tools.pki import main as pki_main
@@ -35,8 +36,11 @@ SECRETS = [
     "controller.kubeconfig",
     "scheduler.kubeconfig",
     "kubelet.kubeconfig",
+    "front-proxy-ca.key",
+    "front-proxy-client.key",
 ]
-PUBLIC = ["ca.crt", "serving-kube-apiserver.crt", "sa.pub", "client-admin.crt"]
+PUBLIC = ["ca.crt", "serving-kube-apiserver.crt", "sa.pub", "client-admin.crt", "front-proxy-ca.crt",
+          "front-proxy-client.crt"]
 
 
 def subject_of(kubeconfig: Path, user: str) -> tuple[list[str], list[str]]:
@@ -192,3 +196,18 @@ def test_cli_token_prints_the_same_token_twice(tmp_path: Path, capsys: pytest.Ca
     first = capsys.readouterr().out.strip()
     assert pki_main(args) == 0
     assert capsys.readouterr().out.strip() == first and len(first) == 64
+
+
+def test_front_proxy_pair_is_signed_by_its_own_ca(tmp_path: Path) -> None:
+    credentials = ensure_cluster_credentials(tmp_path, server=SERVER, hosts=["127.0.0.1"], node_name="n1")
+    pair = parse_pair(credentials.front_proxy_client_cert.read_bytes(),
+                      credentials.front_proxy_client_key.read_bytes())
+    assert pair is not None
+    assert [a.value for a in pair.certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)] == [
+        "front-proxy-client"]
+    assert signed_by(pair.certificate, load_ca(tmp_path, stem="front-proxy-ca"))
+    assert not signed_by(pair.certificate, load_ca(tmp_path))
+    files = (credentials.front_proxy_ca_cert, credentials.front_proxy_client_cert)
+    before = [f.read_bytes() for f in files]
+    ensure_cluster_credentials(tmp_path, server=SERVER, hosts=["127.0.0.1"], node_name="n1")
+    assert [f.read_bytes() for f in files] == before

@@ -1,0 +1,5 @@
+"""Entry point: ``python -m gateway``."""
+
+from gateway.main import main
+
+main()
