@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from apis.kubeconfig import ClientConfig
 from server.access import AccessControl
 from server.audit import AuditLog
 from server.auth.user import UserInfo
@@ -48,6 +49,7 @@ from server.registry.rest.interface import RestContext
 from server.registry.served_schemas import follow_catalogue
 from server.registry.store import GenericStore
 from server.request_info import RequestInfo, parse_request
+from server.resource_providers import ResourceProviderNodes
 from server.resources.builtin import builtin_catalogue
 from server.schema.schema_set import SchemaSet
 from server.schema.validation import Validators
@@ -75,6 +77,9 @@ class ServerConfig:
     flow_control: FlowControlConfig = field(default_factory=FlowControlConfig)
     # --etcd-cafile/--etcd-certfile/--etcd-keyfile, for an etcd:// storage URL.
     etcd_tls: EtcdTLS = field(default_factory=EtcdTLS)
+    # --resource-providers, loaded: (kubeconfig path, config) of each resource partition whose nodes
+    # this tenant partition's pods run on; empty: nodes are this server's own.
+    resource_providers: tuple[tuple[str, ClientConfig], ...] = ()
 
 
 class ApiServer:
@@ -109,7 +114,10 @@ class ApiServer:
         self.watches = WatchServer(self.cache, bookmark_interval=config.bookmark_interval)
         self.flow_control = FlowControl(config.flow_control, count_objects=self._objects_in_scope)
         answers = AccessAnswers(self.access, self.catalogue)
-        storages = RestStorages(RestContext(self.store, self.cache, self.catalogue, access=answers),
+        self.node_source = ResourceProviderNodes(config.resource_providers) \
+            if config.resource_providers else None
+        storages = RestStorages(RestContext(self.store, self.cache, self.catalogue, access=answers,
+                                            nodes=self.node_source),
                                 self.catalogue)
         pod_proxy = PodProxy(access=self.access, kubelets=KubeletClient(config.kubelet))
         self.resources = ResourceHandler(catalogue=self.catalogue, store=self.store, lister=self.lister,
@@ -235,6 +243,8 @@ class ApiServer:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await self.backend.close()
+            if self.node_source is not None:
+                await self.node_source.close()
             self.audit.close()
 
 

@@ -16,7 +16,7 @@ from apis import flags
 from server.app import ApiServer, ServerConfig, build_server
 from server.flowcontrol.gate import FlowControlConfig
 from server.kubelet_connection import KubeletClientConfig
-from server.partition_flags import add_partition_flags, request_header_config
+from server.partition_flags import add_partition_flags, request_header_config, resource_providers
 from server.serving import SecurityConfig, is_loopback, serving_context
 from server.storage import EtcdTLS, StorageError
 from server.storage.encryption_config import EncryptionConfig, EncryptionConfigError, load_encryption_config
@@ -135,7 +135,8 @@ async def serve(args: argparse.Namespace, storage: str, encryption: EncryptionCo
             client_cert_file=args.kubelet_client_certificate, client_key_file=args.kubelet_client_key,
             certificate_authority_file=args.kubelet_certificate_authority),
         flow_control=flow_control_config(args),
-        etcd_tls=EtcdTLS(ca_file=args.etcd_cafile, cert_file=args.etcd_certfile, key_file=args.etcd_keyfile)))
+        etcd_tls=EtcdTLS(ca_file=args.etcd_cafile, cert_file=args.etcd_certfile, key_file=args.etcd_keyfile),
+        resource_providers=resource_providers(args)))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

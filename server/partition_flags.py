@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 
+from apis.kubeconfig import ClientConfig, KubeconfigError, load_kubeconfig
 from server.auth.requestheader import (
     DEFAULT_EXTRA_HEADER_PREFIXES,
     DEFAULT_GROUP_HEADERS,
@@ -39,6 +40,10 @@ def add_partition_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--requestheader-extra-headers-prefix", type=string_slice,
                        default=list(DEFAULT_EXTRA_HEADER_PREFIXES),
                        help="header prefixes whose headers become the user's extra")
+    group.add_argument("--resource-providers", type=string_slice, default=[],
+                       help="kubeconfigs of the resource partitions (comma list): a tenant partition's "
+                            "server reads its pods' nodes there to reach their kubelets for logs, exec, "
+                            "attach and port-forward (empty: nodes from its own store)")
 
 
 def request_header_config(args: argparse.Namespace) -> RequestHeaderConfig | None:
@@ -52,3 +57,14 @@ def request_header_config(args: argparse.Namespace) -> RequestHeaderConfig | Non
         username_headers=tuple(args.requestheader_username_headers),
         group_headers=tuple(args.requestheader_group_headers),
         extra_header_prefixes=tuple(args.requestheader_extra_headers_prefix))
+
+
+def resource_providers(args: argparse.Namespace) -> tuple[tuple[str, ClientConfig], ...]:
+    """Each ``--resource-providers`` kubeconfig, loaded; one that cannot be read stops the server."""
+    loaded = []
+    for path in args.resource_providers:
+        try:
+            loaded.append((path, load_kubeconfig(path)))
+        except KubeconfigError as e:
+            raise SystemExit(f"--resource-providers {path}: {e}") from e
+    return tuple(loaded)

@@ -68,7 +68,7 @@ class PodProxy:
             # A WebSocket GET opens the same session a SPDY POST (create) would.
             self._access.authorize_resource(target.user, dataclasses.replace(info, verb="create"),
                                             target.resource, target.scope)
-        location = rest.connect(target)
+        location = await rest.connect(target)
         if location is None:
             return web.Response(body=b"", content_type="text/plain")
         return await self._forward(request, location, upgrading=upgrading)

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import http.client
+import json
+import ssl
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +20,24 @@ import aiohttp
 import orjson
 
 REQUEST_TIMEOUT_S = 20.0
+
+
+def https_call(port: int, context: ssl.SSLContext, method: str, path: str, *, body: Any = None,
+               headers: Sequence[tuple[str, str]] = ()) -> tuple[int, bytes]:
+    """One HTTPS request to 127.0.0.1:``port`` whose headers may repeat (aiohttp merges them);
+    (status, raw body)."""
+    connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT_S, context=context)
+    try:
+        payload = json.dumps(body).encode() if body is not None else b""
+        connection.putrequest(method, path)
+        for name, value in [*headers, ("Content-Type", "application/json"),
+                            ("Content-Length", str(len(payload)))]:
+            connection.putheader(name, value)
+        connection.endheaders(payload)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
 
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from apiserver_process import E2E_NODE_NAME
 
 from httpstream.channel_protocol import (
     EXEC_PROTOCOLS_PREFERRED,
@@ -45,6 +46,7 @@ from httpstream.portforward_session import (
 )
 from httpstream.spdy_connection import SpdyConnection
 from httpstream.upgrade_takeover import accept_upgrade
+from tools.cluster_credentials import ClusterCredentials, ensure_cluster_credentials
 
 LOG_LINES = 4
 FOLLOW_INTERVAL_S = 0.5
@@ -223,6 +225,18 @@ def serving_context(cert: Path, key: Path, client_ca: Path) -> ssl.SSLContext:
     context.load_verify_locations(cafile=str(client_ca))
     context.verify_mode = ssl.CERT_REQUIRED
     return context
+
+
+def loopback_credentials(cert_dir: Path) -> ClusterCredentials:
+    """A cluster's credentials for servers and a kubelet on 127.0.0.1 (the node's address)."""
+    return ensure_cluster_credentials(cert_dir, server="https://127.0.0.1:6443", hosts=["127.0.0.1"],
+                                      node_name=E2E_NODE_NAME, node_ips=["127.0.0.1"])
+
+
+def kubelet_thread(credentials: ClusterCredentials) -> KubeletThread:
+    """The fake kubelet with the cluster's kubelet serving pair, requiring the cluster CA's clients."""
+    return KubeletThread(serving_context(credentials.kubelet_serving_cert, credentials.kubelet_serving_key,
+                                         credentials.ca_cert))
 
 
 async def start_fake_kubelet(context: ssl.SSLContext) -> FakeKubelet:

@@ -16,7 +16,6 @@ uses this (gateway tests).
 
 from __future__ import annotations
 
-import http.client
 import json
 import ssl
 from collections.abc import Iterator, Sequence
@@ -25,6 +24,7 @@ from typing import Any
 
 import pytest
 from apiserver_process import ApiServerProcess, start_apiserver
+from component_http import https_call
 
 from pki.certificates import issue_client_cert, load_ca
 from tools.cluster_credentials import FRONT_PROXY_CA_STEM, FRONT_PROXY_CLIENT_CN, ClusterCredentials
@@ -78,19 +78,9 @@ def _foreign_proxy_context(server: ApiServerProcess, tmp_path: Path, common_name
 
 def _request(server: ApiServerProcess, context: ssl.SSLContext, method: str, path: str,
              headers: Sequence[tuple[str, str]] = (), body: dict[str, Any] | None = None) -> tuple[int, Any]:
-    """One request with possibly repeated headers; (status, decoded JSON body)."""
-    connection = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=10, context=context)
-    try:
-        payload = json.dumps(body).encode() if body is not None else b""
-        connection.putrequest(method, path)
-        for name, value in [*headers, ("Content-Type", "application/json"),
-                            ("Content-Length", str(len(payload)))]:
-            connection.putheader(name, value)
-        connection.endheaders(payload)
-        response = connection.getresponse()
-        return response.status, json.loads(response.read() or b"null")
-    finally:
-        connection.close()
+    """(status, decoded JSON body) of one request with possibly repeated headers."""
+    status, raw = https_call(server.port, context, method, path, body=body, headers=headers)
+    return status, json.loads(raw or b"null")
 
 
 def _whoami(server: ApiServerProcess, context: ssl.SSLContext,

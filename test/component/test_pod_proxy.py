@@ -37,7 +37,7 @@ from kubernetes.stream import portforward as kubernetes_portforward
 from kubernetes.stream import stream as kubernetes_stream
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from apiserver_process import E2E_NODE_NAME, ApiServerProcess, free_port, start_apiserver
+from apiserver_process import ApiServerProcess, free_port, start_apiserver
 from pod_proxy_kubelet import (
     CP_CONTENT,
     FOLLOW_INTERVAL_S,
@@ -45,11 +45,12 @@ from pod_proxy_kubelet import (
     WAITING_MESSAGE,
     FakeKubelet,
     KubeletThread,
+    kubelet_thread,
+    loopback_credentials,
     serving_context,
 )
 
 from pki.certificates import ensure_ca, ensure_serving_cert
-from tools.cluster_credentials import ensure_cluster_credentials
 from tools.token_file import ensure_token
 
 KUBECTL = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "kubectl"
@@ -150,16 +151,13 @@ def _viewer(cluster: Cluster, token: str, path: Path) -> Path:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     workdir = tmp_path_factory.mktemp("pod-proxy")
-    credentials = ensure_cluster_credentials(workdir / "certs", server="https://127.0.0.1:6443",
-                                             hosts=["127.0.0.1"], node_name=E2E_NODE_NAME,
-                                             node_ips=["127.0.0.1"])
+    credentials = loopback_credentials(workdir / "certs")
     viewer_token = ensure_token(credentials.token_file, user="viewer", tenant="system")
     # A second kubelet whose serving certificate comes from another CA: the API server must refuse it.
     foreign_ca = ensure_ca(workdir / "foreign")
     ensure_serving_cert(foreign_ca, workdir / "foreign" / "k.crt", workdir / "foreign" / "k.key",
                         hosts=["127.0.0.1"])
-    threads = [KubeletThread(serving_context(credentials.kubelet_serving_cert,
-                                             credentials.kubelet_serving_key, credentials.ca_cert)),
+    threads = [kubelet_thread(credentials),
                KubeletThread(serving_context(workdir / "foreign" / "k.crt", workdir / "foreign" / "k.key",
                                              credentials.ca_cert))]
     server: ApiServerProcess | None = None

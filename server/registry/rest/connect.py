@@ -3,11 +3,14 @@
 Upstream's connect subresources (pkg/registry/core/pod/rest/subresources.go, LogREST): each finds
 the pod and its node and answers the kubelet location and target (`server.registry.pod_location`
 checks the options and encodes them as the kubelet expects); the HTTP layer forwards the request
-there and relays the bytes (``server.handlers.pod_proxy``).
+there and relays the bytes (``server.handlers.pod_proxy``). The node is this server's own, or, on
+a tenant partition started with ``--resource-providers``, the resource partitions' (the context's
+`NodeSource`), so a pod on any partition's node is reachable.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from server.registry.keys import Scope
@@ -21,7 +24,7 @@ from server.registry.pod_location import (
     stream_target,
 )
 from server.registry.record import ResourceRecord
-from server.registry.rest.interface import RestContext, RestRequest
+from server.registry.rest.interface import NodeSource, RestContext, RestRequest
 
 
 class _PodConnectREST:
@@ -30,16 +33,21 @@ class _PodConnectREST:
         nodes = context.catalogue.lookup("", "v1", "nodes")
         assert nodes is not None, "pods are served only with nodes"
         self._nodes = nodes
+        self._node_source: NodeSource | None = context.nodes
 
-    def connect(self, request: RestRequest) -> KubeletLocation | None:
+    async def connect(self, request: RestRequest) -> KubeletLocation | None:
         pod = self._store.get(request.resource, request.scope, request.name).obj
         target = self._target(request, pod)
         if target is None:
             return None
         skip_verify = self._skip_verify(request)
-        node = self._store.get(self._nodes, Scope(tenant=""), node_name_of(pod)).obj
-        host, port = kubelet_address(node)
+        host, port = kubelet_address(await self._node(node_name_of(pod)))
         return KubeletLocation(host=host, port=port, target=target, skip_tls_verify=skip_verify)
+
+    async def _node(self, name: str) -> Mapping[str, Any]:
+        if self._node_source is not None:
+            return await self._node_source.node(name)
+        return self._store.get(self._nodes, Scope(tenant=""), name).obj
 
     def _target(self, request: RestRequest, pod: dict[str, Any]) -> str | None:
         raise NotImplementedError

@@ -13,7 +13,7 @@ object, a `WriteResult` or a kubelet location.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -46,14 +46,25 @@ class AccessReviews(Protocol):
         ...
 
 
+class NodeSource(Protocol):
+    """Where a pod's Node is read to reach its kubelet when it is not in this server's store (a
+    tenant partition's resource partitions, server.resource_providers)."""
+
+    async def node(self, name: str) -> Mapping[str, Any]:
+        """The Node; NotFound when there is none."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class RestContext:
-    """What storages are built with: one server's store, watch cache, catalogue and access."""
+    """What storages are built with: one server's store, watch cache, catalogue and access; and
+    ``nodes``, where pods' nodes are read when not from the store."""
 
     store: GenericStore
     cache: WatchCache
     catalogue: Catalogue
     access: AccessReviews | None = None
+    nodes: NodeSource | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,5 +113,5 @@ class Connecter(Protocol):
     """Answered by the pod's kubelet: where to forward the request; None when there is nothing to
     forward to yet (a log of an unscheduled pod is empty)."""
 
-    def connect(self, request: RestRequest) -> KubeletLocation | None: ...
+    async def connect(self, request: RestRequest) -> KubeletLocation | None: ...
 
