@@ -26,8 +26,6 @@ RP_CONTROLLERS=${RP_CONTROLLERS:-nodelifecycle,nodeipam,ttl}
 CLUSTER_CIDR=${CLUSTER_CIDR:-10.128.0.0/9}
 NODE_CIDR_MASK_SIZE=${NODE_CIDR_MASK_SIZE:-24}
 HOLLOW_KUBELET_RESTART_DELAY=${HOLLOW_KUBELET_RESTART_DELAY:-${KUBELET_RESTART_DELAY}}
-# The identity the request-header authenticator accepts: the gateway's front-proxy client cert.
-FRONT_PROXY_CLIENT_NAME=front-proxy-client
 
 arktos::partitions::tenant_names() {
     local i
@@ -120,16 +118,12 @@ arktos::partitions::in() {
     "$@"
 }
 
-# The front-proxy pair the gateway forwards with and the CA the partitions trust it by
-# (hack/lib/pki.sh makes them with the cluster's credentials).
-arktos::partitions::front_proxy_ca() { printf '%s/front-proxy-ca.crt\n' "${CERT_DIR}"; }
-arktos::partitions::front_proxy_cert() { printf '%s/front-proxy-client.crt\n' "${CERT_DIR}"; }
-arktos::partitions::front_proxy_key() { printf '%s/front-proxy-client.key\n' "${CERT_DIR}"; }
-
+# The front-proxy pair the gateway forwards with and the CA the partitions trust it by (hack/lib/pki.sh
+# makes them; hack/lib/apiserver.sh passes the request-header flags once the CA exists).
 arktos::partitions::check_front_proxy_credentials() {
     local file
-    for file in "$(arktos::partitions::front_proxy_ca)" "$(arktos::partitions::front_proxy_cert)" \
-        "$(arktos::partitions::front_proxy_key)"; do
+    for file in "$(arktos::pki::front_proxy_ca_cert)" "$(arktos::pki::front_proxy_client_cert)" \
+        "$(arktos::pki::front_proxy_client_key)"; do
         if [[ ! -s "${file}" ]]; then
             arktos::log::error "${file} is missing: hack/lib/pki.sh makes the front-proxy credentials the gateway needs"
             return 1
@@ -173,18 +167,11 @@ arktos::partitions::start_store() {
 }
 
 # Partition NAME's API server (not waited for: arktos::partitions::wait_apiserver). Every one
-# trusts the gateway's front-proxy identity (upstream's request-header authentication); a tenant
-# partition also reads node addresses from the resource partitions (--resource-providers) to reach
-# kubelets for logs, exec, attach and port-forward.
+# trusts the gateway's front-proxy identity (upstream's request-header authentication, which
+# hack/lib/apiserver.sh sets up); a tenant partition also reads node addresses from the resource
+# partitions (--resource-providers) to reach kubelets for logs, exec, attach and port-forward.
 arktos::partitions::start_apiserver() {
-    local name=$1
-    local ARKTOS_APISERVER_EXTRA_ARGS=(
-        --requestheader-client-ca-file "$(arktos::partitions::front_proxy_ca)"
-        --requestheader-allowed-names "${FRONT_PROXY_CLIENT_NAME}"
-        --requestheader-username-headers X-Remote-User
-        --requestheader-group-headers X-Remote-Group
-        --requestheader-extra-headers-prefix X-Remote-Extra-
-    )
+    local name=$1 ARKTOS_APISERVER_EXTRA_ARGS=()
     if [[ "${name}" == tp* ]]; then
         ARKTOS_APISERVER_EXTRA_ARGS+=(--resource-providers "$(arktos::partitions::kubeconfig_list resource admin)")
     fi
@@ -254,8 +241,8 @@ arktos::partitions::gateway_flags() {
         --client-ca-file "$(arktos::pki::ca_cert)"
         --token-auth-file "$(arktos::pki::token_file)"
         --service-account-key-file "$(arktos::pki::sa_public_key)"
-        --proxy-client-cert-file "$(arktos::partitions::front_proxy_cert)"
-        --proxy-client-key-file "$(arktos::partitions::front_proxy_key)"
+        --proxy-client-cert-file "$(arktos::pki::front_proxy_client_cert)"
+        --proxy-client-key-file "$(arktos::pki::front_proxy_client_key)"
         --partition-ca-file "$(arktos::pki::ca_cert)"
         --partition-kubeconfig "$(arktos::kubeconfig::admin_path)"
     )
