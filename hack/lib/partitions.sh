@@ -21,7 +21,9 @@ TP_COUNT=${TP_COUNT:-2}
 RP_COUNT=${RP_COUNT:-2}
 HOLLOW_NODES=${HOLLOW_NODES:-2}
 PARTITION_BASE_PORT=${PARTITION_BASE_PORT:-$((API_SECURE_PORT + 1))}
-TP_CONTROLLERS=${TP_CONTROLLERS:-*,-daemonset,-nodelifecycle,-nodeipam,-ttl}
+# No pod GC on a tenant partition: it holds no Nodes, so upstream's podgc would take every bound
+# pod for an orphan (its node "does not exist") and force-delete it.
+TP_CONTROLLERS=${TP_CONTROLLERS:-*,-daemonset,-nodelifecycle,-nodeipam,-ttl,-podgc}
 RP_CONTROLLERS=${RP_CONTROLLERS:-nodelifecycle,nodeipam,ttl}
 CLUSTER_CIDR=${CLUSTER_CIDR:-10.128.0.0/9}
 NODE_CIDR_MASK_SIZE=${NODE_CIDR_MASK_SIZE:-24}
