@@ -37,6 +37,14 @@ async def running_kubelet(client: ApiClient, name: str, *, endpoints: str = HOLL
     """A registered hollow kubelet for the duration of the block."""
     kubelet = Kubelet(client, hollow_config(name, endpoints=endpoints),
                       registries={name: registry} if registry else None, resync_s=2.0)
+    async with run_kubelet(kubelet):
+        yield kubelet
+
+
+@contextlib.asynccontextmanager
+async def run_kubelet(kubelet: Kubelet) -> AsyncIterator[Kubelet]:
+    """Runs ``kubelet`` in this event loop once its nodes registered and its pod watches listed;
+    cancels it after the block."""
     task = asyncio.create_task(kubelet.run())
     try:
         await asyncio.wait_for(kubelet.registered.wait(), WAIT_S)
