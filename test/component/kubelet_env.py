@@ -42,13 +42,14 @@ async def running_kubelet(client: ApiClient, name: str, *, endpoints: str = HOLL
 
 
 @contextlib.asynccontextmanager
-async def run_kubelet(kubelet: Kubelet) -> AsyncIterator[Kubelet]:
-    """Runs ``kubelet`` in this event loop once its nodes registered and its pod watches listed;
-    cancels it after the block."""
+async def run_kubelet(kubelet: Kubelet, *, synced: bool = True) -> AsyncIterator[Kubelet]:
+    """Runs ``kubelet`` in this event loop once its nodes registered and (``synced``) its pod watches
+    listed; cancels it after the block."""
     task = asyncio.create_task(kubelet.run())
     try:
         await asyncio.wait_for(kubelet.registered.wait(), WAIT_S)
-        await asyncio.wait_for(kubelet.wait_for_pods_synced(), WAIT_S)
+        if synced:
+            await asyncio.wait_for(kubelet.wait_for_pods_synced(), WAIT_S)
         yield kubelet
     finally:
         task.cancel()

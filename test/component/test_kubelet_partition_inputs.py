@@ -8,9 +8,10 @@ and ConfigMap of their own TP as volume files and secretKeyRef env, a projected 
 issued by their own TP (its service-account uid claim), and service variables from their own TP's
 services; the Node reports the streaming port in the RP; the streaming port finds pods of either TP,
 refuses a name two TPs share unless the uid is named (upstream's uid routes), and 404s an unknown pod;
-VM Actions created in tp1 are carried out and reported to tp1. Leaves out real containers (the
-containerd tests cover volume mounts inside containers), the gateway and the API servers' side of
-streaming (they address the kubelet by name, not uid).
+VM Actions created in tp1 are carried out and reported to tp1; a TP that never answers from the start
+holds back neither the other TP's pods (started, finalised) nor lets orphan removal run. Leaves out
+real containers (the containerd tests cover volume mounts inside containers), the gateway and the
+API servers' side of streaming (they address the kubelet by name, not uid).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from apiserver_process import free_port
 from kubelet_env import eventually, run_kubelet
 from partitions_env import Clients, Partitions, clients_of, get_pod, pod_body, running
 
+from client.config import config_for_url
 from client.resources import CONFIGMAPS, SECRETS
 from client.rest import ApiClient
 from kubelet.actions import ACTIONS
@@ -100,8 +102,10 @@ async def clients(partitions: Partitions) -> AsyncIterator[Clients]:
 
 
 @contextlib.asynccontextmanager
-async def scale_out_kubelet(c: Clients, node: str, root: Path) -> AsyncIterator[Kubelet]:
-    """A real (non-hollow) kubelet for ``node``: Node and Lease in rp0, pods from tp0 and tp1."""
+async def scale_out_kubelet(c: Clients, node: str, root: Path, *,
+                            tenants: list[ApiClient] | None = None) -> AsyncIterator[Kubelet]:
+    """A real (non-hollow) kubelet for ``node``: Node and Lease in rp0, pods from ``tenants`` (default
+    tp0 and tp1; the block starts once every one of them has listed its pods, if they all answer)."""
     def build(endpoint: RuntimeEndpoint) -> Runtime:
         return HollowVms(endpoint.name) if endpoint.workload_type == "vm" else RecordingHollow(endpoint.name)
 
@@ -110,10 +114,10 @@ async def scale_out_kubelet(c: Clients, node: str, root: Path) -> AsyncIterator[
                            node_ip="127.0.0.1", root_dir=str(root), pod_log_dir=str(root / "logs"),
                            address="127.0.0.1", port=free_port(), lease_renew_interval_s=0.5,
                            node_status_update_frequency_s=0.5)
-    kubelet = Kubelet(c.rp0, config, tenant_clients=[c.tp0, c.tp1], resync_s=2.0,
+    kubelet = Kubelet(c.rp0, config, tenant_clients=tenants or [c.tp0, c.tp1], resync_s=2.0,
                       registries={node: build_registry(endpoints, {"hollow": build})})
     try:
-        async with run_kubelet(kubelet):
+        async with run_kubelet(kubelet, synced=tenants is None):
             yield kubelet
     finally:
         await kubelet.close()
@@ -194,6 +198,23 @@ async def test_volumes_env_tokens_and_services_come_from_the_pods_own_tp(
 
 async def _gone(tp: ApiClient, name: str) -> bool:
     return await get_pod(tp, name) is None
+
+
+async def test_a_tp_down_at_start_holds_back_neither_the_others_pods_nor_removes_its_own(
+        clients: Clients, tmp_path: Path) -> None:
+    c, node = clients, _node()
+    async with ApiClient(config_for_url(f"http://127.0.0.1:{free_port()}")) as down:  # nobody listens
+        async with scale_out_kubelet(c, node, tmp_path / "root", tenants=[down, c.tp1]) as kubelet:
+            runtime = _runtime(kubelet, node, "container")
+            # A sandbox of the down TP's pod from "before the restart": only its TP could say it is gone.
+            stale = {"metadata": {"name": "p", "namespace": "default", "uid": "down-tp-pod"}}
+            await runtime.run_sandbox(stale)
+            await c.tp1.create(PODS, pod_body(f"up-{node}", node), tenant="system", namespace="default")
+            await eventually(lambda: running(c.tp1, f"up-{node}"), "tp1's pod Running, tp0 never answering")
+            assert not kubelet.orphans_removed.is_set()
+            assert "down-tp-pod" in {s.pod.uid for s in await runtime.list_sandboxes()}
+            await c.tp1.delete(PODS, f"up-{node}", tenant="system", namespace="default")
+            await eventually(partial(_gone, c.tp1, f"up-{node}"), "tp1's pod finalised while tp0 is down")
 
 
 async def _status_of(client: aiohttp.ClientSession, url: str) -> tuple[int, str]:
