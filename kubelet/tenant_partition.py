@@ -90,6 +90,7 @@ class TenantPartition:
 
     async def run(self) -> None:
         """Watches, syncs and writes until cancelled."""
+        log.info("%s: pods and Actions from %s", self.name, self.client.config.server)
         async with asyncio.TaskGroup() as group:
             group.create_task(self.status.run(), name=f"status writer {self.name}")
             group.create_task(self.events.run(), name=f"event sink {self.name}")

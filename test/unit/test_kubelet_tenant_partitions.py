@@ -6,7 +6,7 @@ Covers: the flag's comma list (order kept, blanks skipped, empty = no partitions
 ``--kubeconfig`` server); a pod name two partitions share is refused (409) unless its uid is named,
 a uid picks the right one, a name only one partition has is found; orphan removal keeps every pod
 some partition still binds and removes the rest from the runtimes. Leaves out the watches, writers
-and API servers (test/component/test_kubelet_partitions.py, test_kubelet_partition_inputs.py).
+and API servers (test/component/test_kubelet_partitions.py and test_kubelet_partition_inputs.py).
 """
 
 from __future__ import annotations
