@@ -90,6 +90,8 @@ class TenantPartition:
 
     async def run(self) -> None:
         """Watches, syncs and writes until cancelled."""
+        log.info("%s: pods%s from %s", self.name, " and Actions" if self.actions else "",
+                 self.client.config.server)
         async with asyncio.TaskGroup() as group:
             group.create_task(self.status.run(), name=f"status writer {self.name}")
             group.create_task(self.events.run(), name=f"event sink {self.name}")

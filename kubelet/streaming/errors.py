@@ -11,7 +11,7 @@ import json
 
 from aiohttp import web
 
-_REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
+_REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict",
             500: "InternalError", 503: "ServiceUnavailable"}
 
 

@@ -139,7 +139,7 @@ async def _open_backend(request: web.Request, located: LocatedPod, verb: Verb,
 async def exec_or_attach(request: web.Request, directory: PodDirectory, verb: Verb) -> web.StreamResponse:
     options = exec_options(request, verb)
     info = request.match_info
-    located = locate(directory, info["tenant"], info["namespace"], info["pod"])
+    located = locate(directory, info["tenant"], info["namespace"], info["pod"], uid=info.get("uid", ""))
     located.streaming(verb)  # a runtime that cannot stream says so before any upgrade
     chosen = negotiate(request, websocket=EXEC_PROTOCOLS_PREFERRED, spdy=SPDY_EXEC_PROTOCOLS_PREFERRED,
                        legacy=CHANNEL_V1)

@@ -135,7 +135,7 @@ class LogStreamer:
 async def container_logs(request: web.Request, directory: PodDirectory) -> web.StreamResponse:
     info = request.match_info
     options = parse_log_options(request.query, now=time.time())
-    located = locate(directory, info["tenant"], info["namespace"], info["pod"])
+    located = locate(directory, info["tenant"], info["namespace"], info["pod"], uid=info.get("uid", ""))
     attempt = await choose_attempt(located, info["container"], options)
     if not attempt.log_path or not await asyncio.to_thread(Path(attempt.log_path).is_file):
         raise StreamingError(500, f'failed to open log file "{attempt.log_path}" of container '

@@ -6,6 +6,11 @@ runtime; it never asks the API server.  We do the same from the pod informer the
 from the runtime registry that placed the pod (container pods → containerd, VM pods → the VM runtime).
 `StreamingRuntime` is the plug point for runtimes that can hand out CRI streaming URLs; a runtime without
 it (hollow, the VM runtime) gets a clear 400 instead of a hang.
+
+In Arktos's scale-out a kubelet runs pods of several tenant partitions, and tenant ``system`` exists on
+every one, so two pods bound here may share tenant, namespace and name. A request that names such a pod
+without its uid (upstream's ``/exec/{namespace}/{pod}/{uid}/{container}`` routes) is refused with 409
+rather than answered from a pod of the wrong partition.
 """
 
 from __future__ import annotations
@@ -98,7 +103,9 @@ class LocatedPod:
 
 
 class PodDirectory(Protocol):
-    def find_pod(self, tenant: str, namespace: str, name: str) -> LocatedPod | None: ...
+    def find_pod(self, tenant: str, namespace: str, name: str, *, uid: str = "") -> LocatedPod | None:
+        """The pod of that name (and uid, when given); None when there is none."""
+        ...
 
 
 PodSource = Callable[[], list[dict[str, Any]]]
@@ -111,19 +118,29 @@ class RegistryPodDirectory:
         self._pods = pods
         self._registries = registries
 
-    def find_pod(self, tenant: str, namespace: str, name: str) -> LocatedPod | None:
-        for pod in self._pods():
-            metadata = pod.get("metadata") or {}
-            if (metadata.get("name") == name and metadata.get("namespace") == namespace
-                    and str(metadata.get("tenant") or "system") == tenant):
-                registry = self._registries.get(str((pod.get("spec") or {}).get("nodeName") or ""))
-                runtime = registry.for_pod(pod) if registry is not None else None
-                return LocatedPod(pod, runtime) if runtime is not None else None
-        return None
+    def find_pod(self, tenant: str, namespace: str, name: str, *, uid: str = "") -> LocatedPod | None:
+        matches = [pod for pod in self._pods() if _names(pod, tenant, namespace, name, uid)]
+        if len(matches) > 1:
+            raise StreamingError(409, f"pod {name!r} in namespace {namespace!r} of tenant {tenant!r} is "
+                                      f"bound to this node from {len(matches)} tenant partitions; name its "
+                                      f"uid (/exec/{tenant}/{namespace}/{name}/<uid>/<container>)")
+        if not matches:
+            return None
+        pod = matches[0]
+        registry = self._registries.get(str((pod.get("spec") or {}).get("nodeName") or ""))
+        runtime = registry.for_pod(pod) if registry is not None else None
+        return LocatedPod(pod, runtime) if runtime is not None else None
 
 
-def locate(directory: PodDirectory, tenant: str, namespace: str, name: str) -> LocatedPod:
-    located = directory.find_pod(tenant, namespace, name)
+def _names(pod: dict[str, Any], tenant: str, namespace: str, name: str, uid: str) -> bool:
+    metadata = pod.get("metadata") or {}
+    return (metadata.get("name") == name and metadata.get("namespace") == namespace
+            and str(metadata.get("tenant") or "system") == tenant
+            and (not uid or metadata.get("uid") == uid))
+
+
+def locate(directory: PodDirectory, tenant: str, namespace: str, name: str, *, uid: str = "") -> LocatedPod:
+    located = directory.find_pod(tenant, namespace, name, uid=uid)
     if located is None:
         raise not_found(f"pod {name!r} does not exist in namespace {namespace!r} of tenant {tenant!r}")
     return located

@@ -117,7 +117,7 @@ async def _open_backend(located: LocatedPod, ports: list[int]) -> CriPortForward
 async def port_forward(request: web.Request, directory: PodDirectory) -> web.StreamResponse:
     ports = requested_ports(request)
     info = request.match_info
-    located = locate(directory, info["tenant"], info["namespace"], info["pod"])
+    located = locate(directory, info["tenant"], info["namespace"], info["pod"], uid=info.get("uid", ""))
     located.streaming("port-forward")
     chosen = negotiate(request, websocket=WEBSOCKET_PROTOCOLS, spdy=(PORTFORWARD_SPDY_PROTOCOL,),
                        legacy=PORTFORWARD_SPDY_PROTOCOL)

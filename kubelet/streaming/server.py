@@ -10,6 +10,10 @@ front of the namespace:
     GET|POST  /attach/{tenant}/{namespace}/{pod}/{container}?stdin&stdout&stderr&tty
     GET|POST  /portForward/{tenant}/{namespace}/{pod}[?port=N...]
 
+and, as upstream, exec, attach and portForward also with the pod's uid after its name
+(``/exec/{tenant}/{namespace}/{pod}/{uid}/{container}``, ``/portForward/{tenant}/{namespace}/{pod}/{uid}``):
+the only unambiguous form when pods of two tenant partitions share a name (`pod_directory`).
+
 Every route but ``/healthz`` passes the `access.AccessPolicy` first (authentication, then a
 SubjectAccessReview per request); `StreamingError`s become Status JSON.
 """
@@ -75,12 +79,14 @@ def build_app(directory: PodDirectory, *, access: AccessPolicy) -> web.Applicati
         handler = partial(exec_or_attach, directory=directory, verb=verb)
         for method in ("GET", "POST"):
             app.router.add_route(method, f"/{verb}/{pod}/{{container}}", handler)
+            app.router.add_route(method, f"/{verb}/{pod}/{{uid}}/{{container}}", handler)
 
     async def forward(request: web.Request) -> web.StreamResponse:
         return await port_forward(request, directory)
 
     for method in ("GET", "POST"):
         app.router.add_route(method, f"/portForward/{pod}", forward)
+        app.router.add_route(method, f"/portForward/{pod}/{{uid}}", forward)
     return app
 
 

@@ -37,10 +37,19 @@ async def running_kubelet(client: ApiClient, name: str, *, endpoints: str = HOLL
     """A registered hollow kubelet for the duration of the block."""
     kubelet = Kubelet(client, hollow_config(name, endpoints=endpoints),
                       registries={name: registry} if registry else None, resync_s=2.0)
+    async with run_kubelet(kubelet):
+        yield kubelet
+
+
+@contextlib.asynccontextmanager
+async def run_kubelet(kubelet: Kubelet, *, synced: bool = True) -> AsyncIterator[Kubelet]:
+    """Runs ``kubelet`` in this event loop once its nodes registered and (``synced``) its pod watches
+    listed; cancels it after the block."""
     task = asyncio.create_task(kubelet.run())
     try:
         await asyncio.wait_for(kubelet.registered.wait(), WAIT_S)
-        await asyncio.wait_for(kubelet.wait_for_pods_synced(), WAIT_S)
+        if synced:
+            await asyncio.wait_for(kubelet.wait_for_pods_synced(), WAIT_S)
         yield kubelet
     finally:
         task.cancel()

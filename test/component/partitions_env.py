@@ -9,17 +9,21 @@ test modules import it by a unique name.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from apiserver_process import ApiServerProcess
+from apiserver_process import REPO_ROOT, ApiServerProcess, log_tail, stop_process
 
 from client.config import config_for_url
 from client.errors import NotFound
 from client.events import EVENTS
 from client.rest import ApiClient
 from kubelet.status_writer import PODS
+from kubelet.volumes.tmpfs import unmount_all_under
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,22 @@ async def clients_of(partitions: Partitions) -> AsyncIterator[Clients]:
                 ApiClient(config_for_url(partitions.tp1.url)) as tp1,
                 ApiClient(config_for_url(partitions.rp0.url)) as rp0):
         yield Clients(tp0, tp1, rp0)
+
+
+@contextlib.contextmanager
+def kubelet_process(args: list[str], log_path: Path, *, root_dir: Path | None = None) -> Iterator[Path]:
+    """``python -m kubelet ARGS`` for the block, its output in ``log_path``; it must exit 0 on SIGTERM.
+    With ``root_dir``, the tmpfs mounts of its pods' volumes are removed after it stopped."""
+    with log_path.open("ab") as log:
+        process = subprocess.Popen([sys.executable, "-m", "kubelet", *args], cwd=REPO_ROOT, stdout=log,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        yield log_path
+    finally:
+        code = stop_process(process)
+        if root_dir is not None:
+            unmount_all_under(root_dir)
+        assert code == 0, f"kubelet exited {code}:\n{log_tail(log_path)}"
 
 
 def pod_body(name: str, node: str, **spec: Any) -> dict[str, Any]:

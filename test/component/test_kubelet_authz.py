@@ -52,7 +52,7 @@ class Tokens:
 
 
 class NoPods:
-    def find_pod(self, tenant: str, namespace: str, name: str) -> LocatedPod | None:
+    def find_pod(self, tenant: str, namespace: str, name: str, *, uid: str = "") -> LocatedPod | None:
         return None
 
 

@@ -13,20 +13,19 @@ reconnects and tp0's new pods run. Leaves out volumes, env and Actions (hollow n
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-from apiserver_process import REPO_ROOT, log_tail, stop_process
+from apiserver_process import log_tail
 from kubelet_env import conditions, eventually
 from partitions_env import (
     Partitions,
     clients_of,
     get_pod,
+    kubelet_process,
     pod_body,
     pod_event_reasons,
     pod_event_uids,
@@ -53,20 +52,11 @@ def partitions(server_factory: Any) -> Partitions:
 
 @pytest.fixture
 def hollow_kubelet(partitions: Partitions, tmp_path: Path) -> Iterator[Path]:
-    log_path = tmp_path / "hollow-kubelet.log"
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "kubelet", "--kubeconfig", str(partitions.rp0.kubeconfig),
-             "--tenant-server-kubeconfig", partitions.tenant_kubeconfigs(), "--hostname-override", HOST,
-             "--hollow", "--nodes", "2", "--hollow-start-delay", "0.1",
-             "--node-status-update-frequency", "1"],
-            cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True)
-    try:
+    args = ["--kubeconfig", str(partitions.rp0.kubeconfig),
+            "--tenant-server-kubeconfig", partitions.tenant_kubeconfigs(), "--hostname-override", HOST,
+            "--hollow", "--nodes", "2", "--hollow-start-delay", "0.1", "--node-status-update-frequency", "1"]
+    with kubelet_process(args, tmp_path / "hollow-kubelet.log") as log_path:
         yield log_path
-    finally:
-        code = stop_process(process)
-        assert code == 0, f"hollow kubelet exited {code}:\n{log_tail(log_path)}"
 
 
 async def _absent(client: ApiClient, ref: Any, name: str, **where: str) -> bool:

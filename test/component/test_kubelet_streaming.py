@@ -80,7 +80,7 @@ class Pods:
         self.runtime = runtime
         self.pods: dict[tuple[str, str, str], LocatedPod] = {}
 
-    def find_pod(self, tenant: str, namespace: str, name: str) -> LocatedPod | None:
+    def find_pod(self, tenant: str, namespace: str, name: str, *, uid: str = "") -> LocatedPod | None:
         return self.pods.get((tenant, namespace, name))
 
     def add(self, pod: dict[str, Any], runtime: Runtime | None = None) -> None:
