@@ -16,7 +16,7 @@ import abc
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Hashable, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
@@ -24,6 +24,7 @@ from client.cache import IndexFunc, ObjectKey
 from client.errors import ApiError
 from client.informer import Informer
 from client.informer_factory import InformerView, SharedInformers
+from client.partitions import Partition, PartitionInformer, PartitionInformers
 from client.rest import ApiClient
 from client.workqueue import QueueShutDown, WorkQueue
 
@@ -39,6 +40,9 @@ class Watch:
     view: InformerView
     keys: KeyMapper | None = None  # None: the object's own `ObjectKey`
     indexers: Mapping[str, IndexFunc] = field(default_factory=dict)
+    # Which partitions to watch (`client.partitions`): None = the own API server; a source name
+    # (e.g. TENANT_PARTITIONS) = each of its partitions, or the own server when not configured.
+    source: str | None = None
 
 
 class Requeue(Exception):
@@ -70,6 +74,7 @@ class ControllerContext:
     informers: SharedInformers
     queue: WorkQueue
     settings: RuntimeSettings
+    partitions: PartitionInformers | None = None  # informers of watches with a `Watch.source`
 
 
 class Controller(abc.ABC):
@@ -87,6 +92,15 @@ class Controller(abc.ABC):
     def informer(self, view: InformerView) -> Informer:
         """The shared informer for one of this controller's watches."""
         return self.context.informers.informer(view)
+
+    def partition_informers(self, view: InformerView, source: str) -> list[PartitionInformer]:
+        """The informers of a watch with ``source``: one per partition (the own one unconfigured)."""
+        partitions = self.context.partitions or PartitionInformers(self.context.informers)
+        return partitions.informers(view, source)
+
+    def client_of(self, partition: Partition) -> ApiClient:
+        """The client that writes objects read from ``partition`` (own: this controller's own)."""
+        return self.client if partition.own else partition.client
 
     async def start(self) -> None:  # noqa: B027 - an optional hook, empty by default
         """Runs once after the caches synced and before the workers start."""
@@ -138,17 +152,22 @@ class ControllerRunner:
     """
 
     def __init__(self, client: ApiClient, classes: Iterable[type[Controller]],
-                 settings: RuntimeSettings | None = None, *, client_for: ClientFor | None = None) -> None:
+                 settings: RuntimeSettings | None = None, *, client_for: ClientFor | None = None,
+                 sources: Mapping[str, Sequence[Partition]] | None = None) -> None:
         self.settings = settings or RuntimeSettings()
         self.informers = SharedInformers(client, watch_timeout_s=self.settings.watch_timeout_s)
+        # Other partitions' informers, for watches with a `Watch.source` (scale-out).
+        self.partitions = PartitionInformers(self.informers, sources,
+                                             watch_timeout_s=self.settings.watch_timeout_s)
         self.controllers: list[Controller] = []
         for cls in classes:
             own_client = client_for(cls) if client_for is not None else client
-            context = ControllerContext(own_client, self.informers, WorkQueue(cls.name), self.settings)
+            context = ControllerContext(own_client, self.informers, WorkQueue(cls.name), self.settings,
+                                        self.partitions)
             controller = cls(context)
             for watch in cls.watches:
-                informer = self.informers.informer(watch.view, indexers=watch.indexers)
-                informer.add_handler(_enqueuer(informer, watch, context.queue))
+                for item in self._watched(watch):
+                    item.informer.add_handler(_enqueuer(item.informer, watch, context.queue))
             self.controllers.append(controller)
         self._stopping = asyncio.Event()
 
@@ -160,6 +179,7 @@ class ControllerRunner:
         """Runs until `stop` (returns) or cancellation (propagates)."""
         async with asyncio.TaskGroup() as group:
             informers = group.create_task(self.informers.run(), name="informers")
+            remote = group.create_task(self.partitions.run(), name="partition informers")
             workers = [group.create_task(self._run_controller(c), name=f"controller {c.name}")
                        for c in self.controllers]
             await self._stopping.wait()
@@ -170,6 +190,7 @@ class ControllerRunner:
             for task in late:
                 task.cancel()
             informers.cancel()
+            remote.cancel()
 
     async def _run_controller(self, controller: Controller) -> None:
         if not await self._unless_stopped(self._prepare(controller)):
@@ -180,9 +201,11 @@ class ControllerRunner:
             for index in range(count):
                 group.create_task(self._work(controller), name=f"{controller.name} worker {index}")
 
+    def _watched(self, watch: Watch) -> list[PartitionInformer]:
+        return self.partitions.informers(watch.view, watch.source, indexers=watch.indexers)
+
     async def _prepare(self, controller: Controller) -> None:
-        views = [w.view for w in controller.watches]
-        await self.informers.wait_for_sync([self.informers.informer(v) for v in views])
+        await self.partitions.wait_for_sync([i for w in controller.watches for i in self._watched(w)])
         await controller.start()
 
     async def _unless_stopped(self, step: Coroutine[Any, Any, None]) -> bool:

@@ -2,7 +2,9 @@
 
     python -m controllers --kubeconfig PATH [--controllers tenant,...] [--workers N]
         [--leader-elect=true|false] [--use-service-account-credentials] [--root-ca-file PATH]
-        [--node-monitor-grace-period 40s] [--default-unreachable-toleration-seconds 300] ...
+        [--node-monitor-grace-period 40s] [--default-unreachable-toleration-seconds 300]
+        [--tenant-server-kubeconfig tp0.kubeconfig,...] [--resource-providers rp0.kubeconfig,...]
+        [--allocate-node-cidrs] [--cluster-cidr 10.244.0.0/16] [--node-cidr-mask-size 24] ...
 
 Started by ``hack/arktos-up.sh`` with the controller kubeconfig. SIGTERM/SIGINT stop it
 gracefully (reconciles in flight finish); a second signal exits at once. With leader election
@@ -13,6 +15,15 @@ With ``--use-service-account-credentials`` (arktos-up passes it) each controller
 service account in tenant system's kube-system (`controllers.credentials`); the kubeconfig's identity
 (``system:kube-controller-manager``) keeps leader election, the shared informers and the accounts'
 tokens. Without it (upstream's default) every controller acts as the kubeconfig's identity.
+
+Scale-out (Arktos's flags; both empty by default = the own partition, one cluster as before):
+on a resource partition ``--tenant-server-kubeconfig`` names every tenant partition, whose pods the
+node lifecycle controller marks and evicts when their node dies (e.g.
+``--controllers=nodelifecycle,nodeipam,ttl``); on a tenant partition ``--resource-providers`` names
+the resource partitions whose nodes pod GC checks pods against (e.g.
+``--controllers=*,-daemonset,-nodelifecycle,-nodeipam,-ttl``). Those clients act as their
+kubeconfigs' identities, which need the rights of the controllers using them (node-controller's on
+the TPs' pods; pod-garbage-collector's list/watch of the RPs' nodes).
 """
 
 from __future__ import annotations
@@ -31,9 +42,18 @@ from client.config import ClientConfig, KubeconfigError, config_for_url, load_ku
 from client.controller import RuntimeSettings
 from client.leaderelection import LeadershipLost, LeaseLeaderElection
 from client.leaderelection_flags import add_timing_flags, election_config
+from client.partitions import (
+    RESOURCE_PARTITIONS,
+    TENANT_PARTITIONS,
+    kubeconfig_list,
+    open_partitions,
+    partition_configs,
+)
 from client.rest import ApiClient
+from controllers.cidr_set import CIDRSetError
 from controllers.credentials import ServiceAccountClients, service_account_of
 from controllers.manager import AlwaysLeader, ControllerManager, LeaderElection
+from controllers.nodeipam import cidr_sets
 from controllers.options import ControllerOptions
 from controllers.registry import load_controllers, select_controllers
 
@@ -68,6 +88,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # toleration to every pod); here the node lifecycle controller applies it to pods without one.
     knobs.add_argument("--default-unreachable-toleration-seconds", type=int, default=300, metavar="SECONDS",
                        help="how long a pod without its own toleration stays on an unreachable node")
+    ipam = parser.add_argument_group("node IPAM (upstream's flags)")
+    ipam.add_argument("--allocate-node-cidrs", type=_boolean, nargs="?", const=True, default=False,
+                      metavar="BOOL", help="give each node a pod CIDR out of --cluster-cidr (default false)")
+    ipam.add_argument("--cluster-cidr", default="", help="CIDR range of pods (one, or IPv4,IPv6)")
+    ipam.add_argument("--node-cidr-mask-size", type=int, default=None,
+                      help="mask size of a node's pod CIDR (default 24 for IPv4, 64 for IPv6)")
+    partitions = parser.add_argument_group("scale-out partitions (Arktos's flags)")
+    partitions.add_argument("--tenant-server-kubeconfig", type=kubeconfig_list, default=[],
+                            metavar="KUBECONFIGS", help="comma list: the tenant partitions whose pods "
+                            "node lifecycle evicts (default: the own partition)")
+    partitions.add_argument("--resource-providers", type=kubeconfig_list, default=[], metavar="KUBECONFIGS",
+                            help="comma list: the resource partitions whose nodes pod GC checks "
+                            "(default: the own partition)")
     return parser.parse_args(argv)
 
 
@@ -98,7 +131,9 @@ def controller_options_from(args: argparse.Namespace, config: ClientConfig) -> C
                              kubeconfig_ca_data=config.ca_data,
                              node_monitor_grace_period_s=args.node_monitor_grace_period,
                              terminated_pod_gc_threshold=args.terminated_pod_gc_threshold,
-                             default_toleration_seconds=args.default_unreachable_toleration_seconds)
+                             default_toleration_seconds=args.default_unreachable_toleration_seconds,
+                             allocate_node_cidrs=args.allocate_node_cidrs, cluster_cidr=args.cluster_cidr,
+                             node_cidr_mask_size=args.node_cidr_mask_size)
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -109,32 +144,43 @@ async def run(args: argparse.Namespace) -> int:
             for cls in classes:
                 service_account_of(cls)  # every selected controller must have its account
         config = load_kubeconfig(args.kubeconfig) if args.kubeconfig else config_for_url(args.master)
-    except (KeyError, KubeconfigError) as e:
+        options = controller_options_from(args, config)
+        if options.allocate_node_cidrs and "nodeipam" in (c.name for c in classes):
+            cidr_sets(options)  # a bad --cluster-cidr is a start-up error, as upstream's
+        tenant_configs = partition_configs(args.tenant_server_kubeconfig)
+        resource_configs = partition_configs(args.resource_providers)
+    except (KeyError, KubeconfigError, CIDRSetError) as e:
         log.error("%s", e)
         return 2
-    settings = RuntimeSettings(workers=args.workers,
-                               controller_options=controller_options_from(args, config))
-    async with ApiClient(config) as client, _controller_clients(args, client) as accounts:
+    settings = RuntimeSettings(workers=args.workers, controller_options=options)
+    async with ApiClient(config) as client, _controller_clients(args, client) as accounts, \
+            open_partitions(tenant_configs) as tenants, open_partitions(resource_configs) as resources:
         manager = ControllerManager(client, classes, settings=settings,
                                     leader_election=leader_election_for(args, client),
-                                    client_for=accounts.client_for if accounts is not None else None)
-        task = asyncio.current_task()
-        loop = asyncio.get_running_loop()
+                                    client_for=accounts.client_for if accounts is not None else None,
+                                    sources={TENANT_PARTITIONS: tenants, RESOURCE_PARTITIONS: resources})
+        return await _manage(manager)
 
-        def on_signal() -> None:
-            if manager.stopping and task is not None:
-                task.cancel()  # second signal: stop now
-            manager.stop()
 
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, on_signal)
-        try:
-            await manager.run()
-        except asyncio.CancelledError:
-            log.info("stopped without waiting for reconciles in flight")
-        except LeadershipLost:
-            log.error("leaderelection lost")
-            return 1
+async def _manage(manager: ControllerManager) -> int:
+    """Runs ``manager`` until a signal (graceful; a second one: at once) or a lost Lease."""
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if manager.stopping and task is not None:
+            task.cancel()  # second signal: stop now
+        manager.stop()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        await manager.run()
+    except asyncio.CancelledError:
+        log.info("stopped without waiting for reconciles in flight")
+    except LeadershipLost:
+        log.error("leaderelection lost")
+        return 1
     return 0
 
 

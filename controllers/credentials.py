@@ -31,6 +31,7 @@ SERVICE_ACCOUNTS: dict[str, str] = {
     "garbagecollector": "generic-garbage-collector",
     "job": "job-controller",
     "namespace": "namespace-controller",
+    "nodeipam": "node-controller",  # upstream's node IPAM controller acts as node-controller too
     "nodelifecycle": "node-controller",
     "podgc": "pod-garbage-collector",
     "replicaset": "replicaset-controller",
@@ -40,6 +41,7 @@ SERVICE_ACCOUNTS: dict[str, str] = {
     "serviceaccount": "service-account-controller",
     "statefulset": "statefulset-controller",
     "tenant": "tenant-controller",
+    "ttl": "ttl-controller",
     "ttl-after-finished": "ttl-after-finished-controller",
 }
 

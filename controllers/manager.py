@@ -14,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol
 
 from client.controller import ClientFor, Controller, ControllerRunner, RuntimeSettings
+from client.partitions import Partition
 from client.rest import ApiClient
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,8 @@ class ControllerManager:
     def __init__(self, client: ApiClient, controllers: Sequence[type[Controller]], *,
                  settings: RuntimeSettings | None = None,
                  leader_election: LeaderElection | None = None,
-                 client_for: ClientFor | None = None) -> None:
+                 client_for: ClientFor | None = None,
+                 sources: Mapping[str, Sequence[Partition]] | None = None) -> None:
         if not controllers:
             raise ValueError("no controllers selected")
         self.client = client
@@ -56,6 +58,7 @@ class ControllerManager:
         self.leader_election = leader_election or AlwaysLeader()
         # Each controller's own client (controllers.credentials); None: all act through ``client``.
         self.client_for = client_for
+        self.sources = sources  # other partitions' clients (scale-out; `client.partitions`)
         self._runner: ControllerRunner | None = None
         self._stop_requested = asyncio.Event()
 
@@ -93,7 +96,7 @@ class ControllerManager:
         if self._stop_requested.is_set():
             return
         self._runner = ControllerRunner(self.client, self.controllers, self.settings,
-                                        client_for=self.client_for)
+                                        client_for=self.client_for, sources=self.sources)
         names = ", ".join(c.name for c in self.controllers)
         log.info("starting controllers: %s", names)
         await self._runner.run()

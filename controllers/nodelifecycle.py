@@ -9,6 +9,14 @@ effects NoSchedule (no new pods) and NoExecute (existing pods must go). Each pod
 deleted once its toleration of that taint runs out (`controllers.node_taints`). When the Lease is
 renewed again the taints are removed; Ready comes back when the kubelet posts it.
 
+In a scale-out cluster this controller runs on a resource partition (RP): nodes and leases are
+the RP's own, while the pods bound to them live in the tenant partitions (TPs) named by
+``--tenant-server-kubeconfig``. As Arktos's node controller does, it watches pods (by
+``spec.nodeName``) in every TP, marks them not Ready and evicts them in the TP each came from,
+with an Event there; the node's conditions, taints and Events stay in the RP. Without the flag
+the pods are the own server's, as on one cluster. A TP that is down only delays its own pods'
+eviction (its informer keeps retrying; pods it brings later are evicted then).
+
 Staleness is judged, as upstream does, by when *this process* saw the Lease or heartbeat change
 (its monotonic clock), never by comparing the kubelet's timestamps with our clock. Keys are node
 names; Lease and pod events map to their node, and each reconcile re-queues the node for the
@@ -33,7 +41,9 @@ from client.errors import Conflict, NotFound
 from client.events import EventRecorder
 from client.informer_factory import InformerView
 from client.leaderelection import LEASES
+from client.partitions import TENANT_PARTITIONS
 from client.resources import ALL_TENANTS, ResourceRef
+from client.rest import ApiClient
 from controllers import node_taints
 from controllers.options import controller_options
 from controllers.registry import REGISTRY
@@ -107,7 +117,8 @@ class NodeLifecycleController(Controller):
     watches = (
         Watch(NODES_VIEW),
         Watch(NODE_LEASES_VIEW, keys=lease_to_node),
-        Watch(PODS_VIEW, keys=pod_to_node, indexers={POD_BY_NODE_INDEX: pod_node_name}),
+        Watch(PODS_VIEW, keys=pod_to_node, indexers={POD_BY_NODE_INDEX: pod_node_name},
+              source=TENANT_PARTITIONS),
     )
 
     def __init__(self, context: ControllerContext) -> None:
@@ -116,6 +127,7 @@ class NodeLifecycleController(Controller):
         self.grace_period_s = options.node_monitor_grace_period_s
         self.default_toleration_s = options.default_toleration_seconds
         self.recorder = EventRecorder(self.client, "node-controller")
+        self._pod_recorders: dict[int, EventRecorder] = {}  # per TP client: Events go where the pod is
         self._health: dict[str, _Health] = {}
 
     async def reconcile(self, key: Hashable) -> None:
@@ -189,10 +201,22 @@ class NodeLifecycleController(Controller):
         except Conflict as e:
             raise Requeue(0.2, f"node {node['metadata']['name']} changed meanwhile") from e
 
+    def _pods_on(self, node_name: str) -> list[tuple[ApiClient, dict[str, Any]]]:
+        """The pods bound to ``node_name`` in every tenant partition, with the client of each's."""
+        return [(self.client_of(item.partition), pod)
+                for item in self.partition_informers(PODS_VIEW, TENANT_PARTITIONS)
+                for pod in item.informer.by_index(POD_BY_NODE_INDEX, node_name)]
+
+    def _pod_recorder(self, client: ApiClient) -> EventRecorder:
+        recorder = self._pod_recorders.get(id(client))
+        if recorder is None:
+            recorder = self._pod_recorders[id(client)] = EventRecorder(client, "node-controller")
+        return recorder
+
     async def _mark_pods_not_ready(self, node_name: str) -> None:
         """Upstream ``MarkPodsNotReady``: a pod on a silent node is not serving anything we know of."""
         now = now_rfc3339()
-        for pod in self.informer(PODS_VIEW).by_index(POD_BY_NODE_INDEX, node_name):
+        for client, pod in self._pods_on(node_name):
             status = pod.get("status") or {}
             conditions = [dict(c) for c in status.get("conditions") or []]
             ready = next((c for c in conditions if c.get("type") == "Ready"), None)
@@ -200,8 +224,8 @@ class NodeLifecycleController(Controller):
                 continue
             ready.update(status="False", lastTransitionTime=now)
             try:
-                await self.client.update(PODS, {**pod, "status": {**status, "conditions": conditions}},
-                                         subresource="status")
+                await client.update(PODS, {**pod, "status": {**status, "conditions": conditions}},
+                                    subresource="status")
             except (Conflict, NotFound):
                 continue  # changed or gone; the pod's next event brings it back here if it matters
 
@@ -213,7 +237,7 @@ class NodeLifecycleController(Controller):
             return None
         now = datetime.now(UTC)
         next_due: float | None = None
-        for pod in self.informer(PODS_VIEW).by_index(POD_BY_NODE_INDEX, node["metadata"]["name"]):
+        for client, pod in self._pods_on(node["metadata"]["name"]):
             if (pod.get("metadata") or {}).get("deletionTimestamp"):
                 continue
             due = node_taints.eviction_due(pod, taint, default_seconds=self.default_toleration_s, now=now)
@@ -223,18 +247,18 @@ class NodeLifecycleController(Controller):
             if wait > 0:
                 next_due = wait if next_due is None else min(next_due, wait)
                 continue
-            await self._evict(pod)
+            await self._evict(client, pod)
         return next_due
 
-    async def _evict(self, pod: dict[str, Any]) -> None:
+    async def _evict(self, client: ApiClient, pod: dict[str, Any]) -> None:
         metadata = pod["metadata"]
         try:
-            await self.client.delete(PODS, metadata["name"], tenant=metadata.get("tenant"),
-                                     namespace=metadata.get("namespace"),
-                                     preconditions={"uid": metadata["uid"]})
+            await client.delete(PODS, metadata["name"], tenant=metadata.get("tenant"),
+                                namespace=metadata.get("namespace"), preconditions={"uid": metadata["uid"]})
         except (NotFound, Conflict):
             return  # gone already, or replaced by a pod of the same name
         log.info("evicted pod %s/%s/%s from unreachable node %s", metadata.get("tenant"),
                  metadata.get("namespace"), metadata["name"], pod["spec"].get("nodeName"))
-        await self.recorder.event(pod, "Normal", "TaintManagerEviction",
-                                  f"Marking for deletion Pod {metadata.get('namespace')}/{metadata['name']}")
+        await self._pod_recorder(client).event(
+            pod, "Normal", "TaintManagerEviction",
+            f"Marking for deletion Pod {metadata.get('namespace')}/{metadata['name']}")

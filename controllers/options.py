@@ -35,6 +35,10 @@ class ControllerOptions:
     default_toleration_seconds: int = DEFAULT_TOLERATION_SECONDS
     # How often discovery is asked again for new resources (the garbage collector's resync).
     discovery_refresh_s: float = 30.0
+    # Node IPAM (upstream's --allocate-node-cidrs, --cluster-cidr, --node-cidr-mask-size).
+    allocate_node_cidrs: bool = False
+    cluster_cidr: str = ""
+    node_cidr_mask_size: int | None = None  # None: 24 for IPv4, 64 for IPv6
 
     def root_ca(self) -> str | None:
         """The PEM bundle to publish as ``kube-root-ca.crt``, or None when there is none."""

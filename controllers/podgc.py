@@ -8,6 +8,14 @@ Upstream's ``pkg/controller/podgc``:
 - *unscheduled terminating* pods — deleted before any node took them — are force-deleted;
 - *terminated* pods (phase Succeeded or Failed) beyond ``--terminated-pod-gc-threshold``
   (12500; 0 disables) are deleted oldest first.
+In a scale-out cluster a tenant partition holds pods but no nodes: its controller manager is
+given the resource partitions (``--resource-providers``, Arktos's flag) and a pod is an orphan
+only when its node exists in none of them — judged from every RP's node informer, then confirmed
+by asking every RP; an RP whose informer has not synced or that cannot answer means "not known",
+and nothing is deleted (Arktos's podgc also skips when the RPs cannot be listed). Without the
+flag the nodes are the own server's, as on one cluster — so a TP's controller manager must get
+the flag (or run without podgc): on a TP with no nodes every bound pod would look orphaned.
+
 Keys: a pod's `ObjectKey` for the first two checks, `NodeGone` when a node disappears (its pods
 are re-checked), and `TERMINATED_PODS` for the threshold sweep, queued only by events of
 terminated pods so a cluster at steady state costs nothing.
@@ -21,8 +29,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from client.cache import ObjectKey
-from client.controller import Controller, ControllerContext, Watch
+from client.controller import Controller, ControllerContext, Requeue, Watch
 from client.errors import Conflict, NotFound
+from client.partitions import RESOURCE_PARTITIONS, PartitionInformer
 from controllers.nodelifecycle import NODES, NODES_VIEW, POD_BY_NODE_INDEX, PODS, PODS_VIEW, pod_node_name
 from controllers.options import controller_options
 from controllers.registry import REGISTRY
@@ -72,7 +81,7 @@ class PodGarbageCollector(Controller):
     watches = (
         Watch(PODS_VIEW, keys=pod_keys,
               indexers={POD_BY_NODE_INDEX: pod_node_name, TERMINATED_INDEX: is_terminated}),
-        Watch(NODES_VIEW, keys=node_keys),
+        Watch(NODES_VIEW, keys=node_keys, source=RESOURCE_PARTITIONS),
     )
 
     def __init__(self, context: ControllerContext) -> None:
@@ -83,7 +92,7 @@ class PodGarbageCollector(Controller):
         if key == TERMINATED_PODS:
             await self._collect_terminated()
         elif isinstance(key, NodeGone):
-            if self.informer(NODES_VIEW).get(ObjectKey("", "", key.name)) is None:
+            if not self._node_cached(key.name):
                 for pod in self.informer(PODS_VIEW).by_index(POD_BY_NODE_INDEX, key.name):
                     self.queue.add(ObjectKey.of(pod))
         elif isinstance(key, ObjectKey):
@@ -98,13 +107,28 @@ class PodGarbageCollector(Controller):
             if (pod.get("metadata") or {}).get("deletionTimestamp"):
                 await self._force_delete(pod, "unscheduled and terminating")
             return
-        if self.informer(NODES_VIEW).get(ObjectKey("", "", str(node))) is not None:
+        if self._node_cached(str(node)):
             return
-        try:
-            await self.client.get(NODES, str(node))
-            return  # the node exists; our cache is behind
-        except NotFound:
-            await self._force_delete(pod, f"orphaned: node {node} does not exist")
+        if not all(item.informer.has_synced for item in self._node_informers()):
+            raise Requeue(5.0, "a node source has not synced yet")  # cannot tell an orphan yet
+        if await self._node_exists(str(node)):
+            return  # our cache is behind
+        await self._force_delete(pod, f"orphaned: node {node} does not exist")
+
+    def _node_informers(self) -> list[PartitionInformer]:
+        return self.partition_informers(NODES_VIEW, RESOURCE_PARTITIONS)
+
+    def _node_cached(self, name: str) -> bool:
+        return any(item.informer.get(ObjectKey("", "", name)) is not None for item in self._node_informers())
+
+    async def _node_exists(self, name: str) -> bool:
+        """Asks every node source (upstream checks the API, not its cache, before deleting); an
+        error from any of them propagates, so the pod is retried rather than deleted."""
+        for item in self._node_informers():
+            found = await self.client_of(item.partition).list(NODES, field_selector=f"metadata.name={name}")
+            if found.get("items"):
+                return True
+        return False
 
     async def _collect_terminated(self) -> None:
         if self.threshold <= 0:

@@ -41,6 +41,7 @@
 #   ARKTOS_STOP_TIMEOUT  seconds a component gets to stop on SIGTERM before SIGKILL [15]
 #   CONTROLLER_MANAGER_EXTRA_FLAGS  more flags for python -m controllers, split on spaces, e.g.
 #                    "--node-monitor-grace-period 20s --default-unreachable-toleration-seconds 10" []
+#   SCHEDULER_EXTRA_FLAGS  more flags for python -m scheduler, split on spaces []
 #   VM_RUNTIME_ENABLED  "false" starts no qemu VM runtime (the node then reports VmRuntimeReady=False)
 #                    [true; skipped anyway where qemu cannot run]
 #   ARKTOS_READY_TIMEOUT  seconds to wait for each component to be ready [60]

@@ -2,12 +2,17 @@
 
     python -m scheduler --kubeconfig PATH [--leader-elect true|false] [--leader-elect-lease-duration 15s]
         [--leader-elect-renew-deadline 10s] [--leader-elect-retry-period 2s] [--scoring-strategy ...]
+        [--resource-providers rp0.kubeconfig,rp1.kubeconfig]
 
 Started by ``hack/arktos-up.sh`` with the scheduler kubeconfig (``system:kube-scheduler``).
 With ``--leader-elect`` (the default, as upstream) it schedules only while it holds the Lease
 ``kube-system/kube-scheduler`` (tenant system), so two replicas never bind the same pods; losing
 the Lease exits with status 1 ("leaderelection lost"), as kube-scheduler does, and hack/arktos-up.sh's
 supervisor starts it again as a candidate. SIGTERM/SIGINT stop it.
+
+In a scale-out cluster (Arktos's flag ``--resource-providers``) ``--kubeconfig`` is the scheduler's
+tenant partition (pods, namespaces, bindings, events, its Lease) and the nodes come from every
+resource partition listed; empty (the default) takes the nodes from ``--kubeconfig`` as before.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import sys
 from client.config import KubeconfigError, config_for_url, load_kubeconfig
 from client.leaderelection import LeadershipLost, LeaseLeaderElection
 from client.leaderelection_flags import add_timing_flags, election_config
+from client.partitions import kubeconfig_list, open_partitions, partition_configs
 from client.rest import ApiClient
 from scheduler.scheduler import Scheduler
 from scheduler.settings import SchedulerSettings
@@ -51,6 +57,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="0 (default): upstream's adaptive percentage")
     parser.add_argument("--bind-concurrency", type=int, default=96)
     parser.add_argument("--record-scheduled-events", type=_flag, default=True, metavar="BOOL")
+    parser.add_argument("--resource-providers", type=kubeconfig_list, default=[], metavar="KUBECONFIGS",
+                        help="comma list of resource partitions' kubeconfigs to take nodes from "
+                             "(default: the nodes of --kubeconfig)")
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -65,11 +74,12 @@ def settings_from(args: argparse.Namespace) -> SchedulerSettings:
 async def run(args: argparse.Namespace) -> int:
     try:
         config = load_kubeconfig(args.kubeconfig) if args.kubeconfig else config_for_url(args.master)
+        provider_configs = partition_configs(args.resource_providers)
     except KubeconfigError as e:
         log.error("%s", e)
         return 2
-    async with ApiClient(config) as client:
-        scheduler = Scheduler(client, settings_from(args))
+    async with ApiClient(config) as client, open_partitions(provider_configs) as resource_providers:
+        scheduler = Scheduler(client, settings_from(args), resource_providers=resource_providers)
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

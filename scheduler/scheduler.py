@@ -8,7 +8,10 @@ Shape of upstream's ``pkg/scheduler/scheduler.go`` + ``eventhandlers.go``:
   waits in the queue. One watch rather than two (unscheduled / scheduled field selectors) because
   a binding then costs the API server and us one event, not a DELETED plus an ADDED;
 - nodes (cluster scope) update the cache; a new node, or a change to what filters read (labels,
-  taints, cordon, allocatable, runtime conditions), moves unschedulable pods back to the queue;
+  taints, cordon, allocatable, runtime conditions), moves unschedulable pods back to the queue.
+  In a scale-out cluster (``--resource-providers``) the nodes come from every resource partition
+  (`scheduler.node_sources`), while pods, namespaces and bindings stay with the own (tenant)
+  partition;
 - namespaces feed ``namespaceSelector`` of affinity terms.
 Cluster events move only pods whose rejecting filters they could change (see `queue`).
 The scheduling loop is synchronous between its awaits: take a bind slot, pop the best pod, run
@@ -20,17 +23,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from client.cache import ObjectKey
 from client.informer import Informer
 from client.informer_factory import InformerView, SharedInformers
-from client.resources import ALL_TENANTS, NAMESPACES, ResourceRef
+from client.partitions import RESOURCE_PARTITIONS, Partition, PartitionInformers
+from client.resources import ALL_TENANTS, NAMESPACES
 from client.rest import ApiClient
 from scheduler.algorithm import FitError, SchedulingAlgorithm
 from scheduler.binder import PODS, Binder
 from scheduler.cache import SchedulerCache
 from scheduler.node_info import NodeInfo
+from scheduler.node_sources import NODES, NodeSources
 from scheduler.plugins import default_filters, default_scores
 from scheduler.pod_info import pod_info, responsible_for
 from scheduler.queue import ALL_PLUGINS, QueuedPod, SchedulingQueue
@@ -38,7 +44,6 @@ from scheduler.settings import SchedulerSettings
 
 log = logging.getLogger(__name__)
 
-NODES = ResourceRef("", "v1", "nodes", "Node")
 _TERMINAL_PHASES = ("Succeeded", "Failed")
 # Which filters a cluster event can turn from "no" to "yes" (upstream's EventsToRegister, coarse).
 _POD_REMOVED_HELPS = ("NodeResourcesFit", "NodePorts", "InterPodAffinity", "PodTopologySpread")
@@ -58,7 +63,8 @@ def _node_signature(node: NodeInfo) -> tuple[Any, ...]:
 class Scheduler:
     """Schedules every tenant's pending pods onto nodes until cancelled."""
 
-    def __init__(self, client: ApiClient, settings: SchedulerSettings | None = None) -> None:
+    def __init__(self, client: ApiClient, settings: SchedulerSettings | None = None, *,
+                 resource_providers: Sequence[Partition] = ()) -> None:
         self.client = client
         self.settings = settings or SchedulerSettings()
         self.cache = SchedulerCache()
@@ -70,7 +76,8 @@ class Scheduler:
         self.binder = Binder(client, self.cache, self.queue, self.settings)
         self.informers = SharedInformers(client)
         self.pods: Informer = self.informers.informer(InformerView(PODS, tenant=ALL_TENANTS))
-        self.nodes: Informer = self.informers.informer(InformerView(NODES))
+        self.partitions = PartitionInformers(self.informers, {RESOURCE_PARTITIONS: resource_providers})
+        self.node_sources = NodeSources(self.partitions.informers(InformerView(NODES), RESOURCE_PARTITIONS))
         self.namespaces: Informer = self.informers.informer(InformerView(NAMESPACES, tenant=ALL_TENANTS))
         self.scheduled = 0
         self.unschedulable_attempts = 0
@@ -78,9 +85,11 @@ class Scheduler:
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
             group.create_task(self.informers.run(), name="scheduler informers")
+            group.create_task(self.partitions.run(), name="resource partition informers")
             group.create_task(self.binder.writer.run(), name="scheduler writers")
             await self.informers.wait_for_sync()
-            self.nodes.add_handler(self._on_node)
+            await self.partitions.wait_for_sync(self.node_sources.items)  # a down RP: bounded
+            self.node_sources.add_handler(self._on_node)
             self.namespaces.add_handler(self._on_namespace)
             self.pods.add_handler(self._on_pod)
             log.info("caches synced: %d nodes, %d pods; scheduling", len(self.cache.node_list),
@@ -173,11 +182,11 @@ class Scheduler:
         if not was_assumed:
             self.queue.move_for_event(_POD_ADDED_HELPS if not known else _POD_REMOVED_HELPS)
 
-    def _on_node(self, event_type: str, key: ObjectKey) -> None:
+    def _on_node(self, event_type: str, key: ObjectKey, node: dict[str, Any] | None) -> None:
+        """A node event of the partition that owns the node (`NodeSources` drops the others)."""
         if event_type == "DELETED":
             self.cache.remove_node(key.name)
             return
-        node = self.nodes.get(key)
         if node is None:
             return
         existing = self.cache.nodes.get(key.name)

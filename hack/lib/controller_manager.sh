@@ -4,6 +4,10 @@
 # local-up-cluster starts kube-controller-manager right after the API server is ready. With
 # --use-service-account-credentials (as local-up-cluster passes it) each controller acts as its own
 # service account kube-system/<controller> of tenant system, bound to system:controller:<controller>.
+# Arguments of arktos::controller_manager::start are passed on, e.g. scale-out's
+# --controllers=nodelifecycle,nodeipam,ttl --tenant-server-kubeconfig tp0.kubeconfig,tp1.kubeconfig
+# (a resource partition) or --controllers=*,-daemonset,-nodelifecycle,-nodeipam,-ttl
+# --resource-providers rp0.kubeconfig,rp1.kubeconfig (a tenant partition: pod GC's nodes).
 
 arktos::controller_manager::available() {
     [[ -f "${ARKTOS_ROOT}/controllers/__main__.py" ]]
@@ -25,7 +29,7 @@ arktos::controller_manager::start() {
     # shellcheck disable=SC2086
     arktos::process::supervise kube-controller-manager "${log_file}" "${ARKTOS_RESTART_DELAY}" \
         arktos::controller_manager::run --kubeconfig "${kubeconfig}" --use-service-account-credentials \
-        --root-ca-file "${CERT_DIR}/ca.crt" ${CONTROLLER_MANAGER_EXTRA_FLAGS:-}
+        --root-ca-file "${CERT_DIR}/ca.crt" "$@" ${CONTROLLER_MANAGER_EXTRA_FLAGS:-}
 }
 
 # The controller manager process (foreground). One that loses its Lease exits non-zero

@@ -149,6 +149,10 @@ def _table() -> dict[str, list[dict[str, Any]]]:
             rule(("get", "list", "watch", "delete"), BATCH, ("jobs",)),
             events_rule(),
         ],
+        "ttl-controller": [
+            rule(("update", "patch", "list", "watch"), CORE, ("nodes",)),
+            events_rule(),
+        ],
         # Arktos: initialises and tears down tenants — creates tenant system if missing, each
         # tenant's namespaces, its admin-role (everything in the tenant: hence bind and escalate,
         # which upstream's escalation check asks of whoever writes a role granting more than it
