@@ -46,7 +46,8 @@ def _object(description: str, properties: dict[str, Schema]) -> Schema:
     return {"description": description, "properties": properties, "type": ["object", "null"]}
 
 
-def _type_meta(kind: str) -> dict[str, Schema]:
+def core_type_meta(kind: str) -> dict[str, Schema]:
+    """apiVersion and kind of a core/v1 Arktos kind (also used by its ControllerInstance)."""
     return {
         "apiVersion": {"description": "APIVersion defines the versioned schema of this representation "
                        "of an object.", "type": ["string", "null"]},
@@ -55,7 +56,8 @@ def _type_meta(kind: str) -> dict[str, Schema]:
     }
 
 
-def _gvk(kind: str) -> list[dict[str, str]]:
+def core_gvk(kind: str) -> list[dict[str, str]]:
+    """``x-kubernetes-group-version-kind`` of a core/v1 kind."""
     return [{"group": "", "version": "v1", "kind": kind}]
 
 
@@ -103,26 +105,26 @@ def _action_definitions() -> dict[str, Schema]:
         ACTION: {
             **_object("Action is an operation on a VM pod (reboot, snapshot, restore) for its node's "
                       "kubelet to carry out (Arktos).", {
-                          **_type_meta("Action"),
+                          **core_type_meta("Action"),
                           "metadata": _ref(_OBJECT_META, "Standard object's metadata."),
                           "spec": _ref(ACTION_SPEC, "The requested action."),
                           "status": _ref(ACTION_STATUS, "Progress reported by the kubelet."),
                       }),
-            "x-kubernetes-group-version-kind": _gvk("Action"),
+            "x-kubernetes-group-version-kind": core_gvk("Action"),
         },
         ACTION_SPEC: spec,
         ACTION_STATUS: status,
         ACTION_LIST: {
             "description": "ActionList is a list of Actions.",
             "properties": {
-                **_type_meta("ActionList"),
+                **core_type_meta("ActionList"),
                 "items": {"description": "The actions.", "items": {"$ref": f"#/$defs/{ACTION}"},
                           "type": "array"},
                 "metadata": _ref(_LIST_META, "Standard list metadata."),
             },
             "required": ["items"],
             "type": ["object", "null"],
-            "x-kubernetes-group-version-kind": _gvk("ActionList"),
+            "x-kubernetes-group-version-kind": core_gvk("ActionList"),
         },
     }
 
@@ -132,14 +134,14 @@ def _custom_action_definition() -> dict[str, Schema]:
         CUSTOM_ACTION: {
             **_object("CustomAction is the body of POST pods/{name}/action: an operation and its "
                       "parameters (Arktos).", {
-                          **_type_meta("CustomAction"),
+                          **core_type_meta("CustomAction"),
                           "metadata": _ref(_OBJECT_META, "Ignored."),
                           "operation": _text("reboot, snapshot or restore."),
                           "rebootParams": _ref(REBOOT_ACTION, "Parameters of a reboot."),
                           "snapshotParams": _ref(SNAPSHOT_ACTION, "Parameters of a snapshot."),
                           "restoreParams": _ref(RESTORE_ACTION, "Parameters of a restore."),
                       }),
-            "x-kubernetes-group-version-kind": _gvk("CustomAction"),
+            "x-kubernetes-group-version-kind": core_gvk("CustomAction"),
         },
     }
 

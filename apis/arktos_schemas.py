@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from apis.action_schemas import add_action_definitions
+from apis.controller_instance_schemas import add_controller_instance_definitions
 from apis.vm_schemas import add_vm_definitions
 
 Schema = dict[str, Any]
@@ -228,3 +229,4 @@ def add_arktos_definitions(defs: dict[str, Schema]) -> None:
     defs.update(_network_definitions())
     add_vm_definitions(defs)
     add_action_definitions(defs)
+    add_controller_instance_definitions(defs)

@@ -153,9 +153,11 @@ class ControllerRunner:
 
     def __init__(self, client: ApiClient, classes: Iterable[type[Controller]],
                  settings: RuntimeSettings | None = None, *, client_for: ClientFor | None = None,
-                 sources: Mapping[str, Sequence[Partition]] | None = None) -> None:
+                 sources: Mapping[str, Sequence[Partition]] | None = None,
+                 informers: SharedInformers | None = None) -> None:
         self.settings = settings or RuntimeSettings()
-        self.informers = SharedInformers(client, watch_timeout_s=self.settings.watch_timeout_s)
+        # ``informers``: a narrower set (client.replicated: the primary resource of one hashKey range).
+        self.informers = informers or SharedInformers(client, watch_timeout_s=self.settings.watch_timeout_s)
         # Other partitions' informers, for watches with a `Watch.source` (scale-out).
         self.partitions = PartitionInformers(self.informers, sources,
                                              watch_timeout_s=self.settings.watch_timeout_s)
@@ -246,6 +248,9 @@ class ControllerRunner:
                 queue.forget(key)
             finally:
                 queue.done(key)
+            # A backlog of reconciles that only read caches never suspends (get() returns at once
+            # while keys wait): yield, so lease and instance renewals and the informers keep running.
+            await asyncio.sleep(0)
 
 
 def _enqueuer(informer: Informer, watch: Watch, queue: WorkQueue) -> Callable[[str, ObjectKey], None]:

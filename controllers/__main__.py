@@ -40,6 +40,7 @@ from apis.flags import boolean as _boolean
 from apis.flags import duration as duration_flag
 from client.config import ClientConfig, KubeconfigError, config_for_url, load_kubeconfig
 from client.controller import RuntimeSettings
+from client.controller_instances import InstanceLost, InstanceTiming
 from client.leaderelection import LeadershipLost, LeaseLeaderElection
 from client.leaderelection_flags import add_timing_flags, election_config
 from client.partitions import (
@@ -112,6 +113,13 @@ def leader_election_for(args: argparse.Namespace, client: ApiClient) -> LeaderEl
     return LeaseLeaderElection(client, config)
 
 
+def instance_timing(args: argparse.Namespace) -> InstanceTiming:
+    """The workload controllers' instance records renew and expire on the election's timings."""
+    return InstanceTiming(lease_duration_s=args.leader_elect_lease_duration,
+                          renew_deadline_s=args.leader_elect_renew_deadline,
+                          retry_period_s=args.leader_elect_retry_period)
+
+
 @contextlib.asynccontextmanager
 async def _controller_clients(args: argparse.Namespace,
                               client: ApiClient) -> AsyncIterator[ServiceAccountClients | None]:
@@ -158,12 +166,14 @@ async def run(args: argparse.Namespace) -> int:
         manager = ControllerManager(client, classes, settings=settings,
                                     leader_election=leader_election_for(args, client),
                                     client_for=accounts.client_for if accounts is not None else None,
-                                    sources={TENANT_PARTITIONS: tenants, RESOURCE_PARTITIONS: resources})
+                                    sources={TENANT_PARTITIONS: tenants, RESOURCE_PARTITIONS: resources},
+                                    replication=instance_timing(args))
         return await _manage(manager)
 
 
 async def _manage(manager: ControllerManager) -> int:
-    """Runs ``manager`` until a signal (graceful; a second one: at once) or a lost Lease."""
+    """Runs ``manager`` until a signal (graceful; a second one: at once), a lost Lease or a lost
+    controller instance."""
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
 
@@ -180,6 +190,9 @@ async def _manage(manager: ControllerManager) -> int:
         log.info("stopped without waiting for reconciles in flight")
     except LeadershipLost:
         log.error("leaderelection lost")
+        return 1
+    except InstanceLost as e:
+        log.error("controller instance lost: %s", e)
         return 1
     return 0
 

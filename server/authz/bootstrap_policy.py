@@ -175,6 +175,8 @@ def _controller_manager_rules() -> list[dict[str, Any]]:
         rule(("create",), AUTHORIZATION, ("subjectaccessreviews",)),
         rule(("list", "watch"), "*", ("*",)),
         rule(("create",), CORE, ("serviceaccounts/token",)),
+        # Arktos's controller framework: each replica registers, renews and hands over ranges.
+        rule(("create", "get", "update", "patch", "delete"), CORE, ("controllerinstances",)),
     ]
 
 

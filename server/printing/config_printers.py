@@ -1,6 +1,6 @@
 """Table rows for configuration and bookkeeping objects: events, config maps, secrets, service
 accounts, pod templates, resource quotas, component statuses, controller revisions, leases,
-priority and runtime classes, and Arktos's VM actions.
+priority and runtime classes, and Arktos's VM actions and controller instances.
 
 Columns and cells as upstream's ``pkg/printers/internalversion/printers.go`` declares and fills
 them (always the wide form, as the server-side table convertor asks for); Arktos's Action has
@@ -146,6 +146,19 @@ LEASE = Printer(
              AGE),
     cells=lambda obj, now: [name_of(obj), (obj.get("spec") or {}).get("holderIdentity") or "",
                             created_age(obj, now)])
+
+# Arktos's columns for its controller framework's instances (printers.go,
+# controllerInstanceColumnDefinitions): no age, the uid and the range's upper bound instead.
+CONTROLLER_INSTANCE = Printer(
+    columns=(NAME, column("ControllerType", "The controller type of the controller instance."),
+             column("UID", "The UUID of the controller instance."),
+             column("ControllerKey", "The key of the controller instance.", type_="integer"),
+             column("WorkloadNum", "The number of workload instances assigned to this controller instance.",
+                    type_="integer"),
+             column("IsLocked", "The controller is locked or not.", type_="boolean")),
+    cells=lambda obj, now: [name_of(obj), obj.get("controllerType") or "",
+                            (obj.get("metadata") or {}).get("uid") or "", obj.get("controllerKey") or 0,
+                            obj.get("workloadNum") or 0, bool(obj.get("isLocked"))])
 
 PRIORITY_CLASS = Printer(
     columns=(NAME, column("Value", "The value of this priority class.", type_="integer"),

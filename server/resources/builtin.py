@@ -210,6 +210,11 @@ _CORE: tuple[ResourceRecord, ...] = (
     _declare("v1", "Tenant", "tenants", "Cluster", subresources=(_FINALIZE, _STATUS),
              verbs=_NO_DELETECOLLECTION, strategy=strategies.TenantStrategy,
              defaulter=defaults.default_tenant, name_check=dns1123_label_errors, printer=printers.TENANT),
+    # Arktos's controller framework (ARKTOS.md §6): one per controller-manager process and
+    # controller type, cluster-wide and not tenanted, short name "co" as Arktos's storage names it.
+    # Schema in apis/controller_instance_schemas.py.
+    _declare("v1", "ControllerInstance", "controllerinstances", "Cluster", short=("co",),
+             rules=(semantic_rules.controller_instance_errors,), printer=config_printers.CONTROLLER_INSTANCE),
     # Arktos: VM pod actions (ARKTOS.md §4), stored per tenant and namespace; the node's kubelet
     # reports progress through /status. Schema in apis/action_schemas.py.
     _declare("v1", "Action", "actions", "Namespaced", subresources=(_STATUS,),

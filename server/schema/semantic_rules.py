@@ -221,3 +221,25 @@ deployment_errors = _workload_errors("deployment", ("Always",))
 replica_set_errors = _workload_errors("replicaset", ("Always",))
 stateful_set_errors = _workload_errors("statefulset", ("Always",))
 daemon_set_errors = _workload_errors("daemonset", ("Always",))
+
+
+_MAX_HASH_KEY = 2**63 - 1
+
+
+def controller_instance_errors(obj: Obj) -> list[FieldError]:
+    """Arktos's ControllerInstance: a controller type (a DNS label, as Arktos's
+    ValidateControllerTypeName), a key inside the hashKey space, a non-negative workload count."""
+    errors: list[FieldError] = []
+    controller_type = obj.get("controllerType")
+    if not controller_type:
+        errors.append(required("controllerType"))
+    else:
+        errors.extend(invalid("controllerType", controller_type, message)
+                      for message in dns1123_label_errors(str(controller_type)))
+    key = obj.get("controllerKey")
+    if isinstance(key, int) and not 0 <= key <= _MAX_HASH_KEY:
+        errors.append(invalid("controllerKey", key, f"must be between 0 and {_MAX_HASH_KEY}, inclusive"))
+    workloads = obj.get("workloadNum")
+    if isinstance(workloads, int) and workloads < 0:
+        errors.append(invalid("workloadNum", workloads, "must be greater than or equal to 0"))
+    return errors

@@ -22,7 +22,7 @@ from server.resources.builtin import builtin_catalogue
 
 # Definitions that Arktos adds on top of upstream's schemas (apis/schemas.py), not in the file.
 ARKTOS_DEFINITIONS = {"io.k8s.api.core.v1.Tenant", "com.futurewei.arktos.v1.Network",
-                      "io.k8s.api.core.v1.Action"}
+                      "io.k8s.api.core.v1.Action", "io.k8s.api.core.v1.ControllerInstance"}
 
 
 @functools.cache
