@@ -24,7 +24,7 @@ from gateway.placement import Placement
 from gateway.routes import Route, route
 from gateway.status import BadRequest, GatewayError, status_response
 from gateway.tenant_creation import create_tenant
-from gateway.upgrades import splice
+from gateway.upgrades import forward_upgrade
 from gateway.watches import merged_watch
 from httpstream.upgrade_takeover import is_upgrade_request
 
@@ -65,7 +65,7 @@ class Gateway:
         if where.target in ("tenant", "node"):
             partition = self._single(where)
             if is_upgrade_request(request, upgrade=None):
-                return await splice(request, partition, caller)
+                return await forward_upgrade(request, partition, caller)
             body = await read_body(request, limit=self.max_body)
             return await forward(request, partition, caller, body=body)
         body = await read_body(request, limit=self.max_body)
@@ -90,5 +90,7 @@ class Gateway:
         return await merged_list(request, partitions, caller, tenants_list=where.tenants_list)
 
 
-def build_app(gateway: Gateway) -> web.Server:
-    return web.Server(gateway.handle, client_max_size=gateway.max_body)
+def build_app(gateway: Gateway, *, access_log: bool = False) -> web.Server:
+    if access_log:
+        return web.Server(gateway.handle)
+    return web.Server(gateway.handle, access_log=None)

@@ -38,6 +38,7 @@ class GatewayConfig:
     partition_kubeconfig: str
     max_request_body_bytes: int
     log_level: str
+    access_log: bool = False
 
 
 def partition_address(text: str) -> PartitionAddress:
@@ -79,6 +80,7 @@ def parse_args(argv: list[str] | None = None) -> GatewayConfig:
     partitions.add_argument("--partition-kubeconfig", default="",
                             help="credentials (system:masters) for the gateway's own tenant/node watches")
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--access-log", action="store_true", help="log every request (costs speed)")
     args = parser.parse_args(argv)
     if not args.tenant_partition:
         parser.error("at least one --tenant-partition is required")
@@ -91,4 +93,5 @@ def parse_args(argv: list[str] | None = None) -> GatewayConfig:
         tenant_partitions=tuple(args.tenant_partition),
         resource_partitions=tuple(args.resource_partition or args.tenant_partition[:1]),
         partition_ca_file=args.partition_ca_file, partition_kubeconfig=args.partition_kubeconfig,
-        max_request_body_bytes=args.max_request_body_bytes, log_level=args.log_level)
+        max_request_body_bytes=args.max_request_body_bytes, log_level=args.log_level,
+        access_log=args.access_log)

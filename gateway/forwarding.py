@@ -13,8 +13,10 @@ and ``logs -f`` stream; a partition that cannot be reached becomes a 503 Status.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -32,9 +34,12 @@ _HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "
                          "upgrade", "proxy-authorization", "host", "content-length"})
 _DROPPED_ANSWER_HEADERS = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length",
                                      "date", "server"})
+_STREAM_ENDINGS = (ConnectionResetError, aiohttp.ClientPayloadError, aiohttp.ClientConnectionError)
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # Answers up to this size (with a Content-Length) are read whole and sent in one write.
 _SMALL_ANSWER = 1 << 16
+# How often a quiet stream (a watch or a followed log with nothing new) checks its client is there.
+_CLIENT_CHECK_S = 2.0
 
 
 def forwarded_headers(headers: Mapping[str, str], caller: Caller, *,
@@ -102,6 +107,46 @@ def answer_headers(answer: aiohttp.ClientResponse) -> CIMultiDict[str]:
     return out
 
 
+async def client_gone(request: web.BaseRequest) -> None:
+    """Returns once the client's connection is closed (aiohttp does not cancel handlers for that)."""
+    while True:
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return
+        await asyncio.sleep(_CLIENT_CHECK_S)
+
+
+async def _stream(request: web.BaseRequest, response: web.StreamResponse,
+                  answer: aiohttp.ClientResponse) -> None:
+    """Copy the answer's body as it arrives until it ends or the client leaves."""
+
+    async def copy() -> None:
+        async for chunk in answer.content.iter_any():
+            await response.write(chunk)
+        await response.write_eof()
+
+    await until_first_ends(request, {"gateway-relay": copy()})
+
+
+async def until_first_ends(request: web.BaseRequest, streams: dict[str, Coroutine[Any, Any, None]]) -> None:
+    """Run ``streams`` (by task name) until one ends or the client leaves; then cancel the others.
+    A closed connection on either side is a stream's ordinary end; anything else is logged."""
+    tasks = [asyncio.create_task(stream, name=name) for name, stream in streams.items()]
+    tasks.append(asyncio.create_task(client_gone(request), name="gateway-client-watch"))
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            error = task.exception()
+            if error is not None and not isinstance(error, _STREAM_ENDINGS):
+                log.warning("stream %s failed: %r", task.get_name(), error)
+    finally:
+        for task in tasks:
+            task.cancel()
+        # The tasks' own outcomes (CancelledError included) are collected here; a cancellation of
+        # this coroutine itself still propagates out of the gather.
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def relay(request: web.BaseRequest, answer: aiohttp.ClientResponse) -> web.StreamResponse:
     """The partition's answer, small ones in one piece, others (watch, logs -f, big lists) streamed."""
     try:
@@ -115,13 +160,7 @@ async def relay(request: web.BaseRequest, answer: aiohttp.ClientResponse) -> web
         if length is not None:
             response.content_length = length
         await response.prepare(request)
-        try:
-            async for chunk in answer.content.iter_any():
-                await response.write(chunk)
-        except (ConnectionResetError, aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as e:
-            log.debug("relay ended early: %s", e)  # either side went away mid-stream
-            return response
-        await response.write_eof()
+        await _stream(request, response, answer)
         return response
     finally:
         answer.release()

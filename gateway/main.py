@@ -59,7 +59,8 @@ async def serve(config: GatewayConfig) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    runner = web.ServerRunner(build_app(gateway), handle_signals=False, shutdown_timeout=5)
+    runner = web.ServerRunner(build_app(gateway, access_log=config.access_log), handle_signals=False,
+                              shutdown_timeout=5)
     await runner.setup()
     site = web.TCPSite(runner, config.bind_address, config.secure_port, ssl_context=serving_context(config),
                        backlog=1024, reuse_address=True)

@@ -21,6 +21,10 @@ from gateway.config import GatewayConfig, PartitionAddress
 # Connections kept per pool; more requests than this queue in aiohttp for a free one.
 _POOL_SIZE = 256
 _CONNECT_TIMEOUT_S = 10.0
+# The partition must see the client's headers, not aiohttp's defaults: a body without Content-Type
+# is JSON to the API server but aiohttp would label it application/octet-stream (a 415), and an
+# Accept-Encoding the client never sent would get it a gzip body it did not ask for.
+_NO_AUTO_HEADERS = ("User-Agent", "Content-Type", "Accept-Encoding")
 
 
 def client_context(*, ca_file: str, cert_file: str = "", key_file: str = "") -> ssl.SSLContext:
@@ -51,7 +55,7 @@ class Partition:
             connector = aiohttp.TCPConnector(limit=_POOL_SIZE, ssl=context if context is not None else False,
                                              enable_cleanup_closed=True)
             found = aiohttp.ClientSession(
-                connector=connector, auto_decompress=False, skip_auto_headers=("User-Agent",),
+                connector=connector, auto_decompress=False, skip_auto_headers=_NO_AUTO_HEADERS,
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=_CONNECT_TIMEOUT_S))
             self._sessions[as_proxy] = found
         return found

@@ -90,13 +90,17 @@ class Placement:
                  resource_partitions: tuple[Partition, ...],
                  watch_config: ClientConfig | None, ca_file: str) -> None:
         self._clients: list[ApiClient] = []
+        # The watch identity per partition URL, also used by the gateway's /readyz probes.
+        self.configs: dict[str, ClientConfig] = {}
 
         def informers(partitions: tuple[Partition, ...], ref: ResourceRef) -> list[Informer]:
             if watch_config is None:
                 return []
             found = []
             for partition in partitions:
-                client = ApiClient(partition_client_config(watch_config, partition, ca_file=ca_file))
+                config = partition_client_config(watch_config, partition, ca_file=ca_file)
+                self.configs[partition.url] = config
+                client = ApiClient(config)
                 self._clients.append(client)
                 found.append(Informer(client, ref))
             return found

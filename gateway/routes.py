@@ -111,9 +111,9 @@ def _resource_route(method: str, parsed: _Parsed, caller_tenant: str) -> Route:
     if node_route is not None:
         return node_route
     namespaced = rest[0] == "namespaces" and len(rest) > 2
-    if (not path_tenant and not namespaced and len(rest) == 1 and collection
+    if (not path_tenant and not namespaced and len(rest) == 1 and (collection or method == "DELETE")
             and caller_tenant == SYSTEM_TENANT and rest[0] not in CLUSTER_SCOPED):
-        return _across_tenants(collection)
+        return _across_tenants(collection)  # a list, watch or deletecollection of every tenant
     if not path_tenant and rest[0] in CLUSTER_SCOPED:
         return Route("tenant", SYSTEM_TENANT)
     return Route("tenant", path_tenant or caller_tenant)

@@ -12,7 +12,6 @@ answer (403, 404, a kubelet error as Status) is relayed as an ordinary response.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from aiohttp import web
@@ -21,13 +20,12 @@ from multidict import CIMultiDict
 from gateway.callers import Caller
 from gateway.forwarding import forwarded_headers, unavailable
 from gateway.partitions import Partition
-from httpstream.upgrade_takeover import RawConnection, accept_upgrade
+from httpstream.upgrade_takeover import accept_upgrade, splice
 
 log = logging.getLogger(__name__)
 
 _CONNECT_TIMEOUT_S = 10.0
 _HEAD_LIMIT = 1 << 16
-_COPY_SIZE = 1 << 16
 _ERROR_BODY_LIMIT = 1 << 20
 _UPGRADE_HEADERS = frozenset({"connection", "upgrade"})
 _NOT_RELAYED = frozenset({"content-length", "transfer-encoding", "keep-alive", "date", "server"})
@@ -98,7 +96,8 @@ async def _open(request: web.BaseRequest, partition: Partition, caller: Caller) 
         raise unavailable(partition, e) from e
 
 
-async def splice(request: web.BaseRequest, partition: Partition, caller: Caller) -> web.StreamResponse:
+async def forward_upgrade(request: web.BaseRequest, partition: Partition,
+                          caller: Caller) -> web.StreamResponse:
     """Forward an upgrade request; after the partition's 101, relay bytes until either side closes."""
     answer = await _open(request, partition, caller)
     try:
@@ -108,32 +107,8 @@ async def splice(request: web.BaseRequest, partition: Partition, caller: Caller)
                                 headers={k: v for k, v in answer.relayed_headers().items()
                                          if k.lower() not in _UPGRADE_HEADERS}, body=body)
         client = await accept_upgrade(request, protocol_headers=answer.relayed_headers(), upgrade=None)
-        await _pipe(client, answer)
+        await splice(client, answer.reader, answer.writer, name="gateway-splice")
         return client.response
     finally:
         answer.writer.close()
 
-
-async def _pipe(client: RawConnection, answer: _Answer) -> None:
-    async def upstream() -> None:
-        while chunk := await client.reader.read(-1):
-            answer.writer.write(chunk)
-            await answer.writer.drain()
-
-    async def downstream() -> None:
-        while chunk := await answer.reader.read(_COPY_SIZE):
-            client.writer.write(chunk)
-            await client.writer.drain()
-
-    tasks = [asyncio.create_task(upstream(), name="gateway-splice-up"),
-             asyncio.create_task(downstream(), name="gateway-splice-down")]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, OSError):
-                await task
-        answer.writer.close()
-        await client.close()

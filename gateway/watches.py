@@ -5,11 +5,13 @@ collections opens one watch per partition, each from its own revision, and inter
 as they come (no order holds across partitions, as none holds across resources upstream). The
 resourceVersion a client resumes from must be composite (``gateway.versions``): the merged list's,
 or a BOOKMARK's — the gateway rewrites every bookmark's resourceVersion to the composite of the
-last revision seen on each partition. Ordinary events carry the object as its partition stored it
+last revision seen on each partition; with ``sendInitialEvents`` only the last partition's
+end-of-initial-events bookmark goes out. Ordinary events carry the object as its partition stored it
 (its own resourceVersion, which updates through the gateway need); a watch started from such a
 single-partition version cannot be resumed on the others and is answered 410 Expired, upon which
 clients list again (client-go's reflector does). When any partition's stream ends (its
-timeoutSeconds) or fails, the merged stream ends and the client watches again.
+timeoutSeconds) or fails, the merged stream ends and the client watches again; when the client goes
+away, the partitions' streams are closed at once (a quiet watch would otherwise hold them open).
 """
 
 from __future__ import annotations
@@ -28,13 +30,17 @@ from multidict import CIMultiDict
 
 from apis.identity import SYSTEM_TENANT
 from gateway.callers import Caller
-from gateway.forwarding import forwarded_headers, send
+from gateway.forwarding import forwarded_headers, send, until_first_ends
 from gateway.merging import entry_name, json_accept
 from gateway.partitions import Partition
 from gateway.status import Expired
 from gateway.versions import compose, decompose
 
 log = logging.getLogger(__name__)
+
+# The annotation of the bookmark that ends a watch's initial events (upstream's
+# metav1.InitialEventsAnnotationKey, for sendInitialEvents=true).
+INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 
 
 def start_versions(version: str, count: int) -> list[str]:
@@ -56,28 +62,44 @@ class _Merge:
         self.versions = versions
         self.tenants_list = tenants_list
         self.lock = asyncio.Lock()
+        self.initial_ended: set[int] = set()
 
     def rewrite(self, index: int, line: bytes) -> bytes | None:
         event: dict[str, Any] = orjson.loads(line)
         obj = event.get("object") or {}
-        version = (obj.get("metadata") or {}).get("resourceVersion")
+        metadata = obj.get("metadata") or {}
+        version = metadata.get("resourceVersion")
         if version:
             self.versions[index] = str(version)
         if event.get("type") == "BOOKMARK":
-            obj.setdefault("metadata", {})["resourceVersion"] = compose(self.versions)
+            if (metadata.get("annotations") or {}).get(INITIAL_EVENTS_END) == "true":
+                # sendInitialEvents: the client may act once every partition's initial events are in,
+                # so one end-of-initial-events bookmark goes out, after the last partition's.
+                self.initial_ended.add(index)
+                if len(self.initial_ended) < len(self.versions):
+                    return None
+            metadata["resourceVersion"] = compose(self.versions)
+            obj["metadata"] = metadata
             return orjson.dumps(event) + b"\n"
         if self.tenants_list and index > 0 and entry_name(obj) == SYSTEM_TENANT:
             return None
-        return line if line.endswith(b"\n") else line + b"\n"
+        return line + b"\n"
 
     async def pump(self, index: int, answer: aiohttp.ClientResponse) -> None:
-        while line := await answer.content.readline():
-            if not line.strip():
-                continue
-            out = self.rewrite(index, line)
-            if out is not None:
-                async with self.lock:
-                    await self.response.write(out)
+        """Forward one partition's events. Lines are split here, not with ``readline``: an event
+        carries a whole object (up to the 1.5 MiB upstream allows), past aiohttp's line limit."""
+        pending = b""
+        async for chunk in answer.content.iter_any():
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                if line.strip():
+                    await self._write(self.rewrite(index, line))
+
+    async def _write(self, out: bytes | None) -> None:
+        if out is not None:
+            async with self.lock:
+                await self.response.write(out)
 
 
 async def merged_watch(request: web.BaseRequest, partitions: Sequence[Partition], caller: Caller, *,
@@ -96,19 +118,8 @@ async def merged_watch(request: web.BaseRequest, partitions: Sequence[Partition]
             "Content-Type": answers[0].headers.get("Content-Type", "application/json")})
         await response.prepare(request)
         merge = _Merge(response, versions, tenants_list=tenants_list)
-        tasks = [asyncio.create_task(merge.pump(i, a), name=f"gateway-watch-{partitions[i].name}")
-                 for i, a in enumerate(answers)]
-        try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                if task.exception() is not None:
-                    log.info("merged watch ended: %r", task.exception())
-        finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        await until_first_ends(request, {f"gateway-watch-{partitions[i].name}": merge.pump(i, answer)
+                                         for i, answer in enumerate(answers)})
         with contextlib.suppress(ConnectionResetError):
             await response.write_eof()
         return response

@@ -17,7 +17,8 @@ Used by the kubelet's streaming server and the API server's pod proxy; the API i
     return connection.response          # the handler must return it (aiohttp then closes the socket)
 
 A proxy that relays a backend's own 101 (upstream's UpgradeAwareHandler) passes `upgrade=None` and the
-backend's headers as `protocol_headers`, so the client sees exactly what the backend agreed to.
+backend's headers as `protocol_headers`, so the client sees exactly what the backend agreed to, then
+`splice`s the two connections (the API server's pod proxy to a kubelet, the gateway to a partition).
 
 This is the one module of `httpstream` that imports aiohttp: it is glue for aiohttp servers by definition.
 """
@@ -34,6 +35,7 @@ from aiohttp import web
 SPDY_UPGRADE = "SPDY/3.1"
 # Above this many unread bytes we stop reading the socket until the consumer catches up.
 _READ_HIGH_WATER = 1 << 20
+_RELAY_SIZE = 1 << 16
 
 
 def is_upgrade_request(request: web.BaseRequest, upgrade: str | None = SPDY_UPGRADE) -> bool:
@@ -184,3 +186,32 @@ async def accept_upgrade(request: web.BaseRequest, *, protocol_headers: Mapping[
     response.force_close()
     await response.prepare(request)
     return RawConnection(reader, UpgradedWriter(response, transport), response)
+
+
+async def splice(client: RawConnection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
+                 name: str = "splice") -> None:
+    """Copy bytes both ways between an upgraded client and a backend stream until either side closes,
+    then close both (upstream's UpgradeAwareHandler: after the 101 the proxy is a byte pipe)."""
+
+    async def upstream() -> None:
+        while chunk := await client.reader.read(-1):
+            writer.write(chunk)
+            await writer.drain()
+
+    async def downstream() -> None:
+        while chunk := await reader.read(_RELAY_SIZE):
+            client.writer.write(chunk)
+            await client.writer.drain()
+
+    tasks = [asyncio.create_task(upstream(), name=f"{name}-up"),
+             asyncio.create_task(downstream(), name=f"{name}-down")]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, OSError):
+                await task
+        writer.close()
+        await client.close()

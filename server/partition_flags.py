@@ -10,6 +10,7 @@ server.main so the command line stays readable and the flag parsing testable.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from apis.kubeconfig import ClientConfig, KubeconfigError, load_kubeconfig
 from server.auth.requestheader import (
@@ -18,6 +19,7 @@ from server.auth.requestheader import (
     DEFAULT_USERNAME_HEADERS,
     RequestHeaderConfig,
 )
+from server.auth.x509 import CertificateAuthorities
 
 
 def string_slice(value: str) -> list[str]:
@@ -51,6 +53,10 @@ def request_header_config(args: argparse.Namespace) -> RequestHeaderConfig | Non
     (upstream turns the authenticator off then, whatever the other flags say)."""
     if not args.requestheader_client_ca_file:
         return None
+    try:  # read now, so an unusable file stops the server with its name rather than a traceback
+        CertificateAuthorities.load(Path(args.requestheader_client_ca_file))
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"--requestheader-client-ca-file {args.requestheader_client_ca_file}: {e}") from e
     return RequestHeaderConfig(
         client_ca_file=args.requestheader_client_ca_file,
         allowed_names=tuple(args.requestheader_allowed_names),

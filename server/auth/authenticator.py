@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -66,7 +66,7 @@ class Authenticator:
         self._cert_cache: dict[x509.Certificate, tuple[UserInfo | None, bool]] = {}
 
     def authenticate(self, *, peer_cert: x509.Certificate | None, authorization_header: str | None,
-                     headers: Mapping[str, str] | Headers | None = None) -> UserInfo:
+                     headers: Headers | None = None) -> UserInfo:
         """The requester; `ANONYMOUS` without credentials; `Unauthorized` for a refused bearer token
         or a refused client certificate without a token."""
         refused = False
@@ -86,7 +86,7 @@ class Authenticator:
         return self._token_user(token)
 
     def _proxied_user(self, cert: x509.Certificate,
-                      headers: Mapping[str, str] | Headers | None) -> tuple[UserInfo | None, bool]:
+                      headers: Headers | None) -> tuple[UserInfo | None, bool]:
         """(the user a trusted front proxy names, whether the proxy's certificate was refused)."""
         if self._request_header is None or headers is None:
             return None, False

@@ -18,7 +18,6 @@ ever sees a forged one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
@@ -63,47 +62,54 @@ class RequestHeaderAuthenticator:
         self._config = config
         self._authorities = CertificateAuthorities.load(Path(config.client_ca_file))
         self._allowed = frozenset(config.allowed_names)
-        self._named = tuple(name.lower() for name in (
+        self._named = frozenset(name.lower() for name in (
             *config.username_headers, *config.group_headers, config.tenant_header))
         self._prefixes = tuple(prefix.lower() for prefix in config.extra_header_prefixes)
-        self._trusted: dict[x509.Certificate, bool] = {}
-
-    @property
-    def ca_file(self) -> str:
-        return self._config.client_ca_file
+        # Per certificate (a connection presents one for all its requests): is it a proxy, and may it
+        # speak (True), must it be refused (its CN), or is it no proxy at all (False)?
+        self._verdicts: dict[x509.Certificate, bool | str] = {}
 
     def proxy_trusted(self, cert: x509.Certificate) -> bool:
         """True for a certificate of the request-header CA with an allowed CN; `ProxyNotAllowed`
         for one of that CA whose CN is not allowed; False for any other certificate."""
-        trusted = self._trusted.get(cert)
-        if trusted is None:
-            trusted = self._authorities.issued(cert)
-            if len(self._trusted) >= 1024:
-                self._trusted.clear()
-            self._trusted[cert] = trusted
-        if not trusted:
-            return False
-        if self._allowed and _common_name(cert) not in self._allowed:
-            raise ProxyNotAllowed(f"x509: subject with cn={_common_name(cert)} is not in the allowed list")
-        return True
+        verdict = self._verdicts.get(cert)
+        if verdict is None:
+            verdict = self._verdict(cert)
+            if len(self._verdicts) >= 1024:
+                self._verdicts.clear()
+            self._verdicts[cert] = verdict
+        if isinstance(verdict, str):
+            raise ProxyNotAllowed(f"x509: subject with cn={verdict} is not in the allowed list")
+        return verdict
 
-    def user(self, headers: Mapping[str, str] | Headers) -> UserInfo | None:
+    def _verdict(self, cert: x509.Certificate) -> bool | str:
+        if not self._authorities.issued(cert):
+            return False
+        common_name = _common_name(cert)
+        return True if not self._allowed or common_name in self._allowed else common_name
+
+    def user(self, headers: Headers) -> UserInfo | None:
         """The identity the headers name; None without a username header."""
-        name = next((v for h in self._config.username_headers for v in _all(headers, h) if v), "")
+        name = next((v for h in self._config.username_headers for v in headers.getall(h, ()) if v), "")
         if not name:
             return None
-        groups = tuple(v for h in self._config.group_headers for v in _all(headers, h) if v)
-        tenant = next((v for v in _all(headers, self._config.tenant_header) if v), "")
+        groups = tuple(v for h in self._config.group_headers for v in headers.getall(h, ()) if v)
+        tenant = next((v for v in headers.getall(self._config.tenant_header, ()) if v), "")
         return UserInfo(name=name, groups=groups, tenant=tenant or tenant_from_common_name(name),
                         extra=self._extra(headers))
 
-    def _extra(self, headers: Mapping[str, str] | Headers) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    def _extra(self, headers: Headers) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        prefixes = self._prefixes
+        candidates = [(lowered, value) for header, value in headers.items()
+                      if (lowered := header.lower()).startswith(prefixes)]
+        if not candidates:
+            return ()
         extra: dict[str, list[str]] = {}
         # Prefixes first, so each key's values keep the order upstream's newExtra gives them.
-        for prefix in self._prefixes:
-            for header, value in headers.items():
-                if header.lower().startswith(prefix):
-                    extra.setdefault(_extra_key(header[len(prefix):]), []).append(value)
+        for prefix in prefixes:
+            for lowered, value in candidates:
+                if lowered.startswith(prefix):
+                    extra.setdefault(_extra_key(lowered[len(prefix):]), []).append(value)
         return tuple((key, tuple(values)) for key, values in extra.items())
 
     def without_headers(self, headers: Headers) -> CIMultiDict[str] | None:
@@ -117,16 +123,10 @@ class RequestHeaderAuthenticator:
         return lowered in self._named or lowered.startswith(self._prefixes)
 
 
-def _all(headers: Mapping[str, str] | Headers, name: str) -> list[str]:
-    if isinstance(headers, CIMultiDictProxy | CIMultiDict):
-        return headers.getall(name, [])
-    value = headers.get(name)
-    return [value] if value is not None else []
-
-
-def _extra_key(encoded: str) -> str:
+def _extra_key(lowered: str) -> str:
     """Upstream's unescapeExtraKey of the lower-cased name: %-decoded, kept as is when malformed."""
-    lowered = encoded.lower()
+    if "%" not in lowered:
+        return lowered
     try:
         return unquote(lowered, errors="strict")
     except UnicodeDecodeError:

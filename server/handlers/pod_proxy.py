@@ -24,7 +24,7 @@ import logging
 
 from aiohttp import web
 
-from httpstream.upgrade_takeover import RawConnection, accept_upgrade, is_upgrade_request
+from httpstream.upgrade_takeover import RawConnection, accept_upgrade, is_upgrade_request, splice
 from server.access import AccessControl
 from server.errors import MethodNotAllowed
 from server.kubelet_connection import KubeletClient, KubeletRequest, KubeletResponse, KubeletUnavailable
@@ -36,7 +36,6 @@ from server.request_info import RequestInfo
 log = logging.getLogger(__name__)
 
 _CONNECT_VERBS = {"GET": "get", "POST": "create"}
-_RELAY_SIZE = 1 << 16
 # How often a quiet relay (a followed log with nothing new) checks that its client is still there.
 _CLIENT_CHECK_S = 2.0
 # Never forwarded to the kubelet: the caller's credentials (upstream's authentication filter drops
@@ -156,29 +155,7 @@ async def _relay(request: web.BaseRequest, answer: KubeletResponse) -> web.Strea
 
 async def _pipe(client: RawConnection, answer: KubeletResponse) -> None:
     """Copy bytes both ways until either side closes, then close both (UpgradeAwareHandler's way)."""
-
-    async def to_kubelet() -> None:
-        while chunk := await client.reader.read(-1):
-            answer.writer.write(chunk)
-            await answer.writer.drain()
-
-    async def to_client() -> None:
-        while chunk := await answer.reader.read(_RELAY_SIZE):
-            client.writer.write(chunk)
-            await client.writer.drain()
-
-    tasks = [asyncio.create_task(to_kubelet(), name="pod-proxy-up"),
-             asyncio.create_task(to_client(), name="pod-proxy-down")]
     try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            if task.exception() is not None:
-                log.debug("stream relay ended: %r", task.exception())
+        await splice(client, answer.reader, answer.writer, name="pod-proxy")
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, OSError):
-                await task
         answer.close()
-        await client.close()

@@ -28,6 +28,7 @@ from server.storage.interface import (
     CompactedError,
     FutureRevisionError,
     StorageError,
+    StorageRequestTooLargeError,
     StorageTimeoutError,
     StorageUnavailableError,
 )
@@ -129,6 +130,8 @@ def storage_error(error: aio.AioRpcError, *, revision: int = 0, compacted: int =
         # "etcdserver: request timed out[, possibly due to ...]": the proposal may still be
         # applied, so the outcome is unknown — a timeout (504), not "unavailable, retry" (503).
         return StorageTimeoutError(f"etcd did not confirm the write in time: {details}")
+    if code == grpc.StatusCode.INVALID_ARGUMENT and "request is too large" in details:
+        return StorageRequestTooLargeError(details)
     if code == grpc.StatusCode.OUT_OF_RANGE and "compacted" in details:
         return CompactedError(revision, max(compacted, revision + 1))
     if code == grpc.StatusCode.OUT_OF_RANGE and "future revision" in details:

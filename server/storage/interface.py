@@ -125,6 +125,11 @@ class StorageUnavailableError(StorageError):
     answers 503, and the request may be retried."""
 
 
+class StorageRequestTooLargeError(StorageError):
+    """The store refused a write for its size (etcd's ``--max-request-bytes``, "etcdserver: request
+    is too large"): the client's object is too big, so the API answers 413, not a server error."""
+
+
 class StorageTimeoutError(StorageError):
     """The store did not answer within its deadline (etcd stalled, partitioned): the API answers
     504, as upstream answers a request whose storage call ran out of time."""

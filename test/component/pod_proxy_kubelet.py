@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import socket
 import ssl
+import subprocess
 import tarfile
 import threading
 from dataclasses import dataclass, field
@@ -276,3 +279,30 @@ class KubeletThread:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._loop.close()
+
+
+def http_through_port_forward(argv: list[str], *, local_port: int, websockets: str, timeout: float) -> bytes:
+    """Runs ``kubectl port-forward`` (``argv``, forwarding ``local_port``), sends one HTTP request
+    through it to the scripted container's port and returns what came back (its greeting)."""
+    env = {**os.environ, "KUBECTL_PORT_FORWARD_WEBSOCKETS": websockets}
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as process:
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            assert b"Forwarding from" in line, line
+            with socket.create_connection(("127.0.0.1", local_port), timeout=timeout) as sock:
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                return read_until_greeting(sock)
+        finally:
+            process.terminate()
+            process.wait(timeout=timeout)
+
+
+def read_until_greeting(sock: socket.socket) -> bytes:
+    received = b""
+    while not received.endswith(b"says hi"):
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        received += chunk
+    return received

@@ -9,7 +9,9 @@ restart, writes succeed, and a watch opened before the outage carries on with th
 (no gap, no repeat: what it saw is the final state). Encryption at rest works on etcd: a Secret's
 value in etcd is ciphertext with upstream's ``k8s:enc:aescbc:v1:key1:`` prefix, a GET answers
 plaintext. An API server reaches an etcd that demands client certificates through
-``--etcd-cafile``, ``--etcd-certfile`` and ``--etcd-keyfile``.
+``--etcd-cafile``, ``--etcd-certfile`` and ``--etcd-keyfile``. An object over etcd's
+``--max-request-bytes`` (but under the server's own body limit) answers 413
+``RequestEntityTooLarge`` with etcd's reason, and nothing is stored.
 
 Leaves out: several API servers on one etcd (the multi-server e2e suite), a stalled etcd (504:
 test/storage/test_etcd_failures.py), TLS to etcd (same file).
@@ -103,6 +105,24 @@ async def test_an_api_server_reaches_etcd_over_tls_with_a_client_certificate(
         server.stop()
     assert int(created["metadata"]["resourceVersion"]) > 1
     assert "[+]etcd ok" in ready.raw.decode()
+
+
+async def test_an_object_etcd_finds_too_large_answers_413_and_is_not_stored(
+        server_factory: ServerFactory, tmp_path: Path) -> None:
+    with running_etcd(tmp_path, extra_args=("--max-request-bytes", "65536")) as member:
+        server = server_factory("--storage", member.storage_url)
+        big = configmap("too-big")
+        big["data"] = {"blob": "x" * 200_000}  # 200 kB: under the API's 3 MiB, over etcd's 64 KiB
+        async with aiohttp.ClientSession() as session:
+            api = Api(session, server.url)
+            status = assert_status(await api.post("/api/v1/namespaces/default/configmaps", big),
+                                   413, "RequestEntityTooLarge")
+            missing = await api.get("/api/v1/namespaces/default/configmaps/too-big")
+            small = await api.post("/api/v1/namespaces/default/configmaps", configmap("small"))
+        server.stop()
+    assert "etcdserver: request is too large" in status["message"]
+    assert missing.status == 404
+    assert small.status == 201, small.raw
 
 
 async def _until_ready(api: Api, *, within: float) -> None:

@@ -2,10 +2,10 @@
 by it, so it must never change once set.
 
 Covers: the Table of tenants (``kubectl get tenants``) carries the ``Partition`` column at priority
-0 with ``spec.storageClusterId`` (a tenant created without one shows "0"); an update (PUT, merge
-patch, JSON patch, PUT without the field, which defaults it to "0") that changes it is 422 Invalid
-naming ``spec.storageClusterId``, and the stored tenant keeps its partition; an update that keeps it
-succeeds.
+0 with ``spec.storageClusterId`` (a tenant created without one shows "0"); an update (PUT, merge,
+strategic-merge and JSON patch, PUT without the field, which defaults it to "0") that changes it
+is 422 Invalid naming ``spec.storageClusterId``, and the stored tenant keeps its partition; an
+update that keeps it succeeds.
 Leaves out: kubectl's rendering of the column (test/e2e/test_kubectl_columns.py) and the
 gateway's choice of partition (gateway tests).
 """
@@ -45,6 +45,7 @@ async def test_the_partition_is_immutable(api: Api) -> None:
     for reply in (await api.put(path, changed),
                   await api.put(path, omitted),
                   await api.patch(path, {"spec": {"storageClusterId": "2"}}),
+                  await api.patch(path, {"spec": {"storageClusterId": "3"}}, kind="strategic"),
                   await api.patch(path, [{"op": "replace", "path": "/spec/storageClusterId", "value": "0"}],
                                   kind="json")):
         status = assert_status(reply, 422, "Invalid")

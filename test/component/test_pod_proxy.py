@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -45,8 +44,10 @@ from pod_proxy_kubelet import (
     WAITING_MESSAGE,
     FakeKubelet,
     KubeletThread,
+    http_through_port_forward,
     kubelet_thread,
     loopback_credentials,
+    read_until_greeting,
     serving_context,
 )
 
@@ -251,31 +252,10 @@ def test_kubectl_cp_from_a_pod(cluster: Cluster, tmp_path: Path) -> None:
 @pytest.mark.parametrize("websockets", ["true", "false"], ids=["websocket-tunnel", "spdy"])
 def test_kubectl_port_forward_carries_http(cluster: Cluster, websockets: str) -> None:
     local = free_port()
-    env = {**os.environ, "KUBECTL_PORT_FORWARD_WEBSOCKETS": websockets}
-    with subprocess.Popen(cluster.argv("port-forward", "pod/p", f"{local}:8080"), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, env=env) as process:
-        try:
-            assert process.stdout is not None
-            line = process.stdout.readline()
-            assert b"Forwarding from" in line, line
-            with socket.create_connection(("127.0.0.1", local), timeout=TIMEOUT_S) as sock:
-                sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-                received = _read_until_greeting(sock)
-            assert received.startswith(b"HTTP/1.1 200 OK") and received.endswith(b"port 8080 says hi")
-        finally:
-            process.terminate()
-            process.wait(timeout=TIMEOUT_S)
+    received = http_through_port_forward(cluster.argv("port-forward", "pod/p", f"{local}:8080"),
+                                         local_port=local, websockets=websockets, timeout=TIMEOUT_S)
+    assert received.startswith(b"HTTP/1.1 200 OK") and received.endswith(b"port 8080 says hi")
     assert cluster.kubelet.last("/portForward/").path == f"/portForward/system/{NS}/p"
-
-
-def _read_until_greeting(sock: socket.socket) -> bytes:
-    received = b""
-    while not received.endswith(b"says hi"):
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        received += chunk
-    return received
 
 
 # -- the python client -----------------------------------------------------------------------------
@@ -307,7 +287,7 @@ def test_python_client_portforward(cluster: Cluster, python_api: CoreV1Api) -> N
         sock = forwarder.socket(8080)
         sock.settimeout(20)
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        received = _read_until_greeting(sock)
+        received = read_until_greeting(sock)
     finally:
         forwarder.close()
     assert received.endswith(b"port 8080 says hi")

@@ -83,6 +83,7 @@ class EtcdProcess:
     client_port: int = field(default_factory=free_port)
     peer_port: int = field(default_factory=free_port)
     tls: EtcdTLSFiles | None = None
+    extra_args: tuple[str, ...] = ()
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -104,7 +105,7 @@ class EtcdProcess:
         if self.tls is not None:
             args += ["--cert-file", str(self.tls.cert_file), "--key-file", str(self.tls.key_file),
                      "--trusted-ca-file", str(self.tls.ca_file), "--client-cert-auth"]
-        return args
+        return [*args, *self.extra_args]
 
     def start(self) -> EtcdProcess:
         ensure_installed()
@@ -161,10 +162,12 @@ class EtcdProcess:
         return stop_process(self.process) if self.process is not None else 0
 
 
-def start_etcd(workdir: Path, *, tls: EtcdTLSFiles | None = None) -> EtcdProcess:
-    """A fresh member with its data and log under ``workdir``."""
+def start_etcd(workdir: Path, *, tls: EtcdTLSFiles | None = None,
+               extra_args: tuple[str, ...] = ()) -> EtcdProcess:
+    """A fresh member with its data and log under ``workdir`` (``extra_args`` appended to etcd's)."""
     for attempt in range(3):
-        member = EtcdProcess(data_dir=workdir / "etcd-data", log_path=workdir / "etcd.log", tls=tls)
+        member = EtcdProcess(data_dir=workdir / "etcd-data", log_path=workdir / "etcd.log", tls=tls,
+                             extra_args=extra_args)
         try:
             return member.start()
         except EtcdUnavailable as e:
@@ -176,9 +179,10 @@ def start_etcd(workdir: Path, *, tls: EtcdTLSFiles | None = None) -> EtcdProcess
 
 
 @contextlib.contextmanager
-def running_etcd(workdir: Path, *, tls: EtcdTLSFiles | None = None) -> Iterator[EtcdProcess]:
+def running_etcd(workdir: Path, *, tls: EtcdTLSFiles | None = None,
+                 extra_args: tuple[str, ...] = ()) -> Iterator[EtcdProcess]:
     """`start_etcd`, stopped on exit: the body of every etcd fixture."""
-    member = start_etcd(workdir, tls=tls)
+    member = start_etcd(workdir, tls=tls, extra_args=extra_args)
     try:
         yield member
     finally:
