@@ -57,9 +57,8 @@
 #                    [$CERT_DIR/encryption-config.yaml]
 #   CONTROLLER_MANAGER_EXTRA_FLAGS  more flags for every controller manager, split on spaces, e.g.
 #                    "--node-monitor-grace-period 20s --default-unreachable-toleration-seconds 10" []
-#   TP_CONTROLLERS   a tenant partition's --controllers; no podgc, which would take every pod bound
-#                    to a node of a resource partition for an orphan and delete it
-#                    [*,-daemonset,-nodelifecycle,-nodeipam,-ttl,-podgc]
+#   TP_CONTROLLERS   a tenant partition's --controllers (pod GC there checks the resource
+#                    partitions' nodes: --resource-providers) [*,-daemonset,-nodelifecycle,-nodeipam,-ttl]
 #   RP_CONTROLLERS   a resource partition's --controllers [nodelifecycle,nodeipam,ttl]
 #   CLUSTER_CIDR, NODE_CIDR_MASK_SIZE  node IPAM: each resource partition hands out pod CIDRs of
 #                    mask NODE_CIDR_MASK_SIZE from its 1/RP_COUNT share (rounded up to a power of

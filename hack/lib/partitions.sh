@@ -21,9 +21,7 @@ TP_COUNT=${TP_COUNT:-2}
 RP_COUNT=${RP_COUNT:-2}
 HOLLOW_NODES=${HOLLOW_NODES:-2}
 PARTITION_BASE_PORT=${PARTITION_BASE_PORT:-$((API_SECURE_PORT + 1))}
-# No pod GC on a tenant partition: it holds no Nodes, so upstream's podgc would take every bound
-# pod for an orphan (its node "does not exist") and force-delete it.
-TP_CONTROLLERS=${TP_CONTROLLERS:-*,-daemonset,-nodelifecycle,-nodeipam,-ttl,-podgc}
+TP_CONTROLLERS=${TP_CONTROLLERS:-*,-daemonset,-nodelifecycle,-nodeipam,-ttl}
 RP_CONTROLLERS=${RP_CONTROLLERS:-nodelifecycle,nodeipam,ttl}
 CLUSTER_CIDR=${CLUSTER_CIDR:-10.128.0.0/9}
 NODE_CIDR_MASK_SIZE=${NODE_CIDR_MASK_SIZE:-24}
@@ -206,7 +204,11 @@ arktos::partitions::start_controller_manager() {
     [[ "${name}" == tp* ]] || controllers=${RP_CONTROLLERS}
     flags=(--kubeconfig "$(arktos::partitions::kubeconfig "${name}" controller)" --use-service-account-credentials
         --root-ca-file "$(arktos::pki::ca_cert)" --controllers "${controllers}")
-    if [[ "${name}" == rp* ]]; then
+    if [[ "${name}" == tp* ]]; then
+        # Pod GC judges orphans against the nodes of every resource partition (a tenant partition
+        # holds none: every bound pod would look orphaned).
+        flags+=(--resource-providers "$(arktos::partitions::kubeconfig_list resource controller)")
+    else
         flags+=(--tenant-server-kubeconfig "$(arktos::partitions::kubeconfig_list tenant controller)"
             --allocate-node-cidrs --cluster-cidr "$(arktos::partitions::cluster_cidr "${name}")"
             --node-cidr-mask-size "${NODE_CIDR_MASK_SIZE}")
