@@ -59,6 +59,10 @@
 #                    "--node-monitor-grace-period 20s --default-unreachable-toleration-seconds 10" []
 #   TP_CONTROLLERS   a tenant partition's --controllers (pod GC there checks the resource
 #                    partitions' nodes: --resource-providers) [*,-daemonset,-nodelifecycle,-nodeipam,-ttl]
+#   TP_CONTROLLER_MANAGERS  controller-manager instances per tenant partition, all working at once:
+#                    the workload controllers split the objects by metadata.hashKey
+#                    (docs/design/replicated-controllers.md); logs tpI-controller-manager.log,
+#                    tpI-controller-manager-1.log, ... [1]
 #   RP_CONTROLLERS   a resource partition's --controllers [nodelifecycle,nodeipam,ttl]
 #   CLUSTER_CIDR, NODE_CIDR_MASK_SIZE  node IPAM: each resource partition hands out pod CIDRs of
 #                    mask NODE_CIDR_MASK_SIZE from its 1/RP_COUNT share (rounded up to a power of
@@ -92,7 +96,7 @@ start_partitions() {
 }
 
 start_control_loops() {
-    arktos::partitions::each all arktos::partitions::start_controller_manager
+    arktos::partitions::each all arktos::partitions::start_controller_managers
     arktos::partitions::each tenant arktos::partitions::start_scheduler
 }
 

@@ -22,6 +22,7 @@ RP_COUNT=${RP_COUNT:-2}
 HOLLOW_NODES=${HOLLOW_NODES:-2}
 PARTITION_BASE_PORT=${PARTITION_BASE_PORT:-$((API_SECURE_PORT + 1))}
 TP_CONTROLLERS=${TP_CONTROLLERS:-*,-daemonset,-nodelifecycle,-nodeipam,-ttl}
+TP_CONTROLLER_MANAGERS=${TP_CONTROLLER_MANAGERS:-1}
 RP_CONTROLLERS=${RP_CONTROLLERS:-nodelifecycle,nodeipam,ttl}
 CLUSTER_CIDR=${CLUSTER_CIDR:-10.128.0.0/9}
 NODE_CIDR_MASK_SIZE=${NODE_CIDR_MASK_SIZE:-24}
@@ -84,6 +85,10 @@ arktos::partitions::check_settings() {
             return 1
         fi
     done
+    if ! [[ "${TP_CONTROLLER_MANAGERS}" =~ ^[1-9][0-9]*$ ]]; then
+        arktos::log::error "TP_CONTROLLER_MANAGERS=${TP_CONTROLLER_MANAGERS} is not a positive number"
+        return 1
+    fi
     if ! [[ "${HOLLOW_NODES}" =~ ^[0-9]+$ ]]; then
         arktos::log::error "HOLLOW_NODES=${HOLLOW_NODES} is not a number"
         return 1
@@ -183,7 +188,11 @@ arktos::partitions::wait_apiserver() {
     arktos::partitions::in "$1" arktos::apiserver::wait_ready
 }
 
-arktos::partitions::controller_manager_log_file() { printf '%s/%s-controller-manager.log\n' "${LOG_DIR}" "$1"; }
+# Instance I of partition NAME's controller managers: NAME-controller-manager, then
+# NAME-controller-manager-1, ... (its supervised name and its log's).
+arktos::partitions::controller_manager_name() {
+    printf '%s-controller-manager%s\n' "$1" "$( (($2 == 0)) || printf -- '-%s' "$2")"
+}
 
 # Resource partition J's share of CLUSTER_CIDR (node IPAM): the J-th of RP_COUNT equal parts, so
 # no two partitions hand out the same pod CIDR.
@@ -195,12 +204,23 @@ print(next(itertools.islice(network.subnets(prefixlen_diff=bits), index, None)))
         "${CLUSTER_CIDR}" "${RP_COUNT}" "${1#rp}"
 }
 
-# Partition NAME's controller manager (upstream's kube-controller-manager flags, as arktos-up.sh):
-# on a tenant partition the workload controllers without the node ones; on a resource partition
-# node lifecycle (evicting in every tenant partition), node IPAM and TTL.
+# Partition NAME's controller manager(s) (upstream's kube-controller-manager flags, as arktos-up.sh):
+# on a tenant partition the workload controllers without the node ones, TP_CONTROLLER_MANAGERS
+# instances working at once (the replicated controllers split the workload by hashKey,
+# docs/design/replicated-controllers.md); on a resource partition node lifecycle (evicting in every
+# tenant partition), node IPAM and TTL.
+arktos::partitions::start_controller_managers() {
+    local name=$1 i count=1
+    [[ "${name}" == rp* ]] || count=${TP_CONTROLLER_MANAGERS}
+    for ((i = 0; i < count; i++)); do
+        arktos::partitions::start_controller_manager "${name}" "${i}"
+    done
+}
+
 arktos::partitions::start_controller_manager() {
-    local name=$1 log_file flags controllers=${TP_CONTROLLERS}
-    log_file=$(arktos::partitions::controller_manager_log_file "${name}")
+    local name=$1 process log_file flags controllers=${TP_CONTROLLERS}
+    process=$(arktos::partitions::controller_manager_name "${name}" "$2")
+    log_file="${LOG_DIR}/${process}.log"
     [[ "${name}" == tp* ]] || controllers=${RP_CONTROLLERS}
     flags=(--kubeconfig "$(arktos::partitions::kubeconfig "${name}" controller)" --use-service-account-credentials
         --root-ca-file "$(arktos::pki::ca_cert)" --controllers "${controllers}")
@@ -216,9 +236,9 @@ arktos::partitions::start_controller_manager() {
     # CONTROLLER_MANAGER_EXTRA_FLAGS: split on spaces, for every controller manager (arktos-up.sh's).
     # shellcheck disable=SC2206
     flags+=(${CONTROLLER_MANAGER_EXTRA_FLAGS:-})
-    arktos::log::status "starting ${name}-controller-manager (controllers ${controllers}, log ${log_file})"
+    arktos::log::status "starting ${process} (controllers ${controllers}, log ${log_file})"
     : >"${log_file}"
-    arktos::process::supervise "${name}-controller-manager" "${log_file}" "${ARKTOS_RESTART_DELAY}" \
+    arktos::process::supervise "${process}" "${log_file}" "${ARKTOS_RESTART_DELAY}" \
         arktos::controller_manager::run "${flags[@]}"
 }
 

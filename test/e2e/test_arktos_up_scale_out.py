@@ -12,7 +12,9 @@ certificate and token users on short and prefix paths, the system admin's cross-
 whole isolation matrix and discovery), plus a long path; a Deployment of each tenant runs on the
 real node (Running on containerd with a pod IP of the node's bridge; `kubectl logs`, `exec` and
 `port-forward` through the gateway as the tenant's user) and one on rp1's hollow nodes; a VM pod of
-the tenant on tp1 runs on the real node (its serial log read through the gateway); deleting a
+the tenant on tp1 runs on the real node (its serial log read through the gateway); two
+controller-manager instances per tenant partition (TP_CONTROLLER_MANAGERS=2) both hold a
+`deployment` ControllerInstance, their ranges up to 2^63-1; deleting a
 tenant empties it on its partition only; killing rp1's hollow kubelet process gets its pods of
 both tenants evicted and recreated on rp0's hollow nodes.
 Leaves out: STORAGE_BACKEND=etcd and partition counts other than 2 x 2 (the same functions start
@@ -127,6 +129,7 @@ def scale_out_env(base: Path) -> dict[str, str]:
         "TP_COUNT": "2",
         "RP_COUNT": "2",
         "HOLLOW_NODES": "2",
+        "TP_CONTROLLER_MANAGERS": "2",  # the replicated workload controllers, two instances at once
         "PARTITION_BASE_PORT": str(free_port_run(len(PARTITIONS))),
         "CONTROLLER_MANAGER_EXTRA_FLAGS": NODE_FLAGS,
         # The killed hollow kubelet must stay dead long enough for its nodes to be declared lost.
@@ -254,6 +257,23 @@ def test_nodes_of_both_resource_partitions(cluster: ArktosUp, admin: Kubectl) ->
     assert set(HOLLOW["rp1"]) <= stored["rp1"] and NODE not in stored["rp1"], stored
     for tp in ("tp0", "tp1"):
         assert on_partition(cluster.env, tp, "/api/v1/nodes")[1]["items"] == []
+
+
+def deployment_instances(env: dict[str, str], partition: str) -> list[dict[str, Any]]:
+    found = on_partition(env, partition, "/api/v1/controllerinstances")[1].get("items", [])
+    return [i for i in found if i.get("controllerType") == "deployment"]
+
+
+def test_two_controller_managers_of_each_tenant_partition_share_the_workload(cluster: ArktosUp,
+                                                                             admin: Kubectl) -> None:
+    """TP_CONTROLLER_MANAGERS=2: each tenant partition records two `deployment` controller
+    instances (ControllerInstance objects in its own store) whose hashKey ranges cover it all."""
+    for tp in ("tp0", "tp1"):
+        admin.wait(f"two deployment controller instances on {tp}",
+                   lambda tp=tp: len(deployment_instances(cluster.env, tp)) == 2)
+        instances = deployment_instances(cluster.env, tp)
+        assert max(int(i["controllerKey"]) for i in instances) == 2**63 - 1, instances
+        assert not any(i.get("isLocked") for i in instances), instances
 
 
 def test_long_path_of_a_tenant_user_reaches_its_partition(cluster: ArktosUp, tenancy_env: TenancyEnv,
