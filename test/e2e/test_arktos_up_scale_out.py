@@ -16,7 +16,8 @@ the tenant on tp1 runs on the real node (its serial log read through the gateway
 controller-manager instances per tenant partition (TP_CONTROLLER_MANAGERS=2) both hold a
 `deployment` ControllerInstance, their ranges up to 2^63-1; deleting a
 tenant empties it on its partition only; killing rp1's hollow kubelet process gets its pods of
-both tenants evicted and recreated on rp0's hollow nodes.
+both tenants evicted and recreated on rp0's hollow nodes; Ctrl-C stops every process the script
+started.
 Leaves out: STORAGE_BACKEND=etcd and partition counts other than 2 x 2 (the same functions start
 them), restarts of partitions, and the replicated controllers (their own tests).
 """
@@ -28,6 +29,7 @@ import os
 import signal
 import socket
 import ssl
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -38,7 +40,7 @@ import pytest
 import test_tenancy_isolation
 import test_tenancy_walkthrough
 from apiserver_process import ApiServerProcess, admin_ssl_context
-from recorded_process import recorded
+from recorded_process import live_processes_mentioning, recorded
 from tenancy_env import (
     CERT_USER_GROUP,
     TENANTS,
@@ -466,3 +468,19 @@ def test_killed_hollow_kubelet_pods_evicted_in_both_partitions_and_rescheduled(
     dead = admin.json("get", "node", HOLLOW["rp1"][0])
     ready = {c["type"]: c["status"] for c in dead["status"]["conditions"]}
     assert ready["Ready"] != "True", ready
+
+
+# -- last: Ctrl-C ---------------------------------------------------------------------------------
+
+
+def test_ctrl_c_stops_every_process(cluster: ArktosUp) -> None:
+    """Runs last (it ends the module's cluster): Ctrl-C stops every partition, controller
+    manager, scheduler, the gateway, both kinds of kubelet, containerd (with its shims and the
+    pods' containers) and the VM runtime."""
+    data_dir, cert_dir = cluster.env["ARKTOS_DATA_DIR"], cluster.env["CERT_DIR"]
+    assert live_processes_mentioning(data_dir), "nothing runs under ARKTOS_DATA_DIR before Ctrl-C"
+    assert cluster.interrupt() == 130, cluster.report()
+    deadline = time.monotonic() + 15.0
+    while left := live_processes_mentioning(data_dir) + live_processes_mentioning(cert_dir):
+        assert time.monotonic() < deadline, f"still running after Ctrl-C: {left}"
+        time.sleep(0.2)
