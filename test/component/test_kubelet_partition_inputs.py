@@ -8,10 +8,12 @@ and ConfigMap of their own TP as volume files and secretKeyRef env, a projected 
 issued by their own TP (its service-account uid claim), and service variables from their own TP's
 services; the Node reports the streaming port in the RP; the streaming port finds pods of either TP,
 refuses a name two TPs share unless the uid is named (upstream's uid routes), and 404s an unknown pod;
+``pods/{name}/log`` on a TP's own API server (``--resource-providers rp0``: it finds the node in the RP)
+reaches this kubelet and answers that TP's pod's log, or the kubelet's 409 for a shared name;
 VM Actions created in tp1 are carried out and reported to tp1; a TP that never answers from the start
 holds back neither the other TP's pods (started, finalised) nor lets orphan removal run. Leaves out
-real containers (the containerd tests cover volume mounts inside containers), the gateway and the
-API servers' side of streaming (they address the kubelet by name, not uid).
+real containers (the containerd tests cover volume mounts inside containers), the gateway, and
+exec/port-forward through a TP (the API servers address the kubelet by name, not uid).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import json
 import ssl
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -53,19 +56,32 @@ pytestmark = pytest.mark.slow
 
 
 class RecordingHollow(HollowRuntime):
-    """A hollow runtime that keeps the inputs each pod's containers were created with."""
+    """A hollow runtime that keeps the inputs each pod's containers were created with, and gives each
+    container a CRI log file under ``log_root`` saying which pod uid it belongs to."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, log_root: Path) -> None:
         super().__init__(name, start_delay_s=0.1)
+        self.log_root = log_root
         self.inputs: dict[str, ContainerInputs] = {}
+
+    def _log_path(self, pod_uid: str, container: str) -> Path:
+        return self.log_root / pod_uid / f"{container}.log"
 
     async def create_container(self, sandbox: SandboxInfo, pod: dict[str, Any],
                                container: dict[str, Any], *, attempt: int,
                                image_ref: str, inputs: ContainerInputs | None = None) -> ContainerInfo:
+        uid = str(pod["metadata"]["uid"])
         if inputs is not None:
-            self.inputs[str(pod["metadata"]["uid"])] = inputs
+            self.inputs[uid] = inputs
+        path = self._log_path(uid, str(container.get("name")))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"2026-12-07T00:00:00.000000000Z stdout F pod uid {uid}\n")
         return await super().create_container(sandbox, pod, container, attempt=attempt, image_ref=image_ref,
                                               inputs=inputs)
+
+    async def list_containers(self, *, pod_uid: str | None = None) -> list[ContainerInfo]:
+        return [replace(c, log_path=str(self._log_path(c.pod_uid, c.name)))
+                for c in await super().list_containers(pod_uid=pod_uid)]
 
 
 class HollowVms(HollowRuntime):
@@ -92,7 +108,10 @@ class HollowVms(HollowRuntime):
 def partitions(server_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> Partitions:
     key, public = ensure_sa_keypair(tmp_path_factory.mktemp("sa-keys"))
     flags = ("--service-account-signing-key-file", str(key), "--service-account-key-file", str(public))
-    return Partitions(tp0=server_factory(*flags), tp1=server_factory(*flags), rp0=server_factory(*flags))
+    rp0 = server_factory(*flags)
+    # The TPs find a pod's node (its address and kubelet port) in rp0 (Arktos's issue 1155).
+    tp_flags = (*flags, "--resource-providers", str(rp0.kubeconfig))
+    return Partitions(tp0=server_factory(*tp_flags), tp1=server_factory(*tp_flags), rp0=rp0)
 
 
 @pytest.fixture
@@ -107,7 +126,9 @@ async def scale_out_kubelet(c: Clients, node: str, root: Path, *,
     """A real (non-hollow) kubelet for ``node``: Node and Lease in rp0, pods from ``tenants`` (default
     tp0 and tp1; the block starts once every one of them has listed its pods, if they all answer)."""
     def build(endpoint: RuntimeEndpoint) -> Runtime:
-        return HollowVms(endpoint.name) if endpoint.workload_type == "vm" else RecordingHollow(endpoint.name)
+        if endpoint.workload_type == "vm":
+            return HollowVms(endpoint.name)
+        return RecordingHollow(endpoint.name, root / "logs")
 
     endpoints = tuple(parse_runtime_endpoints(HOLLOW_ENDPOINTS))
     config = KubeletConfig(kubeconfig=None, master=None, hostname=node, endpoints=endpoints,
@@ -220,12 +241,12 @@ async def test_a_tp_down_at_start_holds_back_neither_the_others_pods_nor_removes
 async def _status_of(client: aiohttp.ClientSession, url: str) -> tuple[int, str]:
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # the kubelet's self-signed cert
-    async with client.get(url, ssl=context) as response:
+    async with client.get(url, ssl=context if url.startswith("https:") else True) as response:
         return response.status, await response.text()
 
 
 async def test_streaming_finds_pods_of_every_tp_and_refuses_a_shared_name_without_uid(
-        clients: Clients, tmp_path: Path) -> None:
+        partitions: Partitions, clients: Clients, tmp_path: Path) -> None:
     c, node = clients, _node()
     async with scale_out_kubelet(c, node, tmp_path / "root") as kubelet:
         for tp in (c.tp0, c.tp1):
@@ -233,7 +254,7 @@ async def test_streaming_finds_pods_of_every_tp_and_refuses_a_shared_name_withou
         await c.tp1.create(PODS, pod_body(f"only-{node}", node), tenant="system", namespace="default")
         twin1 = await eventually(lambda: running(c.tp1, f"twin-{node}"), "tp1's twin Running")
         await eventually(lambda: running(c.tp0, f"twin-{node}"), "tp0's twin Running")
-        await eventually(lambda: running(c.tp1, f"only-{node}"), "tp1's only pod Running")
+        only = await eventually(lambda: running(c.tp1, f"only-{node}"), "tp1's only pod Running")
         port = (await c.rp0.get(NODES, node))["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
         assert port == kubelet.config.port
         base = f"https://127.0.0.1:{port}/exec/system/default"
@@ -251,6 +272,13 @@ async def test_streaming_finds_pods_of_every_tp_and_refuses_a_shared_name_withou
             assert status == 404, text
             status, text = await _status_of(session, f"{base}/nobody/{query}")
             assert status == 404, text
+            # The same through each TP's own API server, which finds the node in rp0: the log of
+            # tp1's pod is that pod's; a shared name is the kubelet's 409, relayed.
+            pods = "api/v1/namespaces/default/pods"
+            status, text = await _status_of(session, f"{partitions.tp1.url}/{pods}/only-{node}/log")
+            assert (status, text) == (200, f"pod uid {only['metadata']['uid']}\n"), text
+            status, text = await _status_of(session, f"{partitions.tp0.url}/{pods}/twin-{node}/log")
+            assert status == 409 and "2 tenant partitions" in text, text
 
 
 async def test_vm_actions_of_a_tp_are_carried_out_and_reported_to_it(clients: Clients,

@@ -3,18 +3,21 @@ server's pod lookup over pods of several tenant partitions, and orphan removal a
 every partition's pods.
 
 Covers: the flag's comma list (order kept, blanks skipped, empty = no partitions, which means the
-``--kubeconfig`` server); a pod name two partitions share is refused (409) unless its uid is named,
-a uid picks the right one, a name only one partition has is found; orphan removal keeps every pod
-some partition still binds and removes the rest from the runtimes. Leaves out the watches, writers
+``--kubeconfig`` server), an unreadable kubeconfig in it stopping the start (exit 2, naming the
+file); a pod name two partitions share is refused (409) unless its uid is named, a uid picks the
+right one, a name only one partition has is found; orphan removal keeps every pod some partition
+still binds and removes the rest from the runtimes. Leaves out the watches, writers
 and API servers (test/component/test_kubelet_partitions.py and test_kubelet_partition_inputs.py).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from kubelet.__main__ import main as kubelet_main
 from kubelet.config import HOLLOW_ENDPOINTS, kubeconfig_list, parse_args, parse_runtime_endpoints
 from kubelet.hollow import HollowRuntime
 from kubelet.orphans import remove_orphans
@@ -37,6 +40,15 @@ def test_the_tenant_server_flag_is_a_comma_list_in_order(flag: str, expected: tu
     config = parse_args(["--kubeconfig", "rp.kubeconfig", "--tenant-server-kubeconfig", flag, "--hollow"])
     assert config.tenant_server_kubeconfigs == expected
     assert config.kubeconfig == "rp.kubeconfig"
+
+
+def test_an_unreadable_tenant_kubeconfig_stops_the_start(tmp_path: Path,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    missing = tmp_path / "tp1.kubeconfig"
+    code = kubelet_main(["--master", "http://127.0.0.1:1", "--hollow", "--port", "0",
+                         "--tenant-server-kubeconfig", f"{missing}"])
+    assert code == 2
+    assert f"cannot read kubeconfig {missing}" in caplog.text
 
 
 def test_without_the_flag_there_are_no_tenant_partitions() -> None:
