@@ -99,8 +99,11 @@ class Controller(abc.ABC):
         return partitions.informers(view, source)
 
     def client_of(self, partition: Partition) -> ApiClient:
-        """The client that writes objects read from ``partition`` (own: this controller's own)."""
-        return self.client if partition.own else partition.client
+        """The client that writes objects read from ``partition``: this controller's own client
+        for the own partition; elsewhere its identity there (`Partition.writer_for`), if any."""
+        if partition.own:
+            return self.client
+        return partition.writer_for(type(self)) if partition.writer_for is not None else partition.client
 
     async def start(self) -> None:  # noqa: B027 - an optional hook, empty by default
         """Runs once after the caches synced and before the workers start."""

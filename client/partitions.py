@@ -22,8 +22,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from client.cache import IndexFunc
 from client.config import ClientConfig, load_kubeconfig
@@ -43,11 +44,17 @@ REMOTE_SYNC_TIMEOUT_S = 30.0
 
 @dataclass(frozen=True, slots=True)
 class Partition:
-    """One API server a component reads from (and writes the objects it read there to)."""
+    """One API server a component reads from (and writes the objects it read there to).
+
+    ``client`` (the kubeconfig's identity) reads; ``writer_for``, when set, gives the client a
+    given controller class writes with there — its own service account in that partition, as
+    ``--use-service-account-credentials`` does in the own one (`controllers.credentials`).
+    """
 
     name: str  # for logs: the server's URL, or `OWN_PARTITION`
     client: ApiClient
     own: bool = False
+    writer_for: Callable[[Any], ApiClient] | None = None
 
 
 def kubeconfig_list(value: str) -> list[str]:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 import sys
@@ -46,6 +47,7 @@ from client.leaderelection_flags import add_timing_flags, election_config
 from client.partitions import (
     RESOURCE_PARTITIONS,
     TENANT_PARTITIONS,
+    Partition,
     kubeconfig_list,
     open_partitions,
     partition_configs,
@@ -59,6 +61,7 @@ from controllers.options import ControllerOptions
 from controllers.registry import load_controllers, select_controllers
 
 log = logging.getLogger("controllers")
+Sources = dict[str, list[Partition]]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -134,6 +137,28 @@ async def _controller_clients(args: argparse.Namespace,
         await accounts.close()
 
 
+@contextlib.asynccontextmanager
+async def _other_partitions(args: argparse.Namespace, tenant_configs: list[ClientConfig],
+                            resource_configs: list[ClientConfig]) -> AsyncIterator[Sources]:
+    """Clients of the partitions named by the scale-out flags, closed on exit. With
+    ``--use-service-account-credentials`` each controller also writes there as its own service
+    account of that partition (the kubeconfig's identity only reads and mints the tokens)."""
+    async with contextlib.AsyncExitStack() as stack:
+        sources: dict[str, list[Partition]] = {}
+        for source, configs in ((TENANT_PARTITIONS, tenant_configs), (RESOURCE_PARTITIONS, resource_configs)):
+            partitions = await stack.enter_async_context(open_partitions(configs))
+            if args.use_service_account_credentials:
+                partitions = [_writing_as_accounts(p, stack) for p in partitions]
+            sources[source] = partitions
+        yield sources
+
+
+def _writing_as_accounts(partition: Partition, stack: contextlib.AsyncExitStack) -> Partition:
+    accounts = ServiceAccountClients(partition.client)
+    stack.push_async_callback(accounts.close)
+    return dataclasses.replace(partition, writer_for=accounts.client_for)
+
+
 def controller_options_from(args: argparse.Namespace, config: ClientConfig) -> ControllerOptions:
     return ControllerOptions(root_ca_file=args.root_ca_file, kubeconfig_ca_file=config.ca_file,
                              kubeconfig_ca_data=config.ca_data,
@@ -162,12 +187,11 @@ async def run(args: argparse.Namespace) -> int:
         return 2
     settings = RuntimeSettings(workers=args.workers, controller_options=options)
     async with ApiClient(config) as client, _controller_clients(args, client) as accounts, \
-            open_partitions(tenant_configs) as tenants, open_partitions(resource_configs) as resources:
+            _other_partitions(args, tenant_configs, resource_configs) as sources:
         manager = ControllerManager(client, classes, settings=settings,
                                     leader_election=leader_election_for(args, client),
                                     client_for=accounts.client_for if accounts is not None else None,
-                                    sources={TENANT_PARTITIONS: tenants, RESOURCE_PARTITIONS: resources},
-                                    replication=instance_timing(args))
+                                    sources=sources, replication=instance_timing(args))
         return await _manage(manager)
 
 

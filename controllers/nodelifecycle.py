@@ -37,7 +37,7 @@ from apis.tolerations import NO_EXECUTE
 from apis.wire_types import Condition, TaintJSON, node_status_of
 from client.cache import ObjectKey
 from client.controller import Controller, ControllerContext, Requeue, Watch
-from client.errors import Conflict, NotFound
+from client.errors import ApiError, Conflict, NotFound
 from client.events import EventRecorder
 from client.informer_factory import InformerView
 from client.leaderelection import LEASES
@@ -58,6 +58,7 @@ NODES_VIEW = InformerView(NODES)
 NODE_LEASES_VIEW = InformerView(LEASES, tenant=SYSTEM_TENANT, namespace=NODE_LEASE_NAMESPACE)
 PODS_VIEW = InformerView(PODS, tenant=ALL_TENANTS)
 POD_BY_NODE_INDEX = "spec.nodeName"
+_POD_RETRY_S = 2.0  # a failed pod write (e.g. its tenant partition is down) is tried again after
 # The conditions upstream sets to Unknown when the kubelet stops reporting.
 _MONITORED_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
 
@@ -65,6 +66,11 @@ _MONITORED_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure
 def pod_node_name(pod: dict[str, Any]) -> list[str]:
     node = (pod.get("spec") or {}).get("nodeName")
     return [str(node)] if node else []
+
+
+def _pod_name(pod: dict[str, Any]) -> str:
+    metadata = pod.get("metadata") or {}
+    return f"{metadata.get('tenant')}/{metadata.get('namespace')}/{metadata.get('name')}"
 
 
 def node_key(name: str) -> ObjectKey:
@@ -141,9 +147,14 @@ class NodeLifecycleController(Controller):
             await self._healthy(node)
             raise Requeue(self.grace_period_s - silent_for + 0.05, "node health check")
         node = await self._mark_unreachable(node)
-        next_eviction = await self._evict_pods(node)
+        # Pods live in the tenant partitions: a failure there (a TP down) is retried for that pod
+        # alone, never holding up the node's taints or the other partitions' pods.
+        failed = await self._mark_pods_not_ready(key.name)
+        next_eviction, failed_evictions = await self._evict_pods(node)
+        if failed or failed_evictions:
+            next_eviction = min(next_eviction or _POD_RETRY_S, _POD_RETRY_S)
         if next_eviction is not None:
-            raise Requeue(next_eviction, "pod toleration pending")
+            raise Requeue(next_eviction, "pod toleration pending or pod writes to retry")
 
     def _silent_for(self, name: str, node: dict[str, Any]) -> float:
         """Seconds since the node's Lease renewTime or Ready heartbeat last changed (as seen here)."""
@@ -169,7 +180,7 @@ class NodeLifecycleController(Controller):
         log.info("node %s: lease renewed; unreachable taints removed", node["metadata"]["name"])
 
     async def _mark_unreachable(self, node: dict[str, Any]) -> dict[str, Any]:
-        """Conditions Unknown, pods not Ready, unreachable taints; answers the node as written."""
+        """Conditions Unknown, unreachable taints; answers the node as written."""
         name = node["metadata"]["name"]
         now = datetime.now(UTC)
         status = node.get("status") or {}
@@ -180,7 +191,6 @@ class NodeLifecycleController(Controller):
             log.info("node %s: kubelet stopped posting status; Ready=Unknown", name)
             await self.recorder.event(node, "Normal", "NodeNotReady",
                                       f"Node {name} status is now: NodeNotReady")
-            await self._mark_pods_not_ready(name)
         taints = (node.get("spec") or {}).get("taints") or []
         tainted = node_taints.with_unreachable_taints(taints, now)
         if tainted != taints:
@@ -213,9 +223,12 @@ class NodeLifecycleController(Controller):
             recorder = self._pod_recorders[id(client)] = EventRecorder(client, "node-controller")
         return recorder
 
-    async def _mark_pods_not_ready(self, node_name: str) -> None:
-        """Upstream ``MarkPodsNotReady``: a pod on a silent node is not serving anything we know of."""
+    async def _mark_pods_not_ready(self, node_name: str) -> int:
+        """Upstream ``MarkPodsNotReady``: a pod on a silent node is not serving anything we know of.
+        Pods already not Ready are skipped, so calling it on every pass is cheap; answers how many
+        writes failed (upstream retries a node whose pods could not all be marked)."""
         now = now_rfc3339()
+        failed = 0
         for client, pod in self._pods_on(node_name):
             status = pod.get("status") or {}
             conditions = [dict(c) for c in status.get("conditions") or []]
@@ -228,15 +241,21 @@ class NodeLifecycleController(Controller):
                                     subresource="status")
             except (Conflict, NotFound):
                 continue  # changed or gone; the pod's next event brings it back here if it matters
+            except ApiError as e:
+                failed += 1
+                log.warning("node %s: could not mark pod %s not ready: %s", node_name, _pod_name(pod), e)
+        return failed
 
-    async def _evict_pods(self, node: dict[str, Any]) -> float | None:
-        """Deletes the node's pods whose toleration ran out; answers seconds to the next one due."""
+    async def _evict_pods(self, node: dict[str, Any]) -> tuple[float | None, int]:
+        """Deletes the node's pods whose toleration ran out; answers seconds to the next one due
+        and how many deletions failed."""
         taint = node_taints.find_taint((node.get("spec") or {}).get("taints") or [],
                                        node_taints.UNREACHABLE_TAINT_KEY, NO_EXECUTE)
         if taint is None:
-            return None
+            return None, 0
         now = datetime.now(UTC)
         next_due: float | None = None
+        failed = 0
         for client, pod in self._pods_on(node["metadata"]["name"]):
             if (pod.get("metadata") or {}).get("deletionTimestamp"):
                 continue
@@ -247,8 +266,13 @@ class NodeLifecycleController(Controller):
             if wait > 0:
                 next_due = wait if next_due is None else min(next_due, wait)
                 continue
-            await self._evict(client, pod)
-        return next_due
+            try:
+                await self._evict(client, pod)
+            except ApiError as e:
+                failed += 1
+                log.warning("could not evict pod %s from unreachable node %s: %s", _pod_name(pod),
+                            node["metadata"]["name"], e)
+        return next_due, failed
 
     async def _evict(self, client: ApiClient, pod: dict[str, Any]) -> None:
         metadata = pod["metadata"]
@@ -257,8 +281,7 @@ class NodeLifecycleController(Controller):
                                 namespace=metadata.get("namespace"), preconditions={"uid": metadata["uid"]})
         except (NotFound, Conflict):
             return  # gone already, or replaced by a pod of the same name
-        log.info("evicted pod %s/%s/%s from unreachable node %s", metadata.get("tenant"),
-                 metadata.get("namespace"), metadata["name"], pod["spec"].get("nodeName"))
+        log.info("evicted pod %s from unreachable node %s", _pod_name(pod), pod["spec"].get("nodeName"))
         await self._pod_recorder(client).event(
             pod, "Normal", "TaintManagerEviction",
             f"Marking for deletion Pod {metadata.get('namespace')}/{metadata['name']}")

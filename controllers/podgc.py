@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 
 TERMINATED_INDEX = "podgc.terminated"
 _TERMINATED_PHASES = ("Succeeded", "Failed")
+# A pod whose node cannot be judged yet (a node source not synced) is looked at again after
+# upstream's podgc period (gcCheckPeriod, 20 s).
+_UNSYNCED_RETRY_S = 20.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +113,7 @@ class PodGarbageCollector(Controller):
         if self._node_cached(str(node)):
             return
         if not all(item.informer.has_synced for item in self._node_informers()):
-            raise Requeue(5.0, "a node source has not synced yet")  # cannot tell an orphan yet
+            raise Requeue(_UNSYNCED_RETRY_S, "a node source has not synced yet")  # cannot tell yet
         if await self._node_exists(str(node)):
             return  # our cache is behind
         await self._force_delete(pod, f"orphaned: node {node} does not exist")

@@ -44,6 +44,14 @@ class NodeSources:
         index = self._owner.get(node_name)
         return self.items[index].partition.name if index is not None else None
 
+    def describe(self) -> str:
+        """Nodes per partition, for the log ("own: 3", or "<rp0 URL>: 2, <rp1 URL>: 5")."""
+        counts = [0] * len(self.items)
+        for index in self._owner.values():
+            counts[index] += 1
+        pairs = zip(self.items, counts, strict=True)
+        return ", ".join(f"{item.partition.name}: {count}" for item, count in pairs)
+
     def add_handler(self, handler: NodeHandler) -> None:
         """``handler`` sees every node event of the partition owning the node."""
         for index, item in enumerate(self.items):

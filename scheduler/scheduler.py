@@ -92,8 +92,8 @@ class Scheduler:
             self.node_sources.add_handler(self._on_node)
             self.namespaces.add_handler(self._on_namespace)
             self.pods.add_handler(self._on_pod)
-            log.info("caches synced: %d nodes, %d pods; scheduling", len(self.cache.node_list),
-                     len(self.pods.store))
+            log.info("caches synced: %d nodes (%s), %d pods; scheduling", len(self.cache.node_list),
+                     self.node_sources.describe(), len(self.pods.store))
             group.create_task(self._housekeeping(), name="scheduler housekeeping")
             try:
                 await self._schedule_loop()

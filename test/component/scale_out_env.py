@@ -76,3 +76,20 @@ async def bound_pod(client: ApiClient, tenant: str, namespace: str, name: str, n
     pod = await client.get(PODS, name, tenant=tenant, namespace=namespace)
     pod["status"] = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
     return await client.update(PODS, pod, tenant=tenant, namespace=namespace, subresource="status")
+
+
+async def pod_leaving(client: ApiClient, tenant: str, namespace: str, name: str) -> bool:
+    """The pod is gone, or being deleted (an eviction's DELETE leaves it terminating without a kubelet)."""
+    try:
+        pod = await client.get(PODS, name, tenant=tenant, namespace=namespace)
+    except NotFound:
+        return True
+    return bool(pod["metadata"].get("deletionTimestamp"))
+
+
+async def pod_gone(client: ApiClient, tenant: str, namespace: str, name: str) -> bool:
+    try:
+        await client.get(PODS, name, tenant=tenant, namespace=namespace)
+    except NotFound:
+        return True
+    return False

@@ -3,11 +3,12 @@
 Real servers on loopback as partitions, the controller manager as a real process with the
 scale-out flags:
 - an RP controller manager (``--controllers nodelifecycle,nodeipam,ttl``,
-  ``--tenant-server-kubeconfig tp0,tp1``, 4 s grace period): a node whose Lease stops being renewed
-  gets Ready=Unknown and the unreachable taints in the RP; its pods in *both* TPs tolerating the
-  taint for 1 s are evicted (deletionTimestamp) with a TaintManagerEviction Event in their TP, a
-  pod tolerating it forever is kept but marked not Ready; the node also got a pod CIDR and the
-  TTL annotation from the same process;
+  ``--tenant-server-kubeconfig tp2,tp0,tp1``, 4 s grace period): a node whose Lease stops being
+  renewed gets Ready=Unknown and the unreachable taints in the RP; its pods in tp0 and tp1
+  tolerating the taint for 1 s are evicted (deletionTimestamp) with a TaintManagerEviction Event in
+  their TP, a pod tolerating it forever is kept but marked not Ready — while tp2, also holding a
+  pod on the node, is down; the node also got a pod CIDR and the TTL annotation from the same
+  process;
 - node IPAM alone: the bitmap is rebuilt from a node that already has a subnet, a full range gives
   a CIDRNotAvailable Event, a deleted node's subnet goes to the waiting node;
 - TTL alone: 101 nodes move every node's annotation to 15 s, back to 0 s below 90 nodes;
@@ -15,7 +16,7 @@ scale-out flags:
   ``--resource-providers rp``): pod GC deletes a pod bound to a node no RP has, keeps one bound to
   an RP's node until that node is deleted from the RP.
 Leaves out TLS identities (the kubeconfigs' rights are a deployment matter; test_controller_identities
-covers the service accounts), eviction rate limits (not implemented) and a TP being down.
+covers the service accounts), eviction rate limits (not implemented), a TP down at start-up.
 """
 
 from __future__ import annotations
@@ -30,11 +31,18 @@ from typing import Any
 import pytest
 from apiserver_process import ServerFactory
 from controller_harness import eventually
-from scale_out_env import bound_pod, component, kubeconfig_list, log_contains, renew_lease
+from scale_out_env import (
+    bound_pod,
+    component,
+    kubeconfig_list,
+    log_contains,
+    pod_gone,
+    pod_leaving,
+    renew_lease,
+)
 from scheduler_env import events_for, make_node, make_tenant
 
 from client.config import config_for_url
-from client.errors import NotFound
 from client.rest import ApiClient
 from controllers.nodelifecycle import NODES, PODS
 
@@ -63,14 +71,14 @@ def taint_keys(node: dict[str, Any]) -> set[tuple[str, str]]:
 
 async def test_rp_node_lifecycle_evicts_a_dead_nodes_pods_in_every_tenant_partition(
         server_factory: ServerFactory, tmp_path: Path) -> None:
-    rp, tp0, tp1 = server_factory(), server_factory(), server_factory()
+    rp, tp0, tp1, tp2 = server_factory(), server_factory(), server_factory(), server_factory()
     log_path = tmp_path / "rp0-controller-manager.log"
     short = [{"key": UNREACHABLE, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 1}]
     forever = [{"key": UNREACHABLE, "operator": "Exists", "effect": "NoExecute"}]
-    async with clients(rp.url, tp0.url, tp1.url) as (rp_client, tp0_client, tp1_client):
+    async with clients(rp.url, tp0.url, tp1.url, tp2.url) as (rp_client, tp0_client, tp1_client, tp2_client):
         await make_node(rp_client, "worker")
         await renew_lease(rp_client, "worker")
-        for tp_client, tenant in ((tp0_client, "alpha"), (tp1_client, "beta")):
+        for tp_client, tenant in ((tp0_client, "alpha"), (tp1_client, "beta"), (tp2_client, "delta")):
             await make_tenant(tp_client, tenant, "apps")
             await bound_pod(tp_client, tenant, "apps", "short", "worker", tolerations=short)
         await bound_pod(tp1_client, "beta", "apps", "forever", "worker", tolerations=forever)
@@ -78,7 +86,7 @@ async def test_rp_node_lifecycle_evicts_a_dead_nodes_pods_in_every_tenant_partit
         renewer = asyncio.create_task(renew_until(rp_client, "worker", stop))
         with component("controllers", log_path, "--master", rp.url, "--leader-elect=false",
                        "--controllers", "nodelifecycle,nodeipam,ttl",
-                       "--tenant-server-kubeconfig", kubeconfig_list(tp0, tp1),
+                       "--tenant-server-kubeconfig", kubeconfig_list(tp2, tp0, tp1),  # tp2 first
                        "--node-monitor-grace-period", f"{GRACE_S:.0f}s",
                        "--allocate-node-cidrs", "--cluster-cidr", "10.200.0.0/16"):
             try:
@@ -95,6 +103,7 @@ async def test_rp_node_lifecycle_evicts_a_dead_nodes_pods_in_every_tenant_partit
                 assert node["metadata"]["annotations"][TTL] == "0"
                 await asyncio.sleep(GRACE_S + 1)  # the Lease is renewed: nothing happens
                 assert not taint_keys(await rp_client.get(NODES, "worker"))
+                tp2.stop()  # a tenant partition goes down: the others' pods must still be evicted
             finally:
                 stop.set()
                 await renewer
@@ -108,7 +117,7 @@ async def test_rp_node_lifecycle_evicts_a_dead_nodes_pods_in_every_tenant_partit
             ready = next(c for c in node["status"]["conditions"] if c["type"] == "Ready")
             assert ready["status"] == "Unknown"
             for tp_client, tenant in ((tp0_client, "alpha"), (tp1_client, "beta")):
-                await eventually(functools.partial(_deleting, tp_client, tenant, "short"),
+                await eventually(functools.partial(pod_leaving, tp_client, tenant, "apps", "short"),
                                  f"pod short of {tenant} evicted in its TP", within=15)
                 events = await events_for(tp_client, tenant, "apps", "short", "TaintManagerEviction")
                 assert events, f"no TaintManagerEviction event in {tenant}'s partition"
@@ -116,13 +125,6 @@ async def test_rp_node_lifecycle_evicts_a_dead_nodes_pods_in_every_tenant_partit
             assert not kept["metadata"].get("deletionTimestamp")
             assert [c["status"] for c in kept["status"]["conditions"] if c["type"] == "Ready"] == ["False"]
 
-
-async def _deleting(client: ApiClient, tenant: str, name: str) -> bool:
-    try:
-        pod = await client.get(PODS, name, tenant=tenant, namespace="apps")
-    except NotFound:
-        return True
-    return bool(pod["metadata"].get("deletionTimestamp"))
 
 
 async def _pod_cidr(client: ApiClient, name: str) -> str:
@@ -197,18 +199,13 @@ async def test_tp_pod_gc_reads_nodes_from_the_resource_partitions(
         with component("controllers", log_path, "--master", tp.url, "--leader-elect=false",
                        "--controllers=*,-daemonset,-nodelifecycle,-nodeipam,-ttl",
                        "--resource-providers", kubeconfig_list(rp)):
-            await eventually(lambda: _gone(tp_client, "orphan"), "pod of a node no RP has deleted", within=30)
+            await eventually(functools.partial(pod_gone, tp_client, "gamma", "apps", "orphan"),
+                             "pod of a node no RP has deleted", within=30)
             assert await _pod_node(tp_client, "on-rp-node") == "rp-node"
             await rp_client.delete(NODES, "rp-node")
-            await eventually(lambda: _gone(tp_client, "on-rp-node"), "pod of the deleted RP node deleted")
+            await eventually(functools.partial(pod_gone, tp_client, "gamma", "apps", "on-rp-node"),
+                             "pod of the deleted RP node deleted")
 
-
-async def _gone(client: ApiClient, name: str) -> bool:
-    try:
-        await client.get(PODS, name, tenant="gamma", namespace="apps")
-    except NotFound:
-        return True
-    return False
 
 
 async def _pod_node(client: ApiClient, name: str) -> str:
