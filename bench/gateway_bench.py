@@ -3,8 +3,9 @@
 Starts one partition (`python -m server`, TLS, SQLite, request-header authentication for the
 front proxy) and the gateway in front of it (`python -m gateway`, TLS, as arktos-up-scale-out.sh
 runs it), seeds a namespace with a few ConfigMaps, then runs the same load against both in the
-same run, alternating rounds so machine noise hits both alike: N concurrent clients (keep-alive
-connections, aiohttp) each sending requests back to back — GET of one object and a small LIST
+same run, alternating rounds so machine noise hits both alike: 1 client (the latency a request
+pays) and N concurrent clients (under load), keep-alive connections (aiohttp), each client sending
+requests back to back — GET of one object and a small LIST
 (``--list-size`` objects) — as the system admin by client certificate (the gateway forwards it with
 its front-proxy certificate and X-Remote-* headers) and by bearer token (passed through). Prints
 one line per figure: p50 and p99 latency in ms and requests/s for direct and gateway, and the
@@ -159,43 +160,51 @@ def _quantile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q * 100) - 1] * 1000
 
 
-async def run(endpoints: Endpoints, args: argparse.Namespace) -> None:
-    await seed(endpoints, args.list_size)
+async def compare(endpoints: Endpoints, args: argparse.Namespace, *, by_token: bool, clients: int) -> None:
+    """Both targets, alternating rounds so machine noise hits both alike; one line per figure."""
+    identity = "token" if by_token else "cert"
     cases = [("get", f"/api/v1/namespaces/{NAMESPACE}/configmaps/cm-0"),
              (f"list{args.list_size}", f"/api/v1/namespaces/{NAMESPACE}/configmaps")]
-    for by_token in (False, True):
-        identity = "token" if by_token else "cert"
-        async with _session(endpoints, by_token=by_token, clients=args.clients) as session:
-            for name, path in cases:
-                results: dict[str, list[float]] = {"direct": [], "gateway": []}
-                walls: dict[str, float] = {"direct": 0.0, "gateway": 0.0}
-                for _ in range(args.rounds):  # alternate, so noise hits both
-                    for where, base in (("direct", endpoints.direct), ("gateway", endpoints.gateway)):
-                        latencies, wall = await measure(session, base + path, clients=args.clients,
-                                                        requests=args.requests)
-                        results[where] += latencies
-                        walls[where] += wall
-                for where in ("direct", "gateway"):
-                    values = results[where]
-                    print(f"gateway_bench {name} {identity} {where}: p50 {_quantile(values, 0.5):.2f} ms, "
-                          f"p99 {_quantile(values, 0.99):.2f} ms, {len(values) / walls[where]:.0f} req/s "
-                          f"({args.clients} clients)", flush=True)
-                added50 = _quantile(results["gateway"], 0.5) - _quantile(results["direct"], 0.5)
-                added99 = _quantile(results["gateway"], 0.99) - _quantile(results["direct"], 0.99)
-                print(f"gateway_bench {name} {identity} added by the gateway: p50 +{added50:.2f} ms, "
-                      f"p99 +{added99:.2f} ms", flush=True)
+    per_client = max(1, args.requests // clients)
+    async with _session(endpoints, by_token=by_token, clients=clients) as session:
+        for name, path in cases:
+            results: dict[str, list[float]] = {"direct": [], "gateway": []}
+            walls: dict[str, float] = {"direct": 0.0, "gateway": 0.0}
+            for _ in range(args.rounds):
+                for where, base in (("direct", endpoints.direct), ("gateway", endpoints.gateway)):
+                    latencies, wall = await measure(session, base + path, clients=clients,
+                                                    requests=per_client)
+                    results[where] += latencies
+                    walls[where] += wall
+            label = f"gateway_bench {name} {identity} {clients} client{'s' if clients > 1 else ''}"
+            for where in ("direct", "gateway"):
+                values = results[where]
+                rate = len(values) / walls[where]
+                print(f"{label} {where}: p50 {_quantile(values, 0.5):.2f} ms, "
+                      f"p99 {_quantile(values, 0.99):.2f} ms, {rate:.0f} req/s", flush=True)
+            added50 = _quantile(results["gateway"], 0.5) - _quantile(results["direct"], 0.5)
+            added99 = _quantile(results["gateway"], 0.99) - _quantile(results["direct"], 0.99)
+            print(f"{label} added by the gateway: p50 {added50:+.2f} ms, p99 {added99:+.2f} ms", flush=True)
+
+
+async def run(endpoints: Endpoints, args: argparse.Namespace) -> None:
+    await seed(endpoints, args.list_size)
+    for clients in args.clients:
+        for by_token in (False, True):
+            await compare(endpoints, args, by_token=by_token, clients=clients)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clients", type=int, default=16, help="concurrent clients")
-    parser.add_argument("--requests", type=int, default=200, help="requests per client per round")
+    parser.add_argument("--clients", type=lambda text: [int(n) for n in text.split(",")], default=[1, 16],
+                        help="concurrent clients, comma list (default 1,16: latency alone, then under load)")
+    parser.add_argument("--requests", type=int, default=1000, help="requests per round, over all clients")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--list-size", type=int, default=10)
     args = parser.parse_args()
-    print(f"gateway_bench: {os.cpu_count()} cpus, {args.clients} clients x {args.requests} requests x "
-          f"{args.rounds} rounds per case", flush=True)
+    print(f"gateway_bench: {os.cpu_count()} cpus; {args.requests} requests x {args.rounds} rounds per case"
+          f" and target, alternating; clients {args.clients}", flush=True)
     with tempfile.TemporaryDirectory(prefix="gateway-bench-") as workdir:
         with running_pair(Path(workdir)) as endpoints:
             asyncio.run(run(endpoints, args))

@@ -157,9 +157,11 @@ class ControllerRunner:
     def __init__(self, client: ApiClient, classes: Iterable[type[Controller]],
                  settings: RuntimeSettings | None = None, *, client_for: ClientFor | None = None,
                  sources: Mapping[str, Sequence[Partition]] | None = None,
-                 informers: SharedInformers | None = None) -> None:
+                 informers: SharedInformers | None = None,
+                 admits: Callable[[dict[str, Any]], bool] | None = None) -> None:
         self.settings = settings or RuntimeSettings()
-        # ``informers``: a narrower set (client.replicated: the primary resource of one hashKey range).
+        # ``informers``: a narrower set (client.replicated: the primary resource of one hashKey range);
+        # ``admits``: which objects of the mapped (secondary) watches may enqueue their owners.
         self.informers = informers or SharedInformers(client, watch_timeout_s=self.settings.watch_timeout_s)
         # Other partitions' informers, for watches with a `Watch.source` (scale-out).
         self.partitions = PartitionInformers(self.informers, sources,
@@ -172,7 +174,7 @@ class ControllerRunner:
             controller = cls(context)
             for watch in cls.watches:
                 for item in self._watched(watch):
-                    item.informer.add_handler(_enqueuer(item.informer, watch, context.queue))
+                    item.informer.add_handler(_enqueuer(item.informer, watch, context.queue, admits))
             self.controllers.append(controller)
         self._stopping = asyncio.Event()
 
@@ -256,13 +258,16 @@ class ControllerRunner:
             await asyncio.sleep(0)
 
 
-def _enqueuer(informer: Informer, watch: Watch, queue: WorkQueue) -> Callable[[str, ObjectKey], None]:
+def _enqueuer(informer: Informer, watch: Watch, queue: WorkQueue,
+              admits: Callable[[dict[str, Any]], bool] | None) -> Callable[[str, ObjectKey], None]:
+    """Handler of one watch: its own key, or the keys ``watch.keys`` maps an object to — unless
+    ``admits`` refuses the object (client.replicated: a child of an owner outside the range)."""
     def on_event(event_type: str, key: ObjectKey) -> None:
         if watch.keys is None:
             queue.add(key)
             return
         obj = informer.last_state(key)
-        if obj is not None:
+        if obj is not None and (admits is None or admits(obj)):
             for mapped in watch.keys(obj):
                 queue.add(mapped)
 

@@ -49,6 +49,10 @@ GIVER = "controllerinstance.arktos.futurewei.com/giver"
 HEARTBEAT = "controllerinstance.arktos.futurewei.com/heartbeat"
 
 
+# Failures of one request that the next attempt may not have (InstanceLost is not one of them).
+_TRANSIENT = (ApiError, aiohttp.ClientError, OSError, TimeoutError)
+
+
 class InstanceLost(Exception):
     """This process's record was removed, or not renewed within the renew deadline."""
 
@@ -170,7 +174,12 @@ class Membership:
                 "controllerType": self.controller_type, "controllerKey": split.key,
                 "workloadNum": 0, "isLocked": True,
             }
-            await self.client.create(CONTROLLER_INSTANCES, body)
+            try:
+                await self.client.create(CONTROLLER_INSTANCES, body)
+            except _TRANSIENT as e:  # e.g. the server restarting, or a role not yet reconciled
+                log.warning("%s instance %s could not register: %s", self.controller_type, self.name, e)
+                await asyncio.sleep(self.timing.retry_period_s)
+                continue
             log.info("%s instance %s joins at key %d, splitting %s", self.controller_type, self.name,
                      split.key, split.giver or "nothing (first instance)")
             while self.name not in self.records():
@@ -208,12 +217,15 @@ class Membership:
         except NotFound as e:
             if not self._rejoining:
                 raise InstanceLost(f"{self.controller_type} instance {self.name} was removed") from e
-        except (ApiError, aiohttp.ClientError, OSError, TimeoutError) as e:
+        except _TRANSIENT as e:
             log.warning("%s instance %s could not renew: %s", self.controller_type, self.name, e)
 
     async def _tend_loop(self) -> None:
         while True:
-            await self._tend()
+            try:
+                await self._tend()
+            except _TRANSIENT as e:  # the next change or retry period decides again
+                log.warning("%s instance %s: %s", self.controller_type, self.name, e)
             await self.changed()
 
     # -- tending the records -----------------------------------------------------------------

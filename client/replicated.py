@@ -6,8 +6,9 @@ at once: each process's `client.controller_instances.Membership` holds a range o
 deployment controller, ReplicaSets for the replicaset controller) lists and watches with Arktos's
 filter ``metadata.hashkey=gt:<lo>,metadata.hashkey=lte:<hi>``, so reconcile only ever finds
 objects of that range in its cache. Secondary objects (ReplicaSets of a Deployment, Pods of a
-ReplicaSet) are watched whole and map to their owner's key as before; an owner outside the range
-is not in the cache, which every controller treats as "nothing to do".
+ReplicaSet) are watched whole and map to their owner's key as before, except that a child whose
+controller reference carries a hashKey outside the range enqueues nothing (`owner_in`); an owner
+outside the range is not in the cache either, which every controller treats as "nothing to do".
 
 When the range changes, `ReplicatedController` stops the runner (in-flight reconciles finish,
 upstream's graceful queue shutdown) and only then starts a new one on the new range and
@@ -21,7 +22,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from functools import partial
+from typing import Any
 
 from client.cache import IndexFunc
 from client.controller import ClientFor, Controller, ControllerRunner, RuntimeSettings
@@ -29,10 +32,22 @@ from client.controller_instances import CONTROLLER_INSTANCES, InstanceTiming, Me
 from client.hash_ranges import HashRange
 from client.informer import Informer
 from client.informer_factory import InformerView, SharedInformers
+from client.partitions import Partition
 from client.resources import ResourceRef
 from client.rest import ApiClient
 
 log = logging.getLogger(__name__)
+
+
+def owner_in(hash_range: HashRange, obj: dict[str, Any]) -> bool:
+    """Whether a secondary object may concern this instance: its controller's ownerReference
+    carries the owner's hashKey (ARKTOS.md §2), so a child of an owner outside the range is skipped
+    before it costs a reconcile. Orphans (adoption candidates) and references without a hashKey
+    pass: the owner's absence from the ranged cache still decides for them."""
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or ():
+        if isinstance(ref, dict) and ref.get("controller") and isinstance(ref.get("hashKey"), int):
+            return ref["hashKey"] in hash_range
+    return True
 
 
 class RangedInformers(SharedInformers):
@@ -58,8 +73,8 @@ class ReplicatedController:
     """One controller class, run by this process on the range its instance owns."""
 
     def __init__(self, client: ApiClient, cls: type[Controller], informer: Informer, *,
-                 settings: RuntimeSettings, timing: InstanceTiming,
-                 client_for: ClientFor | None = None) -> None:
+                 settings: RuntimeSettings, timing: InstanceTiming, client_for: ClientFor | None = None,
+                 sources: Mapping[str, Sequence[Partition]] | None = None) -> None:
         if not cls.watches:
             raise ValueError(f"controller {cls.name} watches nothing: it has no primary resource")
         self.client = client
@@ -67,6 +82,7 @@ class ReplicatedController:
         self.primary = cls.watches[0].view
         self.settings = settings
         self.client_for = client_for
+        self.sources = sources
         self.membership = Membership(client, informer, cls.name, timing=timing,
                                      workload_count=self.workload_count)
         self._runner: ControllerRunner | None = None
@@ -112,7 +128,8 @@ class ReplicatedController:
                 stop.cancel()
                 change.cancel()
         finally:
-            await self._stop_runner(task)
+            # Fenced (the record lost or not renewable): stop at once, others may take over soon.
+            await self._stop_runner(task, now=membership.done() and not membership.cancelled())
 
     def _start_runner(self, hash_range: HashRange | None) -> asyncio.Task[None] | None:
         if hash_range is None or hash_range.empty:
@@ -121,14 +138,20 @@ class ReplicatedController:
         informers = RangedInformers(self.client, self.primary, hash_range,
                                     watch_timeout_s=self.settings.watch_timeout_s)
         self._runner = ControllerRunner(self.client, [self.cls], self.settings, client_for=self.client_for,
-                                        informers=informers)
+                                        sources=self.sources, informers=informers,
+                                        admits=partial(owner_in, hash_range))
         return asyncio.create_task(self._runner.run(), name=f"controller {self.cls.name} {hash_range}")
 
-    async def _stop_runner(self, task: asyncio.Task[None] | None) -> None:
-        """Graceful: in-flight reconciles finish (the runner's own timeout cancels late ones)."""
+    async def _stop_runner(self, task: asyncio.Task[None] | None, *, now: bool = False) -> None:
+        """Graceful: in-flight reconciles finish (the runner's own timeout cancels late ones);
+        ``now``, or when we are being cancelled (a second signal): cancelled at once."""
         if task is None or self._runner is None:
             return
-        self._runner.stop()
+        current = asyncio.current_task()
+        if now or (current is not None and current.cancelling()):
+            task.cancel()
+        else:
+            self._runner.stop()
         await _finished(task)
         self._runner = None
 
@@ -146,11 +169,12 @@ class ReplicatedControllers:
 
     def __init__(self, client: ApiClient, classes: Iterable[type[Controller]], *,
                  settings: RuntimeSettings | None = None, timing: InstanceTiming | None = None,
-                 client_for: ClientFor | None = None) -> None:
+                 client_for: ClientFor | None = None,
+                 sources: Mapping[str, Sequence[Partition]] | None = None) -> None:
         self.informer = Informer(client, CONTROLLER_INSTANCES)
         self.controllers = [
             ReplicatedController(client, cls, self.informer, settings=settings or RuntimeSettings(),
-                                 timing=timing or InstanceTiming(), client_for=client_for)
+                                 timing=timing or InstanceTiming(), client_for=client_for, sources=sources)
             for cls in classes
         ]
 
@@ -164,13 +188,17 @@ class ReplicatedControllers:
         tasks = [asyncio.create_task(c.run(), name=f"replicated {c.cls.name}") for c in self.controllers]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-            for task in done:
-                task.result()
-        finally:
-            self.stop()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            informer.cancel()
-            await _finished(informer)
+        except asyncio.CancelledError:
+            for task in (*tasks, informer):  # stop now: no graceful leave
+                task.cancel()
+            await asyncio.gather(*tasks, informer, return_exceptions=True)
+            raise
+        self.stop()  # one failed: the others leave gracefully
+        await asyncio.gather(*tasks, return_exceptions=True)
+        informer.cancel()
+        await _finished(informer)
+        for task in done:
+            task.result()
 
 
 async def _finished(task: asyncio.Task[None]) -> None:

@@ -11,6 +11,10 @@ gracefully (reconciles in flight finish); a second signal exits at once. With le
 (the default, as upstream's) the controllers run only while this replica holds the Lease
 ``kube-system/kube-controller-manager`` of tenant system; losing it exits with status 1, as
 kube-controller-manager does ("leaderelection lost"), so a supervisor restarts it as a standby.
+The workload controllers (`controllers.manager.REPLICATED`) do not wait for the Lease: as in
+Arktos's controller framework every replica runs them on the hashKey range its ControllerInstance
+records own (docs/design/replicated-controllers.md), renewed on the ``--leader-elect-*`` timings;
+a lost record exits with status 1 too.
 With ``--use-service-account-credentials`` (arktos-up passes it) each controller acts as its own
 service account in tenant system's kube-system (`controllers.credentials`); the kubeconfig's identity
 (``system:kube-controller-manager``) keeps leader election, the shared informers and the accounts'

@@ -70,7 +70,8 @@ class ControllerManager:
         self.controllers = [c for c in controllers if replication is None or c.name not in REPLICATED]
         replicated = [c for c in controllers if c not in self.controllers]
         self.replicated = None if not replicated else ReplicatedControllers(
-            client, replicated, settings=self.settings, timing=replication, client_for=client_for)
+            client, replicated, settings=self.settings, timing=replication, client_for=client_for,
+            sources=sources)
         self.leader_election = leader_election or AlwaysLeader()
         # Each controller's own client (controllers.credentials); None: all act through ``client``.
         self.client_for = client_for

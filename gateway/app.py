@@ -18,7 +18,7 @@ from aiohttp import web
 from gateway.callers import Caller, TokenTenants, identify
 from gateway.forwarding import forward, read_body
 from gateway.health import health_answer, readiness
-from gateway.merging import merged_list
+from gateway.merging import SystemCopies, merged_list
 from gateway.partitions import Partition, Partitions
 from gateway.placement import Placement
 from gateway.routes import Route, route
@@ -31,6 +31,8 @@ from httpstream.upgrade_takeover import is_upgrade_request
 log = logging.getLogger(__name__)
 
 _TRUE = ("1", "true")
+# How long a request that arrives while the gateway is starting waits for the live maps.
+_SYNC_WAIT_S = 10.0
 
 
 @dataclass
@@ -39,6 +41,7 @@ class Gateway:
     placement: Placement
     tokens: TokenTenants
     max_body: int
+    _start_grace_over: bool = False
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         try:
@@ -62,6 +65,8 @@ class Gateway:
             return health_answer(request.path, checks, verbose="verbose" in request.query)
         if where.target == "refused":
             raise BadRequest(where.reason)
+        if not self.placement.synced and not self._start_grace_over:
+            await self._wait_for_maps()
         if where.target in ("tenant", "node"):
             partition = self._single(where)
             if is_upgrade_request(request, upgrade=None):
@@ -74,6 +79,19 @@ class Gateway:
                                        partitions=self.partitions.tenant)
         return await self._merged(request, where, caller, body)
 
+    async def _wait_for_maps(self) -> None:
+        """Before the first lists, a tenant or node would silently go to tp0/rp0: requests arriving
+        at start-up wait for the maps, a bounded time once. A partition down from the start must not
+        hold every request: after that, requests route with what the maps know (an unreachable
+        partition then answers 503 for its own requests)."""
+        try:
+            async with asyncio.timeout(_SYNC_WAIT_S):
+                await self.placement.wait_synced()
+        except TimeoutError:
+            log.warning("tenant/node maps not synced after %.0fs (a partition down?); routing with what "
+                        "they hold", _SYNC_WAIT_S)
+        self._start_grace_over = True
+
     def _single(self, where: Route) -> Partition:
         if where.target == "node":
             return self.partitions.resource[self.placement.node_partition(where.key)]
@@ -85,9 +103,12 @@ class Gateway:
                       else self.partitions.resource)
         if len(partitions) == 1:
             return await forward(request, partitions[0], caller, body=body)
+        copies: SystemCopies = ""
+        if where.target == "tenant-partitions":
+            copies = "tenant-object" if where.tenants_list else "tenant-space"
         if where.collection == "watch":
-            return await merged_watch(request, partitions, caller, tenants_list=where.tenants_list)
-        return await merged_list(request, partitions, caller, tenants_list=where.tenants_list)
+            return await merged_watch(request, partitions, caller, system_copies=copies)
+        return await merged_list(request, partitions, caller, system_copies=copies)
 
 
 def build_app(gateway: Gateway, *, access_log: bool = False) -> web.Server:

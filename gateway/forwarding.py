@@ -62,16 +62,17 @@ def forwarded_headers(headers: Mapping[str, str], caller: Caller, *,
 
 
 async def read_body(request: web.BaseRequest, *, limit: int) -> bytes:
-    """The whole request body, refused past ``limit`` bytes (the API server's own limit)."""
+    """The whole request body, refused past ``limit`` bytes as the API server refuses it (upstream's
+    limitedReadBody: 413, "Request entity too large: limit is N")."""
     if not request.body_exists:
         return b""
     if request.content_length is not None and request.content_length > limit:
-        raise RequestTooLarge(f"the request body is larger than the limit of {limit} bytes")
+        raise RequestTooLarge(f"Request entity too large: limit is {limit}")
     data = bytearray()
     while chunk := await request.content.read(1 << 16):
         data += chunk
         if len(data) > limit:
-            raise RequestTooLarge(f"the request body is larger than the limit of {limit} bytes")
+            raise RequestTooLarge(f"Request entity too large: limit is {limit}")
     return bytes(data)
 
 

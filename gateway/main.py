@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import ssl
@@ -68,15 +67,20 @@ async def serve(config: GatewayConfig) -> None:
     log.info("gateway serving on %s: TPs %s, RPs %s", site.name,
              [p.name for p in gateway.partitions.tenant], [p.name for p in gateway.partitions.resource])
     maps = asyncio.create_task(gateway.placement.run(), name="gateway-maps")
+    # The maps' watches never end on their own (they retry with back-off); if they do, routing would
+    # go stale silently: stop the process instead, so its supervisor restarts it.
+    maps.add_done_callback(lambda _: stop.set())
     try:
         await stop.wait()
     finally:
         log.info("shutting down")
         maps.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await maps
+        # The maps' own outcome (its CancelledError included); our own cancellation still propagates.
+        outcome = (await asyncio.gather(maps, return_exceptions=True))[0]
         await runner.cleanup()
         await gateway.partitions.close()
+    if isinstance(outcome, Exception):
+        raise SystemExit(f"the tenant/node maps failed: {outcome!r}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,7 +3,7 @@
 ``GET /api/v1/tenants``, the nodes of every RP, and the system admin's cross-tenant lists are what
 one server holding everything would answer: the same kind, the first partition's ``Table`` column
 definitions, every partition's items in partition order. Tenant ``system`` exists on every TP; the
-merged Tenant list shows tp0's only. ``limit``/``continue`` work across partitions with the
+merged views show tp0's only (``SystemCopies``). ``limit``/``continue`` work across partitions with the
 composite token of ``gateway.versions``. A partition answering an error ends the merge with that
 answer (a Status), an unreachable one with a 503 Status.
 """
@@ -11,7 +11,7 @@ answer (a Status), an unreachable one with a 503 Status.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 import orjson
@@ -41,6 +41,28 @@ def entry_name(entry: dict[str, Any]) -> str:
     return str(cells[0])
 
 
+def entry_tenant(entry: dict[str, Any]) -> str:
+    """An item's tenant, or a Table row's (its object's metadata; "" for a row without one)."""
+    meta = (entry.get("object") or entry).get("metadata") or {}
+    return str(meta.get("tenant") or "")
+
+
+# Every TP bootstraps tenant `system` — its Tenant object and its space (namespaces, service
+# accounts, its own controllers' leases, ...) — while the gateway sends every request of tenant
+# system to tp0. The cluster-wide view shows tp0's copy only, as one server holding everything would:
+# "tenant-object" drops the other TPs' Tenant `system` (the Tenant list), "tenant-space" every object
+# of tenant system they answer (the system admin's cross-tenant lists).
+SystemCopies = Literal["", "tenant-object", "tenant-space"]
+
+
+def is_system_copy(entry: dict[str, Any], copies: SystemCopies) -> bool:
+    if copies == "tenant-object":
+        return entry_name(entry) == SYSTEM_TENANT
+    if copies == "tenant-space":
+        return entry_tenant(entry) == SYSTEM_TENANT
+    return False
+
+
 def _entries_key(document: dict[str, Any]) -> str:
     return "rows" if document.get("kind") == "Table" else "items"
 
@@ -55,12 +77,12 @@ class MergedPage:
         self.next: MergedContinue | None = None
         self.count = count
 
-    def add(self, index: int, document: dict[str, Any], *, drop_system: bool) -> str:
+    def add(self, index: int, document: dict[str, Any], *, system_copies: SystemCopies) -> str:
         if self.document is None:
             self.document = document
         entries = document.get(_entries_key(document)) or []
-        if drop_system:
-            entries = [e for e in entries if entry_name(e) != SYSTEM_TENANT]
+        if system_copies and index > 0:
+            entries = [e for e in entries if not is_system_copy(e, system_copies)]
         self.entries.extend(entries)
         metadata = document.get("metadata") or {}
         self.versions[index] = str(metadata.get("resourceVersion") or "")
@@ -105,7 +127,7 @@ def _partition_query(query: MultiDict[str], start: MergedContinue, index: int, r
 
 
 async def merged_list(request: web.BaseRequest, partitions: Sequence[Partition], caller: Caller, *,
-                      tenants_list: bool) -> web.StreamResponse:
+                      system_copies: SystemCopies) -> web.StreamResponse:
     """Answer a list over ``partitions`` (index order), as one server would."""
     start, limit = _start(MultiDict(request.query), len(partitions))
     page = MergedPage(len(partitions), start.versions)
@@ -125,7 +147,7 @@ async def merged_list(request: web.BaseRequest, partitions: Sequence[Partition],
         if answer.status != 200:
             return web.Response(status=answer.status, body=raw, headers=answer_headers(answer))
         last_headers = answer_headers(answer)
-        token = page.add(index, orjson.loads(raw), drop_system=tenants_list and index > 0)
+        token = page.add(index, orjson.loads(raw), system_copies=system_copies)
         if token:
             page.next = MergedContinue(index, token, tuple(page.versions))
             break

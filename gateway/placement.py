@@ -77,6 +77,10 @@ class PartitionMap:
     def synced(self) -> bool:
         return all(informer.has_synced for informer in self._informers)
 
+    async def wait_synced(self) -> None:
+        for informer in self._informers:
+            await informer.wait_for_sync()
+
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
             for informer in self._informers:
@@ -108,6 +112,15 @@ class Placement:
         self.tenants = PartitionMap(informers(tenant_partitions, TENANTS), size=len(tenant_partitions))
         self.nodes = PartitionMap(informers(resource_partitions, NODES), size=len(resource_partitions))
         self.tenant_partition_count = len(tenant_partitions)
+
+    @property
+    def synced(self) -> bool:
+        return self.tenants.synced and self.nodes.synced
+
+    async def wait_synced(self) -> None:
+        """Until both maps have their first lists (the caller bounds the wait)."""
+        await self.tenants.wait_synced()
+        await self.nodes.wait_synced()
 
     def tenant_partition(self, tenant: str) -> int:
         """The TP index of ``tenant``; an unknown one goes to tp0 (which answers for it)."""

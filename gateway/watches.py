@@ -28,10 +28,9 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
-from apis.identity import SYSTEM_TENANT
 from gateway.callers import Caller
 from gateway.forwarding import forwarded_headers, send, until_first_ends
-from gateway.merging import entry_name, json_accept
+from gateway.merging import SystemCopies, is_system_copy, json_accept
 from gateway.partitions import Partition
 from gateway.status import Expired
 from gateway.versions import compose, decompose
@@ -57,10 +56,11 @@ def start_versions(version: str, count: int) -> list[str]:
 class _Merge:
     """Forwards events of several partition streams into one response."""
 
-    def __init__(self, response: web.StreamResponse, versions: list[str], *, tenants_list: bool) -> None:
+    def __init__(self, response: web.StreamResponse, versions: list[str], *,
+                 system_copies: SystemCopies) -> None:
         self.response = response
         self.versions = versions
-        self.tenants_list = tenants_list
+        self.system_copies = system_copies
         self.lock = asyncio.Lock()
         self.initial_ended: set[int] = set()
 
@@ -81,7 +81,7 @@ class _Merge:
             metadata["resourceVersion"] = compose(self.versions)
             obj["metadata"] = metadata
             return orjson.dumps(event) + b"\n"
-        if self.tenants_list and index > 0 and entry_name(obj) == SYSTEM_TENANT:
+        if index > 0 and is_system_copy(obj, self.system_copies):
             return None
         return line + b"\n"
 
@@ -103,7 +103,7 @@ class _Merge:
 
 
 async def merged_watch(request: web.BaseRequest, partitions: Sequence[Partition], caller: Caller, *,
-                       tenants_list: bool) -> web.StreamResponse:
+                       system_copies: SystemCopies) -> web.StreamResponse:
     versions = start_versions(request.query.get("resourceVersion", ""), len(partitions))
     headers = forwarded_headers(request.headers, caller)
     headers["Accept"] = json_accept(request.headers.get("Accept", ""))
@@ -117,7 +117,7 @@ async def merged_watch(request: web.BaseRequest, partitions: Sequence[Partition]
         response = web.StreamResponse(status=200, headers={
             "Content-Type": answers[0].headers.get("Content-Type", "application/json")})
         await response.prepare(request)
-        merge = _Merge(response, versions, tenants_list=tenants_list)
+        merge = _Merge(response, versions, system_copies=system_copies)
         await until_first_ends(request, {f"gateway-watch-{partitions[i].name}": merge.pump(i, answer)
                                          for i, answer in enumerate(answers)})
         with contextlib.suppress(ConnectionResetError):

@@ -181,7 +181,7 @@ def stream_target(kind: str, tenant: str, pod: Mapping[str, Any], query: Mapping
     if kind == "exec":
         params += [("command", command) for command in commands]
     return _with_query(_path(kind, tenant, metadata.get("namespace", ""), metadata.get("name", ""),
-                             container), params)
+                             *_uid_segment(metadata), container), params)
 
 
 def portforward_target(tenant: str, pod: Mapping[str, Any], ports: Sequence[str]) -> str:
@@ -198,7 +198,15 @@ def portforward_target(tenant: str, pod: Mapping[str, Any], ports: Sequence[str]
                                  if not token.isdigit() else f"invalid port {token}")
             params.append(("port", token))
     return _with_query(_path("portForward", tenant, metadata.get("namespace", ""),
-                             metadata.get("name", "")), params)
+                             metadata.get("name", ""), *_uid_segment(metadata)), params)
+
+
+def _uid_segment(metadata: Mapping[str, Any]) -> tuple[str, ...]:
+    """The kubelet's uid routes (``/exec/{t}/{ns}/{pod}/{uid}/{c}``, ``/portForward/.../{uid}``):
+    a kubelet serving several tenant partitions may hold two pods of one name, and the uid says
+    which (upstream's kubelet has the same routes; its API server leaves the uid out)."""
+    uid = metadata.get("uid")
+    return (str(uid),) if uid else ()
 
 
 def _with_query(path: str, params: list[tuple[str, str]]) -> str:

@@ -247,8 +247,12 @@ async def start_fake_kubelet(context: ssl.SSLContext) -> FakeKubelet:
     app = web.Application(middlewares=[_recording(seen)])
     app.router.add_get("/containerLogs/{tenant}/{namespace}/{pod}/{container}", _container_logs)
     for kind in ("exec", "attach"):
+        # The API server names the pod's uid too (the kubelet's uid routes); both forms answer.
         app.router.add_route("*", f"/{kind}/{{tenant}}/{{namespace}}/{{pod}}/{{container}}", _exec_or_attach)
+        app.router.add_route("*", f"/{kind}/{{tenant}}/{{namespace}}/{{pod}}/{{uid}}/{{container}}",
+                             _exec_or_attach)
     app.router.add_route("*", "/portForward/{tenant}/{namespace}/{pod}", _port_forward)
+    app.router.add_route("*", "/portForward/{tenant}/{namespace}/{pod}/{uid}", _port_forward)
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)

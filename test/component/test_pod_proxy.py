@@ -226,7 +226,7 @@ def test_kubectl_exec_with_stdin_and_exit_code(cluster: Cluster, websockets: str
     assert result.stdout == b"hello cat -\nTYPED INPUT\n"
     assert b"to stderr" in result.stderr
     seen = cluster.kubelet.last("/exec/")
-    assert seen.path == f"/exec/system/{NS}/p/c"
+    assert seen.path == f"/exec/system/{NS}/p/{_uid_of(cluster, 'p')}/c"  # the kubelet's uid route
     assert seen.query == [("stdin", "1"), ("stdout", "1"), ("stderr", "1"),
                           ("command", "cat"), ("command", "-")]
     assert seen.method == ("GET" if websockets == "true" else "POST")
@@ -239,7 +239,8 @@ def test_kubectl_attach(cluster: Cluster) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"hello \n"
     seen = cluster.kubelet.last("/attach/")
-    assert (seen.path, seen.query) == (f"/attach/system/{NS}/p/c", [("stdout", "1"), ("stderr", "1")])
+    assert (seen.path, seen.query) == (f"/attach/system/{NS}/p/{_uid_of(cluster, 'p')}/c",
+                                       [("stdout", "1"), ("stderr", "1")])
 
 
 def test_kubectl_cp_from_a_pod(cluster: Cluster, tmp_path: Path) -> None:
@@ -255,7 +256,13 @@ def test_kubectl_port_forward_carries_http(cluster: Cluster, websockets: str) ->
     received = http_through_port_forward(cluster.argv("port-forward", "pod/p", f"{local}:8080"),
                                          local_port=local, websockets=websockets, timeout=TIMEOUT_S)
     assert received.startswith(b"HTTP/1.1 200 OK") and received.endswith(b"port 8080 says hi")
-    assert cluster.kubelet.last("/portForward/").path == f"/portForward/system/{NS}/p"
+    assert cluster.kubelet.last("/portForward/").path == f"/portForward/system/{NS}/p/{_uid_of(cluster, 'p')}"
+
+
+def _uid_of(cluster: Cluster, pod: str) -> str:
+    uid = cluster.kubectl("get", "pod", pod, "-o", "jsonpath={.metadata.uid}").stdout.decode()
+    assert len(uid) == 36, uid
+    return uid
 
 
 # -- the python client -----------------------------------------------------------------------------

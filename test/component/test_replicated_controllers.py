@@ -3,15 +3,18 @@
 Covers, against a real ``python -m server`` (with an audit log) and real ``python -m controllers``
 processes running the deployment and replicaset controllers:
 - the ControllerInstance resource itself: discovery (core/v1, cluster scope, short name ``co``),
-  Arktos's table columns through stock kubectl 1.37, validation (422 with field causes);
+  Arktos's table columns and ``kubectl explain`` (served OpenAPI) through stock kubectl 1.37,
+  validation (422 with field causes);
 - two instances split the hashKey space in halves; 2,000 Deployments in ten namespaces (created
   concurrently through one aiohttp session) each get exactly ONE ReplicaSet, and the audit log
   shows exactly one ReplicaSet create per Deployment and not a single refused (409) create — no Deployment was
   reconciled into a ReplicaSet by both instances; each instance's record counts the Deployments
-  of its own range (``workloadNum``, checked against the Deployments' hashKeys), about half each;
-  the instances' logs name their ranges;
+  of its own range (``workloadNum``, checked against the Deployments' hashKeys), about half each,
+  and its log says the same count;
 - each hand-over in order, from the processes' logs: the giver restarts on its upper half, then
   unlocks the joiner, which only then starts on the lower half;
+- two instances joining at the same moment (both claiming the whole space) settle on halves;
+- fencing: a process whose record is deleted (as a dead instance's is) stops and exits 1;
 - SIGKILL of one instance: the other owns the whole space within 30 s and reconciles new
   Deployments; a third instance joining takes the lower half of the survivor's range while
   Deployments keep being created, and still no ReplicaSet create is repeated or refused.
@@ -32,6 +35,7 @@ import time
 import uuid
 from collections import Counter
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +47,11 @@ from component_http import Api, assert_status
 from controller_harness import eventually, start_controller_manager
 from kubectl_binaries import kubectl_binary
 
-from client.hash_ranges import Member, assign
+from client.config import config_for_url
+from client.controller_instances import CONTROLLER_INSTANCES, InstanceTiming, Membership
+from client.hash_ranges import HashRange, Member, assign
+from client.informer import Informer
+from client.rest import ApiClient
 
 MAX = 2**63 - 1
 DEPLOYMENTS = 2000
@@ -136,6 +144,9 @@ class Instances:
     def log(self, label: str) -> str:
         return (self.tmp_path / f"{label}.log").read_text(errors="replace")
 
+    def logged(self, label: str, text: str) -> bool:
+        return text in self.log(label)
+
     def label_of(self, record_name: str) -> str:
         return next(label for label in self.processes if f"instance {record_name} " in self.log(label))
 
@@ -158,12 +169,7 @@ async def test_controller_instance_resource(api: Api, apiserver: ApiServerProces
     await api.ok("POST", INSTANCES_PATH, {"apiVersion": "v1", "kind": "ControllerInstance",
                                           "metadata": {"name": name}, "controllerType": "deployment",
                                           "controllerKey": MAX, "workloadNum": 3, "isLocked": True})
-    kubectl = await asyncio.create_subprocess_exec(
-        kubectl_binary("kubectl-1.37"), "-s", apiserver.url, "get", "co", name,
-        stdout=asyncio.subprocess.PIPE)
-    output, _ = await asyncio.wait_for(kubectl.communicate(), timeout=60)
-    assert kubectl.returncode == 0
-    table = output.decode().splitlines()
+    table = (await kubectl(apiserver, "get", "co", name)).splitlines()
     assert table[0].split() == ["NAME", "CONTROLLERTYPE", "UID", "CONTROLLERKEY", "WORKLOADNUM", "ISLOCKED"]
     assert table[1].split()[0:2] == [name, "deployment"] and table[1].split()[3:] == [str(MAX), "3", "true"]
     bad = await api.post(INSTANCES_PATH, {"apiVersion": "v1", "kind": "ControllerInstance",
@@ -172,6 +178,70 @@ async def test_controller_instance_resource(api: Api, apiserver: ApiServerProces
     causes = {c["field"] for c in assert_status(bad, 422, "Invalid")["details"]["causes"]}
     assert causes == {"controllerType", "controllerKey", "workloadNum"}
     await api.ok("DELETE", f"{INSTANCES_PATH}/{name}")
+    explained = await kubectl(apiserver, "explain", "controllerinstances.controllerKey")  # served OpenAPI
+    assert "KIND:       ControllerInstance" in explained and "FIELD: controllerKey <integer>" in explained
+
+
+async def kubectl(apiserver: ApiServerProcess, *args: str) -> str:
+    process = await asyncio.create_subprocess_exec(kubectl_binary("kubectl-1.37"), "-s", apiserver.url, *args,
+                                                   stdout=asyncio.subprocess.PIPE)
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, args
+    return output.decode()
+
+
+async def test_an_instance_whose_record_is_removed_stops_and_exits_1(api: Api, apiserver: ApiServerProcess,
+                                                                      tmp_path: Path) -> None:
+    """Fencing: a record deleted by others (as a dead instance's is) stops the process."""
+    instances = Instances(apiserver.url, tmp_path)
+    try:
+        instances.start("lone")
+        found = await eventually(lambda: settled(api, 1), "the instance's record", within=30)
+        (name,) = found
+        await api.ok("DELETE", f"{INSTANCES_PATH}/{name}")
+        process = instances.processes["lone"]
+        await eventually(lambda: process.poll() is not None, "the process to exit", within=15)
+        assert process.returncode == 1
+        assert f"controller instance lost: deployment instance {name} was removed" in instances.log("lone")
+    finally:
+        instances.stop_all()
+
+
+async def test_simultaneous_first_joiners_settle_on_disjoint_halves(apiserver: ApiServerProcess) -> None:
+    """Two instances that both saw no record both claim key 2^63-1: one joins again, they end as
+    halves (in this process, so that both decide on the same empty view; a fresh controller type)."""
+    controller_type = f"tie-{uuid.uuid4().hex[:6]}"
+    timing = InstanceTiming(lease_duration_s=6.0, renew_deadline_s=4.0, retry_period_s=0.5)
+    async with ApiClient(config_for_url(apiserver.url)) as client:
+        informers = [Informer(client, CONTROLLER_INSTANCES) for _ in range(2)]
+        members = [Membership(client, i, controller_type, timing=timing, workload_count=lambda: 0)
+                   for i in informers]
+        tasks = [asyncio.create_task(i.run()) for i in informers]
+        try:
+            await asyncio.gather(*(i.wait_for_sync() for i in informers))
+            tasks += [asyncio.create_task(m.run()) for m in members]
+            tasks += [asyncio.create_task(runs_nothing(m)) for m in members]
+
+            async def halves() -> list[HashRange] | None:
+                ranges = [m.assigned() for m in members]
+                return [r for r in ranges if r is not None] if None not in ranges else None
+
+            settled_ranges = await eventually(halves, "both unlocked", within=30)
+            first, second = sorted(settled_ranges, key=lambda r: r.lower)
+            assert (first, second) == (HashRange(-1, MAX // 2), HashRange(MAX // 2, MAX))
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for member in members:
+                await member.leave()
+
+
+async def runs_nothing(member: Membership) -> None:
+    """The follower's part without controllers: a runner restarted at once on each new range."""
+    while True:
+        member.acknowledge(member.assigned())
+        await member.changed()
 
 
 @pytest.mark.slow
@@ -215,8 +285,10 @@ async def run_scenario(api: Api, instances: Instances, audit_log: Path) -> None:
         return counts if counts == expected else None
 
     await eventually(counted, f"workloadNum = Deployments per range {expected}", within=20)
-    for name in halves:
-        assert f"deployment instance {name} owns" in instances.log(instances.label_of(name))
+    for name, count in expected.items():  # the same split in each process's own log
+        line = f"deployment instance {name} owns {count} objects in"
+        await eventually(partial(instances.logged, instances.label_of(name), line), f"{name}'s log",
+                         within=10)
     assert replica_set_creates(audit_log) == Counter({201: DEPLOYMENTS})
 
     await kill_one_and_take_over(api, instances, halves)

@@ -14,6 +14,7 @@ and the full scale-out cluster with real nodes (P5's e2e on arktos-up-scale-out.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -64,6 +65,20 @@ def _wait(predicate: Any, what: str, cluster: GatewayCluster, timeout: float = W
             return
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}; gateway log:\n{log_tail(cluster.gateway_log)}")
+
+
+@contextlib.contextmanager
+def _watching(cluster: GatewayCluster, path: str) -> Iterator[http.client.HTTPResponse]:
+    """A watch through the gateway as the system admin, open for the block."""
+    connection = http.client.HTTPSConnection("127.0.0.1", cluster.gateway_port, timeout=30,
+                                             context=cluster.admin_context())
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        assert response.status == 200, response.read()[:300]
+        yield response
+    finally:
+        connection.close()
 
 
 def _names(document: dict[str, Any]) -> list[str]:
@@ -137,6 +152,17 @@ def test_paging_over_partitions_returns_every_tenant_once(cluster: GatewayCluste
     assert sorted(paged) == sorted(everything)
 
 
+def test_bad_input_gets_a_status(cluster: GatewayCluster) -> None:
+    big = _configmap("too-big")
+    big["data"] = {"blob": "x" * (4 << 20)}
+    answer = cluster.call("POST", "/api/v1/tenants/acme/namespaces/default/configmaps", big)
+    assert answer.status == 413 and answer.json()["reason"] == "RequestEntityTooLarge", answer.describe()
+    answer = cluster.call("GET", "/api/v1/tenants?limit=1&continue=not-a-token")
+    assert answer.status == 400 and answer.json()["kind"] == "Status", answer.describe()
+    answer = cluster.call("DELETE", "/api/v1/tenants")
+    assert answer.status == 400 and "not supported through the gateway" in answer.json()["message"]
+
+
 def test_kubectl_get_tenants_lists_every_partition(cluster: GatewayCluster, tmp_path: Path) -> None:
     kubectl = Kubectl(binary=kubectl_binary("kubectl-1.37"), kubeconfig=cluster.credentials.admin_kubeconfig,
                       cache_dir=tmp_path / "cache", label="kubectl-1.37")
@@ -146,18 +172,18 @@ def test_kubectl_get_tenants_lists_every_partition(cluster: GatewayCluster, tmp_
     header = lines[0].split()
     column = header.index("PARTITION")  # the column the partitions print (issue 13)
     assert rows["acme"][column] == "0" and rows["globex"][column] == "1", lines
+    # kubectl wait lists and watches the Tenant collection (merged over the TPs) from the list's version.
+    assert cluster.call("POST", "/api/v1/tenants", _tenant("waited-for")).status == 201
+    kubectl.run("wait", "--for=condition=Initialized", "tenant/waited-for", "tenant/globex", "--timeout=30s",
+                timeout=40)
 
 
 def test_a_merged_watch_sees_new_tenants_of_every_partition(cluster: GatewayCluster) -> None:
     listed = cluster.call("GET", "/api/v1/tenants").json()
     version = listed["metadata"]["resourceVersion"]
     assert version.startswith("gw."), version
-    connection = http.client.HTTPSConnection("127.0.0.1", cluster.gateway_port, timeout=20,
-                                             context=cluster.admin_context())
-    try:
-        connection.request("GET", f"/api/v1/tenants?watch=true&resourceVersion={version}&timeoutSeconds=15")
-        response = connection.getresponse()
-        assert response.status == 200
+    with _watching(cluster, f"/api/v1/tenants?watch=true&resourceVersion={version}&timeoutSeconds=15") \
+            as response:
         for name, partition in (("watched-0", "0"), ("watched-1", "1")):
             assert cluster.call("POST", "/api/v1/tenants", _tenant(name, partition)).status == 201
         seen: set[str] = set()
@@ -167,8 +193,6 @@ def test_a_merged_watch_sees_new_tenants_of_every_partition(cluster: GatewayClus
             event = json.loads(line)
             assert event["object"]["metadata"]["name"] != "system" or event["type"] != "ADDED"
             seen.add(event["object"]["metadata"]["name"])
-    finally:
-        connection.close()
     # A version only one partition issued cannot resume a watch over both: 410, clients relist.
     answer = cluster.call("GET", "/api/v1/tenants?watch=true&resourceVersion=5")
     assert answer.status == 410 and answer.json()["reason"] == "Expired", answer.describe()
@@ -180,16 +204,18 @@ def test_the_system_admins_cross_tenant_list_and_watch_span_both_partitions(clus
         answer = cluster.call("POST", f"/api/v1/tenants/{tenant}/namespaces/default/configmaps", body)
         assert answer.status == 201, answer.describe()
     for path in ("/api/v1/configmaps", "/api/v1/tenants/all/configmaps"):
-        listed = cluster.call("GET", path).json()
-        names = {(i["metadata"]["tenant"], i["metadata"]["name"]) for i in listed["items"]}
-        assert {("acme", "across-acme"), ("globex", "across-globex")} <= names, path
+        for accept in ("application/json", TABLE):
+            listed = cluster.call("GET", path, headers={"Accept": accept}).json()
+            entries = [row["object"] for row in listed["rows"]] if accept == TABLE else listed["items"]
+            keys = [(e["metadata"]["tenant"], e["metadata"]["namespace"], e["metadata"]["name"])
+                    for e in entries]
+            assert {("acme", "default", "across-acme"), ("globex", "default", "across-globex")} <= set(keys)
+            # Each TP has a tenant `system` of its own; the cluster-wide view shows tp0's once.
+            assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)
+            assert ("system", "kube-system", "kube-root-ca.crt") in keys
     version = cluster.call("GET", "/api/v1/configmaps").json()["metadata"]["resourceVersion"]
-    connection = http.client.HTTPSConnection("127.0.0.1", cluster.gateway_port, timeout=20,
-                                             context=cluster.admin_context())
-    try:
-        connection.request("GET", f"/api/v1/configmaps?watch=1&resourceVersion={version}&timeoutSeconds=15")
-        response = connection.getresponse()
-        assert response.status == 200
+    with _watching(cluster, f"/api/v1/configmaps?watch=1&resourceVersion={version}&timeoutSeconds=15") \
+            as response:
         # An event far larger than aiohttp's line limit (128 KiB) passes whole.
         big = _configmap("big")
         big["data"] = {"blob": "x" * 900_000}
@@ -198,27 +224,18 @@ def test_the_system_admins_cross_tenant_list_and_watch_span_both_partitions(clus
         event = json.loads(response.readline())
         assert (event["type"], event["object"]["metadata"]["name"]) == ("ADDED", "big")
         assert len(event["object"]["data"]["blob"]) == 900_000
-    finally:
-        connection.close()
 
 
 def _watch_events(cluster: GatewayCluster, path: str, *, until: Any,
                   limit: int = 500) -> list[dict[str, Any]]:
     """Events of a watch through the gateway until ``until(events)`` holds (or the stream ends)."""
-    connection = http.client.HTTPSConnection("127.0.0.1", cluster.gateway_port, timeout=30,
-                                             context=cluster.admin_context())
     events: list[dict[str, Any]] = []
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        assert response.status == 200, response.read()[:300]
+    with _watching(cluster, path) as response:
         while len(events) < limit and not until(events):
             line = response.readline()
             if not line:
                 break
             events.append(json.loads(line))
-    finally:
-        connection.close()
     return events
 
 
@@ -300,6 +317,19 @@ def test_a_tenant_certificate_user_works_on_long_short_and_prefix_paths(cluster:
     who = cluster.call("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
                        REVIEW, context=context)
     assert who.status == 201 and who.json()["status"]["userInfo"]["username"] == "admin", who.describe()
+
+
+def test_stock_kubectl_as_a_tenant_user_through_the_gateway(cluster: GatewayCluster, tmp_path: Path) -> None:
+    kubeconfig, _ = _cert_user(cluster, "globex")  # globex lives on tp1
+    kubectl = Kubectl(binary=kubectl_binary("kubectl-1.37"), kubeconfig=kubeconfig,
+                      cache_dir=tmp_path / "cache", label="kubectl-1.37")
+    kubectl.run("create", "configmap", "from-kubectl", "--from-literal=k=v", "-n", "default")
+    for context in ("default", "prefix"):  # short paths, and the /tenants/globex prefix
+        names = kubectl.run("--context", context, "get", "configmaps", "-n", "default", "-o", "name").stdout
+        assert "configmap/from-kubectl" in names.split(), (context, names)
+    # Discovery is the tenant's view (ARKTOS.md §3: cluster-scoped resources hidden from tenants).
+    hidden = kubectl.run("get", "nodes", check=False)
+    assert hidden.returncode != 0 and 'resource type "nodes"' in hidden.stderr, hidden.stderr
 
 
 def test_a_tenant_token_user_works_through_the_gateway(cluster: GatewayCluster) -> None:

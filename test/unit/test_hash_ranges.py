@@ -4,7 +4,8 @@ Covers: ranges derived from any set of instance records cover [0, 2^63-1] exactl
 (property test); a joiner takes the lower half of the largest range and the giver keeps its key;
 ties go to the lowest range; locked instances and a not-yet-normalised last key are never split;
 a removed (dead) instance's range merges into its successor, or its predecessor when it was last;
-equal keys leave the later name an empty range; the field selector text. Leaves out the protocol
+equal keys leave the later name an empty range; the field selector text; which children concern
+an instance (their controller's ownerReference hashKey, client/replicated.py). Leaves out the protocol
 that moves records (client/controller_instances.py; the component test runs it).
 """
 
@@ -22,6 +23,7 @@ from client.hash_ranges import (
     assign,
     split_for_joiner,
 )
+from client.replicated import owner_in
 
 MAX = 2**63 - 1
 HALF = MAX // 2
@@ -114,3 +116,19 @@ def test_field_selector_and_text() -> None:
     assert WHOLE.field_selector() == f"metadata.hashkey=gt:-1,metadata.hashkey=lte:{MAX}"
     assert str(WHOLE) == f"[0, {MAX}]"
     assert str(HashRange(5, 9)) == "(5, 9]"
+
+
+def test_a_child_concerns_the_instance_owning_its_controller_s_hash_key() -> None:
+    lower_half = HashRange(BELOW_ZERO, HALF)
+
+    def child(*refs: dict[str, object]) -> dict[str, object]:
+        return {"metadata": {"ownerReferences": list(refs)}}
+
+    assert owner_in(lower_half, child({"controller": True, "hashKey": 0}))
+    assert owner_in(lower_half, child({"controller": True, "hashKey": HALF}))
+    assert not owner_in(lower_half, child({"controller": True, "hashKey": HALF + 1}))
+    # Only the controller's reference counts; orphans and references without a hashKey pass.
+    assert not owner_in(lower_half, child({"hashKey": 1}, {"controller": True, "hashKey": MAX}))
+    assert owner_in(lower_half, child({"controller": False, "hashKey": MAX}))
+    assert owner_in(lower_half, child({"controller": True}))
+    assert owner_in(lower_half, {"metadata": {}})
