@@ -16,8 +16,8 @@ the tenant on tp1 runs on the real node (its serial log read through the gateway
 controller-manager instances per tenant partition (TP_CONTROLLER_MANAGERS=2) both hold a
 `deployment` ControllerInstance, their ranges up to 2^63-1; deleting a
 tenant empties it on its partition only; killing rp1's hollow kubelet process gets its pods of
-both tenants evicted and recreated on rp0's hollow nodes; Ctrl-C stops every process the script
-started.
+both tenants evicted and recreated on rp0's hollow nodes; Ctrl-C (the module cluster's teardown)
+stops every process the script started.
 Leaves out: STORAGE_BACKEND=etcd and partition counts other than 2 x 2 (the same functions start
 them), restarts of partitions, and the replicated controllers (their own tests).
 """
@@ -152,8 +152,24 @@ def tokens(module_tmp: Path) -> dict[str, tuple[str, str, str]]:  # noqa: F811
 
 @pytest.fixture(scope="module")
 def cluster(module_tmp: Path, tokens: dict[str, tuple[str, str, str]]) -> Iterator[ArktosUp]:  # noqa: F811
-    yield from running_cluster(scale_out_env(module_tmp), script="arktos-up-scale-out.sh",
-                               start_timeout_s=START_TIMEOUT_S, report_log="gateway.log")
+    """The module's cluster. Its teardown - after every other fixture's, which still use it - is
+    the Ctrl-C check: a failure there shows as an error of the module's last test."""
+    for up in running_cluster(scale_out_env(module_tmp), script="arktos-up-scale-out.sh",
+                              start_timeout_s=START_TIMEOUT_S, report_log="gateway.log"):
+        yield up
+        assert_ctrl_c_stops_everything(up)
+
+
+def assert_ctrl_c_stops_everything(up: ArktosUp) -> None:
+    """Ctrl-C stops every partition, controller manager, scheduler, the gateway, both kinds of
+    kubelet, containerd (with its shims and the pods' containers) and the VM runtime."""
+    data_dir, cert_dir = up.env["ARKTOS_DATA_DIR"], up.env["CERT_DIR"]
+    assert live_processes_mentioning(data_dir), "nothing runs under ARKTOS_DATA_DIR before Ctrl-C"
+    assert up.interrupt() == 130, up.report()
+    deadline = time.monotonic() + 15.0
+    while left := live_processes_mentioning(data_dir) + live_processes_mentioning(cert_dir):
+        assert time.monotonic() < deadline, f"still running after Ctrl-C: {left}"
+        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
@@ -469,18 +485,3 @@ def test_killed_hollow_kubelet_pods_evicted_in_both_partitions_and_rescheduled(
     ready = {c["type"]: c["status"] for c in dead["status"]["conditions"]}
     assert ready["Ready"] != "True", ready
 
-
-# -- last: Ctrl-C ---------------------------------------------------------------------------------
-
-
-def test_ctrl_c_stops_every_process(cluster: ArktosUp) -> None:
-    """Runs last (it ends the module's cluster): Ctrl-C stops every partition, controller
-    manager, scheduler, the gateway, both kinds of kubelet, containerd (with its shims and the
-    pods' containers) and the VM runtime."""
-    data_dir, cert_dir = cluster.env["ARKTOS_DATA_DIR"], cluster.env["CERT_DIR"]
-    assert live_processes_mentioning(data_dir), "nothing runs under ARKTOS_DATA_DIR before Ctrl-C"
-    assert cluster.interrupt() == 130, cluster.report()
-    deadline = time.monotonic() + 15.0
-    while left := live_processes_mentioning(data_dir) + live_processes_mentioning(cert_dir):
-        assert time.monotonic() < deadline, f"still running after Ctrl-C: {left}"
-        time.sleep(0.2)
