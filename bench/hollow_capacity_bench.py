@@ -116,15 +116,17 @@ class HollowFleet:
     per_process: int
     processes: list[subprocess.Popen[bytes]]
     nodes: int = 0
+    prefix: str = NODE_PREFIX  # node names start with it (bench/scale_out_bench.py: one per partition)
+    extra_args: tuple[str, ...] = ()  # more kubelet flags (e.g. --tenant-server-kubeconfig)
 
     def grow_to(self, total: int) -> None:
         while self.nodes < total:
             count = min(self.per_process, total - self.nodes)
             index = len(self.processes)
             self.processes.append(self.stack.enter_context(component(
-                ["kubelet", "--master", self.url, "--hostname-override", f"{NODE_PREFIX}{index:02d}",
-                 "--hollow", "--nodes", str(count), "--log-level", "WARNING"],
-                self.logs / f"hollow-kubelet-{index:02d}.log")))
+                ["kubelet", "--master", self.url, "--hostname-override", f"{self.prefix}{index:02d}",
+                 "--hollow", "--nodes", str(count), "--log-level", "WARNING", *self.extra_args],
+                self.logs / f"hollow-kubelet-{self.prefix}{index:02d}.log")))
             self.nodes += count
 
     def exited(self) -> list[int]:

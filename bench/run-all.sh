@@ -18,6 +18,7 @@
 #                 bridge arktos-pb0, pod subnet 10.92.0.0/16)
 #   vm_sandbox    VM boot with and without qemu's -sandbox
 #   hollow_capacity   hollow nodes one control plane holds (tens of minutes at 5,000 nodes)
+#   scale_out     hollow nodes 2 resource partitions hold, pods/s of 2 tenant partitions vs 1
 # The API servers are pinned to the first core and load generators to the others
 # (bench/server_process.py). Arguments go to api_bench.py only.
 #
@@ -86,6 +87,9 @@ step vm_pod "${PY}" bench/vm_pod_bench.py  # VM pods (qemu, TCG) on the same kin
 step vm_sandbox "${PY}" bench/vm_sandbox_bench.py
 # The API server on the first core, the hollow kubelets and the latency probe on the other.
 step hollow_capacity "${PY}" bench/hollow_capacity_bench.py
+# Issue 13: hollow nodes across 2 resource partitions (an hour or more at 15,000+ nodes), then pods
+# bound per second by two tenant partitions' schedulers against one's. Nothing pinned.
+step scale_out "${PY}" bench/scale_out_bench.py
 echo "# loadavg_end: $(cat /proc/loadavg)" | tee -a "${LOG}"
 
 "${PY}" bench/summary.py "${LOG}"

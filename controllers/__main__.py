@@ -200,7 +200,8 @@ async def run(args: argparse.Namespace) -> int:
 
 
 async def _manage(manager: ControllerManager) -> int:
-    """Runs ``manager`` until a signal (graceful; a second one: at once) or a lost Lease."""
+    """Runs ``manager`` until a signal (graceful; a second one: at once), a lost Lease or a lost
+    controller instance."""
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
 

@@ -70,26 +70,6 @@ set -euo pipefail
 ARKTOS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 source "${ARKTOS_ROOT}/hack/lib/init.sh"
 
-# First use on a fresh clone: create .venv and install the project (no apt needed yet).
-ensure_dependencies() {
-    if [[ -x "${ARKTOS_PYTHON}" ]] &&
-        (cd "${ARKTOS_ROOT}" && "${ARKTOS_PYTHON}" -c 'import aiohttp, orjson, uvloop, yaml, fastjsonschema, kubernetes_validate, cryptography, nacl') 2>/dev/null; then
-        return 0
-    fi
-    arktos::log::status "installing dependencies into ${ARKTOS_VENV} (first run)"
-    VENV=${ARKTOS_VENV} bash "${ARKTOS_ROOT}/hack/install-deps.sh"
-}
-
-prepare_directories() {
-    local dir
-    for dir in "${ARKTOS_DATA_DIR}" "${CERT_DIR}" "${LOG_DIR}"; do
-        if ! mkdir -p "${dir}" 2>/dev/null || [[ ! -w "${dir}" ]]; then
-            arktos::log::error "cannot write ${dir}; run as root or point the variable elsewhere"
-            exit 1
-        fi
-    done
-}
-
 prepare_credentials() {
     arktos::pki::ensure_cluster_credentials
 }
@@ -149,36 +129,22 @@ start_kubelet() {
 }
 
 print_ready_banner() {
-    local kubeconfig
-    kubeconfig=$(arktos::kubeconfig::admin_path)
     cat <<BANNER
 
 Arktos API server is running at $(arktos::apiserver::url) (pid ${ARKTOS_APISERVER_PID}), log: $(arktos::apiserver::log_file)$(arktos::apiserver::several && printf ' (one per server, behind haproxy)' || true)
 Node ${HOSTNAME_OVERRIDE} is Ready (kubelet log: $(arktos::kubelet::log_file)).
 Data directory: ${ARKTOS_DATA_DIR} (kept across restarts). Credentials: ${CERT_DIR}. Press Ctrl-C to stop.
 
-To use the cluster, in another shell:
-  export KUBECONFIG=${kubeconfig}
-  kubectl get pods
-or:
-  CERT_DIR=${CERT_DIR} ${ARKTOS_ROOT}/cluster/kubectl.sh get pods
-A kubeconfig for a user of a tenant (prints its path):
-  CERT_DIR=${CERT_DIR} API_HOST_IP=${API_HOST_IP} API_SECURE_PORT=${API_SECURE_PORT} ${ARKTOS_ROOT}/hack/setup-tenant-user.sh TENANT USER [GROUP...]
-
 BANNER
-    arktos::log::status "cluster is ready: export KUBECONFIG=${kubeconfig} or run cluster/kubectl.sh get pods"
+    arktos::up::print_usage "get pods"
 }
 
 main() {
-    ensure_dependencies
-    prepare_directories
+    arktos::up::ensure_dependencies
+    arktos::up::prepare_directories
     prepare_credentials
-    arktos::process::init_run_dir
     # Before the first daemon: whatever ends this script, SIGKILL included, stops what it started.
-    arktos::shutdown::start_reaper
-    trap 'arktos::shutdown::run' EXIT
-    trap 'arktos::log::status "interrupted"; exit 130' INT
-    trap 'exit 143' TERM
+    arktos::up::begin_supervision
     start_etcd
     start_apiserver
     start_controller_manager
@@ -187,11 +153,7 @@ main() {
     start_vmruntime
     start_kubelet
     print_ready_banner
-    local status=0
-    # Supervisors restart their components for as long as we run; this returns only on a signal
-    # (handled by the traps) or when a supervisor itself was killed.
-    arktos::process::wait_supervisors || status=$?
-    exit "${status}"
+    arktos::up::serve_until_stopped
 }
 
 main "$@"

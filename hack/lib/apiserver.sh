@@ -55,8 +55,10 @@ arktos::apiserver::suffix() {
     if arktos::apiserver::several; then printf -- '-%s\n' "${1:-0}"; else printf '\n'; fi
 }
 
+# ARKTOS_PARTITION (set by hack/lib/partitions.sh for one partition of a scale-out cluster, empty
+# otherwise) prefixes the name and the log files: tp0-kube-apiserver, $LOG_DIR/tp0-kube-apiserver.log.
 arktos::apiserver::name() {
-    printf 'kube-apiserver%s\n' "$(arktos::apiserver::suffix "${1:-0}")"
+    printf '%skube-apiserver%s\n' "${ARKTOS_PARTITION:+${ARKTOS_PARTITION}-}" "$(arktos::apiserver::suffix "${1:-0}")"
 }
 
 # The loopback port server I serves on behind the load balancer (only with APISERVER_COUNT>1).
@@ -65,11 +67,12 @@ arktos::apiserver::backend_port() {
 }
 
 arktos::apiserver::log_file() {
-    printf '%s/kube-apiserver%s.log\n' "${LOG_DIR}" "$(arktos::apiserver::suffix "${1:-0}")"
+    printf '%s/%s.log\n' "${LOG_DIR}" "$(arktos::apiserver::name "${1:-0}")"
 }
 
 arktos::apiserver::audit_log_file() {
-    printf '%s/kube-apiserver-audit%s.log\n' "${LOG_DIR}" "$(arktos::apiserver::suffix "${1:-0}")"
+    printf '%s/%skube-apiserver-audit%s.log\n' "${LOG_DIR}" "${ARKTOS_PARTITION:+${ARKTOS_PARTITION}-}" \
+        "$(arktos::apiserver::suffix "${1:-0}")"
 }
 
 arktos::apiserver::storage_url() {
@@ -189,6 +192,9 @@ arktos::apiserver::flags() {
     if arktos::apiserver::insecure_port_enabled; then
         flags+=(--insecure-bind-address "$(arktos::apiserver::bind_address)" --port "${API_PORT}")
     fi
+    # A caller's own additions (an array; hack/lib/partitions.sh: request-header authentication,
+    # --resource-providers).
+    [[ -z "${ARKTOS_APISERVER_EXTRA_ARGS+set}" ]] || flags+=("${ARKTOS_APISERVER_EXTRA_ARGS[@]}")
     printf '%s\n' "${flags[@]}"
 }
 
@@ -272,8 +278,9 @@ arktos::apiserver::wait_ready() {
         arktos::process::wait_ready haproxy "${ARKTOS_READY_TIMEOUT}" arktos::apiserver::probe "${url}"
         ARKTOS_APISERVER_PID="${pids[*]}"
     else
-        arktos::process::wait_ready kube-apiserver "${ARKTOS_READY_TIMEOUT}" arktos::apiserver::probe "${url}"
-        ARKTOS_APISERVER_PID=$(arktos::process::pid kube-apiserver)
+        arktos::process::wait_ready "$(arktos::apiserver::name 0)" "${ARKTOS_READY_TIMEOUT}" \
+            arktos::apiserver::probe "${url}"
+        ARKTOS_APISERVER_PID=$(arktos::process::pid "$(arktos::apiserver::name 0)")
     fi
-    arktos::log::status "kube-apiserver is ready"
+    arktos::log::status "${ARKTOS_PARTITION:+${ARKTOS_PARTITION}-}kube-apiserver is ready"
 }

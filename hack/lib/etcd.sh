@@ -21,9 +21,11 @@ arktos::etcd::external() {
     [[ -n "${ETCD_SERVERS}" ]]
 }
 
-# The supervised name of member I: "etcd" alone, "etcd-I" among several.
+# The supervised name of member I: "etcd" alone, "etcd-I" among several; a partition's
+# (ARKTOS_PARTITION, hack/lib/partitions.sh) carry its name first: tp0-etcd.
 arktos::etcd::name() {
-    if ((ETCD_MEMBERS == 1)); then printf 'etcd\n'; else printf 'etcd-%s\n' "$1"; fi
+    local prefix=${ARKTOS_PARTITION:+${ARKTOS_PARTITION}-}
+    if ((ETCD_MEMBERS == 1)); then printf '%setcd\n' "${prefix}"; else printf '%setcd-%s\n' "${prefix}" "$1"; fi
 }
 
 arktos::etcd::client_port() { printf '%s\n' "$((ETCD_CLIENT_PORT + 2 * $1))"; }

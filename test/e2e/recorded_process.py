@@ -55,3 +55,16 @@ def recorded(run_dir: Path, name: str) -> Proc | None:
         return None
     proc = Proc(int(pid), start)
     return proc if proc.alive() else None
+
+
+def live_processes_mentioning(needle: str) -> list[str]:
+    """Processes (not zombies, not this one) whose command line names ``needle``, as "PID: CMDLINE"."""
+    found: list[str] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        stat = proc_stat(int(entry.name))
+        line = cmdline(int(entry.name))
+        if stat is not None and stat[0] != "Z" and needle in line:
+            found.append(f"{entry.name}: {line}")
+    return found

@@ -90,8 +90,8 @@ class Answer:
 class TenancyEnv:
     """The running cluster and the identities of its users."""
 
-    server: ApiServerProcess
-    controller: subprocess.Popen[bytes]
+    server: ApiServerProcess  # the address tenants use (the gateway of a scale-out cluster)
+    controller: subprocess.Popen[Any]
     controller_log: Path
     workdir: Path
     identities: dict[str, Identity] = field(default_factory=dict)
@@ -374,7 +374,14 @@ def build_tenancy_env(workdir: Path) -> TenancyEnv:
         workdir, server.credentials.cert_dir / "controller.kubeconfig"
     )
     env = TenancyEnv(server=server, controller=controller, controller_log=controller_log, workdir=workdir)
-    credentials = server.credentials
+    add_admin_and_token_identities(env, tokens)
+    return env
+
+
+def add_admin_and_token_identities(env: TenancyEnv, tokens: dict[str, tuple[str, str, str]]) -> None:
+    """The system admin (the server's admin certificate) and one identity per token row."""
+    credentials = env.server.credentials
+    assert credentials is not None
     env.identities["system-admin"] = Identity(
         "system-admin",
         "system:admin",
@@ -385,14 +392,13 @@ def build_tenancy_env(workdir: Path) -> TenancyEnv:
     )
     for label, (token, user, tenant) in tokens.items():
         kubeconfig = token_kubeconfig(
-            workdir / f"{label}.kubeconfig",
+            env.workdir / f"{label}.kubeconfig",
             ca_cert=env.ca_cert,
-            server_url=server.url,
+            server_url=env.server.url,
             tenant=tenant,
             token=token,
         )
         env.identities[label] = Identity(label, user, tenant, kubeconfig, token=token)
-    return env
 
 
 @contextlib.contextmanager

@@ -51,6 +51,9 @@ class ArktosUp:
     """One run of hack/arktos-up.sh in its own process group, its output collected by a thread."""
 
     env: dict[str, str]
+    script: str = "arktos-up.sh"  # or arktos-up-scale-out.sh (test_arktos_up_scale_out.py)
+    start_timeout_s: float = START_TIMEOUT_S
+    report_log: str = "kube-apiserver.log"  # the log whose tail a failure report shows
     process: subprocess.Popen[str] | None = None
     lines: queue.Queue[str] = field(default_factory=queue.Queue)
     output: list[str] = field(default_factory=list)
@@ -58,7 +61,7 @@ class ArktosUp:
     def start(self) -> None:
         self.output.clear()
         self.process = subprocess.Popen(
-            ["bash", str(REPO_ROOT / "hack" / "arktos-up.sh")],
+            ["bash", str(REPO_ROOT / "hack" / self.script)],
             env=self.env,
             cwd="/",
             stdout=subprocess.PIPE,
@@ -77,13 +80,13 @@ class ArktosUp:
             self.lines.put(line)
 
     def wait_for_line(self, needle: str) -> str:
-        deadline = time.monotonic() + START_TIMEOUT_S
+        deadline = time.monotonic() + self.start_timeout_s
         while True:
             try:
                 line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 raise AssertionError(
-                    f"arktos-up.sh printed no {needle!r} in {START_TIMEOUT_S}s:\n{self.report()}"
+                    f"{self.script} printed no {needle!r} in {self.start_timeout_s}s:\n{self.report()}"
                 ) from None
             self.output.append(line)
             if needle in line:
@@ -102,7 +105,7 @@ class ArktosUp:
             ) from None
 
     def report(self) -> str:
-        log = Path(self.env["LOG_DIR"]) / "kube-apiserver.log"
+        log = Path(self.env["LOG_DIR"]) / self.report_log
         return "".join(self.output) + f"\n--- {log} ---\n" + log_tail(log)
 
 

@@ -12,13 +12,12 @@ Leaves out CONTAINER_RUNTIME_ENDPOINT (an external runtime), VM workloads and re
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
+from recorded_process import live_processes_mentioning
 from test_arktos_up import ArktosUp, arktos_up, cluster_env, kubectl_sh  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -49,22 +48,6 @@ def _running_with_ip(env: dict[str, str]) -> bool:
     )
 
 
-def _live_processes_mentioning(needle: str) -> list[str]:
-    """Processes (not zombies) whose command line names needle."""
-    found: list[str] = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if needle in cmdline and state != "Z":
-            found.append(f"{entry.name}: {cmdline}")
-    return found
-
-
 def test_node_runs_a_deployment_and_ctrl_c_stops_everything(
     arktos_up: ArktosUp,  # noqa: F811
     cluster_env: dict[str, str],  # noqa: F811
@@ -88,10 +71,10 @@ def test_node_runs_a_deployment_and_ctrl_c_stops_everything(
     _wait("pods gone", lambda: not _pods(cluster_env), arktos_up)
 
     data_dir = cluster_env["ARKTOS_DATA_DIR"]
-    assert _live_processes_mentioning(data_dir), "containerd should run under ARKTOS_DATA_DIR"
+    assert live_processes_mentioning(data_dir), "containerd should run under ARKTOS_DATA_DIR"
     assert arktos_up.interrupt() == 130, arktos_up.report()
     deadline = time.monotonic() + 10.0
     cert_dir = cluster_env["CERT_DIR"]
-    while left := _live_processes_mentioning(data_dir) + _live_processes_mentioning(cert_dir):
+    while left := live_processes_mentioning(data_dir) + live_processes_mentioning(cert_dir):
         assert time.monotonic() < deadline, f"still running after Ctrl-C: {left}"
         time.sleep(0.2)

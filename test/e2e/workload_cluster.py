@@ -44,9 +44,10 @@ def workload_cluster_env(base: Path, *, node: str, bridge: str, subnet: str) -> 
     return env
 
 
-def running_cluster(env: dict[str, str]) -> Iterator[ArktosUp]:
-    """Starts arktos-up.sh and stops it (Ctrl-C) when the generator is closed."""
-    up = ArktosUp(env)
+def running_cluster(env: dict[str, str], **options: Any) -> Iterator[ArktosUp]:
+    """Starts arktos-up.sh (``options``: ArktosUp's, e.g. another script) and stops it (Ctrl-C)
+    when the generator is closed."""
+    up = ArktosUp(env, **options)
     try:
         up.start()
         yield up
@@ -129,6 +130,12 @@ def kubectl_as(env: dict[str, str], kubeconfig: str, *args: str,
     """Stock kubectl with another identity's kubeconfig (a tenant user's)."""
     return subprocess.run([env["KUBECTL"], "--kubeconfig", kubeconfig, *args], env=env,
                           capture_output=True, text=True, timeout=30, input=stdin)
+
+
+def kubectl_as_popen(env: dict[str, str], kubeconfig: str, *args: str) -> subprocess.Popen[str]:
+    """A long-running kubectl (port-forward, logs -f) as another identity; the caller stops it."""
+    return subprocess.Popen([env["KUBECTL"], "--kubeconfig", kubeconfig, *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
 @pytest.fixture(scope="module")
