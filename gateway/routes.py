@@ -100,26 +100,30 @@ def _resource_route(method: str, parsed: _Parsed, caller_tenant: str) -> Route:
     path_tenant = ""
     if not parsed.group and rest[0] == "tenants":
         if len(rest) == 1:
-            return _tenants_collection(method, collection)
+            return _tenants_collection(method, collection, caller_tenant)
         if len(rest) == 2 or rest[2] in _TENANT_SUBRESOURCES:
             return Route("tenant", rest[1])  # a Tenant object lives on its own TP
     if rest[0] == "tenants" and len(rest) >= 3:
         path_tenant, rest = rest[1], rest[2:]
         if path_tenant == ALL_TENANTS:
-            return _across_tenants(collection)
+            return _across_tenants(collection, caller_tenant)
     node_route = _node_route(parsed.group, rest, collection, path_tenant or caller_tenant)
     if node_route is not None:
         return node_route
     namespaced = rest[0] == "namespaces" and len(rest) > 2
     if (not path_tenant and not namespaced and len(rest) == 1 and (collection or method == "DELETE")
             and caller_tenant == SYSTEM_TENANT and rest[0] not in CLUSTER_SCOPED):
-        return _across_tenants(collection)  # a list, watch or deletecollection of every tenant
+        return _across_tenants(collection, caller_tenant)  # a list, watch or deletecollection of every tenant
     if not path_tenant and rest[0] in CLUSTER_SCOPED:
         return Route("tenant", SYSTEM_TENANT)
     return Route("tenant", path_tenant or caller_tenant)
 
 
-def _tenants_collection(method: str, collection: Collection) -> Route:
+def _tenants_collection(method: str, collection: Collection, caller_tenant: str) -> Route:
+    if caller_tenant != SYSTEM_TENANT:
+        # Only the system space manages tenants: the caller's own TP answers exactly what one
+        # server would (403), before the gateway reveals anything about its partitions.
+        return Route("tenant", caller_tenant)
     if method == "POST":
         return Route("create-tenant")
     if collection:
@@ -127,7 +131,10 @@ def _tenants_collection(method: str, collection: Collection) -> Route:
     return Route("refused", reason="deleting the collection of tenants is not supported through the gateway")
 
 
-def _across_tenants(collection: Collection) -> Route:
+def _across_tenants(collection: Collection, caller_tenant: str) -> Route:
+    if caller_tenant != SYSTEM_TENANT:
+        # A tenant's caller sees only its tenant: its own TP gives one server's answer (403/404).
+        return Route("tenant", caller_tenant)
     if collection:
         return Route("tenant-partitions", collection=collection)
     return Route("refused", reason="only list and watch span every tenant through the gateway; "

@@ -97,7 +97,7 @@ def partition_local_resource_versions(request: pytest.FixtureRequest) -> None:
 
 
 NODE = "so-node"
-BRIDGE = "arktos-i13p5"
+BRIDGE = "arktos-so0"
 POD_SUBNET = "10.215.0.0/16"
 PARTITIONS = ("tp0", "tp1", "rp0", "rp1")
 HOLLOW = {rp: [f"{rp}-hollow-0", f"{rp}-hollow-1"] for rp in ("rp0", "rp1")}

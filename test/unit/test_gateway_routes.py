@@ -86,6 +86,16 @@ def test_requests_that_would_span_partitions_are_refused(method: str, path: str)
     assert found.target == "refused" and found.reason
 
 
+@pytest.mark.parametrize(("method", "path"), [
+    ("DELETE", "/api/v1/tenants"), ("POST", "/api/v1/tenants"), ("GET", "/api/v1/tenants"),
+    ("GET", "/api/v1/tenants/all/configmaps"), ("POST", "/api/v1/tenants/all/namespaces/x/pods"),
+    ("PUT", "/api/v1/tenants/all/tenants/globex")])
+def test_a_tenants_caller_is_never_merged_or_refused_but_answered_by_its_own_partition(
+        method: str, path: str) -> None:
+    # What one server answers a tenant's user here is a 403 (or its own objects): its TP says it.
+    assert route(method, path, caller_tenant="acme") == Route("tenant", "acme")
+
+
 def test_composite_versions_round_trip_and_refuse_a_changed_partition_set() -> None:
     assert compose(["12", "", "7"]) == "gw.12..7"
     assert decompose("gw.12..7", 3) == ["12", "", "7"]
