@@ -16,6 +16,7 @@ from typing import Any
 from apis.field_errors import FieldError, child, duplicate, index, invalid, not_supported, required
 from apis.selectors import SelectorError, label_selector_from_meta
 from server.schema.name_rules import dns1123_label_errors, dns1123_subdomain_errors, label_errors
+from server.schema.node_affinity_rules import node_affinity_errors
 from server.schema.toleration_rules import toleration_errors
 from server.schema.vm_rules import workload_errors
 
@@ -86,6 +87,8 @@ def pod_spec_errors(spec: Obj, path: str, *, is_pod: bool) -> list[FieldError]:
     if dns is not None and dns not in _DNS_POLICIES:
         errors.append(not_supported(child(path, "dnsPolicy"), dns, _DNS_POLICIES))
     errors.extend(toleration_errors(spec.get("tolerations"), child(path, "tolerations")))
+    affinity_path = child(child(path, "affinity"), "nodeAffinity")
+    errors.extend(node_affinity_errors(_dict(spec.get("affinity")).get("nodeAffinity"), affinity_path))
     return errors
 
 

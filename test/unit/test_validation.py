@@ -374,3 +374,50 @@ def test_tolerations_as_upstream_validates_them() -> None:
         '"PreferNoSchedule", "NoExecute"']
     assert errors_of({"key": "bad key!", "operator": "Exists"})[0].startswith(
         'spec.tolerations[0].key: Invalid value: "bad key!": ')
+
+
+def test_node_affinity_as_upstream_validates_it() -> None:
+    required_path = "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
+    term = f"{required_path}.nodeSelectorTerms[0]"
+    preferred_path = "spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution"
+
+    def errors_of(node_affinity: dict[str, object]) -> list[str]:
+        obj = pod()
+        obj["spec"]["affinity"] = {"nodeAffinity": node_affinity}
+        return rendered(validate(PODS, obj))
+
+    def required_terms(*terms: dict[str, object]) -> dict[str, object]:
+        return {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": list(terms)}}
+
+    def expression(operator: str, *values: str) -> dict[str, object]:
+        return {"key": "k", "operator": operator, **({"values": list(values)} if values else {})}
+
+    fine = required_terms({"matchExpressions": [expression("In", "a", "b"), expression("Exists"),
+                                                expression("Gt", "4")]},
+                          {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n1"]}]})
+    fine["preferredDuringSchedulingIgnoredDuringExecution"] = [
+        {"weight": 100, "preference": {"matchExpressions": [expression("NotIn", "c")]}}]
+    assert errors_of(fine) == []
+    assert errors_of(required_terms()) == [
+        f"{required_path}.nodeSelectorTerms: Required value: must have at least one node selector term"]
+    broken = [expression("In"), expression("Exists", "v"), expression("Lt", "1", "2"),
+              expression("Near", "x")]
+    expressions = f"{term}.matchExpressions"
+    assert errors_of(required_terms({"matchExpressions": broken})) == [
+        f"{expressions}[0].values: Required value: must be specified when `operator` is 'In' or 'NotIn'",
+        f"{expressions}[1].values: Forbidden: may not be specified when `operator` is 'Exists' or "
+        "'DoesNotExist'",
+        f"{expressions}[2].values: Required value: must be specified single value when `operator` is "
+        "'Lt' or 'Gt'",
+        f'{expressions}[3].operator: Invalid value: "Near": not a valid selector operator']
+    # Upstream's field selector takes one node name per requirement; two would be stored and misread.
+    assert errors_of(required_terms({"matchFields": [
+        {"key": "metadata.name", "operator": "In", "values": ["n1", "n2"]},
+        {"key": "spec.unschedulable", "operator": "In", "values": ["true"]}]})) == [
+        f"{term}.matchFields[0].values: Required value: must be only one value when `operator` is 'In' or "
+        "'NotIn' for node field selector",
+        f'{term}.matchFields[1].key: Invalid value: "spec.unschedulable": not a valid field selector key']
+    preferred: dict[str, object] = {
+        "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 0, "preference": {}}]}
+    assert errors_of(preferred) == [
+        f"{preferred_path}[0].weight: Invalid value: 0: must be in the range 1-100"]
