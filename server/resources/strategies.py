@@ -12,7 +12,7 @@ import copy
 from typing import Any
 
 from apis.actions import action_spec_errors
-from apis.field_errors import FieldError
+from apis.field_errors import FieldError, invalid
 from apis.meta import now_rfc3339
 from apis.tenant_status import initializing
 from server.registry.strategy import Strategy
@@ -122,10 +122,10 @@ class TenantStrategy(Strategy):
 
     def validate_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
         errors = self.validate(new)
-        old_id = (old.get("spec") or {}).get("storageClusterId")
-        if (new.get("spec") or {}).get("storageClusterId") != old_id:
-            errors.append(FieldError("FieldValueInvalid", "spec.storageClusterId",
-                                     f'Invalid value: "{old_id}": field is immutable'))
+        new_id = (new.get("spec") or {}).get("storageClusterId")
+        if new_id != (old.get("spec") or {}).get("storageClusterId"):
+            # Upstream's ValidateImmutableField names the value asked for, not the one kept.
+            errors.append(invalid("spec.storageClusterId", new_id, "field is immutable"))
         return errors
 
     def check_delete(self, obj: dict[str, Any]) -> str | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 
 from server.storage import sqlite_reads
 from server.storage.interface import (
@@ -58,6 +59,8 @@ class SqliteBackend:
         self._lock = SqliteFileLock(path)
 
     async def start(self) -> None:
+        # The store's directory is made as etcd makes its --data-dir (a new path just works).
+        await asyncio.to_thread(Path(self.path).parent.mkdir, parents=True, exist_ok=True)
         await asyncio.to_thread(self._lock.acquire)  # one server per file (sqlite_lock)
         loop = asyncio.get_running_loop()
         self._writer = LogWriter(self.path, loop=loop, on_commit=self._on_commit)

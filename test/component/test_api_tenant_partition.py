@@ -50,6 +50,8 @@ async def test_the_partition_is_immutable(api: Api) -> None:
                                   kind="json")):
         status = assert_status(reply, 422, "Invalid")
         assert [c["field"] for c in status["details"]["causes"]] == ["spec.storageClusterId"], status
+        assert status["details"]["causes"][0]["message"].endswith(": field is immutable"), status
+        assert '"1"' not in status["details"]["causes"][0]["message"], status  # the new value, as upstream
     assert (await api.ok("GET", path))["spec"]["storageClusterId"] == "1"
     labelled = await api.ok("PATCH", path, {"metadata": {"labels": {"a": "b"}}},
                             content_type="application/merge-patch+json")
