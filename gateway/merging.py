@@ -2,14 +2,17 @@
 
 ``GET /api/v1/tenants``, the nodes of every RP, and the system admin's cross-tenant lists are what
 one server holding everything would answer: the same kind, the first partition's ``Table`` column
-definitions, every partition's items in partition order. Tenant ``system`` exists on every TP; the
-merged views show tp0's only (``SystemCopies``). ``limit``/``continue`` work across partitions with the
-composite token of ``gateway.versions``. A partition answering an error ends the merge with that
-answer (a Status), an unreachable one with a 503 Status.
+definitions, every partition's items — in one server's key order (tenant, namespace, name) for a
+whole list, whose partitions are asked at once; a paged one goes partition by partition. Tenant
+``system`` exists on every TP; the merged views show tp0's only (``SystemCopies``).
+``limit``/``continue`` work across partitions with the composite token of ``gateway.versions``. A
+partition answering an error ends the merge with that answer (a Status), an unreachable one with a
+503 Status.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any, Literal
 from urllib.parse import urlencode
@@ -126,6 +129,15 @@ def _partition_query(query: MultiDict[str], start: MergedContinue, index: int, r
     return urlencode(list(params.items()))
 
 
+def _entry_key(entry: dict[str, Any]) -> str:
+    """Where one server's store keeps an item — ``/registry/{resource}/{tenant}/{namespace}/{name}``,
+    shorter for tenant and cluster scope — compared as that string, the order its lists come in (a
+    Table row without its object sorts by its first cell)."""
+    meta = (entry.get("object") or entry).get("metadata") or {}
+    return "/".join(part for part in (str(meta.get("tenant") or ""), str(meta.get("namespace") or ""),
+                                      entry_name(entry)) if part)
+
+
 async def merged_list(request: web.BaseRequest, partitions: Sequence[Partition], caller: Caller, *,
                       system_copies: SystemCopies) -> web.StreamResponse:
     """Answer a list over ``partitions`` (index order), as one server would."""
@@ -134,19 +146,17 @@ async def merged_list(request: web.BaseRequest, partitions: Sequence[Partition],
     headers = forwarded_headers(request.headers, caller)
     headers["Accept"] = json_accept(request.headers.get("Accept", ""))
     headers.popall("Accept-Encoding", None)
+    if not limit and not request.query.get("continue"):
+        return await _whole_list(request, partitions, caller, headers=headers, start=start, page=page,
+                                 system_copies=system_copies)
     last_headers: CIMultiDict[str] = CIMultiDict()
     for index in range(start.partition, len(partitions)):
         remaining = limit - len(page.entries) if limit else 0
         query = _partition_query(MultiDict(request.query), start, index, remaining)
-        answer = await send(partitions[index], caller, method="GET",
-                            path_qs=request.path + (f"?{query}" if query else ""), headers=headers, body=b"")
-        try:
-            raw = await answer.read()
-        finally:
-            answer.release()
-        if answer.status != 200:
-            return web.Response(status=answer.status, body=raw, headers=answer_headers(answer))
-        last_headers = answer_headers(answer)
+        status, raw, answered = await _partition_page(partitions[index], caller, request.path, query, headers)
+        if status != 200:
+            return web.Response(status=status, body=raw, headers=answered)
+        last_headers = answered
         token = page.add(index, orjson.loads(raw), system_copies=system_copies)
         if token:
             page.next = MergedContinue(index, token, tuple(page.versions))
@@ -156,3 +166,30 @@ async def merged_list(request: web.BaseRequest, partitions: Sequence[Partition],
             break
     content_type = last_headers.get("Content-Type", "application/json")
     return web.Response(status=200, body=page.body(), headers={"Content-Type": content_type})
+
+
+async def _whole_list(request: web.BaseRequest, partitions: Sequence[Partition], caller: Caller, *,
+                      headers: CIMultiDict[str], start: MergedContinue, page: MergedPage,
+                      system_copies: SystemCopies) -> web.StreamResponse:
+    """An unpaged list: every partition asked at once, the items in one server's key order."""
+    query = MultiDict(request.query)
+    answers = await asyncio.gather(*(
+        _partition_page(partition, caller, request.path, _partition_query(query, start, index, 0), headers)
+        for index, partition in enumerate(partitions)))
+    for index, (status, raw, answered) in enumerate(answers):
+        if status != 200:
+            return web.Response(status=status, body=raw, headers=answered)
+        page.add(index, orjson.loads(raw), system_copies=system_copies)
+    page.entries.sort(key=_entry_key)
+    content_type = answers[-1][2].get("Content-Type", "application/json")
+    return web.Response(status=200, body=page.body(), headers={"Content-Type": content_type})
+
+
+async def _partition_page(partition: Partition, caller: Caller, path: str, query: str,
+                          headers: CIMultiDict[str]) -> tuple[int, bytes, CIMultiDict[str]]:
+    answer = await send(partition, caller, method="GET", path_qs=path + (f"?{query}" if query else ""),
+                        headers=headers, body=b"")
+    try:
+        return answer.status, await answer.read(), answer_headers(answer)
+    finally:
+        answer.release()
