@@ -66,7 +66,10 @@ log = logging.getLogger(__name__)
 
 Mutation = Callable[[dict[str, Any]], dict[str, Any]]
 _TRUSTED = validation.SchemaReport()
-_MAX_RETRIES = 16
+# Upstream's GuaranteedUpdate retries until the write lands (or the request times out): every
+# lost attempt means another writer landed, so N writers racing for one object need at most N
+# attempts each. The cap only stops a bug from looping until the request deadline.
+_MAX_RETRIES = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,8 +336,10 @@ class GenericStore:
         try:
             revision = await self._write(key, new, expected_revision=base.revision)
         except RevisionConflictError:
-            if pinned:
-                raise Conflict.modified(resource.plural, name, resource.group) from None
+            # Someone wrote first: decide again from the latest value, as upstream's
+            # GuaranteedUpdate re-runs its update function. A client's own resourceVersion then
+            # fails the pin above (409); a patch, whose version came from the object it was
+            # applied to, re-applies to the newer object and lands.
             return None
         except KeyNotFoundError as e:
             raise NotFound.object(resource.plural, name, resource.group) from e

@@ -3,12 +3,16 @@
 Covers: merge patch (RFC 7386: set and null-delete), JSON patch (RFC 6902, incl. a failing
 ``test`` op answered 422 and storing nothing), strategic merge patch on a deployment merging the
 containers list by ``name``, a patch carrying a stale ``metadata.resourceVersion`` (409), a patch
-of a missing object (404), an unknown patch content type (415).
+of a missing object (404), an unknown patch content type (415); concurrent patches without a
+resourceVersion all land (upstream's GuaranteedUpdate re-applies a patch that lost a race to the
+newer object instead of answering 409).
 Leaves out: the patch algorithms' corner cases (unit tests), server-side apply, status and scale
 patches (their own files).
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from component_http import Api, assert_status, configmap, deployment
 
@@ -76,6 +80,17 @@ async def test_patch_with_stale_resource_version_is_a_conflict(api: Api, namespa
     status = assert_status(reply, 409, "Conflict")
     assert "the object has been modified" in status["message"]
     assert (await api.ok("GET", path))["data"] == {"k": "2"}
+
+
+async def test_concurrent_patches_without_a_version_all_land(api: Api, namespace: str) -> None:
+    path = f"/api/v1/namespaces/{namespace}/configmaps/racing"
+    await api.ok("POST", f"/api/v1/namespaces/{namespace}/configmaps", configmap("racing"))
+    kinds = ("merge", "strategic")
+    replies = await asyncio.gather(*(api.patch(path, {"data": {f"k{i}": str(i)}}, kind=kinds[i % 2])
+                                     for i in range(40)))
+    assert [reply.status for reply in replies] == [200] * 40, [r.raw for r in replies if r.status != 200]
+    data = (await api.ok("GET", path))["data"]
+    assert {f"k{i}" for i in range(40)} <= set(data)
 
 
 async def test_patch_with_current_resource_version_succeeds(api: Api, namespace: str) -> None:
