@@ -1,0 +1,2 @@
+"""kube-proxy: programs the node's iptables so Service addresses reach ready endpoints
+(``python -m proxy``)."""
