@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,10 +114,12 @@ def _bridge_exists() -> bool:
 
 
 @contextlib.contextmanager
-def arktos_up(*, start_timeout_s: float = 240.0, keep_logs: bool = True) -> Iterator[ArktosUpCluster]:
-    """Runs hack/arktos-up.sh until its Node is Ready; Ctrl-C stops it on exit (even on error)."""
+def arktos_up(*, start_timeout_s: float = 240.0, keep_logs: bool = True,
+              extra_env: Mapping[str, str] | None = None) -> Iterator[ArktosUpCluster]:
+    """Runs hack/arktos-up.sh until its Node is Ready; Ctrl-C stops it on exit (even on error).
+    ``extra_env``: more arktos-up variables (e.g. the service bench's service range and registry)."""
     workdir = Path(tempfile.mkdtemp(prefix="arktos-pod-startup-"))
-    env = cluster_env(workdir)
+    env = {**cluster_env(workdir), **(extra_env or {})}
     log_dir = Path(env["LOG_DIR"])
     log_dir.mkdir(parents=True)
     lines: queue.Queue[str] = queue.Queue()
