@@ -23,9 +23,9 @@ from typing import Any
 
 import orjson
 
-from server.errors import AlreadyExists, ApiError, NotFound
+from server.errors import AlreadyExists, ApiError, Invalid, NotFound
 from server.registry.catalogue import Catalogue
-from server.registry.keys import SYSTEM_TENANT, Scope
+from server.registry.keys import SYSTEM_TENANT, Scope, object_key
 from server.registry.store import GenericStore, WriteOptions
 from server.storage.interface import Backend, KeyNotFoundError, RevisionConflictError, StorageError
 from server.storage.keys import REGISTRY_PREFIX
@@ -89,9 +89,10 @@ class KubernetesService:
             log.warning("reconciling the kubernetes service failed: %s", e)
 
     async def reconcile(self) -> None:
-        await self._ensure_service()
+        # The lease first: a failure to write the Service must not keep this server unlisted.
         await self._renew_lease()
         await self._write_endpoints(await self.live_endpoints())
+        await self._ensure_service()
 
     async def remove_self(self) -> None:
         with contextlib.suppress(KeyNotFoundError):
@@ -150,11 +151,16 @@ class KubernetesService:
                      "ports": [{"name": "https", "port": 443, "protocol": "TCP",
                                 "targetPort": self._config.endpoint.port}]},
         }
+        key = object_key(services, _SCOPE, SERVICE_NAME)
+        if await self._backend.get(key) is not None:
+            return
         try:
             await self._store.create(services, _SCOPE, service, WriteOptions())
             log.info("created the kubernetes service at %s", self._config.service_ip)
-        except AlreadyExists:
-            pass
+        except (AlreadyExists, Invalid):
+            # Another server created it first (its address is then taken: Invalid): fine if so.
+            if await self._backend.get(key) is None:
+                raise
 
     async def _write_endpoints(self, live: list[ApiEndpoint]) -> None:
         by_port: dict[int, list[str]] = {}
