@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apis.field_errors import FieldError, forbidden, invalid
-from server.errors import Invalid, ServiceUnavailable
+from server.errors import InternalError, Invalid
 from server.registry.write_hooks import Finish
 from server.services.claims import Claims, Holder
 from server.services.ranges import ServiceRanges
@@ -33,6 +33,16 @@ def needs_node_ports(spec: dict[str, Any]) -> bool:
     if service_type == "NodePort":
         return True
     return service_type == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts", True) is not False
+
+
+def needs_health_check_node_port(spec: dict[str, Any]) -> bool:
+    """Upstream's needsHCNodePort: a LoadBalancer whose external traffic stays on the node."""
+    return spec.get("type") == "LoadBalancer" and spec.get("externalTrafficPolicy") == "Local"
+
+
+def health_check_node_port_of(spec: dict[str, Any]) -> int:
+    port = spec.get("healthCheckNodePort")
+    return port if isinstance(port, int) and needs_health_check_node_port(spec) else 0
 
 
 def _ports(spec: dict[str, Any]) -> list[dict[str, Any]]:
@@ -85,6 +95,8 @@ class ServiceAllocator:
                 await self._allocate_ip(txn, name, spec)
             if needs_node_ports(spec):
                 await self._allocate_node_ports(txn, name, spec, kept=set())
+            if needs_health_check_node_port(spec):
+                await self._allocate_health_check_node_port(txn, spec, kept=0)
         except BaseException:
             await txn.finish(False)
             raise
@@ -108,6 +120,9 @@ class ServiceAllocator:
             kept = node_ports_of(old_spec) if needs_node_ports(old_spec) else set()
             if needs_node_ports(spec):
                 await self._allocate_node_ports(txn, name, spec, kept=kept)
+            kept_health = health_check_node_port_of(old_spec)
+            if needs_health_check_node_port(spec):
+                await self._allocate_health_check_node_port(txn, spec, kept=kept_health)
         except BaseException:
             await txn.finish(False)
             raise
@@ -115,6 +130,8 @@ class ServiceAllocator:
             txn.released.append((self.ips, old_spec["clusterIP"]))
         still_used = node_ports_of(spec) if needs_node_ports(spec) else set()
         txn.released.extend((self.ports, str(port)) for port in sorted(kept - still_used))
+        if kept_health and kept_health != health_check_node_port_of(spec):
+            txn.released.append((self.ports, str(kept_health)))
         return txn.finish
 
     async def after_delete(self, obj: dict[str, Any]) -> None:
@@ -124,6 +141,8 @@ class ServiceAllocator:
         if needs_node_ports(spec):
             for port in sorted(node_ports_of(spec)):
                 await self.ports.release(str(port), holder)
+        if health_check_node_port_of(spec):
+            await self.ports.release(str(health_check_node_port_of(spec)), holder)
 
     # -- allocation -------------------------------------------------------------------------------
     async def _allocate_ip(self, txn: _Transaction, name: str, spec: dict[str, Any]) -> None:
@@ -143,7 +162,7 @@ class ServiceAllocator:
         else:
             chosen = await self._next(txn, self.ips, self.ips.probably_free(cluster_ips.candidates()))
             if not chosen:
-                raise ServiceUnavailable("failed to allocate a serviceIP: range is full")
+                raise InternalError.occurred("failed to allocate a serviceIP: range is full")
         spec["clusterIP"] = chosen
         spec["clusterIPs"] = [chosen]
 
@@ -175,11 +194,40 @@ class ServiceAllocator:
                         if int(c) not in mine and int(c) not in kept)
                 picked = await self._next(txn, self.ports, free)
                 if not picked:
-                    raise ServiceUnavailable("failed to allocate a nodePort: range is full")
+                    raise InternalError.occurred("failed to allocate a nodePort: range is full")
                 chosen = int(picked)
             mine.add(chosen)
             by_service_port.setdefault(port.get("port"), chosen)
             port["nodePort"] = chosen
+
+    async def _allocate_health_check_node_port(self, txn: _Transaction, spec: dict[str, Any], *,
+                                               kept: int) -> None:
+        """Upstream's allocHealthCheckNodePort: from the node port range, the requested one or
+        any; a failure is upstream's internal error (500), not a field error."""
+        requested = spec.get("healthCheckNodePort")
+        if isinstance(requested, int) and requested:
+            if requested == kept:
+                return
+            problem = ""
+            if requested not in self.ranges.node_ports:
+                problem = (f"provided port is not in the valid range. The range of valid ports is "
+                           f"{self.ranges.node_ports}")
+            elif not await txn.take(self.ports, str(requested)):
+                problem = "provided port is already allocated"
+            if problem:
+                raise InternalError.occurred(
+                    f"failed to allocate requested HealthCheck NodePort {requested}: {problem}")
+            return
+        if kept:
+            spec["healthCheckNodePort"] = kept
+            return
+        taken = node_ports_of(spec)
+        free = (c for c in self.ports.probably_free(str(p) for p in self.ranges.node_ports.candidates())
+                if int(c) not in taken)
+        picked = await self._next(txn, self.ports, free)
+        if not picked:
+            raise InternalError.occurred("failed to allocate a HealthCheck NodePort 0: range is full")
+        spec["healthCheckNodePort"] = int(picked)
 
     @staticmethod
     async def _next(txn: _Transaction, claims: Claims, candidates: Any) -> str:
@@ -241,6 +289,10 @@ def _drop_type_dependent_fields(spec: dict[str, Any], old_spec: dict[str, Any]) 
         for key in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
             if key in spec and spec.get(key) == old_spec.get(key):
                 spec.pop(key)
+    old_health = health_check_node_port_of(old_spec)
+    if old_health and not needs_health_check_node_port(spec) \
+            and spec.get("healthCheckNodePort") == old_health:
+        spec.pop("healthCheckNodePort")
     if needs_node_ports(old_spec) and not needs_node_ports(spec):
         old_ports = node_ports_of(old_spec)
         for port in _ports(spec):
@@ -256,6 +308,9 @@ def _patch_allocated_values(spec: dict[str, Any], old_spec: dict[str, Any]) -> N
             spec["clusterIP"] = old_spec["clusterIP"]
         if not spec.get("clusterIPs") and old_spec.get("clusterIPs"):
             spec["clusterIPs"] = list(old_spec["clusterIPs"])
+    old_health = health_check_node_port_of(old_spec)
+    if old_health and needs_health_check_node_port(spec) and not spec.get("healthCheckNodePort"):
+        spec["healthCheckNodePort"] = old_health
     if needs_node_ports(old_spec) and needs_node_ports(spec):
         used = node_ports_of(spec)
         by_name = {p.get("name", ""): p.get("nodePort") for p in _ports(old_spec)}

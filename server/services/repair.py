@@ -18,7 +18,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from server.services.allocation import ServiceAllocator, needs_cluster_ip, needs_node_ports, node_ports_of
+from server.services.allocation import (
+    ServiceAllocator,
+    health_check_node_port_of,
+    needs_cluster_ip,
+    needs_node_ports,
+    node_ports_of,
+)
 from server.services.claims import Claim, Claims, Holder
 from server.storage.interface import StorageError
 from server.watchcache import WatchCache
@@ -66,9 +72,9 @@ class AllocationRepair:
             spec = service.get("spec") or {}
             if needs_cluster_ip(spec) and spec.get("clusterIP"):
                 held_ips.setdefault(str(spec["clusterIP"]), service)
-            if needs_node_ports(spec):
-                for port in node_ports_of(spec):
-                    held_ports.setdefault(str(port), service)
+            ports = node_ports_of(spec) if needs_node_ports(spec) else set()
+            for port in ports | {health_check_node_port_of(spec)} - {0}:
+                held_ports.setdefault(str(port), service)
         freed = [*await self._free_leaks(allocator.ips, ip_claims, held_ips),
                  *await self._free_leaks(allocator.ports, port_claims, held_ports)]
         reclaimed = [

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from server.app import ApiServer, ServerConfig
-from server.errors import AlreadyExists, Invalid, ServiceUnavailable
+from server.errors import AlreadyExists, InternalError, Invalid
 from server.registry.keys import SYSTEM_TENANT, Scope
 from server.registry.store import WriteOptions
 from server.services.claims import Holder
@@ -195,7 +195,7 @@ async def test_a_full_range_is_refused_and_a_released_address_is_reusable_at_onc
         first = await create(server, service("one"))
         second = await create(server, service("two"))
         assert {first["spec"]["clusterIP"], second["spec"]["clusterIP"]} == {"10.96.0.1", "10.96.0.2"}
-        with pytest.raises(ServiceUnavailable, match="range is full"):
+        with pytest.raises(InternalError, match="failed to allocate a serviceIP: range is full"):
             await create(server, service("three"))
         await delete(server, "one")
         again = await create(server, service("three"))
@@ -214,6 +214,23 @@ async def test_a_failed_create_gives_back_what_it_took_and_a_dry_run_takes_nothi
             await create(server, service("c", clusterIP="10.96.0.5"), dry_run=True)
         assert await claimed_ips(server) == {"10.96.0.5"}
         assert await claimed_ports(server) == set()
+
+
+async def test_a_local_load_balancer_gets_a_health_check_node_port_until_it_needs_none() -> None:
+    async with servers() as (server,):
+        got = await create(server, service("lb", type="LoadBalancer", externalTrafficPolicy="Local"))
+        health = got["spec"]["healthCheckNodePort"]
+        node_port = got["spec"]["ports"][0]["nodePort"]
+        assert health in RANGES.node_ports and health != node_port
+        assert await claimed_ports(server) == {str(health), str(node_port)}
+        with pytest.raises(InternalError) as refused:
+            await create(server, service("other", type="LoadBalancer", externalTrafficPolicy="Local",
+                                         healthCheckNodePort=health))
+        assert refused.value.message == ("Internal error occurred: failed to allocate requested HealthCheck "
+                                         f"NodePort {health}: provided port is already allocated")
+        cluster = await patch(server, "lb", {"externalTrafficPolicy": "Cluster"})
+        assert "healthCheckNodePort" not in cluster["spec"]
+        assert await claimed_ports(server) == {str(node_port)}
 
 
 # -- update ---------------------------------------------------------------------------------------
