@@ -38,6 +38,8 @@ SERVICE_ACCOUNT_USER_PREFIX = "system:serviceaccount:"
 # The components' own identities (upstream's bootstrap policy subjects).
 KUBE_CONTROLLER_MANAGER_USER = "system:kube-controller-manager"
 KUBE_SCHEDULER_USER = "system:kube-scheduler"
+# kube-proxy, bound to system:node-proxier by the bootstrap policy.
+KUBE_PROXY_USER = "system:kube-proxy"
 # The API server's client certificate towards kubelets (--kubelet-client-certificate).
 APISERVER_KUBELET_CLIENT_USER = "kube-apiserver-kubelet-client"
 NODE_USER_PREFIX = "system:node:"

@@ -78,6 +78,15 @@ def config_for_url(server: str, *, token: str | None = None) -> ClientConfig:
     return ClientConfig(server=server.rstrip("/"), token=token)
 
 
+def config_from_flags(kubeconfig: str | None, master: str | None) -> ClientConfig:
+    """A component's ``--kubeconfig`` if given, else its ``--master`` URL (no credentials)."""
+    if kubeconfig:
+        return load_kubeconfig(kubeconfig)
+    if not master:
+        raise KubeconfigError("neither --kubeconfig nor --master given")
+    return config_for_url(master)
+
+
 def load_kubeconfig(path: str | os.PathLike[str], *, context: str | None = None) -> ClientConfig:
     """Read ``path`` and resolve ``context`` (default: ``current-context``) into a `ClientConfig`.
 

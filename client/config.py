@@ -7,6 +7,6 @@ and the components keep importing it from here.
 
 from __future__ import annotations
 
-from apis.kubeconfig import ClientConfig, KubeconfigError, config_for_url, load_kubeconfig
+from apis.kubeconfig import ClientConfig, KubeconfigError, config_for_url, config_from_flags, load_kubeconfig
 
-__all__ = ["ClientConfig", "KubeconfigError", "config_for_url", "load_kubeconfig"]
+__all__ = ["ClientConfig", "KubeconfigError", "config_for_url", "config_from_flags", "load_kubeconfig"]

@@ -34,6 +34,9 @@
 #   CONTAINERD_BRIDGE, CONTAINERD_POD_SUBNET  containerd's CNI bridge and pod subnet [arktos0, 10.88.0.0/16]
 #   KUBELET_PORT     the kubelet's HTTPS port for logs/exec/attach/port-forward [10250]
 #   KUBELET_RESTART_DELAY  seconds before a kubelet that exited is started again [2]
+#   KUBE_PROXY_CHAIN_PREFIX  prefix of kube-proxy's iptables chains (KUBE-SERVICES...), removed on
+#                    stop; give each cluster on one host its own (1-7 upper-case characters) [KUBE]
+#   KUBE_PROXY_HEALTHZ_BIND_ADDRESS  ADDRESS:PORT of kube-proxy's /healthz [empty: none]
 #   ARKTOS_RESTART_DELAY  the same for every other component (systemd's RestartSec) [1]
 #   ARKTOS_START_LIMIT_BURST, ARKTOS_START_LIMIT_INTERVAL  at most BURST starts of one component
 #                    within INTERVAL seconds; past that its next start waits (systemd's
@@ -158,6 +161,7 @@ main() {
     start_containerd
     start_vmruntime
     start_kubelet
+    arktos::proxy::start  # kube-proxy next to the kubelet (hack/lib/proxy.sh), log $LOG_DIR/kube-proxy.log
     print_ready_banner
     arktos::up::serve_until_stopped
 }

@@ -21,7 +21,7 @@ import sys
 
 import uvloop
 
-from client.config import ClientConfig, KubeconfigError, config_for_url, load_kubeconfig
+from client.config import KubeconfigError, config_from_flags, load_kubeconfig
 from client.rest import ApiClient
 from kubelet.config import KubeletConfig, parse_args
 from kubelet.kubelet import Kubelet
@@ -29,18 +29,12 @@ from kubelet.kubelet import Kubelet
 log = logging.getLogger("kubelet")
 
 
-def client_config(config: KubeletConfig) -> ClientConfig:
-    if config.kubeconfig:
-        return load_kubeconfig(config.kubeconfig)
-    assert config.master is not None
-    return config_for_url(config.master)
-
-
 async def serve(config: KubeletConfig) -> None:
     # Every kubeconfig is read before any client opens: a bad one stops the start, not a task later.
+    own_config = config_from_flags(config.kubeconfig, config.master)
     tenant_configs = [load_kubeconfig(path) for path in config.tenant_server_kubeconfigs]
     async with contextlib.AsyncExitStack() as stack:
-        client = await stack.enter_async_context(ApiClient(client_config(config)))
+        client = await stack.enter_async_context(ApiClient(own_config))
         tenant_clients = [await stack.enter_async_context(ApiClient(c)) for c in tenant_configs]
         kubelet = Kubelet(client, config, tenant_clients=tenant_clients)
         task = asyncio.create_task(kubelet.run())

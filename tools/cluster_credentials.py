@@ -22,6 +22,7 @@ from pathlib import Path
 from apis.identity import (
     APISERVER_KUBELET_CLIENT_USER,
     KUBE_CONTROLLER_MANAGER_USER,
+    KUBE_PROXY_USER,
     KUBE_SCHEDULER_USER,
     NODES_GROUP,
     SYSTEM_MASTERS,
@@ -93,6 +94,7 @@ def component_kubeconfigs(node_name: str) -> list[ComponentKubeconfig]:
             "kubelet",
             ClientIdentity(node_user(node_name), organizations=(NODES_GROUP,)),
         ),
+        ComponentKubeconfig("kube-proxy.kubeconfig", "kube-proxy", ClientIdentity(KUBE_PROXY_USER)),
     ]
 
 

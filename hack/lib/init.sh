@@ -50,4 +50,5 @@ PY=${PY:-${ARKTOS_PYTHON}}  # the python hack/lib/containerd.sh renders its conf
 source "${ARKTOS_ROOT}/hack/lib/containerd.sh"
 source "${ARKTOS_ROOT}/hack/lib/vmruntime.sh"
 source "${ARKTOS_ROOT}/hack/lib/kubelet.sh"
+source "${ARKTOS_ROOT}/hack/lib/proxy.sh"
 source "${ARKTOS_ROOT}/hack/lib/up.sh"

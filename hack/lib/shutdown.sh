@@ -15,11 +15,12 @@ arktos::shutdown::reaper_log_file() {
     printf '%s/arktos-up-reaper.log\n' "${LOG_DIR}"
 }
 
-# The full stop: daemons in reverse start order, then the VMs and the containers (with their
+# The full stop: daemons in reverse start order, kube-proxy's iptables chains, then the VMs and the containers (with their
 # shims, mounts, hostPort rules and bridge, and the pods' tmpfs volumes) that outlive their
 # runtimes by design.
 arktos::shutdown::run() {
     arktos::process::stop_all
+    arktos::proxy::remove_rules
     arktos::kubelet::stop_vmruntime
     arktos::kubelet::stop_containerd
     [[ ! -d "${ARKTOS_RUN_DIR}" ]] || : >"${ARKTOS_RUN_DIR}/stopped"

@@ -23,12 +23,14 @@ from apiserver_process import REPO_ROOT
 
 @contextmanager
 def running_kubelet(api_url: str, node: str, endpoints: str, work: Path,
-                    *extra: str) -> Iterator[Path]:
+                    *extra: str, kubeconfig: Path | None = None) -> Iterator[Path]:
     """A kubelet for ``node`` on ``endpoints`` (``name,workloadType,url;...``); its log is
-    ``work/kubelet.log``, its pod logs ``work/pods``, its volumes ``work/root``. Yields ``work``."""
+    ``work/kubelet.log``, its pod logs ``work/pods``, its volumes ``work/root``. Yields ``work``.
+    With ``kubeconfig`` (a TLS server's node credentials) it connects with that, not ``api_url``."""
+    server = ["--kubeconfig", str(kubeconfig)] if kubeconfig else ["--master", api_url]
     with (work / "kubelet.log").open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "kubelet", "--master", api_url, "--hostname-override", node,
+            [sys.executable, "-m", "kubelet", *server, "--hostname-override", node,
              "--container-runtime-endpoint", endpoints, "--pod-log-dir", str(work / "pods"),
              "--root-dir", str(work / "root"), "--port", "0", "--node-status-update-frequency", "2",
              *extra],

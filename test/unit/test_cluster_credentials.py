@@ -36,6 +36,7 @@ SECRETS = [
     "controller.kubeconfig",
     "scheduler.kubeconfig",
     "kubelet.kubeconfig",
+    "kube-proxy.kubeconfig",
     "front-proxy-ca.key",
     "front-proxy-client.key",
 ]
@@ -67,7 +68,8 @@ def test_first_run_creates_every_file_with_the_right_mode(tmp_path: Path) -> Non
     )
     assert subject_of(tmp_path / "scheduler.kubeconfig", "kube-scheduler") == (["system:kube-scheduler"], [])
     assert subject_of(tmp_path / "kubelet.kubeconfig", "kubelet") == (["system:node:n1"], ["system:nodes"])
-    for name in ["admin", "controller", "scheduler", "kubelet"]:
+    assert subject_of(tmp_path / "kube-proxy.kubeconfig", "kube-proxy") == (["system:kube-proxy"], [])
+    for name in ["admin", "controller", "scheduler", "kubelet", "kube-proxy"]:
         doc = read_kubeconfig(tmp_path / f"{name}.kubeconfig")
         assert doc is not None and doc["clusters"][0]["cluster"]["server"] == SERVER
 

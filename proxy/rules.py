@@ -1,0 +1,203 @@
+"""The iptables-restore text of one full sync: every chain the proxier owns, written from scratch.
+
+This mirrors upstream's ``pkg/proxy/iptables/proxier.go`` (its full-sync path). The input is the
+current set of Service ports and their endpoints; the output is one ``iptables-restore --noflush``
+transaction per table in which every chain of ours is declared (``:CHAIN - [0:0]`` empties it) and
+filled again, and every chain of ours that no Service needs any more is deleted (``-X``). Chains of
+other owners — the built-in ones included — are left as they are; the jumps from the built-in
+chains into ours are `JumpRule`s, kept in place by `proxy.iptables`.
+
+nat:
+  ``P-SERVICES``: per service port ``-d clusterIP -p proto --dport port -j P-SVC-x``, ending with
+  ``-m addrtype --dst-type LOCAL -j P-NODEPORTS`` (a NodePort answers on every node address).
+  ``P-SVC-x``: marks for masquerade traffic to the clusterIP from outside the cluster CIDR, then
+  (ClientIP affinity) ``-m recent --rcheck`` per endpoint, then picks an endpoint with
+  ``-m statistic --mode random --probability 1/n, 1/(n-1), ...``.
+  ``P-SEP-y``: marks hairpin traffic (source = the endpoint itself) and DNATs to the endpoint.
+  ``P-NODEPORTS``: marks and sends NodePort traffic to the service chain.
+  ``P-MARK-MASQ`` / ``P-POSTROUTING``: set the masquerade mark / masquerade what carries it.
+filter:
+  ``P-SERVICES`` / ``P-EXTERNAL-SERVICES``: REJECT (icmp-port-unreachable) a service port with no
+  usable endpoint, on its clusterIP / on its NodePort; ``P-FORWARD`` accepts marked traffic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from proxy.chains import ChainNames
+from proxy.model import Endpoint, ServicePort, ServicePortName, usable_endpoints
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSettings:
+    chains: ChainNames
+    cluster_cidr: str = ""
+    masquerade_bit: int = 14
+
+    @property
+    def mark(self) -> str:
+        value = 1 << self.masquerade_bit
+        return f"{value:#x}/{value:#x}"
+
+    @property
+    def mark_value(self) -> str:
+        return f"{1 << self.masquerade_bit:#x}"
+
+
+@dataclass(frozen=True, slots=True)
+class JumpRule:
+    """A rule in a built-in chain that sends packets into one of ours (upstream's iptablesJumpChains)."""
+
+    table: str
+    chain: str
+    args: tuple[str, ...]
+
+
+def jump_rules(settings: RuleSettings) -> list[JumpRule]:
+    chains = settings.chains
+    prefix = chains.prefix
+
+    def jump(table: str, chain: str, target: str, comment: str, *match: str) -> JumpRule:
+        return JumpRule(table, chain, (*match, "-m", "comment", "--comment", f"{prefix} {comment}",
+                                       "-j", target))
+
+    new = ("-m", "conntrack", "--ctstate", "NEW")
+    return [
+        jump("nat", "PREROUTING", chains.services, "service portals"),
+        jump("nat", "OUTPUT", chains.services, "service portals"),
+        jump("nat", "POSTROUTING", chains.postrouting, "postrouting rules"),
+        jump("filter", "INPUT", chains.external_services, "externally-visible service portals", *new),
+        jump("filter", "FORWARD", chains.forward, "forwarding rules"),
+        jump("filter", "FORWARD", chains.services, "service portals", *new),
+        jump("filter", "FORWARD", chains.external_services, "externally-visible service portals", *new),
+        jump("filter", "OUTPUT", chains.services, "service portals", *new),
+    ]
+
+
+@dataclass(slots=True)
+class _Table:
+    name: str
+    chains: list[str] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)
+
+    def chain(self, name: str) -> None:
+        self.chains.append(name)
+
+    def add(self, chain: str, *parts: str) -> None:
+        self.rules.append(" ".join((f"-A {chain}", *parts)))
+
+    def render(self, stale: Iterable[str]) -> str:
+        stale = sorted(set(stale) - set(self.chains))
+        lines = [f"*{self.name}"]
+        lines += [f":{chain} - [0:0]" for chain in [*self.chains, *stale]]
+        lines += self.rules
+        lines += [f"-X {chain}" for chain in stale]
+        lines.append("COMMIT")
+        return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    """One sync's output: the restore text per table and how many rules it holds."""
+
+    nat: _Table
+    filter: _Table
+
+    def restore_text(self, *, stale_nat: Iterable[str] = (), stale_filter: Iterable[str] = ()) -> str:
+        return self.filter.render(stale_filter) + self.nat.render(stale_nat)
+
+    @property
+    def rule_count(self) -> int:
+        return len(self.nat.rules) + len(self.filter.rules)
+
+    @property
+    def nat_chains(self) -> list[str]:
+        return self.nat.chains
+
+
+def _comment(text: str) -> str:
+    return f'-m comment --comment "{text}"'
+
+
+def _proto(port: ServicePort) -> str:
+    protocol = port.name.protocol.lower()
+    return f"-p {protocol} -m {protocol}"
+
+
+def build_rules(settings: RuleSettings, ports: Iterable[ServicePort],
+                endpoints: Mapping[ServicePortName, Iterable[Endpoint]]) -> RuleSet:
+    """The rules for these service ports, each sent to its usable endpoints (see module doc)."""
+    chains = settings.chains
+    nat, filter_ = _Table("nat"), _Table("filter")
+    for chain in chains.nat_fixed():
+        nat.chain(chain)
+    for chain in chains.filter_fixed():
+        filter_.chain(chain)
+    _fixed_rules(settings, nat, filter_)
+    for port in sorted(ports, key=lambda p: p.name):
+        usable = usable_endpoints(endpoints.get(port.name, ()))
+        if usable:
+            _service_rules(settings, nat, port, usable)
+        else:
+            _reject_rules(filter_, chains, port)
+    # Last: anything addressed to this host that matched no clusterIP may be a NodePort.
+    nat.add(chains.services, _comment("kubernetes service nodeports"), "-m addrtype --dst-type LOCAL",
+            f"-j {chains.node_ports}")
+    return RuleSet(nat, filter_)
+
+
+def _fixed_rules(settings: RuleSettings, nat: _Table, filter_: _Table) -> None:
+    chains = settings.chains
+    nat.add(chains.postrouting, f"-m mark ! --mark {settings.mark}", "-j RETURN")
+    # Clear the mark first: a packet re-entering the stack (hairpin) must not masquerade twice.
+    nat.add(chains.postrouting, f"-j MARK --xor-mark {settings.mark_value}")
+    nat.add(chains.postrouting, _comment("kubernetes service traffic requiring SNAT"), "-j MASQUERADE")
+    nat.add(chains.mark_masq, f"-j MARK --or-mark {settings.mark_value}")
+    filter_.add(chains.forward, _comment("kubernetes forwarding rules"), f"-m mark --mark {settings.mark}",
+                "-j ACCEPT")
+    filter_.add(chains.forward, _comment("kubernetes forwarding conntrack rule"),
+                "-m conntrack --ctstate RELATED,ESTABLISHED", "-j ACCEPT")
+
+
+def _service_rules(settings: RuleSettings, nat: _Table, port: ServicePort, usable: list[Endpoint]) -> None:
+    chains = settings.chains
+    service_chain = chains.service_chain(port.name)
+    nat.chain(service_chain)
+    destination = f"-d {port.cluster_ip}/32 {_proto(port)} --dport {port.port}"
+    nat.add(chains.services, _comment(f"{port.name} cluster IP"), destination, f"-j {service_chain}")
+    if settings.cluster_cidr:
+        nat.add(service_chain, _comment(f"{port.name} cluster IP"), f"! -s {settings.cluster_cidr}",
+                destination, f"-j {chains.mark_masq}")
+    if port.node_port:
+        node_port = f"{_proto(port)} --dport {port.node_port}"
+        nat.add(chains.node_ports, _comment(str(port.name)), node_port, f"-j {chains.mark_masq}")
+        nat.add(chains.node_ports, _comment(str(port.name)), node_port, f"-j {service_chain}")
+    endpoint_chains = [chains.endpoint_chain(port.name, endpoint) for endpoint in usable]
+    if port.affinity_seconds:
+        for chain in endpoint_chains:
+            nat.add(service_chain, _comment(str(port.name)),
+                    f"-m recent --name {chain} --mask 255.255.255.255 --rsource --rcheck",
+                    f"--seconds {port.affinity_seconds} --reap", f"-j {chain}")
+    count = len(usable)
+    for index, chain in enumerate(endpoint_chains):
+        remaining = count - index
+        pick = "" if remaining == 1 else f"-m statistic --mode random --probability {1 / remaining:.10f} "
+        nat.add(service_chain, _comment(f"{port.name} -> {usable[index]}"), f"{pick}-j {chain}")
+    for endpoint, chain in zip(usable, endpoint_chains, strict=True):
+        nat.chain(chain)
+        nat.add(chain, _comment(str(port.name)), f"-s {endpoint.ip}/32", f"-j {chains.mark_masq}")
+        recent = (f"-m recent --name {chain} --mask 255.255.255.255 --rsource --set "
+                  if port.affinity_seconds else "")
+        nat.add(chain, _comment(str(port.name)), _proto(port), f"{recent}-j DNAT --to-destination {endpoint}")
+
+
+def _reject_rules(filter_: _Table, chains: ChainNames, port: ServicePort) -> None:
+    reason = _comment(f"{port.name} has no endpoints")
+    reject = "-j REJECT --reject-with icmp-port-unreachable"
+    destination = f"-d {port.cluster_ip}/32 {_proto(port)} --dport {port.port}"
+    filter_.add(chains.services, reason, destination, reject)
+    if port.node_port:
+        filter_.add(chains.external_services, reason, "-m addrtype --dst-type LOCAL",
+                    f"{_proto(port)} --dport {port.node_port}", reject)
