@@ -65,6 +65,10 @@
 #                    so client certificates reach them) on API_HOST_IP:API_SECURE_PORT; its log is
 #                    $LOG_DIR/haproxy.log, its config $ARKTOS_DATA_DIR/haproxy/haproxy.cfg [1]
 #   APISERVER_BACKEND_PORT  the first of those ports [API_SECURE_PORT+1]
+#   ENABLE_CLUSTER_DNS  "false" applies no cluster DNS add-on (hack/lib/addons.sh) [true]
+#   DNS_SERVER_IP    the kube-dns Service's clusterIP (kube-system, tenant system), the kubelet's
+#                    --cluster-dns [the 10th address of SERVICE_CLUSTER_IP_RANGE: 10.0.0.10]
+#   DNS_DOMAIN       the cluster domain, the kubelet's --cluster-domain [cluster.local]
 set -euo pipefail
 
 ARKTOS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -128,6 +132,12 @@ start_kubelet() {
     arktos::kubelet::wait_node_ready
 }
 
+# Add-ons (hack/lib/addons.sh): cluster DNS from cluster/addons/dns, applied with kubectl; its pods
+# start as the kubelet runs them (kubectl get pods -n kube-system).
+start_addons() {
+    arktos::addons::apply
+}
+
 print_ready_banner() {
     cat <<BANNER
 
@@ -152,6 +162,7 @@ main() {
     start_containerd
     start_vmruntime
     start_kubelet
+    start_addons
     print_ready_banner
     arktos::up::serve_until_stopped
 }
