@@ -12,6 +12,7 @@ from typing import Any
 
 from clusterdns import reflector
 from clusterdns.apiclient import ApiConfig, ApiError, Expired, in_cluster_config, kubeconfig_config
+from clusterdns.cache import ClusterCache
 from clusterdns.reflector import SERVICES, Reflector
 
 
@@ -110,3 +111,12 @@ def test_json_kubeconfig_current_context(tmp_path: Path) -> None:
     assert config == ApiConfig(server="https://127.0.0.1:6443", token_file=tmp_path / "token",
                                ca_file=tmp_path / "ca.crt")
     assert config.token() == "abc"
+
+
+def test_ready_once_services_endpointslices_and_pods_are_listed() -> None:
+    cache = ClusterCache()
+    cache.replace("Service", [])
+    cache.replace("Pod", [])
+    assert not cache.ready
+    cache.replace("EndpointSlice", [])
+    assert cache.ready
