@@ -74,6 +74,10 @@
 #   API_ADVERTISE_ADDRESS  where pods reach the API server(s): each also listens there on its own
 #                    port and is listed in the `kubernetes` Service's endpoints; in the serving cert
 #                    [the default route's address, the node's InternalIP]
+#   ENABLE_CLUSTER_DNS  "false" applies no cluster DNS add-on (hack/lib/addons.sh) [true]
+#   DNS_SERVER_IP    the kube-dns Service's clusterIP (kube-system, tenant system), the kubelet's
+#                    --cluster-dns [the 10th address of SERVICE_CLUSTER_IP_RANGE: 10.0.0.10]
+#   DNS_DOMAIN       the cluster domain, the kubelet's --cluster-domain [cluster.local]
 set -euo pipefail
 
 ARKTOS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -137,6 +141,12 @@ start_kubelet() {
     arktos::kubelet::wait_node_ready
 }
 
+# Add-ons (hack/lib/addons.sh): cluster DNS from cluster/addons/dns, applied with kubectl; its pods
+# start as the kubelet runs them (kubectl get pods -n kube-system).
+start_addons() {
+    arktos::addons::apply
+}
+
 print_ready_banner() {
     cat <<BANNER
 
@@ -162,6 +172,7 @@ main() {
     start_vmruntime
     start_kubelet
     arktos::proxy::start  # kube-proxy next to the kubelet (hack/lib/proxy.sh), log $LOG_DIR/kube-proxy.log
+    start_addons
     print_ready_banner
     arktos::up::serve_until_stopped
 }

@@ -49,6 +49,7 @@ source "${ARKTOS_ROOT}/hack/lib/scheduler.sh"
 PY=${PY:-${ARKTOS_PYTHON}}  # the python hack/lib/containerd.sh renders its config with
 source "${ARKTOS_ROOT}/hack/lib/containerd.sh"
 source "${ARKTOS_ROOT}/hack/lib/vmruntime.sh"
+source "${ARKTOS_ROOT}/hack/lib/addons.sh"  # before the kubelet: DNS_SERVER_IP, DNS_DOMAIN
 source "${ARKTOS_ROOT}/hack/lib/kubelet.sh"
 source "${ARKTOS_ROOT}/hack/lib/proxy.sh"
 source "${ARKTOS_ROOT}/hack/lib/up.sh"

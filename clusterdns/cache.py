@@ -1,0 +1,146 @@
+"""What the reflectors delivered, indexed for answering: per-tenant Services and EndpointSlices,
+and pod IPs (source address → tenant; per-namespace pod IPs for ``<ip>.<ns>.pod`` names).
+
+Only the event loop's thread touches it. Each tenant has a version that moves whenever one of its
+Services or EndpointSlices changes, so a built zone knows when it is stale; a change to tenant
+system's ``default/kubernetes`` moves every tenant's view (they all fall back to it).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from clusterdns.objects import (
+    SYSTEM_TENANT,
+    EndpointSlice,
+    Key,
+    Pod,
+    Service,
+    endpoint_slice_from,
+    key_of,
+    pod_from,
+    service_from,
+)
+
+KUBERNETES_SERVICE = ("default", "kubernetes")
+KINDS = ("Service", "EndpointSlice", "Pod")
+
+
+class ClusterCache:
+    def __init__(self) -> None:
+        self.services: dict[str, dict[tuple[str, str], Service]] = defaultdict(dict)
+        self.slices: dict[str, dict[Key, EndpointSlice]] = defaultdict(dict)
+        self.pods: dict[Key, Pod] = {}
+        self._tenants_by_ip: dict[str, dict[Key, str]] = defaultdict(dict)
+        self._pod_ips: dict[tuple[str, str], dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        self._versions: dict[str, int] = defaultdict(int)
+        self._system_kubernetes_version = 0
+        self.synced: set[str] = set()
+
+    # -- what the reflectors call ----------------------------------------------------------------
+
+    def replace(self, kind: str, items: list[dict[str, Any]]) -> None:
+        """A full list: forget what is not in it."""
+        if kind == "Pod":
+            for pod in list(self.pods.values()):
+                self._remove_pod(pod)
+        else:
+            table: dict[str, Any] = self.services if kind == "Service" else self.slices
+            for tenant in list(table):
+                self._touch(tenant, kubernetes=kind == "Service" and tenant == SYSTEM_TENANT)
+                table[tenant].clear()
+        for obj in items:
+            self.apply(kind, "ADDED", obj)
+        self.synced.add(kind)
+
+    def apply(self, kind: str, event_type: str, obj: dict[str, Any]) -> None:
+        handlers: dict[str, Callable[[str, dict[str, Any]], None]] = {
+            "Service": self._apply_service, "EndpointSlice": self._apply_slice, "Pod": self._apply_pod}
+        handlers[kind](event_type, obj)
+
+    @property
+    def ready(self) -> bool:
+        return self.synced.issuperset(KINDS)
+
+    # -- what the resolver asks ------------------------------------------------------------------
+
+    def version(self, tenant: str) -> tuple[int, int]:
+        return self._versions[tenant], self._system_kubernetes_version
+
+    def tenant_of(self, source_ip: str) -> str:
+        """The tenant of the pod that owns this address; tenant system for anything else."""
+        owners = self._tenants_by_ip.get(source_ip)
+        if not owners:
+            return SYSTEM_TENANT
+        return next(iter(owners.values()))
+
+    def has_pod_ip(self, tenant: str, namespace: str, ip: str) -> bool:
+        return bool(self._pod_ips.get((tenant, namespace), {}).get(ip))
+
+    def has_pods_in(self, tenant: str, namespace: str) -> bool:
+        return bool(self._pod_ips.get((tenant, namespace)))
+
+    def slices_of(self, service: Service) -> list[EndpointSlice]:
+        return [s for s in self.slices.get(service.tenant, {}).values()
+                if s.namespace == service.namespace and s.service == service.name]
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _touch(self, tenant: str, *, kubernetes: bool = False) -> None:
+        self._versions[tenant] += 1
+        if kubernetes:
+            self._system_kubernetes_version += 1
+
+    def _apply_service(self, event_type: str, obj: dict[str, Any]) -> None:
+        tenant, namespace, name = key_of(obj)
+        table = self.services[tenant]
+        if event_type == "DELETED":
+            table.pop((namespace, name), None)
+        else:
+            table[(namespace, name)] = service_from(obj)
+        self._touch(tenant, kubernetes=tenant == SYSTEM_TENANT and (namespace, name) == KUBERNETES_SERVICE)
+
+    def _apply_slice(self, event_type: str, obj: dict[str, Any]) -> None:
+        key = key_of(obj)
+        table = self.slices[key[0]]
+        old = table.pop(key, None)
+        if event_type != "DELETED":
+            table[key] = endpoint_slice_from(obj)
+        service = table[key].service if key in table else (old.service if old else "")
+        self._touch(key[0], kubernetes=key[0] == SYSTEM_TENANT and (key[1], service) == KUBERNETES_SERVICE)
+
+    def _apply_pod(self, event_type: str, obj: dict[str, Any]) -> None:
+        key = key_of(obj)
+        old = self.pods.get(key)
+        if old is not None:
+            self._remove_pod(old)
+        if event_type == "DELETED":
+            return
+        pod = pod_from(obj)
+        self.pods[key] = pod
+        # A host-network pod's address is its node's, shared by every tenant's host-network pods;
+        # a finished pod's address may already belong to a new pod. Neither identifies a tenant.
+        if pod.host_network or pod.terminal:
+            return
+        for ip in pod.ips:
+            self._tenants_by_ip[ip][key] = pod.tenant
+            self._pod_ips[(pod.tenant, pod.namespace)][ip].add(pod.name)
+
+    def _remove_pod(self, pod: Pod) -> None:
+        key = (pod.tenant, pod.namespace, pod.name)
+        self.pods.pop(key, None)
+        for ip in pod.ips:
+            owners = self._tenants_by_ip.get(ip)
+            if owners is not None:
+                owners.pop(key, None)
+                if not owners:
+                    del self._tenants_by_ip[ip]
+            in_namespace = self._pod_ips.get((pod.tenant, pod.namespace))
+            if in_namespace is not None and ip in in_namespace:
+                in_namespace[ip].discard(pod.name)
+                if not in_namespace[ip]:
+                    del in_namespace[ip]
+                if not in_namespace:
+                    del self._pod_ips[(pod.tenant, pod.namespace)]

@@ -1,0 +1,155 @@
+"""Answers a question from the querying tenant's zone, or says it belongs upstream.
+
+Names under the cluster domain are ours (authoritative answers; NXDOMAIN for names that do not
+exist, NODATA for existing names without the asked type, both with the zone's SOA in the
+authority section as RFC 2308 asks); reverse names of Service and headless endpoint addresses are
+ours too. Everything else — and reverse names we do not know, as CoreDNS's ``fallthrough
+in-addr.arpa ip6.arpa`` — is forwarded. Zones are built per tenant on first use and rebuilt when
+the tenant's Services or EndpointSlices change.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from dataclasses import dataclass
+
+from dnslib import QTYPE, RCODE, RD, RR, SOA, DNSLabel, DNSRecord
+
+from clusterdns.cache import ClusterCache
+from clusterdns.zone import Zone, address_record, build_zone
+
+REVERSE_SUFFIXES = (".in-addr.arpa.", ".ip6.arpa.")
+# CoreDNS's SOA timers for the cluster zone: refresh, retry, expire (the serial and the minimum
+# TTL are the zone's own).
+SOA_TIMERS = (7200, 1800, 86400)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """An answer of ours (``reply``), or ``None`` to forward the query as it came; ``chase`` names
+    an ExternalName target outside the domain whose records the server appends from upstream."""
+
+    reply: DNSRecord | None
+    chase: str = ""
+
+
+class Resolver:
+    def __init__(self, cache: ClusterCache, *, domain: str, ttl: int) -> None:
+        self.cache = cache
+        self.domain = domain.strip(".").lower() + "."
+        self.ttl = ttl
+        self._zones: dict[str, tuple[tuple[int, int], Zone, int]] = {}
+
+    def zone_for(self, tenant: str) -> tuple[Zone, int]:
+        """The tenant's zone and its SOA serial (the build time)."""
+        version = self.cache.version(tenant)
+        cached = self._zones.get(tenant)
+        if cached is None or cached[0] != version:
+            cached = (version, build_zone(self.cache, tenant, self.domain), int(time.time()))
+            self._zones[tenant] = cached
+        return cached[1], cached[2]
+
+    def resolve(self, request: DNSRecord, tenant: str) -> Resolution:
+        qname = str(request.q.qname).lower()
+        if not qname.endswith("."):
+            qname += "."
+        if qname.endswith(REVERSE_SUFFIXES):
+            return self._reverse(request, qname, tenant)
+        if qname != self.domain and not qname.endswith("." + self.domain):
+            return Resolution(None)
+        zone, serial = self.zone_for(tenant)
+        reply = request.reply(ra=1, aa=1)
+        if qname.endswith(".pod." + self.domain) or qname == "pod." + self.domain:
+            self._pod(reply, qname, tenant)
+        else:
+            chase = self._lookup(reply, zone, qname, request.q.qtype)
+            if chase:
+                return Resolution(reply, chase=chase)
+        if qname == self.domain and request.q.qtype in (QTYPE.SOA, QTYPE.ANY):
+            self._add_soa(reply, serial, authority=False)
+        elif not reply.rr:
+            self._add_soa(reply, serial, authority=True)
+        return Resolution(reply)
+
+    def _answer(self, reply: DNSRecord, name: str | DNSLabel, qtype: int, rdata: RD) -> None:
+        reply.add_answer(RR(name, qtype, rdata=rdata, ttl=self.ttl))
+
+    def _lookup(self, reply: DNSRecord, zone: Zone, qname: str, qtype: int) -> str:
+        """Fills the reply; returns a CNAME target outside the domain that still needs resolving."""
+        owner = reply.q.qname
+        records = zone.records.get(qname)
+        if records is None:
+            if qname not in zone.names:
+                reply.header.rcode = RCODE.NXDOMAIN
+            return ""
+        if QTYPE.CNAME in records and qtype != QTYPE.CNAME:
+            target = records[QTYPE.CNAME][0]
+            self._answer(reply, owner, QTYPE.CNAME, target)
+            target_name = str(target.label).lower()
+            if not target_name.endswith("." + self.domain):
+                return target_name
+            inner = zone.records.get(target_name, {})
+            for rdata in inner.get(qtype, []):
+                self._answer(reply, target.label, qtype, rdata)
+            return ""
+        for rtype, rdatas in records.items():
+            if qtype in (rtype, QTYPE.ANY):
+                for rdata in rdatas:
+                    self._answer(reply, owner, rtype, rdata)
+        if qtype == QTYPE.SRV:
+            self._add_srv_targets(reply, zone, records.get(QTYPE.SRV, []))
+        return ""
+
+    def _add_srv_targets(self, reply: DNSRecord, zone: Zone, srvs: list[RD]) -> None:
+        for srv in srvs:
+            target = str(srv.target).lower()
+            for rtype in (QTYPE.A, QTYPE.AAAA):
+                for rdata in zone.records.get(target, {}).get(rtype, []):
+                    reply.add_ar(RR(srv.target, rtype, rdata=rdata, ttl=self.ttl))
+
+    def _pod(self, reply: DNSRecord, qname: str, tenant: str) -> None:
+        """``<ip-with-dashes>.<ns>.pod.<domain>``, answered only for an IP a pod of this tenant has
+        in that namespace (CoreDNS's ``pods verified``); ``pod.<domain>`` and a namespace with pods
+        under it exist (NODATA)."""
+        if qname == "pod." + self.domain:
+            return
+        labels = qname[: -len(".pod." + self.domain)].split(".")
+        if len(labels) == 1 and self.cache.has_pods_in(tenant, labels[0]):
+            return
+        ip = _dashed_ip(labels[0]) if len(labels) == 2 else None
+        if ip is None or not self.cache.has_pod_ip(tenant, labels[1], ip):
+            reply.header.rcode = RCODE.NXDOMAIN
+            return
+        rtype, rdata = address_record(ip)
+        if reply.q.qtype in (rtype, QTYPE.ANY):
+            self._answer(reply, reply.q.qname, rtype, rdata)
+
+    def _reverse(self, request: DNSRecord, qname: str, tenant: str) -> Resolution:
+        zone, _ = self.zone_for(tenant)
+        targets = zone.reverse.get(qname)
+        if not targets or request.q.qtype not in (QTYPE.PTR, QTYPE.ANY):
+            return Resolution(None)
+        reply = request.reply(ra=1, aa=1)
+        for rdata in targets:
+            self._answer(reply, request.q.qname, QTYPE.PTR, rdata)
+        return Resolution(reply)
+
+    def _add_soa(self, reply: DNSRecord, serial: int, *, authority: bool) -> None:
+        soa = SOA(mname=f"ns.dns.{self.domain}", rname=f"hostmaster.{self.domain}",
+                  times=(serial, *SOA_TIMERS, self.ttl))
+        record = RR(self.domain, QTYPE.SOA, rdata=soa, ttl=self.ttl)
+        if authority:
+            reply.add_auth(record)
+        else:
+            reply.add_answer(record)
+
+
+def _dashed_ip(label: str) -> str | None:
+    """``10-1-2-3`` → ``10.1.2.3``; ``fd00--1`` → ``fd00::1``; None when it is no address."""
+    for separator in (".", ":"):
+        try:
+            return str(ipaddress.ip_address(label.replace("-", separator)))
+        except ValueError:
+            continue
+    return None

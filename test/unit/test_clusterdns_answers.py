@@ -1,0 +1,259 @@
+"""Cluster DNS answers from a filled cache, on the wire (dnslib packets in and out): A/AAAA,
+headless and per-endpoint names, SRV, PTR, ExternalName, pod names, NXDOMAIN vs NODATA with the
+SOA, truncation, and the tenant scoping of every answer. Forwarding has its own file; the watch
+that fills the cache is covered by the component test."""
+
+from __future__ import annotations
+
+import pytest
+from clusterdns_objects import endpoint, endpoint_slice, pod, service
+from dnslib import EDNS0, QTYPE, RCODE, DNSRecord
+
+from clusterdns.cache import ClusterCache
+from clusterdns.forwarder import Forwarder
+from clusterdns.resolver import Resolver
+from clusterdns.server import TCP_LIMIT, DnsHandler
+
+TENANT_A_POD_IP = "10.88.0.11"
+TENANT_B_POD_IP = "10.88.0.12"
+
+
+@pytest.fixture
+def cache() -> ClusterCache:
+    cache = ClusterCache()
+    cache.replace("Service", [
+        service("kubernetes", cluster_ip="10.0.0.1",
+                ports=[{"name": "https", "port": 443, "protocol": "TCP"}]),
+        service("web", cluster_ip="10.0.0.50", ports=[{"name": "http", "port": 80, "protocol": "TCP"},
+                                                      {"port": 9090, "protocol": "TCP"}]),
+        service("hl", cluster_ip="None"),
+        service("empty-hl", cluster_ip="None"),
+        service("ext", cluster_ip="", type="ExternalName", externalName="example.org"),
+        service("alias", cluster_ip="", type="ExternalName", externalName="web.default.svc.cluster.local"),
+        service("web", tenant="a", cluster_ip="10.0.0.60"),
+        service("secret-a", tenant="a", cluster_ip="10.0.0.61"),
+        service("kubernetes", tenant="b", cluster_ip="10.0.0.99"),
+    ])
+    cache.replace("EndpointSlice", [
+        endpoint_slice("hl-x", "hl", [
+            endpoint("10.88.1.1", hostname="pet-0"), endpoint("10.88.1.2"),
+            endpoint("10.88.1.3", ready=False), endpoint("10.88.1.4", ready=None)]),
+    ])
+    cache.replace("Pod", [pod("a-client", TENANT_A_POD_IP, tenant="a"),
+                          pod("b-client", TENANT_B_POD_IP, tenant="b"), pod("sys", "10.88.0.13")])
+    return cache
+
+
+def handler_for(cache: ClusterCache, ttl: int = 30) -> DnsHandler:
+    resolver = Resolver(cache, domain="cluster.local", ttl=ttl)
+    return DnsHandler(resolver, Forwarder([]), tenant_of=cache.tenant_of)
+
+
+def ask(cache: ClusterCache, name: str, qtype: str = "A", *, source: str = "10.88.0.13",
+        limit: int | None = None) -> DNSRecord:
+    packet = DNSRecord.question(name, qtype).pack()
+    answer, request, _ = handler_for(cache).answer_locally(packet, source, limit=limit)
+    assert answer is not None and request is None, f"{name} {qtype} was not answered locally"
+    return DNSRecord.parse(answer)
+
+
+def rdata(reply: DNSRecord) -> list[str]:
+    return sorted(str(r.rdata) for r in reply.rr)
+
+
+def assert_negative(reply: DNSRecord, rcode: int) -> None:
+    assert reply.header.rcode == rcode and not reply.rr
+    assert [QTYPE[r.rtype] for r in reply.auth] == ["SOA"], "a negative answer carries the SOA (RFC 2308)"
+    assert str(reply.auth[0].rname) == "cluster.local."
+
+
+def test_cluster_ip_service_answers_its_ip_with_the_ttl_authoritatively(cache: ClusterCache) -> None:
+    reply = ask(cache, "web.default.svc.cluster.local")
+    assert rdata(reply) == ["10.0.0.50"]
+    assert reply.rr[0].ttl == 30 and reply.header.aa == 1 and reply.header.rcode == RCODE.NOERROR
+
+
+def test_ttl_is_configurable(cache: ClusterCache) -> None:
+    answer, _, _ = handler_for(cache, ttl=5).answer_locally(
+        DNSRecord.question("web.default.svc.cluster.local").pack(), "10.88.0.13", limit=None)
+    assert answer is not None and DNSRecord.parse(answer).rr[0].ttl == 5
+
+
+def test_names_compare_case_insensitively(cache: ClusterCache) -> None:
+    assert rdata(ask(cache, "WEB.Default.SVC.Cluster.Local")) == ["10.0.0.50"]
+
+
+def test_aaaa_of_an_ipv4_only_service_is_nodata(cache: ClusterCache) -> None:
+    assert_negative(ask(cache, "web.default.svc.cluster.local", "AAAA"), RCODE.NOERROR)
+
+
+@pytest.mark.parametrize("name", [
+                                  "nope.default.svc.cluster.local", "web.other.svc.cluster.local",
+                                  "web.default.svc.cluster.local.default.svc.cluster.local",
+                                  "x.web.default.svc.cluster.local",
+                                  "_http._udp.web.default.svc.cluster.local"])
+def test_a_name_that_does_not_exist_is_nxdomain(cache: ClusterCache, name: str) -> None:
+    assert_negative(ask(cache, name), RCODE.NXDOMAIN)
+
+
+@pytest.mark.parametrize("name", ["default.svc.cluster.local", "svc.cluster.local", "cluster.local",
+                                  "_tcp.web.default.svc.cluster.local", "empty-hl.default.svc.cluster.local"])
+def test_a_name_that_exists_without_records_of_the_type_is_nodata(cache: ClusterCache, name: str) -> None:
+    assert_negative(ask(cache, name), RCODE.NOERROR)
+
+
+def test_headless_service_answers_ready_endpoints_only(cache: ClusterCache) -> None:
+    assert rdata(ask(cache, "hl.default.svc.cluster.local")) == ["10.88.1.1", "10.88.1.2", "10.88.1.4"]
+
+
+def test_publish_not_ready_addresses_includes_unready_endpoints(cache: ClusterCache) -> None:
+    cache.apply("Service", "MODIFIED", service("hl", cluster_ip="None", publishNotReadyAddresses=True))
+    assert "10.88.1.3" in rdata(ask(cache, "hl.default.svc.cluster.local"))
+
+
+def test_headless_endpoints_have_their_own_names(cache: ClusterCache) -> None:
+    assert rdata(ask(cache, "pet-0.hl.default.svc.cluster.local")) == ["10.88.1.1"]
+    # Without a hostname, CoreDNS names an endpoint by its address with dashes.
+    assert rdata(ask(cache, "10-88-1-2.hl.default.svc.cluster.local")) == ["10.88.1.2"]
+    assert_negative(ask(cache, "10-88-1-3.hl.default.svc.cluster.local"), RCODE.NXDOMAIN)
+
+
+def test_srv_of_a_named_port_points_at_the_service_with_its_address_additional(cache: ClusterCache) -> None:
+    reply = ask(cache, "_http._tcp.web.default.svc.cluster.local", "SRV")
+    [record] = reply.rr
+    assert (record.rdata.port, str(record.rdata.target)) == (80, "web.default.svc.cluster.local.")
+    assert [str(r.rdata) for r in reply.ar] == ["10.0.0.50"]
+
+
+def test_srv_of_a_headless_service_names_each_ready_endpoint(cache: ClusterCache) -> None:
+    reply = ask(cache, "_http._tcp.hl.default.svc.cluster.local", "SRV")
+    targets = sorted((r.rdata.port, str(r.rdata.target)) for r in reply.rr)
+    assert targets == [(8080, "10-88-1-2.hl.default.svc.cluster.local."),
+                       (8080, "10-88-1-4.hl.default.svc.cluster.local."),
+                       (8080, "pet-0.hl.default.svc.cluster.local.")]
+    assert sorted(str(r.rdata) for r in reply.ar) == ["10.88.1.1", "10.88.1.2", "10.88.1.4"]
+
+
+def test_ptr_of_a_service_ip_and_of_a_headless_endpoint(cache: ClusterCache) -> None:
+    assert rdata(ask(cache, "50.0.0.10.in-addr.arpa", "PTR")) == ["web.default.svc.cluster.local."]
+    assert rdata(ask(cache, "1.1.88.10.in-addr.arpa", "PTR")) == ["pet-0.hl.default.svc.cluster.local."]
+
+
+def test_an_unknown_reverse_name_is_forwarded(cache: ClusterCache) -> None:
+    answer, request, chase = handler_for(cache).answer_locally(
+        DNSRecord.question("8.8.8.8.in-addr.arpa", "PTR").pack(), "10.88.0.13", limit=None)
+    assert answer is None and request is not None and chase == ""
+
+
+def test_external_name_is_a_cname_whose_outside_target_is_resolved_upstream(cache: ClusterCache) -> None:
+    answer, request, chase = handler_for(cache).answer_locally(
+        DNSRecord.question("ext.default.svc.cluster.local").pack(), "10.88.0.13", limit=None)
+    assert answer is None and request is not None and chase == "example.org."
+    assert rdata(ask(cache, "ext.default.svc.cluster.local", "CNAME")) == ["example.org."]
+
+
+def test_external_name_inside_the_domain_is_followed_here(cache: ClusterCache) -> None:
+    reply = ask(cache, "alias.default.svc.cluster.local")
+    assert [(QTYPE[r.rtype], str(r.rdata)) for r in reply.rr] == [
+        ("CNAME", "web.default.svc.cluster.local."), ("A", "10.0.0.50")]
+
+
+def test_pod_names_answer_only_for_an_ip_a_pod_has_in_that_namespace(cache: ClusterCache) -> None:
+    assert rdata(ask(cache, "10-88-0-13.default.pod.cluster.local")) == ["10.88.0.13"]
+    assert_negative(ask(cache, "10-88-0-13.other.pod.cluster.local"), RCODE.NXDOMAIN)
+    assert_negative(ask(cache, "10-88-9-9.default.pod.cluster.local"), RCODE.NXDOMAIN)
+    assert_negative(ask(cache, "default.pod.cluster.local"), RCODE.NOERROR)
+
+
+def test_schema_version_record(cache: ClusterCache) -> None:
+    assert rdata(ask(cache, "dns-version.cluster.local", "TXT")) == ['"1.1.0"']
+
+
+def test_soa_at_the_apex_is_an_answer(cache: ClusterCache) -> None:
+    reply = ask(cache, "cluster.local", "SOA")
+    assert [QTYPE[r.rtype] for r in reply.rr] == ["SOA"] and not reply.auth
+
+
+def test_changes_are_answered_at_once(cache: ClusterCache) -> None:
+    assert rdata(ask(cache, "web.default.svc.cluster.local")) == ["10.0.0.50"]
+    cache.apply("Service", "DELETED", service("web"))
+    assert_negative(ask(cache, "web.default.svc.cluster.local"), RCODE.NXDOMAIN)
+    cache.apply("EndpointSlice", "MODIFIED", endpoint_slice("hl-x", "hl", [endpoint("10.88.2.2")]))
+    assert rdata(ask(cache, "hl.default.svc.cluster.local")) == ["10.88.2.2"]
+
+
+def test_a_long_answer_is_truncated_over_udp_and_whole_over_tcp(cache: ClusterCache) -> None:
+    cache.apply("EndpointSlice", "MODIFIED", endpoint_slice(
+        "hl-x", "hl", [endpoint(f"10.88.3.{i}") for i in range(1, 101)]))
+    udp = ask(cache, "hl.default.svc.cluster.local")
+    assert udp.header.tc == 1 and len(udp.pack()) <= 512
+    tcp = ask(cache, "hl.default.svc.cluster.local", limit=TCP_LIMIT)
+    assert tcp.header.tc == 0 and len(tcp.rr) == 100
+
+
+def test_edns_payload_size_raises_the_udp_limit(cache: ClusterCache) -> None:
+    cache.apply("EndpointSlice", "MODIFIED", endpoint_slice(
+        "hl-x", "hl", [endpoint(f"10.88.3.{i}") for i in range(1, 41)]))
+    query = DNSRecord.question("hl.default.svc.cluster.local")
+    query.add_ar(EDNS0(udp_len=4096))
+    answer, _, _ = handler_for(cache).answer_locally(query.pack(), "10.88.0.13", limit=None)
+    assert answer is not None
+    reply = DNSRecord.parse(answer)
+    assert reply.header.tc == 0 and len(reply.rr) == 40
+
+
+# -- tenant scoping ---------------------------------------------------------------------------
+
+
+def test_each_tenant_sees_its_own_service_of_the_same_name(cache: ClusterCache) -> None:
+    assert rdata(ask(cache, "web.default.svc.cluster.local", source=TENANT_A_POD_IP)) == ["10.0.0.60"]
+    assert rdata(ask(cache, "web.default.svc.cluster.local", source="10.88.0.13")) == ["10.0.0.50"]
+
+
+def test_a_tenant_never_learns_another_tenants_names_or_ips(cache: ClusterCache) -> None:
+    b = TENANT_B_POD_IP
+    assert_negative(ask(cache, "secret-a.default.svc.cluster.local", source=b), RCODE.NXDOMAIN)
+    assert_negative(ask(cache, "web.default.svc.cluster.local", source=b), RCODE.NXDOMAIN)
+    assert_negative(ask(cache, "hl.default.svc.cluster.local", source=b), RCODE.NXDOMAIN)
+    assert_negative(ask(cache, "10-88-0-11.default.pod.cluster.local", source=b), RCODE.NXDOMAIN)
+    for reverse in ("61.0.0.10.in-addr.arpa", "50.0.0.10.in-addr.arpa", "1.1.88.10.in-addr.arpa"):
+        answer, request, _ = handler_for(cache).answer_locally(
+            DNSRecord.question(reverse, "PTR").pack(), b, limit=None)
+        assert answer is None and request is not None, f"{reverse} answered to tenant b"
+    # ...nor does tenant system, from an address no pod holds.
+    assert_negative(ask(cache, "secret-a.default.svc.cluster.local", source="192.0.2.77"), RCODE.NXDOMAIN)
+
+
+def test_kubernetes_default_falls_back_to_tenant_systems_service(cache: ClusterCache) -> None:
+    assert rdata(ask(cache, "kubernetes.default.svc.cluster.local", source=TENANT_A_POD_IP)) == ["10.0.0.1"]
+    srv = ask(cache, "_https._tcp.kubernetes.default.svc.cluster.local", "SRV", source=TENANT_A_POD_IP)
+    assert [r.rdata.port for r in srv.rr] == [443]
+    # A tenant with a kubernetes Service of its own gets that one.
+    assert rdata(ask(cache, "kubernetes.default.svc.cluster.local", source=TENANT_B_POD_IP)) == ["10.0.0.99"]
+
+
+def test_source_addresses_follow_pods(cache: ClusterCache) -> None:
+    assert cache.tenant_of(TENANT_A_POD_IP) == "a"
+    cache.apply("Pod", "DELETED", pod("a-client", TENANT_A_POD_IP, tenant="a"))
+    assert cache.tenant_of(TENANT_A_POD_IP) == "system"
+    cache.apply("Pod", "ADDED", pod("done", "10.88.0.20", tenant="a", phase="Succeeded"))
+    cache.apply("Pod", "ADDED", pod("hostnet", "192.0.2.2", tenant="a", host_network=True))
+    assert cache.tenant_of("10.88.0.20") == "system" and cache.tenant_of("192.0.2.2") == "system"
+
+
+def test_a_relist_forgets_what_is_gone(cache: ClusterCache) -> None:
+    cache.replace("Service", [service("web", cluster_ip="10.0.0.77")])
+    cache.replace("Pod", [])
+    assert rdata(ask(cache, "web.default.svc.cluster.local")) == ["10.0.0.77"]
+    assert_negative(ask(cache, "hl.default.svc.cluster.local"), RCODE.NXDOMAIN)
+    # The pods are gone, so tenant a's former address now speaks for tenant system.
+    assert rdata(ask(cache, "web.default.svc.cluster.local", source=TENANT_A_POD_IP)) == ["10.0.0.77"]
+
+
+def test_not_a_query_gets_no_answer_and_another_opcode_notimp(cache: ClusterCache) -> None:
+    handler = handler_for(cache)
+    assert handler.answer_locally(b"\x00\x01garbage", "10.88.0.13", limit=None) == (None, None, "")
+    query = DNSRecord.question("web.default.svc.cluster.local")
+    query.header.opcode = 2
+    answer, _, _ = handler.answer_locally(query.pack(), "10.88.0.13", limit=None)
+    assert answer is not None and DNSRecord.parse(answer).header.rcode == RCODE.NOTIMP
