@@ -47,6 +47,7 @@ source "${ARKTOS_ROOT}/hack/lib/haproxy.sh"
 source "${ARKTOS_ROOT}/hack/lib/controller_manager.sh"
 source "${ARKTOS_ROOT}/hack/lib/scheduler.sh"
 PY=${PY:-${ARKTOS_PYTHON}}  # the python hack/lib/containerd.sh renders its config with
+source "${ARKTOS_ROOT}/hack/lib/registry.sh"
 source "${ARKTOS_ROOT}/hack/lib/containerd.sh"
 source "${ARKTOS_ROOT}/hack/lib/vmruntime.sh"
 source "${ARKTOS_ROOT}/hack/lib/addons.sh"  # before the kubelet: DNS_SERVER_IP, DNS_DOMAIN
