@@ -92,6 +92,8 @@ class ServerConfig:
     # --resource-providers, loaded: (kubeconfig path, config) of each resource partition whose nodes
     # this tenant partition's pods run on; empty: nodes are this server's own.
     resource_providers: tuple[tuple[str, ClientConfig], ...] = ()
+    # --disable-admission-plugins
+    disabled_admission_plugins: frozenset[str] = frozenset()
 
 
 class ApiServer:
@@ -117,7 +119,8 @@ class ApiServer:
         self.access = AccessControl(config.security, cache=self.cache, catalogue=self.catalogue)
         escalation = RBACEscalationCheck(self.access.authorizer, self.access.rbac, catalogue=self.catalogue)
         self.admission = AdmissionChain(
-            standard_plugins(catalogue=self.catalogue, cache=self.cache, authorization=(escalation,)),
+            standard_plugins(catalogue=self.catalogue, cache=self.cache, authorization=(escalation,),
+                             disabled=config.disabled_admission_plugins),
             catalogue=self.catalogue)
         self.validators = Validators(self.schemas)
         self.store = GenericStore(self.backend, self.cache, admission=self.admission,

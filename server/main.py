@@ -17,6 +17,7 @@ from server.app import ApiServer, ServerConfig, build_server
 from server.flowcontrol.gate import FlowControlConfig
 from server.kubelet_connection import KubeletClientConfig
 from server.partition_flags import add_partition_flags, request_header_config, resource_providers
+from server.registry.admission.chain import DISABLEABLE_PLUGINS
 from server.serving import SecurityConfig, is_loopback, serving_context
 from server.storage import EtcdTLS, StorageError
 from server.storage.encryption_config import EncryptionConfig, EncryptionConfigError, load_encryption_config
@@ -76,6 +77,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     limits.add_argument("--list-memory-budget", type=int, default=64, metavar="MiB",
                         help="memory LIST responses may hold at once, shared by all of them (0: none)")
     add_partition_flags(parser)
+    parser.add_argument("--disable-admission-plugins", type=admission_plugin_list, default=frozenset(),
+                        metavar="NAMES", help="comma-separated admission plugins to turn off (every "
+                        f"plugin is on by default): {', '.join(DISABLEABLE_PLUGINS)}")
     tuning = parser.add_argument_group("tuning")
     tuning.add_argument("--watch-history", type=int, default=10_000,
                         help="events kept per resource for watch resumption")
@@ -83,6 +87,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     tuning.add_argument("--log-level", default="INFO")
     tuning.add_argument("--access-log", action="store_true", help="log every request (costs speed)")
     return parser.parse_args(argv)
+
+
+def admission_plugin_list(text: str) -> frozenset[str]:
+    names = frozenset(n.strip() for n in text.split(",") if n.strip())
+    for name in sorted(names - set(DISABLEABLE_PLUGINS)):
+        # upstream's options validation text
+        raise argparse.ArgumentTypeError(f'disable-admission-plugins plugin "{name}" is unknown')
+    return names
 
 
 def flow_control_config(args: argparse.Namespace) -> FlowControlConfig:
@@ -136,7 +148,8 @@ async def serve(args: argparse.Namespace, storage: str, encryption: EncryptionCo
             certificate_authority_file=args.kubelet_certificate_authority),
         flow_control=flow_control_config(args),
         etcd_tls=EtcdTLS(ca_file=args.etcd_cafile, cert_file=args.etcd_certfile, key_file=args.etcd_keyfile),
-        resource_providers=resource_providers(args)))
+        resource_providers=resource_providers(args),
+        disabled_admission_plugins=args.disable_admission_plugins))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
