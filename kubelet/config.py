@@ -9,6 +9,7 @@ registry that routes pods, so the flag's grammar is testable without any runtime
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import socket
 from dataclasses import dataclass
 from typing import Literal
@@ -106,6 +107,9 @@ class KubeletConfig:
     authorization_cache_unauthorized_ttl_s: float = 30.0
     seccomp_default: bool = False  # RuntimeDefault seccomp for containers that name no profile
     allowed_unsafe_sysctls: tuple[str, ...] = ()  # beyond the safe sysctls (names or prefix*)
+    cluster_dns: tuple[str, ...] = ()  # --cluster-dns: ClusterFirst pods' nameservers
+    cluster_domain: str = ""  # --cluster-domain: their search path (<ns>.svc.<domain> ...)
+    resolv_conf: str = "/etc/resolv.conf"  # --resolv-conf: the node's resolver (Default pods)
 
     def node_names(self) -> list[str]:
         """``<hostname>-hollow-<i>`` for a hollow process of several nodes, else the hostname."""
@@ -156,6 +160,7 @@ def parse_args(argv: list[str] | None = None) -> KubeletConfig:
     parser.add_argument("--allowed-unsafe-sysctls", default="",
                         help="comma-separated unsafe sysctls (or prefix* patterns) pods may set besides "
                              "the safe ones (upstream's flag; default none)")
+    _add_dns_flags(parser)
     args = parser.parse_args(argv)
     unsafe_sysctls = tuple(s.strip() for s in args.allowed_unsafe_sysctls.split(",") if s.strip())
     try:
@@ -189,7 +194,34 @@ def parse_args(argv: list[str] | None = None) -> KubeletConfig:
         authorization_cache_authorized_ttl_s=args.authorization_webhook_cache_authorized_ttl,
         authorization_cache_unauthorized_ttl_s=args.authorization_webhook_cache_unauthorized_ttl,
         seccomp_default=args.seccomp_default, allowed_unsafe_sysctls=unsafe_sysctls,
+        cluster_dns=args.cluster_dns, cluster_domain=args.cluster_domain.strip(".").lower(),
+        resolv_conf=args.resolv_conf,
     )
+
+
+def ip_list(text: str) -> tuple[str, ...]:
+    """``10.0.0.10[,fd00::a]``: comma-separated IP addresses, in order."""
+    addresses = tuple(part.strip() for part in text.split(",") if part.strip())
+    for address in addresses:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{address!r} is not an IP address") from None
+    return addresses
+
+
+def _add_dns_flags(parser: argparse.ArgumentParser) -> None:
+    """Upstream's flags for pods' resolv.conf (`kubelet.pod_dns`) and /etc/hosts (`kubelet.pod_hosts`)."""
+    group = parser.add_argument_group("pod DNS")
+    group.add_argument("--cluster-dns", type=ip_list, default=(), metavar="IP[,IP]",
+                       help="DNS servers of ClusterFirst pods (the cluster DNS Service's IP); none: such "
+                            "pods fall back to the node's resolver, with a MissingClusterDNS event")
+    group.add_argument("--cluster-domain", default="", metavar="DOMAIN",
+                       help="the cluster's DNS domain (cluster.local): pods search <ns>.svc.DOMAIN, "
+                            "svc.DOMAIN and DOMAIN")
+    group.add_argument("--resolv-conf", default="/etc/resolv.conf", metavar="PATH",
+                       help='the node resolver configuration pods inherit (default /etc/resolv.conf; "" '
+                            "gives Default pods no resolver but 127.0.0.1)")
 
 
 def _add_access_flags(parser: argparse.ArgumentParser) -> None:

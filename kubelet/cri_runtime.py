@@ -46,6 +46,7 @@ from kubelet.runtime import (
     PodRef,
     RuntimeHealth,
     RuntimeOperationError,
+    SandboxDns,
     SandboxInfo,
     SandboxState,
     pod_ref,
@@ -153,7 +154,7 @@ class CriRuntime:
 
     # -- sandboxes ------------------------------------------------------------------------------
 
-    async def run_sandbox(self, pod: dict[str, Any]) -> SandboxInfo:
+    async def run_sandbox(self, pod: dict[str, Any], *, dns: SandboxDns | None = None) -> SandboxInfo:
         ref = pod_ref(pod)
         try:
             # A new sandbox for a pod that had one gets the next attempt (containerd names sandboxes
@@ -161,7 +162,7 @@ class CriRuntime:
             earlier = await self.cri.list_pod_sandbox({POD_UID_LABEL: ref.uid})
             attempt = max((s.metadata.attempt + 1 for s in earlier), default=0)
             config = build_sandbox_config(pod, log_root=self.log_root, cgroup_parent=self.cgroup_parent,
-                                          attempt=attempt)
+                                          attempt=attempt, dns=dns)
             await asyncio.to_thread(Path(config.log_directory).mkdir, parents=True, exist_ok=True)
             sandbox_id = await self.cri.run_pod_sandbox(config)
             status = (await self.cri.pod_sandbox_status(sandbox_id)).status

@@ -12,8 +12,9 @@ runtime. What it deliberately does not do yet:
   ``ContainerInputs.mounts`` and are passed on with private propagation;
 - security contexts (users, groups, capabilities, seccomp, ``/proc`` masking, sysctls, host
   namespaces) come from `kubelet.security_context`;
-- no DNS config (the cluster has no DNS service), no OOM score per QoS class (containerd runs with
-  ``restrict_oom_score_adj`` here), no AppArmor (containerd runs with ``disable_apparmor``) or SELinux.
+- the sandbox's DNS config is decided by the kubelet (`kubelet.pod_dns`) and passed in;
+- no OOM score per QoS class (containerd runs with ``restrict_oom_score_adj`` here), no AppArmor
+  (containerd runs with ``disable_apparmor``) or SELinux.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from typing import Any
 from apis.quantity import QuantityError, parse_quantity
 from cri.stubs import pb
 from kubelet.container_env import expand_references as expand_references  # re-exported
-from kubelet.runtime import ContainerInputs, pod_ref
+from kubelet.pod_hosts import pod_hostname
+from kubelet.runtime import ContainerInputs, SandboxDns, pod_ref
 from kubelet.security_context import (
     ImageUser,
     SecuritySettings,
@@ -49,7 +51,6 @@ MIN_QUOTA_US = 1_000
 MIN_SHARES = 2
 MAX_SHARES = 262_144
 SHARES_PER_CPU = 1024
-HOSTNAME_MAX = 63  # a DNS label, as upstream's GeneratePodHostNameAndDomain truncates
 
 _PROTOCOLS = {"TCP": pb.TCP, "UDP": pb.UDP, "SCTP": pb.SCTP}
 
@@ -88,7 +89,7 @@ def port_mappings(pod: dict[str, Any]) -> list[pb.PortMapping]:
 
 
 def build_sandbox_config(pod: dict[str, Any], *, log_root: Path, cgroup_parent: str = "",
-                         attempt: int = 0) -> pb.PodSandboxConfig:
+                         attempt: int = 0, dns: SandboxDns | None = None) -> pb.PodSandboxConfig:
     ref = pod_ref(pod)
     spec = _spec(pod)
     metadata = pod.get("metadata") or {}
@@ -107,7 +108,10 @@ def build_sandbox_config(pod: dict[str, Any], *, log_root: Path, cgroup_parent: 
     if not spec.get("hostNetwork"):
         # Upstream leaves the hostname empty for host-network pods (the node's is used); containerd
         # refuses one there.
-        config.hostname = str(spec.get("hostname") or ref.name)[:HOSTNAME_MAX]
+        config.hostname = pod_hostname(pod)
+    if dns is not None:
+        config.dns_config.CopyFrom(pb.DNSConfig(servers=dns.servers, searches=dns.searches,
+                                                options=dns.options))
     return config
 
 

@@ -31,6 +31,7 @@ from kubelet.runtime import (
     ImageResult,
     RuntimeHealth,
     RuntimeOperationError,
+    SandboxDns,
     SandboxInfo,
     pod_ref,
 )
@@ -75,7 +76,7 @@ class HollowRuntime:
 
     # -- sandboxes ------------------------------------------------------------------------------
 
-    async def run_sandbox(self, pod: dict[str, Any]) -> SandboxInfo:
+    async def run_sandbox(self, pod: dict[str, Any], *, dns: SandboxDns | None = None) -> SandboxInfo:
         host_network = bool((pod.get("spec") or {}).get("hostNetwork"))
         ip = "" if host_network else f"{self.ip_prefix}{next(self._hosts)}"
         sandbox = SandboxInfo(id=self._new_id("sandbox"), pod=pod_ref(pod), state="ready", ip=ip,

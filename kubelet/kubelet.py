@@ -37,6 +37,7 @@ from kubelet.machine import MachineFacts, hollow_ip, hollow_machine, primary_ip,
 from kubelet.node import NodeAgent, capacity, node_labels
 from kubelet.orphans import remove_orphans
 from kubelet.pod_admission import NodeAdmission
+from kubelet.pod_dns import DnsSettings
 from kubelet.pod_sync import NodeContext
 from kubelet.pod_workers import PodWorkers
 from kubelet.runtime import Runtime
@@ -148,7 +149,9 @@ class Kubelet:
             policies=RuntimePolicies(container=ContainerPolicy(), vm=VmPolicy(vm_restarts)),
             executor_for=None if hollow else executor_for,
             volume_root=None if hollow else Path(self.config.root_dir),
-            allocatable=None if hollow else capacity(real, self.config.max_pods))
+            allocatable=None if hollow else capacity(real, self.config.max_pods),
+            dns=None if hollow else DnsSettings(self.config.cluster_dns, self.config.cluster_domain,
+                                                self.config.resolv_conf))
 
     async def wait_for_pods_synced(self) -> None:
         """Until every tenant partition's pod watch has listed and its workers started."""

@@ -1,8 +1,9 @@
 """What the pod sync asks before creating a container: its env and its volume mounts.
 
 The single entry point over `kubelet.container_env` (env resolution), `kubelet.service_env`
-(service variables) and `kubelet.volumes` (volume setup), so the pod worker makes one call per
-container, as upstream's ``GenerateRunContainerOptions`` is one call. Volumes are set up on a
+(service variables), `kubelet.volumes` (volume setup) and `kubelet.pod_hosts` (the managed
+/etc/hosts), so the pod worker makes one call per container, as upstream's
+``GenerateRunContainerOptions`` is one call. Volumes are set up on a
 pod's first container (and again when a later call finds them missing: a kubelet restart keeps
 the directories); `refresh` rewrites the API data volumes, `cleanup` unmounts and removes the pod's
 directory, `remove_orphans` does that for pods deleted while the kubelet was down.
@@ -22,6 +23,7 @@ from typing import Any
 
 from client.rest import ApiClient
 from kubelet.container_env import CONFIG_ERROR, EnvContext, WarningSink, resolve_env
+from kubelet.pod_hosts import mounts_own_hosts_file, write_hosts_file
 from kubelet.pod_sources import ApiObjectSource, ObjectSource
 from kubelet.runtime import ContainerInputs, RuntimeOperationError
 from kubelet.service_env import service_env
@@ -45,7 +47,8 @@ class PodInputs:
     """Resolves env and prepares volumes for the pods of one node."""
 
     def __init__(self, client: ApiClient | None, *, root_dir: Path, node_allocatable: Mapping[str, str],
-                 source: ObjectSource | None = None, service_links: bool = True) -> None:
+                 source: ObjectSource | None = None, service_links: bool = True,
+                 cluster_domain: str = "") -> None:
         if source is None:
             if client is None:
                 raise ValueError("PodInputs needs an ApiClient or an ObjectSource")
@@ -56,6 +59,7 @@ class PodInputs:
         self.volumes = PodVolumes(root_dir)
         self.tokens = ServiceAccountTokens(source)
         self.service_links = service_links and client is not None
+        self.cluster_domain = cluster_domain  # --cluster-domain: a pod's subdomain FQDN in /etc/hosts
         self._prepared: dict[str, dict[str, PreparedVolume]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -87,6 +91,12 @@ class PodInputs:
         env = await resolve_env(pod, container, context)
         try:
             mounts = await asyncio.to_thread(container_mounts, container, volumes, dict(env))
+            if pod_ip and not mounts_own_hosts_file(container):
+                # Upstream mounts its /etc/hosts once the pod has an IP, unless the container
+                # mounts one itself.
+                pod_dir = self.volumes.pod_dir(str((pod.get("metadata") or {}).get("uid", "")))
+                mounts += (await asyncio.to_thread(write_hosts_file, pod_dir, pod, (pod_ip,),
+                                                   cluster_domain=self.cluster_domain),)
         except (VolumeError, OSError) as e:
             raise RuntimeOperationError(CONFIG_ERROR, str(e)) from e
         return ContainerInputs(env=tuple(env), mounts=mounts)

@@ -33,9 +33,10 @@ from kubelet.event_sink import EventSink
 from kubelet.image_puller import ERR_IMAGE_PULL, IMAGE_ERRORS, IMAGE_PULL_BACKOFF, ImagePuller
 from kubelet.lifecycle_hooks import run_post_start_hook, run_pre_stop_hooks
 from kubelet.pod_admission import NodeAdmission
+from kubelet.pod_dns import DnsConfigurer
 from kubelet.pod_inputs import PodInputs, VolumeMountError
 from kubelet.probes import ProbeKind, ProbeManager
-from kubelet.runtime import ContainerInfo, Runtime, RuntimeOperationError, SandboxInfo
+from kubelet.runtime import ContainerInfo, Runtime, RuntimeOperationError, SandboxDns, SandboxInfo
 from kubelet.runtime_policy import RuntimePolicies
 from kubelet.runtimes import RuntimeRegistry
 from kubelet.status import PodObservation, newest_attempts
@@ -72,8 +73,11 @@ class PodSyncer:
 
     def __init__(self, client: ApiClient, *, status: StatusWriter, events: EventSink,
                  policies: RuntimePolicies, backoff: CrashBackoff | None = None,
-                 images: ImagePuller | None = None, probes: ProbeManager | None = None) -> None:
+                 images: ImagePuller | None = None, probes: ProbeManager | None = None,
+                 dns: DnsConfigurer | None = None) -> None:
+        """``dns``: what gives each sandbox its resolver (None: the runtime's default, hollow nodes)."""
         self.client = client
+        self.dns = dns
         self.status = status
         self.events = events
         self.policies = policies
@@ -156,10 +160,22 @@ class PodSyncer:
             if sandbox.pod.uid == uid and sandbox.state == "ready":
                 return sandbox
         try:
-            return await runtime.run_sandbox(pod)
+            return await runtime.run_sandbox(pod, dns=self._sandbox_dns(node, pod))
         except RuntimeOperationError as e:
             self._record(node, pod, "Warning", "FailedCreatePodSandBox", e.message)
             return None
+
+    def _sandbox_dns(self, node: NodeContext, pod: dict[str, Any]) -> SandboxDns | None:
+        """The pod's resolver (upstream's GetPodDNS, asked while generating the sandbox config)."""
+        if self.dns is None:
+            return None
+        node_ref = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node.name, "uid": node.name}}
+        try:
+            return self.dns.pod_config(pod, warn_pod=partial(self._record, node, pod, "Warning"),
+                                       warn_node=partial(self.events.emit, node.name, node_ref, "Warning"))
+        except OSError as e:
+            raise RuntimeOperationError("CreatePodSandboxError",
+                                        f"Failed to generate sandbox config for pod: {e}") from e
 
     async def _advance(self, node: NodeContext, pod: dict[str, Any], runtime: Runtime,
                        sandbox: SandboxInfo, attempts: dict[str, list[ContainerInfo]],

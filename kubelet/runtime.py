@@ -88,6 +88,15 @@ class Mount:
 
 
 @dataclass(frozen=True, slots=True)
+class SandboxDns:
+    """The resolver a pod's sandbox gets (CRI ``DNSConfig``): the runtime writes its resolv.conf."""
+
+    servers: tuple[str, ...] = ()
+    searches: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ContainerInputs:
     """What the kubelet resolved for one container before creating it: every env var as a literal
     (configMapKeyRef, secretKeyRef, fieldRef, resourceFieldRef and envFrom already looked up, in
@@ -131,7 +140,9 @@ class Runtime(Protocol):
 
     async def ensure_image(self, image: str, pull_policy: str) -> ImageResult: ...
 
-    async def run_sandbox(self, pod: dict[str, Any]) -> SandboxInfo: ...
+    async def run_sandbox(self, pod: dict[str, Any], *, dns: SandboxDns | None = None) -> SandboxInfo:
+        """``dns``: the pod's resolver (`kubelet.pod_dns`); None leaves it to the runtime."""
+        ...
 
     async def stop_sandbox(self, sandbox_id: str) -> None: ...
 

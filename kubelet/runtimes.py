@@ -25,6 +25,7 @@ from kubelet.runtime import (
     Runtime,
     RuntimeHealth,
     RuntimeOperationError,
+    SandboxDns,
     SandboxInfo,
 )
 
@@ -55,7 +56,7 @@ class UnavailableRuntime:
     async def ensure_image(self, image: str, pull_policy: str) -> ImageResult:
         raise self._refuse()
 
-    async def run_sandbox(self, pod: dict[str, Any]) -> SandboxInfo:
+    async def run_sandbox(self, pod: dict[str, Any], *, dns: SandboxDns | None = None) -> SandboxInfo:
         raise self._refuse()
 
     async def stop_sandbox(self, sandbox_id: str) -> None:

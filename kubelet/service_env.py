@@ -5,8 +5,10 @@ Upstream's kubelet adds, for each service with a cluster IP, the variables of
 ``<NAME>_SERVICE_PORT_<PORTNAME>`` per named port and Docker's link variables
 (``<NAME>_PORT=tcp://ip:port``, ``<NAME>_PORT_<port>_<PROTO>[_PROTO|_PORT|_ADDR]``). The master
 service ``kubernetes`` in namespace ``default`` always counts; the pod's own namespace's services
-only when ``enableServiceLinks`` is not false (``getServiceEnvVarMap``). Here the master service is
-looked up in the pod's tenant. The pod's own env wins over these (see `kubelet.container_env`).
+only when ``enableServiceLinks`` is not false (``getServiceEnvVarMap``). The master service is
+tenant ``system``'s, for pods of every tenant: there is one API server (set) for all tenants, and
+it is what a pod's in-cluster client reaches (``KUBERNETES_SERVICE_HOST``/``PORT``). The pod's own
+env wins over these (see `kubelet.container_env`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from client.rest import ApiClient
 log = logging.getLogger(__name__)
 
 SERVICES = ResourceRef("", "v1", "services", "Service")
+MASTER_TENANT = "system"
 MASTER_NAMESPACE = "default"
 MASTER_SERVICE = "kubernetes"
 
@@ -66,7 +69,7 @@ async def service_env(client: ApiClient, pod: dict[str, Any]) -> dict[str, str]:
             services.update({str(s["metadata"]["name"]): s for s in listed.get("items") or []})
         if MASTER_SERVICE not in services:  # a namespace's own "kubernetes" service wins
             try:
-                services[MASTER_SERVICE] = await client.get(SERVICES, MASTER_SERVICE, tenant=tenant,
+                services[MASTER_SERVICE] = await client.get(SERVICES, MASTER_SERVICE, tenant=MASTER_TENANT,
                                                             namespace=MASTER_NAMESPACE)
             except NotFound:
                 pass

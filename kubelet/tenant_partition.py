@@ -30,6 +30,7 @@ from client.rest import ApiClient
 from kubelet.actions import ActionExecutor
 from kubelet.backoff import CrashBackoff
 from kubelet.event_sink import EventSink
+from kubelet.pod_dns import DnsConfigurer, DnsSettings
 from kubelet.pod_inputs import PodInputs
 from kubelet.pod_sync import NodeContext, PodSyncer
 from kubelet.pod_workers import PodWorkers
@@ -54,6 +55,8 @@ class NodeParts:
     # Real (non-hollow) nodes resolve env and set up volumes under this root directory.
     volume_root: Path | None = None
     allocatable: dict[str, str] | None = None
+    # Real nodes give sandboxes a resolver and pods a managed /etc/hosts (None: hollow nodes).
+    dns: DnsSettings | None = None
 
 
 def partition_name(index: int) -> str:
@@ -70,8 +73,10 @@ class TenantPartition:
         self.client = client
         self.status = StatusWriter(client, writers=status_writers)
         self.events = EventSink(client)
+        node_ips = tuple(dict.fromkeys(n.host_ip for n in parts.nodes if n.host_ip))
+        dns = DnsConfigurer(parts.dns, node_ips=node_ips) if parts.dns is not None else None
         self.pod_syncer = PodSyncer(client, status=self.status, events=self.events,
-                                    policies=parts.policies, backoff=CrashBackoff())
+                                    policies=parts.policies, backoff=CrashBackoff(), dns=dns)
         self.nodes = {node.name: replace(node, inputs=self._inputs(parts)) for node in parts.nodes}
         self.pod_workers = PodWorkers(client, self.pod_syncer, self.nodes, resync_s=resync_s,
                                       partition=self.name)
@@ -85,7 +90,8 @@ class TenantPartition:
     def _inputs(self, parts: NodeParts) -> PodInputs | None:
         if parts.volume_root is None:
             return None  # hollow nodes resolve nothing
-        return PodInputs(self.client, root_dir=parts.volume_root, node_allocatable=parts.allocatable or {})
+        return PodInputs(self.client, root_dir=parts.volume_root, node_allocatable=parts.allocatable or {},
+                         cluster_domain=parts.dns.cluster_domain if parts.dns is not None else "")
 
     async def run(self) -> None:
         """Watches, syncs and writes until cancelled."""

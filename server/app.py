@@ -104,6 +104,8 @@ class ServerConfig:
     # Where pods reach this server (--advertise-address, secure port): published as an endpoint of
     # the `kubernetes` Service; None: this server keeps no `kubernetes` Service.
     api_endpoint: ApiEndpoint | None = None
+    # --disable-admission-plugins
+    disabled_admission_plugins: frozenset[str] = frozenset()
 
 
 class ApiServer:
@@ -129,7 +131,8 @@ class ApiServer:
         self.access = AccessControl(config.security, cache=self.cache, catalogue=self.catalogue)
         escalation = RBACEscalationCheck(self.access.authorizer, self.access.rbac, catalogue=self.catalogue)
         self.admission = AdmissionChain(
-            standard_plugins(catalogue=self.catalogue, cache=self.cache, authorization=(escalation,)),
+            standard_plugins(catalogue=self.catalogue, cache=self.cache, authorization=(escalation,),
+                             disabled=config.disabled_admission_plugins),
             catalogue=self.catalogue)
         self.validators = Validators(self.schemas)
         self.store = GenericStore(self.backend, self.cache, admission=self.admission,

@@ -17,6 +17,7 @@ from server.app import ApiServer, ServerConfig, build_server
 from server.flowcontrol.gate import FlowControlConfig
 from server.kubelet_connection import KubeletClientConfig
 from server.partition_flags import add_partition_flags, request_header_config, resource_providers
+from server.registry.admission.chain import DISABLEABLE_PLUGINS
 from server.services.kubernetes_service import ApiEndpoint
 from server.services.ranges import (
     DEFAULT_CLUSTER_IP_RANGE,
@@ -97,6 +98,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                           help="how often allocations are rebuilt from the Services and leaks freed "
                                "(default 3m0s, upstream's)")
     add_partition_flags(parser)
+    parser.add_argument("--disable-admission-plugins", type=admission_plugin_list, default=frozenset(),
+                        metavar="NAMES", help="comma-separated admission plugins to turn off (every "
+                        f"plugin is on by default): {', '.join(DISABLEABLE_PLUGINS)}")
     tuning = parser.add_argument_group("tuning")
     tuning.add_argument("--watch-history", type=int, default=10_000,
                         help="events kept per resource for watch resumption")
@@ -120,6 +124,14 @@ def api_endpoint(args: argparse.Namespace) -> ApiEndpoint | None:
         return None
     address = args.advertise_address or default_advertise_address(args.bind_address)
     return ApiEndpoint(address, args.secure_port)
+
+
+def admission_plugin_list(text: str) -> frozenset[str]:
+    names = frozenset(n.strip() for n in text.split(",") if n.strip())
+    for name in sorted(names - set(DISABLEABLE_PLUGINS)):
+        # upstream's options validation text
+        raise argparse.ArgumentTypeError(f'disable-admission-plugins plugin "{name}" is unknown')
+    return names
 
 
 def flow_control_config(args: argparse.Namespace) -> FlowControlConfig:
@@ -174,7 +186,8 @@ async def serve(args: argparse.Namespace, storage: str, encryption: EncryptionCo
         flow_control=flow_control_config(args),
         etcd_tls=EtcdTLS(ca_file=args.etcd_cafile, cert_file=args.etcd_certfile, key_file=args.etcd_keyfile),
         resource_providers=resource_providers(args), service_ranges=service_ranges(args),
-        service_repair_interval=args.service_allocation_repair_interval, api_endpoint=api_endpoint(args)))
+        service_repair_interval=args.service_allocation_repair_interval, api_endpoint=api_endpoint(args),
+        disabled_admission_plugins=args.disable_admission_plugins))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

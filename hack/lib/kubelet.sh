@@ -11,6 +11,10 @@
 # node's own server (its resource partition: Node, Lease, the reviews of the kubelet's port);
 # KUBELET_TENANT_SERVER_KUBECONFIG [empty] is passed as --tenant-server-kubeconfig, the comma-separated
 # kubeconfigs of the tenant partitions whose pods the node runs (empty: the KUBELET_KUBECONFIG server).
+#
+# Pods' DNS: DNS_SERVER_IP and DNS_DOMAIN (defaults in hack/lib/addons.sh, with the cluster DNS
+# add-on they describe) become --cluster-dns and --cluster-domain; unset, ClusterFirst pods get the
+# node's resolver (with upstream's MissingClusterDNS event).
 
 arktos::kubelet::available() {
     [[ -f "${ARKTOS_ROOT}/kubelet/__main__.py" ]]
@@ -169,6 +173,7 @@ arktos::kubelet::run() {
         --hostname-override "${HOSTNAME_OVERRIDE}" --container-runtime-endpoint "$1" \
         --pod-log-dir "${ARKTOS_DATA_DIR}/pods" --root-dir "${ARKTOS_DATA_DIR}/kubelet" \
         --port "${KUBELET_PORT}" \
+        --cluster-dns "${DNS_SERVER_IP:-}" --cluster-domain "${DNS_DOMAIN:-}" \
         --tls-cert-file "$(arktos::kubelet::serving_cert)" \
         --tls-private-key-file "$(arktos::kubelet::serving_key)" \
         --client-ca-file "$(arktos::pki::ca_cert)"

@@ -188,6 +188,10 @@ class ApiServerProcess:
             *self.serving_args(),
             "--storage",
             f"sqlite:///{self.data_dir / 'arktos.db'}",
+            # No controller manager makes the default service accounts here: as upstream's
+            # integration servers, run without ServiceAccount admission. A test that wants it
+            # passes "--disable-admission-plugins=" (the last flag wins).
+            "--disable-admission-plugins=ServiceAccount",
             *self.extra_args,
         ]
 

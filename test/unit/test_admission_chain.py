@@ -94,8 +94,8 @@ def test_the_standard_chain_is_in_upstreams_order() -> None:
     cache = WatchCache(MemoryBackend())
     extra = Validating("RBACEscalation", [])
     names = [p.name for p in standard_plugins(catalogue=catalogue, cache=cache, authorization=(extra,))]
-    assert names == ["TenantExists", "NamespaceLifecycle", "Priority", "SystemDaemonSet", "PodSecurity",
-                     "RBACEscalation", "ResourceQuota"]
+    assert names == ["TenantExists", "NamespaceLifecycle", "ServiceAccount", "Priority", "SystemDaemonSet",
+                     "PodSecurity", "RBACEscalation", "ResourceQuota"]
 
 
 async def test_priority_defaults_pods_on_create_and_keeps_them_on_update() -> None:

@@ -37,7 +37,9 @@ OPTIONS = WriteOptions()
 
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[ApiServer]:
-    api = ApiServer(ServerConfig(storage_url="memory://"))
+    # No service-account controller here to make the default account pods run as.
+    api = ApiServer(ServerConfig(storage_url="memory://",
+                                 disabled_admission_plugins=frozenset({"ServiceAccount"})))
     async with api.running():
         yield api
 

@@ -7,8 +7,8 @@ validates the object (schema, strategy), then the *validating* phase — each pl
 upstream's (``pkg/kubeapiserver/options/plugins.go`` AllOrderedPlugins) for the plugins we have,
 with Arktos's next to their upstream relatives:
 
-  TenantExists (Arktos) · NamespaceLifecycle · Priority · SystemDaemonSet (Arktos) · PodSecurity ·
-  RBAC escalation (upstream does it in the RBAC storage; a plugin here) · ResourceQuota (last)
+  TenantExists (Arktos) · NamespaceLifecycle · ServiceAccount · Priority · SystemDaemonSet (Arktos) ·
+  PodSecurity · RBAC escalation (upstream does it in the RBAC storage; a plugin here) · ResourceQuota (last)
 
 Mutating webhooks and ValidatingAdmissionPolicy will be plugins of this chain, between the built-in
 plugins and ResourceQuota as upstream places them. Which plugins see a request is decided once per
@@ -32,6 +32,7 @@ from server.registry.admission.lifecycle import NamespaceLifecycle, TenantExists
 from server.registry.admission.pod_security import PodSecurityAdmission
 from server.registry.admission.priority import Priority
 from server.registry.admission.resource_quota import ResourceQuota
+from server.registry.admission.service_account import ServiceAccountAdmission
 from server.registry.admission.system_daemonset import SystemDaemonSet
 from server.registry.catalogue import Catalogue, CatalogueChange
 from server.registry.record import ResourceRecord
@@ -85,16 +86,27 @@ def _selected(chosen: dict[_Key, tuple[P, ...]], plugins: tuple[P, ...],
     return selected
 
 
+# What --disable-admission-plugins may name: the built-in plugins (RBAC escalation is upstream's
+# RBAC storage, not a plugin one can switch off).
+DISABLEABLE_PLUGINS = ("TenantExists", "NamespaceLifecycle", "ServiceAccount", "Priority", "SystemDaemonSet",
+                       "PodSecurity", "ResourceQuota")
+
+
 def standard_plugins(*, catalogue: Catalogue, cache: WatchCache,
-                     authorization: Sequence[AdmissionPlugin] = ()) -> tuple[AdmissionPlugin, ...]:
+                     authorization: Sequence[AdmissionPlugin] = (),
+                     disabled: frozenset[str] = frozenset()) -> tuple[AdmissionPlugin, ...]:
     """The server's chain in upstream's order; ``authorization`` holds the plugins that need the
-    authorizer (RBAC escalation), which sits above the registry."""
-    return (
+    authorizer (RBAC escalation), which sits above the registry. ``disabled`` names plugins left
+    out (upstream's ``--disable-admission-plugins``; its integration tests run without
+    ServiceAccount, as ours do where no controller manager makes the default accounts)."""
+    plugins: tuple[AdmissionPlugin, ...] = (
         TenantExists(catalogue=catalogue, cache=cache),
         NamespaceLifecycle(catalogue=catalogue, cache=cache),
+        ServiceAccountAdmission(catalogue=catalogue, cache=cache),
         Priority(catalogue=catalogue),
         SystemDaemonSet(),
         PodSecurityAdmission(catalogue=catalogue, cache=cache),
         *authorization,
         ResourceQuota(catalogue=catalogue, cache=cache),
     )
+    return tuple(p for p in plugins if p.name not in disabled)
