@@ -2,17 +2,18 @@
 resolve, service-account tokens, images from the registry — driven by stock kubectl and the python client.
 
 Covers, on one node with its own bridge and pod subnet, service range, node-port range and kube-proxy
-chain prefix, images pulled from the shared test registry (test/registry_env.py): the cluster DNS
-pods Running in kube-system behind `kube-dns` at DNS_SERVER_IP; `kubectl create deployment web
---image=nginx` and `kubectl expose` giving a ClusterIP from the range; a busybox pod reaching nginx
-through the Service IP, `web` and `web.default.svc.cluster.local` (GNU wget in the busybox image);
-a NodePort on the node's InternalIP from the test host and from a pod; scaling the Deployment up and
-down changing which pods answer (each nginx pod serves its own name) with no answer from a deleted
-one; a headless Service's name resolving to the pod IPs; a python-image pod listing pods with the
-`kubernetes` client's in-cluster config (automounted token, ca.crt verified, KUBERNETES_SERVICE_HOST
-and `kubernetes.default.svc`); a pod of another tenant resolving `kubernetes.default` but not the
-first tenant's `web`. Leaves out: Services across scale-out partitions (out of scope), sessionAffinity,
-ExternalName and SRV/PTR records (the proxy and dns rooms' component tests), VM pods.
+chain prefix, images pulled from the session's shared registry (test/registry_env.py, passed as
+REGISTRY by ArktosUp): the cluster DNS pods Running in kube-system behind `kube-dns` at DNS_SERVER_IP;
+`kubectl create deployment web --image=nginx` and `kubectl expose` giving a ClusterIP from the range;
+a busybox pod reaching nginx through the Service IP, `web` and `web.default.svc.cluster.local` (GNU
+wget in the busybox image); a NodePort on the node's InternalIP from the test host and from a pod;
+scaling the Deployment up and down changing which pods answer (each nginx pod serves its own name)
+with no answer from a deleted one; a headless Service's name resolving to the pod IPs; a python-image
+pod listing pods with the `kubernetes` client's in-cluster config (automounted token, ca.crt verified,
+KUBERNETES_SERVICE_HOST and `kubernetes.default.svc`); a pod of another tenant resolving
+`kubernetes.default` but not the first tenant's `web`.
+Leaves out: Services across scale-out partitions (out of scope); sessionAffinity, ExternalName and
+SRV/PTR records (the proxy and dns rooms' component tests); VM pods.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from registry_env import test_registry
 from test_arktos_up import ArktosUp
 from workload_cluster import (
     Kubectl,
@@ -59,8 +59,9 @@ def cluster(module_tmp: Path) -> Iterator[ArktosUp]:  # noqa: F811
     env.update({
         "SERVICE_CLUSTER_IP_RANGE": SERVICE_RANGE, "SERVICE_NODE_PORT_RANGE": NODE_PORT_RANGE,
         "DNS_SERVER_IP": DNS_SERVER_IP, "KUBE_PROXY_CHAIN_PREFIX": CHAIN_PREFIX,
-        "REGISTRY": test_registry(), "VM_RUNTIME_ENABLED": "false",
+        "VM_RUNTIME_ENABLED": "false",
     })  # fmt: skip
+    # REGISTRY: ArktosUp.start gives the session's shared registry (test/registry_env.py).
     yield from running_cluster(env, start_timeout_s=240.0)
 
 
