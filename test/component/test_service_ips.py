@@ -29,7 +29,13 @@ from typing import Any, TypeVar
 
 import orjson
 import pytest
-from apiserver_process import ApiServerProcess, admin_ssl_context, free_port, start_apiserver
+from apiserver_process import (
+    E2E_NODE_NAME,
+    ApiServerProcess,
+    admin_ssl_context,
+    free_port,
+    start_apiserver,
+)
 from etcd_process import running_etcd
 from kubectl_binaries import kubectl_binary
 from kubectl_runner import Kubectl
@@ -38,6 +44,7 @@ from kubernetes import config as k8s_config
 from kubernetes.client.rest import ApiException
 
 from server.storage import open_backend
+from tools.cluster_credentials import ensure_cluster_credentials
 
 CIDR = "10.231.0.0/24"
 PORTS = "31200-31219"
@@ -264,15 +271,15 @@ def _slice_endpoints(server: ApiServerProcess) -> set[tuple[str, int]]:
 
 @pytest.mark.slow
 def test_two_servers_on_one_etcd_never_share_an_address(tmp_path: Path) -> None:
-    first = start_apiserver(tmp_path / "one", tls=True, extra_args=[])  # credentials only
-    first.stop()
+    credentials = ensure_cluster_credentials(tmp_path / "certs", server="https://127.0.0.1:1",
+                                             hosts=["127.0.0.1"], node_name=E2E_NODE_NAME)
     with running_etcd(tmp_path / "etcd") as etcd:
         servers = []
         try:
             for index in range(2):
                 server = ApiServerProcess(
                     port=free_port(), data_dir=tmp_path / f"s{index}", log_path=tmp_path / f"s{index}.log",
-                    kubeconfig=first.kubeconfig, credentials=first.credentials,
+                    kubeconfig=credentials.admin_kubeconfig, credentials=credentials,
                     extra_args=(*server_args(), "--storage", etcd.storage_url))
                 servers.append(server.start())
             names = [(servers[i % 2], f"race-{i}") for i in range(40)]
