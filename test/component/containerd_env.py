@@ -8,12 +8,13 @@ under the module's cgroup parent.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 from cri.containerd_config import ContainerdLayout
 from cri.containerd_process import ContainerdProcess
 from cri.images import build_and_import_all
+from kubelet.cri_runtime import CriRuntime
 
 
 @contextlib.contextmanager
@@ -28,6 +29,17 @@ def private_containerd(base: Path, *, pod_subnet: str, bridge_name: str,
     finally:
         process.stop(remove_dirs=True)
         remove_cgroups(cgroup_parent.strip("/"))
+
+
+@contextlib.asynccontextmanager
+async def cri_runtime(process: ContainerdProcess, *, log_root: Path,
+                      cgroup_parent: str) -> AsyncIterator[CriRuntime]:
+    """The kubelet's CRI runtime on ``process`` for one test, closed after it."""
+    runtime = CriRuntime("containerRuntime", process.endpoint, log_root=log_root, cgroup_parent=cgroup_parent)
+    try:
+        yield runtime
+    finally:
+        await runtime.aclose()
 
 
 def remove_cgroups(parent: str) -> None:

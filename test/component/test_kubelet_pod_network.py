@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 from apiserver_process import E2E_NODE_NAME, ApiServerProcess, start_apiserver
-from containerd_env import private_containerd
+from containerd_env import cri_runtime, private_containerd
 from kubelet_env import new_tenant_namespace
 from kubernetes import client as k8s
 
@@ -85,12 +85,8 @@ async def node(server: ApiServerProcess) -> AsyncIterator[ApiClient]:
 
 @pytest.fixture
 async def runtime(containerd: ContainerdProcess, tmp_path: Path) -> AsyncIterator[CriRuntime]:
-    cri = CriRuntime("containerRuntime", containerd.endpoint, log_root=tmp_path / "logs",
-                     cgroup_parent=CGROUP_ROOT)
-    try:
+    async with cri_runtime(containerd, log_root=tmp_path / "logs", cgroup_parent=CGROUP_ROOT) as cri:
         yield cri
-    finally:
-        await cri.aclose()
 
 
 async def master_service(admin: ApiClient, secure_port: int) -> dict[str, Any]:
