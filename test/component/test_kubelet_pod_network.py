@@ -32,7 +32,7 @@ from kubelet_env import new_tenant_namespace
 from kubernetes import client as k8s
 
 from client.config import load_kubeconfig
-from client.errors import AlreadyExists
+from client.errors import AlreadyExists, NotFound, Unprocessable
 from client.resources import CONFIGMAPS, ResourceRef
 from client.rest import ApiClient
 from cri.containerd_process import ContainerdProcess
@@ -94,7 +94,10 @@ async def master_service(admin: ApiClient, secure_port: int) -> dict[str, Any]:
     body = {"metadata": {"name": "kubernetes"}, "spec": {
         "clusterIP": "10.0.0.1", "ports": [{"name": "https", "port": 443, "protocol": "TCP",
                                             "targetPort": secure_port}]}}
-    with contextlib.suppress(AlreadyExists):
+    with contextlib.suppress(NotFound):
+        return await admin.get(SERVICES, "kubernetes", tenant="system", namespace="default")
+    # Made meanwhile by the server (its IP is then taken: 422), or not at all: ours.
+    with contextlib.suppress(AlreadyExists, Unprocessable):
         await admin.create(SERVICES, body, tenant="system", namespace="default")
     return await admin.get(SERVICES, "kubernetes", tenant="system", namespace="default")
 
