@@ -16,6 +16,7 @@ from pathlib import Path
 from cri.client import CriClient
 from cri.containerd_config import ContainerdLayout
 from cri.containerd_process import ContainerdProcess
+from kubelet.cri_runtime import CriRuntime
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from registry_env import shared_registry
@@ -61,6 +62,17 @@ def private_containerd(base: Path, *, pod_subnet: str, bridge_name: str, cgroup_
     finally:
         process.stop(remove_dirs=True)
         remove_cgroups(cgroup_parent.strip("/"))
+
+
+@contextlib.asynccontextmanager
+async def cri_runtime(process: ContainerdProcess, *, log_root: Path,
+                      cgroup_parent: str) -> AsyncIterator[CriRuntime]:
+    """The kubelet's CRI runtime on ``process`` for one test, closed after it."""
+    runtime = CriRuntime("containerRuntime", process.endpoint, log_root=log_root, cgroup_parent=cgroup_parent)
+    try:
+        yield runtime
+    finally:
+        await runtime.aclose()
 
 
 def remove_cgroups(parent: str) -> None:

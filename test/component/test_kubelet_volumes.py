@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from apiserver_process import ApiServerProcess
-from containerd_env import private_containerd
+from containerd_env import cri_runtime, private_containerd
 
 from client.config import config_for_url
 from client.resources import CONFIGMAPS, NAMESPACES, SECRETS, ResourceRef
@@ -66,12 +66,8 @@ async def client(signing_apiserver: ApiServerProcess) -> AsyncIterator[ApiClient
 
 @pytest.fixture
 async def runtime(containerd: ContainerdProcess, tmp_path: Path) -> AsyncIterator[CriRuntime]:
-    cri = CriRuntime("containerRuntime", containerd.endpoint, log_root=tmp_path / "logs",
-                     cgroup_parent=CGROUP_ROOT)
-    try:
+    async with cri_runtime(containerd, log_root=tmp_path / "logs", cgroup_parent=CGROUP_ROOT) as cri:
         yield cri
-    finally:
-        await cri.aclose()
 
 
 async def objects(client: ApiClient, ns: str) -> None:

@@ -6,7 +6,8 @@ ndots:5), ClusterFirstWithHostNet, ClusterFirst on the host network and Default 
 ClusterFirst without --cluster-dns (falls back to Default, MissingClusterDNS on node and pod),
 ``--resolv-conf ""``; None with dnsConfig, and dnsConfig merged on ClusterFirst; the limits (3
 servers, 32 searches, 253-character domains, 2048-character line) with the DNSConfigForming event;
-the dns_config the CRI sandbox gets; the kubelet flags. Leaves out the runtime writing resolv.conf
+the dns_config the CRI sandbox gets; the pod sync handing it to the runtime (and failing the sandbox
+on an unreadable --resolv-conf); the kubelet flags. Leaves out the runtime writing resolv.conf
 (component: test_kubelet_pod_network).
 """
 
@@ -16,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kubelet_fakes import ScriptedRuntime, probed_pod, syncer_on
 
 from kubelet.cri_specs import build_sandbox_config
 from kubelet.pod_dns import DnsConfigurer, DnsSettings, fit_limits, parse_resolv_conf
-from kubelet.runtime import SandboxDns
+from kubelet.runtime import SandboxDns, SandboxInfo
 
 HOST_RESOLV = """# written by the node's dhcp client
 nameserver 192.0.2.53
@@ -162,3 +164,29 @@ def test_the_kubelet_flags_as_upstream() -> None:
         ((), "", "/etc/resolv.conf")
     with pytest.raises(SystemExit):
         parse_args(["--master", "http://127.0.0.1:1", "--cluster-dns", "kube-dns"])
+
+
+class DnsRecordingRuntime(ScriptedRuntime):
+    def __init__(self) -> None:
+        super().__init__()
+        self.dns: list[SandboxDns | None] = []
+
+    async def run_sandbox(self, pod: dict[str, Any], *, dns: SandboxDns | None = None) -> SandboxInfo:
+        self.dns.append(dns)
+        return await super().run_sandbox(pod, dns=dns)
+
+
+async def test_the_pod_sync_gives_the_sandbox_its_dns_and_records_the_events(resolv: Path) -> None:
+    runtime = DnsRecordingRuntime()
+    syncer, node, events, _ = syncer_on(runtime)
+    syncer.dns = DnsConfigurer(DnsSettings((), "cluster.local", str(resolv)))
+    await syncer.sync_pod(node, probed_pod())
+    assert runtime.dns == [parse_resolv_conf(HOST_RESOLV)]
+    # one on the node, one on the pod
+    assert [reason for _, reason, _ in events.seen].count("MissingClusterDNS") == 2
+    syncer.dns = DnsConfigurer(DnsSettings(("10.0.0.10",), "cluster.local", str(resolv.with_name("gone"))))
+    pod = {**probed_pod(), "metadata": {"name": "q", "namespace": "default", "uid": "uid-2"}}
+    await syncer.sync_pod(node, pod)
+    assert len(runtime.dns) == 1  # an unreadable --resolv-conf fails the sandbox, as upstream's config
+    assert any(reason == "FailedCreatePodSandBox" and "Failed to generate sandbox config" in message
+               for _, reason, message in events.seen)
