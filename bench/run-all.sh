@@ -16,6 +16,7 @@
 #   deployment    a 1,000-replica Deployment created, bound, ready (fake kubelet)
 #   pod_startup_paced, pod_startup_burst, vm_pod   a real arktos-up node (root: containerd, qemu,
 #                 bridge arktos-pb0, pod subnet 10.92.0.0/16)
+#   services      from pods on that node: DNS queries/s and p99, HTTP via a Service IP vs the pod IP
 #   vm_sandbox    VM boot with and without qemu's -sandbox
 #   hollow_capacity   hollow nodes one control plane holds (tens of minutes at 5,000 nodes)
 #   scale_out     hollow nodes 2 resource partitions hold, pods/s of 2 tenant partitions vs 1
@@ -84,6 +85,7 @@ step deployment "${PY}" bench/deployment_bench.py
 step pod_startup_paced "${PY}" bench/pod_startup_bench.py --qps 4
 step pod_startup_burst "${PY}" bench/pod_startup_bench.py
 step vm_pod "${PY}" bench/vm_pod_bench.py  # VM pods (qemu, TCG) on the same kind of node
+step services "${PY}" bench/service_bench.py  # DNS and Service latency from pods, same kind of node
 step vm_sandbox "${PY}" bench/vm_sandbox_bench.py
 # The API server on the first core, the hollow kubelets and the latency probe on the other.
 step hollow_capacity "${PY}" bench/hollow_capacity_bench.py
