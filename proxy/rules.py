@@ -126,20 +126,44 @@ def _proto(port: ServicePort) -> str:
     return f"-p {protocol} -m {protocol}"
 
 
-def build_rules(settings: RuleSettings, ports: Iterable[ServicePort],
-                endpoints: Mapping[ServicePortName, Iterable[Endpoint]]) -> RuleSet:
-    """The rules for these service ports, each sent to its usable endpoints (see module doc)."""
+# What one service port is programmed as: the port and the endpoints its chain spreads over.
+Programmed = tuple[ServicePort, tuple[Endpoint, ...]]
+
+
+def plan(ports: Iterable[ServicePort],
+         endpoints: Mapping[ServicePortName, Iterable[Endpoint]]) -> dict[ServicePortName, Programmed]:
+    """Each service port with its usable endpoints (the input of `build_rules`)."""
+    return {port.name: (port, tuple(usable_endpoints(endpoints.get(port.name, ())))) for port in ports}
+
+
+def service_chains(settings: RuleSettings, planned: Mapping[ServicePortName, Programmed]) -> set[str]:
+    """The SVC and SEP chains a plan needs (ports without endpoints need none)."""
     chains = settings.chains
+    needed = set()
+    for name, (_, usable) in planned.items():
+        if usable:
+            needed.add(chains.service_chain(name))
+            needed.update(chains.endpoint_chain(name, endpoint) for endpoint in usable)
+    return needed
+
+
+def build_rules(settings: RuleSettings, planned: Mapping[ServicePortName, Programmed], *,
+                unchanged: Iterable[ServicePortName] = ()) -> RuleSet:
+    """The rules for a plan (see module doc). The SVC/SEP chains of ``unchanged`` ports are left out,
+    so they keep what they hold (upstream's partial sync, MinimizeIPTablesRestore); the jumps into
+    them from the fixed chains, which are always rewritten, are not."""
+    chains = settings.chains
+    keep = set(unchanged)
     nat, filter_ = _Table("nat"), _Table("filter")
     for chain in chains.nat_fixed():
         nat.chain(chain)
     for chain in chains.filter_fixed():
         filter_.chain(chain)
     _fixed_rules(settings, nat, filter_)
-    for port in sorted(ports, key=lambda p: p.name):
-        usable = usable_endpoints(endpoints.get(port.name, ()))
+    for name in sorted(planned):
+        port, usable = planned[name]
         if usable:
-            _service_rules(settings, nat, port, usable)
+            _service_rules(settings, nat, port, list(usable), write_chains=name not in keep)
         else:
             _reject_rules(filter_, chains, port)
     # Last: anything addressed to this host that matched no clusterIP may be a NodePort.
@@ -161,19 +185,28 @@ def _fixed_rules(settings: RuleSettings, nat: _Table, filter_: _Table) -> None:
                 "-m conntrack --ctstate RELATED,ESTABLISHED", "-j ACCEPT")
 
 
-def _service_rules(settings: RuleSettings, nat: _Table, port: ServicePort, usable: list[Endpoint]) -> None:
+def _service_rules(settings: RuleSettings, nat: _Table, port: ServicePort, usable: list[Endpoint], *,
+                   write_chains: bool) -> None:
     chains = settings.chains
     service_chain = chains.service_chain(port.name)
-    nat.chain(service_chain)
     destination = f"-d {port.cluster_ip}/32 {_proto(port)} --dport {port.port}"
     nat.add(chains.services, _comment(f"{port.name} cluster IP"), destination, f"-j {service_chain}")
-    if settings.cluster_cidr:
-        nat.add(service_chain, _comment(f"{port.name} cluster IP"), f"! -s {settings.cluster_cidr}",
-                destination, f"-j {chains.mark_masq}")
     if port.node_port:
         node_port = f"{_proto(port)} --dport {port.node_port}"
         nat.add(chains.node_ports, _comment(str(port.name)), node_port, f"-j {chains.mark_masq}")
         nat.add(chains.node_ports, _comment(str(port.name)), node_port, f"-j {service_chain}")
+    if write_chains:
+        _service_chain_rules(settings, nat, port, usable, destination)
+
+
+def _service_chain_rules(settings: RuleSettings, nat: _Table, port: ServicePort, usable: list[Endpoint],
+                         destination: str) -> None:
+    chains = settings.chains
+    service_chain = chains.service_chain(port.name)
+    nat.chain(service_chain)
+    if settings.cluster_cidr:
+        nat.add(service_chain, _comment(f"{port.name} cluster IP"), f"! -s {settings.cluster_cidr}",
+                destination, f"-j {chains.mark_masq}")
     endpoint_chains = [chains.endpoint_chain(port.name, endpoint) for endpoint in usable]
     if port.affinity_seconds:
         for chain in endpoint_chains:

@@ -37,8 +37,8 @@ class ProxyService:
         self.runner = SyncRunner(self._sync, min_interval_s=config.min_sync_period_s,
                                  max_interval_s=config.sync_period_s)
 
-    async def _sync(self) -> None:
-        await self.proxier.sync(self.services.objects(), self.slices.objects())
+    async def _sync(self, periodic: bool) -> None:
+        await self.proxier.sync(self.services.objects(), self.slices.objects(), full=periodic)
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tasks:

@@ -3,8 +3,9 @@
 
 Upstream's ``BoundedFrequencyRunner``: informer events only *request* a sync, so a burst of changes
 (a Deployment scaled to 100 replicas) costs one iptables transaction per min-sync-period, not one
-per event; the periodic sync repairs anything another program changed in the tables. A failed sync
-is tried again after min-sync-period (upstream's RetryAfter).
+per event. The sync is told whether it is the periodic one (``periodic=True``): that one is full and
+repairs anything another program changed in the tables; those asked for by changes may be partial.
+A failed sync is tried again after min-sync-period (upstream's RetryAfter).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 class SyncRunner:
-    def __init__(self, sync: Callable[[], Awaitable[object]], *, min_interval_s: float,
+    def __init__(self, sync: Callable[[bool], Awaitable[object]], *, min_interval_s: float,
                  max_interval_s: float) -> None:
         self._sync = sync
         self._min = min_interval_s
@@ -39,9 +40,11 @@ class SyncRunner:
         last_run = float("-inf")
         while True:
             wait = last_run + self._max - loop.time()
+            periodic = True
             if wait > 0:
                 try:
                     await asyncio.wait_for(self._wanted.wait(), wait)
+                    periodic = False
                 except TimeoutError:
                     pass
             # Bounded frequency: a sync that was asked for too soon waits out the rest of min-sync-period.
@@ -50,7 +53,7 @@ class SyncRunner:
             started_wall = time.time()
             last_run = loop.time()
             try:
-                await self._sync()
+                await self._sync(periodic)
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -16,7 +16,7 @@ import pytest
 from proxy.chains import ChainNames, ChainPrefixError
 from proxy.conntrack import UdpTarget, stale_deletions
 from proxy.model import Endpoint, ServicePortName, endpoints_by_port, service_ports, usable_endpoints
-from proxy.rules import RuleSettings, build_rules
+from proxy.rules import RuleSettings, build_rules, plan, service_chains
 
 SETTINGS = RuleSettings(ChainNames("KT"), cluster_cidr="10.244.0.0/16")
 
@@ -63,9 +63,9 @@ COMMIT
 -A KT-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE
 -A KT-MARK-MASQ -j MARK --or-mark 0x4000
 -A KT-SERVICES -m comment --comment "acme/web/front:http cluster IP" -d 10.0.0.20/32 -p tcp -m tcp --dport 80 -j KT-SVC-W2VQUGOENIMQ6UZ4
--A KT-SVC-W2VQUGOENIMQ6UZ4 -m comment --comment "acme/web/front:http cluster IP" ! -s 10.244.0.0/16 -d 10.0.0.20/32 -p tcp -m tcp --dport 80 -j KT-MARK-MASQ
 -A KT-NODEPORTS -m comment --comment "acme/web/front:http" -p tcp -m tcp --dport 30080 -j KT-MARK-MASQ
 -A KT-NODEPORTS -m comment --comment "acme/web/front:http" -p tcp -m tcp --dport 30080 -j KT-SVC-W2VQUGOENIMQ6UZ4
+-A KT-SVC-W2VQUGOENIMQ6UZ4 -m comment --comment "acme/web/front:http cluster IP" ! -s 10.244.0.0/16 -d 10.0.0.20/32 -p tcp -m tcp --dport 80 -j KT-MARK-MASQ
 -A KT-SVC-W2VQUGOENIMQ6UZ4 -m comment --comment "acme/web/front:http -> 10.244.0.5:8080" -m statistic --mode random --probability 0.5000000000 -j KT-SEP-66DDHGKBR3RULNN6
 -A KT-SVC-W2VQUGOENIMQ6UZ4 -m comment --comment "acme/web/front:http -> 10.244.0.6:8080" -j KT-SEP-FCGNALSH3NGAPUZA
 -A KT-SEP-66DDHGKBR3RULNN6 -m comment --comment "acme/web/front:http" -s 10.244.0.5/32 -j KT-MARK-MASQ
@@ -80,12 +80,12 @@ COMMIT
 
 def rules_for(services: list[dict[str, Any]], slices: list[dict[str, Any]]) -> str:
     ports = [port for svc in services for port in service_ports(svc)]
-    return build_rules(SETTINGS, ports, endpoints_by_port(slices)).restore_text()
+    return build_rules(SETTINGS, plan(ports, endpoints_by_port(slices))).restore_text()
 
 
 def test_the_restore_text_of_a_node_port_service_and_one_without_endpoints() -> None:
     ports = service_ports(FRONT) + service_ports(IDLE)
-    rule_set = build_rules(SETTINGS, ports, endpoints_by_port([FRONT_SLICE]))
+    rule_set = build_rules(SETTINGS, plan(ports, endpoints_by_port([FRONT_SLICE])))
     assert rule_set.restore_text(stale_nat=["KT-SVC-AAAAAAAAAAAAAAAA", "KT-SEP-66DDHGKBR3RULNN6"]) == EXPECTED
     assert rule_set.rule_count == 18
 
@@ -173,3 +173,14 @@ def test_udp_conntrack_entries_of_removed_endpoints_and_newly_served_ports_are_d
     assert stale_deletions(empty, served) == [
         ("-p", "udp", "--orig-dst", "10.0.0.10"), ("-p", "udp", "--orig-port-dst", "30053")]
     assert stale_deletions(after, after) == []
+
+
+def test_a_partial_build_leaves_unchanged_service_chains_out_but_keeps_jumping_to_them() -> None:
+    ports = service_ports(FRONT) + service_ports(IDLE)
+    planned = plan(ports, endpoints_by_port([FRONT_SLICE]))
+    front = ServicePortName("acme", "web", "front", "http", "TCP")
+    text = build_rules(SETTINGS, planned, unchanged=[front]).restore_text()
+    assert "-j KT-SVC-W2VQUGOENIMQ6UZ4" in text  # the jump from KT-SERVICES and KT-NODEPORTS
+    assert ":KT-SVC-W2VQUGOENIMQ6UZ4" not in text and "-A KT-SVC-" not in text and "KT-SEP-" not in text
+    assert service_chains(SETTINGS, planned) == {
+        "KT-SVC-W2VQUGOENIMQ6UZ4", "KT-SEP-66DDHGKBR3RULNN6", "KT-SEP-FCGNALSH3NGAPUZA"}

@@ -1,0 +1,103 @@
+"""The proxier against real iptables in network namespaces of the test's own (no API server, no pods).
+
+Covers: a partial sync after changes (an endpoint gone, a Service gone, a Service added, a port left
+without endpoints) leaves exactly the tables a full sync of the same objects makes in a fresh
+namespace; a full sync removes chains of ours it did not write (left by an earlier run) but no chain of
+another prefix; ``cleanup`` leaves nothing of the prefix. Leaves out: traffic (test_proxy_iptables.py).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from proxy.chains import ChainNames
+from proxy.iptables import Iptables, ensure_installed
+from proxy.proxier import Proxier
+from proxy.rules import RuleSettings
+
+SETTINGS = RuleSettings(ChainNames("PXN"), cluster_cidr="10.212.0.0/16")
+
+
+@pytest.fixture
+def netns() -> Iterator[Iterator[str]]:
+    ensure_installed()
+    made: list[str] = []
+
+    def names() -> Iterator[str]:
+        while True:
+            name = f"arktos-pxn-{uuid.uuid4().hex[:6]}"
+            subprocess.run(["ip", "netns", "add", name], check=True)
+            made.append(name)
+            yield name
+
+    try:
+        yield names()
+    finally:
+        for name in made:
+            subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+def service(name: str, ip: str, *, node_port: int = 0) -> dict[str, Any]:
+    spec: dict[str, Any] = {"clusterIP": ip, "ports": [{"name": "p", "port": 80, "nodePort": node_port}]}
+    if node_port:
+        spec["type"] = "NodePort"
+    return {"metadata": {"tenant": "t", "namespace": "n", "name": name}, "spec": spec}
+
+
+def endpoint_slice(name: str, *ips: str) -> dict[str, Any]:
+    return {"metadata": {"tenant": "t", "namespace": "n", "name": f"{name}-1",
+                         "labels": {"kubernetes.io/service-name": name}},
+            "addressType": "IPv4", "ports": [{"name": "p", "port": 8080}],
+            "endpoints": [{"addresses": [ip]} for ip in ips]}
+
+
+async def saved(iptables: Iptables) -> str:
+    """Both tables without counters and comments of iptables-save itself, chains sorted."""
+    lines = []
+    for table in ("nat", "filter"):
+        text = await iptables.rules(table)
+        lines += sorted(re.sub(r"\[\d+:\d+\]", "", line) for line in text.splitlines()
+                        if line and not line.startswith("#"))
+    return "\n".join(lines)
+
+
+async def test_a_partial_sync_ends_where_a_full_sync_of_the_same_objects_does(netns: Iterator[str]) -> None:
+    partial = Proxier(Iptables(netns=next(netns)), SETTINGS)
+    services = [service("a", "10.211.0.1"), service("b", "10.211.0.2", node_port=30002),
+                service("c", "10.211.0.3")]
+    slices = [endpoint_slice("a", "10.212.0.1", "10.212.0.2"), endpoint_slice("b", "10.212.0.3"),
+              endpoint_slice("c", "10.212.0.4")]
+    first = await partial.sync(services, slices, full=False)  # nothing known yet: full anyway
+    assert first.full
+    services = [services[0], services[1], service("d", "10.211.0.4")]
+    slices = [endpoint_slice("a", "10.212.0.2"), endpoint_slice("b"), endpoint_slice("d", "10.212.0.5")]
+    second = await partial.sync(services, slices, full=False)
+    # Gone: c's SVC and SEP, the SEP of a's removed endpoint, b's SVC and SEP (b has no endpoint now).
+    assert not second.full and second.stale_chains == 5
+    fresh = Proxier(Iptables(netns=next(netns)), SETTINGS)
+    await fresh.sync(services, slices)
+    assert await saved(partial.iptables) == await saved(fresh.iptables)
+    assert "PXN-SVC" in await saved(fresh.iptables)
+
+
+async def test_a_full_sync_removes_only_stale_chains_of_its_own_prefix(netns: Iterator[str]) -> None:
+    iptables = Iptables(netns=next(netns))
+    # Left by an earlier run of ours, and one of another cluster's prefix.
+    await iptables.restore("*nat\n:PXN-SVC-AAAAAAAAAAAAAAAA - [0:0]\n:PXO-SVC-AAAAAAAAAAAAAAAA - [0:0]\n"
+                           "COMMIT\n")
+    proxier = Proxier(iptables, SETTINGS)
+    result = await proxier.sync([service("a", "10.211.0.1")], [endpoint_slice("a", "10.212.0.1")])
+    chains = await iptables.chains("nat")
+    assert result.stale_chains == 1 and "PXN-SVC-AAAAAAAAAAAAAAAA" not in chains
+    assert "PXO-SVC-AAAAAAAAAAAAAAAA" in chains
+    # nat: SERVICES, NODEPORTS, POSTROUTING, MARK-MASQ, a's SVC and SEP; filter: SERVICES,
+    # EXTERNAL-SERVICES, FORWARD.
+    assert await proxier.cleanup() == 9
+    text = await saved(iptables)
+    assert "PXN-" not in text and "PXO-SVC-AAAAAAAAAAAAAAAA" in text
