@@ -1,9 +1,10 @@
 """What the reflectors delivered, indexed for answering: per-tenant Services and EndpointSlices,
 and pod IPs (source address → tenant; per-namespace pod IPs for ``<ip>.<ns>.pod`` names).
 
-Only the event loop's thread touches it. Each tenant has a version that moves whenever one of its
-Services or EndpointSlices changes, so a built zone knows when it is stale; a change to tenant
-system's ``default/kubernetes`` moves every tenant's view (they all fall back to it).
+Only the event loop's thread touches it. Each change notes the Service it touches (an
+EndpointSlice's is named by its label) as dirty for its tenant, so the tenant's zone re-renders
+just that Service; a change to tenant system's ``default/kubernetes`` moves every tenant's view
+(they all fall back to it), and a re-list starts every zone afresh (``generation``).
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ class ClusterCache:
         self.pods: dict[Key, Pod] = {}
         self._tenants_by_ip: dict[str, dict[Key, str]] = defaultdict(dict)
         self._pod_ips: dict[tuple[str, str], dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-        self._versions: dict[str, int] = defaultdict(int)
-        self._system_kubernetes_version = 0
+        self._dirty: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        self.generation = 0  # moves on every re-list of Services or EndpointSlices
+        self.kubernetes_generation = 0  # moves when tenant system's default/kubernetes changes
         self.synced: set[str] = set()
 
     # -- what the reflectors call ----------------------------------------------------------------
@@ -48,9 +50,10 @@ class ClusterCache:
                 self._remove_pod(pod)
         else:
             table: dict[str, Any] = self.services if kind == "Service" else self.slices
-            for tenant in list(table):
-                self._touch(tenant, kubernetes=kind == "Service" and tenant == SYSTEM_TENANT)
-                table[tenant].clear()
+            table.clear()
+            self._dirty.clear()
+            self.generation += 1
+            self.kubernetes_generation += 1
         for obj in items:
             self.apply(kind, "ADDED", obj)
         self.synced.add(kind)
@@ -66,8 +69,9 @@ class ClusterCache:
 
     # -- what the resolver asks ------------------------------------------------------------------
 
-    def version(self, tenant: str) -> tuple[int, int]:
-        return self._versions[tenant], self._system_kubernetes_version
+    def take_dirty(self, tenant: str) -> set[tuple[str, str]]:
+        """The (namespace, name) of the tenant's Services changed since the last call."""
+        return self._dirty.pop(tenant, set())
 
     def tenant_of(self, source_ip: str) -> str:
         """The tenant of the pod that owns this address; tenant system for anything else."""
@@ -88,10 +92,12 @@ class ClusterCache:
 
     # -- internals -------------------------------------------------------------------------------
 
-    def _touch(self, tenant: str, *, kubernetes: bool = False) -> None:
-        self._versions[tenant] += 1
-        if kubernetes:
-            self._system_kubernetes_version += 1
+    def _touch(self, tenant: str, namespace: str, service: str) -> None:
+        if not service:
+            return
+        self._dirty[tenant].add((namespace, service))
+        if tenant == SYSTEM_TENANT and (namespace, service) == KUBERNETES_SERVICE:
+            self.kubernetes_generation += 1
 
     def _apply_service(self, event_type: str, obj: dict[str, Any]) -> None:
         tenant, namespace, name = key_of(obj)
@@ -100,7 +106,7 @@ class ClusterCache:
             table.pop((namespace, name), None)
         else:
             table[(namespace, name)] = service_from(obj)
-        self._touch(tenant, kubernetes=tenant == SYSTEM_TENANT and (namespace, name) == KUBERNETES_SERVICE)
+        self._touch(tenant, namespace, name)
 
     def _apply_slice(self, event_type: str, obj: dict[str, Any]) -> None:
         key = key_of(obj)
@@ -108,8 +114,10 @@ class ClusterCache:
         old = table.pop(key, None)
         if event_type != "DELETED":
             table[key] = endpoint_slice_from(obj)
-        service = table[key].service if key in table else (old.service if old else "")
-        self._touch(key[0], kubernetes=key[0] == SYSTEM_TENANT and (key[1], service) == KUBERNETES_SERVICE)
+        if old is not None:
+            self._touch(key[0], key[1], old.service)
+        if key in table:
+            self._touch(key[0], key[1], table[key].service)
 
     def _apply_pod(self, event_type: str, obj: dict[str, Any]) -> None:
         key = key_of(obj)

@@ -2,9 +2,10 @@
 
 A reflector lists (getting a resourceVersion), then watches from that version; each event goes
 to the sink. A 410 Gone (history compacted) means list again; any other failure reconnects with
-exponential backoff (0.5 s doubling to 30 s, reset once a watch delivered events). The calls
-block, so each reflector runs in its own daemon thread and hands results to the event loop
-through the ``deliver`` callback (the DNS cache is only touched on the loop's thread).
+exponential backoff (0.5 s doubling to 30 s, reset once a watch delivered events), and so does
+a watch that ends within a second without an event. The calls block, so each reflector runs in
+its own daemon thread and hands results to the event loop through the ``deliver`` callback (the
+DNS cache is only touched on the loop's thread).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -22,6 +24,7 @@ log = logging.getLogger(__name__)
 
 BACKOFF_INITIAL_S = 0.5
 BACKOFF_MAX_S = 30.0
+QUICK_WATCH_END_S = 1.0
 
 
 class Sink(Protocol):
@@ -63,9 +66,14 @@ class Reflector:
                 items, version = self.client.list(self.resource.path)
                 self.deliver(functools.partial(self.sink.replace, self.resource.kind, items))
                 while not self.stop.is_set():
+                    started = time.monotonic()
                     version, delivered = self._watch_once(version)
                     if delivered:
                         backoff = BACKOFF_INITIAL_S
+                    elif time.monotonic() - started < QUICK_WATCH_END_S:
+                        # A watch that ends at once with nothing in it would otherwise spin.
+                        self.stop.wait(backoff)
+                        backoff = min(backoff * 2, BACKOFF_MAX_S)
             except Expired:
                 log.info("%s: resourceVersion expired, listing again", self.resource.kind)
                 continue

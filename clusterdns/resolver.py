@@ -5,7 +5,7 @@ exist, NODATA for existing names without the asked type, both with the zone's SO
 authority section as RFC 2308 asks); reverse names of Service and headless endpoint addresses are
 ours too. Everything else — and reverse names we do not know, as CoreDNS's ``fallthrough
 in-addr.arpa ip6.arpa`` — is forwarded. Zones are built per tenant on first use and rebuilt when
-the tenant's Services or EndpointSlices change.
+the tenant's Services or EndpointSlices change (only the Services that changed).
 """
 
 from __future__ import annotations
@@ -16,13 +16,21 @@ from dataclasses import dataclass
 
 from dnslib import QTYPE, RCODE, RD, RR, SOA, DNSLabel, DNSRecord
 
-from clusterdns.cache import ClusterCache
-from clusterdns.zone import Zone, address_record, build_zone
+from clusterdns.cache import KUBERNETES_SERVICE, ClusterCache
+from clusterdns.zone import Zone, address_record, build_zone, refresh_zone
 
 REVERSE_SUFFIXES = (".in-addr.arpa.", ".ip6.arpa.")
 # CoreDNS's SOA timers for the cluster zone: refresh, retry, expire (the serial and the minimum
 # TTL are the zone's own).
 SOA_TIMERS = (7200, 1800, 86400)
+
+
+@dataclass
+class _TenantZone:
+    zone: Zone
+    generation: int
+    kubernetes_generation: int
+    serial: int
 
 
 @dataclass(frozen=True)
@@ -39,16 +47,26 @@ class Resolver:
         self.cache = cache
         self.domain = domain.strip(".").lower() + "."
         self.ttl = ttl
-        self._zones: dict[str, tuple[tuple[int, int], Zone, int]] = {}
+        self._zones: dict[str, _TenantZone] = {}
 
     def zone_for(self, tenant: str) -> tuple[Zone, int]:
-        """The tenant's zone and its SOA serial (the build time)."""
-        version = self.cache.version(tenant)
-        cached = self._zones.get(tenant)
-        if cached is None or cached[0] != version:
-            cached = (version, build_zone(self.cache, tenant, self.domain), int(time.time()))
-            self._zones[tenant] = cached
-        return cached[1], cached[2]
+        """The tenant's zone, brought up to date, and its SOA serial (the time it last changed)."""
+        cache = self.cache
+        state = self._zones.get(tenant)
+        if state is None or state.generation != cache.generation:
+            cache.take_dirty(tenant)
+            state = _TenantZone(build_zone(cache, tenant, self.domain), cache.generation,
+                                cache.kubernetes_generation, int(time.time()))
+            self._zones[tenant] = state
+            return state.zone, state.serial
+        dirty = cache.take_dirty(tenant)
+        if state.kubernetes_generation != cache.kubernetes_generation:
+            dirty.add(KUBERNETES_SERVICE)
+            state.kubernetes_generation = cache.kubernetes_generation
+        if dirty:
+            refresh_zone(state.zone, cache, tenant, dirty)
+            state.serial = max(state.serial + 1, int(time.time()))
+        return state.zone, state.serial
 
     def resolve(self, request: DNSRecord, tenant: str) -> Resolution:
         qname = str(request.q.qname).lower()
@@ -80,32 +98,32 @@ class Resolver:
         owner = reply.q.qname
         records = zone.records.get(qname)
         if records is None:
-            if qname not in zone.names:
+            if not zone.exists(qname):
                 reply.header.rcode = RCODE.NXDOMAIN
             return ""
         if QTYPE.CNAME in records and qtype != QTYPE.CNAME:
-            target = records[QTYPE.CNAME][0]
+            target = next(iter(records[QTYPE.CNAME].values()))
             self._answer(reply, owner, QTYPE.CNAME, target)
             target_name = str(target.label).lower()
             if not target_name.endswith("." + self.domain):
                 return target_name
             inner = zone.records.get(target_name, {})
-            for rdata in inner.get(qtype, []):
+            for rdata in inner.get(qtype, {}).values():
                 self._answer(reply, target.label, qtype, rdata)
             return ""
         for rtype, rdatas in records.items():
             if qtype in (rtype, QTYPE.ANY):
-                for rdata in rdatas:
+                for rdata in rdatas.values():
                     self._answer(reply, owner, rtype, rdata)
         if qtype == QTYPE.SRV:
-            self._add_srv_targets(reply, zone, records.get(QTYPE.SRV, []))
+            self._add_srv_targets(reply, zone, list(records.get(QTYPE.SRV, {}).values()))
         return ""
 
     def _add_srv_targets(self, reply: DNSRecord, zone: Zone, srvs: list[RD]) -> None:
         for srv in srvs:
             target = str(srv.target).lower()
             for rtype in (QTYPE.A, QTYPE.AAAA):
-                for rdata in zone.records.get(target, {}).get(rtype, []):
+                for rdata in zone.records.get(target, {}).get(rtype, {}).values():
                     reply.add_ar(RR(srv.target, rtype, rdata=rdata, ttl=self.ttl))
 
     def _pod(self, reply: DNSRecord, qname: str, tenant: str) -> None:
@@ -127,7 +145,7 @@ class Resolver:
 
     def _reverse(self, request: DNSRecord, qname: str, tenant: str) -> Resolution:
         zone, _ = self.zone_for(tenant)
-        targets = zone.reverse.get(qname)
+        targets = zone.ptr_targets(qname)
         if not targets or request.q.qtype not in (QTYPE.PTR, QTYPE.ANY):
             return Resolution(None)
         reply = request.reply(ra=1, aa=1)

@@ -1,4 +1,4 @@
-"""One tenant's view of the cluster domain as DNS records, built from the cache.
+"""One tenant's view of the cluster domain as DNS records, kept up to date Service by Service.
 
 The records follow the Kubernetes DNS-Based Service Discovery specification (schema 1.1.0) and
 CoreDNS's kubernetes plugin where the specification leaves a choice:
@@ -10,11 +10,13 @@ CoreDNS's kubernetes plugin where the specification leaves a choice:
   evenly as CoreDNS): to the Service name, or to each endpoint's name for a headless Service.
 - PTR for ClusterIPs and for headless endpoints' addresses.
 - ``dns-version.<zone>`` TXT with the schema version.
-Every owner name's ancestors are kept too, so an existing name without records of the asked type
-answers NODATA and only a name that does not exist answers NXDOMAIN.
+Every owner name's ancestors exist too (reference-counted), so an existing name without records
+of the asked type answers NODATA and only a name that does not exist answers NXDOMAIN.
 
-A tenant sees its own Services only; when it has no ``default/kubernetes`` Service of its own it
-sees tenant system's (every tenant reaches the API server under ``kubernetes.default``).
+Each Service contributes a set of records (its *source*); a change re-renders that one Service
+and swaps its contribution, so a change costs the same in a tenant of ten Services or ten
+thousand. A tenant sees its own Services only; when it has no ``default/kubernetes`` Service of
+its own it sees tenant system's (every tenant reaches the API server under ``kubernetes.default``).
 """
 
 from __future__ import annotations
@@ -26,36 +28,89 @@ from dataclasses import dataclass, field
 from dnslib import AAAA, CNAME, PTR, QTYPE, RD, SRV, TXT, A
 
 from clusterdns.cache import KUBERNETES_SERVICE, ClusterCache
-from clusterdns.objects import SYSTEM_TENANT, Endpoint, Port, Service
+from clusterdns.objects import SYSTEM_TENANT, Endpoint, EndpointSlice, Port, Service
 
 SCHEMA_VERSION = "1.1.0"
+MARK = 0  # an entry that only says its name exists
+
+Entry = tuple[str, int, RD | None]  # owner name, type (MARK: none), data
+SourceKey = tuple[str, str]  # the Service's namespace and name
+
+
+Table = dict[str, dict[int, dict[str, RD]]]  # owner → type → data keyed by its text (dnslib's
+# record data compare equal but do not hash)
 
 
 @dataclass
 class Zone:
     domain: str  # lower case, with the trailing dot
-    records: dict[str, dict[int, list[RD]]] = field(
-        default_factory=lambda: defaultdict(lambda: defaultdict(list)))
-    names: set[str] = field(default_factory=set)  # owner names and their ancestors inside the domain
-    reverse: dict[str, list[RD]] = field(default_factory=lambda: defaultdict(list))  # PTR owner → targets
+    records: Table = field(default_factory=dict)
+    ptrs: Table = field(default_factory=dict)  # reverse names of Service and endpoint addresses
+    _name_refs: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    _counts: dict[tuple[str, int, str], int] = field(default_factory=lambda: defaultdict(int))
+    _sources: dict[SourceKey, tuple[list[Entry], list[Entry]]] = field(default_factory=dict)
 
-    def add(self, name: str, qtype: int, rdata: RD) -> None:
-        rdatas = self.records[name][qtype]
-        if rdata not in rdatas:
-            rdatas.append(rdata)
-        self.mark(name)
+    def __post_init__(self) -> None:
+        self._mark(self.domain, +1)
 
-    def mark(self, name: str) -> None:
-        """The name exists (with or without records), and so do its ancestors."""
-        while name.endswith(self.domain) and name not in self.names:
-            self.names.add(name)
+    def exists(self, name: str) -> bool:
+        return name in self._name_refs
+
+    def ptr_targets(self, owner: str) -> list[RD]:
+        return list(self.ptrs.get(owner, {}).get(QTYPE.PTR, {}).values())
+
+    def set_source(self, key: SourceKey, entries: list[Entry], reverse: list[Entry]) -> None:
+        """Replace what ``key`` contributes with ``entries`` (forward) and ``reverse`` (PTR)."""
+        old = self._sources.pop(key, None)
+        if old is not None:
+            for entry in old[0]:
+                self._remove(self.records, entry, forward=True)
+            for entry in old[1]:
+                self._remove(self.ptrs, entry, forward=False)
+        for entry in entries:
+            self._add(self.records, entry, forward=True)
+        for entry in reverse:
+            self._add(self.ptrs, entry, forward=False)
+        if entries or reverse:
+            self._sources[key] = (entries, reverse)
+
+    def _add(self, table: Table, entry: Entry, *, forward: bool) -> None:
+        name, qtype, rdata = entry
+        if forward:
+            self._mark(name, +1)
+        if rdata is None:
+            return
+        text = str(rdata)
+        self._counts[(name, qtype, text)] += 1
+        table.setdefault(name, {}).setdefault(qtype, {})[text] = rdata
+
+    def _remove(self, table: Table, entry: Entry, *, forward: bool) -> None:
+        name, qtype, rdata = entry
+        if forward:
+            self._mark(name, -1)
+        if rdata is None:
+            return
+        text = str(rdata)
+        count_key = (name, qtype, text)
+        self._counts[count_key] -= 1
+        if self._counts[count_key] > 0:
+            return
+        del self._counts[count_key]
+        by_type = table[name]
+        del by_type[qtype][text]
+        if not by_type[qtype]:
+            del by_type[qtype]
+        if not by_type:
+            del table[name]
+
+    def _mark(self, name: str, delta: int) -> None:
+        while name.endswith(self.domain):
+            self._name_refs[name] += delta
+            if self._name_refs[name] <= 0:
+                del self._name_refs[name]
+            if name == self.domain:
+                break
             name = name.split(".", 1)[1]
-
-    def add_reverse(self, ip: str, target: str) -> None:
-        owner = ipaddress.ip_address(ip).reverse_pointer + "."
-        rdata = PTR(target)
-        if rdata not in self.reverse[owner]:
-            self.reverse[owner].append(rdata)
 
 
 def address_record(ip: str) -> tuple[int, RD]:
@@ -66,55 +121,73 @@ def endpoint_hostname(endpoint: Endpoint, address: str) -> str:
     return (endpoint.hostname or address.replace(".", "-").replace(":", "-")).lower()
 
 
+def reverse_owner(ip: str) -> str:
+    return ipaddress.ip_address(ip).reverse_pointer + "."
+
+
 def build_zone(cache: ClusterCache, tenant: str, domain: str) -> Zone:
     zone = Zone(domain=domain)
-    zone.mark(domain)
-    zone.add(f"dns-version.{domain}", QTYPE.TXT, TXT(SCHEMA_VERSION))
-    services = list(cache.services.get(tenant, {}).values())
-    if tenant != SYSTEM_TENANT and KUBERNETES_SERVICE not in cache.services.get(tenant, {}):
-        fallback = cache.services.get(SYSTEM_TENANT, {}).get(KUBERNETES_SERVICE)
-        if fallback is not None:
-            services.append(fallback)
-    for service in services:
-        _add_service(zone, cache, service)
+    zone.set_source(("", "dns-version"), [(f"dns-version.{domain}", QTYPE.TXT, TXT(SCHEMA_VERSION))], [])
+    keys = set(cache.services.get(tenant, {})) | {KUBERNETES_SERVICE}
+    refresh_zone(zone, cache, tenant, keys)
     return zone
 
 
-def _srv(zone: Zone, service_name: str, ports: tuple[Port, ...], targets: list[str]) -> None:
-    for port in ports:
-        if not port.name or not targets:
-            continue
-        owner = f"_{port.name.lower()}._{port.protocol.lower()}.{service_name}"
-        weight = max(1, 100 // len(targets))
-        for target in targets:
-            zone.add(owner, QTYPE.SRV, SRV(priority=0, weight=weight, port=port.port, target=target))
+def refresh_zone(zone: Zone, cache: ClusterCache, tenant: str, keys: set[SourceKey]) -> None:
+    """Re-render the Services ``keys`` of ``tenant`` (gone ones contribute nothing)."""
+    for key in keys:
+        service = service_seen_by(cache, tenant, key)
+        if service is None:
+            zone.set_source(key, [], [])
+        else:
+            zone.set_source(key, *render_service(service, cache.slices_of(service), zone.domain))
 
 
-def _add_service(zone: Zone, cache: ClusterCache, service: Service) -> None:
-    name = f"{service.name}.{service.namespace}.svc.{zone.domain}".lower()
+def service_seen_by(cache: ClusterCache, tenant: str, key: SourceKey) -> Service | None:
+    own = cache.services.get(tenant, {}).get(key)
+    if own is None and key == KUBERNETES_SERVICE and tenant != SYSTEM_TENANT:
+        return cache.services.get(SYSTEM_TENANT, {}).get(KUBERNETES_SERVICE)
+    return own
+
+
+def _srv(owner_base: str, port: Port, targets: list[str]) -> list[Entry]:
+    if not port.name or not targets:
+        return []
+    owner = f"_{port.name.lower()}._{port.protocol.lower()}.{owner_base}"
+    weight = max(1, 100 // len(targets))
+    return [(owner, QTYPE.SRV, SRV(priority=0, weight=weight, port=port.port, target=target))
+            for target in targets]
+
+
+def render_service(service: Service, slices: list[EndpointSlice], domain: str
+                   ) -> tuple[list[Entry], list[Entry]]:
+    """A Service's forward records and PTR records."""
+    name = f"{service.name}.{service.namespace}.svc.{domain}".lower()
+    entries: list[Entry] = [(name, MARK, None)]  # a Service's name exists even with no records
+    reverse: list[Entry] = []
     if service.external_name:
-        zone.add(name, QTYPE.CNAME, CNAME(service.external_name.rstrip(".") + "."))
-        return
+        entries.append((name, QTYPE.CNAME, CNAME(service.external_name.rstrip(".") + ".")))
+        return entries, reverse
     if not service.headless:
-        zone.mark(name)
         for ip in service.cluster_ips:
-            zone.add(name, *address_record(ip))
-            zone.add_reverse(ip, name)
-        _srv(zone, name, service.ports, [name])
-        return
-    zone.mark(name)  # a headless Service exists even with no ready endpoint
+            entries.append((name, *address_record(ip)))
+            reverse.append((reverse_owner(ip), QTYPE.PTR, PTR(name)))
+        for port in service.ports:
+            entries.extend(_srv(name, port, [name]))
+        return entries, reverse
     srv_targets: dict[Port, list[str]] = defaultdict(list)
-    for endpoint_slice in cache.slices_of(service):
+    for endpoint_slice in slices:
         for endpoint in endpoint_slice.endpoints:
             if not (endpoint.ready or service.publish_not_ready):
                 continue
             for address in endpoint.addresses:
                 host = f"{endpoint_hostname(endpoint, address)}.{name}"
-                zone.add(name, *address_record(address))
-                zone.add(host, *address_record(address))
-                zone.add_reverse(address, host)
+                entries.append((name, *address_record(address)))
+                entries.append((host, *address_record(address)))
+                reverse.append((reverse_owner(address), QTYPE.PTR, PTR(host)))
                 for port in endpoint_slice.ports:
                     if host not in srv_targets[port]:
                         srv_targets[port].append(host)
     for port, targets in srv_targets.items():
-        _srv(zone, name, (port,), targets)
+        entries.extend(_srv(name, port, targets))
+    return entries, reverse
