@@ -59,6 +59,14 @@ def _run(cmd: list[str], cwd: Path | None = None) -> str:
     return done.stdout
 
 
+def _ensure_apt_lists() -> None:
+    """``apt-get update`` when the package lists are missing (a fresh machine or a cleaned image):
+    apt resolves and downloads nothing without them. As root only, like every install here."""
+    if any(APT_LISTS.glob("*_Packages*")) or os.geteuid() != 0:
+        return
+    _run(["apt-get", "update", "-qq"])
+
+
 def _apt_lists_fingerprint() -> str:
     """Changes whenever ``apt-get update`` brought new package lists."""
     entries = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns)
@@ -76,6 +84,7 @@ class DebianPackages:
 
     def resolve(self, names: tuple[str, ...]) -> tuple[Package, ...]:
         """The packages ``names`` need, themselves included (no Recommends), sorted by name."""
+        _ensure_apt_lists()
         key = hashlib.sha256(json.dumps([sorted(names), _apt_lists_fingerprint()]).encode()).hexdigest()
         cached = self._resolutions / f"{key}.json"
         if cached.is_file():

@@ -4,8 +4,10 @@ Covers: the script's ready banner comes only once Node ``arktos-up-node`` is Rea
 kubectl (cluster/kubectl.sh, admin kubeconfig) a 2-replica busybox Deployment gets 2 pods Running
 with pod IPs from the private bridge (which proves the node authorizer lets the kubelet, as
 system:node:<name>, list/watch its pods across tenants, patch pods/status and register its Node);
-deleting the Deployment removes the pods (the kubelet's final deletion); Ctrl-C stops every
-process it started: API server, controller manager, scheduler, kubelet, containerd and its shims.
+deleting the Deployment removes the pods (the kubelet's final deletion); the image comes from the
+registry arktos-up started itself (REGISTRY empty, REGISTRY_PORT free: storage under ARKTOS_DATA_DIR,
+the built images pushed there); Ctrl-C stops every process it started: API server, controller
+manager, scheduler, kubelet, containerd and its shims, the registry.
 Leaves out CONTAINER_RUNTIME_ENDPOINT (an external runtime), VM workloads and restarts.
 """
 
@@ -14,9 +16,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from apiserver_process import free_port
 from recorded_process import live_processes_mentioning
 from test_arktos_up import ArktosUp, arktos_up, cluster_env, kubectl_sh  # noqa: F401 (fixtures)
 
@@ -52,7 +56,11 @@ def test_node_runs_a_deployment_and_ctrl_c_stops_everything(
     arktos_up: ArktosUp,  # noqa: F811
     cluster_env: dict[str, str],  # noqa: F811
 ) -> None:
+    # Its own registry this time (the other arktos-up tests share the session's: REGISTRY set).
+    cluster_env.update({"REGISTRY": "", "REGISTRY_PORT": str(free_port())})
     arktos_up.start()
+    repositories = Path(cluster_env["ARKTOS_DATA_DIR"], "registry/storage/docker/registry/v2/repositories")
+    assert {"library", "pause", "google_containers", "arktos"} <= {p.name for p in repositories.iterdir()}
     node = cluster_env["HOSTNAME_OVERRIDE"]
     ready = kubectl_sh(cluster_env, "get", "node", node, "-o",
                        'jsonpath={.status.conditions[?(@.type=="Ready")].status}')
