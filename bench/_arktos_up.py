@@ -2,9 +2,9 @@
 
 The pod start-up benchmark measures the cluster a user gets from ``hack/arktos-up.sh`` (API
 server over TLS, controller manager, scheduler, containerd and a kubelet), not a hand-assembled
-one, so it runs that script with every path in a temp dir, a free TLS port and a bridge/pod
-subnet of its own (apart from the e2e tests' ``arktos-up0``/10.96.0.0/16). Stopping is what a
-user does: Ctrl-C, i.e. SIGINT to the script's process group; the script's EXIT trap stops the
+one, so it runs that script with every path in a temp dir, free TLS and kubelet ports and a
+bridge/pod subnet of its own (apart from the e2e tests' ``arktos-up0``/10.96.0.0/16). Stopping is
+what a user does: Ctrl-C, i.e. SIGINT to the script's process group; the script's EXIT trap stops the
 daemons and containerd's shims and deletes the bridge (test/e2e/test_arktos_up_node.py checks
 that). Only if it ignores Ctrl-C is the group killed, and the bridge then removed here.
 """
@@ -55,6 +55,9 @@ def cluster_env(workdir: Path) -> dict[str, str]:
         "API_HOST_IP": "127.0.0.1",
         "API_SECURE_PORT": str(free_port()),
         "API_PORT": str(free_port()),
+        # Not the default 10250: another cluster's kubelet there would get this API server's
+        # logs/exec calls (and fail them on its own CA).
+        "KUBELET_PORT": str(free_port()),
         "HOSTNAME_OVERRIDE": NODE_NAME,
         "CONTAINERD_BRIDGE": BRIDGE,
         "CONTAINERD_POD_SUBNET": POD_SUBNET,
