@@ -68,6 +68,12 @@
 #                    so client certificates reach them) on API_HOST_IP:API_SECURE_PORT; its log is
 #                    $LOG_DIR/haproxy.log, its config $ARKTOS_DATA_DIR/haproxy/haproxy.cfg [1]
 #   APISERVER_BACKEND_PORT  the first of those ports [API_SECURE_PORT+1]
+#   SERVICE_CLUSTER_IP_RANGE  CIDR Service ClusterIPs come from; the `kubernetes` Service gets its
+#                    first address (in the serving cert) [10.0.0.0/16]
+#   SERVICE_NODE_PORT_RANGE  ports NodePort Services get node ports from [30000-32767]
+#   API_ADVERTISE_ADDRESS  where pods reach the API server(s): each also listens there on its own
+#                    port and is listed in the `kubernetes` Service's endpoints; in the serving cert
+#                    [the default route's address, the node's InternalIP]
 set -euo pipefail
 
 ARKTOS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)

@@ -60,6 +60,11 @@ from server.resource_providers import ResourceProviderNodes
 from server.resources.builtin import builtin_catalogue
 from server.schema.schema_set import SchemaSet
 from server.schema.validation import Validators
+from server.services.allocation import ServiceAllocator
+from server.services.claims import IP_SEGMENT, PORT_SEGMENT, Claims
+from server.services.kubernetes_service import ApiEndpoint, KubernetesService, KubernetesServiceConfig
+from server.services.ranges import ServiceRanges
+from server.services.repair import DEFAULT_REPAIR_INTERVAL, AllocationRepair
 from server.serving import SecurityConfig
 from server.storage import Backend, EtcdTLS, open_backend
 from server.storage.encryption_config import EncryptionConfig, segment_transformers
@@ -92,6 +97,13 @@ class ServerConfig:
     # --resource-providers, loaded: (kubeconfig path, config) of each resource partition whose nodes
     # this tenant partition's pods run on; empty: nodes are this server's own.
     resource_providers: tuple[tuple[str, ClientConfig], ...] = ()
+    # --service-cluster-ip-range and --service-node-port-range, and how often their allocations are
+    # repaired (upstream: 3 minutes).
+    service_ranges: ServiceRanges = field(default_factory=ServiceRanges.parse)
+    service_repair_interval: float = DEFAULT_REPAIR_INTERVAL
+    # Where pods reach this server (--advertise-address, secure port): published as an endpoint of
+    # the `kubernetes` Service; None: this server keeps no `kubernetes` Service.
+    api_endpoint: ApiEndpoint | None = None
 
 
 class ApiServer:
@@ -123,6 +135,15 @@ class ApiServer:
         self.store = GenericStore(self.backend, self.cache, admission=self.admission,
                                   validators=self.validators, catalogue=self.catalogue)
         self.lister = Lister(self.backend, self.cache)
+        self.service_allocator = ServiceAllocator(
+            config.service_ranges, ips=Claims(self.backend, self.cache, IP_SEGMENT),
+            ports=Claims(self.backend, self.cache, PORT_SEGMENT))
+        self.store.set_write_hooks("", "services", self.service_allocator)
+        self.service_repair = AllocationRepair(self.service_allocator, self.cache,
+                                               interval=config.service_repair_interval)
+        self.kubernetes_service = None if config.api_endpoint is None else KubernetesService(
+            KubernetesServiceConfig(config.api_endpoint, config.service_ranges.kubernetes_service_ip),
+            store=self.store, cache=self.cache, backend=self.backend, catalogue=self.catalogue)
         self.watches = WatchServer(self.cache, bookmark_interval=config.bookmark_interval)
         self.flow_control = FlowControl(config.flow_control, count_objects=self._objects_in_scope)
         answers = AccessAnswers(self.access, self.catalogue)
@@ -234,6 +255,7 @@ class ApiServer:
         await self.backend.start()
         cache_task = asyncio.create_task(self.cache.run(), name="watch-cache")
         compactor = asyncio.create_task(self.compactor.run(), name="compactor")
+        services_tasks: list[asyncio.Task[None]] = []
         self.audit.open()
         try:
             # Validators load from the on-disk cache (or are built once) before the first request.
@@ -242,6 +264,11 @@ class ApiServer:
             async with asyncio.timeout(60):
                 await self.cache.wait_ready()
             await ensure_system_objects(self.catalogue, self.store)
+            services_tasks.append(asyncio.create_task(self.service_repair.run(), name="service-repair"))
+            if self.kubernetes_service is not None:
+                await self.kubernetes_service.try_reconcile()
+                services_tasks.append(asyncio.create_task(self.kubernetes_service.run(),
+                                                          name="kubernetes-service"))
             # What is loaded now lives as long as the process: keep it out of GC scans.
             gc.freeze()
             self.ready = True
@@ -249,6 +276,13 @@ class ApiServer:
             yield
         finally:
             self.ready = False
+            # These write through the store (the kubernetes Service drops this server's endpoint):
+            # they end while the cache and the store still run.
+            for task in services_tasks:
+                task.cancel()
+            for task in services_tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             for task in (compactor, cache_task):
                 task.cancel()
             for task in (compactor, cache_task):

@@ -17,7 +17,14 @@ from server.app import ApiServer, ServerConfig, build_server
 from server.flowcontrol.gate import FlowControlConfig
 from server.kubelet_connection import KubeletClientConfig
 from server.partition_flags import add_partition_flags, request_header_config, resource_providers
-from server.serving import SecurityConfig, is_loopback, serving_context
+from server.services.kubernetes_service import ApiEndpoint
+from server.services.ranges import (
+    DEFAULT_CLUSTER_IP_RANGE,
+    DEFAULT_NODE_PORT_RANGE,
+    RangeError,
+    ServiceRanges,
+)
+from server.serving import SecurityConfig, default_advertise_address, is_loopback, serving_context
 from server.storage import EtcdTLS, StorageError
 from server.storage.encryption_config import EncryptionConfig, EncryptionConfigError, load_encryption_config
 
@@ -39,6 +46,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                          help="HTTPS port (served when --tls-cert-file is given; 0 disables)")
     serving.add_argument("--tls-cert-file", default="")
     serving.add_argument("--tls-private-key-file", default="")
+    serving.add_argument("--advertise-address", default="",
+                         help="the address pods reach this server on, published as an endpoint of the "
+                              "kubernetes Service; the secure port listens on it too (default: the bind "
+                              "address, or the default route's address when that is loopback or 0.0.0.0)")
     serving.add_argument("--insecure-bind-address", default="127.0.0.1",
                          help="address of the plain port; only loopback is accepted")
     serving.add_argument("--port", type=int, default=0,
@@ -75,6 +86,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="504 for a non-long-running request still running after this (default 1m0s)")
     limits.add_argument("--list-memory-budget", type=int, default=64, metavar="MiB",
                         help="memory LIST responses may hold at once, shared by all of them (0: none)")
+    services = parser.add_argument_group("services")
+    services.add_argument("--service-cluster-ip-range", default=DEFAULT_CLUSTER_IP_RANGE,
+                          help="CIDR Service ClusterIPs are allocated from; its first address is the "
+                               "kubernetes Service's (default 10.0.0.0/16)")
+    services.add_argument("--service-node-port-range", default=DEFAULT_NODE_PORT_RANGE,
+                          help="ports NodePort Services get node ports from, inclusive (default 30000-32767)")
+    services.add_argument("--service-allocation-repair-interval", type=flags.duration, default=180.0,
+                          metavar="DURATION",
+                          help="how often allocations are rebuilt from the Services and leaks freed "
+                               "(default 3m0s, upstream's)")
     add_partition_flags(parser)
     tuning = parser.add_argument_group("tuning")
     tuning.add_argument("--watch-history", type=int, default=10_000,
@@ -83,6 +104,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     tuning.add_argument("--log-level", default="INFO")
     tuning.add_argument("--access-log", action="store_true", help="log every request (costs speed)")
     return parser.parse_args(argv)
+
+
+def service_ranges(args: argparse.Namespace) -> ServiceRanges:
+    try:
+        return ServiceRanges.parse(args.service_cluster_ip_range, args.service_node_port_range)
+    except RangeError as e:
+        raise SystemExit(f"invalid service range: {e}") from e
+
+
+def api_endpoint(args: argparse.Namespace) -> ApiEndpoint | None:
+    """What the kubernetes Service lists for this server: its advertise address and secure port
+    (None when the secure port is not served)."""
+    if not (args.secure_port and args.tls_cert_file):
+        return None
+    address = args.advertise_address or default_advertise_address(args.bind_address)
+    return ApiEndpoint(address, args.secure_port)
 
 
 def flow_control_config(args: argparse.Namespace) -> FlowControlConfig:
@@ -136,7 +173,8 @@ async def serve(args: argparse.Namespace, storage: str, encryption: EncryptionCo
             certificate_authority_file=args.kubelet_certificate_authority),
         flow_control=flow_control_config(args),
         etcd_tls=EtcdTLS(ca_file=args.etcd_cafile, cert_file=args.etcd_certfile, key_file=args.etcd_keyfile),
-        resource_providers=resource_providers(args)))
+        resource_providers=resource_providers(args), service_ranges=service_ranges(args),
+        service_repair_interval=args.service_allocation_repair_interval, api_endpoint=api_endpoint(args)))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -161,6 +199,12 @@ def listening_sites(runner: web.BaseRunner, args: argparse.Namespace) -> list[we
                                   client_ca_files=(args.client_ca_file, args.requestheader_client_ca_file))
         sites.append(web.TCPSite(runner, args.bind_address, args.secure_port, ssl_context=context,
                                  backlog=1024, reuse_address=True))
+        endpoint = api_endpoint(args)
+        # Pods reach the server on its advertise address: listen there too, unless the bind
+        # address covers it already.
+        if endpoint is not None and args.bind_address not in (endpoint.address, "0.0.0.0", "::"):
+            sites.append(web.TCPSite(runner, endpoint.address, args.secure_port, ssl_context=context,
+                                     backlog=1024, reuse_address=True))
     elif args.secure_port:
         log.warning("no --tls-cert-file: the secure port %s is not served", args.secure_port)
     if args.port:

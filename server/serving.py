@@ -11,6 +11,7 @@ the authenticators then check which one issued a certificate (server.auth.x509).
 from __future__ import annotations
 
 import ipaddress
+import socket
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,3 +49,19 @@ def is_loopback(address: str) -> bool:
         return ipaddress.ip_address(address).is_loopback
     except ValueError:
         return False
+
+
+def default_advertise_address(bind_address: str) -> str:
+    """Upstream's --advertise-address default: the bind address, unless it is loopback or
+    unspecified (0.0.0.0); then the address of the default route's interface (the one a UDP
+    socket connected to an outside address would send from; nothing is sent)."""
+    if bind_address and not is_loopback(bind_address) and bind_address not in ("0.0.0.0", "::"):
+        return bind_address
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("198.51.100.1", 9))  # TEST-NET-2: any address beyond the host will do
+        return str(probe.getsockname()[0])
+    except OSError:
+        return "127.0.0.1"  # no default route: only this host can reach the server anyway
+    finally:
+        probe.close()

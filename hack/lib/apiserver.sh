@@ -14,6 +14,14 @@ STORAGE_BACKEND=${STORAGE_BACKEND:-sqlite}
 APISERVER_COUNT=${APISERVER_COUNT:-1}
 APISERVER_BACKEND_PORT=${APISERVER_BACKEND_PORT:-$((API_SECURE_PORT + 1))}
 
+# Services: ClusterIPs and node ports come from these ranges (upstream's --service-cluster-ip-range,
+# --service-node-port-range); the `kubernetes` Service gets the first address. Pods reach the API
+# server(s) on API_ADVERTISE_ADDRESS (upstream's --advertise-address; default: the default route's
+# address, what the kubelet reports as InternalIP), where each server also listens on its own port.
+SERVICE_CLUSTER_IP_RANGE=${SERVICE_CLUSTER_IP_RANGE:-10.0.0.0/16}
+SERVICE_NODE_PORT_RANGE=${SERVICE_NODE_PORT_RANGE:-30000-32767}
+API_ADVERTISE_ADDRESS=${API_ADVERTISE_ADDRESS:-}
+
 # Service-account tokens name this issuer, as upstream's local-up-cluster sets it.
 ARKTOS_SERVICE_ACCOUNT_ISSUER=${ARKTOS_SERVICE_ACCOUNT_ISSUER:-https://kubernetes.default.svc}
 
@@ -44,6 +52,24 @@ arktos::apiserver::url() {
 # The plain-HTTP URL, meaningful only with API_INSECURE_PORT_ENABLED=true.
 arktos::apiserver::insecure_url() {
     printf 'http://%s:%s\n' "$(arktos::apiserver::url_host "$(arktos::apiserver::bind_address)")" "${API_PORT}"
+}
+
+# API_ADVERTISE_ADDRESS, else the source address of the default route (127.0.0.1 without one).
+arktos::apiserver::advertise_address() {
+    local address=${API_ADVERTISE_ADDRESS}
+    if [[ -z "${address}" ]]; then
+        address=$(ip -4 -o route get 198.51.100.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p')
+    fi
+    printf '%s\n' "${address:-127.0.0.1}"
+}
+
+# The first address of SERVICE_CLUSTER_IP_RANGE: the `kubernetes` Service's (10.0.0.1 of 10.0.0.0/16).
+arktos::apiserver::first_service_ip() {
+    local network=${SERVICE_CLUSTER_IP_RANGE%/*} bits=${SERVICE_CLUSTER_IP_RANGE#*/} a b c d value
+    IFS=. read -r a b c d <<<"${network}"
+    value=$(((a << 24 | b << 16 | c << 8 | d) & (0xffffffff << (32 - bits)) & 0xffffffff))
+    value=$((value + 1))
+    printf '%s.%s.%s.%s\n' $((value >> 24 & 255)) $((value >> 16 & 255)) $((value >> 8 & 255)) $((value & 255))
 }
 
 arktos::apiserver::several() {
@@ -171,6 +197,9 @@ arktos::apiserver::flags() {
         --kubelet-client-certificate "$(arktos::apiserver::kubelet_client_cert)"
         --kubelet-client-key "$(arktos::apiserver::kubelet_client_key)"
         --kubelet-certificate-authority "$(arktos::pki::ca_cert)"
+        --advertise-address "$(arktos::apiserver::advertise_address)"
+        --service-cluster-ip-range "${SERVICE_CLUSTER_IP_RANGE}"
+        --service-node-port-range "${SERVICE_NODE_PORT_RANGE}"
     )
     # TLS towards an external etcd (upstream's kube-apiserver flags of the same names).
     [[ -z "${ETCD_CAFILE:-}" ]] || flags+=(--etcd-cafile "${ETCD_CAFILE}")
@@ -217,12 +246,20 @@ arktos::apiserver::start() {
 arktos::apiserver::start_one() {
     local i=$1 log_file flags where
     log_file=$(arktos::apiserver::log_file "${i}")
+    local port=${API_SECURE_PORT} advertise
+    advertise=$(arktos::apiserver::advertise_address)
     if arktos::apiserver::several; then
-        where="https://127.0.0.1:$(arktos::apiserver::backend_port "${i}")"
-        arktos::apiserver::check_port_free 127.0.0.1 "$(arktos::apiserver::backend_port "${i}")" APISERVER_BACKEND_PORT
+        port=$(arktos::apiserver::backend_port "${i}")
+        where="https://127.0.0.1:${port}"
+        arktos::apiserver::check_port_free 127.0.0.1 "${port}" APISERVER_BACKEND_PORT
     else
         where=$(arktos::apiserver::url)
         arktos::apiserver::check_port_free "${API_HOST_IP}" "${API_SECURE_PORT}" API_SECURE_PORT
+    fi
+    # The server listens on its advertise address too (pods reach it there).
+    if arktos::apiserver::several || [[ "${advertise}" != "${API_HOST_IP}" && "${API_HOST_IP}" != 0.0.0.0 ]]; then
+        arktos::apiserver::check_port_free "${advertise}" "${port}" API_ADVERTISE_ADDRESS
+        where+=" and https://$(arktos::apiserver::url_host "${advertise}"):${port}"
     fi
     if arktos::apiserver::insecure_port_enabled; then
         arktos::apiserver::check_port_free "$(arktos::apiserver::bind_address)" "${API_PORT}" API_PORT

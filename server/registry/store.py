@@ -51,6 +51,7 @@ from server.registry.objects import (
 )
 from server.registry.record import ResourceRecord
 from server.registry.strategy import StatusStrategy, Strategy
+from server.registry.write_hooks import WriteHooks, nothing_to_finish
 from server.schema import validation
 from server.storage.interface import (
     Backend,
@@ -155,7 +156,16 @@ class GenericStore:
         self._validators = validators
         self._strategies: dict[ResourceRecord, Strategy] = {}
         self._status_strategies: dict[ResourceRecord, StatusStrategy] = {}
+        self._hooks: dict[tuple[str, str], WriteHooks] = {}
         catalogue.subscribe(self._forget)
+
+    def set_write_hooks(self, group: str, plural: str, hooks: WriteHooks) -> None:
+        """Run ``hooks`` around every write of the resource (upstream's BeginCreate, BeginUpdate,
+        AfterDelete): Services allocate their addresses and node ports so."""
+        self._hooks[(group, plural)] = hooks
+
+    def _hooks_of(self, resource: Resource) -> WriteHooks | None:
+        return self._hooks.get((resource.group, resource.plural)) if self._hooks else None
 
     def _forget(self, change: CatalogueChange) -> None:
         for record in change.removed:
@@ -209,16 +219,28 @@ class GenericStore:
         strategy = self.strategy(resource)
         strategy.prepare_for_create(obj)
         self._raise_invalid(resource, name, [*report.errors, *strategy.validate(obj)])
-        admitted.add(await self._admission.validate(request))
-        warnings += admitted.warnings
-        strategy.canonicalize(obj)
-        if options.dry_run:
-            return WriteResult(obj, 201, warnings, admitted.audit_annotations)
-        key = object_key(resource, scope, name)
+        hooks = self._hooks_of(resource)
+        finish = nothing_to_finish if hooks is None else \
+            await hooks.begin_create(obj, dry_run=options.dry_run)
         try:
-            revision = await self._write(key, obj, expected_revision=None)
-        except KeyExistsError as e:
-            raise AlreadyExists.object(resource.plural, name, resource.group) from e
+            admitted.add(await self._admission.validate(request))
+            warnings += admitted.warnings
+            strategy.canonicalize(obj)
+            if options.dry_run:
+                await finish(False)
+                return WriteResult(obj, 201, warnings, admitted.audit_annotations)
+            key = object_key(resource, scope, name)
+            try:
+                revision = await self._write(key, obj, expected_revision=None)
+            except KeyExistsError as e:
+                raise AlreadyExists.object(resource.plural, name, resource.group) from e
+        except ApiError:
+            # Refused before anything was stored: give back what the hooks took. Other failures
+            # (a storage timeout, a cancelled request) may have stored the object after all; what
+            # they took stays, and the repair loop frees it if no object holds it.
+            await finish(False)
+            raise
+        await finish(True)
         return WriteResult(None, 201, warnings, admitted.audit_annotations,
                            raw=await self._served(key, obj, revision))
 
@@ -295,7 +317,7 @@ class GenericStore:
 
     async def _update_once(self, call: _Update, base: _Base) -> WriteResult | None:
         """One attempt of `guaranteed_update` from ``base``; None: retry from the store's latest."""
-        resource, name, key, options, trusted = call.resource, call.name, call.key, call.options, call.trusted
+        resource, name, options, trusted = call.resource, call.name, call.options, call.trusted
         # Copies by re-parsing the JSON: several times faster than copy.deepcopy here. Both copies
         # are private: ``base.current`` may be the watch cache's own object.
         new = call.mutate(orjson.loads(base.current.raw))
@@ -319,6 +341,24 @@ class GenericStore:
                              options.dry_run),
             call.strategy, report.errors)
         warnings += admitted.warnings
+        hooks = None if call.subresource else self._hooks_of(resource)
+        finish = nothing_to_finish if hooks is None else \
+            await hooks.begin_update(new, current_obj, dry_run=options.dry_run)
+        try:
+            result = await self._write_update(call, base, new, current_obj, warnings, admitted)
+        except ApiError:
+            await finish(False)
+            raise
+        # Only a stored write answers with the stored bytes (not a dry run, an unchanged object
+        # or a removal, whose hooks ran in `_remove`).
+        await finish(result is not None and bool(result.raw))
+        return result
+
+    async def _write_update(self, call: _Update, base: _Base, new: dict[str, Any],
+                            current_obj: dict[str, Any], warnings: list[str],
+                            admitted: AdmissionResult) -> WriteResult | None:
+        """The write of one `_update_once` attempt (None: retry from the store's latest)."""
+        resource, name, key, options = call.resource, call.name, call.key, call.options
         call.strategy.canonicalize(new)
         current_obj["metadata"].pop("resourceVersion", None)
         kv = base.kv
@@ -435,6 +475,9 @@ class GenericStore:
             deleted = await self._backend.delete(key, expected_revision=kv.mod_revision)
         except KeyNotFoundError as e:
             raise NotFound.object(resource.plural, name, resource.group) from e
+        hooks = self._hooks_of(resource)
+        if hooks is not None:
+            await hooks.after_delete(decode(deleted).obj)
         await self._cache.wait_for(deleted.mod_revision)
         return self._deleted_answer(resource, decode(deleted).obj)
 
