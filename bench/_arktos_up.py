@@ -58,6 +58,7 @@ def cluster_env(workdir: Path) -> dict[str, str]:
         "HOSTNAME_OVERRIDE": NODE_NAME,
         "CONTAINERD_BRIDGE": BRIDGE,
         "CONTAINERD_POD_SUBNET": POD_SUBNET,
+        "KUBE_PROXY_CHAIN_PREFIX": "APB",
     })
     return env
 
