@@ -55,6 +55,7 @@ def cluster_env(workdir: Path) -> dict[str, str]:
         "API_HOST_IP": "127.0.0.1",
         "API_SECURE_PORT": str(free_port()),
         "API_PORT": str(free_port()),
+        "REGISTRY_PORT": str(free_port()),  # its own image registry, apart from any other cluster's
         "HOSTNAME_OVERRIDE": NODE_NAME,
         "CONTAINERD_BRIDGE": BRIDGE,
         "CONTAINERD_POD_SUBNET": POD_SUBNET,

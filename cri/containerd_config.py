@@ -9,17 +9,22 @@ gets the same settings from here, so the shell and Python paths cannot drift:
 * the CNI plugins from Debian's ``containernetworking-plugins`` (``/usr/lib/cni``) and our own conf dir
   with a bridge + host-local network for pod IPs (the CRI plugin adds loopback itself, with the
   ``loopback`` plugin from the same bin dir), network namespaces under our state dir;
-* overlayfs snapshotter, and ``sandbox_image`` naming the locally built ``pause`` image.
+* overlayfs snapshotter, and ``sandbox_image`` naming upstream's ``pause`` image;
+* the CRI registry ``config_path`` (``DIR/certs.d``) with a ``hosts.toml`` per upstream registry
+  (docker.io, registry.k8s.io, gcr.io, quay.io, ghcr.io) whose server is our local registry over
+  plain HTTP, so every pull - the sandbox image included - takes containerd's normal CRI path.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from cri.image_names import MIRRORED_REGISTRIES
 from cri.images import PAUSE_IMAGE
 
 CNI_BIN_DIR = "/usr/lib/cni"
@@ -33,6 +38,7 @@ class ContainerdLayout:
     base: Path
     pod_subnet: str = "10.88.0.0/16"
     bridge_name: str = "arktos0"
+    registry: str | None = None  # host:port of the local registry that stands in for the upstream ones
 
     @property
     def root(self) -> Path:
@@ -68,6 +74,11 @@ class ContainerdLayout:
         return self.base / "containerd.log"
 
     @property
+    def registry_hosts_dir(self) -> Path:
+        """containerd's ``config_path``: one ``<host>/hosts.toml`` per registry host."""
+        return self.base / "certs.d"
+
+    @property
     def pid_file(self) -> Path:
         return self.base / "containerd.pid"
 
@@ -89,6 +100,7 @@ def overrides_for(layout: ContainerdLayout) -> dict[tuple[str, str], str]:
         (f"{_CRI}.cni", "bin_dir"): _toml_string(CNI_BIN_DIR),
         (f"{_CRI}.cni", "conf_dir"): _toml_string(str(layout.cni_conf_dir)),
         (f"{_CRI}.containerd", "snapshotter"): _toml_string("overlayfs"),
+        (f"{_CRI}.registry", "config_path"): _toml_string(str(layout.registry_hosts_dir)),
         ('plugins."io.containerd.internal.v1.opt"', "path"): _toml_string(str(layout.base / "opt")),
     }
 
@@ -147,10 +159,36 @@ def bridge_network(layout: ContainerdLayout) -> dict[str, object]:
     }
 
 
+def registry_hosts(registry: str) -> str:
+    """``hosts.toml`` sending one upstream registry's pulls to ``registry`` (``host:port``) over plain
+    HTTP: a ``[host]`` mirror, and the same registry as ``server`` (the fallback after the mirrors)
+    instead of the upstream one - there is no internet here, and a name the local registry lacks must
+    fail as "not found" (ErrImagePull) rather than with a lookup error. containerd 1.6 refuses a file
+    without a ``host`` table, hence both."""
+    url = _toml_string("http://" + registry)
+    return (f"# arktos: the local registry stands in for this upstream registry (plain HTTP, loopback)\n"
+            f"server = {url}\n\n"
+            f"[host.{url}]\n"
+            f'  capabilities = ["pull", "resolve"]\n')
+
+
+def write_registry_hosts(layout: ContainerdLayout) -> None:
+    """One ``hosts.toml`` per mirrored upstream registry (none without a registry: pulls go upstream)."""
+    shutil.rmtree(layout.registry_hosts_dir, ignore_errors=True)
+    layout.registry_hosts_dir.mkdir(parents=True)
+    if layout.registry is None:
+        return
+    for host in MIRRORED_REGISTRIES:
+        (layout.registry_hosts_dir / host).mkdir()
+        (layout.registry_hosts_dir / host / "hosts.toml").write_text(registry_hosts(layout.registry))
+
+
 def write_config(layout: ContainerdLayout, containerd: str = "containerd") -> Path:
-    """Create the directories, the CNI conflist and ``config.toml``; returns the config path."""
+    """Create the directories, the CNI conflist, the registry hosts and ``config.toml``; returns the
+    config path."""
     for d in (layout.base, layout.root, layout.state, layout.cni_conf_dir, layout.cni_data_dir):
         d.mkdir(parents=True, exist_ok=True)
+    write_registry_hosts(layout)
     conflist = layout.cni_conf_dir / "10-arktos-bridge.conflist"
     conflist.write_text(json.dumps(bridge_network(layout), indent=2))
     default = subprocess.run([containerd, "config", "default"], capture_output=True, text=True, check=True)
@@ -159,14 +197,18 @@ def write_config(layout: ContainerdLayout, containerd: str = "containerd") -> Pa
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m cri.containerd_config DIR [SUBNET [BRIDGE]]``: what ``hack/lib/containerd.sh`` runs."""
+    """``python -m cri.containerd_config DIR [SUBNET [BRIDGE [REGISTRY]]]``: what ``hack/lib/containerd.sh``
+    runs (REGISTRY ``host:port``; empty: no mirror)."""
     import sys
 
     args = sys.argv[1:] if argv is None else argv
     if not args:
-        print("usage: python -m cri.containerd_config DIR [POD_SUBNET [BRIDGE_NAME]]", file=sys.stderr)
+        print("usage: python -m cri.containerd_config DIR [POD_SUBNET [BRIDGE_NAME [REGISTRY]]]",
+              file=sys.stderr)
         return 2
-    layout = ContainerdLayout(Path(args[0]).resolve(), *args[1:3])
+    subnet, bridge, registry = [*args[1:], "", "", ""][:3]
+    layout = ContainerdLayout(Path(args[0]).resolve(), pod_subnet=subnet or "10.88.0.0/16",
+                              bridge_name=bridge or "arktos0", registry=registry or None)
     print(write_config(layout))
     return 0
 

@@ -21,6 +21,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from cri.apt_install import AptInstallError, apt_install
 from cri.containerd_config import CNI_BIN_DIR, ContainerdLayout, write_config
 from cri.hostport_rules import remove_for_subnet
 
@@ -42,14 +43,10 @@ def ensure_installed() -> None:
     """Install containerd, runc and the CNI plugins with apt when any is missing (needs root)."""
     if not _missing_binaries():
         return
-    if os.geteuid() != 0:
-        raise ContainerdUnavailable(f"missing {_missing_binaries()} and not root: apt-get install -y "
-                                    + " ".join(APT_PACKAGES))
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *APT_PACKAGES]):
-        done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-        if done.returncode != 0:
-            raise ContainerdUnavailable(f"{' '.join(cmd)} failed: {done.stderr.strip()[-1500:]}")
+    try:
+        apt_install(APT_PACKAGES)
+    except AptInstallError as err:
+        raise ContainerdUnavailable(f"missing {_missing_binaries()}: {err}") from err
     if _missing_binaries():
         raise ContainerdUnavailable(f"still missing after apt-get install: {_missing_binaries()}")
 

@@ -1,37 +1,55 @@
-"""Builds the node's container images locally and imports them into containerd.
+"""The node's images, built from Debian packages: busybox, pause, nginx, python and clusterdns.
 
-There is no registry on these machines, so the images a pod names (``busybox``, the sandbox ``pause``
-image) are made here: a rootfs from Debian packages packed as an OCI image-layout tar (``tarfile`` +
-sha256, one gzip layer), then ``ctr -n k8s.io images import``-ed and tagged with the well-known names
-that upstream manifests use. Built tars are cached under a build directory so the work happens once.
+There is no public registry on these machines, so the images pods name are made here and pushed to
+the local registry (:mod:`cri.image_push`); containerd pulls them from there like from any registry.
+Each image is a few gzip layers (:mod:`cri.oci_image`) over packages unpacked by
+:mod:`cri.debian_packages`:
 
-``pause`` is a tiny static C program (compiled with gcc, as upstream's ``build/pause/linux/pause.c``
-behaves: sleep until SIGINT/SIGTERM, reap zombies); busybox ``sleep infinity`` is the fallback when no
-compiler is present.
+* ``base`` - users, groups, ``nsswitch.conf``, libc and Debian's (dynamic) ``busybox`` with its
+  applets in ``/bin`` (a shell and the usual tools in every image). Shared by busybox, nginx, python.
+* ``busybox`` = base + GNU ``wget``: Debian 12's busybox 1.35 ``wget`` applet segfaults at start on
+  these machines, so there is no ``wget`` applet link and ``/usr/bin/wget`` is GNU's. Not
+  ``busybox-static``: it is built to prefer its applets, so ``sh -c wget`` would still run the
+  crashing applet; the dynamic build's shell looks commands up in PATH. ``nslookup``, ``nc``,
+  ``ping`` are busybox's.
+* ``nginx`` = base + ``nginx-light``, the default site on port 80, ``nginx -g 'daemon off;'``, logs
+  to the container's stdout/stderr - as the upstream nginx image.
+* ``python`` = base + ``python3``, ``python3-kubernetes``, ``python3-dnslib``.
+* ``clusterdns`` = python + the repo's ``clusterdns/`` in ``/opt/arktos``.
+* ``pause`` = one static C binary (upstream's ``build/pause/linux/pause.c`` behaviour: sleep until
+  SIGINT/SIGTERM, reap zombies); busybox ``sleep infinity`` when there is no C compiler.
+
+Every layer is cached by what goes into it (package versions, file contents, recipe version) under
+``${XDG_CACHE_HOME:-$HOME/.cache}/arktos/images``, outside the checkout, so a second build - also from
+a fresh clone - only re-reads the apt package lists and writes two small JSON blobs per image.
 """
 
 from __future__ import annotations
 
-import gzip
+import contextlib
+import fcntl
 import hashlib
-import io
+import inspect
 import json
 import os
 import shutil
 import subprocess
-import tarfile
 import tempfile
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_BUILD_DIR = REPO_ROOT / "_output" / "images"
-K8S_NAMESPACE = "k8s.io"  # containerd namespace the CRI plugin serves
+from cri.debian_packages import DebianPackages, Package, PackageError
+from cri.oci_image import BlobStore, Layer, Manifest, RunConfig, store_layer, store_manifest
 
-BUSYBOX_NAMES = ("docker.io/library/busybox:latest", "docker.io/library/busybox:1.36")
+REPO_ROOT = Path(__file__).resolve().parent.parent
 PAUSE_IMAGE = "registry.k8s.io/pause:3.9"
-PAUSE_NAMES = (PAUSE_IMAGE,)
-_PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Bump when the layer format changes (invalidates the whole layer cache); a recipe's own code is part
+# of its layers' keys already (see `ImageBuilder.package_layer`).
+RECIPE_VERSION = "2"
+# Unpacked for nothing: apt's and dpkg's own machinery (no maintainer scripts run in an image).
+EXCLUDED_PACKAGES = frozenset({"debconf", "dpkg", "tar", "perl-base"})
 
 _PAUSE_C = r"""
 /* Sandbox holder for a pod: sleeps as PID 1 until told to stop, reaping orphans meanwhile. */
@@ -53,204 +71,261 @@ int main(void) {
 
 
 class ImageBuildError(RuntimeError):
-    """A package could not be fetched or an image not built/imported; the message says which."""
+    """An image could not be built; the message says which step failed."""
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "arktos" / "images"
 
 
 @dataclass(frozen=True)
 class BuiltImage:
-    """An OCI image-layout tar on disk and the names it is imported under."""
+    """A manifest in the cache and the ``repository: tags`` it is published under."""
 
     name: str
-    tar_path: Path
-    names: tuple[str, ...]
+    manifest: Manifest
+    tags: dict[str, tuple[str, ...]]
+
+    def references(self) -> list[str]:
+        return [f"{repo}:{tag}" for repo, tags in self.tags.items() for tag in tags]
 
 
-def _run(cmd: list[str], cwd: Path | None = None) -> str:
-    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise ImageBuildError(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
-    return done.stdout
+class ImageBuilder:
+    """Builds layers once per content key; holds the cache lock while building."""
+
+    def __init__(self, cache_dir: Path) -> None:
+        self.cache_dir = cache_dir
+        self.store = BlobStore(cache_dir)
+        self.packages = DebianPackages(cache_dir)
+        self._layers = cache_dir / "layers"
+        self._resolved: dict[tuple[str, ...], tuple[Package, ...]] = {}
+
+    def resolve(self, names: tuple[str, ...]) -> tuple[Package, ...]:
+        if names not in self._resolved:
+            self._resolved[names] = self.packages.resolve(names)
+        return self._resolved[names]
+
+    def layer(self, name: str, key_parts: object, fill: Callable[[Path], None]) -> Layer:
+        """The layer for ``key_parts`` from the cache, or ``fill`` a fresh directory and store it."""
+        key_json = json.dumps([RECIPE_VERSION, name, key_parts], sort_keys=True)
+        key = hashlib.sha256(key_json.encode()).hexdigest()
+        record = self._layers / f"{name}-{key[:32]}.json"
+        if record.is_file():
+            layer = Layer(**json.loads(record.read_text()))
+            if self.store.has(layer.digest):
+                return layer
+        with tempfile.TemporaryDirectory(prefix=f"arktos-image-{name}-") as tmp:
+            rootfs = Path(tmp) / "rootfs"
+            rootfs.mkdir()
+            fill(rootfs)
+            layer = store_layer(rootfs, self.store)
+        self._layers.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps({"digest": layer.digest, "diff_id": layer.diff_id, "size": layer.size}))
+        return layer
+
+    def package_layer(self, name: str, wanted: tuple[str, ...], *, below: tuple[str, ...] = (),
+                      setup: Callable[[Path], None] | None = None) -> Layer:
+        """The closure of ``wanted`` minus what the ``below`` layers' packages already hold."""
+        present = {p.name for p in self.resolve(below)} if below else set()
+        packages = tuple(p for p in self.resolve(wanted)
+                         if p.name not in present and p.name not in EXCLUDED_PACKAGES)
+
+        def fill(rootfs: Path) -> None:
+            self.packages.unpack(packages, rootfs)
+            if setup is not None:
+                setup(rootfs)
+
+        # The setup's source (and the constants it writes) in the key: editing a recipe rebuilds its layer.
+        setup_key = inspect.getsource(setup) + _PASSWD + _GROUP if setup is not None else ""
+        return self.layer(name, [[p.pin() for p in packages], setup_key], fill)
 
 
-def _sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+# --- recipes ---------------------------------------------------------------------------------------
+
+BASE_PACKAGES = ("libc6", "busybox")
+_PASSWD = ("root:x:0:0:root:/root:/bin/sh\n"
+           "www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n"
+           "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n")
+_GROUP = "root:x:0:\nwww-data:x:33:\nnogroup:x:65534:\n"
 
 
-def _layer_from_dir(rootfs: Path) -> bytes:
-    """A deterministic uncompressed tar of ``rootfs``: sorted entries, root-owned, fixed mtimes, so the
-    same packages always give the same digest (and containerd dedups re-imports)."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for path in sorted(rootfs.rglob("*")):
-            info = tar.gettarinfo(str(path), arcname=str(path.relative_to(rootfs)))
-            info.uid = info.gid = 0
-            info.uname = info.gname = "root"
-            info.mtime = 0
-            if info.isreg():
-                with path.open("rb") as fh:
-                    tar.addfile(info, fh)
-            else:
-                tar.addfile(info)
-    return buf.getvalue()
-
-
-def write_oci_layout(rootfs: Path, out_tar: Path, ref_name: str, cmd: list[str]) -> str:
-    """Pack ``rootfs`` as a one-layer OCI image-layout tar (oci-layout, index.json, blobs); returns the
-    manifest digest. ``ref_name`` goes into the index annotations that ``ctr images import`` names from."""
-    layer = _layer_from_dir(rootfs)
-    layer_gz = gzip.compress(layer, compresslevel=6, mtime=0)
-    config = {
-        "architecture": "amd64",
-        "os": "linux",
-        "config": {"Env": [_PATH_ENV], "Cmd": cmd, "WorkingDir": "/"},
-        "rootfs": {"type": "layers", "diff_ids": [_sha256(layer)]},
-        "history": [{"created_by": "arktos-py cri.images", "created": "1970-01-01T00:00:00Z"}],
-    }
-    config_bytes = json.dumps(config, sort_keys=True).encode()
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                   "digest": _sha256(config_bytes), "size": len(config_bytes)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                    "digest": _sha256(layer_gz), "size": len(layer_gz)}],
-    }
-    manifest_bytes = json.dumps(manifest, sort_keys=True).encode()
-    manifest_digest = _sha256(manifest_bytes)
-    index = {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.index.v1+json",
-        "manifests": [{
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": manifest_digest,
-            "size": len(manifest_bytes),
-            "platform": {"architecture": "amd64", "os": "linux"},
-            "annotations": {"io.containerd.image.name": ref_name,
-                            "org.opencontainers.image.ref.name": ref_name.rsplit(":", 1)[-1]},
-        }],
-    }
-    files: dict[str, bytes] = {
-        "oci-layout": json.dumps({"imageLayoutVersion": "1.0.0"}).encode(),
-        "index.json": json.dumps(index, sort_keys=True).encode(),
-    }
-    for blob in (layer_gz, config_bytes, manifest_bytes):
-        files["blobs/sha256/" + _sha256(blob).split(":", 1)[1]] = blob
-    out_tar.parent.mkdir(parents=True, exist_ok=True)
-    partial = out_tar.with_suffix(".partial")
-    with tarfile.open(partial, "w") as tar:
-        for name in ("blobs", "blobs/sha256"):
-            info = tarfile.TarInfo(name)
-            info.type, info.mode = tarfile.DIRTYPE, 0o755
-            tar.addfile(info)
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o644
-            tar.addfile(info, io.BytesIO(data))
-    os.replace(partial, out_tar)
-    return manifest_digest
-
-
-def _base_rootfs(rootfs: Path) -> None:
-    """Directories and identity files every image here carries (runc bind-mounts /proc, /dev, ...)."""
-    for d in ("bin", "etc", "tmp", "proc", "sys", "dev", "root", "var/www", "usr/bin", "usr/sbin", "sbin"):
+def _setup_base(rootfs: Path) -> None:
+    """Directories and identity files (runc mounts /proc, /dev, /sys over the empty ones), and a
+    link for every busybox applet but ``wget``, whose busybox 1.35 build crashes here."""
+    for d in ("etc", "tmp", "var/tmp", "proc", "sys", "dev", "root", "run", "usr/local/bin", "usr/sbin"):
         (rootfs / d).mkdir(parents=True, exist_ok=True)
-    (rootfs / "tmp").chmod(0o1777)
-    (rootfs / "etc/passwd").write_text(
-        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")
-    (rootfs / "etc/group").write_text("root:x:0:\nnogroup:x:65534:\n")
+    for d in ("tmp", "var/tmp"):
+        (rootfs / d).chmod(0o1777)
+    (rootfs / "etc/passwd").write_text(_PASSWD)
+    (rootfs / "etc/group").write_text(_GROUP)
+    (rootfs / "etc/nsswitch.conf").write_text("passwd: files\ngroup: files\nhosts: files dns\n")
+    busybox = rootfs / "bin" / "busybox"
+    listed = subprocess.run([str(busybox), "--list"], capture_output=True, text=True, check=True)
+    for applet in listed.stdout.split():
+        link = rootfs / "bin" / applet
+        if applet != "wget" and not link.exists() and not link.is_symlink():
+            link.symlink_to("busybox")
 
 
-def _busybox_binary(work: Path) -> Path:
-    """``busybox`` from the Debian ``busybox-static`` package (apt-get download + dpkg -x; no root
-    needed, nothing installed on the host)."""
-    _run(["apt-get", "download", "busybox-static"], cwd=work)
-    debs = sorted(work.glob("busybox-static_*.deb"))
-    if not debs:
-        raise ImageBuildError("apt-get download busybox-static produced no .deb")
-    extracted = work / "deb"
-    _run(["dpkg", "-x", str(debs[-1]), str(extracted)])
-    binary = extracted / "bin" / "busybox"
-    if not binary.exists():
-        raise ImageBuildError(f"{debs[-1].name} has no bin/busybox")
-    return binary
+def _setup_nginx(rootfs: Path) -> None:
+    """What nginx's maintainer scripts and the upstream image's Dockerfile do: enable the default site,
+    put the welcome page in its root, make the state dirs, send the logs to stdout/stderr."""
+    (rootfs / "etc/nginx/sites-enabled").mkdir(parents=True, exist_ok=True)
+    (rootfs / "etc/nginx/modules-enabled").mkdir(parents=True, exist_ok=True)
+    (rootfs / "etc/nginx/sites-enabled/default").symlink_to("/etc/nginx/sites-available/default")
+    (rootfs / "var/www/html").mkdir(parents=True, exist_ok=True)
+    shutil.copy2(rootfs / "usr/share/nginx/html/index.html", rootfs / "var/www/html/index.html")
+    for d in ("var/lib/nginx", "var/log/nginx", "run"):
+        (rootfs / d).mkdir(parents=True, exist_ok=True)
+    (rootfs / "var/log/nginx/access.log").symlink_to("/dev/stdout")
+    (rootfs / "var/log/nginx/error.log").symlink_to("/dev/stderr")
 
 
-def build_busybox(build_dir: Path = DEFAULT_BUILD_DIR) -> BuiltImage:
-    """The busybox image: /bin/busybox plus a symlink for every applet it lists (sh, ls, cat, echo,
-    sleep, httpd, wget, nc, hostname, env, ps, ...)."""
-    out = build_dir / "busybox.oci.tar"
-    if not out.exists():
-        with tempfile.TemporaryDirectory() as tmp:
-            work = Path(tmp)
-            binary = _busybox_binary(work)
-            rootfs = work / "rootfs"
-            _base_rootfs(rootfs)
-            shutil.copy2(binary, rootfs / "bin" / "busybox")
-            applets = _run([str(binary), "--list"]).split()
-            for applet in applets:
-                link = rootfs / "bin" / applet
-                if not link.exists():
-                    link.symlink_to("busybox")
-            write_oci_layout(rootfs, out, BUSYBOX_NAMES[0], ["sh"])
-    return BuiltImage("busybox", out, BUSYBOX_NAMES)
+def _setup_python(rootfs: Path) -> None:
+    """``python`` as in the upstream image, and the CA bundle ``update-ca-certificates`` would make."""
+    (rootfs / "usr/local/bin").mkdir(parents=True, exist_ok=True)
+    (rootfs / "usr/local/bin/python").symlink_to("/usr/bin/python3")
+    certs = sorted((rootfs / "usr/share/ca-certificates").rglob("*.crt"))
+    if certs:
+        (rootfs / "etc/ssl/certs").mkdir(parents=True, exist_ok=True)
+        bundle = b"".join(c.read_bytes() for c in certs)
+        (rootfs / "etc/ssl/certs/ca-certificates.crt").write_bytes(bundle)
 
 
-def build_pause(build_dir: Path = DEFAULT_BUILD_DIR) -> BuiltImage:
-    """The sandbox image: a static ``/pause`` from C with gcc; without gcc, busybox ``sleep infinity``."""
-    out = build_dir / "pause.oci.tar"
-    if not out.exists():
-        with tempfile.TemporaryDirectory() as tmp:
-            work = Path(tmp)
-            rootfs = work / "rootfs"
-            _base_rootfs(rootfs)
-            gcc = shutil.which("gcc")
-            if gcc:
-                (work / "pause.c").write_text(_PAUSE_C)
-                _run([gcc, "-Os", "-static", "-s", "-o", str(rootfs / "pause"), str(work / "pause.c")])
-                cmd = ["/pause"]
-            else:
-                shutil.copy2(_busybox_binary(work), rootfs / "bin" / "busybox")
-                (rootfs / "bin" / "sleep").symlink_to("busybox")
-                cmd = ["/bin/sleep", "infinity"]
-            write_oci_layout(rootfs, out, PAUSE_NAMES[0], cmd)
-    return BuiltImage("pause", out, PAUSE_NAMES)
+def _tree_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
 
 
-def build_all(build_dir: Path = DEFAULT_BUILD_DIR) -> list[BuiltImage]:
-    return [build_busybox(build_dir), build_pause(build_dir)]
+def _tree_key(root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in _tree_files(root):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
-def import_image(image: BuiltImage, address: str, ctr: str = "ctr") -> None:
-    """``ctr images import`` (which unpacks into the default snapshotter) under the first name, then tag
-    the other well-known names onto the same manifest."""
-    base = [ctr, "--address", address, "-n", K8S_NAMESPACE]
-    _run([*base, "images", "import", str(image.tar_path)])
-    for extra in image.names[1:]:
-        _run([*base, "images", "tag", "--force", image.names[0], extra])
+def _build_pause(builder: ImageBuilder) -> Layer:
+    gcc = shutil.which("gcc")
+
+    def fill(rootfs: Path) -> None:
+        if gcc:
+            source = rootfs.parent / "pause.c"
+            source.write_text(_PAUSE_C)
+            done = subprocess.run([gcc, "-Os", "-static", "-s", "-o", str(rootfs / "pause"), str(source)],
+                                  capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise ImageBuildError(f"gcc pause.c failed: {done.stderr.strip()[-1000:]}")
+        else:
+            unpacked = rootfs.parent / "busybox"
+            builder.packages.unpack(builder.resolve(("busybox-static",)), unpacked)
+            (rootfs / "bin").mkdir()
+            shutil.copy2(unpacked / "bin/busybox", rootfs / "bin/busybox")
+            (rootfs / "bin/sleep").symlink_to("busybox")
+
+    return builder.layer("pause", [_PAUSE_C, bool(gcc)], fill)
 
 
-def build_and_import_all(address: str, build_dir: Path = DEFAULT_BUILD_DIR) -> list[BuiltImage]:
-    """What ``hack/build-images.sh`` and the tests call: build once (cached), import every time
-    (cheap: containerd already has the blobs)."""
-    images = build_all(build_dir)
-    for image in images:
-        import_image(image, address)
+def build_all(cache_dir: Path | None = None, only: tuple[str, ...] = ()) -> list[BuiltImage]:
+    """Every image (or those named in ``only``), from the cache where their inputs did not change."""
+    cache_dir = cache_dir or default_cache_dir()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with _cache_lock(cache_dir):
+        try:
+            return _build(ImageBuilder(cache_dir), only)
+        except PackageError as err:
+            raise ImageBuildError(str(err)) from err
+
+
+def _build(builder: ImageBuilder, only: tuple[str, ...]) -> list[BuiltImage]:
+    wanted = set(only or ("busybox", "pause", "nginx", "python", "clusterdns"))
+    images: list[BuiltImage] = []
+    store = builder.store
+
+    def add(name: str, layers: tuple[Layer, ...], run: RunConfig, tags: dict[str, tuple[str, ...]]) -> None:
+        manifest = store_manifest(layers, run, store, created_by=f"arktos-py {name}")
+        images.append(BuiltImage(name, manifest, tags))
+
+    if "pause" in wanted:
+        pause = _build_pause(builder)
+        cmd = ("/pause",) if shutil.which("gcc") else ("/bin/sleep", "infinity")
+        add("pause", (pause,), RunConfig(entrypoint=cmd),
+            {"pause": ("3.9",), "google_containers/pause": ("latest", "3.9")})
+    if not wanted & {"busybox", "nginx", "python", "clusterdns"}:
+        return images
+    base = builder.package_layer("base", BASE_PACKAGES, setup=_setup_base)
+    if "busybox" in wanted:
+        wget = builder.package_layer("wget", ("wget",), below=BASE_PACKAGES)
+        add("busybox", (base, wget), RunConfig(cmd=("sh",)), {"library/busybox": ("latest", "1.36")})
+    if "nginx" in wanted:
+        nginx = builder.package_layer("nginx", ("nginx-light",), below=BASE_PACKAGES, setup=_setup_nginx)
+        add("nginx", (base, nginx), RunConfig(cmd=("nginx", "-g", "daemon off;"), exposed_ports=("80/tcp",),
+                                              stop_signal="SIGQUIT"),
+            {"library/nginx": ("latest", "1.22")})
+    if wanted & {"python", "clusterdns"}:
+        python = builder.package_layer("python", ("python3", "python3-kubernetes", "python3-dnslib"),
+                                       below=BASE_PACKAGES, setup=_setup_python)
+        if "python" in wanted:
+            add("python", (base, python), RunConfig(cmd=("python3",)),
+                {"library/python": ("latest", "3", "3.11")})
+        if "clusterdns" in wanted:
+            add("clusterdns", (base, python, _clusterdns_layer(builder)),
+                RunConfig(entrypoint=("python3", "-m", "clusterdns"), working_dir="/opt/arktos"),
+                {"arktos/clusterdns": ("0.1",)})
     return images
+
+
+def _clusterdns_layer(builder: ImageBuilder) -> Layer:
+    """The checkout's ``clusterdns/`` package at ``/opt/arktos/clusterdns`` (bytecode caches left out)."""
+    source = REPO_ROOT / "clusterdns"
+
+    def fill(rootfs: Path) -> None:
+        target = rootfs / "opt/arktos/clusterdns"
+        for path in _tree_files(source):
+            dest = target / path.relative_to(source)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, dest)
+
+    return builder.layer("clusterdns", _tree_key(source), fill)
+
+
+@contextlib.contextmanager
+def _cache_lock(cache_dir: Path) -> Iterator[None]:
+    """One builder at a time per cache (several test sessions may start together)."""
+    with (cache_dir / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def image_size(image: BuiltImage) -> int:
+    """Compressed bytes of the image's layers (what a pull downloads)."""
+    return sum(layer.size for layer in image.manifest.layers)
 
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
+    import asyncio
 
-    parser = argparse.ArgumentParser(description="Build the local busybox/pause OCI images.")
-    parser.add_argument("--build-dir", type=Path, default=DEFAULT_BUILD_DIR)
-    parser.add_argument("--import-to", metavar="ADDRESS", help="containerd socket to import into")
+    from cri.image_push import push_images
+
+    parser = argparse.ArgumentParser(description="Build the node's images from Debian packages; push them.")
+    parser.add_argument("--cache-dir", type=Path, default=None,
+                        help="[${XDG_CACHE_HOME:-~/.cache}/arktos/images]")
+    parser.add_argument("--push", metavar="HOST:PORT", help="registry to push to (plain HTTP)")
+    parser.add_argument("images", nargs="*", help="busybox pause nginx python clusterdns [all]")
     args = parser.parse_args(argv)
-    if args.import_to:
-        images = build_and_import_all(args.import_to, args.build_dir)
-    else:
-        images = build_all(args.build_dir)
+    started = time.monotonic()
+    images = build_all(args.cache_dir, tuple(args.images))
+    built = time.monotonic()
     for image in images:
-        print(f"{image.name}: {image.tar_path} -> {', '.join(image.names)}")
+        print(f"{image.name}: {image.manifest.digest} {image_size(image) / 1e6:.1f} MB "
+              f"-> {', '.join(image.references())}")
+    print(f"built in {built - started:.1f}s")
+    if args.push:
+        asyncio.run(push_images(args.push, images, BlobStore(args.cache_dir or default_cache_dir())))
+        print(f"pushed to {args.push} in {time.monotonic() - built:.1f}s")
     return 0
 
 

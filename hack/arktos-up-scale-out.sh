@@ -103,6 +103,7 @@ start_control_loops() {
 # The real node in rp0 (as hack/arktos-up.sh's: containerd, VM runtime, kubelet; Ready through the
 # gateway), then the hollow nodes of every resource partition.
 start_nodes() {
+    [[ -n "${CONTAINER_RUNTIME_ENDPOINT:-}" ]] || arktos::registry::start
     arktos::kubelet::start_containerd
     arktos::kubelet::start_vmruntime
     arktos::partitions::start_kubelet

@@ -32,6 +32,11 @@
 #   CONTAINER_RUNTIME_ENDPOINT  runtime(s) the kubelet uses instead of starting containerd: a URL or
 #                    name,workloadType,url;... [empty: containerd in $ARKTOS_DATA_DIR/containerd]
 #   CONTAINERD_BRIDGE, CONTAINERD_POD_SUBNET  containerd's CNI bridge and pod subnet [arktos0, 10.88.0.0/16]
+#   REGISTRY         host:port of a running image registry to push the node's images to and pull from;
+#                    empty starts Debian's docker-registry (storage $ARKTOS_DATA_DIR/registry, log
+#                    $LOG_DIR/registry.log) as the mirror of docker.io, registry.k8s.io, gcr.io, quay.io,
+#                    ghcr.io; images built by hack/build-images.sh, cached in ~/.cache/arktos/images []
+#   REGISTRY_PORT    that registry's port on 127.0.0.1 [5000]
 #   KUBELET_PORT     the kubelet's HTTPS port for logs/exec/attach/port-forward [10250]
 #   KUBELET_RESTART_DELAY  seconds before a kubelet that exited is started again [2]
 #   KUBE_PROXY_CHAIN_PREFIX  prefix of kube-proxy's iptables chains (KUBE-SERVICES...), removed on
@@ -113,7 +118,14 @@ start_scheduler() {
     arktos::scheduler::start
 }
 
-# containerd under ${ARKTOS_DATA_DIR}/containerd (images built and imported on first use), log
+# The image registry containerd pulls from, filled with the node's images (hack/lib/registry.sh);
+# skipped when CONTAINER_RUNTIME_ENDPOINT names a runtime.
+start_registry() {
+    arktos::kubelet::available && [[ -z "${CONTAINER_RUNTIME_ENDPOINT:-}" ]] || return 0
+    arktos::registry::start
+}
+
+# containerd under ${ARKTOS_DATA_DIR}/containerd, pulling from the registry above, log
 # ${LOG_DIR}/containerd.log; skipped when CONTAINER_RUNTIME_ENDPOINT names a runtime.
 start_containerd() {
     arktos::kubelet::available || return 0
@@ -158,6 +170,7 @@ main() {
     start_apiserver
     start_controller_manager
     start_scheduler
+    start_registry
     start_containerd
     start_vmruntime
     start_kubelet

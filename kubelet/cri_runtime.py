@@ -146,10 +146,8 @@ class CriRuntime:
         try:
             ref = await self.cri.pull_image(image, deadline=self.pull_timeout_s)
         except CriError as e:
-            if present is not None:
-                # No registry here: Always falls back to the image we have (a pull would be a no-op).
-                log.info("pull of %s failed (%s); using the local image", image, e.message)
-                return ImageResult(image_ref=str(present.id), pulled=False)
+            # Also under Always with the image present: upstream's image manager reports the failed
+            # pull (ErrImagePull, then ImagePullBackOff) rather than run what it has.
             raise RuntimeOperationError("ErrImagePull", _upstream_error(e)) from None
         return ImageResult(image_ref=ref, pulled=True)
 

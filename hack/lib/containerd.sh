@@ -5,13 +5,15 @@
 # shell and Python paths render the very same file (restrict_oom_score_adj, CNI bridge, pause image).
 #
 #   source hack/lib/containerd.sh
-#   containerd::up DIR            # install if missing, config, start, wait, import images
+#   containerd::up DIR            # install if missing, config, start, wait
 #   containerd::prepare DIR; containerd::run DIR   # the same in two steps, containerd in the foreground
 #   containerd::endpoint DIR      # -> unix://DIR/containerd.sock  (the kubelet's runtime endpoint)
 #   containerd::down DIR          # stop it (and its shims, mounts, bridge)
 #
 # Variables: PY (python with the repo installed) [.venv/bin/python], CONTAINERD_POD_SUBNET [10.88.0.0/16],
-# CONTAINERD_BRIDGE [arktos0], CONTAINERD_READY_TIMEOUT seconds [20].
+# CONTAINERD_BRIDGE [arktos0], CONTAINERD_READY_TIMEOUT seconds [20], CONTAINERD_REGISTRY host:port of
+# the registry that stands in for docker.io, registry.k8s.io, gcr.io, quay.io, ghcr.io (hack/lib/registry.sh)
+# [empty: none, pulls go upstream].
 
 ARKTOS_ROOT=${ARKTOS_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 PY=${PY:-$ARKTOS_ROOT/.venv/bin/python}
@@ -36,11 +38,11 @@ containerd::ensure_installed() {
 containerd::socket() { echo "$1/containerd.sock"; }
 containerd::endpoint() { echo "unix://$1/containerd.sock"; }
 
-# Write DIR/config.toml and DIR/cni/net.d/10-arktos-bridge.conflist.
+# Write DIR/config.toml, DIR/cni/net.d/10-arktos-bridge.conflist and DIR/certs.d/<host>/hosts.toml.
 containerd::write_config() {
     local dir=$1
     (cd "$ARKTOS_ROOT" && "$PY" -m cri.containerd_config "$dir" \
-        "${CONTAINERD_POD_SUBNET:-10.88.0.0/16}" "${CONTAINERD_BRIDGE:-arktos0}") >/dev/null
+        "${CONTAINERD_POD_SUBNET:-10.88.0.0/16}" "${CONTAINERD_BRIDGE:-arktos0}" "${CONTAINERD_REGISTRY:-}") >/dev/null
 }
 
 # containerd in the foreground, in a session of its own (a Ctrl-C on the terminal must reach it only
@@ -95,12 +97,6 @@ containerd::wait_ready() {
     return 1
 }
 
-# Build (once, cached under _output/images) and import the busybox and pause images.
-containerd::import_images() {
-    local dir=$1
-    (cd "$ARKTOS_ROOT" && "$PY" -m cri.images --import-to "$(containerd::socket "$dir")")
-}
-
 # Installed, configured: what containerd::run needs.
 containerd::prepare() {
     local dir=$1
@@ -114,7 +110,6 @@ containerd::up() {
     containerd::prepare "$dir"
     containerd::start "$dir"
     containerd::wait_ready "$dir"
-    containerd::import_images "$dir" >&2
     containerd::log "ready at $(containerd::endpoint "$dir")"
 }
 

@@ -47,6 +47,7 @@ source "${ARKTOS_ROOT}/hack/lib/haproxy.sh"
 source "${ARKTOS_ROOT}/hack/lib/controller_manager.sh"
 source "${ARKTOS_ROOT}/hack/lib/scheduler.sh"
 PY=${PY:-${ARKTOS_PYTHON}}  # the python hack/lib/containerd.sh renders its config with
+source "${ARKTOS_ROOT}/hack/lib/registry.sh"
 source "${ARKTOS_ROOT}/hack/lib/containerd.sh"
 source "${ARKTOS_ROOT}/hack/lib/vmruntime.sh"
 source "${ARKTOS_ROOT}/hack/lib/kubelet.sh"

@@ -42,8 +42,8 @@ arktos::kubelet::noted_dir() {
     cat "${ARKTOS_RUN_DIR}/$1.dir" 2>/dev/null || true
 }
 
-# Starts containerd in ${ARKTOS_DATA_DIR}/containerd under a supervisor (installing it and importing
-# the busybox and pause images on first use), unless CONTAINER_RUNTIME_ENDPOINT names another runtime.
+# Starts containerd in ${ARKTOS_DATA_DIR}/containerd under a supervisor (installing it on first use;
+# it pulls from CONTAINERD_REGISTRY, hack/lib/registry.sh), unless CONTAINER_RUNTIME_ENDPOINT names another runtime.
 # A containerd that exits is started again; its shims and the pods' containers keep running and the
 # new one reconnects to them (upstream's containerd.service: Restart=always, KillMode=process).
 arktos::kubelet::start_containerd() {
@@ -73,11 +73,6 @@ arktos::kubelet::start_containerd() {
     fi
     arktos::process::supervise containerd "${log_file}" "${ARKTOS_RESTART_DELAY}" containerd::run "${dir}"
     arktos::process::wait_ready containerd "${CONTAINERD_READY_TIMEOUT:-20}" containerd::answers "${dir}"
-    if ! containerd::import_images "${dir}" >>"${log_file}" 2>&1; then
-        arktos::log::error "the busybox and pause images could not be imported into containerd"
-        arktos::log::tail_file "${log_file}"
-        return 1
-    fi
     arktos::log::status "containerd is ready at $(containerd::endpoint "${dir}")"
 }
 

@@ -7,23 +7,56 @@ under the module's cgroup parent.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Iterator
+import sys
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+from cri.client import CriClient
 from cri.containerd_config import ContainerdLayout
 from cri.containerd_process import ContainerdProcess
-from cri.images import build_and_import_all
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from registry_env import shared_registry
+
+BUSYBOX = "docker.io/library/busybox:1.36"
+
+
+async def pull_images(endpoint: str, images: tuple[str, ...]) -> None:
+    """CRI PullImage for each, as a kubelet would (through containerd's registry hosts)."""
+    client = CriClient(endpoint, timeout=120)
+    try:
+        for image in images:
+            await client.pull_image(image)
+    finally:
+        await client.close()
+
+
+@contextlib.asynccontextmanager
+async def cri_client(process: ContainerdProcess, call_timeout_s: float = 30) -> AsyncIterator[CriClient]:
+    """A CRI client; when done, every pod sandbox goes (whatever a failing test left behind)."""
+    client = CriClient(process.endpoint, timeout=call_timeout_s)
+    try:
+        yield client
+    finally:
+        for sandbox in await client.list_pod_sandbox():
+            await client.stop_pod_sandbox(sandbox.id)
+            await client.remove_pod_sandbox(sandbox.id)
+        await client.close()
 
 
 @contextlib.contextmanager
-def private_containerd(base: Path, *, pod_subnet: str, bridge_name: str,
-                       cgroup_parent: str) -> Iterator[ContainerdProcess]:
-    """containerd (installed with apt if missing) with the local images imported."""
-    process = ContainerdProcess(ContainerdLayout(base, pod_subnet=pod_subnet, bridge_name=bridge_name))
+def private_containerd(base: Path, *, pod_subnet: str, bridge_name: str, cgroup_parent: str,
+                       pulled: tuple[str, ...] = (BUSYBOX,)) -> Iterator[ContainerdProcess]:
+    """containerd (installed with apt if missing) pulling from the session's registry, ``pulled``
+    images already present (what a node that ran pods before has)."""
+    layout = ContainerdLayout(base, pod_subnet=pod_subnet, bridge_name=bridge_name,
+                              registry=shared_registry())
+    process = ContainerdProcess(layout)
     process.start()
     try:
-        build_and_import_all(process.address)
+        asyncio.run(pull_images(process.endpoint, pulled))
         yield process
     finally:
         process.stop(remove_dirs=True)

@@ -1,6 +1,7 @@
 """Drives a real containerd through our CRI client: images, pod sandboxes, containers, exec, limits.
 
-Covers: CRI Version/Status; the locally built busybox/pause images resolving by short and full names;
+Covers: CRI Version/Status; busybox pulled from the session registry resolving by short and full names
+(a missing name fails the pull);
 a pod on the bridge CNI network (pod IP) running ``sh -c 'echo hi; sleep 30'`` through
 RunPodSandbox → CreateContainer → StartContainer → ContainerStatus → its CRI log file → ExecSync →
 Stop/Remove; a host-network pod; a cgroup v1 memory limit seen from inside; PID namespace isolation;
@@ -20,27 +21,27 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from containerd_env import BUSYBOX, cri_client, pull_images
+from registry_env import shared_registry
 
 from cri.client import CriClient
 from cri.containerd_config import ContainerdLayout
 from cri.containerd_process import ContainerdProcess
 from cri.errors import CriError, NotFound
-from cri.images import build_and_import_all
 from cri.stubs import pb
 
 pytestmark = pytest.mark.e2e
-
-BUSYBOX = "docker.io/library/busybox:1.36"
 
 
 @pytest.fixture(scope="module")
 def containerd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContainerdProcess]:
     base = tmp_path_factory.mktemp("containerd")
     # A subnet and bridge of its own, so a cluster's containerd on the same host is not disturbed.
-    process = ContainerdProcess(ContainerdLayout(base, pod_subnet="10.99.0.0/16", bridge_name="arktos-test0"))
+    process = ContainerdProcess(ContainerdLayout(base, pod_subnet="10.99.0.0/16", bridge_name="arktos-test0",
+                                                 registry=shared_registry()))
     process.start()
     try:
-        build_and_import_all(process.address)
+        asyncio.run(pull_images(process.endpoint, (BUSYBOX,)))
         yield process
     finally:
         process.stop(remove_dirs=True)
@@ -59,15 +60,8 @@ def _remove_cgroup_parents(parent: str) -> None:
 
 @pytest.fixture
 async def cri(containerd: ContainerdProcess) -> AsyncIterator[CriClient]:
-    client = CriClient(containerd.endpoint, timeout=30)
-    try:
+    async with cri_client(containerd) as client:
         yield client
-    finally:
-        # Whatever a failing test left behind goes before the next one starts.
-        for sandbox in await client.list_pod_sandbox():
-            await client.stop_pod_sandbox(sandbox.id)
-            await client.remove_pod_sandbox(sandbox.id)
-        await client.close()
 
 
 def _sandbox_config(tmp_path: Path, name: str, host_network: bool = False) -> pb.PodSandboxConfig:
@@ -125,19 +119,18 @@ async def test_version_and_status(cri: CriClient) -> None:
 
 
 async def test_images_resolve_by_well_known_names(cri: CriClient) -> None:
+    await cri.pull_image("busybox", deadline=60)
     by_short = await cri.image_status("busybox")
     by_tag = await cri.image_status(BUSYBOX)
     assert by_short is not None and by_tag is not None
-    assert by_short.id == by_tag.id
+    assert by_short.id == by_tag.id  # busybox:latest and :1.36 are one manifest in the registry
     assert "docker.io/library/busybox:1.36" in by_tag.repo_tags
-    assert await cri.image_status("registry.k8s.io/pause:3.9") is not None
     assert await cri.image_status("docker.io/library/nosuchimage:1") is None
     names = {tag for image in await cri.list_images() for tag in image.repo_tags}
-    assert {"docker.io/library/busybox:latest", "registry.k8s.io/pause:3.9"} <= names
-    # PullImage always asks the registry, even for a present image: the kubelet checks ImageStatus first
-    # (imagePullPolicy IfNotPresent/Never), as upstream's image manager does.
-    with pytest.raises(CriError):
-        await cri.pull_image(BUSYBOX, deadline=20)
+    assert {"docker.io/library/busybox:latest", "docker.io/library/busybox:1.36"} <= names
+    # A name the registry lacks fails the pull (the kubelet reports ErrImagePull from it).
+    with pytest.raises(NotFound):
+        await cri.pull_image("docker.io/library/nosuchimage:1", deadline=20)
 
 
 async def test_pod_lifecycle_on_bridge_network(cri: CriClient, tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ import queue
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -31,6 +32,9 @@ import yaml
 from apiserver_process import REPO_ROOT, admin_ssl_context, free_port, log_tail, probe, stop_process
 
 from tools.cluster_credentials import ClusterCredentials
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from registry_env import shared_registry
 
 pytestmark = [pytest.mark.e2e]
 
@@ -60,6 +64,8 @@ class ArktosUp:
 
     def start(self) -> None:
         self.output.clear()
+        # Every cluster of the session pulls from the session's registry (none on port 5000 each).
+        self.env.setdefault("REGISTRY", shared_registry())
         self.process = subprocess.Popen(
             ["bash", str(REPO_ROOT / "hack" / self.script)],
             env=self.env,

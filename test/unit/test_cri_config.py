@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from cri.containerd_config import ContainerdLayout, bridge_network, render_config
+from cri.containerd_config import ContainerdLayout, bridge_network, render_config, write_registry_hosts
 
 DEFAULT = '''
 root = "/var/lib/containerd"
@@ -39,6 +39,9 @@ state = "/run/containerd"
     [plugins."io.containerd.grpc.v1.cri".containerd]
       snapshotter = "overlayfs"
 
+    [plugins."io.containerd.grpc.v1.cri".registry]
+      config_path = ""
+
   [plugins."io.containerd.internal.v1.opt"]
     path = "/opt/containerd"
 '''
@@ -56,12 +59,33 @@ def test_render_points_everything_at_our_directory(tmp_path: Path) -> None:
     assert cri["sandbox_image"] == "registry.k8s.io/pause:3.9"
     assert cri["cni"] == {"bin_dir": "/usr/lib/cni", "conf_dir": str(tmp_path / "cd/cni/net.d")}
     assert cri["containerd"]["snapshotter"] == "overlayfs"
+    assert cri["registry"]["config_path"] == str(tmp_path / "cd/certs.d")
     assert layout.endpoint == f"unix://{tmp_path}/cd/containerd.sock"
 
 
 def test_unknown_default_config_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="restrict_oom_score_adj"):
         render_config(DEFAULT.replace("restrict_oom_score_adj", "something_else"), ContainerdLayout(tmp_path))
+
+
+def test_registry_hosts_send_every_upstream_registry_to_ours_over_plain_http(tmp_path: Path) -> None:
+    layout = ContainerdLayout(tmp_path / "cd", registry="127.0.0.1:5123")
+    write_registry_hosts(layout)
+    hosts = sorted(p.name for p in layout.registry_hosts_dir.iterdir())
+    assert hosts == ["docker.io", "gcr.io", "ghcr.io", "quay.io", "registry.k8s.io"]
+    for host in hosts:
+        parsed = tomllib.loads((layout.registry_hosts_dir / host / "hosts.toml").read_text())
+        # Our registry as the fallback server too: a missing image is "not found", never an
+        # attempt at the unreachable upstream.
+        assert parsed == {"server": "http://127.0.0.1:5123",
+                          "host": {"http://127.0.0.1:5123": {"capabilities": ["pull", "resolve"]}}}
+
+
+def test_no_registry_no_hosts_and_stale_ones_removed(tmp_path: Path) -> None:
+    write_registry_hosts(ContainerdLayout(tmp_path / "cd", registry="127.0.0.1:5123"))
+    layout = ContainerdLayout(tmp_path / "cd")
+    write_registry_hosts(layout)
+    assert list(layout.registry_hosts_dir.iterdir()) == []
 
 
 def test_bridge_network_gives_pod_ips_from_our_subnet(tmp_path: Path) -> None:
