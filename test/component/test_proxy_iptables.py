@@ -17,6 +17,7 @@ UDP and conntrack clean-up.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import ssl
 import subprocess
@@ -129,11 +130,10 @@ async def client(tls_apiserver: ApiServerProcess, certs: Path) -> AsyncIterator[
 
 
 async def ensure_namespace(client: ApiClient) -> None:
-    try:
+    with contextlib.suppress(AlreadyExists):
         await client.create(TENANTS, {"apiVersion": "v1", "kind": "Tenant", "metadata": {"name": TENANT}})
-    except AlreadyExists:
-        return
-    await client.create(NAMESPACES, {"metadata": {"name": NAMESPACE}}, tenant=TENANT)
+    with contextlib.suppress(AlreadyExists):
+        await client.create(NAMESPACES, {"metadata": {"name": NAMESPACE}}, tenant=TENANT)
 
 
 def web_container(name: str) -> dict[str, Any]:
@@ -163,6 +163,7 @@ def pods(kubelet: Path, tls_apiserver: ApiServerProcess, certs: Path) -> dict[st
     async def start() -> dict[str, str]:
         async with ApiClient(load_kubeconfig(certs / "admin.kubeconfig")) as api:
             names = ["web-a", "web-b", "web-c"]
+            await ensure_namespace(api)  # once, before the pods race for it
             ips = await asyncio.gather(*(run_pod(api, name, kubelet) for name in names))
             return dict(zip(names, ips, strict=True))
     return asyncio.run(start())
