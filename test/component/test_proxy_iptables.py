@@ -8,10 +8,10 @@ the server has a service range and node ports of its own. The test writes the En
 (readiness as the endpointslice controller would set it), in a tenant other than ``system``, and
 asks for explicit clusterIPs. Covers: a ClusterIP reaches the ready endpoints only, changing the
 slice changes which pods answer, a NodePort answers on the node's address, ClientIP affinity sticks,
-a Service without endpoints refuses connections, a pod reaches itself through its Service (hairpin),
-the ``kubernetes`` Service reaches the API server, /healthz, and ``--cleanup`` leaves no chain or
-jump of the prefix behind. Leaves out: the endpointslice controller (test_endpoints_controllers.py),
-UDP and conntrack clean-up.
+a Service without endpoints refuses connections, a pod reaches another pod and itself (hairpin)
+through a Service, the ``kubernetes`` Service reaches the API server, /healthz, and ``--cleanup``
+leaves no chain or jump of the prefix behind. Leaves out: the endpointslice controller
+(test_endpoints_controllers.py), UDP and conntrack clean-up (test_proxy_netns.py).
 """
 
 from __future__ import annotations
@@ -298,25 +298,44 @@ async def test_a_service_without_endpoints_refuses_connections(client: ApiClient
     await wait_for(refused, "connection refused (REJECT)", proxy)
 
 
+def asker(ip: str) -> dict[str, Any]:
+    """A container that asks ip:80 twice a second and logs each answer (busybox ``nc``)."""
+    request = "printf 'GET / HTTP/1.0\\r\\n\\r\\n'"
+    loop = f"while true; do {request} | nc -w 2 {ip} 80 | tail -n 1; sleep 0.5; done"
+    return {"name": "ask", "image": "busybox:1.36", "command": ["sh", "-c", loop]}
+
+
+def asker_heard(kubelet: Path, pod: str, answer: str) -> bool:
+    """Whether the ``ask`` container of ``pod`` logged ``answer``."""
+    logs = [p for p in (kubelet / "pods").rglob("*.log") if pod in str(p) and "ask" in p.parent.name]
+    return any(answer in p.read_text(errors="replace") for p in logs)
+
+
+async def test_a_pod_reaches_another_pod_through_a_service(client: ApiClient, kubelet: Path,
+                                                           pods: dict[str, str], proxy: Path) -> None:
+    name = unique("backend")
+    await create_service(client, name, service_ip(15))
+    await write_slice(client, name, {pods["web-a"]: True})
+    asking = unique("client")
+    await run_pod(client, asking, kubelet, asker(service_ip(15)))
+
+    async def heard() -> bool:
+        return asker_heard(kubelet, asking, "web-a")
+
+    await eventually(heard, "web-a's answer in the client pod through the Service", kubelet, within_s=40)
+
+
 async def test_a_pod_reaches_itself_through_its_service(client: ApiClient, kubelet: Path,
                                                         pods: dict[str, str], proxy: Path) -> None:
     name = unique("hairpin")
-    ip = service_ip(14)
-    await create_service(client, name, ip)
-    request = "printf 'GET / HTTP/1.0\\r\\n\\r\\n'"
-    loop = f"while true; do {request} | nc -w 2 {ip} 80 | tail -n 1; sleep 0.5; done"
-    asker = {"name": "ask", "image": "busybox:1.36", "command": ["sh", "-c", loop]}
-    pod_ip = await run_pod(client, name, kubelet, asker)
+    await create_service(client, name, service_ip(14))
+    pod_ip = await run_pod(client, name, kubelet, asker(service_ip(14)))
     await write_slice(client, name, {pod_ip: True})
 
-    def asked_itself() -> bool:
-        logs = [p for p in (kubelet / "pods").rglob("*.log") if name in str(p) and "ask" in p.parent.name]
-        return any(name in p.read_text(errors="replace") for p in logs)
+    async def heard() -> bool:
+        return asker_heard(kubelet, name, name)
 
-    async def check() -> bool:
-        return asked_itself()
-
-    await eventually(check, "the pod's own answer through its Service", kubelet, within_s=40)
+    await eventually(heard, "the pod's own answer through its Service", kubelet, within_s=40)
 
 
 async def test_the_kubernetes_service_reaches_the_api_server(pods: dict[str, str], proxy: Path) -> None:
