@@ -58,9 +58,11 @@ def cluster_env(workdir: Path) -> dict[str, str]:
         # Not the default 10250: another cluster's kubelet there would get this API server's
         # logs/exec calls (and fail them on its own CA).
         "KUBELET_PORT": str(free_port()),
+        "REGISTRY_PORT": str(free_port()),  # its own image registry, apart from any other cluster's
         "HOSTNAME_OVERRIDE": NODE_NAME,
         "CONTAINERD_BRIDGE": BRIDGE,
         "CONTAINERD_POD_SUBNET": POD_SUBNET,
+        "KUBE_PROXY_CHAIN_PREFIX": "APB",
     })
     return env
 

@@ -18,6 +18,7 @@
 #                 bridge arktos-pb0, pod subnet 10.92.0.0/16)
 #   services      from pods on that node: DNS queries/s and p99, HTTP via a Service IP vs the pod IP
 #   vm_sandbox    VM boot with and without qemu's -sandbox
+#   proxy         kube-proxy sync time and iptables rule count, 1,000 Services x 10 endpoints
 #   hollow_capacity   hollow nodes one control plane holds (tens of minutes at 5,000 nodes)
 #   scale_out     hollow nodes 2 resource partitions hold, pods/s of 2 tenant partitions vs 1
 # The API servers are pinned to the first core and load generators to the others
@@ -87,6 +88,8 @@ step pod_startup_burst "${PY}" bench/pod_startup_bench.py
 step vm_pod "${PY}" bench/vm_pod_bench.py  # VM pods (qemu, TCG) on the same kind of node
 step services "${PY}" bench/service_bench.py  # DNS and Service latency from pods, same kind of node
 step vm_sandbox "${PY}" bench/vm_sandbox_bench.py
+# kube-proxy's syncs for 1,000 Services x 10 endpoints, real iptables in a throwaway netns (root).
+step proxy "${PY}" bench/proxy_bench.py
 # The API server on the first core, the hollow kubelets and the latency probe on the other.
 step hollow_capacity "${PY}" bench/hollow_capacity_bench.py
 # Issue 13: hollow nodes across 2 resource partitions (an hour or more at 15,000+ nodes), then pods

@@ -2,8 +2,8 @@
 Service IP against the same pod's IP directly, in the same run.
 
 Brings up a single-node cluster with ``hack/arktos-up.sh`` (temp dirs, bridge ``arktos-pb0``, pod
-subnet 10.92.0.0/16, service range 10.193.0.0/16, node ports 32700-32799, kube-proxy chain prefix
-``KBN``, its own registry on a free port: bench/_arktos_up.py), or uses a running one with
+subnet 10.92.0.0/16, service range 10.193.0.0/16, node ports 32700-32799; its own kube-proxy chain
+prefix and registry port: bench/_arktos_up.py), or uses a running one with
 ``--kubeconfig``. In namespace ``service-bench`` it runs one nginx pod behind a ClusterIP Service, then
 two pods of the python image:
   - ``http-bench`` (bench/_in_pod_http.py): ``--requests`` GETs of ``/`` to the Service IP and as many
@@ -37,14 +37,14 @@ from _arktos_up import ClusterStartError, arktos_up
 from _interrupts import interrupt_on_signals
 from api_bench import line, print_machine
 from pod_startup_bench import percentile
-from server_process import REPO_ROOT, free_port
+from server_process import REPO_ROOT
 
 NAMESPACE = "service-bench"
 KUBECTL = str(REPO_ROOT / ".venv" / "bin" / "kubectl")
 POD_WAIT_S = 240.0
 CLUSTER_ENV = {
     "SERVICE_CLUSTER_IP_RANGE": "10.193.0.0/16", "SERVICE_NODE_PORT_RANGE": "32700-32799",
-    "KUBE_PROXY_CHAIN_PREFIX": "KBN", "VM_RUNTIME_ENABLED": "false",
+    "VM_RUNTIME_ENABLED": "false",
 }  # fmt: skip
 
 
@@ -146,7 +146,7 @@ def kubeconfig_of(given: str | None) -> Iterator[Path]:
     if given:
         yield Path(given)
         return
-    extra = {**CLUSTER_ENV, "REGISTRY_PORT": str(free_port())}
+    extra = dict(CLUSTER_ENV)
     if os.environ.get("REGISTRY"):
         extra["REGISTRY"] = os.environ["REGISTRY"]
     started_at = time.monotonic()

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -44,8 +45,9 @@ from cri.oci_image import BlobStore, Layer, Manifest, RunConfig, store_layer, st
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PAUSE_IMAGE = "registry.k8s.io/pause:3.9"
-# Bump when a recipe changes what it writes for the same inputs (invalidates the layer cache).
-RECIPE_VERSION = "1"
+# Bump when the layer format changes (invalidates the whole layer cache); a recipe's own code is part
+# of its layers' keys already (see `ImageBuilder.package_layer`).
+RECIPE_VERSION = "2"
 # Unpacked for nothing: apt's and dpkg's own machinery (no maintainer scripts run in an image).
 EXCLUDED_PACKAGES = frozenset({"debconf", "dpkg", "tar", "perl-base"})
 
@@ -123,7 +125,7 @@ class ImageBuilder:
         return layer
 
     def package_layer(self, name: str, wanted: tuple[str, ...], *, below: tuple[str, ...] = (),
-                      setup: Callable[[Path], None] | None = None, setup_key: str = "") -> Layer:
+                      setup: Callable[[Path], None] | None = None) -> Layer:
         """The closure of ``wanted`` minus what the ``below`` layers' packages already hold."""
         present = {p.name for p in self.resolve(below)} if below else set()
         packages = tuple(p for p in self.resolve(wanted)
@@ -134,6 +136,8 @@ class ImageBuilder:
             if setup is not None:
                 setup(rootfs)
 
+        # The setup's source (and the constants it writes) in the key: editing a recipe rebuilds its layer.
+        setup_key = inspect.getsource(setup) + _PASSWD + _GROUP if setup is not None else ""
         return self.layer(name, [[p.pin() for p in packages], setup_key], fill)
 
 
@@ -248,7 +252,7 @@ def _build(builder: ImageBuilder, only: tuple[str, ...]) -> list[BuiltImage]:
             {"pause": ("3.9",), "google_containers/pause": ("latest", "3.9")})
     if not wanted & {"busybox", "nginx", "python", "clusterdns"}:
         return images
-    base = builder.package_layer("base", BASE_PACKAGES, setup=_setup_base, setup_key=_PASSWD + _GROUP)
+    base = builder.package_layer("base", BASE_PACKAGES, setup=_setup_base)
     if "busybox" in wanted:
         wget = builder.package_layer("wget", ("wget",), below=BASE_PACKAGES)
         add("busybox", (base, wget), RunConfig(cmd=("sh",)), {"library/busybox": ("latest", "1.36")})

@@ -69,4 +69,9 @@ class Conntrack:
                 *self._wrapper, "conntrack", "-D", *args,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             # Exit 1 = no entry matched, the common case.
-            await asyncio.wait_for(process.wait(), 10)
+            try:
+                await asyncio.wait_for(process.wait(), 10)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+                log.warning("conntrack -D %s took over 10s; killed", " ".join(args))

@@ -34,7 +34,10 @@ def ensure_installed() -> None:
         return
     log.info("iptables-restore not found; installing %s with apt", " ".join(APT_PACKAGES))
     for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *APT_PACKAGES]):
-        subprocess.run(cmd, check=True, capture_output=True, timeout=600)
+        try:
+            subprocess.run(cmd, check=True, capture_output=True, timeout=600)
+        except (OSError, subprocess.SubprocessError) as e:
+            raise IptablesError(f"iptables is missing and {' '.join(cmd)} failed: {e}") from e
 
 
 class Iptables:

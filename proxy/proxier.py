@@ -56,16 +56,12 @@ class Proxier:
         ports = [port for service in services for port in service_ports(service)]
         planned = plan(ports, endpoints_by_port(slices))
         previous, self._programmed = self._programmed, None
-        full = full or previous is None
+        if previous is None:
+            full = True
         unchanged = set() if full or previous is None else {
             name for name, programmed in planned.items() if previous.get(name) == programmed}
         rule_set = build_rules(self.settings, planned, unchanged=unchanged)
-        needed = service_chains(self.settings, planned)
-        if full or previous is None:
-            existing = {c for c in await self.iptables.chains("nat") if self.settings.chains.is_own(c)}
-            stale = existing - needed - set(self.settings.chains.nat_fixed())
-        else:
-            stale = service_chains(self.settings, previous) - needed
+        stale = await self._stale_chains(service_chains(self.settings, planned), None if full else previous)
         await self.iptables.restore(rule_set.restore_text(stale_nat=stale))
         await self.iptables.ensure_jumps(jump_rules(self.settings))
         self._programmed = planned
@@ -75,6 +71,16 @@ class Proxier:
                  "full" if full else "partial", result.service_ports, result.rules, result.stale_chains,
                  result.seconds)
         return result
+
+    async def _stale_chains(self, needed: set[str],
+                            previous: dict[ServicePortName, Programmed] | None) -> set[str]:
+        """SVC/SEP chains to delete: after a partial sync, those the previous plan had and this one
+        has not; after a full one (``previous`` None), every chain of ours not needed now."""
+        if previous is not None:
+            return service_chains(self.settings, previous) - needed
+        names = self.settings.chains
+        existing = {chain for chain in await self.iptables.chains("nat") if names.is_own(chain)}
+        return existing - needed - set(names.nat_fixed())
 
     async def _clear_udp(self, planned: dict[ServicePortName, Programmed]) -> None:
         udp = {name: UdpTarget(port.cluster_ip, port.node_port, frozenset(e.ip for e in usable))

@@ -105,16 +105,14 @@ class RuleSet:
     nat: _Table
     filter: _Table
 
-    def restore_text(self, *, stale_nat: Iterable[str] = (), stale_filter: Iterable[str] = ()) -> str:
-        return self.filter.render(stale_filter) + self.nat.render(stale_nat)
+    def restore_text(self, *, stale_nat: Iterable[str] = ()) -> str:
+        """Both tables; ``stale_nat`` chains are emptied and deleted (the filter table holds only
+        fixed chains)."""
+        return self.filter.render(()) + self.nat.render(stale_nat)
 
     @property
     def rule_count(self) -> int:
         return len(self.nat.rules) + len(self.filter.rules)
-
-    @property
-    def nat_chains(self) -> list[str]:
-        return self.nat.chains
 
 
 def _comment(text: str) -> str:

@@ -3,19 +3,23 @@
 A TLS API server (the proxy runs as ``system:kube-proxy`` with the credentials tools/ makes, so the
 bootstrap ``system:node-proxier`` role is what lets it watch every tenant), a private containerd
 (bridge ``arktos-px0``, pods in ``10.213.0.0/16``), a kubelet running busybox ``httpd`` pods that
-answer with their own name, and the proxy with its own chain prefix in the root network namespace.
-The test writes the EndpointSlices itself (readiness as the endpointslice controller would set it),
-in a tenant other than ``system``. Covers: a ClusterIP reaches the ready endpoints only, changing the
+answer with their own name, and the proxy with its own chain prefix in the root network namespace;
+the server has a service range and node ports of its own. The test writes the EndpointSlices itself
+(readiness as the endpointslice controller would set it), in a tenant other than ``system``, and
+asks for explicit clusterIPs. Covers: a ClusterIP reaches the ready endpoints only, changing the
 slice changes which pods answer, a NodePort answers on the node's address, ClientIP affinity sticks,
-a Service without endpoints refuses connections, a pod reaches itself through its Service (hairpin),
-/healthz, and ``--cleanup`` leaves no chain or jump of the prefix behind. Leaves out: the
-endpointslice controller (test_endpoints_controllers.py), UDP and conntrack clean-up.
+a Service without endpoints refuses connections, a pod reaches another pod and itself (hairpin)
+through a Service, the ``kubernetes`` Service reaches the API server, /healthz, and ``--cleanup``
+leaves no chain or jump of the prefix behind. Leaves out: the endpointslice controller
+(test_endpoints_controllers.py), UDP and conntrack clean-up (test_proxy_netns.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+import ssl
 import subprocess
 import sys
 import time
@@ -46,8 +50,9 @@ SLICES = ResourceRef("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice"
 CGROUP_ROOT = "/arktos-px"
 POD_SUBNET = "10.213.0.0/16"
 PREFIX = "PXT"
-# A service range of its own per run (several runs may share the host), and NodePorts inside it.
+# A service range of its own per run (several runs may share the host), and node ports.
 SERVICE_NET = f"10.214.{random.randint(0, 255)}"
+NODE_PORTS = "32000-32700"
 TENANT = "proxy-t"
 NAMESPACE = "web"
 
@@ -58,7 +63,8 @@ def service_ip(host: int) -> str:
 
 @pytest.fixture(scope="module")
 def tls_apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerProcess]:
-    server = start_apiserver(tmp_path_factory.mktemp("apiserver-px"), tls=True)
+    server = start_apiserver(tmp_path_factory.mktemp("apiserver-px"), tls=True, extra_args=[
+        "--service-cluster-ip-range", f"{SERVICE_NET}.0/24", "--service-node-port-range", NODE_PORTS])
     try:
         yield server
     finally:
@@ -124,11 +130,10 @@ async def client(tls_apiserver: ApiServerProcess, certs: Path) -> AsyncIterator[
 
 
 async def ensure_namespace(client: ApiClient) -> None:
-    try:
+    with contextlib.suppress(AlreadyExists):
         await client.create(TENANTS, {"apiVersion": "v1", "kind": "Tenant", "metadata": {"name": TENANT}})
-    except AlreadyExists:
-        return
-    await client.create(NAMESPACES, {"metadata": {"name": NAMESPACE}}, tenant=TENANT)
+    with contextlib.suppress(AlreadyExists):
+        await client.create(NAMESPACES, {"metadata": {"name": NAMESPACE}}, tenant=TENANT)
 
 
 def web_container(name: str) -> dict[str, Any]:
@@ -158,6 +163,7 @@ def pods(kubelet: Path, tls_apiserver: ApiServerProcess, certs: Path) -> dict[st
     async def start() -> dict[str, str]:
         async with ApiClient(load_kubeconfig(certs / "admin.kubeconfig")) as api:
             names = ["web-a", "web-b", "web-c"]
+            await ensure_namespace(api)  # once, before the pods race for it
             ips = await asyncio.gather(*(run_pod(api, name, kubelet) for name in names))
             return dict(zip(names, ips, strict=True))
     return asyncio.run(start())
@@ -251,7 +257,7 @@ async def test_a_cluster_ip_reaches_only_ready_endpoints_and_follows_slice_chang
 async def test_a_node_port_answers_on_the_node_address(client: ApiClient, pods: dict[str, str],
                                                         proxy: Path) -> None:
     name = unique("np")
-    node_port = random.randint(32000, 32700)
+    node_port = random.randint(*map(int, NODE_PORTS.split("-")))
     await create_service(client, name, service_ip(11), type="NodePort", port_fields={"nodePort": node_port})
     await write_slice(client, name, {pods["web-b"]: True})
     await until_answered_by(primary_ip(), node_port, {"web-b"}, proxy, sample=4)
@@ -292,25 +298,65 @@ async def test_a_service_without_endpoints_refuses_connections(client: ApiClient
     await wait_for(refused, "connection refused (REJECT)", proxy)
 
 
+def asker(ip: str) -> dict[str, Any]:
+    """A container that asks ip:80 twice a second and logs each answer (busybox ``nc``)."""
+    request = "printf 'GET / HTTP/1.0\\r\\n\\r\\n'"
+    loop = f"while true; do {request} | nc -w 2 {ip} 80 | tail -n 1; sleep 0.5; done"
+    return {"name": "ask", "image": "busybox:1.36", "command": ["sh", "-c", loop]}
+
+
+def asker_heard(kubelet: Path, pod: str, answer: str) -> bool:
+    """Whether the ``ask`` container of ``pod`` logged ``answer``."""
+    logs = [p for p in (kubelet / "pods").rglob("*.log") if pod in str(p) and "ask" in p.parent.name]
+    return any(answer in p.read_text(errors="replace") for p in logs)
+
+
+async def test_a_pod_reaches_another_pod_through_a_service(client: ApiClient, kubelet: Path,
+                                                           pods: dict[str, str], proxy: Path) -> None:
+    name = unique("backend")
+    await create_service(client, name, service_ip(15))
+    await write_slice(client, name, {pods["web-a"]: True})
+    asking = unique("client")
+    await run_pod(client, asking, kubelet, asker(service_ip(15)))
+
+    async def heard() -> bool:
+        return asker_heard(kubelet, asking, "web-a")
+
+    await eventually(heard, "web-a's answer in the client pod through the Service", kubelet, within_s=40)
+
+
 async def test_a_pod_reaches_itself_through_its_service(client: ApiClient, kubelet: Path,
                                                         pods: dict[str, str], proxy: Path) -> None:
     name = unique("hairpin")
-    ip = service_ip(14)
-    await create_service(client, name, ip)
-    request = "printf 'GET / HTTP/1.0\\r\\n\\r\\n'"
-    loop = f"while true; do {request} | nc -w 2 {ip} 80 | tail -n 1; sleep 0.5; done"
-    asker = {"name": "ask", "image": "busybox:1.36", "command": ["sh", "-c", loop]}
-    pod_ip = await run_pod(client, name, kubelet, asker)
+    await create_service(client, name, service_ip(14))
+    pod_ip = await run_pod(client, name, kubelet, asker(service_ip(14)))
     await write_slice(client, name, {pod_ip: True})
 
-    def asked_itself() -> bool:
-        logs = [p for p in (kubelet / "pods").rglob("*.log") if name in str(p) and "ask" in p.parent.name]
-        return any(name in p.read_text(errors="replace") for p in logs)
+    async def heard() -> bool:
+        return asker_heard(kubelet, name, name)
 
-    async def check() -> bool:
-        return asked_itself()
+    await eventually(heard, "the pod's own answer through its Service", kubelet, within_s=40)
 
-    await eventually(check, "the pod's own answer through its Service", kubelet, within_s=40)
+
+async def test_the_kubernetes_service_reaches_the_api_server(pods: dict[str, str], proxy: Path) -> None:
+    """The API server publishes itself as system/default/kubernetes on the range's first address."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+
+    async def answers_tls() -> bool:
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(service_ip(1), 443, ssl=context), 3)
+        except (OSError, TimeoutError):
+            return False
+        try:
+            writer.write(b"GET /livez HTTP/1.0\r\n\r\n")
+            return (await asyncio.wait_for(reader.read(12), 3)).startswith(b"HTTP/1.")
+        finally:
+            writer.close()
+
+    await wait_for(answers_tls, f"https://{service_ip(1)}:443 answering", proxy)
 
 
 async def test_healthz_reports_a_fresh_sync(pods: dict[str, str], proxy: Path,

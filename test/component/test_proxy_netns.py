@@ -3,13 +3,17 @@
 Covers: a partial sync after changes (an endpoint gone, a Service gone, a Service added, a port left
 without endpoints) leaves exactly the tables a full sync of the same objects makes in a fresh
 namespace; a full sync removes chains of ours it did not write (left by an earlier run) but no chain of
-another prefix; ``cleanup`` leaves nothing of the prefix. Leaves out: traffic (test_proxy_iptables.py).
+another prefix; ``cleanup`` leaves nothing of the prefix; a UDP client that keeps its source port is
+moved to the new endpoint when its endpoint is replaced (stale conntrack entries deleted), with UDP
+servers on a dummy interface of the namespace. Leaves out: traffic to pods (test_proxy_iptables.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +21,7 @@ from typing import Any
 import pytest
 
 from proxy.chains import ChainNames
+from proxy.conntrack import Conntrack
 from proxy.iptables import Iptables, ensure_installed
 from proxy.proxier import Proxier
 from proxy.rules import RuleSettings
@@ -43,17 +48,18 @@ def netns() -> Iterator[Iterator[str]]:
             subprocess.run(["ip", "netns", "del", name], check=False)
 
 
-def service(name: str, ip: str, *, node_port: int = 0) -> dict[str, Any]:
-    spec: dict[str, Any] = {"clusterIP": ip, "ports": [{"name": "p", "port": 80, "nodePort": node_port}]}
+def service(name: str, ip: str, *, node_port: int = 0, protocol: str = "TCP") -> dict[str, Any]:
+    port = {"name": "p", "port": 80, "nodePort": node_port, "protocol": protocol}
+    spec: dict[str, Any] = {"clusterIP": ip, "ports": [port]}
     if node_port:
         spec["type"] = "NodePort"
     return {"metadata": {"tenant": "t", "namespace": "n", "name": name}, "spec": spec}
 
 
-def endpoint_slice(name: str, *ips: str) -> dict[str, Any]:
+def endpoint_slice(name: str, *ips: str, protocol: str = "TCP") -> dict[str, Any]:
     return {"metadata": {"tenant": "t", "namespace": "n", "name": f"{name}-1",
                          "labels": {"kubernetes.io/service-name": name}},
-            "addressType": "IPv4", "ports": [{"name": "p", "port": 8080}],
+            "addressType": "IPv4", "ports": [{"name": "p", "port": 8080, "protocol": protocol}],
             "endpoints": [{"addresses": [ip]} for ip in ips]}
 
 
@@ -101,3 +107,64 @@ async def test_a_full_sync_removes_only_stale_chains_of_its_own_prefix(netns: It
     assert await proxier.cleanup() == 9
     text = await saved(iptables)
     assert "PXN-" not in text and "PXO-SVC-AAAAAAAAAAAAAAAA" in text
+
+
+UDP_SERVER = """
+import socket, sys
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.bind((sys.argv[1], 8080))
+while True:
+    _, peer = sock.recvfrom(64)
+    sock.sendto(sys.argv[1].encode(), peer)
+"""
+# One datagram from a fixed source port, so the second run reuses the first run's conntrack entry.
+UDP_CLIENT = """
+import socket, sys
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+sock.bind(("0.0.0.0", 40000))
+sock.settimeout(3)
+sock.sendto(b"?", (sys.argv[1], 80))
+print(sock.recvfrom(64)[0].decode())
+"""
+
+
+def in_netns(netns: str, *command: str) -> list[str]:
+    return ["ip", "netns", "exec", netns, *command]
+
+
+def udp_servers(netns: str, addresses: list[str]) -> list[subprocess.Popen[bytes]]:
+    """One UDP server per address (each answers with its address) on a veth end of ``netns``, whose
+    default route points there (no dummy module on these machines)."""
+    commands = [["ip", "link", "set", "lo", "up"],
+                ["ip", "link", "add", "d0", "type", "veth", "peer", "name", "d1"],
+                ["ip", "addr", "add", "10.212.9.1/24", "dev", "d0"],
+                *(["ip", "addr", "add", f"{address}/24", "dev", "d0"] for address in addresses),
+                ["ip", "link", "set", "d0", "up"], ["ip", "link", "set", "d1", "up"],
+                ["ip", "route", "add", "default", "dev", "d0"]]
+    for command in commands:
+        subprocess.run(in_netns(netns, *command), check=True)
+    return [subprocess.Popen(in_netns(netns, sys.executable, "-c", UDP_SERVER, address))
+            for address in addresses]
+
+
+async def test_a_udp_client_moves_to_the_new_endpoint_when_its_endpoint_is_replaced(
+        netns: Iterator[str]) -> None:
+    name = next(netns)
+    servers = await asyncio.to_thread(udp_servers, name, ["10.212.9.2", "10.212.9.3"])
+    try:
+        proxier = Proxier(Iptables(netns=name), SETTINGS, conntrack=Conntrack(netns=name))
+        udp = [service("dns", "10.211.0.53", protocol="UDP")]
+
+        def ask() -> str:
+            return subprocess.run(in_netns(name, sys.executable, "-c", UDP_CLIENT, "10.211.0.53"),
+                                  capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+
+        await proxier.sync(udp, [endpoint_slice("dns", "10.212.9.2", protocol="UDP")])
+        assert ask() == "10.212.9.2"
+        await proxier.sync(udp, [endpoint_slice("dns", "10.212.9.3", protocol="UDP")], full=False)
+        # The old server still answers: only the deleted conntrack entry sends the client elsewhere.
+        assert ask() == "10.212.9.3"
+    finally:
+        for server in servers:
+            server.kill()

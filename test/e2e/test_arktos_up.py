@@ -132,6 +132,7 @@ def cluster_env(tmp_path: Path) -> dict[str, str]:
             "HOSTNAME_OVERRIDE": "arktos-up-node",
             "CONTAINERD_BRIDGE": "arktos-up0",
             "CONTAINERD_POD_SUBNET": "10.96.0.0/16",
+            "KUBE_PROXY_CHAIN_PREFIX": "AUP",  # kube-proxy's chains, apart from other clusters'
         }
     )
     return env
@@ -148,8 +149,15 @@ def arktos_up(cluster_env: dict[str, str]) -> Iterator[ArktosUp]:
 CREDENTIAL_FILES = [
     "ca.crt", "ca.key", "serving-kube-apiserver.crt", "serving-kube-apiserver.key", "sa.key", "sa.pub",
     "known_tokens.csv", "admin.kubeconfig", "controller.kubeconfig", "scheduler.kubeconfig",
-    "kubelet.kubeconfig", "encryption-config.yaml",
+    "kubelet.kubeconfig", "kube-proxy.kubeconfig", "encryption-config.yaml",
 ]  # fmt: skip
+
+
+def proxy_chains(cluster_env: dict[str, str]) -> list[str]:
+    """kube-proxy's chains of this cluster in the nat table."""
+    prefix = cluster_env["KUBE_PROXY_CHAIN_PREFIX"] + "-"
+    nat = subprocess.run(["iptables-save", "-t", "nat"], capture_output=True, text=True, check=True).stdout
+    return [line[1:].split()[0] for line in nat.splitlines() if line.startswith(":" + prefix)]
 
 
 def port_open(port: int) -> bool:
@@ -197,6 +205,11 @@ def test_up_serve_interrupt_restart_keeps_objects(arktos_up: ArktosUp, cluster_e
     assert probe(f"{url}/readyz", context=tls), arktos_up.report()
     assert not port_open(int(cluster_env["API_PORT"])), "the plain port must be off unless asked for"
     credentials = snapshot(cert_dir)
+    # kube-proxy runs next to the kubelet: its first sync writes the cluster's chains.
+    deadline = time.monotonic() + 30
+    while "AUP-SERVICES" not in proxy_chains(cluster_env) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert "AUP-SERVICES" in proxy_chains(cluster_env), arktos_up.report()
 
     created = kubectl_sh(cluster_env, "apply", "-f", "-", stdin=KEEP_ME)
     assert created.returncode == 0, created.stderr
@@ -206,6 +219,7 @@ def test_up_serve_interrupt_restart_keeps_objects(arktos_up: ArktosUp, cluster_e
     assert arktos_up.interrupt() == 130, arktos_up.report()  # the shell convention for SIGINT
     outlived = probe(f"{url}/readyz", context=tls)
     assert not outlived, f"the API server outlived arktos-up.sh:\n{arktos_up.report()}"
+    assert proxy_chains(cluster_env) == [], "the stop removes kube-proxy's chains"
 
     arktos_up.start()
     assert snapshot(cert_dir) == credentials, "a restart must reuse every certificate, key and kubeconfig"

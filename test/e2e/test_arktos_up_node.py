@@ -4,7 +4,8 @@ Covers: the script's ready banner comes only once Node ``arktos-up-node`` is Rea
 kubectl (cluster/kubectl.sh, admin kubeconfig) a 2-replica busybox Deployment gets 2 pods Running
 with pod IPs from the private bridge (which proves the node authorizer lets the kubelet, as
 system:node:<name>, list/watch its pods across tenants, patch pods/status and register its Node);
-deleting the Deployment removes the pods (the kubelet's final deletion); the image comes from the
+deleting the Deployment removes the pods (the kubelet's final deletion); ``--image=nginx`` runs and
+serves its welcome page on the pod IP; the images come from the
 registry arktos-up started itself (REGISTRY empty, REGISTRY_PORT free: storage under ARKTOS_DATA_DIR,
 the built images pushed there); Ctrl-C stops every process it started: API server, controller
 manager, scheduler, kubelet, containerd and its shims, the registry.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,8 +31,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 WAIT_S = 40.0
 
 
-def _pods(env: dict[str, str]) -> list[dict[str, Any]]:
-    listed = kubectl_sh(env, "get", "pods", "-l", "app=web", "-o", "json")
+def _pods(env: dict[str, str], app: str = "web") -> list[dict[str, Any]]:
+    listed = kubectl_sh(env, "get", "pods", "-l", f"app={app}", "-o", "json")
     assert listed.returncode == 0, listed.stderr
     items: list[dict[str, Any]] = json.loads(listed.stdout)["items"]
     return items
@@ -44,9 +46,17 @@ def _wait(what: str, check: Callable[[], bool], up: ArktosUp) -> None:
         time.sleep(0.5)
 
 
-def _running_with_ip(env: dict[str, str]) -> bool:
-    pods = _pods(env)
-    return len(pods) == 2 and all(
+def _http_get(url: str) -> str:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return str(response.read().decode())
+    except OSError:
+        return ""
+
+
+def _running_with_ip(env: dict[str, str], app: str = "web", count: int = 2) -> bool:
+    pods = _pods(env, app)
+    return len(pods) == count and all(
         p["status"].get("phase") == "Running" and p["status"].get("podIP")
         for p in pods
     )
@@ -74,9 +84,15 @@ def test_node_runs_a_deployment_and_ctrl_c_stops_everything(
         assert pod["spec"]["nodeName"] == node
         assert str(pod["status"]["podIP"]).startswith("10.96.")
 
-    deleted = kubectl_sh(cluster_env, "delete", "deployment", "web")
+    created = kubectl_sh(cluster_env, "create", "deployment", "nginx", "--image=nginx")
+    assert created.returncode == 0, created.stderr
+    _wait("nginx Running", lambda: _running_with_ip(cluster_env, "nginx", 1), arktos_up)
+    nginx_ip = _pods(cluster_env, "nginx")[0]["status"]["podIP"]
+    _wait("nginx's welcome page", lambda: "Welcome to nginx!" in _http_get(f"http://{nginx_ip}/"), arktos_up)
+
+    deleted = kubectl_sh(cluster_env, "delete", "deployment", "web", "nginx")
     assert deleted.returncode == 0, deleted.stderr
-    _wait("pods gone", lambda: not _pods(cluster_env), arktos_up)
+    _wait("pods gone", lambda: not _pods(cluster_env) and not _pods(cluster_env, "nginx"), arktos_up)
 
     data_dir = cluster_env["ARKTOS_DATA_DIR"]
     assert live_processes_mentioning(data_dir), "containerd should run under ARKTOS_DATA_DIR"

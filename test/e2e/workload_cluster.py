@@ -8,6 +8,7 @@ inside its budget; each test uses its own objects so their order does not matter
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -24,8 +25,14 @@ from test_arktos_up import STOP_TIMEOUT_S, ArktosUp, kubectl_sh
 WAIT_S = 60.0
 
 
+def proxy_chain_prefix(bridge: str) -> str:
+    """A kube-proxy chain prefix of the cluster's own, derived from its (per-suite) bridge name."""
+    return "K" + hashlib.sha256(bridge.encode()).hexdigest()[:6].upper()
+
+
 def workload_cluster_env(base: Path, *, node: str, bridge: str, subnet: str) -> dict[str, str]:
-    """arktos-up's environment for a private cluster under ``base`` (its own bridge and subnet)."""
+    """arktos-up's environment for a private cluster under ``base`` (its own bridge and subnet, and
+    kube-proxy chains of its own)."""
     env = dict(os.environ)
     env.pop("KUBECONFIG", None)
     env.update({
@@ -40,6 +47,7 @@ def workload_cluster_env(base: Path, *, node: str, bridge: str, subnet: str) -> 
         "HOSTNAME_OVERRIDE": node,
         "CONTAINERD_BRIDGE": bridge,
         "CONTAINERD_POD_SUBNET": subnet,
+        "KUBE_PROXY_CHAIN_PREFIX": proxy_chain_prefix(bridge),
     })
     return env
 

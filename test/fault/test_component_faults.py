@@ -284,4 +284,6 @@ def test_sigkill_of_arktos_up_group_leaves_nothing(cluster: FaultCluster, steady
     mounts = Path("/proc/self/mounts").read_text().splitlines()
     assert not [line for line in mounts if str(cluster.data_dir) in line]
     assert not Path("/sys/class/net", cluster.env["CONTAINERD_BRIDGE"]).exists()
+    tables = subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
+    assert f"{cluster.env['KUBE_PROXY_CHAIN_PREFIX']}-" not in tables  # kube-proxy's chains went too
     assert "ended without stopping the cluster" in reaper_log.read_text()
