@@ -11,7 +11,7 @@ from dnslib import EDNS0, QTYPE, RCODE, DNSRecord
 
 from clusterdns.cache import ClusterCache
 from clusterdns.forwarder import Forwarder
-from clusterdns.resolver import Resolver
+from clusterdns.resolver import Resolution, Resolver
 from clusterdns.server import TCP_LIMIT, DnsHandler
 
 TENANT_A_POD_IP = "10.88.0.11"
@@ -257,3 +257,15 @@ def test_not_a_query_gets_no_answer_and_another_opcode_notimp(cache: ClusterCach
     query.header.opcode = 2
     answer, _, _ = handler.answer_locally(query.pack(), "10.88.0.13", limit=None)
     assert answer is not None and DNSRecord.parse(answer).header.rcode == RCODE.NOTIMP
+
+
+def test_a_failing_answer_is_servfail_not_silence(cache: ClusterCache) -> None:
+    class Broken(Resolver):
+        def resolve(self, request: DNSRecord, tenant: str) -> Resolution:
+            raise ValueError("a bug")
+
+    broken = Broken(cache, domain="cluster.local", ttl=30)
+    handler = DnsHandler(broken, Forwarder([]), tenant_of=cache.tenant_of)
+    answer, _, _ = handler.answer_locally(DNSRecord.question("web.default.svc.cluster.local").pack(),
+                                          "10.88.0.13", limit=None)
+    assert answer is not None and DNSRecord.parse(answer).header.rcode == RCODE.SERVFAIL
