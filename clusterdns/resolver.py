@@ -4,8 +4,8 @@ Names under the cluster domain are ours (authoritative answers; NXDOMAIN for nam
 exist, NODATA for existing names without the asked type, both with the zone's SOA in the
 authority section as RFC 2308 asks); reverse names of Service and headless endpoint addresses are
 ours too. Everything else — and reverse names we do not know, as CoreDNS's ``fallthrough
-in-addr.arpa ip6.arpa`` — is forwarded. Zones are built per tenant on first use and rebuilt when
-the tenant's Services or EndpointSlices change (only the Services that changed).
+in-addr.arpa ip6.arpa`` — is forwarded. A tenant's zone is built on its first question and then
+updated, before each question, for the Services that changed since (zone.py).
 """
 
 from __future__ import annotations
@@ -94,14 +94,14 @@ class Resolver:
             if reverse:
                 resolution = self._reverse(request, qname, state.zone)
             else:
-                resolution = self._forward_name(request, qname, tenant, state)
+                resolution = self._cluster_name(request, qname, tenant, state)
             if not (qname.endswith(".pod." + self.domain) or qname == "pod." + self.domain):
                 if len(state.answers) >= MAX_KEPT_ANSWERS:
                     state.answers.clear()
                 state.answers[key] = resolution
         return _copy_for(resolution, request)
 
-    def _forward_name(self, request: DNSRecord, qname: str, tenant: str, state: _TenantZone) -> Resolution:
+    def _cluster_name(self, request: DNSRecord, qname: str, tenant: str, state: _TenantZone) -> Resolution:
         """A name under the cluster domain."""
         reply = request.reply(ra=1, aa=1)
         if qname.endswith(".pod." + self.domain) or qname == "pod." + self.domain:
