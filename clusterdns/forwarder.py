@@ -3,8 +3,10 @@
 As CoreDNS's ``forward . /etc/resolv.conf``: the upstreams are the ``nameserver`` lines of the DNS
 pod's own resolv.conf (``dnsPolicy: Default`` gives it the node's), tried in order; a query goes
 over UDP, and again over TCP when the UDP answer comes back truncated. When no upstream answers
-in time the caller answers SERVFAIL. The packet is passed through as the client sent it (its id,
-flags and EDNS options included), so the upstream's reply is the client's reply.
+in time the caller answers SERVFAIL; past ``max_concurrent`` queries in flight (CoreDNS's
+``max_concurrent``, 1000) a new one is refused at once (REFUSED, as CoreDNS), so a flood towards
+a dead upstream cannot pile up sockets without bound. The packet is passed through as the client
+sent it (its id, flags and EDNS options included), so the upstream's reply is the client's reply.
 """
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ from dnslib import DNSError, DNSRecord
 log = logging.getLogger(__name__)
 
 UPSTREAM_TIMEOUT_S = 2.0
+MAX_CONCURRENT = 1000
+
+
+class TooManyForwards(Exception):
+    """``max_concurrent`` forwarded queries are already waiting."""
 
 
 @dataclass(frozen=True)
@@ -88,12 +95,24 @@ async def query_tcp(packet: bytes, upstream: Upstream, *, within: float) -> byte
 
 
 class Forwarder:
-    def __init__(self, upstreams: list[Upstream], *, timeout: float = UPSTREAM_TIMEOUT_S) -> None:
+    def __init__(self, upstreams: list[Upstream], *, timeout: float = UPSTREAM_TIMEOUT_S,
+                 max_concurrent: int = MAX_CONCURRENT) -> None:
         self.upstreams = upstreams
         self.timeout = timeout
+        self.max_concurrent = max_concurrent
+        self._in_flight = 0
 
     async def forward(self, packet: bytes, *, query_id: int) -> bytes | None:
         """The first upstream's reply to ``packet``, or None when none answered."""
+        if self._in_flight >= self.max_concurrent:
+            raise TooManyForwards
+        self._in_flight += 1
+        try:
+            return await self._forward(packet, query_id=query_id)
+        finally:
+            self._in_flight -= 1
+
+    async def _forward(self, packet: bytes, *, query_id: int) -> bytes | None:
         for upstream in self.upstreams:
             try:
                 data = await query_udp(packet, upstream, within=self.timeout)

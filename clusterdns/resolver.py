@@ -4,17 +4,17 @@ Names under the cluster domain are ours (authoritative answers; NXDOMAIN for nam
 exist, NODATA for existing names without the asked type, both with the zone's SOA in the
 authority section as RFC 2308 asks); reverse names of Service and headless endpoint addresses are
 ours too. Everything else — and reverse names we do not know, as CoreDNS's ``fallthrough
-in-addr.arpa ip6.arpa`` — is forwarded. Zones are built per tenant on first use and rebuilt when
-the tenant's Services or EndpointSlices change (only the Services that changed).
+in-addr.arpa ip6.arpa`` — is forwarded. A tenant's zone is built on its first question and then
+updated, before each question, for the Services that changed since (zone.py).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from dnslib import QTYPE, RCODE, RD, RR, SOA, DNSLabel, DNSRecord
+from dnslib import QTYPE, RCODE, RD, RR, SOA, DNSHeader, DNSLabel, DNSRecord
 
 from clusterdns.cache import KUBERNETES_SERVICE, ClusterCache
 from clusterdns.zone import Zone, address_record, build_zone, refresh_zone
@@ -23,6 +23,7 @@ REVERSE_SUFFIXES = (".in-addr.arpa.", ".ip6.arpa.")
 # CoreDNS's SOA timers for the cluster zone: refresh, retry, expire (the serial and the minimum
 # TTL are the zone's own).
 SOA_TIMERS = (7200, 1800, 86400)
+MAX_KEPT_ANSWERS = 10_000  # per tenant; past it the kept answers start over (random-name floods)
 
 
 @dataclass
@@ -31,6 +32,9 @@ class _TenantZone:
     generation: int
     kubernetes_generation: int
     serial: int
+    # Answers already made from this zone, by question and flags: asked again, only the id and the
+    # question's case change (most questions repeat: the same Services, the same search-path misses).
+    answers: dict[tuple[str, int, int, int], Resolution] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,10 @@ class Resolver:
 
     def zone_for(self, tenant: str) -> tuple[Zone, int]:
         """The tenant's zone, brought up to date, and its SOA serial (the time it last changed)."""
+        state = self._state(tenant)
+        return state.zone, state.serial
+
+    def _state(self, tenant: str) -> _TenantZone:
         cache = self.cache
         state = self._zones.get(tenant)
         if state is None or state.generation != cache.generation:
@@ -58,7 +66,7 @@ class Resolver:
             state = _TenantZone(build_zone(cache, tenant, self.domain), cache.generation,
                                 cache.kubernetes_generation, int(time.time()))
             self._zones[tenant] = state
-            return state.zone, state.serial
+            return state
         dirty = cache.take_dirty(tenant)
         if state.kubernetes_generation != cache.kubernetes_generation:
             dirty.add(KUBERNETES_SERVICE)
@@ -66,28 +74,46 @@ class Resolver:
         if dirty:
             refresh_zone(state.zone, cache, tenant, dirty)
             state.serial = max(state.serial + 1, int(time.time()))
-        return state.zone, state.serial
+            state.answers.clear()
+        return state
 
     def resolve(self, request: DNSRecord, tenant: str) -> Resolution:
+        """Our answer (a fresh record the caller may change), or Resolution(None) to forward."""
         qname = str(request.q.qname).lower()
         if not qname.endswith("."):
             qname += "."
-        if qname.endswith(REVERSE_SUFFIXES):
-            return self._reverse(request, qname, tenant)
-        if qname != self.domain and not qname.endswith("." + self.domain):
+        reverse = qname.endswith(REVERSE_SUFFIXES)
+        if not reverse and qname != self.domain and not qname.endswith("." + self.domain):
             return Resolution(None)
-        zone, serial = self.zone_for(tenant)
+        state = self._state(tenant)
+        # The name as asked (case kept, for clients that check the echo) and the request's flags,
+        # which the reply copies; pod names depend on pods, not on the zone, and are not kept.
+        key = (str(request.q.qname), request.q.qtype, request.q.qclass, request.header.bitmap)
+        resolution = state.answers.get(key)
+        if resolution is None:
+            if reverse:
+                resolution = self._reverse(request, qname, state.zone)
+            else:
+                resolution = self._cluster_name(request, qname, tenant, state)
+            if not (qname.endswith(".pod." + self.domain) or qname == "pod." + self.domain):
+                if len(state.answers) >= MAX_KEPT_ANSWERS:
+                    state.answers.clear()
+                state.answers[key] = resolution
+        return _copy_for(resolution, request)
+
+    def _cluster_name(self, request: DNSRecord, qname: str, tenant: str, state: _TenantZone) -> Resolution:
+        """A name under the cluster domain."""
         reply = request.reply(ra=1, aa=1)
         if qname.endswith(".pod." + self.domain) or qname == "pod." + self.domain:
             self._pod(reply, qname, tenant)
         else:
-            chase = self._lookup(reply, zone, qname, request.q.qtype)
+            chase = self._lookup(reply, state.zone, qname, request.q.qtype)
             if chase:
                 return Resolution(reply, chase=chase)
         if qname == self.domain and request.q.qtype in (QTYPE.SOA, QTYPE.ANY):
-            self._add_soa(reply, serial, authority=False)
+            self._add_soa(reply, state.serial, authority=False)
         elif not reply.rr:
-            self._add_soa(reply, serial, authority=True)
+            self._add_soa(reply, state.serial, authority=True)
         return Resolution(reply)
 
     def _answer(self, reply: DNSRecord, name: str | DNSLabel, qtype: int, rdata: RD) -> None:
@@ -143,8 +169,7 @@ class Resolver:
         if reply.q.qtype in (rtype, QTYPE.ANY):
             self._answer(reply, reply.q.qname, rtype, rdata)
 
-    def _reverse(self, request: DNSRecord, qname: str, tenant: str) -> Resolution:
-        zone, _ = self.zone_for(tenant)
+    def _reverse(self, request: DNSRecord, qname: str, zone: Zone) -> Resolution:
         targets = zone.ptr_targets(qname)
         if not targets or request.q.qtype not in (QTYPE.PTR, QTYPE.ANY):
             return Resolution(None)
@@ -161,6 +186,17 @@ class Resolver:
             reply.add_auth(record)
         else:
             reply.add_answer(record)
+
+
+def _copy_for(resolution: Resolution, request: DNSRecord) -> Resolution:
+    """A kept answer for this request: its id and question, the kept flags and records."""
+    kept = resolution.reply
+    if kept is None:
+        return resolution
+    header = DNSHeader(id=request.header.id, bitmap=kept.header.bitmap)
+    reply = DNSRecord(header, questions=list(request.questions), rr=list(kept.rr), auth=list(kept.auth),
+                      ar=list(kept.ar))
+    return Resolution(reply, chase=resolution.chase)
 
 
 def _dashed_ip(label: str) -> str | None:

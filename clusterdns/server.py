@@ -17,7 +17,7 @@ from typing import cast
 
 from dnslib import QTYPE, RCODE, DNSError, DNSRecord
 
-from clusterdns.forwarder import Forwarder
+from clusterdns.forwarder import Forwarder, TooManyForwards
 from clusterdns.resolver import Resolver
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,11 @@ class DnsHandler:
             reply = request.reply()
             reply.header.rcode = RCODE.NOTIMP if request.header.opcode != 0 else RCODE.FORMERR
             return reply.pack(), None, ""
-        resolution = self.resolver.resolve(request, self.tenant_of(source_ip))
+        try:
+            resolution = self.resolver.resolve(request, self.tenant_of(source_ip))
+        except Exception:  # one bad answer must not take the listener down: SERVFAIL, as CoreDNS
+            log.exception("answering %s %s", request.q.qname, QTYPE.get(request.q.qtype))
+            return self._servfail(request), None, ""
         if resolution.reply is None or resolution.chase:
             return None, request, resolution.chase
         return _fit(resolution.reply, _limit(request, limit)), None, ""
@@ -55,7 +59,10 @@ class DnsHandler:
                               limit: int | None) -> bytes:
         if chase:
             return await self._chase(request, chase, source_ip, limit=limit)
-        data = await self.forwarder.forward(packet, query_id=request.header.id)
+        try:
+            data = await self.forwarder.forward(packet, query_id=request.header.id)
+        except TooManyForwards:
+            return self._refused(request)
         if data is None:
             return self._servfail(request)
         max_size = _limit(request, limit)
@@ -72,7 +79,10 @@ class DnsHandler:
         reply = self.resolver.resolve(request, self.tenant_of(source_ip)).reply
         assert reply is not None
         question = DNSRecord.question(target, QTYPE.get(request.q.qtype))
-        data = await self.forwarder.forward(question.pack(), query_id=question.header.id)
+        try:
+            data = await self.forwarder.forward(question.pack(), query_id=question.header.id)
+        except TooManyForwards:
+            data = None
         if data is not None:
             try:
                 for record in DNSRecord.parse(data).rr:
@@ -85,6 +95,12 @@ class DnsHandler:
     def _servfail(request: DNSRecord) -> bytes:
         reply = request.reply(ra=1)
         reply.header.rcode = RCODE.SERVFAIL
+        return reply.pack()
+
+    @staticmethod
+    def _refused(request: DNSRecord) -> bytes:
+        reply = request.reply(ra=1)
+        reply.header.rcode = RCODE.REFUSED
         return reply.pack()
 
 

@@ -11,7 +11,7 @@ from dnslib import EDNS0, QTYPE, RCODE, DNSRecord
 
 from clusterdns.cache import ClusterCache
 from clusterdns.forwarder import Forwarder
-from clusterdns.resolver import Resolver
+from clusterdns.resolver import Resolution, Resolver
 from clusterdns.server import TCP_LIMIT, DnsHandler
 
 TENANT_A_POD_IP = "10.88.0.11"
@@ -257,3 +257,49 @@ def test_not_a_query_gets_no_answer_and_another_opcode_notimp(cache: ClusterCach
     query.header.opcode = 2
     answer, _, _ = handler.answer_locally(query.pack(), "10.88.0.13", limit=None)
     assert answer is not None and DNSRecord.parse(answer).header.rcode == RCODE.NOTIMP
+
+
+def test_a_failing_answer_is_servfail_not_silence(cache: ClusterCache) -> None:
+    class Broken(Resolver):
+        def resolve(self, request: DNSRecord, tenant: str) -> Resolution:
+            raise ValueError("a bug")
+
+    broken = Broken(cache, domain="cluster.local", ttl=30)
+    handler = DnsHandler(broken, Forwarder([]), tenant_of=cache.tenant_of)
+    answer, _, _ = handler.answer_locally(DNSRecord.question("web.default.svc.cluster.local").pack(),
+                                          "10.88.0.13", limit=None)
+    assert answer is not None and DNSRecord.parse(answer).header.rcode == RCODE.SERVFAIL
+
+
+# -- answers kept between identical questions --------------------------------------------------
+
+
+def test_a_repeated_question_gets_its_own_id_and_case(cache: ClusterCache) -> None:
+    handler = handler_for(cache)
+    for name in ("web.default.svc.cluster.local", "WEB.default.svc.cluster.local",
+                 "web.default.svc.cluster.local"):
+        query = DNSRecord.question(name)
+        answer, _, _ = handler.answer_locally(query.pack(), "10.88.0.13", limit=None)
+        assert answer is not None
+        reply = DNSRecord.parse(answer)
+        assert reply.header.id == query.header.id
+        assert str(reply.q.qname) == name + "." and str(reply.rr[0].rname) == name + "."
+        assert [str(r.rdata) for r in reply.rr] == ["10.0.0.50"]
+
+
+def test_kept_answers_follow_changes(cache: ClusterCache) -> None:
+    handler = handler_for(cache)
+
+    def ask_kept(name: str, source: str) -> DNSRecord:
+        answer, _, _ = handler.answer_locally(DNSRecord.question(name).pack(), source, limit=None)
+        assert answer is not None
+        return DNSRecord.parse(answer)
+
+    kubernetes = "kubernetes.default.svc.cluster.local"
+    assert rdata(ask_kept(kubernetes, TENANT_A_POD_IP)) == ["10.0.0.1"]
+    cache.apply("Service", "MODIFIED", service("kubernetes", cluster_ip="10.0.0.2"))
+    assert rdata(ask_kept(kubernetes, TENANT_A_POD_IP)) == ["10.0.0.2"]
+    pod_name = "10-88-0-13.default.pod.cluster.local"
+    assert rdata(ask_kept(pod_name, "10.88.0.13")) == ["10.88.0.13"]
+    cache.apply("Pod", "DELETED", pod("sys", "10.88.0.13"))
+    assert ask_kept(pod_name, "10.88.0.13").header.rcode == RCODE.NXDOMAIN

@@ -5,6 +5,7 @@ upstream. Also the resolv.conf and --upstream parsing."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -157,3 +158,19 @@ def test_upstreams_come_from_resolv_conf(tmp_path: Path) -> None:
     ("[::1]:5353", Upstream("::1", 5353)), ("::1", Upstream("::1", 53))])
 def test_upstream_flag_forms(text: str, expected: Upstream) -> None:
     assert Upstream.parse(text) == expected
+
+
+async def test_past_max_concurrent_forwards_a_query_is_refused() -> None:
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    try:
+        handler = handler_with([Upstream("127.0.0.1", silent.getsockname()[1])], timeout=0.5)
+        handler.forwarder.max_concurrent = 1
+        first = asyncio.ensure_future(ask(handler, "one.example.com"))
+        await asyncio.sleep(0.05)  # the first is waiting on the silent upstream
+        _, second = await ask(handler, "two.example.com")
+        assert second.header.rcode == RCODE.REFUSED
+        _, first_reply = await first
+        assert first_reply.header.rcode == RCODE.SERVFAIL
+    finally:
+        silent.close()
