@@ -171,9 +171,9 @@ class ServiceAccountAdmission:
             raise _forbidden(request, f"no service account specified for pod {request.scope.namespace}/"
                                       f"{request.name}")
         account = await self._account(request, account_name)
-        if str((account.get("metadata") or {}).get("annotations", {}).get(ENFORCE_MOUNTABLE_SECRETS, "")
-               ).lower() not in ("true", "1", "t"):
-            return
+        annotations = (account.get("metadata") or {}).get("annotations") or {}
+        if str(annotations.get(ENFORCE_MOUNTABLE_SECRETS, "")).lower() not in ("true", "1", "t"):
+            return  # upstream's strconv.ParseBool
         mountable = {str(s.get("name", "")) for s in account.get("secrets") or []}
         for text, secret in _secret_references(spec, kinds):
             if secret not in mountable:
