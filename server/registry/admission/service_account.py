@@ -142,7 +142,7 @@ class ServiceAccountAdmission:
             return None  # a mirror pod is judged in validate, never changed
         spec = request.obj["spec"]
         if not spec.get("serviceAccountName"):
-            spec["serviceAccountName"] = DEFAULT_SERVICE_ACCOUNT
+            spec["serviceAccountName"] = spec["serviceAccount"] = DEFAULT_SERVICE_ACCOUNT  # and its alias
         account = await self._account(request, str(spec["serviceAccountName"]))
         if should_automount(account, spec):
             mount_token(spec, generate_name(TOKEN_VOLUME_PREFIX))
