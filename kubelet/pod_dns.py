@@ -100,17 +100,19 @@ class DnsConfigurer:
         self.node_ips = node_ips
 
     def host_config(self) -> SandboxDns:
-        """The node's resolv.conf (re-read for every pod, as upstream does)."""
+        """The node's resolv.conf, re-read for every pod as upstream does (blocking: run it in a
+        thread); raises OSError when ``--resolv-conf`` cannot be read."""
         path = self.settings.resolv_conf
         if not path:
             return SandboxDns()
         with Path(path).open("rb") as f:
             return parse_resolv_conf(f.read(MAX_RESOLV_CONF_BYTES).decode(errors="replace"))
 
-    def pod_config(self, pod: dict[str, Any], *, warn_pod: Warn, warn_node: Warn) -> SandboxDns:
-        """The sandbox DNSConfig of ``pod``; raises OSError when ``--resolv-conf`` cannot be read."""
+    def pod_config(self, pod: dict[str, Any], *, host: SandboxDns, warn_pod: Warn,
+                   warn_node: Warn) -> SandboxDns:
+        """The sandbox DNSConfig of ``pod``, given the node's (`host_config`)."""
         kind = pod_dns_type(pod)
-        config = SandboxDns() if kind == "none" else self.host_config()
+        config = SandboxDns() if kind == "none" else host
         if kind == "cluster" and self.settings.cluster_dns:
             config = SandboxDns(self.settings.cluster_dns, self._cluster_searches(pod, config.searches),
                                 DEFAULT_OPTIONS)

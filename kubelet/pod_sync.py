@@ -160,22 +160,23 @@ class PodSyncer:
             if sandbox.pod.uid == uid and sandbox.state == "ready":
                 return sandbox
         try:
-            return await runtime.run_sandbox(pod, dns=self._sandbox_dns(node, pod))
+            return await runtime.run_sandbox(pod, dns=await self._sandbox_dns(node, pod))
         except RuntimeOperationError as e:
             self._record(node, pod, "Warning", "FailedCreatePodSandBox", e.message)
             return None
 
-    def _sandbox_dns(self, node: NodeContext, pod: dict[str, Any]) -> SandboxDns | None:
+    async def _sandbox_dns(self, node: NodeContext, pod: dict[str, Any]) -> SandboxDns | None:
         """The pod's resolver (upstream's GetPodDNS, asked while generating the sandbox config)."""
         if self.dns is None:
             return None
-        node_ref = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node.name, "uid": node.name}}
         try:
-            return self.dns.pod_config(pod, warn_pod=partial(self._record, node, pod, "Warning"),
-                                       warn_node=partial(self.events.emit, node.name, node_ref, "Warning"))
+            host = await asyncio.to_thread(self.dns.host_config)
         except OSError as e:
             raise RuntimeOperationError("CreatePodSandboxError",
                                         f"Failed to generate sandbox config for pod: {e}") from e
+        node_ref = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node.name, "uid": node.name}}
+        return self.dns.pod_config(pod, host=host, warn_pod=partial(self._record, node, pod, "Warning"),
+                                   warn_node=partial(self.events.emit, node.name, node_ref, "Warning"))
 
     async def _advance(self, node: NodeContext, pod: dict[str, Any], runtime: Runtime,
                        sandbox: SandboxInfo, attempts: dict[str, list[ContainerInfo]],

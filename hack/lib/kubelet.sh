@@ -100,7 +100,8 @@ arktos::kubelet::unmount_pod_volumes() {
     local dir
     dir=$(readlink -f "${ARKTOS_DATA_DIR}/kubelet/pods" 2>/dev/null) || return 0
     [[ -d "${dir}" ]] || return 0
-    grep -o " ${dir}/[^ ]*" /proc/self/mounts | sort -r | while read -r m; do
+    # grep finds nothing once the kubelet unmounted them itself: not a failure (pipefail).
+    { grep -o " ${dir}/[^ ]*" /proc/self/mounts || true; } | sort -r | while read -r m; do
         umount "${m}" 2>/dev/null || umount -l "${m}" 2>/dev/null || true
     done
 }

@@ -80,6 +80,15 @@ def _default_volumes(spec: Obj) -> None:
                 volume[source].setdefault("defaultMode", 420)  # 0644
 
 
+def mirror_service_account(spec: Obj) -> None:
+    """Upstream's v1 conversion: ``serviceAccount`` is the deprecated alias of
+    ``serviceAccountName`` — read when the name is empty, and always shown equal to it."""
+    if not spec.get("serviceAccountName") and spec.get("serviceAccount"):
+        spec["serviceAccountName"] = spec["serviceAccount"]
+    if spec.get("serviceAccountName"):
+        spec["serviceAccount"] = spec["serviceAccountName"]
+
+
 def default_pod_spec(spec: Obj) -> None:
     """SetDefaults_PodSpec and the container/volume defaults beneath it (pods and templates)."""
     spec.setdefault("restartPolicy", "Always")
@@ -88,6 +97,7 @@ def default_pod_spec(spec: Obj) -> None:
     spec.setdefault("securityContext", {})
     spec.setdefault("schedulerName", "default-scheduler")
     spec.setdefault("enableServiceLinks", True)
+    mirror_service_account(spec)
     default_virtual_machine(spec)
     host_network = spec.get("hostNetwork") is True
     for field in ("initContainers", "containers"):

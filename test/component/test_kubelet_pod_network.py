@@ -128,8 +128,10 @@ class RunningPod:
         self.warnings: list[tuple[str, str]] = []
 
     async def start(self, pod: dict[str, Any], dns: DnsConfigurer) -> None:
-        config = dns.pod_config(pod, warn_pod=lambda r, m: self.warnings.append((r, m)),
+        config = dns.pod_config(pod, host=dns.host_config(),
+                                warn_pod=lambda r, m: self.warnings.append((r, m)),
                                 warn_node=lambda r, m: self.warnings.append((r, m)))
+        assert self.warnings == []  # no limits hit, cluster DNS configured
         self.sandbox = await self.runtime.run_sandbox(pod, dns=config)
         for container in pod["spec"]["containers"]:
             image = await self.runtime.ensure_image(container["image"], "IfNotPresent")

@@ -82,7 +82,7 @@ async def test_a_pod_runs_as_default_and_gets_the_token_volume_in_every_containe
                                                   "volumeMounts": [{"name": "x", "mountPath": "/x"}]}],
                                      volumes=[{"name": "x", "emptyDir": {}}]))
     spec = obj["spec"]
-    assert spec["serviceAccountName"] == "default"
+    assert (spec["serviceAccountName"], spec["serviceAccount"]) == ("default", "default")
     volume = spec["volumes"][-1]
     assert re.fullmatch(r"kube-api-access-[a-z0-9]{5}", volume["name"])
     assert volume["projected"] == {"defaultMode": 420, "sources": [

@@ -1,11 +1,11 @@
 """server.schema.defaults: upstream's defaults for the fields clients read back.
 
 Covers the defaulter each built-in record names: pods (and their containers, probes, volumes,
-requests-from-limits), pod templates in every workload, services, deployments, statefulsets,
-daemonsets, jobs (incl. the generated selector), cronjobs, secrets, tenants; idempotence and
-robustness against wrongly typed input. Leaves out defaults set by other server parts (namespace
-phase/finalizers, service clusterIP, a pod's priority — the Priority admission plugin, see
-test_admission_chain — service-account and tolerations admission).
+requests-from-limits, the serviceAccount alias), pod templates in every workload, services,
+deployments, statefulsets, daemonsets, jobs (incl. the generated selector), cronjobs, secrets,
+tenants; idempotence and robustness against wrongly typed input. Leaves out defaults set by other
+server parts (namespace phase/finalizers, service clusterIP, a pod's priority — the Priority
+admission plugin, see test_admission_chain — service-account and tolerations admission).
 """
 
 from __future__ import annotations
@@ -63,6 +63,16 @@ def test_pod_spec_defaults() -> None:
         "terminationMessagePolicy": "File",
         "resources": {},
     }
+
+
+@pytest.mark.parametrize(("given", "both"), [
+    ({"serviceAccount": "old"}, "old"),
+    ({"serviceAccountName": "new"}, "new"),
+    ({"serviceAccountName": "new", "serviceAccount": "old"}, "new"),  # the name wins
+])
+def test_service_account_is_the_names_deprecated_alias(given: dict[str, str], both: str) -> None:
+    spec = defaulted(PODS, {"spec": {"containers": [], **given}})["spec"]
+    assert (spec["serviceAccountName"], spec["serviceAccount"]) == (both, both)
 
 
 @pytest.mark.parametrize(

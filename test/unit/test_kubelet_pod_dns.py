@@ -39,7 +39,8 @@ class Events:
         self.node: list[tuple[str, str]] = []
 
     def config(self, configurer: DnsConfigurer, pod: dict[str, Any]) -> SandboxDns:
-        return configurer.pod_config(pod, warn_pod=lambda r, m: self.pod.append((r, m)),
+        return configurer.pod_config(pod, host=configurer.host_config(),
+                                     warn_pod=lambda r, m: self.pod.append((r, m)),
                                      warn_node=lambda r, m: self.node.append((r, m)))
 
 

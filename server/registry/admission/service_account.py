@@ -142,7 +142,7 @@ class ServiceAccountAdmission:
             return None  # a mirror pod is judged in validate, never changed
         spec = request.obj["spec"]
         if not spec.get("serviceAccountName"):
-            spec["serviceAccountName"] = DEFAULT_SERVICE_ACCOUNT
+            spec["serviceAccountName"] = spec["serviceAccount"] = DEFAULT_SERVICE_ACCOUNT  # and its alias
         account = await self._account(request, str(spec["serviceAccountName"]))
         if should_automount(account, spec):
             mount_token(spec, generate_name(TOKEN_VOLUME_PREFIX))
@@ -171,9 +171,9 @@ class ServiceAccountAdmission:
             raise _forbidden(request, f"no service account specified for pod {request.scope.namespace}/"
                                       f"{request.name}")
         account = await self._account(request, account_name)
-        if str((account.get("metadata") or {}).get("annotations", {}).get(ENFORCE_MOUNTABLE_SECRETS, "")
-               ).lower() not in ("true", "1", "t"):
-            return
+        annotations = (account.get("metadata") or {}).get("annotations") or {}
+        if str(annotations.get(ENFORCE_MOUNTABLE_SECRETS, "")).lower() not in ("true", "1", "t"):
+            return  # upstream's strconv.ParseBool
         mountable = {str(s.get("name", "")) for s in account.get("secrets") or []}
         for text, secret in _secret_references(spec, kinds):
             if secret not in mountable:
