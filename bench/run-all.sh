@@ -19,6 +19,7 @@
 #   services      from pods on that node: DNS queries/s and p99, HTTP via a Service IP vs the pod IP
 #   vm_sandbox    VM boot with and without qemu's -sandbox
 #   proxy         kube-proxy sync time and iptables rule count, 1,000 Services x 10 endpoints
+#   dns           the cluster DNS server alone: queries/s, p50/p99, zone update, memory (1,000 Services)
 #   hollow_capacity   hollow nodes one control plane holds (tens of minutes at 5,000 nodes)
 #   scale_out     hollow nodes 2 resource partitions hold, pods/s of 2 tenant partitions vs 1
 # The API servers are pinned to the first core and load generators to the others
@@ -90,6 +91,7 @@ step services "${PY}" bench/service_bench.py  # DNS and Service latency from pod
 step vm_sandbox "${PY}" bench/vm_sandbox_bench.py
 # kube-proxy's syncs for 1,000 Services x 10 endpoints, real iptables in a throwaway netns (root).
 step proxy "${PY}" bench/proxy_bench.py
+step dns "${PY}" bench/dns_bench.py  # python -m clusterdns on loopback against a real API server
 # The API server on the first core, the hollow kubelets and the latency probe on the other.
 step hollow_capacity "${PY}" bench/hollow_capacity_bench.py
 # Issue 13: hollow nodes across 2 resource partitions (an hour or more at 15,000+ nodes), then pods
