@@ -45,6 +45,7 @@ NODE = "arktos-svc-node"
 POD_SUBNET = "10.186.0.0/16"
 SERVICE_RANGE = "10.187.0.0/16"
 DNS_SERVER_IP = "10.187.0.10"
+KUBERNETES_SERVICE_IP = "10.187.0.1"  # the range's first address
 NODE_PORT_RANGE = "32500-32599"
 CHAIN_PREFIX = "KSV"
 TENANT_NS = "default"
@@ -154,7 +155,7 @@ def test_cluster_dns_pods_run_in_kube_system(kubectl: Kubectl) -> None:
     assert service["spec"]["clusterIP"] == DNS_SERVER_IP
     assert {(p["port"], p["protocol"]) for p in service["spec"]["ports"]} >= {(53, "UDP"), (53, "TCP")}
     default = kubectl.json("get", "service", "kubernetes", "-n", "default")
-    assert default["spec"]["clusterIP"] == "10.187.0.1"
+    assert default["spec"]["clusterIP"] == KUBERNETES_SERVICE_IP
 
 
 def test_service_ip_and_names_reach_nginx(kubectl: Kubectl, web: str) -> None:
@@ -254,7 +255,7 @@ def test_in_cluster_python_client_lists_pods_with_its_token(kubectl: Kubectl, we
     kubectl.wait("the lister pod finished", finished, PULL_WAIT_S)
     logs = kubectl("logs", "lister").stdout
     assert kubectl.pod("lister")["status"]["phase"] == "Succeeded", logs
-    assert "host https://10.187.0.1:443 10.187.0.1 443" in logs, logs
+    assert f"host https://{KUBERNETES_SERVICE_IP}:443 {KUBERNETES_SERVICE_IP} 443" in logs, logs
     assert "pod client" in logs and "pod lister" in logs, logs
     assert re.search(r"^by-name [1-9]", logs, re.MULTILINE), logs
 
@@ -283,7 +284,7 @@ def test_another_tenant_cannot_resolve_this_tenants_service(kubectl: Kubectl, we
 
     # DNS works for this pod (kubernetes.default resolves for every tenant) ...
     kubectl.wait("kubernetes.default resolving in the other tenant",
-                 lambda: _resolved(lookup("kubernetes.default.svc.cluster.local")) == {"10.187.0.1"},
+                 lambda: _resolved(lookup("kubernetes.default.svc.cluster.local")) == {KUBERNETES_SERVICE_IP},
                  ROUTE_WAIT_S)
     # ... but the first tenant's Service is not its to see: cluster.local is answered, not forwarded.
     answer = lookup(f"web.{TENANT_NS}.svc.cluster.local")
