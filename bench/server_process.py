@@ -105,6 +105,8 @@ def running_server(*, keep_dir: bool = False, storage: str = "",
         str(port),
         "--storage",
         storage or f"sqlite:///{workdir / 'arktos.db'}",
+        # No service-account controller runs beside it to make the default accounts pods need.
+        "--disable-admission-plugins=ServiceAccount",
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(

@@ -36,6 +36,7 @@ from kubelet.cri_specs import (
     build_container_config,
     build_sandbox_config,
 )
+from kubelet.pod_hosts import HostnameError
 from kubelet.runtime import (
     ChangeListener,
     ContainerInfo,
@@ -76,8 +77,10 @@ class CriRuntime:
 
     def __init__(self, name: str, endpoint: str, *, log_root: Path, cgroup_parent: str = "",
                  relist_s: float = PLEG_RELIST_S, pull_timeout_s: float = PULL_TIMEOUT_S,
-                 security: SecuritySettings | None = None) -> None:
+                 security: SecuritySettings | None = None, cluster_domain: str = "") -> None:
+        """``cluster_domain``: --cluster-domain, for ``setHostnameAsFQDN`` pods' hostnames."""
         self.name = name
+        self.cluster_domain = cluster_domain
         self.security = security or SecuritySettings()
         self.endpoint = endpoint
         self.log_root = log_root
@@ -162,14 +165,14 @@ class CriRuntime:
             earlier = await self.cri.list_pod_sandbox({POD_UID_LABEL: ref.uid})
             attempt = max((s.metadata.attempt + 1 for s in earlier), default=0)
             config = build_sandbox_config(pod, log_root=self.log_root, cgroup_parent=self.cgroup_parent,
-                                          attempt=attempt, dns=dns)
+                                          attempt=attempt, dns=dns, cluster_domain=self.cluster_domain)
             await asyncio.to_thread(Path(config.log_directory).mkdir, parents=True, exist_ok=True)
             sandbox_id = await self.cri.run_pod_sandbox(config)
             status = (await self.cri.pod_sandbox_status(sandbox_id)).status
         except CriError as e:
             raise RuntimeOperationError("CreatePodSandboxError",
                                         f"Failed to create pod sandbox: {_upstream_error(e)}") from None
-        except SecurityContextError as e:
+        except (SecurityContextError, HostnameError) as e:
             raise RuntimeOperationError("CreatePodSandboxError",
                                         f"Failed to create pod sandbox: {e}") from None
         self._sandbox_ips[sandbox_id] = str(status.network.ip)
@@ -232,12 +235,13 @@ class CriRuntime:
             image_user = await self.image_user(pod, container, image_ref)
             sandbox_config = build_sandbox_config(pod, log_root=self.log_root,
                                                   cgroup_parent=self.cgroup_parent,
-                                                  attempt=current.status.metadata.attempt)
+                                                  attempt=current.status.metadata.attempt,
+                                                  cluster_domain=self.cluster_domain)
             config = self.container_config(pod, container, attempt=attempt, image_ref=image_ref,
                                            inputs=inputs, image_user=image_user)
         except CriError as e:
             raise RuntimeOperationError("CreateContainerError", _upstream_error(e)) from None
-        except SecurityContextError as e:
+        except (SecurityContextError, HostnameError) as e:
             raise RuntimeOperationError(CONFIG_ERROR, str(e)) from None
         try:
             container_id = await self.cri.create_container(sandbox.id, config, sandbox_config)

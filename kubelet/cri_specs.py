@@ -25,7 +25,7 @@ from typing import Any
 from apis.quantity import QuantityError, parse_quantity
 from cri.stubs import pb
 from kubelet.container_env import expand_references as expand_references  # re-exported
-from kubelet.pod_hosts import pod_hostname
+from kubelet.pod_hosts import kernel_hostname
 from kubelet.runtime import ContainerInputs, SandboxDns, pod_ref
 from kubelet.security_context import (
     ImageUser,
@@ -89,7 +89,10 @@ def port_mappings(pod: dict[str, Any]) -> list[pb.PortMapping]:
 
 
 def build_sandbox_config(pod: dict[str, Any], *, log_root: Path, cgroup_parent: str = "",
-                         attempt: int = 0, dns: SandboxDns | None = None) -> pb.PodSandboxConfig:
+                         attempt: int = 0, dns: SandboxDns | None = None,
+                         cluster_domain: str = "") -> pb.PodSandboxConfig:
+    """Raises `kubelet.pod_hosts.HostnameError` (``setHostnameAsFQDN`` past 64 characters) and
+    `kubelet.security_context.SecurityContextError`."""
     ref = pod_ref(pod)
     spec = _spec(pod)
     metadata = pod.get("metadata") or {}
@@ -108,7 +111,7 @@ def build_sandbox_config(pod: dict[str, Any], *, log_root: Path, cgroup_parent: 
     if not spec.get("hostNetwork"):
         # Upstream leaves the hostname empty for host-network pods (the node's is used); containerd
         # refuses one there.
-        config.hostname = pod_hostname(pod)
+        config.hostname = kernel_hostname(pod, cluster_domain)
     if dns is not None:
         config.dns_config.CopyFrom(pb.DNSConfig(servers=dns.servers, searches=dns.searches,
                                                 options=dns.options))

@@ -81,7 +81,8 @@ def cri_factories(config: KubeletConfig) -> FactoriesForNode:
         def build(endpoint: RuntimeEndpoint) -> Runtime:
             runtime_class = VmCriRuntime if endpoint.workload_type == "vm" else CriRuntime
             return runtime_class(endpoint.name, endpoint.url, log_root=Path(config.pod_log_dir),
-                                 cgroup_parent=config.cgroup_root, security=security)
+                                 cgroup_parent=config.cgroup_root, security=security,
+                                 cluster_domain=config.cluster_domain)
         return {**hollow(index), "unix": build}
     return for_node
 

@@ -3,7 +3,8 @@
 Upstream's kubelet_pods.go (``GeneratePodHostNameAndDomain``, ``makeHostsMount``,
 ``managedHostsFileContent``, ``nodeHostsFileContent``): the hostname is ``spec.hostname`` or the
 pod's name, cut to 63 characters without a trailing ``-`` or ``.``; with ``spec.subdomain`` the
-pod's domain is ``<subdomain>.<ns>.svc.<cluster domain>``. Once the pod has an IP the kubelet
+pod's domain is ``<subdomain>.<ns>.svc.<cluster domain>`` (with ``setHostnameAsFQDN`` the sandbox's
+hostname is then the FQDN). Once the pod has an IP the kubelet
 writes ``<pod dir>/etc-hosts`` and bind-mounts it at /etc/hosts in every container that does not
 mount something there itself (the runtime then leaves its own copy of the node's file out):
 
@@ -29,6 +30,7 @@ from kubelet.runtime import Mount
 HOSTS_PATH = "/etc/hosts"
 HOSTS_FILE_NAME = "etc-hosts"
 HOSTNAME_MAX = 63  # a DNS label (the kernel's 64 bytes with the terminating NUL)
+FQDN_MAX = 64  # what the kernel's nodename field holds (upstream's GetNodenameForKernel)
 MANAGED_HEADER = "# Kubernetes-managed hosts file.\n"
 HOST_NETWORK_HEADER = "# Kubernetes-managed hosts file (host network).\n"
 _LOCAL_LINES = ("127.0.0.1\tlocalhost\n"
@@ -55,6 +57,23 @@ def pod_domain(pod: dict[str, Any], cluster_domain: str) -> str:
         return ""
     namespace = str((pod.get("metadata") or {}).get("namespace") or "")
     return f"{subdomain}.{namespace}.svc.{cluster_domain}"
+
+
+class HostnameError(ValueError):
+    """``setHostnameAsFQDN`` asks for a name the kernel cannot hold."""
+
+
+def kernel_hostname(pod: dict[str, Any], cluster_domain: str) -> str:
+    """The sandbox's hostname: the pod's, or with ``setHostnameAsFQDN`` and a subdomain its FQDN
+    (upstream's GetNodenameForKernel); raises `HostnameError` past 64 characters."""
+    hostname, domain = pod_hostname(pod), pod_domain(pod, cluster_domain)
+    if not domain or not (pod.get("spec") or {}).get("setHostnameAsFQDN"):
+        return hostname
+    fqdn = f"{hostname}.{domain}"
+    if len(fqdn) > FQDN_MAX:
+        raise HostnameError(f"failed to construct FQDN from pod hostname and cluster domain, FQDN {fqdn} is "
+                            f"too long ({FQDN_MAX} characters is the max, {len(fqdn)} characters requested)")
+    return fqdn
 
 
 def host_alias_lines(pod: dict[str, Any]) -> str:

@@ -1,11 +1,11 @@
 """kubelet.pod_hosts: the pod's hostname and the kubelet-managed /etc/hosts, as upstream's kubelet.
 
 Covers: the hostname (spec.hostname or the name, cut to 63 characters without a trailing - or .)
-and the subdomain FQDN; the managed file's exact content with and without a subdomain and with
-hostAliases; a host-network pod's copy of the node's file; the file written 0644 under the pod's
-directory and its mount; a container that mounts its own /etc/hosts; PodInputs adding the mount
-only once the pod has an IP. Leaves out what the container sees (component:
-test_kubelet_pod_network).
+and the subdomain FQDN; setHostnameAsFQDN's sandbox hostname and its 64-character limit; the
+managed file's exact content with and without a subdomain and with hostAliases; a host-network
+pod's copy of the node's file; the file written 0644 under the pod's directory and its mount; a
+container that mounts its own /etc/hosts; PodInputs adding the mount only once the pod has an IP.
+Leaves out what the container sees (component: test_kubelet_pod_network).
 """
 
 from __future__ import annotations
@@ -14,9 +14,13 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import pytest
 from kubelet_sources import MemorySource
 
+from kubelet.cri_specs import build_sandbox_config
 from kubelet.pod_hosts import (
+    HostnameError,
+    kernel_hostname,
     managed_hosts_content,
     mounts_own_hosts_file,
     pod_domain,
@@ -46,6 +50,18 @@ def test_the_hostname_is_spec_hostname_or_the_name_cut_as_upstream() -> None:
     assert pod_hostname(pod("b" * 70)) == "b" * 63
     assert pod_domain(pod(subdomain="cache"), "cluster.local") == "cache.shop.svc.cluster.local"
     assert pod_domain(pod(), "cluster.local") == ""
+
+
+def test_set_hostname_as_fqdn_makes_the_sandbox_hostname_the_fqdn(tmp_path: Path) -> None:
+    fqdn_pod = pod(hostname="db", subdomain="cache", setHostnameAsFQDN=True)
+    assert kernel_hostname(fqdn_pod, "cluster.local") == "db.cache.shop.svc.cluster.local"
+    assert build_sandbox_config(fqdn_pod, log_root=tmp_path, cluster_domain="cluster.local").hostname \
+        == "db.cache.shop.svc.cluster.local"
+    # no subdomain, or not asked for: the plain hostname
+    assert kernel_hostname(pod(hostname="db", setHostnameAsFQDN=True), "cluster.local") == "db"
+    assert kernel_hostname(pod(hostname="db", subdomain="cache"), "cluster.local") == "db"
+    with pytest.raises(HostnameError, match=r"FQDN .* is too long \(64 characters is the max, 70 characters"):
+        kernel_hostname(pod(hostname="d" * 41, subdomain="cache", setHostnameAsFQDN=True), "cluster.local")
 
 
 def test_the_managed_file_names_the_pod_and_its_aliases() -> None:

@@ -192,15 +192,16 @@ class ServiceAccountAdmission:
         assert self._accounts is not None
         scope = request.scope
         key = object_key(self._accounts, Scope(tenant=scope.tenant, namespace=scope.namespace), name)
-        segment = self._cache.resource(self._accounts.key_segment)
+        segment = self._accounts.key_segment
         attempts = _DEFAULT_ACCOUNT_ATTEMPTS if name == DEFAULT_SERVICE_ACCOUNT else 1
         interval = random.uniform(0.1, 0.2)
         for attempt in range(attempts):
             if attempt:
                 await asyncio.sleep(interval)
-            cached = segment.objects.get(key)  # re-read: a cache reload replaces the mapping
+            # Looked up afresh each time: a cache reload replaces what it holds.
+            cached = self._cache.resource(segment).objects.get(key)
             if cached is None and await self._cache.catch_up():
-                cached = segment.objects.get(key)
+                cached = self._cache.resource(segment).objects.get(key)
             if cached is not None:
                 return cached.obj
         missing = NotFound.object("serviceaccount", name).message
