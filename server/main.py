@@ -18,6 +18,7 @@ from server.flowcontrol.gate import FlowControlConfig
 from server.kubelet_connection import KubeletClientConfig
 from server.partition_flags import add_partition_flags, request_header_config, resource_providers
 from server.registry.admission.chain import DISABLEABLE_PLUGINS
+from server.schema.endpoint_rules import non_special_ip_errors
 from server.services.kubernetes_service import ApiEndpoint
 from server.services.ranges import (
     DEFAULT_CLUSTER_IP_RANGE,
@@ -123,6 +124,9 @@ def api_endpoint(args: argparse.Namespace) -> ApiEndpoint | None:
     if not (args.secure_port and args.tls_cert_file):
         return None
     address = args.advertise_address or default_advertise_address(args.bind_address)
+    for problem in non_special_ip_errors(address, "--advertise-address"):
+        log.warning("%s: pods cannot reach the API server there, so the kubernetes Service gets no "
+                    "endpoints", problem.message)
     return ApiEndpoint(address, args.secure_port)
 
 

@@ -45,7 +45,7 @@ from server.registry.rest.scale import ScaleREST
 from server.registry.rest.status import FinalizeREST, StatusREST
 from server.registry.strategy import Strategy
 from server.resources import strategies
-from server.schema import defaults, semantic_rules
+from server.schema import defaults, endpoint_rules, semantic_rules
 from server.schema.name_rules import (
     NameCheck,
     dns1035_label_errors,
@@ -152,7 +152,8 @@ _CORE: tuple[ResourceRecord, ...] = (
     _declare("v1", "ConfigMap", "configmaps", "Namespaced", short=("cm",), rules=(configmap_size_errors,),
              printer=config_printers.CONFIG_MAP),
     _declare("v1", "Endpoints", "endpoints", "Namespaced", short=("ep",),
-             strategy=strategies.AllowCreateOnUpdateStrategy, printer=network_printers.ENDPOINTS),
+             strategy=strategies.AllowCreateOnUpdateStrategy, printer=network_printers.ENDPOINTS,
+             rules=(endpoint_rules.endpoints_errors,)),
     _declare("v1", "Event", "events", "Namespaced", short=("ev",),
              strategy=strategies.AllowCreateOnUpdateStrategy, printer=config_printers.EVENT,
              selectable=fields.EVENT_FIELDS),
@@ -329,7 +330,7 @@ _GROUPS: tuple[ResourceRecord, ...] = (
     _declare("node.k8s.io/v1", "RuntimeClass", "runtimeclasses", "Cluster",
              printer=config_printers.RUNTIME_CLASS),
     _declare("discovery.k8s.io/v1", "EndpointSlice", "endpointslices", "Namespaced",
-             printer=network_printers.ENDPOINT_SLICE),
+             printer=network_printers.ENDPOINT_SLICE, rules=(endpoint_rules.endpoint_slice_errors,)),
     # Arktos's Network (a CRD in Arktos, crd-network.yaml): per tenant, short names ne/net, status
     # subresource. Its schema is Arktos's (apis/arktos_schemas.py).
     _declare("arktos.futurewei.com/v1", "Network", "networks", "Tenant", short=("ne", "net"),

@@ -27,6 +27,7 @@ from server.errors import AlreadyExists, ApiError, Invalid, NotFound
 from server.registry.catalogue import Catalogue
 from server.registry.keys import SYSTEM_TENANT, Scope, object_key
 from server.registry.store import GenericStore, WriteOptions
+from server.schema.endpoint_rules import non_special_ip_errors
 from server.storage.interface import Backend, KeyNotFoundError, RevisionConflictError, StorageError
 from server.storage.keys import REGISTRY_PREFIX
 from server.watchcache import WatchCache
@@ -128,7 +129,8 @@ class KubernetesService:
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
                 continue
             if not expired:
-                live.append(endpoint)
+                if not non_special_ip_errors(endpoint.address, "address"):
+                    live.append(endpoint)  # a loopback one no pod could reach, nor may be listed
                 continue
             with contextlib.suppress(KeyNotFoundError, RevisionConflictError):
                 await self._backend.delete(kv.key, expected_revision=kv.mod_revision)

@@ -1,7 +1,8 @@
 """Service ClusterIPs and node ports, and the `kubernetes` Service, on real API server processes.
 
 Covers, with stock kubectl and the python client against `python -m server` (TLS, its own service
-CIDR and node-port range, advertise address 127.0.0.2): `kubectl expose` and `kubectl create
+CIDR and node-port range, advertising the host's default-route address, as arktos-up does — a
+loopback one may not be listed: upstream's ValidateNonSpecialIP): `kubectl expose` and `kubectl create
 service` get an address from the range and `kubectl get svc` prints CLUSTER-IP and
 `80:<nodePort>/TCP` as upstream; requested addresses and node ports are honoured, or refused when
 out of range or taken with upstream's 422 texts; headless and ExternalName get none; type changes
@@ -43,12 +44,13 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.rest import ApiException
 
+from server.serving import default_advertise_address
 from server.storage import open_backend
 from tools.cluster_credentials import ensure_cluster_credentials
 
 CIDR = "10.231.0.0/24"
 PORTS = "31200-31219"
-ADVERTISE = "127.0.0.2"
+ADVERTISE = default_advertise_address("0.0.0.0")
 WAIT_S = 30.0
 T = TypeVar("T")
 
