@@ -47,11 +47,19 @@ class PortRange:
         return f"{self.base}-{self.last}"
 
     def candidates(self) -> Iterator[int]:
-        """Every port of the range once, from a random start (upstream picks at random)."""
+        """Every port of the range once, starting in the upper band at random.
+
+        Upstream (KEP-3668) keeps the lower band — min(max(16, size/32), 128) ports — for
+        requested node ports: dynamic picks go to the upper band first, so a well-known port a
+        manifest asks for is rarely taken already.
+        """
         size = self.last - self.base + 1
-        start = random.randrange(size)
-        for step in range(size):
-            yield self.base + (start + step) % size
+        reserved = min(max(16, size // 32), 128, size)
+        upper = size - reserved
+        start = random.randrange(upper) if upper > 0 else 0
+        for step in range(upper):
+            yield self.base + reserved + (start + step) % upper
+        yield from range(self.base, self.base + reserved)
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,15 +128,15 @@ def test_kubectl_expose_gets_an_address_and_get_svc_prints_it(kubectl: Kubectl, 
 
 
 def test_requested_addresses_and_ports_are_honoured_or_refused(core: k8s.CoreV1Api, namespace: str) -> None:
-    got = core.create_namespaced_service(namespace, body("a", type="NodePort", clusterIP="10.231.0.50",
+    got = core.create_namespaced_service(namespace, body("a", type="NodePort", clusterIP="10.231.0.11",
                                                          ports=[{"port": 80, "nodePort": 31210}]))
-    assert got.spec.cluster_ip == "10.231.0.50" and got.spec.ports[0].node_port == 31210
+    assert got.spec.cluster_ip == "10.231.0.11" and got.spec.ports[0].node_port == 31210
     assert refusal(lambda: core.create_namespaced_service(namespace, body("b", clusterIP="10.9.9.9"))) == (
         'Service "b" is invalid: spec.clusterIPs: Invalid value: ["10.9.9.9"]: failed to allocate IP '
         "10.9.9.9: provided IP is not in the valid range. The range of valid IPs is 10.231.0.0/24")
-    assert refusal(lambda: core.create_namespaced_service(namespace, body("b", clusterIP="10.231.0.50"))) == (
-        'Service "b" is invalid: spec.clusterIPs: Invalid value: ["10.231.0.50"]: failed to allocate IP '
-        "10.231.0.50: provided IP is already allocated")
+    assert refusal(lambda: core.create_namespaced_service(namespace, body("b", clusterIP="10.231.0.11"))) == (
+        'Service "b" is invalid: spec.clusterIPs: Invalid value: ["10.231.0.11"]: failed to allocate IP '
+        "10.231.0.11: provided IP is already allocated")
     taken = body("b", type="NodePort", ports=[{"port": 80, "nodePort": 31210}])
     assert refusal(lambda: core.create_namespaced_service(namespace, taken)) == (
         'Service "b" is invalid: spec.ports[0].nodePort: Invalid value: 31210: '
@@ -154,38 +154,38 @@ def test_headless_and_external_name_get_no_address(core: k8s.CoreV1Api, namespac
         "type": "ExternalName", "externalName": "example.com"}})
     assert external.spec.cluster_ip is None and external.spec.ip_families is None
     wrong = {"metadata": {"name": "y"}, "spec": {"type": "ExternalName", "externalName": "example.com",
-                                                  "clusterIP": "10.231.0.60"}}
+                                                  "clusterIP": "10.231.0.12"}}
     assert "spec.clusterIPs: Forbidden: may not be set for ExternalName services" in \
         refusal(lambda: core.create_namespaced_service(namespace, wrong))
 
 
 def test_type_changes_allocate_and_release(core: k8s.CoreV1Api, namespace: str) -> None:
-    made = core.create_namespaced_service(namespace, body("t", clusterIP="10.231.0.70"))
+    made = core.create_namespaced_service(namespace, body("t", clusterIP="10.231.0.13"))
     assert made.spec.ports[0].node_port is None
     node = core.patch_namespaced_service("t", namespace, {"spec": {"type": "NodePort"}})
     node_port = node.spec.ports[0].node_port
     assert 31200 <= node_port <= 31219
     assert "may not change once set" in refusal(lambda: core.patch_namespaced_service(
-        "t", namespace, {"spec": {"clusterIP": "10.231.0.71", "clusterIPs": ["10.231.0.71"]}}))
+        "t", namespace, {"spec": {"clusterIP": "10.231.0.14", "clusterIPs": ["10.231.0.14"]}}))
     back = core.patch_namespaced_service("t", namespace, {"spec": {"type": "ClusterIP"}})
-    assert back.spec.ports[0].node_port is None and back.spec.cluster_ip == "10.231.0.70"
+    assert back.spec.ports[0].node_port is None and back.spec.cluster_ip == "10.231.0.13"
     reused = core.create_namespaced_service(namespace, body("u", type="NodePort",
                                                             ports=[{"port": 80, "nodePort": node_port}]))
     assert reused.spec.ports[0].node_port == node_port
     external = core.patch_namespaced_service("t", namespace, {"spec": {
         "type": "ExternalName", "externalName": "example.com", "selector": None}})
     assert external.spec.cluster_ip is None
-    again = core.create_namespaced_service(namespace, body("v", clusterIP="10.231.0.70"))
-    assert again.spec.cluster_ip == "10.231.0.70"
+    again = core.create_namespaced_service(namespace, body("v", clusterIP="10.231.0.13"))
+    assert again.spec.cluster_ip == "10.231.0.13"
 
 
 def test_a_deleted_services_address_is_reusable_at_once(core: k8s.CoreV1Api, namespace: str) -> None:
-    core.create_namespaced_service(namespace, body("d", type="NodePort", clusterIP="10.231.0.80",
+    core.create_namespaced_service(namespace, body("d", type="NodePort", clusterIP="10.231.0.15",
                                                    ports=[{"port": 80, "nodePort": 31211}]))
     core.delete_namespaced_service("d", namespace)
-    again = core.create_namespaced_service(namespace, body("e", type="NodePort", clusterIP="10.231.0.80",
+    again = core.create_namespaced_service(namespace, body("e", type="NodePort", clusterIP="10.231.0.15",
                                                            ports=[{"port": 80, "nodePort": 31211}]))
-    assert again.spec.cluster_ip == "10.231.0.80" and again.spec.ports[0].node_port == 31211
+    assert again.spec.cluster_ip == "10.231.0.15" and again.spec.ports[0].node_port == 31211
 
 
 def answers_readyz(address: str, port: int, context: ssl.SSLContext) -> bool:
@@ -222,14 +222,14 @@ def test_repair_frees_an_address_leaked_in_the_store(tmp_path: Path) -> None:
     server = start_apiserver(tmp_path, tls=True,
                              extra_args=server_args("--service-allocation-repair-interval", "1s"))
     server.stop()
-    leak = orjson.dumps({"kind": "ServiceAllocation", "metadata": {"name": "10.231.0.90"}, "created": 0,
+    leak = orjson.dumps({"kind": "ServiceAllocation", "metadata": {"name": "10.231.0.16"}, "created": 0,
                          "holder": {"tenant": "system", "namespace": "default", "name": "gone", "uid": "x"}})
 
     async def write_leak() -> None:
         backend = open_backend(f"sqlite:///{server.data_dir / 'arktos.db'}")
         await backend.start()
         try:
-            await backend.create("/registry/serviceips/10.231.0.90", leak)
+            await backend.create("/registry/serviceips/10.231.0.16", leak)
         finally:
             await backend.close()
 
@@ -238,9 +238,9 @@ def test_repair_frees_an_address_leaked_in_the_store(tmp_path: Path) -> None:
     try:
         with k8s_config.new_client_from_config(config_file=str(server.kubeconfig)) as api:
             core = k8s.CoreV1Api(api)
-            leaked = body("r", clusterIP="10.231.0.90")
+            leaked = body("r", clusterIP="10.231.0.16")
             got = eventually(lambda: core.create_namespaced_service("default", leaked))
-            assert got.spec.cluster_ip == "10.231.0.90"
+            assert got.spec.cluster_ip == "10.231.0.16"
     finally:
         server.stop()
 

@@ -114,6 +114,15 @@ def test_dynamic_picks_come_from_the_upper_band_first() -> None:
     assert ServiceRanges.parse("10.0.0.0/16").kubernetes_service_ip == "10.0.0.1"
 
 
+def test_dynamic_node_ports_come_from_the_upper_band_first() -> None:
+    ports = PortRange.parse("30000-32767")  # 2768 ports: the lower 86 (size/32) kept for requests
+    order = list(ports.candidates())
+    assert sorted(order) == list(range(30000, 32768))
+    assert all(port >= 30086 for port in order[:2768 - 86]) and order[-86:] == list(range(30000, 30086))
+    small = list(PortRange.parse("31200-31219").candidates())  # at least 16 kept: 4 dynamic first
+    assert sorted(small[:4]) == [31216, 31217, 31218, 31219]
+
+
 @pytest.mark.parametrize("text", ["", "abc", "30000-", "0-10", "300-200", "1-70000"])
 def test_bad_port_ranges_are_refused(text: str) -> None:
     with pytest.raises(RangeError):
