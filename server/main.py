@@ -50,8 +50,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     serving.add_argument("--tls-private-key-file", default="")
     serving.add_argument("--advertise-address", default="",
                          help="the address pods reach this server on, published as an endpoint of the "
-                              "kubernetes Service; the secure port listens on it too (default: the bind "
-                              "address, or the default route's address when that is loopback or 0.0.0.0)")
+                              "kubernetes Service; when given, the secure port listens on it too (default: "
+                              "the bind address, or the default route's address when that is loopback or "
+                              "0.0.0.0)")
     serving.add_argument("--insecure-bind-address", default="127.0.0.1",
                          help="address of the plain port; only loopback is accepted")
     serving.add_argument("--port", type=int, default=0,
@@ -217,9 +218,11 @@ def listening_sites(runner: web.BaseRunner, args: argparse.Namespace) -> list[we
         sites.append(web.TCPSite(runner, args.bind_address, args.secure_port, ssl_context=context,
                                  backlog=1024, reuse_address=True))
         endpoint = api_endpoint(args)
-        # Pods reach the server on its advertise address: listen there too, unless the bind
-        # address covers it already.
-        if endpoint is not None and args.bind_address not in (endpoint.address, "0.0.0.0", "::"):
+        # Pods reach the server on its advertise address: when one is given, listen there too,
+        # unless the bind address covers it already. A server told only to bind loopback stays
+        # on loopback (its derived advertise address is listed, as upstream's, but not opened).
+        if (args.advertise_address and endpoint is not None
+                and args.bind_address not in (endpoint.address, "0.0.0.0", "::")):
             sites.append(web.TCPSite(runner, endpoint.address, args.secure_port, ssl_context=context,
                                      backlog=1024, reuse_address=True))
     elif args.secure_port:
