@@ -39,6 +39,7 @@ from client.errors import AlreadyExists
 from client.resources import NAMESPACES, TENANTS, ResourceRef
 from client.rest import ApiClient
 from cri.containerd_process import ContainerdProcess
+from server.serving import default_advertise_address
 from tools.cluster_credentials import primary_ip
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -64,7 +65,9 @@ def service_ip(host: int) -> str:
 @pytest.fixture(scope="module")
 def tls_apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerProcess]:
     server = start_apiserver(tmp_path_factory.mktemp("apiserver-px"), tls=True, extra_args=[
-        "--service-cluster-ip-range", f"{SERVICE_NET}.0/24", "--service-node-port-range", NODE_PORTS])
+        "--service-cluster-ip-range", f"{SERVICE_NET}.0/24", "--service-node-port-range", NODE_PORTS,
+        # as arktos-up: the node's address, where pods (and the kubernetes Service) reach the server
+        "--advertise-address", default_advertise_address("0.0.0.0")])
     try:
         yield server
     finally:
