@@ -30,6 +30,9 @@ READY_LINE = "cluster is ready"
 STOP_TIMEOUT_S = 60.0
 BRIDGE = "arktos-pb0"
 POD_SUBNET = "10.92.0.0/16"
+# Where each tenant network's Service /24 comes from: the 92nd /20 of 172.16.0.0/12, as the e2e
+# clusters derive theirs from their pod subnets (test/e2e/test_arktos_up.py, network_pool_for).
+NETWORK_SERVICE_CIDR_POOL = "172.21.192.0/20"
 NODE_NAME = "pod-startup-node"
 
 
@@ -62,6 +65,7 @@ def cluster_env(workdir: Path) -> dict[str, str]:
         "HOSTNAME_OVERRIDE": NODE_NAME,
         "CONTAINERD_BRIDGE": BRIDGE,
         "CONTAINERD_POD_SUBNET": POD_SUBNET,
+        "NETWORK_SERVICE_CIDR_POOL": NETWORK_SERVICE_CIDR_POOL,
         "KUBE_PROXY_CHAIN_PREFIX": "APB",
     })
     return env
