@@ -46,6 +46,7 @@ class ArktosUpCluster:
     node_name: str
     log_dir: Path
     process: subprocess.Popen[str]
+    env: Mapping[str, str]  # what arktos-up.sh ran with (CERT_DIR, API_SECURE_PORT, chain prefix...)
 
 
 def cluster_env(workdir: Path) -> dict[str, str]:
@@ -144,7 +145,7 @@ def arktos_up(*, start_timeout_s: float = 240.0, keep_logs: bool = True,
     try:
         _wait_ready(process, lines, start_timeout_s)
         yield ArktosUpCluster(kubeconfig=Path(env["CERT_DIR"]) / "admin.kubeconfig", node_name=NODE_NAME,
-                              log_dir=log_dir, process=process)
+                              log_dir=log_dir, process=process, env=env)
     finally:
         stopped = _interrupt(process)
         pump.join(timeout=5)

@@ -17,6 +17,8 @@
 #   pod_startup_paced, pod_startup_burst, vm_pod   a real arktos-up node (root: containerd, qemu,
 #                 bridge arktos-pb0, pod subnet 10.92.0.0/16)
 #   services      from pods on that node: DNS queries/s and p99, HTTP via a Service IP vs the pod IP
+#   networks      pod->pod and pod->Service latency in a tenant network, isolation on vs off (two
+#                 clusters), and the node's iptables rules for 100 tenants x 10 Services
 #   vm_sandbox    VM boot with and without qemu's -sandbox
 #   proxy         kube-proxy sync time and iptables rule count, 1,000 Services x 10 endpoints
 #   dns           the cluster DNS server alone: queries/s, p50/p99, zone update, memory (1,000 Services)
@@ -88,6 +90,7 @@ step pod_startup_paced "${PY}" bench/pod_startup_bench.py --qps 4
 step pod_startup_burst "${PY}" bench/pod_startup_bench.py
 step vm_pod "${PY}" bench/vm_pod_bench.py  # VM pods (qemu, TCG) on the same kind of node
 step services "${PY}" bench/service_bench.py  # DNS and Service latency from pods, same kind of node
+step networks "${PY}" bench/network_bench.py  # tenant-network isolation's latency and rules, same kind of node
 step vm_sandbox "${PY}" bench/vm_sandbox_bench.py
 # kube-proxy's syncs for 1,000 Services x 10 endpoints, real iptables in a throwaway netns (root).
 step proxy "${PY}" bench/proxy_bench.py
