@@ -42,6 +42,8 @@
 #   KUBE_PROXY_CHAIN_PREFIX  prefix of kube-proxy's iptables chains (KUBE-SERVICES...), removed on
 #                    stop; give each cluster on one host its own (1-7 upper-case characters) [KUBE]
 #   KUBE_PROXY_HEALTHZ_BIND_ADDRESS  ADDRESS:PORT of kube-proxy's /healthz [empty: none]
+#   KUBE_PROXY_NETWORK_ISOLATION  true|false: kube-proxy refuses pod-to-pod connections across
+#                            tenants' networks (pod and Service IPs; cluster DNS excepted) [true]
 #   ARKTOS_RESTART_DELAY  the same for every other component (systemd's RestartSec) [1]
 #   ARKTOS_START_LIMIT_BURST, ARKTOS_START_LIMIT_INTERVAL  at most BURST starts of one component
 #                    within INTERVAL seconds; past that its next start waits (systemd's

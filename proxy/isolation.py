@@ -1,0 +1,106 @@
+"""Network isolation on the node: which pod may open connections to which, as filter-table rules.
+
+A pod belongs to one network of its tenant: the one its label ``arktos.futurewei.com/network``
+names (``default`` when absent); the key is (tenant, network), so two tenants' ``default`` networks,
+and two networks of one tenant, are different networks. A forwarded packet from a pod IP to a pod IP
+of another network is refused (``REJECT --reject-with icmp-admin-prohibited``) unless it is a query
+to the cluster DNS (a pod of tenant system's ``kube-system`` labelled ``k8s-app=kube-dns``, port
+53/UDP and TCP). The check runs in ``FORWARD``, after DNAT, so a Service IP or a NodePort leading to
+another network's pod is refused like the pod IP itself. Traffic from or to the node (the API server
+behind ``kubernetes-<network>``, NodePorts asked from the node) never passes ``FORWARD`` and is not
+touched. Chains (prefix ``P``), O(pods + networks) rules:
+
+  ``P-ISOLATION`` (jumped to first from ``FORWARD``): replies and related packets return at once;
+  the DNS exception; then per pod ``-s podIP -j P-NET-<hash(tenant/network)>``.
+  ``P-NET-x``: per pod of network x ``-d podIP -j RETURN``; then ``-j P-ISOLATION-PODS``.
+  ``P-ISOLATION-PODS``: per pod ``-d podIP -j REJECT`` (reached only for another network's pods).
+
+A pod the proxy has not seen yet (no IP in its status, or the sync has not run) is unknown on both
+sides: its packets and packets to it pass until the next sync (at most ``--min-sync-period`` later).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+NETWORK_LABEL = "arktos.futurewei.com/network"
+DEFAULT_NETWORK = "default"
+DNS_TENANT, DNS_NAMESPACE, DNS_LABEL = "system", "kube-system", ("k8s-app", "kube-dns")
+DNS_PORT = 53
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class NetworkKey:
+    tenant: str
+    network: str
+
+    def __str__(self) -> str:
+        return f"{self.tenant}/{self.network}"
+
+
+@dataclass(frozen=True, slots=True)
+class PodMember:
+    """What isolation needs of one pod: its network, its IPv4 addresses, whether it serves cluster DNS."""
+
+    network: NetworkKey
+    ips: tuple[str, ...]
+    dns: bool = False
+
+
+def pod_member(pod: dict[str, Any]) -> PodMember | None:
+    """The pod's place in isolation; None for pods that hold no pod IP (host network, finished, not
+    started yet)."""
+    metadata = pod.get("metadata") or {}
+    spec = pod.get("spec") or {}
+    status = pod.get("status") or {}
+    if spec.get("hostNetwork") or status.get("phase") in ("Succeeded", "Failed"):
+        return None
+    ips = [str(entry.get("ip") or "") for entry in status.get("podIPs") or []]
+    if not ips and status.get("podIP"):
+        ips = [str(status["podIP"])]
+    ipv4 = tuple(sorted({ip for ip in ips if ip and ":" not in ip}))
+    if not ipv4:
+        return None
+    labels = metadata.get("labels") or {}
+    tenant = str(metadata.get("tenant") or "system")
+    namespace = str(metadata.get("namespace") or "")
+    key = NetworkKey(tenant, str(labels.get(NETWORK_LABEL) or DEFAULT_NETWORK))
+    dns = (tenant, namespace, labels.get(DNS_LABEL[0])) == (DNS_TENANT, DNS_NAMESPACE, DNS_LABEL[1])
+    return PodMember(key, ipv4, dns)
+
+
+def slim_pod(pod: dict[str, Any]) -> dict[str, Any]:
+    """An informer transform: only the fields `pod_member` reads are cached."""
+    metadata = pod.get("metadata") or {}
+    spec = pod.get("spec") or {}
+    status = pod.get("status") or {}
+    return {
+        "metadata": {key: metadata[key] for key in ("name", "namespace", "tenant", "labels",
+                                                    "resourceVersion", "uid") if key in metadata},
+        "spec": {"hostNetwork": bool(spec.get("hostNetwork"))},
+        "status": {key: status[key] for key in ("phase", "podIP", "podIPs") if key in status},
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class IsolationPlan:
+    """Every network's pod IPs (sorted) and the cluster DNS pods' IPs: what one sync programs."""
+
+    networks: Mapping[NetworkKey, tuple[str, ...]]
+    dns_ips: tuple[str, ...] = ()
+
+
+def isolation_plan(pods: Iterable[dict[str, Any]]) -> IsolationPlan:
+    members: dict[NetworkKey, set[str]] = {}
+    dns: set[str] = set()
+    for pod in pods:
+        member = pod_member(pod)
+        if member is None:
+            continue
+        members.setdefault(member.network, set()).update(member.ips)
+        if member.dns:
+            dns.update(member.ips)
+    return IsolationPlan({key: tuple(sorted(ips)) for key, ips in sorted(members.items())},
+                         tuple(sorted(dns)))
