@@ -166,10 +166,17 @@ def test_endpoint_slice_lists_the_web_pod(kubectl: Kubectl, web: str) -> None:
     api = config.new_client_from_config(str(Path(kubectl.env["CERT_DIR"]) / "admin.kubeconfig"))
     service = client.CoreV1Api(api).read_namespaced_service("web", TENANT_NS)
     assert service.spec.cluster_ip == web and service.spec.type == "ClusterIP"
-    slices = client.DiscoveryV1Api(api).list_namespaced_endpoint_slice(
-        TENANT_NS, label_selector="kubernetes.io/service-name=web").items
-    addresses = {a for s in slices for e in s.endpoints or [] if e.conditions.ready for a in e.addresses}
-    assert addresses == {p["status"]["podIP"] for p in _live_pods(kubectl, "app=web")}, slices
+    discovery = client.DiscoveryV1Api(api)
+
+    def ready_addresses() -> set[str]:
+        slices = discovery.list_namespaced_endpoint_slice(
+            TENANT_NS, label_selector="kubernetes.io/service-name=web").items
+        return {a for s in slices for e in s.endpoints or [] if e.conditions.ready for a in e.addresses}
+
+    # The endpointslice controller follows the pod's readiness shortly after.
+    kubectl.wait("the EndpointSlice listing the web pods",
+                 lambda: ready_addresses() == {p["status"]["podIP"] for p in _live_pods(kubectl, "app=web")},
+                 ROUTE_WAIT_S)
 
 
 def test_service_ip_and_names_reach_nginx(kubectl: Kubectl, web: str) -> None:
