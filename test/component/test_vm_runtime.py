@@ -55,8 +55,9 @@ class RuntimeProcess:
     """``python -m vmruntime`` in a temp dir; VMs outlive it (no --stop-vms-on-exit) like containers
     outlive containerd, so a restart can be tested."""
 
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, *extra_args: str) -> None:
         self.base = base
+        self.extra_args = extra_args
         self.root = base / "root"
         self.socket = base / "vm.sock"
         self.log = base / "runtime.log"
@@ -71,7 +72,7 @@ class RuntimeProcess:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "vmruntime", "--listen", self.endpoint, "--root", str(self.root),
-                 "--image-dir", str(DEFAULT_IMAGE_DIR)], cwd=REPO, stdout=log, stderr=log)
+                 "--image-dir", str(DEFAULT_IMAGE_DIR), *self.extra_args], cwd=REPO, stdout=log, stderr=log)
         deadline = time.monotonic() + 20
         while not self.socket.exists():
             if self.process.poll() is not None or time.monotonic() > deadline:
