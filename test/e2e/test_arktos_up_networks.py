@@ -324,28 +324,38 @@ def test_dns_answers_only_the_querier_network(kubectl: Kubectl, sites: dict[str,
 
 
 ANSWERED = "awk '/^Name:/{n=1} n && /^Address/{print $2}'"  # busybox nslookup's answer section
-API_PROBE = ('wget -qO- -T 3 -t 1 --no-check-certificate '
-             '--header "Authorization: Bearer $(cat /var/run/secrets/kubernetes.io/serviceaccount/token)" '
+SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+# GET /version with the pod's token; {tls}: how wget treats the serving certificate.
+API_PROBE = ('wget -qO- -T 3 -t 1 {tls} --header "Authorization: Bearer $(cat ' + SA_DIR + '/token)" '
              'https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT/version | grep -o gitVersion')
 
 
-def test_each_network_reaches_the_api_server_through_its_kubernetes_service(
+def test_each_network_uses_its_own_dns_and_kubernetes_services(
         kubectl: Kubectl, sites: dict[str, Site], addresses: dict[str, Addresses]) -> None:
+    """Each client's nameserver is its network's kube-dns-<network>; it reaches the API server through
+    its network's kubernetes-<network> (KUBERNETES_SERVICE_HOST, and kubernetes.default's answer)."""
     rows = {label: _api_row(kubectl, site) for label, site in sites.items()}
     print("\n" + "\n".join(f"{label}: {row}" for label, row in rows.items()))
     for label, row in rows.items():
-        own = row[f"kubernetes-{sites[label].network}"]
-        assert row["KUBERNETES_SERVICE_HOST"] == own == row["kubernetes.default"], (label, row)
+        network = sites[label].network
+        assert row["nameserver"] == row[f"kube-dns-{network}"], (label, row)
+        assert row["KUBERNETES_SERVICE_HOST"] == row[f"kubernetes-{network}"] == row["kubernetes.default"], \
+            (label, row)
 
 
 def _api_row(kubectl: Kubectl, site: Site) -> dict[str, str]:
-    """The site's kubernetes-<network> IP, and from its client: KUBERNETES_SERVICE_HOST, what
-    kubernetes.default resolves to, and whether GET /version through that host answered."""
+    """The network's kube-dns-<network> and kubernetes-<network> IPs, and from the site's client: its
+    nameserver, KUBERNETES_SERVICE_HOST, what kubernetes.default resolves to, whether GET /version
+    through that host answered, and whether it did with the serving certificate verified against
+    the pod's ca.crt (by address, as in-cluster clients do)."""
     ctl = TenantKubectl(kubectl.env, site.kubeconfig)
-    own = ctl.json("get", "service", f"kubernetes-{site.network}")["spec"]["clusterIP"]
-    probes = {"KUBERNETES_SERVICE_HOST": "echo $KUBERNETES_SERVICE_HOST",
+    dns = ctl.json("get", "service", f"kube-dns-{site.network}", "-n", "kube-system")["spec"]["clusterIP"]
+    api = ctl.json("get", "service", f"kubernetes-{site.network}")["spec"]["clusterIP"]
+    probes = {"nameserver": "awk '/^nameserver/{print $2; exit}' /etc/resolv.conf",
+              "KUBERNETES_SERVICE_HOST": "echo $KUBERNETES_SERVICE_HOST",
               "kubernetes.default": f"timeout 4 nslookup kubernetes.default.svc.{DOMAIN} | {ANSWERED}",
-              "/version": API_PROBE}
+              "/version": API_PROBE.format(tls="--no-check-certificate"),
+              "/version verified": API_PROBE.format(tls=f"--ca-certificate={SA_DIR}/ca.crt")}
     row: dict[str, str] = {}
 
     def reached() -> bool:
@@ -353,7 +363,7 @@ def _api_row(kubectl: Kubectl, site: Site) -> dict[str, str]:
         return row["/version"] == "gitVersion"
 
     _wait(kubectl, f"{site.label}'s client reaching the API server", reached, ROUTE_WAIT_S, lambda: str(row))
-    return {f"kubernetes-{site.network}": own} | row
+    return {f"kube-dns-{site.network}": dns, f"kubernetes-{site.network}": api} | row
 
 
 def _node_address(kubectl: Kubectl) -> str:
