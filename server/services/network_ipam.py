@@ -127,12 +127,14 @@ class NetworkIPAM:
 
     # -- allocation -------------------------------------------------------------------------------
     async def _carve(self, holder: Holder, service: dict[str, Any], *, dry_run: bool) -> list[str]:
-        """The first free /24 of the pool, claimed (a dry run claims nothing and shows none)."""
+        """The first free /24 of the pool, claimed (a dry run shows the one it would get and
+        claims nothing)."""
         items = self.cidrs.probably_free(cidr_item(c) for c in self.pool.subnets())
         for item in items:
             if dry_run:
                 if await self.cidrs.taken(item):
                     continue
+                service["cidrs"] = [item_cidr(item)]
                 return []
             if await self.cidrs.claim(item, holder):
                 service["cidrs"] = [item_cidr(item)]
