@@ -163,6 +163,9 @@ async def test_spec_service_is_immutable_and_kept_by_a_manifest_without_it() -> 
         made = await create(server, "a", network("default"))
         kept = await update_network(server, "a", "default", lambda n: n["spec"].pop("service"))
         assert kept["spec"]["service"] == made["spec"]["service"]
+        kept = await update_network(server, "a", "default",
+                                    lambda n: n["spec"].update(service={"ipam": "Arktos"}))
+        assert kept["spec"]["service"] == made["spec"]["service"]
 
         def change(n: dict[str, Any]) -> None:
             n["spec"]["service"] = {"ipam": "Arktos", "cidrs": ["10.202.3.0/24"]}
