@@ -15,6 +15,7 @@ a GET before anything is removed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Hashable
 from typing import Any
@@ -134,6 +135,11 @@ class NetworkController(Controller):
             except AlreadyExists:
                 service = await self.client.get(SERVICES, wanted.name, tenant=key.tenant,
                                                 namespace=wanted.namespace)
+        elif wanted.cluster_ip and (service.get("spec") or {}).get("clusterIP") != wanted.cluster_ip:
+            # Left from an earlier network of this name with another range: make it anew.
+            with contextlib.suppress(NotFound):
+                await self.client.delete(SERVICES, wanted.name, tenant=key.tenant, namespace=wanted.namespace)
+            raise Requeue(0.5, f"Service {wanted.namespace}/{wanted.name} had another address: re-creating")
         elif service_differs(service, wanted, key.name):
             body = service_body(wanted, key.name)
             body["metadata"] = {**service["metadata"], "labels": {

@@ -84,9 +84,12 @@ class NetworkIPAM:
 
     async def begin_update(self, new: dict[str, Any], old: dict[str, Any], *, dry_run: bool) -> Finish:
         spec, old_service = new.setdefault("spec", {}), service_of(old)
-        if not spec.get("service"):
+        service = spec.get("service")
+        if not isinstance(service, dict) or not service:
             spec["service"] = dict(old_service)  # a manifest without it keeps what was assigned
-        elif spec["service"] != old_service:
+        elif (service.get("ipam") or IPAM_ARKTOS) == ipam_of(old) and not service.get("cidrs"):
+            spec["service"] = {**service, **old_service}  # ... as one naming only the ipam
+        if spec["service"] != old_service:
             _raise(str(new.get("metadata", {}).get("name", "")),
                    [invalid("spec.service", spec["service"], "field is immutable")])
         return nothing_to_finish
@@ -127,12 +130,14 @@ class NetworkIPAM:
 
     # -- allocation -------------------------------------------------------------------------------
     async def _carve(self, holder: Holder, service: dict[str, Any], *, dry_run: bool) -> list[str]:
-        """The first free /24 of the pool, claimed (a dry run claims nothing and shows none)."""
+        """The first free /24 of the pool, claimed (a dry run shows the one it would get and
+        claims nothing)."""
         items = self.cidrs.probably_free(cidr_item(c) for c in self.pool.subnets())
         for item in items:
             if dry_run:
                 if await self.cidrs.taken(item):
                     continue
+                service["cidrs"] = [item_cidr(item)]
                 return []
             if await self.cidrs.claim(item, holder):
                 service["cidrs"] = [item_cidr(item)]

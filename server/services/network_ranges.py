@@ -58,11 +58,11 @@ class NetworkDirectory:
         if network is None:
             if NETWORK_LABEL not in labels and name == DEFAULT_NETWORK:
                 return None
-            problem = f"network {name!r} does not exist in tenant {tenant!r}"
+            problem = f'network "{name}" does not exist in tenant "{tenant}"'
         elif (network.get("metadata") or {}).get("deletionTimestamp"):
-            problem = f"network {name!r} is being deleted"
+            problem = f'network "{name}" is being deleted'
         elif (network.get("status") or {}).get("phase") in _UNUSABLE_PHASES:
-            problem = f"network {name!r} is {network['status']['phase']}"
+            problem = f'network "{name}" is {network["status"]["phase"]}'
         if problem:
             raise Invalid.fields(kind, str((obj.get("metadata") or {}).get("name", "")),
                                  [invalid("metadata.labels", f"{NETWORK_LABEL}={name}", problem)])
