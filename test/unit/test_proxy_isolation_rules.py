@@ -4,7 +4,7 @@ Covers: a pod's network from its label (``default`` when absent) within its tena
 no pod IP (host network, finished, no IP yet), the cluster DNS pods, the whole filter text for two
 tenants and two networks of one tenant, the rule count O(pods + networks), partial syncs leaving
 unchanged networks' chains out, the flag off, chain names under the prefix, and the isolation jump.
-Leaves out: the kernel (test/component/test_proxy_isolation.py).
+Leaves out: the kernel (test/component/test_proxy_isolation.py, test_proxy_netns.py).
 """
 
 from __future__ import annotations
