@@ -76,6 +76,9 @@
 #   SERVICE_CLUSTER_IP_RANGE  CIDR Service ClusterIPs come from; the `kubernetes` Service gets its
 #                    first address (in the serving cert) [10.0.0.0/16]
 #   SERVICE_NODE_PORT_RANGE  ports NodePort Services get node ports from [30000-32767]
+#   NETWORK_SERVICE_CIDR_POOL  CIDR whose /24s tenant Networks (ipam Arktos) get as their Service
+#                    ranges, kube-dns-<net> at the 10th address, kubernetes-<net> at the 1st; must
+#                    not overlap SERVICE_CLUSTER_IP_RANGE [10.96.0.0/12]
 #   API_ADVERTISE_ADDRESS  where pods reach the API server(s): each also listens there on its own
 #                    port and is listed in the `kubernetes` Service's endpoints; in the serving cert
 #                    [the default route's address, the node's InternalIP]
