@@ -41,15 +41,20 @@ class NetworkWatch:
 
     def __init__(self, client: ApiClient) -> None:
         self.informer = Informer(client, NETWORKS, tenant=ALL_TENANTS)
+        self._wait_until: float | None = None  # the end of the one wait for the first list
 
     async def run(self) -> None:
         await self.informer.run()
 
     async def wait_for_sync(self, timeout_s: float) -> bool:
-        """Waits for the first list, at most ``timeout_s``; answers whether it came (a server that
-        refuses the list must not hold pods back: they fall back to ``--cluster-dns``)."""
+        """Waits for the first list until ``timeout_s`` after the first call, and answers whether it
+        came. Only that once: a server that refuses the list must not hold every pod back (they
+        fall back to ``--cluster-dns``; the informer keeps trying for later ones)."""
+        loop = asyncio.get_running_loop()
+        if self._wait_until is None:
+            self._wait_until = loop.time() + timeout_s
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.informer.wait_for_sync(), timeout_s)
+            await asyncio.wait_for(self.informer.wait_for_sync(), max(0.0, self._wait_until - loop.time()))
         return self.informer.has_synced
 
     def dns_service_ip(self, tenant: str, network: str) -> str:

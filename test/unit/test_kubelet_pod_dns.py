@@ -5,7 +5,8 @@ by name, comments); ClusterFirst (cluster servers, the three cluster searches th
 ndots:5), ClusterFirstWithHostNet, ClusterFirst on the host network and Default (the node's file),
 ClusterFirst without --cluster-dns (falls back to Default, MissingClusterDNS on node and pod),
 Arktos networks (the pod's network's dnsServiceIP; --cluster-dns with NetworkDNSMissing while it
-has none; host-network pods keep --cluster-dns; the pod sync waits for the Networks' first list),
+has none; host-network pods keep --cluster-dns; the pod sync waits for the Networks' first list,
+once),
 ``--resolv-conf ""``; None with dnsConfig, and dnsConfig merged on ClusterFirst; the limits (3
 servers, 32 searches, 253-character domains, 2048-character line) with the DNSConfigForming event;
 the dns_config the CRI sandbox gets; the pod sync handing it to the runtime (and failing the sandbox
@@ -15,13 +16,16 @@ on an unreadable --resolv-conf); the kubelet flags. Leaves out the runtime writi
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from kubelet_fakes import ScriptedRuntime, probed_pod, syncer_on
 
+from client.rest import ApiClient
 from kubelet.cri_specs import build_sandbox_config
+from kubelet.networks import NetworkWatch
 from kubelet.pod_dns import DnsConfigurer, DnsSettings, fit_limits, parse_resolv_conf
 from kubelet.runtime import SandboxDns, SandboxInfo
 
@@ -263,3 +267,15 @@ async def test_the_pod_sync_waits_for_the_networks_and_uses_the_networks_dns(res
     await syncer.sync_pod(node, pod)
     assert networks.waited == 1
     assert [dns.servers if dns else None for dns in runtime.dns] == [("10.12.0.10",)]
+
+
+async def test_the_network_watch_holds_pods_back_only_once_when_it_cannot_list() -> None:
+    watch = NetworkWatch(cast(ApiClient, object()))  # never run: its first list never comes
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert await watch.wait_for_sync(0.2) is False
+    assert loop.time() - started >= 0.19
+    started = loop.time()
+    assert await watch.wait_for_sync(0.2) is False
+    assert loop.time() - started < 0.05
+    assert watch.dns_service_ip("acme", "default") == ""
