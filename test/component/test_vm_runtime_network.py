@@ -5,7 +5,8 @@
 In file order: a VM sandbox gets a network namespace and an IP from host-local, reported by
 PodSandboxStatus, with tap0 redirected to/from eth0; its VM boots with the ``ip=`` argument and
 ``ssh -i KEY root@IP uname -a`` (the pod's public key, dropbear in the guest) runs in the guest, the
-node fetches the guest's httpd page naming the VM; removing the sandbox releases the IP and the
+node fetches the guest's httpd page naming the VM; powered off and on, the new qemu takes the same
+tap and ssh works again; removing the sandbox releases the IP and the
 namespace; a runtime restarted after a sandbox record vanished removes that sandbox's namespace and
 IP (CNI DEL of an orphan); ``--stop-vms-on-exit`` tears every network down and leaves the sandboxes
 NOTREADY. Bridge ``arktos-vn1``, subnet ``10.181.0.0/24``, removed afterwards.
@@ -163,6 +164,12 @@ async def test_vm_gets_a_pod_ip_and_serves_ssh_and_http(node: Node, cri: CriClie
     page = await asyncio.to_thread(_http_get, f"http://{sandbox.ip}/")
     assert page == "arktos-vm net-vm\n"
     print(f"VM network ready {boot_s:.1f}s after start; ssh uname took {ssh_s:.1f}s")
+
+    # Powered off and on again: a new qemu opens the same tap and the guest has its IP again.
+    assert await cri.set_vm_power_state(info.id, "Shutdown", timeout_seconds=10) == "shutdown"
+    assert await cri.set_vm_power_state(info.id, "Running") == "running"
+    await _wait_console(Path(info.log_path), "arktos-vm: boot 2")
+    assert (await ssh_run(node.key, sandbox.ip, "cat /proc/sys/kernel/hostname")) == "net-vm"
 
     await cri.stop_pod_sandbox(sandbox.id)
     assert node.namespaces() == [] and node.allocated() == set()
