@@ -25,7 +25,7 @@ import ipaddress
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -148,7 +148,7 @@ class CniNetwork:
 
     conf_dir: Path
     bin_dir: Path = DEFAULT_BIN_DIR
-    extra_path: str = field(default="/usr/sbin:/usr/bin:/sbin:/bin")
+    plugin_search_path: str = "/usr/sbin:/usr/bin:/sbin:/bin"  # PATH for plugins (portmap runs iptables)
 
     def network(self) -> NetworkConfig:
         return load_network(self.conf_dir)
@@ -190,7 +190,7 @@ class CniNetwork:
         binary = self.bin_dir / invocation.plugin
         if not os.access(binary, os.X_OK):
             raise CniError(f"CNI plugin {binary} not found")
-        env = {"PATH": self.extra_path, **invocation.env}
+        env = {"PATH": self.plugin_search_path, **invocation.env}
         process = await asyncio.create_subprocess_exec(
             str(binary), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, env=env)

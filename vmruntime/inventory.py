@@ -22,7 +22,7 @@ from cri import vm_annotations
 from vmruntime.guest import GuestConfig, GuestNic
 from vmruntime.images import ImageStore
 from vmruntime.machines import Machines
-from vmruntime.podnet import TAP, PodNetworks, netns_path
+from vmruntime.podnet import TAP, NetworkSetupError, PodNetworks, netns_path
 from vmruntime.records import ContainerRecord, RecordStore, SandboxRecord
 
 log = logging.getLogger(__name__)
@@ -207,6 +207,19 @@ class Inventory:
         sandbox = self.sandbox(record.sandbox_id)
         self.machines.launch(record, image, guest_nic(sandbox), sandbox.hostname or sandbox.name)
         self.store.save_container(record)
+
+    async def stop_everything(self) -> None:
+        """Kill every VM and tear every pod network down; the sandboxes become NOTREADY, so a kubelet
+        makes new ones (a new network) rather than restarting VMs without one."""
+        for record in list(self.containers.values()):
+            await self.machines.stop(record, timeout_s=0)
+        for sandbox in list(self.sandboxes.values()):
+            sandbox.ready = False
+            self.store.save_sandbox(sandbox)
+            try:
+                await self.remove_network(sandbox)
+            except NetworkSetupError as e:
+                log.warning("pod network of sandbox %s: %s", sandbox.id, e)
 
     async def remove_container(self, container_id: str) -> None:
         record = self.containers.pop(container_id, None)

@@ -4,7 +4,7 @@ VmService over one `Inventory`.
 Start-up adopts the VMs a previous runtime left under ``--root`` before the socket is opened, so the
 kubelet never sees a half-loaded runtime. Shutting the runtime down leaves the VMs running (their
 shims own them), as stopping containerd leaves containers running; ``--stop-vms-on-exit`` kills them
-instead (tests and ``arktos::vmruntime::stop`` use it).
+instead and tears the sandboxes' pod networks down (tests and ``arktos::vmruntime::stop`` use it).
 """
 
 from __future__ import annotations
@@ -79,8 +79,7 @@ async def serve(settings: ServerSettings) -> None:
     finally:
         await server.stop(GRACE_S)
         if settings.stop_vms_on_exit:
-            for record in list(inventory.containers.values()):
-                await inventory.machines.stop(record, timeout_s=0)
+            await inventory.stop_everything()
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         with contextlib.suppress(OSError):  # empty once no VM's QMP socket is left

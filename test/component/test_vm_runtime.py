@@ -11,7 +11,8 @@ verbose status, the heartbeat stopping, ``vm_status`` paused); snapshot → the 
 restore rewinds its heartbeat; reboot (boot counter 2); a runtime restart adopting the running
 qemu (same pid); power off → exited 0 with ``vm_status`` shutdown, and power on again (boot 3);
 removal killing qemu and deleting the VM's files; a restarted runtime killing a qemu no record owns.
-Leaves out: the pod worker and API objects (the lead's end-to-end tests), networking (VMs get no NIC),
+Leaves out: the pod worker and API objects (the lead's end-to-end tests), networking (this runtime has no
+--cni-conf-dir: its VMs get no NIC; test_vm_runtime_network.py),
 guest-initiated power-off (same exit path as Shutdown).
 qemu is installed with apt and the image built when missing; failing that, the tests fail.
 """

@@ -5,9 +5,11 @@
 In file order: a VM sandbox gets a network namespace and an IP from host-local, reported by
 PodSandboxStatus, with tap0 redirected to/from eth0; its VM boots with the ``ip=`` argument and
 ``ssh -i KEY root@IP uname -a`` (the pod's public key, dropbear in the guest) runs in the guest, the
-node fetches the guest's httpd page naming the VM; removing the sandbox releases the IP and the
+node fetches the guest's httpd page naming the VM; powered off and on, the new qemu takes the same
+tap and ssh works again; removing the sandbox releases the IP and the
 namespace; a runtime restarted after a sandbox record vanished removes that sandbox's namespace and
-IP (CNI DEL of an orphan). Bridge ``arktos-vn1``, subnet ``10.181.0.0/24``, removed afterwards.
+IP (CNI DEL of an orphan); ``--stop-vms-on-exit`` tears every network down and leaves the sandboxes
+NOTREADY. Bridge ``arktos-vn1``, subnet ``10.181.0.0/24``, removed afterwards.
 Leaves out the kubelet and a container pod on the same bridge (test_kubelet_vm_network.py).
 """
 
@@ -25,7 +27,7 @@ from typing import Any
 
 import pytest
 from test_vm_runtime import RuntimeProcess
-from vm_network_env import ssh_key_pair, ssh_run
+from vm_network_env import host_local_ips, ssh_key_pair, ssh_run, vm_namespaces
 
 from cri.client import CriClient
 from cri.containerd_config import ContainerdLayout, bridge_network
@@ -33,7 +35,7 @@ from cri.stubs import pb
 from kubelet.vm.cri_runtime import VmCriRuntime
 from kubelet.vm.pods import vm_container
 from vmruntime.images import DEFAULT_IMAGE_DIR, build_image
-from vmruntime.podnet import NETNS_DIR, netns_prefix
+from vmruntime.podnet import netns_prefix
 from vmruntime.qemu import ensure_installed
 
 pytestmark = pytest.mark.slow
@@ -57,9 +59,7 @@ class Node:
         self.key, self.public_key = ssh_key_pair(base / "ssh")
 
     def allocated(self) -> set[str]:
-        """The IPs host-local holds (one file per IP, named by it)."""
-        directory = self.layout.cni_data_dir / "arktos-pods"
-        return {p.name for p in directory.iterdir() if p.name[0].isdigit()} if directory.is_dir() else set()
+        return host_local_ips(self.layout.cni_data_dir)
 
     def forget_sandbox(self, sandbox_id: str) -> None:
         """Delete a sandbox's record by hand (what a crash between setup and save leaves)."""
@@ -69,8 +69,7 @@ class Node:
         return {p.name for p in (self.runtime.root / "containers").iterdir()}
 
     def namespaces(self) -> list[str]:
-        prefix = netns_prefix(self.runtime.root)
-        return sorted(p.name for p in NETNS_DIR.iterdir() if p.name.startswith(prefix))
+        return vm_namespaces(self.runtime.root)
 
 
 @pytest.fixture(scope="module")
@@ -166,6 +165,12 @@ async def test_vm_gets_a_pod_ip_and_serves_ssh_and_http(node: Node, cri: CriClie
     assert page == "arktos-vm net-vm\n"
     print(f"VM network ready {boot_s:.1f}s after start; ssh uname took {ssh_s:.1f}s")
 
+    # Powered off and on again: a new qemu opens the same tap and the guest has its IP again.
+    assert await cri.set_vm_power_state(info.id, "Shutdown", timeout_seconds=10) == "shutdown"
+    assert await cri.set_vm_power_state(info.id, "Running") == "running"
+    await _wait_console(Path(info.log_path), "arktos-vm: boot 2")
+    assert (await ssh_run(node.key, sandbox.ip, "cat /proc/sys/kernel/hostname")) == "net-vm"
+
     await cri.stop_pod_sandbox(sandbox.id)
     assert node.namespaces() == [] and node.allocated() == set()
     assert (await cri.pod_sandbox_status(sandbox.id)).status.state == pb.SANDBOX_NOTREADY
@@ -183,3 +188,20 @@ async def test_restart_removes_a_network_no_sandbox_owns(node: Node, cri: CriCli
     node.forget_sandbox(sandbox_id)
     node.runtime.start()
     assert node.namespaces() == [] and node.allocated() == set()
+
+
+async def test_stop_vms_on_exit_tears_the_networks_down(node: Node) -> None:
+    node.runtime.stop()
+    stopping = RuntimeProcess(node.runtime.base, *node.runtime.extra_args, "--stop-vms-on-exit")
+    stopping.start()
+    try:
+        async with CriClient(stopping.endpoint, timeout=60) as cri:
+            sandbox_id = await cri.run_pod_sandbox(pb.PodSandboxConfig(metadata=pb.PodSandboxMetadata(
+                name="stopped", namespace="default", uid=str(uuid.uuid4()), attempt=0)))
+        assert len(node.allocated()) == 1 and len(node.namespaces()) == 1
+    finally:
+        stopping.stop()
+    assert node.namespaces() == [] and node.allocated() == set()
+    node.runtime.start()
+    async with CriClient(node.runtime.endpoint, timeout=60) as cri:
+        assert (await cri.pod_sandbox_status(sandbox_id)).status.state == pb.SANDBOX_NOTREADY

@@ -1,4 +1,5 @@
-"""ssh into VM guests from the test host: a throwaway key pair and ``ssh -i KEY root@IP CMD``.
+"""VM networking seen from the test host: a throwaway key pair and ``ssh -i KEY root@IP CMD``, the
+IPs host-local holds and the network namespaces a VM runtime made.
 
 openssh-client is installed with apt when the host lacks it (the tests run as root, as on CI).
 """
@@ -11,6 +12,8 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+
+from vmruntime.podnet import NETNS_DIR, netns_prefix
 
 SSH_TIMEOUT_S = 60.0
 
@@ -50,3 +53,15 @@ async def ssh_run(key: Path, ip: str, command: str, *, within_s: float = SSH_TIM
         last = stderr.decode(errors="replace").strip()
         await asyncio.sleep(1)
     raise AssertionError(f"ssh root@{ip} {command!r} did not succeed within {within_s}s: {last}")
+
+
+def host_local_ips(cni_data_dir: Path, network: str = "arktos-pods") -> set[str]:
+    """The IPs host-local has handed out on ``network`` (one file per IP, named by it)."""
+    directory = cni_data_dir / network
+    return {p.name for p in directory.iterdir() if p.name[0].isdigit()} if directory.is_dir() else set()
+
+
+def vm_namespaces(runtime_root: Path) -> list[str]:
+    """The network namespaces of the VM runtime whose ``--root`` is ``runtime_root``."""
+    prefix = netns_prefix(runtime_root)
+    return sorted(p.name for p in NETNS_DIR.iterdir() if p.name.startswith(prefix))

@@ -1,4 +1,5 @@
-"""The VM runtime's CNI invocation (`vmruntime.cni`), the guest's ``ip=`` argument and qemu's NIC.
+"""The VM runtime's CNI invocation (`vmruntime.cni`), the guest's ``ip=`` argument, qemu's NIC and
+the inventory's bookkeeping of a sandbox's network (with a recording `PodNetworks`).
 
 The CNI part runs real processes: small shell "plugins" in a temp bin dir that record their
 environment and stdin and print a result, so the chaining (``prevResult``), the order (DEL reversed),
@@ -8,14 +9,19 @@ the environment and the error handling are checked as the spec states them.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from vmruntime.cni import CniError, CniNetwork, load_network, plugin_error, plugin_stdin, pod_address
 from vmruntime.guest import GuestNic, kernel_ip_argument
-from vmruntime.podnet import netns_prefix, tap_commands
+from vmruntime.images import ImageStore
+from vmruntime.inventory import Inventory, guest_nic
+from vmruntime.podnet import NetworkSetupError, PodNetworks, SandboxNetwork, netns_prefix, tap_commands
 from vmruntime.qemu import VmSize, qemu_command
+from vmruntime.records import SandboxRecord
 
 NETNS = "/run/netns/avm-test"
 RESULT = {"cniVersion": "1.0.0",
@@ -155,3 +161,56 @@ def test_tap_commands_redirect_both_ways(tmp_path: Path) -> None:
                for c in commands)
     assert netns_prefix(tmp_path) != netns_prefix(tmp_path / "other")
     assert netns_prefix(tmp_path).startswith("avm-")
+
+
+class _FakeNetworks(PodNetworks):
+    """PodNetworks whose setup/teardown only record (the real ones run in the component tests)."""
+
+    def __init__(self, root: Path, *, fail: bool = False) -> None:
+        super().__init__(CniNetwork(root / "net.d"), root)
+        self.fail = fail
+        self.torn_down: list[tuple[str, str, object]] = []
+
+    async def setup(self, sandbox_id: str, args: Mapping[str, str]) -> SandboxNetwork:
+        if self.fail:
+            raise NetworkSetupError("no bridge today")
+        assert args["K8S_POD_NAME"] == "vm-pod"
+        return SandboxNetwork(self.netns_name(sandbox_id), pod_address(RESULT, NETNS), RESULT)
+
+    async def teardown(self, sandbox_id: str, netns: str, cni_result: Mapping[str, Any] | None,
+                       args: Mapping[str, str]) -> None:
+        self.torn_down.append((sandbox_id, netns, cni_result))
+
+
+def _sandbox(sandbox_id: str) -> SandboxRecord:
+    return SandboxRecord(id=sandbox_id, name="vm-pod", uid="u1", namespace="default", attempt=0, created_at=1,
+                         log_directory="/tmp")
+
+
+async def test_inventory_records_the_network_and_tears_it_down_once(tmp_path: Path) -> None:
+    networks = _FakeNetworks(tmp_path)
+    inventory = Inventory(tmp_path / "root", ImageStore(tmp_path / "images"), networks)
+    record = _sandbox("s1")
+    await inventory.add_sandbox(record, pod_network=True)
+    assert (record.netns, record.pod_ip, record.guest_mac) == (networks.netns_name("s1"), "10.181.0.5",
+                                                               "0a:58:0a:b5:00:05")
+    nic = guest_nic(record)
+    assert nic is not None and nic.tap == "tap0"
+    assert nic.netns_path == f"/run/netns/{networks.netns_name('s1')}"
+    await inventory.remove_network(record)
+    await inventory.remove_sandbox("s1")
+    assert networks.torn_down == [("s1", networks.netns_name("s1"), RESULT)]
+    assert record.pod_ip == "10.181.0.5" and guest_nic(record) is None  # the IP stays reported
+    host = _sandbox("s2")
+    await inventory.add_sandbox(host, pod_network=False)
+    assert host.netns == "" and guest_nic(host) is None
+    inventory.store.socket_dir.rmdir()  # the QMP socket directory the store made under /run
+
+
+async def test_a_failed_network_setup_leaves_no_sandbox(tmp_path: Path) -> None:
+    networks = _FakeNetworks(tmp_path, fail=True)
+    inventory = Inventory(tmp_path / "root", ImageStore(tmp_path / "images"), networks)
+    with pytest.raises(NetworkSetupError, match="no bridge today"):
+        await inventory.add_sandbox(_sandbox("s1"), pod_network=True)
+    assert inventory.sandboxes == {} and inventory.store.load_sandboxes() == []
+    inventory.store.socket_dir.rmdir()
