@@ -341,6 +341,7 @@ def test_each_network_uses_its_own_dns_and_kubernetes_services(
         assert row["nameserver"] == row[f"kube-dns-{network}"], (label, row)
         assert row["KUBERNETES_SERVICE_HOST"] == row[f"kubernetes-{network}"] == row["kubernetes.default"], \
             (label, row)
+        assert row["/version verified"] == "gitVersion", (label, row)  # the serving cert names the address
 
 
 def _api_row(kubectl: Kubectl, site: Site) -> dict[str, str]:

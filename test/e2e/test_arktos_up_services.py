@@ -48,7 +48,6 @@ SERVICE_RANGE = "10.187.0.0/16"
 DNS_SERVER_IP = "10.187.0.10"
 KUBERNETES_SERVICE_IP = "10.187.0.1"  # the range's first address
 NODE_PORT_RANGE = "32500-32599"
-NETWORK_SERVICE_CIDR_POOL = "10.188.0.0/20"  # the tenants' network Service ranges
 CHAIN_PREFIX = "KSV"
 TENANT_NS = "default"
 PULL_WAIT_S = 180.0  # the first pull of an image from the registry
@@ -62,7 +61,7 @@ def cluster(module_tmp: Path) -> Iterator[ArktosUp]:  # noqa: F811
     env.update({
         "SERVICE_CLUSTER_IP_RANGE": SERVICE_RANGE, "SERVICE_NODE_PORT_RANGE": NODE_PORT_RANGE,
         "DNS_SERVER_IP": DNS_SERVER_IP, "KUBE_PROXY_CHAIN_PREFIX": CHAIN_PREFIX,
-        "NETWORK_SERVICE_CIDR_POOL": NETWORK_SERVICE_CIDR_POOL, "VM_RUNTIME_ENABLED": "false",
+        "VM_RUNTIME_ENABLED": "false",
     })  # fmt: skip
     # REGISTRY: ArktosUp.start gives the session's shared registry (test/registry_env.py).
     yield from running_cluster(env, start_timeout_s=240.0)
