@@ -260,7 +260,8 @@ def _row(ctl: TenantKubectl, pod: str, probes: dict[str, str]) -> dict[str, str]
 
 def _matrix_text(title: str, rows: dict[str, dict[str, str]]) -> str:
     columns = list(next(iter(rows.values())))
-    width = max(len(c) for c in [*columns, *rows, "from \\ to"]) + 2
+    cells = [cell for row in rows.values() for cell in row.values()]
+    width = max(len(c) for c in [*columns, *rows, *cells, "from \\ to"]) + 2
     lines = [title, "from \\ to".ljust(width) + "".join(c.ljust(width) for c in columns)]
     lines += [src.ljust(width) + "".join(row[c].ljust(width) for c in columns) for src, row in rows.items()]
     return "\n".join(lines)
