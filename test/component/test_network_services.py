@@ -8,11 +8,12 @@ Service at the range's 10th address with an EndpointSlice), system's ``kubernete
 the API server itself (--advertise-address).
 Covers: a new tenant's default network becomes Ready with a dnsServiceIP (.10) inside its /24;
 kube-dns-default and kubernetes-default mirror system's endpoints (and follow them when they
-change), then nothing is rewritten; a Service of the tenant gets an address in that /24, two tenants' ranges are disjoint,
-a vpc network gets its own; External cidrs overlapping another network are refused (422); a
-Service or pod naming a missing network is refused (422); spec.service is immutable; system's
-default network is ipam Kubernetes, Ready with kube-dns's address; stock kubectl shows the
-printer columns; deleting a network removes its Services and frees its range for the next one.
+change), then nothing is rewritten; a Service of the tenant gets an address in that /24, two
+tenants' ranges are disjoint, a vpc network gets its own; External cidrs overlapping another
+network are refused (422); a Service or pod naming a missing network is refused (422);
+spec.service is immutable; system's default network is ipam Kubernetes, Ready with kube-dns's
+address; stock kubectl shows the printer columns; deleting a network removes its Services and
+frees its range for the next one.
 Leaves out: kube-proxy, DNS answers, pods on nodes (test/e2e).
 """
 
