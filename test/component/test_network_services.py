@@ -8,11 +8,12 @@ Service at the range's 10th address with an EndpointSlice), system's ``kubernete
 the API server itself (--advertise-address).
 Covers: a new tenant's default network becomes Ready with a dnsServiceIP (.10) inside its /24;
 kube-dns-default and kubernetes-default mirror system's endpoints (and follow them when they
-change); a Service of the tenant gets an address in that /24, two tenants' ranges are disjoint,
-a vpc network gets its own; External cidrs overlapping another network are refused (422); a
-Service or pod naming a missing network is refused (422); spec.service is immutable; system's
-default network is ipam Kubernetes, Ready with kube-dns's address; stock kubectl shows the
-printer columns; deleting a network removes its Services and frees its range for the next one.
+change), then nothing is rewritten; a Service of the tenant gets an address in that /24, two
+tenants' ranges are disjoint, a vpc network gets its own; External cidrs overlapping another
+network are refused (422); a Service or pod naming a missing network is refused (422);
+spec.service is immutable; system's default network is ipam Kubernetes, Ready with kube-dns's
+address; stock kubectl shows the printer columns; deleting a network removes its Services and
+frees its range for the next one.
 Leaves out: kube-proxy, DNS answers, pods on nodes (test/e2e).
 """
 
@@ -184,6 +185,16 @@ async def test_a_new_tenants_default_network_gets_its_range_dns_and_api_services
     async def follows() -> bool:
         return await mirrored(client, tenant, "kube-system", "kube-dns-default") == ["10.88.0.5", "10.88.0.6"]
     await eventually(follows, "kube-dns-default follows system's kube-dns endpoints", controller_manager)
+
+    async def versions() -> list[str]:
+        return [(await client.get(resource, name, tenant=tenant,
+                                  namespace=namespace))["metadata"]["resourceVersion"]
+                for resource, name, namespace in ((SLICES, "kube-dns-default", "kube-system"),
+                                                  (SERVICES, "kube-dns-default", "kube-system"),
+                                                  (NETWORKS, "default", None))]
+    settled = await versions()
+    await asyncio.sleep(1.0)
+    assert await versions() == settled, "the controller keeps rewriting what it already wrote"
     # A Service of the tenant gets an address of its network.
     web = await client.create(SERVICES, service("web"), tenant=tenant, namespace="default")
     assert ipaddress.IPv4Address(web["spec"]["clusterIP"]) in cidr
