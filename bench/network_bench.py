@@ -96,14 +96,24 @@ def report_http(phase: str, result: dict[str, Any], service_ip: str, pod_ip: str
     return figures
 
 
-def rule_count(prefix: str) -> int:
+def prefixed_rules(prefix: str) -> list[str]:
     """``-A`` rules in nat and filter that belong to chains named ``<prefix>-...`` or jump to them."""
-    count = 0
+    rules = []
     for table in ("nat", "filter"):
         saved = subprocess.run(["iptables-save", "-t", table], capture_output=True, text=True,
                                check=True).stdout
-        count += sum(1 for text in saved.splitlines() if text.startswith("-A ") and f"{prefix}-" in text)
-    return count
+        rules += [text for text in saved.splitlines() if text.startswith("-A ") and f"{prefix}-" in text]
+    return rules
+
+
+def rule_count(prefix: str) -> int:
+    return len(prefixed_rules(prefix))
+
+
+def isolation_rule_count(prefix: str) -> int:
+    """The isolation chains' rules (``<prefix>-ISOLATION``, ``-ISOLATION-PODS``, ``-NET-*``)."""
+    return sum(1 for rule in prefixed_rules(prefix)
+               if rule.startswith((f"-A {prefix}-ISOLATION", f"-A {prefix}-NET-")))
 
 
 class AdminApi:
@@ -126,6 +136,10 @@ class AdminApi:
             return refused.code, json.loads(refused.read() or b"{}")
 
 
+def _phase(code: int, network: dict[str, Any]) -> str | None:
+    return (network.get("status") or {}).get("phase") if code == 200 else None
+
+
 def _fill_tenant(api: AdminApi, tenant: str, services: int, endpoints: int, deadline: float) -> None:
     """Tenant ``tenant`` (Initialized, its default network Ready), then its Services and slices."""
     code, answer = api.call("POST", "/api/v1/tenants", {"apiVersion": "v1", "kind": "Tenant",
@@ -133,7 +147,7 @@ def _fill_tenant(api: AdminApi, tenant: str, services: int, endpoints: int, dead
     if code not in (201, 409):
         raise RuntimeError(f"tenant {tenant}: {code} {answer.get('message')}")
     network = f"/apis/arktos.futurewei.com/v1/tenants/{tenant}/networks/default"
-    while (api.call("GET", network)[1].get("status") or {}).get("phase") != "Ready":
+    while _phase(*api.call("GET", network)) != "Ready":  # 404 until the tenant controller made it
         if time.monotonic() > deadline:
             raise RuntimeError(f"tenant {tenant}'s default network not Ready in time")
         time.sleep(0.5)
@@ -203,13 +217,15 @@ def phase(isolation: bool, args: argparse.Namespace) -> dict[str, float]:
         figures = report_http(label, http_latencies(cluster, "http-1", service_ip, pod_ip, args.requests),
                               service_ip, pod_ip)
         if args.tenants:
-            before = rule_count(prefix)
+            before = wait_rules_settled(prefix, SYNC_WAIT_S)
             took = fill_tenants(up, args.tenants, args.services, args.endpoints)
             after = wait_rules_settled(prefix, SYNC_WAIT_S)
             what = f"{args.tenants} tenants x {args.services} Services x {args.endpoints} endpoints"
             print(f"# {label}: {what} created in {took:.1f}s; rules before {before}", flush=True)
             line(f"network_{label}_iptables_rules_{args.tenants}x{args.services}", after, f"rules ({what})")
             line(f"network_{label}_iptables_rules_per_tenant", (after - before) / args.tenants, "rules")
+            line(f"network_{label}_isolation_rules", isolation_rule_count(prefix),
+                 "rules (ISOLATION and NET chains)")
             loaded = report_http(f"{label}_{args.tenants}_tenants",
                                  http_latencies(cluster, "http-2", service_ip, pod_ip, args.requests),
                                  service_ip, pod_ip)
