@@ -68,7 +68,8 @@ class Proxier:
         started = time.monotonic()
         ports = [port for service in services for port in service_ports(service)]
         planned = plan(ports, endpoints_by_port(slices))
-        isolated = isolation_plan(pods) if self.settings.network_isolation else IsolationPlan({})
+        isolated = (isolation_plan(pods, planned.values()) if self.settings.network_isolation
+                    else IsolationPlan({}))
         previous, self._programmed = self._programmed, None
         previous_isolated, self._isolated = self._isolated, None
         if previous is None or previous_isolated is None:
@@ -76,7 +77,8 @@ class Proxier:
         unchanged = set() if full or previous is None else {
             name for name, programmed in planned.items() if previous.get(name) == programmed}
         unchanged_networks = set() if full or previous_isolated is None else {
-            key for key, ips in isolated.networks.items() if previous_isolated.networks.get(key) == ips}
+            key for key, members in isolated.networks.items()
+            if previous_isolated.networks.get(key) == members}
         rule_set = build_rules(self.settings, planned, unchanged=unchanged, isolation=isolated,
                                unchanged_networks=unchanged_networks)
         stale = await self._stale_chains(service_chains(self.settings, planned), None if full else previous)
