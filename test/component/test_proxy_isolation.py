@@ -34,7 +34,7 @@ from proxy_env import NODE, ask, iptables_save, log_tail, pod_ip, start_proxy, s
 
 from client.config import load_kubeconfig
 from client.errors import AlreadyExists
-from client.resources import NAMESPACES, TENANTS
+from client.resources import NAMESPACES, NETWORKS, TENANTS
 from client.rest import ApiClient
 from proxy.isolation import NETWORK_LABEL
 from proxy.service import ENDPOINT_SLICES as SLICES
@@ -198,6 +198,10 @@ async def _make_cluster(node: Node) -> Cluster:
         for tenant, namespace in ((A, NAMESPACE), (B, NAMESPACE), (A, "kube-system"), (B, "kube-system"),
                                   (SYSTEM, "kube-system")):
             await ensure_namespace(client, tenant, namespace)
+        # A's second network (the API server refuses a pod naming a Network that does not exist).
+        blue = {"apiVersion": "arktos.futurewei.com/v1", "kind": "Network", "metadata": {"name": "blue"},
+                "spec": {"type": "vpc", "vpcID": "blue"}}
+        await client.create(NETWORKS, blue, tenant=A)
         # Pod IPs first (the probes need them), so the probes run in pods of their own.
         web = {"a-web": (A, {}), "a-blue": (A, {NETWORK_LABEL: "blue"}), "b-web": (B, {})}
         for name, (tenant, labels) in web.items():
