@@ -27,7 +27,7 @@ sides: its packets and packets to it pass until the next sync (at most ``--min-s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +75,25 @@ def pod_member(pod: dict[str, Any]) -> PodMember | None:
     key = NetworkKey(tenant, str(labels.get(NETWORK_LABEL) or DEFAULT_NETWORK))
     dns = (tenant, namespace, labels.get(DNS_LABEL[0])) == (DNS_TENANT, DNS_NAMESPACE, DNS_LABEL[1])
     return PodMember(key, ipv4, dns)
+
+
+class PodMemberships:
+    """The last seen `PodMember` per pod: tells which pod events matter to the rules (a pod's status
+    changes often; its IPs, network and DNS role rarely)."""
+
+    def __init__(self) -> None:
+        self._members: dict[Hashable, PodMember] = {}
+
+    def changed(self, key: Hashable, pod: dict[str, Any] | None) -> bool:
+        """Records ``pod`` (None: deleted) under ``key``; whether its place in isolation changed."""
+        member = pod_member(pod) if pod is not None else None
+        if member == self._members.get(key):
+            return False
+        if member is None:
+            del self._members[key]
+        else:
+            self._members[key] = member
+        return True
 
 
 def slim_pod(pod: dict[str, Any]) -> dict[str, Any]:

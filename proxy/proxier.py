@@ -5,7 +5,9 @@ which of our chains exist, writes every chain the current Services need and dele
 one ``iptables-restore`` transaction. A partial sync (a change between periodic syncs) writes the
 fixed chains and only the SVC/SEP chains of service ports that changed since the last sync, and
 deletes the chains those changes left unused — with 10,000 endpoints, a pod coming or going rewrites
-a few chains instead of all of them. Either way the built-in chains are made to jump into ours and
+a few chains instead of all of them. Network isolation (``proxy.isolation``) rides in the same
+transaction: its per-pod chains are rewritten every sync, a network's ``NET`` chain only when its
+pods or DNS Services changed. Either way the built-in chains are made to jump into ours and
 UDP conntrack entries the change left stale are cleared. The only state is what the last successful
 sync programmed, dropped on any failure, so the tables always converge. `cleanup` is ``--cleanup``:
 the jumps and every chain of the prefix go.

@@ -4,7 +4,8 @@ Covers: a pod's network from its label (``default`` when absent) within its tena
 no pod IP (host network, finished, no IP yet), the cluster DNS pods and which Service addresses may
 lead to them (system's, the asker's own network's, not another network's), the whole filter text for
 two tenants and two networks of one tenant, the rule count O(pods + networks), partial syncs leaving
-unchanged networks' chains out, the flag off, chain names under the prefix, and the isolation jump.
+unchanged networks' chains out, the flag off, chain names under the prefix, the isolation jump, and
+which pod events ask for a sync.
 Leaves out: the kernel (test/component/test_proxy_isolation.py, test_proxy_netns.py).
 """
 
@@ -17,6 +18,7 @@ from proxy.isolation import (
     IsolationPlan,
     NetworkKey,
     NetworkMembers,
+    PodMemberships,
     isolation_plan,
     pod_member,
     slim_pod,
@@ -205,3 +207,15 @@ def test_dns_services_open_the_dns_pods_to_their_own_network_only_system_ones_to
     # A DNS pod's other ports are nobody's exception.
     assert not [rule for rule in rules if "RETURN" in rule and "10.244.0.2" in rule
                 and "--dport 53" not in rule and "same network" not in rule]
+
+
+def test_only_pod_changes_that_matter_to_isolation_ask_for_a_sync() -> None:
+    memberships = PodMemberships()
+    pending = pod("acme", "a", None, phase="Pending")
+    assert not memberships.changed("a", pending)  # no IP yet: nothing to program
+    running = pod("acme", "a", "10.244.0.5")
+    assert memberships.changed("a", running)
+    assert not memberships.changed("a", {**running, "status": {**running["status"], "conditions": [{}]}})
+    assert memberships.changed("a", pod("acme", "a", "10.244.0.5", network="blue"))
+    assert memberships.changed("a", None)  # deleted
+    assert not memberships.changed("a", None)
