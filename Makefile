@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml hack/install-deps.sh cri/proto/runtime.proto
 	@touch $@
 
 check: $(STAMP)
-	$(VENV)/bin/ruff check apis httpstream pki server client controllers scheduler kubelet tools cri vmruntime gateway test bench hack
+	$(VENV)/bin/ruff check apis httpstream pki server client controllers scheduler kubelet tools cri vmruntime gateway proxy test bench hack
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(PY) hack/verify-import-writes-nothing.py

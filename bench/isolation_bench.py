@@ -2,7 +2,8 @@
 
 ``--tenants`` tenants (100), each with ``--services`` Services (10) of ``--pods`` pods (3) each, all in
 the tenant's ``default`` network (``--networks`` > 1 spreads each tenant's Services over that many
-networks by label). Objects go straight to the proxier (no API server: the figure is the proxier's
+networks by label), and the cluster DNS (two pods, system's ``kube-dns``, one ``kube-dns-<network>``
+per network). Objects go straight to the proxier (no API server: the figure is the proxier's
 own cost), which programs real iptables in a throwaway network namespace (``ip netns add``), removed
 at the end whatever happens. Measured with isolation on: the isolation rules alone and all rules
 installed, the first full sync, a full resync, a partial sync after one pod went (its network's chain
@@ -40,27 +41,52 @@ NETWORK_LABEL = "arktos.futurewei.com/network"
 Objects = tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]
 
 
+Made = tuple[dict[str, Any], dict[str, Any]]
+
+
+def _service(tenant: str, namespace: str, name: str, cluster_ip: str, labels: dict[str, str],
+             ports: list[tuple[str, int, str]], endpoints: list[str]) -> Made:
+    """A Service with ``ports`` (name, port, protocol; targetPort = port) and its one slice."""
+    meta = {"tenant": tenant, "namespace": namespace, "name": name, "labels": labels}
+    service = {"metadata": meta, "spec": {"clusterIP": cluster_ip, "ports": [
+        {"name": port_name, "port": port, "protocol": protocol} for port_name, port, protocol in ports]}}
+    slice_meta = {**meta, "name": f"{name}-1", "labels": {"kubernetes.io/service-name": name}}
+    endpoint_slice = {"metadata": slice_meta, "addressType": "IPv4",
+                      "ports": [{"name": port_name, "port": port, "protocol": protocol}
+                                for port_name, port, protocol in ports],
+                      "endpoints": [{"addresses": [ip], "conditions": {"ready": True}} for ip in endpoints]}
+    return service, endpoint_slice
+
+
+def _pod(tenant: str, namespace: str, name: str, ip: str, labels: dict[str, str]) -> dict[str, Any]:
+    return {"metadata": {"tenant": tenant, "namespace": namespace, "name": name, "labels": labels},
+            "spec": {}, "status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}]}}
+
+
 def objects(tenants: int, services: int, pods: int, networks: int) -> Objects:
-    """Services, their EndpointSlices and their pods; tenant t's pods are 10.(128+t).s.p."""
-    svcs, slices, all_pods = [], [], []
+    """Services, their EndpointSlices and their pods; tenant t's pods are 10.(128+t).s.p. Plus the
+    cluster DNS: two pods in system's kube-system behind system's ``kube-dns`` and behind a
+    ``kube-dns-<network>`` Service per network (as the network controller makes them)."""
+    dns_ips = ["10.250.0.2", "10.250.0.3"]
+    dns_ports = [("dns", 53, "UDP"), ("dns-tcp", 53, "TCP")]
+    made = [_service("system", "kube-system", "kube-dns", "10.0.255.10", {}, dns_ports, dns_ips)]
+    all_pods = [_pod("system", "kube-system", f"dns-{i}", ip, {"k8s-app": "kube-dns"})
+                for i, ip in enumerate(dns_ips)]
     for t in range(tenants):
+        for n in range(networks):
+            network = f"net-{n}" if networks > 1 else "default"
+            dns_labels = {NETWORK_LABEL: network} if networks > 1 else {}
+            made.append(_service(f"t{t}", "kube-system", f"kube-dns-{network}",
+                                 f"10.{t // 250}.{t % 250}.{200 + n}", dns_labels, dns_ports, dns_ips))
         for s in range(services):
             name = f"svc-{s}"
             labels = {NETWORK_LABEL: f"net-{s % networks}"} if networks > 1 else {}
-            meta = {"tenant": f"t{t}", "namespace": "default", "name": name, "labels": labels}
-            svcs.append({"metadata": meta, "spec": {
-                "clusterIP": f"10.{t // 250}.{t % 250}.{s + 1}",
-                "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]}})
             ips = [f"10.{128 + t}.{s}.{p + 1}" for p in range(pods)]
-            port = {"name": "http", "port": 8080, "protocol": "TCP"}
-            slices.append({"metadata": {**meta, "name": f"{name}-1",
-                                        "labels": {"kubernetes.io/service-name": name}},
-                           "addressType": "IPv4", "ports": [port],
-                           "endpoints": [{"addresses": [ip], "conditions": {"ready": True}} for ip in ips]})
-            all_pods += [{"metadata": {**meta, "name": f"{name}-{p}", "labels": {**labels, "app": name}},
-                          "spec": {}, "status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}]}}
+            made.append(_service(f"t{t}", "default", name, f"10.{t // 250}.{t % 250}.{s + 1}", labels,
+                                 [("http", 8080, "TCP")], ips))
+            all_pods += [_pod(f"t{t}", "default", f"{name}-{p}", ip, {**labels, "app": name})
                          for p, ip in enumerate(ips)]
-    return svcs, slices, all_pods
+    return [service for service, _ in made], [endpoint_slice for _, endpoint_slice in made], all_pods
 
 
 async def installed(iptables: Iptables) -> tuple[int, int]:

@@ -112,7 +112,8 @@ class Iptables:
         args = " ".join(f'"{arg}"' if " " in arg else arg for arg in rule.args)
         present = any(line.endswith(f" -j {target}") for line in out.splitlines())
         moves = [f"-D {rule.chain} {args}"] if present else []
-        await self.restore("\n".join([f"*{rule.table}", *moves, f"-I {rule.chain} 1 {args}", "COMMIT"]) + "\n")
+        lines = [f"*{rule.table}", *moves, f"-I {rule.chain} 1 {args}", "COMMIT"]
+        await self.restore("\n".join(lines) + "\n")
 
     async def remove_jumps(self, rules: Iterable[JumpRule]) -> None:
         for rule in rules:

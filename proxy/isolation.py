@@ -4,15 +4,21 @@ A pod belongs to one network of its tenant: the one its label ``arktos.futurewei
 names (``default`` when absent); the key is (tenant, network), so two tenants' ``default`` networks,
 and two networks of one tenant, are different networks. A forwarded packet from a pod IP to a pod IP
 of another network is refused (``REJECT --reject-with icmp-admin-prohibited``) unless it is a query
-to the cluster DNS (a pod of tenant system's ``kube-system`` labelled ``k8s-app=kube-dns``, port
-53/UDP and TCP). The check runs in ``FORWARD``, after DNAT, so a Service IP or a NodePort leading to
-another network's pod is refused like the pod IP itself. Traffic from or to the node (the API server
-behind ``kubernetes-<network>``, NodePorts asked from the node) never passes ``FORWARD`` and is not
+to the cluster DNS: a pod of tenant system's ``kube-system`` labelled ``k8s-app=kube-dns``, on
+53/UDP and TCP, asked at its pod IP, through a Service of tenant system (``kube-dns``, the fallback
+every pod may use) or through a DNS Service of the asker's own network (``kube-dns-<network>``, any
+Service of that (tenant, network) whose endpoint is a DNS pod's port 53) — not through another
+network's. The check runs in ``FORWARD``, after DNAT (the address asked is conntrack's original
+destination, ``--ctorigdst``), so a Service IP or a NodePort leading to another network's pod is
+refused like the pod IP itself. Traffic from or to the node (the API server behind
+``kubernetes-<network>``, NodePorts asked from the node) never passes ``FORWARD`` and is not
 touched. Chains (prefix ``P``), O(pods + networks) rules:
 
   ``P-ISOLATION`` (jumped to first from ``FORWARD``): replies and related packets return at once;
-  the DNS exception; then per pod ``-s podIP -j P-NET-<hash(tenant/network)>``.
-  ``P-NET-x``: per pod of network x ``-d podIP -j RETURN``; then ``-j P-ISOLATION-PODS``.
+  the DNS pods asked directly or through system's Services; then per pod
+  ``-s podIP -j P-NET-<hash(tenant/network)>``.
+  ``P-NET-x``: per pod of network x ``-d podIP -j RETURN``; the DNS pods through x's own DNS
+  Services; then ``-j P-ISOLATION-PODS``.
   ``P-ISOLATION-PODS``: per pod ``-d podIP -j REJECT`` (reached only for another network's pods).
 
 A pod the proxy has not seen yet (no IP in its status, or the sync has not run) is unknown on both
@@ -21,12 +27,12 @@ sides: its packets and packets to it pass until the next sync (at most ``--min-s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-NETWORK_LABEL = "arktos.futurewei.com/network"
-DEFAULT_NETWORK = "default"
+from proxy.model import DEFAULT_NETWORK, NETWORK_LABEL, Endpoint, ServicePort
+
 DNS_TENANT, DNS_NAMESPACE, DNS_LABEL = "system", "kube-system", ("k8s-app", "kube-dns")
 DNS_PORT = 53
 
@@ -71,6 +77,25 @@ def pod_member(pod: dict[str, Any]) -> PodMember | None:
     return PodMember(key, ipv4, dns)
 
 
+class PodMemberships:
+    """The last seen `PodMember` per pod: tells which pod events matter to the rules (a pod's status
+    changes often; its IPs, network and DNS role rarely)."""
+
+    def __init__(self) -> None:
+        self._members: dict[Hashable, PodMember] = {}
+
+    def changed(self, key: Hashable, pod: dict[str, Any] | None) -> bool:
+        """Records ``pod`` (None: deleted) under ``key``; whether its place in isolation changed."""
+        member = pod_member(pod) if pod is not None else None
+        if member == self._members.get(key):
+            return False
+        if member is None:
+            del self._members[key]
+        else:
+            self._members[key] = member
+        return True
+
+
 def slim_pod(pod: dict[str, Any]) -> dict[str, Any]:
     """An informer transform: only the fields `pod_member` reads are cached."""
     metadata = pod.get("metadata") or {}
@@ -84,15 +109,33 @@ def slim_pod(pod: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# A Service address leading to a cluster DNS pod: (the Service's clusterIP, the DNS pod's IP).
+DnsRoute = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkMembers:
+    """What one network's chain holds: its pods' IPs and the routes of its own DNS Services
+    (``kube-dns-<network>`` of its tenant), both sorted."""
+
+    pod_ips: tuple[str, ...]
+    dns_routes: tuple[DnsRoute, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class IsolationPlan:
-    """Every network's pod IPs (sorted) and the cluster DNS pods' IPs: what one sync programs."""
+    """What one sync programs: every network with pods, the cluster DNS pods' IPs, and the DNS
+    routes through tenant system's Services (``kube-dns``: every network may use them)."""
 
-    networks: Mapping[NetworkKey, tuple[str, ...]]
+    networks: Mapping[NetworkKey, NetworkMembers]
     dns_ips: tuple[str, ...] = ()
+    shared_dns_routes: tuple[DnsRoute, ...] = ()
 
 
-def isolation_plan(pods: Iterable[dict[str, Any]]) -> IsolationPlan:
+def isolation_plan(pods: Iterable[dict[str, Any]],
+                   service_endpoints: Iterable[tuple[ServicePort, Iterable[Endpoint]]] = ()) -> IsolationPlan:
+    """The plan for these pods; ``service_endpoints`` (each service port with its usable endpoints)
+    tell which Service addresses lead to the DNS pods' port 53, and whose network they belong to."""
     members: dict[NetworkKey, set[str]] = {}
     dns: set[str] = set()
     for pod in pods:
@@ -102,5 +145,16 @@ def isolation_plan(pods: Iterable[dict[str, Any]]) -> IsolationPlan:
         members.setdefault(member.network, set()).update(member.ips)
         if member.dns:
             dns.update(member.ips)
-    return IsolationPlan({key: tuple(sorted(ips)) for key, ips in sorted(members.items())},
-                         tuple(sorted(dns)))
+    routes: dict[NetworkKey, set[DnsRoute]] = {}
+    for port, endpoints in service_endpoints:
+        for endpoint in endpoints:
+            if endpoint.ip in dns and endpoint.port == DNS_PORT:
+                key = NetworkKey(port.name.tenant, port.network)
+                routes.setdefault(key, set()).add((port.cluster_ip, endpoint.ip))
+    shared: set[DnsRoute] = set()
+    for key in [key for key in routes if key.tenant == DNS_TENANT]:
+        shared |= routes.pop(key)
+    return IsolationPlan(
+        {key: NetworkMembers(tuple(sorted(ips)), tuple(sorted(routes.get(key, ()))))
+         for key, ips in sorted(members.items())},
+        tuple(sorted(dns)), tuple(sorted(shared)))

@@ -5,7 +5,9 @@ which of our chains exist, writes every chain the current Services need and dele
 one ``iptables-restore`` transaction. A partial sync (a change between periodic syncs) writes the
 fixed chains and only the SVC/SEP chains of service ports that changed since the last sync, and
 deletes the chains those changes left unused — with 10,000 endpoints, a pod coming or going rewrites
-a few chains instead of all of them. Either way the built-in chains are made to jump into ours and
+a few chains instead of all of them. Network isolation (``proxy.isolation``) rides in the same
+transaction: its per-pod chains are rewritten every sync, a network's ``NET`` chain only when its
+pods or DNS Services changed. Either way the built-in chains are made to jump into ours and
 UDP conntrack entries the change left stale are cleared. The only state is what the last successful
 sync programmed, dropped on any failure, so the tables always converge. `cleanup` is ``--cleanup``:
 the jumps and every chain of the prefix go.
@@ -68,7 +70,8 @@ class Proxier:
         started = time.monotonic()
         ports = [port for service in services for port in service_ports(service)]
         planned = plan(ports, endpoints_by_port(slices))
-        isolated = isolation_plan(pods) if self.settings.network_isolation else IsolationPlan({})
+        isolated = (isolation_plan(pods, planned.values()) if self.settings.network_isolation
+                    else IsolationPlan({}))
         previous, self._programmed = self._programmed, None
         previous_isolated, self._isolated = self._isolated, None
         if previous is None or previous_isolated is None:
@@ -76,7 +79,8 @@ class Proxier:
         unchanged = set() if full or previous is None else {
             name for name, programmed in planned.items() if previous.get(name) == programmed}
         unchanged_networks = set() if full or previous_isolated is None else {
-            key for key, ips in isolated.networks.items() if previous_isolated.networks.get(key) == ips}
+            key for key, members in isolated.networks.items()
+            if previous_isolated.networks.get(key) == members}
         rule_set = build_rules(self.settings, planned, unchanged=unchanged, isolation=isolated,
                                unchanged_networks=unchanged_networks)
         stale = await self._stale_chains(service_chains(self.settings, planned), None if full else previous)

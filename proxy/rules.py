@@ -202,21 +202,30 @@ def _isolation_rules(filter_: _Table, chains: ChainNames, isolation: IsolationPl
     filter_.add(chains.isolation, _comment("replies of allowed connections"),
                 "-m conntrack --ctstate RELATED,ESTABLISHED", "-j RETURN")
     for ip in isolation.dns_ips:
-        for protocol in ("udp", "tcp"):
-            filter_.add(chains.isolation, _comment("cluster DNS"),
-                        f"-d {ip}/32 -p {protocol} -m {protocol} --dport {DNS_PORT}", "-j RETURN")
-    for key, ips in isolation.networks.items():
+        _dns_exception(filter_, chains.isolation, "cluster DNS", ip, asked=ip)
+    for service_ip, ip in isolation.shared_dns_routes:
+        _dns_exception(filter_, chains.isolation, "cluster DNS Service", ip, asked=service_ip)
+    for key, members in isolation.networks.items():
         network_chain = chains.network_chain(key.tenant, key.network)
-        for ip in ips:
+        for ip in members.pod_ips:
             filter_.add(chains.isolation, _comment(f"pod of {key}"), f"-s {ip}/32", f"-j {network_chain}")
             filter_.add(chains.isolation_pods, _comment(f"pod of {key}"), f"-d {ip}/32",
                         "-j REJECT --reject-with icmp-admin-prohibited")
         if key in keep:
             continue
         filter_.chain(network_chain)
-        for ip in ips:
+        for ip in members.pod_ips:
             filter_.add(network_chain, _comment(f"same network {key}"), f"-d {ip}/32", "-j RETURN")
+        for service_ip, ip in members.dns_routes:
+            _dns_exception(filter_, network_chain, f"DNS Service of {key}", ip, asked=service_ip)
         filter_.add(network_chain, _comment(f"other networks than {key}"), f"-j {chains.isolation_pods}")
+
+
+def _dns_exception(filter_: _Table, chain: str, comment: str, dns_pod: str, *, asked: str) -> None:
+    """Lets queries to ``dns_pod``:53 pass when they were addressed to ``asked`` (before DNAT)."""
+    for protocol in ("udp", "tcp"):
+        filter_.add(chain, _comment(comment), f"-d {dns_pod}/32 -p {protocol} -m {protocol}",
+                    f"--dport {DNS_PORT} -m conntrack --ctorigdst {asked}/32", "-j RETURN")
 
 
 def _fixed_rules(settings: RuleSettings, nat: _Table, filter_: _Table) -> None:

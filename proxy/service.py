@@ -21,7 +21,7 @@ from client.resources import ALL_TENANTS, ResourceRef
 from client.rest import ApiClient
 from proxy.config import ProxyConfig
 from proxy.healthz import healthz_app
-from proxy.isolation import PodMember, pod_member, slim_pod
+from proxy.isolation import PodMemberships, slim_pod
 from proxy.proxier import Proxier
 from proxy.sync_runner import SyncRunner
 
@@ -40,7 +40,7 @@ class ProxyService:
         self.slices = Informer(client, ENDPOINT_SLICES, tenant=ALL_TENANTS)
         self.pods = (Informer(client, PODS, tenant=ALL_TENANTS, transform=slim_pod)
                      if config.network_isolation else None)
-        self._members: dict[ObjectKey, PodMember] = {}
+        self._memberships = PodMemberships()
         self.runner = SyncRunner(self._sync, min_interval_s=config.min_sync_period_s,
                                  max_interval_s=config.sync_period_s)
 
@@ -50,15 +50,8 @@ class ProxyService:
 
     def _pod_changed(self, _type: str, key: ObjectKey) -> None:
         assert self.pods is not None
-        pod = self.pods.get(key)
-        member = pod_member(pod) if pod is not None else None
-        if member == self._members.get(key):
-            return
-        if member is None:
-            self._members.pop(key, None)
-        else:
-            self._members[key] = member
-        self.runner.request()
+        if self._memberships.changed(key, self.pods.get(key)):
+            self.runner.request()
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tasks:

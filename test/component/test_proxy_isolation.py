@@ -34,7 +34,7 @@ from proxy_env import NODE, ask, iptables_save, log_tail, pod_ip, start_proxy, s
 
 from client.config import load_kubeconfig
 from client.errors import AlreadyExists
-from client.resources import NAMESPACES, TENANTS
+from client.resources import NAMESPACES, NETWORKS, TENANTS
 from client.rest import ApiClient
 from proxy.isolation import NETWORK_LABEL
 from proxy.service import ENDPOINT_SLICES as SLICES
@@ -84,7 +84,9 @@ class ProxyProcess:
 
     def start(self, *extra: str) -> None:
         self.stop()
-        self.process = start_proxy(self.certs, self.log, PREFIX, POD_SUBNET, *extra)
+        # A short full-sync period: another cluster's proxy on this host inserting its accept rules
+        # ahead of our isolation jump is corrected at our next sync.
+        self.process = start_proxy(self.certs, self.log, PREFIX, POD_SUBNET, "--sync-period", "5s", *extra)
 
     def stop(self) -> None:
         """Stops the process and removes the prefix's rules (``--cleanup``)."""
@@ -173,12 +175,14 @@ def expected_matrix(ips: dict[str, str], node_ports: dict[str, int]) -> dict[str
     a_web, a_blue, b_web = f"{ips['a-web']}:8080", f"{ips['a-blue']}:8080", f"{ips['b-web']}:8080"
     a_service, b_service = f"{service_ip(10)}:80", f"{service_ip(11)}:80"
     a_node_port, b_node_port = f"{here}:{node_ports[A]}", f"{here}:{node_ports[B]}"
+    # The DNS pod: at its pod IP and through system's Service from every network, not on another port.
     dns = {f"{ips['dns']}:53": "ok", f"{service_ip(12)}:53": "ok", f"{ips['dns']}:8080": "no"}
+    a_dns, b_dns = f"{service_ip(13)}:53", f"{service_ip(14)}:53"  # A's and B's kube-dns-default
     return {
-        "a-probe": {a_web: "ok", a_service: "ok", a_node_port: "ok",
-                    b_web: "no", b_service: "no", b_node_port: "no", a_blue: "no", **dns},
-        "blue-probe": {a_web: "no", a_service: "no", **dns},
-        "b-probe": {b_service: "ok", a_web: "no", a_service: "no", **dns},
+        "a-probe": {a_web: "ok", a_service: "ok", a_node_port: "ok", a_dns: "ok",
+                    b_web: "no", b_service: "no", b_node_port: "no", a_blue: "no", b_dns: "no", **dns},
+        "blue-probe": {a_web: "no", a_service: "no", a_dns: "no", **dns},
+        "b-probe": {b_service: "ok", b_dns: "ok", a_web: "no", a_service: "no", a_dns: "no", **dns},
     }
 
 
@@ -191,8 +195,13 @@ async def _make_cluster(node: Node) -> Cluster:
     low, high = map(int, NODE_PORTS.split("-"))
     node_ports = dict(zip((A, B), random.sample(range(low, high + 1), 2), strict=True))
     async with ApiClient(load_kubeconfig(node.certs / "admin.kubeconfig")) as client:
-        for tenant, namespace in ((A, NAMESPACE), (B, NAMESPACE), (SYSTEM, "kube-system")):
+        for tenant, namespace in ((A, NAMESPACE), (B, NAMESPACE), (A, "kube-system"), (B, "kube-system"),
+                                  (SYSTEM, "kube-system")):
             await ensure_namespace(client, tenant, namespace)
+        # A's second network (the API server refuses a pod naming a Network that does not exist).
+        blue = {"apiVersion": "arktos.futurewei.com/v1", "kind": "Network", "metadata": {"name": "blue"},
+                "spec": {"type": "vpc", "vpcID": "blue"}}
+        await client.create(NETWORKS, blue, tenant=A)
         # Pod IPs first (the probes need them), so the probes run in pods of their own.
         web = {"a-web": (A, {}), "a-blue": (A, {NETWORK_LABEL: "blue"}), "b-web": (B, {})}
         for name, (tenant, labels) in web.items():
@@ -209,6 +218,9 @@ async def _make_cluster(node: Node) -> Cluster:
         await service_to(client, B, NAMESPACE, "web", service_ip(11), 80, (ips["b-web"], 8080),
                          node_port=node_ports[B])
         await service_to(client, SYSTEM, "kube-system", "dns-test", service_ip(12), 53, (ips["dns"], 53))
+        # The per-network DNS Services (the network controller's kube-dns-<network>), by hand.
+        await service_to(client, A, "kube-system", "kube-dns-default", service_ip(13), 53, (ips["dns"], 53))
+        await service_to(client, B, "kube-system", "kube-dns-default", service_ip(14), 53, (ips["dns"], 53))
         expected = expected_matrix(ips, node_ports)
         probes = {"a-probe": (A, {}), "blue-probe": (A, {NETWORK_LABEL: "blue"}), "b-probe": (B, {})}
         for name, (tenant, labels) in probes.items():

@@ -1,9 +1,11 @@
 """Network isolation's rules (proxy.isolation, proxy.rules): pods → (tenant, network) → filter chains.
 
 Covers: a pod's network from its label (``default`` when absent) within its tenant, which pods hold
-no pod IP (host network, finished, no IP yet), the cluster DNS pods, the whole filter text for two
-tenants and two networks of one tenant, the rule count O(pods + networks), partial syncs leaving
-unchanged networks' chains out, the flag off, chain names under the prefix, and the isolation jump.
+no pod IP (host network, finished, no IP yet), the cluster DNS pods and which Service addresses may
+lead to them (system's, the asker's own network's, not another network's), the whole filter text for
+two tenants and two networks of one tenant, the rule count O(pods + networks), partial syncs leaving
+unchanged networks' chains out, the flag off, chain names under the prefix, the isolation jump, and
+which pod events ask for a sync.
 Leaves out: the kernel (test/component/test_proxy_isolation.py, test_proxy_netns.py).
 """
 
@@ -12,8 +14,17 @@ from __future__ import annotations
 from typing import Any
 
 from proxy.chains import ChainNames
-from proxy.isolation import IsolationPlan, NetworkKey, isolation_plan, pod_member, slim_pod
-from proxy.rules import RuleSettings, build_rules, isolation_jump, network_chains
+from proxy.isolation import (
+    IsolationPlan,
+    NetworkKey,
+    NetworkMembers,
+    PodMemberships,
+    isolation_plan,
+    pod_member,
+    slim_pod,
+)
+from proxy.model import endpoints_by_port, service_ports
+from proxy.rules import RuleSettings, build_rules, isolation_jump, network_chains, plan
 
 NAMES = ChainNames("KT")
 SETTINGS = RuleSettings(NAMES, cluster_cidr="10.244.0.0/16")
@@ -83,8 +94,8 @@ def test_the_filter_text_for_two_tenants_and_two_networks_of_one_tenant() -> Non
     assert rules == [
         '-A KT-ISOLATION -m comment --comment "replies of allowed connections" '
         "-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN",
-        f"{dns} -p udp -m udp --dport 53 -j RETURN",
-        f"{dns} -p tcp -m tcp --dport 53 -j RETURN",
+        f"{dns} -p udp -m udp --dport 53 -m conntrack --ctorigdst 10.244.0.2/32 -j RETURN",
+        f"{dns} -p tcp -m tcp --dport 53 -m conntrack --ctorigdst 10.244.0.2/32 -j RETURN",
         f'-A KT-ISOLATION -m comment --comment "pod of acme/blue" -s 10.244.0.7/32 -j {blue}',
         f'-A KT-ISOLATION-PODS -m comment --comment "pod of acme/blue" -d 10.244.0.7/32 {reject}',
         f'-A {blue} -m comment --comment "same network acme/blue" -d 10.244.0.7/32 -j RETURN',
@@ -116,7 +127,8 @@ def test_the_rule_count_grows_with_pods_plus_networks_not_their_square() -> None
                 for t in range(tenants) for p in range(pods_per_tenant)]
         return len([r for r in filter_rules(isolation_plan(pods)) if "ISOLATION" in r or "-NET-" in r])
 
-    # 3 rules per pod (source jump, same-network return, reject as a destination), 1 per network, 1 fixed.
+    # 3 rules per pod (source jump, same-network return, reject as a destination), 1 per network, 1 fixed;
+    # a network's own DNS Service adds 2 per DNS pod (none here).
     assert count(100, 3) == 3 * 300 + 100 + 1
     assert count(200, 3) == 3 * 600 + 200 + 1
 
@@ -153,3 +165,57 @@ def test_chain_names_stay_within_iptables_limit_and_are_recognised_as_own() -> N
 def test_the_isolation_jump_is_from_forward() -> None:
     jump = isolation_jump(SETTINGS)
     assert (jump.table, jump.chain, jump.args[-2:]) == ("filter", "FORWARD", ("-j", "KT-ISOLATION"))
+
+
+def dns_service(tenant: str, name: str, cluster_ip: str,
+                network: str = "") -> tuple[dict[str, Any], dict[str, Any]]:
+    labels = {"arktos.futurewei.com/network": network} if network else {}
+    meta = {"tenant": tenant, "namespace": "kube-system", "name": name, "labels": labels}
+    service = {"metadata": meta, "spec": {"clusterIP": cluster_ip, "ports": [
+        {"name": "dns", "port": 53, "protocol": "UDP"}, {"name": "dns-tcp", "port": 53, "protocol": "TCP"}]}}
+    slice_meta = {**meta, "name": f"{name}-1", "labels": {"kubernetes.io/service-name": name}}
+    endpoint_slice = {"metadata": slice_meta, "addressType": "IPv4",
+                      "ports": [{"name": "dns", "port": 53, "protocol": "UDP"},
+                                {"name": "dns-tcp", "port": 53, "protocol": "TCP"}],
+                      "endpoints": [{"addresses": ["10.244.0.2"]}]}
+    return service, endpoint_slice
+
+
+def test_dns_services_open_the_dns_pods_to_their_own_network_only_system_ones_to_all() -> None:
+    objects = [dns_service("system", "kube-dns", "10.0.0.10"),
+               dns_service("acme", "kube-dns-default", "10.1.0.10"),
+               dns_service("acme", "kube-dns-blue", "10.2.0.10", network="blue")]
+    ports = [port for service, _ in objects for port in service_ports(service)]
+    planned = plan(ports, endpoints_by_port([endpoint_slice for _, endpoint_slice in objects]))
+    isolation = isolation_plan(PODS, planned.values())
+    assert isolation.shared_dns_routes == (("10.0.0.10", "10.244.0.2"),)
+    assert isolation.networks[NetworkKey("acme", "default")] == NetworkMembers(
+        ("10.244.0.5", "10.244.0.6"), (("10.1.0.10", "10.244.0.2"),))
+    assert isolation.networks[NetworkKey("acme", "blue")].dns_routes == (("10.2.0.10", "10.244.0.2"),)
+    assert isolation.networks[NetworkKey("beta", "default")].dns_routes == ()
+    rules = build_rules(SETTINGS, planned, isolation=isolation).filter.rules
+    acme = NAMES.network_chain("acme", "default")
+    route = "-d 10.244.0.2/32 -p udp -m udp --dport 53 -m conntrack --ctorigdst {} -j RETURN"
+    shared = route.format("10.0.0.10/32")
+    own = route.format("10.1.0.10/32")
+    assert f'-A KT-ISOLATION -m comment --comment "cluster DNS Service" {shared}' in rules
+    assert f'-A {acme} -m comment --comment "DNS Service of acme/default" {own}' in rules
+    # Blue's DNS Service is blue's alone: nowhere but in blue's chain.
+    blue_route = [rule for rule in rules if "10.2.0.10" in rule]
+    assert len(blue_route) == 2 and all(rule.startswith(f"-A {NAMES.network_chain('acme', 'blue')} ")
+                                         for rule in blue_route)
+    # A DNS pod's other ports are nobody's exception.
+    assert not [rule for rule in rules if "RETURN" in rule and "10.244.0.2" in rule
+                and "--dport 53" not in rule and "same network" not in rule]
+
+
+def test_only_pod_changes_that_matter_to_isolation_ask_for_a_sync() -> None:
+    memberships = PodMemberships()
+    pending = pod("acme", "a", None, phase="Pending")
+    assert not memberships.changed("a", pending)  # no IP yet: nothing to program
+    running = pod("acme", "a", "10.244.0.5")
+    assert memberships.changed("a", running)
+    assert not memberships.changed("a", {**running, "status": {**running["status"], "conditions": [{}]}})
+    assert memberships.changed("a", pod("acme", "a", "10.244.0.5", network="blue"))
+    assert memberships.changed("a", None)  # deleted
+    assert not memberships.changed("a", None)
