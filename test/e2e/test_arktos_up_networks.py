@@ -10,11 +10,13 @@ site's name at /who.txt), a NodePort Service and a busybox client pod, joined by
 allows: each client reaches its own site's Service by short name, FQDN and ClusterIP and its own
 web pod's IP, and no other site's Service IP or pod IP (the answer names who served it);
 `web.default.svc.cluster.local` and the vpc sites' names resolve only inside their own site, each
-to its own Service; every site's client reaches the API server through its network's
-`kubernetes-<network>` Service (KUBERNETES_SERVICE_HOST), and every site's NodePort answers from the
-node. VM pods: a VM pod of tenant A gets a pod IP (`kubectl get pod -o wide`), `ssh -i KEY
-root@<podIP>` with the key in its spec runs a command in the guest, a Service selecting it routes
-to the guest's httpd on port 80, and tenant B's client reaches neither the VM's IP nor that Service.
+to its own Service; a network's kube-dns-<network> address answers only its own pods; each client's
+nameserver is its network's DNS Service and it reaches the API server through its network's
+`kubernetes-<network>` (KUBERNETES_SERVICE_HOST, the serving certificate verified); every site's
+NodePort answers from the node. VM pods: a VM pod of tenant A gets a pod IP (`kubectl get pod -o
+wide`), `ssh -i KEY root@<podIP>` with the key in its spec runs a command in the guest (another
+key is refused), a Service selecting it routes to the guest's httpd on port 80, and tenant B's
+client reaches neither the VM's IP (http, ssh) nor that Service.
 Leaves out: External ipam, Network deletion (the netapi room's component tests), several nodes.
 """
 
@@ -329,6 +331,25 @@ SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 # GET /version with the pod's token; {tls}: how wget treats the serving certificate.
 API_PROBE = ('wget -qO- -T 3 -t 1 {tls} --header "Authorization: Bearer $(cat ' + SA_DIR + '/token)" '
              'https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT/version | grep -o gitVersion')
+
+
+def test_another_networks_dns_service_is_refused(kubectl: Kubectl, sites: dict[str, Site]) -> None:
+    """Each client asks every site's kube-dns-<network> address for kubernetes.default: its own
+    answers, another network's is refused by the node's rules (every one leads to the same DNS pods)."""
+    servers = {label: TenantKubectl(kubectl.env, site.kubeconfig).json(
+        "get", "service", f"kube-dns-{site.network}", "-n", "kube-system")["spec"]["clusterIP"]
+        for label, site in sites.items()}
+
+    def measure() -> dict[str, dict[str, str]]:
+        rows = {}
+        for label, site in sites.items():
+            probes = {f"dns {t}": f"timeout 4 nslookup kubernetes.default.svc.{DOMAIN} {ip} | {ANSWERED}"
+                      " | grep -q . && echo answered" for t, ip in servers.items()}
+            rows[label] = _row(TenantKubectl(kubectl.env, site.kubeconfig), site.client, probes)
+        return rows
+
+    expected = {s: {f"dns {t}": "answered" if t == s else BLOCKED for t in sites} for s in sites}
+    _settled_matrix(kubectl, "DNS Services (which kube-dns-<network> answered)", measure, expected)
 
 
 def test_each_network_uses_its_own_dns_and_kubernetes_services(

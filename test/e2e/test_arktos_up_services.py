@@ -11,8 +11,8 @@ on the node's InternalIP from the test host and from a pod; scaling the Deployme
 changing which pods answer (each nginx pod serves its own name) with no answer from a deleted one; a
 headless Service's name resolving to the pod IPs; a python-image pod listing pods with the
 `kubernetes` client's in-cluster config (automounted token, ca.crt verified, KUBERNETES_SERVICE_HOST
-and `kubernetes.default.svc`); a pod of another tenant resolving `kubernetes.default` but not the
-first tenant's `web`.
+and `kubernetes.default.svc`); a pod of another tenant resolving `kubernetes.default` (to its own
+network's `kubernetes-default`) but not the first tenant's `web`.
 Leaves out: Services across scale-out partitions (out of scope); sessionAffinity, ExternalName, SRV
 and PTR records (test/component/test_proxy_*.py, test_clusterdns_process.py); VM pods.
 """
@@ -303,10 +303,15 @@ def test_another_tenant_cannot_resolve_this_tenants_service(kubectl: Kubectl, we
         done = kubectl_as(kubectl.env, other, "exec", "probe", "--", "nslookup", name)
         return done.stdout + done.stderr
 
-    # DNS works for this pod (kubernetes.default resolves for every tenant) ...
+    # DNS works for this pod (kubernetes.default resolves for every tenant: to its own network's
+    # kubernetes-default, issue 15) ...
+    api_service = ("get", "service", "kubernetes-default", "-o", "jsonpath={.spec.clusterIP}")
+    kubectl.wait("the other tenant's kubernetes-default",
+                 lambda: bool(kubectl_as(kubectl.env, other, *api_service).stdout))
+    own_api = kubectl_as(kubectl.env, other, *api_service).stdout
+    assert own_api != KUBERNETES_SERVICE_IP, own_api
     kubectl.wait("kubernetes.default resolving in the other tenant",
-                 lambda: _resolved(lookup("kubernetes.default.svc.cluster.local")) == {KUBERNETES_SERVICE_IP},
-                 ROUTE_WAIT_S)
+                 lambda: _resolved(lookup("kubernetes.default.svc.cluster.local")) == {own_api}, ROUTE_WAIT_S)
     # ... but the first tenant's Service is not its to see: cluster.local is answered, not forwarded.
     answer = lookup(f"web.{TENANT_NS}.svc.cluster.local")
     assert "NXDOMAIN" in answer and not _resolved(answer), f"web's FQDN from tenant other: {answer}"
