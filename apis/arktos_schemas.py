@@ -185,7 +185,7 @@ def _network_definitions() -> dict[str, Schema]:
         NETWORK_SERVICE: {
             "description": "NetworkService: the IPAM and CIDRs of the network's services.",
             "properties": {
-                "ipam": _string("The IP address manager: Arktos or Kubernetes."),
+                "ipam": _string("The IP address manager: Arktos (the default), Kubernetes or External."),
                 "cidrs": {"description": "Service CIDRs.", "type": ["array", "null"],
                           "items": {"type": ["string", "null"]}},
             },

@@ -30,6 +30,9 @@ READY_LINE = "cluster is ready"
 STOP_TIMEOUT_S = 60.0
 BRIDGE = "arktos-pb0"
 POD_SUBNET = "10.92.0.0/16"
+# Where each tenant network's Service /24 comes from: the 92nd /20 of 172.16.0.0/12, as the e2e
+# clusters derive theirs from their pod subnets (test/e2e/test_arktos_up.py, network_pool_for).
+NETWORK_SERVICE_CIDR_POOL = "172.21.192.0/20"
 NODE_NAME = "pod-startup-node"
 
 
@@ -43,6 +46,7 @@ class ArktosUpCluster:
     node_name: str
     log_dir: Path
     process: subprocess.Popen[str]
+    env: Mapping[str, str]  # what arktos-up.sh ran with (CERT_DIR, API_SECURE_PORT, chain prefix...)
 
 
 def cluster_env(workdir: Path) -> dict[str, str]:
@@ -62,6 +66,7 @@ def cluster_env(workdir: Path) -> dict[str, str]:
         "HOSTNAME_OVERRIDE": NODE_NAME,
         "CONTAINERD_BRIDGE": BRIDGE,
         "CONTAINERD_POD_SUBNET": POD_SUBNET,
+        "NETWORK_SERVICE_CIDR_POOL": NETWORK_SERVICE_CIDR_POOL,
         "KUBE_PROXY_CHAIN_PREFIX": "APB",
     })
     return env
@@ -140,7 +145,7 @@ def arktos_up(*, start_timeout_s: float = 240.0, keep_logs: bool = True,
     try:
         _wait_ready(process, lines, start_timeout_s)
         yield ArktosUpCluster(kubeconfig=Path(env["CERT_DIR"]) / "admin.kubeconfig", node_name=NODE_NAME,
-                              log_dir=log_dir, process=process)
+                              log_dir=log_dir, process=process, env=env)
     finally:
         stopped = _interrupt(process)
         pump.join(timeout=5)

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _netns import throwaway_netns
 
 from proxy.chains import ChainNames
 from proxy.iptables import Iptables, ensure_installed
@@ -88,12 +88,8 @@ def main() -> int:
     parser.add_argument("--endpoints", type=int, default=10)
     args = parser.parse_args()
     ensure_installed()
-    netns = f"arktos-pxb-{uuid.uuid4().hex[:6]}"
-    subprocess.run(["ip", "netns", "add", netns], check=True)
-    try:
+    with throwaway_netns("arktos-pxb") as netns:
         asyncio.run(run(netns, args.services, args.endpoints))
-    finally:
-        subprocess.run(["ip", "netns", "del", netns], check=False)
     return 0
 
 

@@ -17,8 +17,11 @@
 #   pod_startup_paced, pod_startup_burst, vm_pod   a real arktos-up node (root: containerd, qemu,
 #                 bridge arktos-pb0, pod subnet 10.92.0.0/16)
 #   services      from pods on that node: DNS queries/s and p99, HTTP via a Service IP vs the pod IP
+#   networks      pod->pod and pod->Service latency in a tenant network, isolation on vs off (two
+#                 clusters), and the node's iptables rules for 100 tenants x 10 Services
 #   vm_sandbox    VM boot with and without qemu's -sandbox
 #   proxy         kube-proxy sync time and iptables rule count, 1,000 Services x 10 endpoints
+#   isolation     the same with network isolation: 100 tenants x 10 Services x 3 pods, on and off
 #   dns           the cluster DNS server alone: queries/s, p50/p99, zone update, memory (1,000 Services)
 #   hollow_capacity   hollow nodes one control plane holds (tens of minutes at 5,000 nodes)
 #   scale_out     hollow nodes 2 resource partitions hold, pods/s of 2 tenant partitions vs 1
@@ -88,9 +91,11 @@ step pod_startup_paced "${PY}" bench/pod_startup_bench.py --qps 4
 step pod_startup_burst "${PY}" bench/pod_startup_bench.py
 step vm_pod "${PY}" bench/vm_pod_bench.py  # VM pods (qemu, TCG) on the same kind of node
 step services "${PY}" bench/service_bench.py  # DNS and Service latency from pods, same kind of node
+step networks "${PY}" bench/network_bench.py  # tenant-network isolation's latency and rules, same kind of node
 step vm_sandbox "${PY}" bench/vm_sandbox_bench.py
 # kube-proxy's syncs for 1,000 Services x 10 endpoints, real iptables in a throwaway netns (root).
 step proxy "${PY}" bench/proxy_bench.py
+step isolation "${PY}" bench/isolation_bench.py  # the isolation chains' rules and syncs, same netns way
 step dns "${PY}" bench/dns_bench.py  # python -m clusterdns on loopback against a real API server
 # The API server on the first core, the hollow kubelets and the latency probe on the other.
 step hollow_capacity "${PY}" bench/hollow_capacity_bench.py

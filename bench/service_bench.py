@@ -49,13 +49,14 @@ CLUSTER_ENV = {
 
 
 class Cluster:
-    """Stock kubectl with one kubeconfig, in the bench's namespace."""
+    """Stock kubectl with one kubeconfig, in one namespace (the bench's by default)."""
 
-    def __init__(self, kubeconfig: Path) -> None:
+    def __init__(self, kubeconfig: Path, namespace: str = NAMESPACE) -> None:
         self.kubeconfig = kubeconfig
+        self.namespace = namespace
 
     def __call__(self, *args: str, stdin: str = "", check: bool = True) -> str:
-        done = subprocess.run([KUBECTL, "--kubeconfig", str(self.kubeconfig), "-n", NAMESPACE, *args],
+        done = subprocess.run([KUBECTL, "--kubeconfig", str(self.kubeconfig), "-n", self.namespace, *args],
                               input=stdin, capture_output=True, text=True, timeout=60)
         if check and done.returncode != 0:
             raise RuntimeError(f"kubectl {' '.join(args)}: {done.stderr.strip()}")

@@ -70,7 +70,7 @@ async def run(args: argparse.Namespace) -> None:
     upstreams = [Upstream.parse(u) for u in args.upstream] or upstreams_from_resolv_conf(args.resolv_conf)
     log.info("upstreams: %s", ", ".join(f"{u.host}:{u.port}" for u in upstreams) or "none")
     handler = DnsHandler(Resolver(cache, domain=args.domain, ttl=args.ttl),
-                         Forwarder(upstreams, timeout=args.upstream_timeout), tenant_of=cache.tenant_of)
+                         Forwarder(upstreams, timeout=args.upstream_timeout), scope_of=cache.scope_of)
     servers = []
     for bind in args.bind or ["0.0.0.0"]:
         servers.extend(await start_dns(handler, bind=bind, port=args.port))

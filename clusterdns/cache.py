@@ -1,10 +1,13 @@
 """What the reflectors delivered, indexed for answering: per-tenant Services and EndpointSlices,
-and pod IPs (source address → tenant; per-namespace pod IPs for ``<ip>.<ns>.pod`` names).
+and pod IPs (source address → tenant and network; per-namespace pod IPs for ``<ip>.<ns>.pod``
+names).
 
 Only the event loop's thread touches it. Each change notes the Service it touches (an
-EndpointSlice's is named by its label) as dirty for its tenant, so the tenant's zone re-renders
-just that Service; a change to tenant system's ``default/kubernetes`` moves every tenant's view
-(they all fall back to it), and a re-list starts every zone afresh (``generation``).
+EndpointSlice's is named by its label) as dirty for its tenant, so the tenant's zones (one per
+network) re-render just that Service; a change to a tenant's ``default/kubernetes-<network>``
+also dirties its ``kubernetes`` (what ``kubernetes.default`` shows that network), a change to
+tenant system's ``default/kubernetes`` moves every tenant's view (they may all fall back to it),
+and a re-list starts every zone afresh (``generation``).
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ from collections.abc import Callable
 from typing import Any
 
 from clusterdns.objects import (
+    SYSTEM_SCOPE,
     SYSTEM_TENANT,
     EndpointSlice,
     Key,
     Pod,
+    Scope,
     Service,
     endpoint_slice_from,
     key_of,
@@ -26,6 +31,7 @@ from clusterdns.objects import (
 )
 
 KUBERNETES_SERVICE = ("default", "kubernetes")
+NETWORK_KUBERNETES_PREFIX = "kubernetes-"  # default/kubernetes-<network>: the API server for that network
 KINDS = ("Service", "EndpointSlice", "Pod")
 
 
@@ -34,8 +40,9 @@ class ClusterCache:
         self.services: dict[str, dict[tuple[str, str], Service]] = defaultdict(dict)
         self.slices: dict[str, dict[Key, EndpointSlice]] = defaultdict(dict)
         self.pods: dict[Key, Pod] = {}
-        self._tenants_by_ip: dict[str, dict[Key, str]] = defaultdict(dict)
-        self._pod_ips: dict[tuple[str, str], dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        self._scopes_by_ip: dict[str, dict[Key, Scope]] = defaultdict(dict)
+        # (tenant, network, namespace) → pod IP → the names of the pods holding it
+        self._pod_ips: dict[tuple[str, str, str], dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
         self._dirty: dict[str, set[tuple[str, str]]] = defaultdict(set)
         self.generation = 0  # moves on every re-list of Services or EndpointSlices
         self.kubernetes_generation = 0  # moves when tenant system's default/kubernetes changes
@@ -73,18 +80,19 @@ class ClusterCache:
         """The (namespace, name) of the tenant's Services changed since the last call."""
         return self._dirty.pop(tenant, set())
 
-    def tenant_of(self, source_ip: str) -> str:
-        """The tenant of the pod that owns this address; tenant system for anything else."""
-        owners = self._tenants_by_ip.get(source_ip)
+    def scope_of(self, source_ip: str) -> Scope:
+        """The tenant and network of the pod that owns this address; tenant system's default
+        network for anything else (the node, host-network pods)."""
+        owners = self._scopes_by_ip.get(source_ip)
         if not owners:
-            return SYSTEM_TENANT
+            return SYSTEM_SCOPE
         return next(iter(owners.values()))
 
-    def has_pod_ip(self, tenant: str, namespace: str, ip: str) -> bool:
-        return bool(self._pod_ips.get((tenant, namespace), {}).get(ip))
+    def has_pod_ip(self, scope: Scope, namespace: str, ip: str) -> bool:
+        return bool(self._pod_ips.get((*scope, namespace), {}).get(ip))
 
-    def has_pods_in(self, tenant: str, namespace: str) -> bool:
-        return bool(self._pod_ips.get((tenant, namespace)))
+    def has_pods_in(self, scope: Scope, namespace: str) -> bool:
+        return bool(self._pod_ips.get((*scope, namespace)))
 
     def slices_of(self, service: Service) -> list[EndpointSlice]:
         return [s for s in self.slices.get(service.tenant, {}).values()
@@ -96,6 +104,8 @@ class ClusterCache:
         if not service:
             return
         self._dirty[tenant].add((namespace, service))
+        if namespace == KUBERNETES_SERVICE[0] and service.startswith(NETWORK_KUBERNETES_PREFIX):
+            self._dirty[tenant].add(KUBERNETES_SERVICE)
         if tenant == SYSTEM_TENANT and (namespace, service) == KUBERNETES_SERVICE:
             self.kubernetes_generation += 1
 
@@ -133,22 +143,23 @@ class ClusterCache:
         if pod.host_network or pod.terminal:
             return
         for ip in pod.ips:
-            self._tenants_by_ip[ip][key] = pod.tenant
-            self._pod_ips[(pod.tenant, pod.namespace)][ip].add(pod.name)
+            self._scopes_by_ip[ip][key] = Scope(pod.tenant, pod.network)
+            self._pod_ips[(pod.tenant, pod.network, pod.namespace)][ip].add(pod.name)
 
     def _remove_pod(self, pod: Pod) -> None:
         key = (pod.tenant, pod.namespace, pod.name)
         self.pods.pop(key, None)
+        where = (pod.tenant, pod.network, pod.namespace)
         for ip in pod.ips:
-            owners = self._tenants_by_ip.get(ip)
+            owners = self._scopes_by_ip.get(ip)
             if owners is not None:
                 owners.pop(key, None)
                 if not owners:
-                    del self._tenants_by_ip[ip]
-            in_namespace = self._pod_ips.get((pod.tenant, pod.namespace))
+                    del self._scopes_by_ip[ip]
+            in_namespace = self._pod_ips.get(where)
             if in_namespace is not None and ip in in_namespace:
                 in_namespace[ip].discard(pod.name)
                 if not in_namespace[ip]:
                     del in_namespace[ip]
                 if not in_namespace:
-                    del self._pod_ips[(pod.tenant, pod.namespace)]
+                    del self._pod_ips[where]

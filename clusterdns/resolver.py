@@ -1,11 +1,13 @@
-"""Answers a question from the querying tenant's zone, or says it belongs upstream.
+"""Answers a question from the zone of the querier's tenant and network, or says it belongs upstream.
 
 Names under the cluster domain are ours (authoritative answers; NXDOMAIN for names that do not
 exist, NODATA for existing names without the asked type, both with the zone's SOA in the
 authority section as RFC 2308 asks); reverse names of Service and headless endpoint addresses are
 ours too. Everything else — and reverse names we do not know, as CoreDNS's ``fallthrough
-in-addr.arpa ip6.arpa`` — is forwarded. A tenant's zone is built on its first question and then
-updated, before each question, for the Services that changed since (zone.py).
+in-addr.arpa ip6.arpa`` — is forwarded. The asker's scope (tenant and network) picks the zone;
+a zone is built on its first question and then updated, before each question, for the Services
+of its tenant that changed since (zone.py): a tenant's changes are noted in each of its zones and
+applied when that zone is next asked.
 """
 
 from __future__ import annotations
@@ -17,21 +19,23 @@ from dataclasses import dataclass, field
 from dnslib import QTYPE, RCODE, RD, RR, SOA, DNSHeader, DNSLabel, DNSRecord
 
 from clusterdns.cache import KUBERNETES_SERVICE, ClusterCache
+from clusterdns.objects import Scope
 from clusterdns.zone import Zone, address_record, build_zone, refresh_zone
 
 REVERSE_SUFFIXES = (".in-addr.arpa.", ".ip6.arpa.")
 # CoreDNS's SOA timers for the cluster zone: refresh, retry, expire (the serial and the minimum
 # TTL are the zone's own).
 SOA_TIMERS = (7200, 1800, 86400)
-MAX_KEPT_ANSWERS = 10_000  # per tenant; past it the kept answers start over (random-name floods)
+MAX_KEPT_ANSWERS = 10_000  # per zone; past it the kept answers start over (random-name floods)
 
 
 @dataclass
-class _TenantZone:
+class _ScopeZone:
     zone: Zone
     generation: int
     kubernetes_generation: int
     serial: int
+    pending: set[tuple[str, str]] = field(default_factory=set)  # its tenant's Services changed since
     # Answers already made from this zone, by question and flags: asked again, only the id and the
     # question's case change (most questions repeat: the same Services, the same search-path misses).
     answers: dict[tuple[str, int, int, int], Resolution] = field(default_factory=dict)
@@ -51,33 +55,38 @@ class Resolver:
         self.cache = cache
         self.domain = domain.strip(".").lower() + "."
         self.ttl = ttl
-        self._zones: dict[str, _TenantZone] = {}
+        self._zones: dict[Scope, _ScopeZone] = {}
+        self._networks: dict[str, set[str]] = {}  # tenant → the networks it has zones of
 
-    def zone_for(self, tenant: str) -> tuple[Zone, int]:
-        """The tenant's zone, brought up to date, and its SOA serial (the time it last changed)."""
-        state = self._state(tenant)
+    def zone_for(self, scope: Scope) -> tuple[Zone, int]:
+        """The scope's zone, brought up to date, and its SOA serial (the time it last changed)."""
+        state = self._state(scope)
         return state.zone, state.serial
 
-    def _state(self, tenant: str) -> _TenantZone:
+    def _state(self, scope: Scope) -> _ScopeZone:
         cache = self.cache
-        state = self._zones.get(tenant)
+        dirty = cache.take_dirty(scope.tenant)
+        if dirty:
+            for network in self._networks.get(scope.tenant, ()):
+                self._zones[Scope(scope.tenant, network)].pending |= dirty
+        state = self._zones.get(scope)
         if state is None or state.generation != cache.generation:
-            cache.take_dirty(tenant)
-            state = _TenantZone(build_zone(cache, tenant, self.domain), cache.generation,
-                                cache.kubernetes_generation, int(time.time()))
-            self._zones[tenant] = state
+            state = _ScopeZone(build_zone(cache, scope, self.domain), cache.generation,
+                               cache.kubernetes_generation, int(time.time()))
+            self._zones[scope] = state
+            self._networks.setdefault(scope.tenant, set()).add(scope.network)
             return state
-        dirty = cache.take_dirty(tenant)
+        dirty, state.pending = state.pending, set()
         if state.kubernetes_generation != cache.kubernetes_generation:
             dirty.add(KUBERNETES_SERVICE)
             state.kubernetes_generation = cache.kubernetes_generation
         if dirty:
-            refresh_zone(state.zone, cache, tenant, dirty)
+            refresh_zone(state.zone, cache, scope, dirty)
             state.serial = max(state.serial + 1, int(time.time()))
             state.answers.clear()
         return state
 
-    def resolve(self, request: DNSRecord, tenant: str) -> Resolution:
+    def resolve(self, request: DNSRecord, scope: Scope) -> Resolution:
         """Our answer (a fresh record the caller may change), or Resolution(None) to forward."""
         qname = str(request.q.qname).lower()
         if not qname.endswith("."):
@@ -85,7 +94,7 @@ class Resolver:
         reverse = qname.endswith(REVERSE_SUFFIXES)
         if not reverse and qname != self.domain and not qname.endswith("." + self.domain):
             return Resolution(None)
-        state = self._state(tenant)
+        state = self._state(scope)
         # The name as asked (case kept, for clients that check the echo) and the request's flags,
         # which the reply copies; pod names depend on pods, not on the zone, and are not kept.
         key = (str(request.q.qname), request.q.qtype, request.q.qclass, request.header.bitmap)
@@ -94,18 +103,18 @@ class Resolver:
             if reverse:
                 resolution = self._reverse(request, qname, state.zone)
             else:
-                resolution = self._cluster_name(request, qname, tenant, state)
+                resolution = self._cluster_name(request, qname, scope, state)
             if not (qname.endswith(".pod." + self.domain) or qname == "pod." + self.domain):
                 if len(state.answers) >= MAX_KEPT_ANSWERS:
                     state.answers.clear()
                 state.answers[key] = resolution
         return _copy_for(resolution, request)
 
-    def _cluster_name(self, request: DNSRecord, qname: str, tenant: str, state: _TenantZone) -> Resolution:
+    def _cluster_name(self, request: DNSRecord, qname: str, scope: Scope, state: _ScopeZone) -> Resolution:
         """A name under the cluster domain."""
         reply = request.reply(ra=1, aa=1)
         if qname.endswith(".pod." + self.domain) or qname == "pod." + self.domain:
-            self._pod(reply, qname, tenant)
+            self._pod(reply, qname, scope)
         else:
             chase = self._lookup(reply, state.zone, qname, request.q.qtype)
             if chase:
@@ -152,17 +161,17 @@ class Resolver:
                 for rdata in zone.records.get(target, {}).get(rtype, {}).values():
                     reply.add_ar(RR(srv.target, rtype, rdata=rdata, ttl=self.ttl))
 
-    def _pod(self, reply: DNSRecord, qname: str, tenant: str) -> None:
-        """``<ip-with-dashes>.<ns>.pod.<domain>``, answered only for an IP a pod of this tenant has
-        in that namespace (CoreDNS's ``pods verified``); ``pod.<domain>`` and a namespace with pods
-        under it exist (NODATA)."""
+    def _pod(self, reply: DNSRecord, qname: str, scope: Scope) -> None:
+        """``<ip-with-dashes>.<ns>.pod.<domain>``, answered only for an IP a pod of the asker's
+        network has in that namespace (CoreDNS's ``pods verified``); ``pod.<domain>`` and a
+        namespace with pods under it exist (NODATA)."""
         if qname == "pod." + self.domain:
             return
         labels = qname[: -len(".pod." + self.domain)].split(".")
-        if len(labels) == 1 and self.cache.has_pods_in(tenant, labels[0]):
+        if len(labels) == 1 and self.cache.has_pods_in(scope, labels[0]):
             return
         ip = _dashed_ip(labels[0]) if len(labels) == 2 else None
-        if ip is None or not self.cache.has_pod_ip(tenant, labels[1], ip):
+        if ip is None or not self.cache.has_pod_ip(scope, labels[1], ip):
             reply.header.rcode = RCODE.NXDOMAIN
             return
         rtype, rdata = address_record(ip)

@@ -1,10 +1,11 @@
 """The DNS listeners: UDP and TCP on one port, a question in, an answer out.
 
-Each query is parsed with dnslib, the source address is mapped to its tenant (the pod that owns
-it), and the resolver answers from that tenant's zone or the query is forwarded upstream. Our own
-answers are made synchronously in the datagram handler (no task per query); only forwarded queries
-wait on the network. UDP answers longer than the client accepts (512 bytes, or its EDNS0 payload
-size) go out truncated (TC set) so the client asks again over TCP, as RFC 1035/6891 ask.
+Each query is parsed with dnslib, the source address is mapped to its scope (the tenant and
+network of the pod that owns it), and the resolver answers from that scope's zone or the query is
+forwarded upstream. Our own answers are made synchronously in the datagram handler (no task per
+query); only forwarded queries wait on the network. UDP answers longer than the client accepts (512
+bytes, or its EDNS0 payload size) go out truncated (TC set) so the client asks again over TCP, as
+RFC 1035/6891 ask.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import cast
 from dnslib import QTYPE, RCODE, DNSError, DNSRecord
 
 from clusterdns.forwarder import Forwarder, TooManyForwards
+from clusterdns.objects import Scope
 from clusterdns.resolver import Resolver
 
 log = logging.getLogger(__name__)
@@ -29,8 +31,8 @@ TCP_LIMIT = 65535
 class DnsHandler:
     """Turns one query packet into one answer packet (or none, for a packet that is no query)."""
 
-    def __init__(self, resolver: Resolver, forwarder: Forwarder, *, tenant_of: Callable[[str], str]) -> None:
-        self.resolver, self.forwarder, self.tenant_of = resolver, forwarder, tenant_of
+    def __init__(self, resolver: Resolver, forwarder: Forwarder, *, scope_of: Callable[[str], Scope]) -> None:
+        self.resolver, self.forwarder, self.scope_of = resolver, forwarder, scope_of
 
     def answer_locally(self, packet: bytes, source_ip: str, *, limit: int | None
                        ) -> tuple[bytes | None, DNSRecord | None, str]:
@@ -47,7 +49,7 @@ class DnsHandler:
             reply.header.rcode = RCODE.NOTIMP if request.header.opcode != 0 else RCODE.FORMERR
             return reply.pack(), None, ""
         try:
-            resolution = self.resolver.resolve(request, self.tenant_of(source_ip))
+            resolution = self.resolver.resolve(request, self.scope_of(source_ip))
         except Exception:  # one bad answer must not take the listener down: SERVFAIL, as CoreDNS
             log.exception("answering %s %s", request.q.qname, QTYPE.get(request.q.qtype))
             return self._servfail(request), None, ""
@@ -76,7 +78,7 @@ class DnsHandler:
     async def _chase(self, request: DNSRecord, target: str, source_ip: str, *, limit: int | None) -> bytes:
         """An ExternalName's CNAME plus the target's records from upstream (CoreDNS resolves the
         target too: a stub resolver does not follow CNAMEs itself)."""
-        reply = self.resolver.resolve(request, self.tenant_of(source_ip)).reply
+        reply = self.resolver.resolve(request, self.scope_of(source_ip)).reply
         assert reply is not None
         question = DNSRecord.question(target, QTYPE.get(request.q.qtype))
         try:

@@ -15,20 +15,23 @@ of the asked type answers NODATA and only a name that does not exist answers NXD
 
 Each Service contributes a set of records (its *source*); a change re-renders that one Service
 and swaps its contribution, so a change costs the same in a tenant of ten Services or ten
-thousand. A tenant sees its own Services only; when it has no ``default/kubernetes`` Service of
-its own it sees tenant system's (every tenant reaches the API server under ``kubernetes.default``).
+thousand. A zone is one network of one tenant: it holds the Services of that tenant joined to that
+network only. ``kubernetes.default`` is the network's ``default/kubernetes-<network>`` (the
+Network controller's, ARKTOS.md §6b), else the tenant's own ``default/kubernetes`` in that
+network, else tenant system's: every tenant reaches the API server under that name.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from dnslib import AAAA, CNAME, PTR, QTYPE, RD, SRV, TXT, A
 
-from clusterdns.cache import KUBERNETES_SERVICE, ClusterCache
-from clusterdns.objects import SYSTEM_TENANT, Endpoint, EndpointSlice, Port, Service
+from clusterdns.cache import KUBERNETES_SERVICE, NETWORK_KUBERNETES_PREFIX, ClusterCache
+from clusterdns.objects import SYSTEM_TENANT, Endpoint, EndpointSlice, Port, Scope, Service
 
 SCHEMA_VERSION = "1.1.0"
 MARK = 0  # an entry that only says its name exists
@@ -125,29 +128,44 @@ def reverse_owner(ip: str) -> str:
     return ipaddress.ip_address(ip).reverse_pointer + "."
 
 
-def build_zone(cache: ClusterCache, tenant: str, domain: str) -> Zone:
+def build_zone(cache: ClusterCache, scope: Scope, domain: str) -> Zone:
     zone = Zone(domain=domain)
     zone.set_source(("", "dns-version"), [(f"dns-version.{domain}", QTYPE.TXT, TXT(SCHEMA_VERSION))], [])
-    keys = set(cache.services.get(tenant, {})) | {KUBERNETES_SERVICE}
-    refresh_zone(zone, cache, tenant, keys)
+    keys = set(cache.services.get(scope.tenant, {})) | {KUBERNETES_SERVICE}
+    refresh_zone(zone, cache, scope, keys)
     return zone
 
 
-def refresh_zone(zone: Zone, cache: ClusterCache, tenant: str, keys: set[SourceKey]) -> None:
-    """Re-render the Services ``keys`` of ``tenant`` (gone ones contribute nothing)."""
+def refresh_zone(zone: Zone, cache: ClusterCache, scope: Scope, keys: set[SourceKey]) -> None:
+    """Re-render the Services ``keys`` of ``scope``'s tenant (gone ones, and those of another
+    network, contribute nothing)."""
     for key in keys:
-        service = service_seen_by(cache, tenant, key)
-        if service is None:
+        if key == KUBERNETES_SERVICE:
+            entries, reverse = _kubernetes_records(cache, scope, zone.domain)
+            zone.set_source(key, entries, reverse)
+            continue
+        service = cache.services.get(scope.tenant, {}).get(key)
+        if service is None or service.network != scope.network:
             zone.set_source(key, [], [])
         else:
             zone.set_source(key, *render_service(service, cache.slices_of(service), zone.domain))
 
 
-def service_seen_by(cache: ClusterCache, tenant: str, key: SourceKey) -> Service | None:
-    own = cache.services.get(tenant, {}).get(key)
-    if own is None and key == KUBERNETES_SERVICE and tenant != SYSTEM_TENANT:
-        return cache.services.get(SYSTEM_TENANT, {}).get(KUBERNETES_SERVICE)
-    return own
+def _kubernetes_records(cache: ClusterCache, scope: Scope, domain: str) -> tuple[list[Entry], list[Entry]]:
+    """``kubernetes.default``'s records for this network (see the module's docstring)."""
+    services = cache.services.get(scope.tenant, {})
+    network_service = services.get((KUBERNETES_SERVICE[0], NETWORK_KUBERNETES_PREFIX + scope.network))
+    if network_service is not None and network_service.network == scope.network:
+        # The same addresses under the master name; the PTRs stay with kubernetes-<network>.
+        alias = dataclasses.replace(network_service, name=KUBERNETES_SERVICE[1])
+        entries, _ = render_service(alias, cache.slices_of(network_service), domain)
+        return entries, []
+    service = services.get(KUBERNETES_SERVICE)
+    if service is None or service.network != scope.network:
+        service = cache.services.get(SYSTEM_TENANT, {}).get(KUBERNETES_SERVICE)
+    if service is None:
+        return [], []
+    return render_service(service, cache.slices_of(service), domain)
 
 
 def _srv(owner_base: str, port: Port, targets: list[str]) -> list[Entry]:

@@ -31,6 +31,7 @@ SERVICE_ACCOUNTS: dict[str, str] = {
     "garbagecollector": "generic-garbage-collector",
     "job": "job-controller",
     "namespace": "namespace-controller",
+    "network": "network-controller",  # Arktos's (our name)
     "nodeipam": "node-controller",  # upstream's node IPAM controller acts as node-controller too
     "nodelifecycle": "node-controller",
     "podgc": "pod-garbage-collector",

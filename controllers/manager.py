@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 # and its children), as Arktos's framework splits them. Namespace, garbage collector, node
 # lifecycle, tenant, ... act across objects and stay single.
 REPLICATED = frozenset({"deployment", "replicaset", "replicationcontroller", "statefulset", "daemonset",
-                        "job", "cronjob", "ttl-after-finished"})
+                        "job", "cronjob", "ttl-after-finished", "network"})
 
 
 class LeaderElection(Protocol):

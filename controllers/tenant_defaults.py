@@ -66,12 +66,18 @@ def _admin_role_binding() -> DefaultObject:
     })
 
 
-def _default_network() -> DefaultObject:
+def _default_network(tenant: str) -> DefaultObject:
+    """Every tenant's ``default`` flat network gets its own Service range (ipam Arktos, the
+    server's default); tenant ``system``'s keeps the cluster range (ipam Kubernetes), where the
+    ``kubernetes`` and ``kube-dns`` Services already are."""
+    spec: dict[str, Any] = {"type": "flat"}
+    if tenant == SYSTEM_TENANT:
+        spec["service"] = {"ipam": "Kubernetes"}
     return DefaultObject(NETWORKS_VIEW, DEFAULT_NETWORK, {
         "apiVersion": "arktos.futurewei.com/v1",
         "kind": "Network",
         "metadata": {"name": DEFAULT_NETWORK},
-        "spec": {"type": "flat"},
+        "spec": spec,
     })
 
 
@@ -85,7 +91,7 @@ def tenant_defaults(tenant: str) -> list[DefaultObject]:
     objects = [*(_namespace(name) for name in INITIAL_NAMESPACES)]
     if tenant != SYSTEM_TENANT:
         objects += [_admin_role(), _admin_role_binding()]
-    return [*objects, _default_network()]
+    return [*objects, _default_network(tenant)]
 
 
 def system_tenant() -> dict[str, Any]:

@@ -42,6 +42,8 @@
 #   KUBE_PROXY_CHAIN_PREFIX  prefix of kube-proxy's iptables chains (KUBE-SERVICES...), removed on
 #                    stop; give each cluster on one host its own (1-7 upper-case characters) [KUBE]
 #   KUBE_PROXY_HEALTHZ_BIND_ADDRESS  ADDRESS:PORT of kube-proxy's /healthz [empty: none]
+#   KUBE_PROXY_NETWORK_ISOLATION  true|false: kube-proxy refuses pod-to-pod connections across
+#                            tenants' networks (pod and Service IPs; cluster DNS excepted) [true]
 #   ARKTOS_RESTART_DELAY  the same for every other component (systemd's RestartSec) [1]
 #   ARKTOS_START_LIMIT_BURST, ARKTOS_START_LIMIT_INTERVAL  at most BURST starts of one component
 #                    within INTERVAL seconds; past that its next start waits (systemd's
@@ -76,6 +78,10 @@
 #   SERVICE_CLUSTER_IP_RANGE  CIDR Service ClusterIPs come from; the `kubernetes` Service gets its
 #                    first address (in the serving cert) [10.0.0.0/16]
 #   SERVICE_NODE_PORT_RANGE  ports NodePort Services get node ports from [30000-32767]
+#   NETWORK_SERVICE_CIDR_POOL  CIDR whose /24s tenant Networks (ipam Arktos) get as their Service
+#                    ranges, kube-dns-<net> at the 10th address, kubernetes-<net> at the 1st; must
+#                    not overlap SERVICE_CLUSTER_IP_RANGE; a /12 to a /24 (the serving cert names each
+#                    /24's first address, so in-cluster clients verify kubernetes-<net>) [10.96.0.0/12]
 #   API_ADVERTISE_ADDRESS  where pods reach the API server(s): each also listens there on its own
 #                    port and is listed in the `kubernetes` Service's endpoints; in the serving cert
 #                    [the default route's address, the node's InternalIP]

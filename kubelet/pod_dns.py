@@ -7,7 +7,11 @@ resolv.conf from it (containerd copies the node's file only when the config is e
   only, searches ``<ns>.svc.<domain> svc.<domain> <domain>`` then the node's (from
   ``--resolv-conf``), ``options ndots:5``. A host-network pod with ``ClusterFirst`` falls back to
   ``Default``, as does any ClusterFirst pod when the kubelet has no cluster DNS — with upstream's
-  ``MissingClusterDNS`` warning events on the node and the pod;
+  ``MissingClusterDNS`` warning events on the node and the pod. Arktos: a pod in its own network
+  namespace uses its network's DNS Service (the Network's ``status.dnsServiceIP``,
+  `kubelet.networks`) instead of ``--cluster-dns``, which stays the fallback while the network
+  has none (a ``NetworkDNSMissing`` warning on the pod) and the server of host-network pods (their
+  address is the node's, which the cluster DNS answers as tenant system's);
 * ``Default``: the node's resolv.conf as it is (``--resolv-conf ""``: ``nameserver 127.0.0.1``
   and search ``.``, upstream's "disable lookups" setting);
 * ``None``: nothing but the pod's ``dnsConfig``.
@@ -23,8 +27,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from kubelet.networks import network_of, pod_tenant
 from kubelet.runtime import SandboxDns
 
 MAX_NAMESERVERS = 3
@@ -35,8 +40,18 @@ MAX_RESOLV_CONF_BYTES = 10 * 1024 * 1024  # upstream's maxResolvConfLength
 DEFAULT_OPTIONS = ("ndots:5",)
 DEFAULT_RESOLV_CONF = "/etc/resolv.conf"
 
+NETWORK_SYNC_WAIT_S = 10.0  # how long a first sandbox waits for the Networks' first list
+
 # (reason, message): a Warning event on the pod, or on the node.
 Warn = Callable[[str, str], None]
+
+
+class NetworkDns(Protocol):
+    """Where a network's DNS Service address comes from (`kubelet.networks.NetworkWatch`)."""
+
+    async def wait_for_sync(self, timeout_s: float) -> bool: ...
+
+    def dns_service_ip(self, tenant: str, network: str) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +110,17 @@ def pod_dns_type(pod: dict[str, Any]) -> str:
 class DnsConfigurer:
     """Builds each pod's `SandboxDns` from the kubelet's settings and the node's resolv.conf."""
 
-    def __init__(self, settings: DnsSettings, *, node_ips: tuple[str, ...] = ()) -> None:
+    def __init__(self, settings: DnsSettings, *, node_ips: tuple[str, ...] = (),
+                 networks: NetworkDns | None = None) -> None:
+        """``networks``: the pods' networks' DNS (None: every ClusterFirst pod uses ``--cluster-dns``)."""
         self.settings = settings
         self.node_ips = node_ips
+        self.networks = networks
+
+    async def wait_for_networks(self) -> None:
+        """Before a pod's config: the Networks listed once (or a bounded wait for them)."""
+        if self.networks is not None:
+            await self.networks.wait_for_sync(NETWORK_SYNC_WAIT_S)
 
     def host_config(self) -> SandboxDns:
         """The node's resolv.conf, re-read for every pod as upstream does (blocking: run it in a
@@ -113,9 +136,9 @@ class DnsConfigurer:
         """The sandbox DNSConfig of ``pod``, given the node's (`host_config`)."""
         kind = pod_dns_type(pod)
         config = SandboxDns() if kind == "none" else host
-        if kind == "cluster" and self.settings.cluster_dns:
-            config = SandboxDns(self.settings.cluster_dns, self._cluster_searches(pod, config.searches),
-                                DEFAULT_OPTIONS)
+        servers = self._cluster_servers(pod, warn_pod) if kind == "cluster" else ()
+        if kind == "cluster" and servers:
+            config = SandboxDns(servers, self._cluster_searches(pod, config.searches), DEFAULT_OPTIONS)
         elif kind == "cluster":
             message = ("kubelet does not have ClusterDNS IP configured and cannot create Pod using "
                        '"ClusterFirst" policy. Falling back to "Default" policy.')
@@ -129,6 +152,21 @@ class DnsConfigurer:
         if isinstance(extra, dict):
             config = merge_pod_dns_config(config, extra)
         return fit_limits(config, warn_pod)
+
+    def _cluster_servers(self, pod: dict[str, Any], warn_pod: Warn) -> tuple[str, ...]:
+        """The pod's network's DNS Service; ``--cluster-dns`` for host-network pods and while the
+        network has none."""
+        cluster_dns = self.settings.cluster_dns
+        if self.networks is None or (pod.get("spec") or {}).get("hostNetwork"):
+            return cluster_dns
+        tenant, network = pod_tenant(pod), network_of(pod)
+        network_dns = self.networks.dns_service_ip(tenant, network)
+        if network_dns:
+            return (network_dns,)
+        if cluster_dns:
+            warn_pod("NetworkDNSMissing", f'network "{network}" of tenant "{tenant}" has no DNS service IP; '
+                                          f"using the kubelet's cluster DNS {' '.join(cluster_dns)}")
+        return cluster_dns
 
     def _cluster_searches(self, pod: dict[str, Any], host_searches: tuple[str, ...]) -> tuple[str, ...]:
         domain = self.settings.cluster_domain

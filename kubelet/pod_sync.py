@@ -174,6 +174,7 @@ class PodSyncer:
         except OSError as e:
             raise RuntimeOperationError("CreatePodSandboxError",
                                         f"Failed to generate sandbox config for pod: {e}") from e
+        await self.dns.wait_for_networks()
         node_ref = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node.name, "uid": node.name}}
         return self.dns.pod_config(pod, host=host, warn_pod=partial(self._record, node, pod, "Warning"),
                                    warn_node=partial(self.events.emit, node.name, node_ref, "Warning"))

@@ -3,11 +3,12 @@
 Arktos's scale-out kubelet (``--tenant-server-kubeconfig a,b``) keeps its Node and Lease in its resource
 partition but runs pods from every tenant partition (TP): it watches pods and Actions with
 ``spec.nodeName=<node>`` on each TP, and a pod's status, its events, the Secrets, ConfigMaps and
-service-account tokens of its volumes and env, its service variables and its Actions' status all go
-back to the TP the pod came from. Here that routing is structural rather than looked up: each TP gets
-its own `TenantPartition` — a status writer, an event sink, a pod syncer (whose probes record to that
-TP), per-node `PodInputs` reading through that TP's client, its own `PodWorkers` and, on a node with a
-VM runtime, its own `ActionExecutor` — so a pod's worker can only ever talk to the TP it came from.
+service-account tokens of its volumes and env, its service variables, its Network (the nameserver)
+and its Actions' status all go back to the TP the pod came from. Here that routing is structural
+rather than looked up: each TP gets its own `TenantPartition` — a status writer, an event sink, a pod
+syncer (whose probes record to that TP), per-node `PodInputs` reading through that TP's client, its
+own `PodWorkers`, on real nodes its own `NetworkWatch` and, on a node with a VM runtime, its own
+`ActionExecutor` — so a pod's worker can only ever talk to the TP it came from.
 What is the node's, not the TP's, is shared: the runtime registries, the VM restart ledger, the
 pod admission (`kubelet.pod_admission`: a pod of one TP is admitted against the pods of every TP
 already on the node) and the runtime policies. Each TP's watch and writers are separate tasks on a
@@ -30,6 +31,7 @@ from client.rest import ApiClient
 from kubelet.actions import ActionExecutor
 from kubelet.backoff import CrashBackoff
 from kubelet.event_sink import EventSink
+from kubelet.networks import NetworkWatch
 from kubelet.pod_dns import DnsConfigurer, DnsSettings
 from kubelet.pod_inputs import PodInputs
 from kubelet.pod_sync import NodeContext, PodSyncer
@@ -74,7 +76,11 @@ class TenantPartition:
         self.status = StatusWriter(client, writers=status_writers)
         self.events = EventSink(client)
         node_ips = tuple(dict.fromkeys(n.host_ip for n in parts.nodes if n.host_ip))
-        dns = DnsConfigurer(parts.dns, node_ips=node_ips) if parts.dns is not None else None
+        # Real nodes watch the partition's Networks for their pods' nameservers; hollow nodes make
+        # no sandbox config.
+        self.networks = NetworkWatch(client) if parts.dns is not None else None
+        dns = DnsConfigurer(parts.dns, node_ips=node_ips, networks=self.networks) if parts.dns is not None \
+            else None
         self.pod_syncer = PodSyncer(client, status=self.status, events=self.events,
                                     policies=parts.policies, backoff=CrashBackoff(), dns=dns)
         self.nodes = {node.name: replace(node, inputs=self._inputs(parts)) for node in parts.nodes}
@@ -101,6 +107,8 @@ class TenantPartition:
             group.create_task(self.status.run(), name=f"status writer {self.name}")
             group.create_task(self.events.run(), name=f"event sink {self.name}")
             group.create_task(self.pod_workers.run(), name=f"pod workers {self.name}")
+            if self.networks is not None:
+                group.create_task(self.networks.run(), name=f"network informer {self.name}")
             for executor in self.actions:
                 # Arktos's kubelet carries out the VM Actions addressed to its node (ARKTOS.md §4),
                 # from every TP, each reported back to its own TP.

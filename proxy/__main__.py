@@ -29,7 +29,7 @@ log = logging.getLogger("proxy")
 
 def make_proxier(config: ProxyConfig) -> Proxier:
     settings = RuleSettings(config.chains, cluster_cidr=config.cluster_cidr,
-                            masquerade_bit=config.masquerade_bit)
+                            masquerade_bit=config.masquerade_bit, network_isolation=config.network_isolation)
     return Proxier(Iptables(), settings, conntrack=Conntrack())
 
 

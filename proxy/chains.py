@@ -67,6 +67,18 @@ class ChainNames:
     def forward(self) -> str:
         return f"{self.prefix}-FORWARD"
 
+    @property
+    def isolation(self) -> str:
+        return f"{self.prefix}-ISOLATION"
+
+    @property
+    def isolation_pods(self) -> str:
+        return f"{self.prefix}-ISOLATION-PODS"
+
+    def network_chain(self, tenant: str, network: str) -> str:
+        """The chain of one (tenant, network): where its pods' new connections are checked."""
+        return f"{self.prefix}-NET-{_hash(f'{tenant}/{network}')}"
+
     def service_chain(self, name: ServicePortName) -> str:
         # Upstream hashes "namespace/name:port" + protocol; the tenant joins the name here.
         return f"{self.prefix}-SVC-{_hash(str(name) + name.protocol.lower())}"
@@ -81,8 +93,15 @@ class ChainNames:
     def filter_fixed(self) -> tuple[str, ...]:
         return (self.services, self.external_services, self.forward)
 
+    def isolation_fixed(self) -> tuple[str, ...]:
+        """The filter chains of network isolation that exist whatever the pods are."""
+        return (self.isolation, self.isolation_pods)
+
     def is_own(self, chain: str) -> bool:
         """Whether a chain found in the tables is one of this prefix's (fixed or per service)."""
-        if chain in self.nat_fixed() or chain in self.filter_fixed():
+        if chain in self.nat_fixed() or chain in self.filter_fixed() or chain in self.isolation_fixed():
             return True
-        return re.fullmatch(rf"{self.prefix}-(SVC|SEP)-[A-Z2-7]{{{_HASH_LENGTH}}}", chain) is not None
+        return re.fullmatch(rf"{self.prefix}-(SVC|SEP|NET)-[A-Z2-7]{{{_HASH_LENGTH}}}", chain) is not None
+
+    def is_network_chain(self, chain: str) -> bool:
+        return re.fullmatch(rf"{self.prefix}-NET-[A-Z2-7]{{{_HASH_LENGTH}}}", chain) is not None

@@ -2,10 +2,13 @@
 
     python -m proxy --kubeconfig K --hostname-override NODE --cluster-cidr POD_CIDR
         [--iptables-chain-prefix KUBE] [--sync-period 30s] [--min-sync-period 1s]
-        [--healthz-bind-address ADDR:PORT] [--iptables-masquerade-bit 14] [--cleanup]
+        [--healthz-bind-address ADDR:PORT] [--iptables-masquerade-bit 14] [--network-isolation=true]
+        [--cleanup]
 
 ``--iptables-chain-prefix`` is ours (upstream hard-codes ``KUBE``): it lets several clusters share
 one host's tables. ``--cleanup`` removes the prefix's rules and exits, as upstream's.
+``--network-isolation`` (ours, issue 15; default true) refuses pod-to-pod connections across
+(tenant, network) pairs (``proxy.isolation``); ``false`` leaves today's flat pod network.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ class ProxyConfig:
     min_sync_period_s: float = 1.0
     healthz_bind_address: str = ""
     masquerade_bit: int = 14
+    network_isolation: bool = True
     cleanup: bool = False
     log_level: str = "info"
 
@@ -41,6 +45,16 @@ def _cidr(text: str) -> str:
         return str(ipaddress.IPv4Network(text, strict=False))
     except ValueError as e:
         raise argparse.ArgumentTypeError(f"not an IPv4 CIDR: {text!r}") from e
+
+
+def _bool(text: str) -> bool:
+    """A Go-style boolean flag value (``--flag=false``)."""
+    value = text.strip().lower()
+    if value in ("1", "t", "true"):
+        return True
+    if value in ("0", "f", "false"):
+        return False
+    raise argparse.ArgumentTypeError(f"not a boolean: {text!r}")
 
 
 def _prefix(text: str) -> ChainNames:
@@ -74,6 +88,9 @@ def parse_args(argv: list[str] | None = None) -> ProxyConfig:
                         help="ADDRESS:PORT of /healthz (upstream 0.0.0.0:10256); empty: none")
     parser.add_argument("--iptables-masquerade-bit", type=int, default=14, choices=range(32),
                         metavar="0-31", help="fwmark bit of packets to masquerade")
+    parser.add_argument("--network-isolation", type=_bool, nargs="?", const=True, default=True,
+                        metavar="true|false",
+                        help="refuse pod-to-pod connections across tenants' networks (default true)")
     parser.add_argument("--cleanup", action="store_true", help="remove this prefix's rules and exit")
     parser.add_argument("--v", "--log-level", dest="log_level", default="info")
     args = parser.parse_args(argv)
@@ -86,4 +103,5 @@ def parse_args(argv: list[str] | None = None) -> ProxyConfig:
                        cluster_cidr=args.cluster_cidr, chains=args.iptables_chain_prefix,
                        sync_period_s=args.sync_period, min_sync_period_s=args.min_sync_period,
                        healthz_bind_address=args.healthz_bind_address,
-                       masquerade_bit=args.iptables_masquerade_bit, cleanup=args.cleanup, log_level=level)
+                       masquerade_bit=args.iptables_masquerade_bit,
+                       network_isolation=args.network_isolation, cleanup=args.cleanup, log_level=level)

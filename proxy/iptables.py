@@ -93,6 +93,28 @@ class Iptables:
             if code != 0:
                 raise IptablesError(f"could not add the jump {rule}: {err.strip()}")
 
+    async def ensure_first(self, rule: JumpRule, *, peers: str) -> None:
+        """Keeps ``rule`` ahead of every rule of its built-in chain except ``peers`` (jumps whose
+        target ends so; other clusters' isolation jumps, which never accept): another cluster's proxy
+        inserting its accept rules at the top later must not let traffic past our check."""
+        code, out, err = await self._run("iptables", "-w", "5", "-t", rule.table, "-S", rule.chain)
+        if code != 0:
+            raise IptablesError(f"iptables -S {rule.chain} failed ({code}): {err.strip()}")
+        target = rule.args[-1]
+        for line in out.splitlines():
+            if not line.startswith(f"-A {rule.chain} "):
+                continue
+            if line.endswith(f"-j {target}"):
+                return  # only peers before it
+            if not line.endswith(peers):
+                break
+        # One transaction: no packet passes between the removal and the insertion.
+        args = " ".join(f'"{arg}"' if " " in arg else arg for arg in rule.args)
+        present = any(line.endswith(f" -j {target}") for line in out.splitlines())
+        moves = [f"-D {rule.chain} {args}"] if present else []
+        lines = [f"*{rule.table}", *moves, f"-I {rule.chain} 1 {args}", "COMMIT"]
+        await self.restore("\n".join(lines) + "\n")
+
     async def remove_jumps(self, rules: Iterable[JumpRule]) -> None:
         for rule in rules:
             for _ in range(16):  # bounded: a rule added twice is removed twice

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+# Arktos: the network a pod or Service joins within its tenant (issue 15).
+NETWORK_LABEL = "arktos.futurewei.com/network"
+DEFAULT_NETWORK = "default"
 # The default ClientIP affinity timeout (upstream's DefaultClientIPServiceAffinitySeconds, 3 hours).
 DEFAULT_AFFINITY_SECONDS = 10800
 PROTOCOLS = ("TCP", "UDP", "SCTP")
@@ -45,6 +48,7 @@ class ServicePort:
     node_port: int = 0
     # sessionAffinity ClientIP: its timeout in seconds; 0 = no affinity.
     affinity_seconds: int = 0
+    network: str = DEFAULT_NETWORK  # the Service's network within its tenant (its label)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -73,6 +77,7 @@ def service_ports(service: dict[str, Any]) -> list[ServicePort]:
         config = ((spec.get("sessionAffinityConfig") or {}).get("clientIP") or {})
         affinity = int(config.get("timeoutSeconds") or DEFAULT_AFFINITY_SECONDS)
     node_ports = spec.get("type") in ("NodePort", "LoadBalancer")
+    network = str((metadata.get("labels") or {}).get(NETWORK_LABEL) or DEFAULT_NETWORK)
     result = []
     for port in spec.get("ports") or []:
         protocol = str(port.get("protocol") or "TCP")
@@ -82,7 +87,7 @@ def service_ports(service: dict[str, Any]) -> list[ServicePort]:
                                str(metadata.get("name") or ""), str(port.get("name") or ""), protocol)
         result.append(ServicePort(name, cluster_ip, int(port["port"]),
                                   node_port=int(port.get("nodePort") or 0) if node_ports else 0,
-                                  affinity_seconds=affinity))
+                                  affinity_seconds=affinity, network=network))
     return result
 
 

@@ -19,6 +19,9 @@ nat:
 filter:
   ``P-SERVICES`` / ``P-EXTERNAL-SERVICES``: REJECT (icmp-port-unreachable) a service port with no
   usable endpoint, on its clusterIP / on its NodePort; ``P-FORWARD`` accepts marked traffic.
+  With network isolation, ``P-ISOLATION`` (jumped to first from ``FORWARD``), ``P-ISOLATION-PODS`` and
+  one ``P-NET-x`` per (tenant, network) refuse pod-to-pod connections across networks
+  (``proxy.isolation``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from proxy.chains import ChainNames
+from proxy.isolation import DNS_PORT, IsolationPlan, NetworkKey
 from proxy.model import Endpoint, ServicePort, ServicePortName, usable_endpoints
 
 
@@ -35,6 +39,7 @@ class RuleSettings:
     chains: ChainNames
     cluster_cidr: str = ""
     masquerade_bit: int = 14
+    network_isolation: bool = True
 
     @property
     def mark(self) -> str:
@@ -55,13 +60,24 @@ class JumpRule:
     args: tuple[str, ...]
 
 
+def _jump(chains: ChainNames, table: str, chain: str, target: str, comment: str, *match: str) -> JumpRule:
+    return JumpRule(table, chain, (*match, "-m", "comment", "--comment", f"{chains.prefix} {comment}",
+                                   "-j", target))
+
+
+def isolation_jump(settings: RuleSettings) -> JumpRule:
+    """``FORWARD`` → ``P-ISOLATION``; it must come before every rule that accepts (``proxy.iptables``
+    keeps it first)."""
+    return _jump(settings.chains, "filter", "FORWARD", settings.chains.isolation, "network isolation")
+
+
 def jump_rules(settings: RuleSettings) -> list[JumpRule]:
+    """The jumps from built-in chains, in order; the isolation jump is not among them (it has its own
+    place: first in ``FORWARD``)."""
     chains = settings.chains
-    prefix = chains.prefix
 
     def jump(table: str, chain: str, target: str, comment: str, *match: str) -> JumpRule:
-        return JumpRule(table, chain, (*match, "-m", "comment", "--comment", f"{prefix} {comment}",
-                                       "-j", target))
+        return _jump(chains, table, chain, target, comment, *match)
 
     new = ("-m", "conntrack", "--ctstate", "NEW")
     return [
@@ -105,10 +121,9 @@ class RuleSet:
     nat: _Table
     filter: _Table
 
-    def restore_text(self, *, stale_nat: Iterable[str] = ()) -> str:
-        """Both tables; ``stale_nat`` chains are emptied and deleted (the filter table holds only
-        fixed chains)."""
-        return self.filter.render(()) + self.nat.render(stale_nat)
+    def restore_text(self, *, stale_nat: Iterable[str] = (), stale_filter: Iterable[str] = ()) -> str:
+        """Both tables; ``stale_*`` chains are emptied and deleted."""
+        return self.filter.render(stale_filter) + self.nat.render(stale_nat)
 
     @property
     def rule_count(self) -> int:
@@ -146,10 +161,12 @@ def service_chains(settings: RuleSettings, planned: Mapping[ServicePortName, Pro
 
 
 def build_rules(settings: RuleSettings, planned: Mapping[ServicePortName, Programmed], *,
-                unchanged: Iterable[ServicePortName] = ()) -> RuleSet:
+                unchanged: Iterable[ServicePortName] = (), isolation: IsolationPlan | None = None,
+                unchanged_networks: Iterable[NetworkKey] = ()) -> RuleSet:
     """The rules for a plan (see module doc). The SVC/SEP chains of ``unchanged`` ports are left out,
     so they keep what they hold (upstream's partial sync, MinimizeIPTablesRestore); the jumps into
-    them from the fixed chains, which are always rewritten, are not."""
+    them from the fixed chains, which are always rewritten, are not. ``isolation`` (when the setting
+    is on) adds the isolation chains; likewise without the NET chains of ``unchanged_networks``."""
     chains = settings.chains
     keep = set(unchanged)
     nat, filter_ = _Table("nat"), _Table("filter")
@@ -167,7 +184,48 @@ def build_rules(settings: RuleSettings, planned: Mapping[ServicePortName, Progra
     # Last: anything addressed to this host that matched no clusterIP may be a NodePort.
     nat.add(chains.services, _comment("kubernetes service nodeports"), "-m addrtype --dst-type LOCAL",
             f"-j {chains.node_ports}")
+    if settings.network_isolation and isolation is not None:
+        _isolation_rules(filter_, chains, isolation, unchanged=unchanged_networks)
     return RuleSet(nat, filter_)
+
+
+def network_chains(chains: ChainNames, isolation: IsolationPlan) -> set[str]:
+    """The NET chains an isolation plan needs."""
+    return {chains.network_chain(key.tenant, key.network) for key in isolation.networks}
+
+
+def _isolation_rules(filter_: _Table, chains: ChainNames, isolation: IsolationPlan, *,
+                     unchanged: Iterable[NetworkKey]) -> None:
+    keep = set(unchanged)
+    filter_.chain(chains.isolation)
+    filter_.chain(chains.isolation_pods)
+    filter_.add(chains.isolation, _comment("replies of allowed connections"),
+                "-m conntrack --ctstate RELATED,ESTABLISHED", "-j RETURN")
+    for ip in isolation.dns_ips:
+        _dns_exception(filter_, chains.isolation, "cluster DNS", ip, asked=ip)
+    for service_ip, ip in isolation.shared_dns_routes:
+        _dns_exception(filter_, chains.isolation, "cluster DNS Service", ip, asked=service_ip)
+    for key, members in isolation.networks.items():
+        network_chain = chains.network_chain(key.tenant, key.network)
+        for ip in members.pod_ips:
+            filter_.add(chains.isolation, _comment(f"pod of {key}"), f"-s {ip}/32", f"-j {network_chain}")
+            filter_.add(chains.isolation_pods, _comment(f"pod of {key}"), f"-d {ip}/32",
+                        "-j REJECT --reject-with icmp-admin-prohibited")
+        if key in keep:
+            continue
+        filter_.chain(network_chain)
+        for ip in members.pod_ips:
+            filter_.add(network_chain, _comment(f"same network {key}"), f"-d {ip}/32", "-j RETURN")
+        for service_ip, ip in members.dns_routes:
+            _dns_exception(filter_, network_chain, f"DNS Service of {key}", ip, asked=service_ip)
+        filter_.add(network_chain, _comment(f"other networks than {key}"), f"-j {chains.isolation_pods}")
+
+
+def _dns_exception(filter_: _Table, chain: str, comment: str, dns_pod: str, *, asked: str) -> None:
+    """Lets queries to ``dns_pod``:53 pass when they were addressed to ``asked`` (before DNAT)."""
+    for protocol in ("udp", "tcp"):
+        filter_.add(chain, _comment(comment), f"-d {dns_pod}/32 -p {protocol} -m {protocol}",
+                    f"--dport {DNS_PORT} -m conntrack --ctorigdst {asked}/32", "-j RETURN")
 
 
 def _fixed_rules(settings: RuleSettings, nat: _Table, filter_: _Table) -> None:

@@ -1,10 +1,12 @@
-"""The running kube-proxy: informers for Services and EndpointSlices of every tenant, the sync
-runner, and the health server, supervised together.
+"""The running kube-proxy: informers for Services, EndpointSlices and (with network isolation) Pods
+of every tenant, the sync runner, and the health server, supervised together.
 
 As upstream's ``ProxyServer.Run``: the informers watch the cluster-wide lists (in Arktos the
 all-tenants view, ``/api/v1/services``, which the ``system:kube-proxy`` identity may list and watch
 through ``system:node-proxier``); every event requests a sync; the first sync waits until both caches
-have listed, so a restart never programs a half-known state.
+have listed, so a restart never programs a half-known state. Pods are cached slimmed to what
+isolation reads, and a pod event requests a sync only when the pod's network or IPs changed (pods'
+status changes are frequent; most change nothing here).
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ import logging
 
 from aiohttp import web
 
-from client.informer import Informer
+from client.informer import Informer, ObjectKey
 from client.resources import ALL_TENANTS, ResourceRef
 from client.rest import ApiClient
 from proxy.config import ProxyConfig
 from proxy.healthz import healthz_app
+from proxy.isolation import PodMemberships, slim_pod
 from proxy.proxier import Proxier
 from proxy.sync_runner import SyncRunner
 
@@ -26,6 +29,7 @@ log = logging.getLogger(__name__)
 
 SERVICES = ResourceRef("", "v1", "services", "Service")
 ENDPOINT_SLICES = ResourceRef("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice")
+PODS = ResourceRef("", "v1", "pods", "Pod")
 
 
 class ProxyService:
@@ -34,11 +38,20 @@ class ProxyService:
         self.config = config
         self.services = Informer(client, SERVICES, tenant=ALL_TENANTS)
         self.slices = Informer(client, ENDPOINT_SLICES, tenant=ALL_TENANTS)
+        self.pods = (Informer(client, PODS, tenant=ALL_TENANTS, transform=slim_pod)
+                     if config.network_isolation else None)
+        self._memberships = PodMemberships()
         self.runner = SyncRunner(self._sync, min_interval_s=config.min_sync_period_s,
                                  max_interval_s=config.sync_period_s)
 
     async def _sync(self, periodic: bool) -> None:
-        await self.proxier.sync(self.services.objects(), self.slices.objects(), full=periodic)
+        pods = self.pods.objects() if self.pods is not None else ()
+        await self.proxier.sync(self.services.objects(), self.slices.objects(), pods, full=periodic)
+
+    def _pod_changed(self, _type: str, key: ObjectKey) -> None:
+        assert self.pods is not None
+        if self._memberships.changed(key, self.pods.get(key)):
+            self.runner.request()
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tasks:
@@ -46,10 +59,15 @@ class ProxyService:
             tasks.create_task(self.slices.run())
             if self.config.healthz_bind_address:
                 tasks.create_task(self._serve_healthz())
+            if self.pods is not None:
+                tasks.create_task(self.pods.run())
             await self.services.wait_for_sync()
             await self.slices.wait_for_sync()
             for informer in (self.services, self.slices):
                 informer.add_handler(lambda _type, _key: self.runner.request())
+            if self.pods is not None:
+                await self.pods.wait_for_sync()
+                self.pods.add_handler(self._pod_changed)
             self.runner.request()
             tasks.create_task(self.runner.run())
 

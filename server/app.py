@@ -63,6 +63,8 @@ from server.schema.validation import Validators
 from server.services.allocation import ServiceAllocator
 from server.services.claims import IP_SEGMENT, PORT_SEGMENT, Claims
 from server.services.kubernetes_service import ApiEndpoint, KubernetesService, KubernetesServiceConfig
+from server.services.network_ipam import CIDR_SEGMENT, NetworkIPAM
+from server.services.network_ranges import NetworkDirectory, PodNetworkCheck
 from server.services.ranges import ServiceRanges
 from server.services.repair import DEFAULT_REPAIR_INTERVAL, AllocationRepair
 from server.serving import SecurityConfig
@@ -97,8 +99,8 @@ class ServerConfig:
     # --resource-providers, loaded: (kubeconfig path, config) of each resource partition whose nodes
     # this tenant partition's pods run on; empty: nodes are this server's own.
     resource_providers: tuple[tuple[str, ClientConfig], ...] = ()
-    # --service-cluster-ip-range and --service-node-port-range, and how often their allocations are
-    # repaired (upstream: 3 minutes).
+    # --service-cluster-ip-range, --service-node-port-range and --network-service-cidr-pool, and
+    # how often their allocations are repaired (upstream: 3 minutes).
     service_ranges: ServiceRanges = field(default_factory=ServiceRanges.parse)
     service_repair_interval: float = DEFAULT_REPAIR_INTERVAL
     # Where pods reach this server (--advertise-address, secure port): published as an endpoint of
@@ -138,10 +140,16 @@ class ApiServer:
         self.store = GenericStore(self.backend, self.cache, admission=self.admission,
                                   validators=self.validators, catalogue=self.catalogue)
         self.lister = Lister(self.backend, self.cache)
+        ranges = config.service_ranges
+        self.networks = NetworkDirectory(self.cache, ranges.cluster_ips)
         self.service_allocator = ServiceAllocator(
-            config.service_ranges, ips=Claims(self.backend, self.cache, IP_SEGMENT),
-            ports=Claims(self.backend, self.cache, PORT_SEGMENT))
+            ranges, ips=Claims(self.backend, self.cache, IP_SEGMENT),
+            ports=Claims(self.backend, self.cache, PORT_SEGMENT), networks=self.networks)
         self.store.set_write_hooks("", "services", self.service_allocator)
+        self.network_ipam = NetworkIPAM(ranges.network_pool, ranges.cluster_ips,
+                                        cidrs=Claims(self.backend, self.cache, CIDR_SEGMENT))
+        self.store.set_write_hooks("arktos.futurewei.com", "networks", self.network_ipam)
+        self.store.set_write_hooks("", "pods", PodNetworkCheck(self.networks))
         self.service_repair = AllocationRepair(self.service_allocator, self.cache,
                                                interval=config.service_repair_interval)
         self.kubernetes_service = None if config.api_endpoint is None else KubernetesService(

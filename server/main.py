@@ -22,6 +22,7 @@ from server.schema.endpoint_rules import non_special_ip_errors
 from server.services.kubernetes_service import ApiEndpoint
 from server.services.ranges import (
     DEFAULT_CLUSTER_IP_RANGE,
+    DEFAULT_NETWORK_SERVICE_CIDR_POOL,
     DEFAULT_NODE_PORT_RANGE,
     RangeError,
     ServiceRanges,
@@ -95,6 +96,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                "kubernetes Service's (default 10.0.0.0/16)")
     services.add_argument("--service-node-port-range", default=DEFAULT_NODE_PORT_RANGE,
                           help="ports NodePort Services get node ports from, inclusive (default 30000-32767)")
+    services.add_argument("--network-service-cidr-pool", default=DEFAULT_NETWORK_SERVICE_CIDR_POOL,
+                          help="CIDR whose /24s Arktos Networks of ipam Arktos get as their Service "
+                               "ranges; must not overlap the cluster IP range (default 10.96.0.0/12)")
     services.add_argument("--service-allocation-repair-interval", type=flags.duration, default=180.0,
                           metavar="DURATION",
                           help="how often allocations are rebuilt from the Services and leaks freed "
@@ -114,7 +118,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def service_ranges(args: argparse.Namespace) -> ServiceRanges:
     try:
-        return ServiceRanges.parse(args.service_cluster_ip_range, args.service_node_port_range)
+        return ServiceRanges.parse(args.service_cluster_ip_range, args.service_node_port_range,
+                                   args.network_service_cidr_pool)
     except RangeError as e:
         raise SystemExit(f"invalid service range: {e}") from e
 

@@ -18,6 +18,7 @@ The certificates themselves are the `pki` library's, which the kubelet uses at r
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,6 +42,20 @@ def _add_identity_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ou", action="append", default=[], help="OU entry (group in Arktos); repeatable")
 
 
+def network_api_addresses(pool: str) -> list[str]:
+    """The first address of every /24 of ``pool``: where a tenant network's ``kubernetes-N``
+    Service sits, so an in-cluster client verifying the API server by that IP succeeds (one IP SAN
+    per possible network: about 25 kB of certificate for the default /12)."""
+    if not pool:
+        return []
+    network = ipaddress.ip_network(pool, strict=False)
+    if not 12 <= network.prefixlen <= 24:
+        # Above 4096 names the certificate nears the 64 KiB a TLS handshake message may hold in
+        # Go's clients (kubectl, the kubelet's client-go peers).
+        raise PKIError(f"--network-service-cidr-pool {pool}: must be a /12 to a /24")
+    return [str(subnet.network_address + 1) for subnet in network.subnets(new_prefix=24)]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tools.pki", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -50,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--server", required=True, help="secure URL the kubeconfigs point at")
     cluster.add_argument("--host", action="append", default=[], help="serving-cert host/IP; repeatable")
     cluster.add_argument("--node-name", required=True, help="kubelet identity system:node:<name>")
+    cluster.add_argument("--network-service-cidr-pool", default="",
+                         help="the API server's pool of tenant network Service /24s: the serving cert "
+                              "also names each /24's first address (its network's kubernetes-N Service)")
 
     ca = commands.add_parser("ca", help="ensure ca.crt and ca.key")
     ca.add_argument("--dir", type=Path, required=True)
@@ -89,8 +107,9 @@ def _run(args: argparse.Namespace) -> list[str]:
     """Carries out one subcommand; returns the lines to print."""
     if args.command == "cluster":
         log: list[str] = []
+        hosts = [*args.host, *network_api_addresses(args.network_service_cidr_pool)]
         made = ensure_cluster_credentials(
-            args.dir, server=args.server, hosts=args.host, node_name=args.node_name, log=log
+            args.dir, server=args.server, hosts=hosts, node_name=args.node_name, log=log
         )
         return [*log, f"admin kubeconfig: {made.admin_kubeconfig}"]
     if args.command == "ca":

@@ -22,7 +22,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from vmruntime.guest import DISK_MODULES, GUEST_INIT
+from vmruntime.guest import GUEST_INIT, GUEST_MODULES
 from vmruntime.initramfs import entries_from_tree, gzip_archive, regular_file
 from vmruntime.qemu import ensure_installed
 
@@ -34,7 +34,14 @@ IMAGE_NAMES = (
     "ubuntu", "ubuntu:20.04", "ubuntu:22.04",
 )
 KERNEL_METAPACKAGE = "linux-image-cloud-amd64"  # the cloud flavour: small, virtio-ready
-BASE_DISK_SIZE = "16M"  # the boot counter needs one sector; guests keep everything else in RAM
+# dropbear and the libraries Debian 12's host lacks; libc, libcrypt and zlib come from the host's own
+# Debian packages (the same release), found through the dynamic loader.
+DROPBEAR_PACKAGES = ("dropbear-bin", "libtomcrypt1", "libtommath1")
+DROPBEAR_BINARIES = ("usr/sbin/dropbear", "usr/bin/dropbearkey")
+LOADER = Path("/lib64/ld-linux-x86-64.so.2")
+BASE_DISK_SIZE = "16M"
+# Bumped when the image's contents change (2: NIC modules and dropbear); an older image is rebuilt.
+IMAGE_FORMAT = 2  # the boot counter needs one sector; guests keep everything else in RAM
 
 
 class ImageBuildError(RuntimeError):
@@ -129,7 +136,39 @@ def _kernel_package() -> str:
     raise ImageBuildError(f"apt-cache depends {KERNEL_METAPACKAGE} names no kernel package")
 
 
-def _initramfs(busybox: Path, modules: dict[str, Path], out: Path) -> None:
+def _shared_libraries(binary: Path, library_dirs: list[Path]) -> list[Path]:
+    """The files ``binary`` loads, resolved by the host's loader with ``library_dirs`` first (``ldd``)."""
+    env = {"LD_LIBRARY_PATH": ":".join(str(d) for d in library_dirs), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0 or "not found" in done.stdout:
+        raise ImageBuildError(f"ldd {binary}: {done.stdout.strip()} {done.stderr.strip()}")
+    found = []
+    for line in done.stdout.splitlines():
+        parts = line.split()
+        path = parts[2] if "=>" in parts and len(parts) > 2 else parts[0]
+        if path.startswith("/"):
+            found.append(Path(path))
+    return found
+
+
+def _add_dropbear(packages: list[Path], root: Path) -> None:
+    """dropbear and dropbearkey into ``root/bin``, every library they load into ``root/lib/<triplet>``
+    (and the loader at its ABI path), so the busybox guest runs them."""
+    library_dirs = [p / "usr/lib/x86_64-linux-gnu" for p in packages]
+    lib_dir = root / "lib/x86_64-linux-gnu"  # a directory the loader searches without ld.so.cache
+    for directory in (root / "lib64", lib_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+    for relative in DROPBEAR_BINARIES:
+        binary = packages[0] / relative
+        shutil.copy2(binary, root / "bin" / binary.name)
+        for library in _shared_libraries(binary, library_dirs):
+            target = root / "lib64" / library.name if library == LOADER else lib_dir / library.name
+            shutil.copyfile(library.resolve(), target)
+            target.chmod(0o755)
+    (root / "etc/shells").write_text("/bin/sh\n")
+
+
+def _initramfs(busybox: Path, modules: dict[str, Path], dropbear: list[Path], out: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         for name in ("bin", "sbin", "dev", "proc", "sys", "tmp", "root", "etc", "lib/modules", "arktos"):
@@ -144,15 +183,23 @@ def _initramfs(busybox: Path, modules: dict[str, Path], out: Path) -> None:
         (root / "lib/modules/load-order").write_text("\n".join(modules) + "\n")
         (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
         (root / "etc/group").write_text("root:x:0:\n")
+        _add_dropbear(dropbear, root)
         entries = entries_from_tree(root)
         entries = [e for e in entries if e.path != "init"]
         out.write_bytes(gzip_archive([*entries, regular_file("init", GUEST_INIT.encode(), 0o755)]))
 
 
+def _image_format(directory: Path) -> int:
+    try:
+        return int(json.loads((directory / "image.json").read_text()).get("format", 1))
+    except (OSError, ValueError, AttributeError):
+        return 0
+
+
 def build_image(image_dir: Path = DEFAULT_IMAGE_DIR, *, force: bool = False) -> VmImage:
     """Build ``<image_dir>/arktos-vm`` unless it exists (or ``force``); atomic (temp dir + rename)."""
     final = image_dir / IMAGE_NAME
-    if (final / "image.json").exists() and not force:
+    if (final / "image.json").exists() and not force and _image_format(final) == IMAGE_FORMAT:
         found = ImageStore(image_dir).find(IMAGE_NAME)
         if found is not None:
             return found
@@ -164,22 +211,24 @@ def build_image(image_dir: Path = DEFAULT_IMAGE_DIR, *, force: bool = False) -> 
         staging.mkdir()
         kernel_root = _download(_kernel_package(), work)
         busybox_root = _download("busybox-static", work)
+        dropbear = [_download(package, work) for package in DROPBEAR_PACKAGES]
         kernels = sorted((kernel_root / "boot").glob("vmlinuz-*"))
         if not kernels:
             raise ImageBuildError("kernel package has no boot/vmlinuz-*")
         shutil.copy2(kernels[-1], staging / "vmlinuz")
         modules: dict[str, Path] = {}
-        for name in DISK_MODULES:
+        for name in GUEST_MODULES:
             candidates = sorted(kernel_root.glob(f"lib/modules/*/kernel/**/{name}.ko"))
             if candidates:  # a module built into the kernel has no .ko: nothing to load
                 modules[name] = candidates[0]
-        _initramfs(busybox_root / "bin" / "busybox", modules, staging / "initrd.gz")
+        _initramfs(busybox_root / "bin" / "busybox", modules, dropbear, staging / "initrd.gz")
         _run(["qemu-img", "create", "-q", "-f", "qcow2", str(staging / "disk.qcow2"), BASE_DISK_SIZE])
         digest = hashlib.sha256()
         for part in ("vmlinuz", "initrd.gz"):
             digest.update((staging / part).read_bytes())
         size = sum(p.stat().st_size for p in staging.iterdir())
         meta = {"id": "sha256:" + digest.hexdigest(), "names": list(IMAGE_NAMES), "size": size,
+                "format": IMAGE_FORMAT,
                 "kernel": kernels[-1].name.removeprefix("vmlinuz-")}
         (staging / "image.json").write_text(json.dumps(meta, indent=1))
         if final.exists():

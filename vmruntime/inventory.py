@@ -5,7 +5,8 @@ does not have, which the servicers turn into ``NOT_FOUND`` as containerd does), 
 change, and at start-up re-adopts what a previous runtime process left: records are read back, VMs
 whose shim still runs stay running, VMs that ended meanwhile become exited with their exit code,
 containers of a vanished sandbox and unreadable records are cleaned up, and stray qemu/shim
-processes under our root that no record owns are killed.
+processes under our root that no record owns are killed, and so are pod network namespaces of ours
+(`vmruntime.podnet`) that no sandbox record owns (CNI DEL, so host-local gets their IPs back).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ import shutil
 from pathlib import Path
 
 from cri import vm_annotations
-from vmruntime.guest import GuestConfig
+from vmruntime.guest import GuestConfig, GuestNic
 from vmruntime.images import ImageStore
 from vmruntime.machines import Machines
+from vmruntime.podnet import TAP, NetworkSetupError, PodNetworks, netns_path
 from vmruntime.records import ContainerRecord, RecordStore, SandboxRecord
 
 log = logging.getLogger(__name__)
@@ -64,10 +66,25 @@ def guest_config(name: str, hostname: str, settings: dict[str, str]) -> GuestCon
                        cloud_init_script=settings.get(vm_annotations.CLOUD_INIT_SCRIPT, ""))
 
 
+def cni_args(record: SandboxRecord) -> dict[str, str]:
+    """``CNI_ARGS`` as containerd passes them for a pod."""
+    return {"K8S_POD_NAMESPACE": record.namespace, "K8S_POD_NAME": record.name,
+            "K8S_POD_INFRA_CONTAINER_ID": record.id, "K8S_POD_UID": record.uid}
+
+
+def guest_nic(record: SandboxRecord) -> GuestNic | None:
+    """The NIC a VM of this sandbox gets: none without a pod network (or once it is torn down)."""
+    if not record.netns or not record.pod_ip:
+        return None
+    return GuestNic(netns_path=netns_path(record.netns), tap=TAP, mac=record.guest_mac, ip=record.pod_ip,
+                    prefix_length=record.pod_prefix_length, gateway=record.pod_gateway)
+
+
 class Inventory:
-    def __init__(self, root: Path, images: ImageStore) -> None:
+    def __init__(self, root: Path, images: ImageStore, networks: PodNetworks | None = None) -> None:
         self.store = RecordStore(root)
         self.images = images
+        self.networks = networks
         self.machines = Machines(self.store)
         self.sandboxes: dict[str, SandboxRecord] = {}
         self.containers: dict[str, ContainerRecord] = {}
@@ -91,9 +108,11 @@ class Inventory:
             if self.machines.refresh(record):
                 self.store.save_container(record)
         killed = self.machines.kill_orphans(set(self.containers))
+        orphaned = await self.networks.remove_orphans(set(self.sandboxes)) if self.networks else []
         running = sum(1 for c in self.containers.values() if c.state == "running")
-        log.info("adopted %d sandboxes, %d VMs (%d running); killed %d stray processes",
-                 len(self.sandboxes), len(self.containers), running, len(killed))
+        log.info("adopted %d sandboxes, %d VMs (%d running); killed %d stray processes; removed %d "
+                 "orphaned pod networks", len(self.sandboxes), len(self.containers), running, len(killed),
+                 len(orphaned))
 
     # -- lookups ------------------------------------------------------------------------------------
 
@@ -122,9 +141,35 @@ class Inventory:
 
     # -- changes ------------------------------------------------------------------------------------
 
-    def add_sandbox(self, record: SandboxRecord) -> None:
+    async def add_sandbox(self, record: SandboxRecord, *, pod_network: bool) -> None:
+        """Record the sandbox, then (``pod_network`` and a CNI network configured) give it its
+        namespace and pod IP; the record names the namespace before it exists, so a crash midway
+        leaves nothing that adopt() or removal cannot find. A failed setup leaves no sandbox."""
+        if pod_network and self.networks is not None:
+            record.netns = self.networks.netns_name(record.id)
         self.store.save_sandbox(record)
         self.sandboxes[record.id] = record
+        if not record.netns or self.networks is None:
+            return
+        try:
+            network = await self.networks.setup(record.id, cni_args(record))
+        except BaseException:
+            self.sandboxes.pop(record.id, None)
+            self.store.delete_sandbox(record.id)
+            raise
+        address = network.address
+        record.pod_ip, record.pod_prefix_length = address.ip, address.prefix_length
+        record.pod_gateway, record.guest_mac = address.gateway, address.mac
+        record.cni_result = network.cni_result
+        self.store.save_sandbox(record)
+
+    async def remove_network(self, record: SandboxRecord) -> None:
+        """CNI DEL and the namespace gone (idempotent); the record keeps the IP it had."""
+        if not record.netns or self.networks is None:
+            return
+        await self.networks.teardown(record.id, record.netns, record.cni_result or None, cni_args(record))
+        record.netns = ""
+        self.store.save_sandbox(record)
 
     def save_sandbox(self, record: SandboxRecord) -> None:
         self.store.save_sandbox(record)
@@ -132,6 +177,9 @@ class Inventory:
     async def remove_sandbox(self, sandbox_id: str) -> None:
         for record in self.containers_of(sandbox_id):
             await self.remove_container(record.id)
+        sandbox = self.sandboxes.get(sandbox_id)
+        if sandbox is not None:
+            await self.remove_network(sandbox)
         self.sandboxes.pop(sandbox_id, None)
         self.store.delete_sandbox(sandbox_id)
 
@@ -156,8 +204,22 @@ class Inventory:
         image = self.images.find(record.image_ref)
         if image is None:
             raise InvalidRequest(f"image {record.image!r} of container {record.id} is gone from the store")
-        self.machines.launch(record, image)
+        sandbox = self.sandbox(record.sandbox_id)
+        self.machines.launch(record, image, guest_nic(sandbox), sandbox.hostname or sandbox.name)
         self.store.save_container(record)
+
+    async def stop_everything(self) -> None:
+        """Kill every VM and tear every pod network down; the sandboxes become NOTREADY, so a kubelet
+        makes new ones (a new network) rather than restarting VMs without one."""
+        for record in list(self.containers.values()):
+            await self.machines.stop(record, timeout_s=0)
+        for sandbox in list(self.sandboxes.values()):
+            sandbox.ready = False
+            self.store.save_sandbox(sandbox)
+            try:
+                await self.remove_network(sandbox)
+            except NetworkSetupError as e:
+                log.warning("pod network of sandbox %s: %s", sandbox.id, e)
 
     async def remove_container(self, container_id: str) -> None:
         record = self.containers.pop(container_id, None)

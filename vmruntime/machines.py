@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from vmruntime import qmp
-from vmruntime.guest import GuestConfig, config_archive
+from vmruntime.guest import GuestConfig, GuestNic, config_archive
 from vmruntime.images import VmImage
 from vmruntime.qemu import VmSize, create_overlay, qemu_command
 from vmruntime.records import ContainerRecord, RecordStore
@@ -83,14 +83,16 @@ class Machines:
         paths["initrd"].write_bytes(image.initrd.read_bytes() + config_archive(guest))
         create_overlay(image.disk, paths["overlay"])
 
-    def launch(self, record: ContainerRecord, image: VmImage) -> None:
-        """Start the shim (and so qemu); updates ``record`` (the caller saves it)."""
+    def launch(self, record: ContainerRecord, image: VmImage, nic: GuestNic | None = None,
+               hostname: str = "") -> None:
+        """Start the shim (and so qemu, on the pod network when ``nic`` is given); updates ``record``
+        (the caller saves it)."""
         paths = self.paths(record.id)
         paths["exit"].unlink(missing_ok=True)
         paths["qmp"].unlink(missing_ok=True)
         command = qemu_command(name=record.name, size=VmSize(record.vcpus, record.memory_mib),
                                kernel=image.kernel, initrd=paths["initrd"], disk=paths["overlay"],
-                               qmp_socket=paths["qmp"])
+                               qmp_socket=paths["qmp"], nic=nic, hostname=hostname)
         shim_log = (self.store.container_dir(record.id) / "shim.log").open("ab")
         with shim_log:
             child = subprocess.Popen(

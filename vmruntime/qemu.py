@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cri import vm_annotations
+from vmruntime.guest import GuestNic, kernel_ip_argument
 
 QEMU = "qemu-system-x86_64"
 QEMU_IMG = "qemu-img"
@@ -92,16 +93,28 @@ def create_overlay(base: Path, overlay: Path) -> None:
         raise QemuUnavailable(f"qemu-img create failed: {done.stderr.strip()}")
 
 
+def nic_arguments(nic: GuestNic) -> list[str]:
+    """A virtio NIC on the sandbox's tap with the sandbox interface's MAC (no option ROM: the
+    kernel is booted directly, and ``-nodefaults`` hosts need not have ipxe's ROMs)."""
+    return ["-netdev", f"tap,id=net0,ifname={nic.tap},script=no,downscript=no",
+            "-device", f"virtio-net-pci,netdev=net0,mac={nic.mac},romfile="]
+
+
 def qemu_command(*, name: str, size: VmSize, kernel: Path, initrd: Path, disk: Path,
-                 qmp_socket: Path) -> list[str]:
+                 qmp_socket: Path, nic: GuestNic | None = None, hostname: str = "") -> list[str]:
     """The VM: TCG, no default devices, serial on stdio, QMP on a unix socket, the overlay disk,
-    qemu itself under its seccomp sandbox (`SANDBOX`)."""
+    qemu itself under its seccomp sandbox (`SANDBOX`). With a ``nic``, qemu is started inside the
+    sandbox's network namespace (``nsenter --net``, which execs qemu: the pid stays qemu's) with the
+    NIC, and the kernel gets the ``ip=`` argument."""
+    append = KERNEL_ARGS if nic is None else f"{KERNEL_ARGS} {kernel_ip_argument(nic, hostname or name)}"
+    prefix = [] if nic is None else ["nsenter", f"--net={nic.netns_path}", "--"]
     return [
-        QEMU, "-name", name, "-sandbox", SANDBOX,
+        *prefix, QEMU, "-name", name, "-sandbox", SANDBOX,
         "-accel", "tcg", "-machine", "pc", "-nodefaults", "-no-user-config",
         "-display", "none", "-serial", "stdio",
         "-smp", str(size.vcpus), "-m", f"{size.memory_mib}M",
-        "-kernel", str(kernel), "-initrd", str(initrd), "-append", KERNEL_ARGS,
+        "-kernel", str(kernel), "-initrd", str(initrd), "-append", append,
         "-drive", f"file={disk},if=virtio,format=qcow2,cache=writeback",
         "-qmp", f"unix:{qmp_socket},server=on,wait=off",
+        *([] if nic is None else nic_arguments(nic)),
     ]

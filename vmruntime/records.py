@@ -3,7 +3,7 @@
 A restarted runtime rebuilds everything it knows from these files (and the shims' pid/exit files),
 so VMs survive a runtime restart the way containerd's containers do. Layout::
 
-    ROOT/sandboxes/<id>.json
+    ROOT/sandboxes/<id>.json            (with the sandbox's network namespace and pod IP)
     ROOT/containers/<id>/record.json   overlay.qcow2  initrd.img  qmp.sock  qemu.pid  exit.json  shim.pid
 
 Records are written atomically (temp file + rename); a record that cannot be read is reported and
@@ -40,6 +40,15 @@ class SandboxRecord:
     ready: bool = True
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
+    # The pod network (`vmruntime.podnet`): the namespace while it exists ("" once torn down), the
+    # address the CNI ADD gave (kept after teardown, as containerd keeps a stopped sandbox's IP),
+    # the MAC the guest takes over, and the ADD's result (the DEL's prevResult).
+    netns: str = ""
+    pod_ip: str = ""
+    pod_prefix_length: int = 0
+    pod_gateway: str = ""
+    guest_mac: str = ""
+    cni_result: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

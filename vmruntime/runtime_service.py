@@ -2,9 +2,11 @@
 
 Semantics follow containerd's CRI plugin where the kubelet depends on them: unknown ids answer
 ``NOT_FOUND`` (removal of an unknown id succeeds), StopContainer's timeout is the grace period before
-the VM is killed, StopPodSandbox kills the sandbox's VMs at once, RemovePodSandbox removes them. A
-sandbox has no network here (no pod IP): the VMs run without NICs. Exec, attach and port-forward have
-no meaning for a VM without a guest agent, so they answer ``UNIMPLEMENTED``.
+the VM is killed, StopPodSandbox kills the sandbox's VMs at once and tears its network down (CNI
+DEL, namespace gone), RemovePodSandbox removes them. With a CNI conf dir (``--cni-conf-dir``) a
+sandbox that is not hostNetwork gets a pod IP on the node's CNI network (`vmruntime.podnet`),
+reported in PodSandboxStatus, and its VMs a NIC on it; without one, VMs run without NICs. Exec,
+attach and port-forward have no meaning for a VM without a guest agent, so they answer ``UNIMPLEMENTED``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from cri.stubs import pb, pb_grpc
 from vmruntime.inventory import InvalidRequest, Inventory, UnknownObject, power_state
 from vmruntime.machines import MachineError
 from vmruntime.machines import now_ns as _now_ns
+from vmruntime.podnet import NetworkSetupError
 from vmruntime.qemu import QemuUnavailable, vm_size
 from vmruntime.records import ContainerRecord, SandboxRecord
 
@@ -49,6 +52,8 @@ def translate_errors(handler: _Handler[_Reply]) -> _Handler[_Reply]:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(e))
         except QemuUnavailable as e:
             await context.abort(grpc.StatusCode.UNAVAILABLE, str(e))
+        except NetworkSetupError as e:
+            await context.abort(grpc.StatusCode.UNKNOWN, str(e))
         except ValueError as e:  # a malformed annotation (vCPUs, memory) the kubelet did not build
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid VM settings: {e}")
         raise AssertionError("unreachable: abort raises")
@@ -85,9 +90,18 @@ class RuntimeServicer(pb_grpc.RuntimeServiceServicer):
         return pb.StatusResponse(
             status=pb.RuntimeStatus(conditions=[
                 pb.RuntimeCondition(type="RuntimeReady", status=True),
-                # VMs get no network interfaces; there is no network plugin to wait for.
-                pb.RuntimeCondition(type="NetworkReady", status=True)]),
+                self._network_condition()]),
             info={"images": str(images), "vms": str(len(self.inventory.containers))})
+
+    def _network_condition(self) -> pb.RuntimeCondition:
+        """Without a CNI conf dir VMs get no NICs and there is nothing to wait for; with one, ready
+        once it holds a network configuration (containerd's NetworkPluginNotReady otherwise)."""
+        networks = self.inventory.networks
+        problem = networks.ready() if networks is not None else ""
+        if not problem:
+            return pb.RuntimeCondition(type="NetworkReady", status=True)
+        return pb.RuntimeCondition(type="NetworkReady", status=False, reason="NetworkPluginNotReady",
+                                   message=f"Network plugin returns error: {problem}")
 
     # -- sandboxes ----------------------------------------------------------------------------------
 
@@ -100,7 +114,8 @@ class RuntimeServicer(pb_grpc.RuntimeServiceServicer):
             created_at=_now_ns(), log_directory=config.log_directory, hostname=config.hostname,
             runtime_handler=request.runtime_handler, labels=dict(config.labels),
             annotations=dict(config.annotations))
-        self.inventory.add_sandbox(record)
+        host_network = config.linux.security_context.namespace_options.network == pb.NODE
+        await self.inventory.add_sandbox(record, pod_network=not host_network)
         return pb.RunPodSandboxResponse(pod_sandbox_id=record.id)
 
     @translate_errors
@@ -113,6 +128,7 @@ class RuntimeServicer(pb_grpc.RuntimeServiceServicer):
                 self.inventory.save_container(record)
         sandbox.ready = False
         self.inventory.save_sandbox(sandbox)
+        await self.inventory.remove_network(sandbox)
         return pb.StopPodSandboxResponse()
 
     @translate_errors
@@ -130,7 +146,8 @@ class RuntimeServicer(pb_grpc.RuntimeServiceServicer):
     @translate_errors
     async def PodSandboxStatus(self, request: Any, context: Any) -> pb.PodSandboxStatusResponse:
         record = self.inventory.sandbox(request.pod_sandbox_id)
-        status = pb.PodSandboxStatus(**self._sandbox_message(record), network=pb.PodSandboxNetworkStatus())
+        status = pb.PodSandboxStatus(**self._sandbox_message(record),
+                                     network=pb.PodSandboxNetworkStatus(ip=record.pod_ip))
         return pb.PodSandboxStatusResponse(status=status)
 
     async def ListPodSandbox(self, request: Any, context: Any) -> pb.ListPodSandboxResponse:
@@ -243,4 +260,4 @@ class RuntimeServicer(pb_grpc.RuntimeServiceServicer):
 
     async def PortForward(self, request: Any, context: Any) -> Any:
         await context.abort(grpc.StatusCode.UNIMPLEMENTED,
-                            "port-forward is not supported for virtual machines (they have no network)")
+                            "port-forward is not supported for virtual machines (connect to the pod IP)")

@@ -4,7 +4,7 @@ VmService over one `Inventory`.
 Start-up adopts the VMs a previous runtime left under ``--root`` before the socket is opened, so the
 kubelet never sees a half-loaded runtime. Shutting the runtime down leaves the VMs running (their
 shims own them), as stopping containerd leaves containers running; ``--stop-vms-on-exit`` kills them
-instead (tests and ``arktos::vmruntime::stop`` use it).
+instead and tears the sandboxes' pod networks down (tests and ``arktos::vmruntime::stop`` use it).
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ from pathlib import Path
 import grpc.aio
 
 from cri.stubs import pb_grpc
+from vmruntime.cni import DEFAULT_BIN_DIR, CniNetwork
 from vmruntime.image_service import ImageServicer
 from vmruntime.images import ImageStore
 from vmruntime.inventory import Inventory
+from vmruntime.podnet import PodNetworks
 from vmruntime.runtime_service import RuntimeServicer
 from vmruntime.vm_service import VmServicer
 
@@ -37,6 +39,8 @@ class ServerSettings:
     root: Path
     image_dir: Path
     stop_vms_on_exit: bool = False
+    cni_conf_dir: Path | None = None  # the node's CNI network (containerd's conf dir); None: no NICs
+    cni_bin_dir: Path = DEFAULT_BIN_DIR
 
 
 def socket_path(listen: str) -> Path:
@@ -48,7 +52,10 @@ def socket_path(listen: str) -> Path:
 
 async def serve(settings: ServerSettings) -> None:
     """Run until SIGTERM/SIGINT."""
-    inventory = Inventory(settings.root, ImageStore(settings.image_dir))
+    networks = None
+    if settings.cni_conf_dir is not None:
+        networks = PodNetworks(CniNetwork(settings.cni_conf_dir, settings.cni_bin_dir), settings.root)
+    inventory = Inventory(settings.root, ImageStore(settings.image_dir), networks)
     await inventory.adopt()
     server = grpc.aio.server()
     pb_grpc.add_RuntimeServiceServicer_to_server(RuntimeServicer(inventory), server)
@@ -72,8 +79,7 @@ async def serve(settings: ServerSettings) -> None:
     finally:
         await server.stop(GRACE_S)
         if settings.stop_vms_on_exit:
-            for record in list(inventory.containers.values()):
-                await inventory.machines.stop(record, timeout_s=0)
+            await inventory.stop_everything()
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         with contextlib.suppress(OSError):  # empty once no VM's QMP socket is left

@@ -20,6 +20,9 @@ APISERVER_BACKEND_PORT=${APISERVER_BACKEND_PORT:-$((API_SECURE_PORT + 1))}
 # address, what the kubelet reports as InternalIP), where each server also listens on its own port.
 SERVICE_CLUSTER_IP_RANGE=${SERVICE_CLUSTER_IP_RANGE:-10.0.0.0/16}
 SERVICE_NODE_PORT_RANGE=${SERVICE_NODE_PORT_RANGE:-30000-32767}
+# Each tenant Network of ipam Arktos gets a /24 of this pool for its Services (disjoint from
+# SERVICE_CLUSTER_IP_RANGE; tenant system's default network keeps the cluster range).
+NETWORK_SERVICE_CIDR_POOL=${NETWORK_SERVICE_CIDR_POOL:-10.96.0.0/12}
 API_ADVERTISE_ADDRESS=${API_ADVERTISE_ADDRESS:-}
 
 # Service-account tokens name this issuer, as upstream's local-up-cluster sets it.
@@ -200,6 +203,7 @@ arktos::apiserver::flags() {
         --advertise-address "$(arktos::apiserver::advertise_address)"
         --service-cluster-ip-range "${SERVICE_CLUSTER_IP_RANGE}"
         --service-node-port-range "${SERVICE_NODE_PORT_RANGE}"
+        --network-service-cidr-pool "${NETWORK_SERVICE_CIDR_POOL}"
     )
     # TLS towards an external etcd (upstream's kube-apiserver flags of the same names).
     [[ -z "${ETCD_CAFILE:-}" ]] || flags+=(--etcd-cafile "${ETCD_CAFILE}")

@@ -120,7 +120,7 @@ arktos::kubelet::runtime_endpoint() {
 }
 
 # The qemu VM runtime (hack/lib/vmruntime.sh) in ${ARKTOS_DATA_DIR}/vmruntime, log
-# ${LOG_DIR}/vmruntime.log, next to containerd; skipped (the node then reports VmRuntimeReady=False)
+# ${LOG_DIR}/vmruntime.log, next to containerd and on its CNI network (VM pods get pod IPs); skipped (the node then reports VmRuntimeReady=False)
 # when VM_RUNTIME_ENABLED=false, when CONTAINER_RUNTIME_ENDPOINT names the runtimes, or where qemu
 # cannot run.
 arktos::kubelet::start_vmruntime() {
@@ -144,7 +144,10 @@ arktos::kubelet::start_vmruntime() {
         arktos::log::tail_file "${log_file}"
         return 1
     fi
-    arktos::process::supervise vmruntime "${log_file}" "${ARKTOS_RESTART_DELAY}" arktos::vmruntime::run "${dir}"
+    # VM pods on containerd's CNI network (same bridge, same host-local pool): cri/containerd_config.py
+    # writes the conflist to <containerd dir>/cni/net.d.
+    arktos::process::supervise vmruntime "${log_file}" "${ARKTOS_RESTART_DELAY}" arktos::vmruntime::run "${dir}" \
+        "$(arktos::kubelet::containerd_dir)/cni/net.d"
     arktos::process::wait_ready vmruntime "${VMRUNTIME_READY_TIMEOUT:-30}" arktos::vmruntime::listening "${dir}"
     ARKTOS_VMRUNTIME_DIR=${dir}
     arktos::log::status "VM runtime is ready at $(arktos::vmruntime::endpoint "${dir}")"

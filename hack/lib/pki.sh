@@ -25,7 +25,8 @@ arktos::pki::front_proxy_ca_cert() { printf '%s/front-proxy-ca.crt\n' "${CERT_DI
 arktos::pki::front_proxy_client_cert() { printf '%s/front-proxy-client.crt\n' "${CERT_DIR}"; }
 arktos::pki::front_proxy_client_key() { printf '%s/front-proxy-client.key\n' "${CERT_DIR}"; }
 
-# CA, API serving cert (API_HOST_IP, the advertise address, the first service IP, 127.0.0.1,
+# CA, API serving cert (API_HOST_IP, the advertise address, the first service IP, the first address
+# of every /24 of NETWORK_SERVICE_CIDR_POOL (each tenant network's kubernetes-N), 127.0.0.1,
 # localhost, kubernetes, kubernetes.default[.svc[.DNS_DOMAIN]]), sa.key/sa.pub,
 # the front-proxy CA and client pair, known_tokens.csv with an admin row, and admin/controller/scheduler/kubelet kubeconfigs that
 # point at the secure URL. One Python process does it all (start-up stays quick).
@@ -39,6 +40,7 @@ arktos::pki::ensure_cluster_credentials() {
         --host "$(arktos::apiserver::advertise_address)" \
         --host "$(arktos::apiserver::first_service_ip)" \
         --host "kubernetes.default.svc.${DNS_DOMAIN:-cluster.local}" \
+        --network-service-cidr-pool "${NETWORK_SERVICE_CIDR_POOL:-}" \
         --node-name "${HOSTNAME_OVERRIDE}" 2>&1); then
         arktos::log::error "could not prepare credentials in ${CERT_DIR}: ${output}"
         return 1

@@ -8,9 +8,13 @@
 #
 # KUBE_PROXY_HEALTHZ_BIND_ADDRESS: ADDRESS:PORT of its /healthz (upstream's 0.0.0.0:10256) [empty:
 # none, so clusters on one host do not fight over the port].
+# KUBE_PROXY_NETWORK_ISOLATION: true|false, --network-isolation: pods of different tenants (and of
+# different networks of one tenant) cannot open connections to each other's pod or Service IPs
+# (docs/design/kube-proxy.md); false leaves the flat pod network [true].
 
 KUBE_PROXY_CHAIN_PREFIX=${KUBE_PROXY_CHAIN_PREFIX:-KUBE}
 KUBE_PROXY_HEALTHZ_BIND_ADDRESS=${KUBE_PROXY_HEALTHZ_BIND_ADDRESS:-}
+KUBE_PROXY_NETWORK_ISOLATION=${KUBE_PROXY_NETWORK_ISOLATION:-true}
 
 arktos::proxy::available() {
     [[ -f "${ARKTOS_ROOT}/proxy/__main__.py" ]]
@@ -27,7 +31,8 @@ arktos::proxy::run() {
         --hostname-override "${HOSTNAME_OVERRIDE}" \
         --cluster-cidr "${CONTAINERD_POD_SUBNET:-10.88.0.0/16}" \
         --iptables-chain-prefix "${KUBE_PROXY_CHAIN_PREFIX}" \
-        --healthz-bind-address "${KUBE_PROXY_HEALTHZ_BIND_ADDRESS}"
+        --healthz-bind-address "${KUBE_PROXY_HEALTHZ_BIND_ADDRESS}" \
+        --network-isolation="${KUBE_PROXY_NETWORK_ISOLATION}"
 }
 
 arktos::proxy::start() {
@@ -40,7 +45,8 @@ arktos::proxy::start() {
     log_file=$(arktos::proxy::log_file)
     : >"${log_file}"
     printf '%s\n' "${KUBE_PROXY_CHAIN_PREFIX}" >"${ARKTOS_RUN_DIR}/kube-proxy.prefix"
-    arktos::log::status "starting kube-proxy (iptables, chains ${KUBE_PROXY_CHAIN_PREFIX}-*, log ${log_file})"
+    arktos::log::status "starting kube-proxy (iptables, chains ${KUBE_PROXY_CHAIN_PREFIX}-*," \
+        "network isolation ${KUBE_PROXY_NETWORK_ISOLATION}, log ${log_file})"
     arktos::process::supervise kube-proxy "${log_file}" "${ARKTOS_RESTART_DELAY}" arktos::proxy::run
 }
 

@@ -5,8 +5,9 @@
 #
 #   source hack/lib/vmruntime.sh
 #   arktos::vmruntime::available           # qemu is (or can be) installed and runs here
-#   arktos::vmruntime::start DIR LOGFILE   # image, start, wait; state in DIR, socket DIR/arktos-vm.sock
-#   arktos::vmruntime::prepare DIR; arktos::vmruntime::run DIR   # the same in two steps, in the foreground
+#   arktos::vmruntime::start DIR LOGFILE [CNI_CONF_DIR]  # image, start, wait; state in DIR, socket DIR/arktos-vm.sock
+#   arktos::vmruntime::prepare DIR; arktos::vmruntime::run DIR [CNI_CONF_DIR]  # the same in two steps, foreground
+#                                          # CNI_CONF_DIR: the node's CNI network, VM pods get pod IPs on it
 #   arktos::vmruntime::endpoint DIR        # -> unix://DIR/arktos-vm.sock  (the kubelet's vm endpoint)
 #   arktos::vmruntime::stop DIR            # stop the runtime and kill its VMs
 #
@@ -77,13 +78,19 @@ arktos::vmruntime::prepare() {
 
 # The runtime in the foreground, in a session of its own, its pid in DIR/vmruntime.pid: what a
 # supervisor runs. A runtime that is killed leaves its VMs running (their shims own them) and the
-# next one adopts them; SIGTERM stops the VMs with it (--stop-vms-on-exit).
+# next one adopts them; SIGTERM stops the VMs with it (--stop-vms-on-exit). With CNI_CONF_DIR (the
+# node's CNI conf dir, containerd's) VM pods get pod IPs on that network; CNI plugins from
+# VMRUNTIME_CNI_BIN_DIR [/usr/lib/cni].
+#   arktos::vmruntime::run DIR [CNI_CONF_DIR]
 arktos::vmruntime::run() {
-    local dir=$1
+    local dir=$1 cni=()
+    if [ -n "${2:-}" ]; then
+        cni=(--cni-conf-dir "$2" --cni-bin-dir "${VMRUNTIME_CNI_BIN_DIR:-/usr/lib/cni}")
+    fi
     rm -f "$(arktos::vmruntime::socket "$dir")"
     echo "$BASHPID" >"$dir/vmruntime.pid"
     cd "$ARKTOS_ROOT" && exec setsid -w "$PY" -m vmruntime --listen "unix://$(arktos::vmruntime::socket "$dir")" \
-        --root "$dir/root" --image-dir "$VM_IMAGE_DIR" --stop-vms-on-exit
+        --root "$dir/root" --image-dir "$VM_IMAGE_DIR" --stop-vms-on-exit "${cni[@]}"
 }
 
 arktos::vmruntime::listening() {
@@ -91,13 +98,13 @@ arktos::vmruntime::listening() {
 }
 
 arktos::vmruntime::start() {
-    local dir=$1 log=$2 deadline pid
+    local dir=$1 log=$2 cni=${3:-} deadline pid
     arktos::vmruntime::prepare "$dir"
     if arktos::vmruntime::running "$dir"; then
         arktos::vmruntime::log "already running (pid $(cat "$dir/vmruntime.pid"))"
         return 0
     fi
-    arktos::vmruntime::run "$dir" >>"$log" 2>&1 </dev/null &
+    arktos::vmruntime::run "$dir" "$cni" >>"$log" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$dir/vmruntime.pid"
     deadline=$((SECONDS + ${VMRUNTIME_READY_TIMEOUT:-30}))

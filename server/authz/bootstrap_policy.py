@@ -201,6 +201,8 @@ def _base_roles() -> list[dict[str, Any]]:
         cluster_role("system:node", node_rules()),
         cluster_role("system:node-proxier", [
             rule(("list", "watch"), CORE, ("services", "endpoints")),
+            # Arktos: network isolation needs every pod's IP and network (proxy/isolation.py).
+            rule(("list", "watch"), CORE, ("pods",)),
             rule(READ, CORE, ("nodes",)),
             events_rule(),
             rule(("list", "watch"), DISCOVERY, ("endpointslices",)),

@@ -88,6 +88,15 @@ def _table() -> dict[str, list[dict[str, Any]]]:
             rule(("get", "list", "watch", "create", "update", "delete"), DISCOVERY, ("endpointslices",)),
             events_rule(),
         ],
+        # Arktos: per Network, the selectorless Services kube-dns-N and kubernetes-N with the
+        # EndpointSlices it mirrors from system's, and the Network's status.
+        "network-controller": [
+            rule(READ, ARKTOS, ("networks",)),
+            rule(("update",), ARKTOS, ("networks/status",)),
+            rule(("get", "list", "watch", "create", "update", "delete"), CORE, ("services",)),
+            rule(("get", "list", "watch", "create", "update", "delete"), DISCOVERY, ("endpointslices",)),
+            events_rule(),
+        ],
         "generic-garbage-collector": [
             # list/watches, selective gets and updates against any resource, as upstream's.
             rule(("get", "list", "watch", "patch", "update", "delete"), "*", ("*",)),

@@ -10,7 +10,8 @@ a kubelet (``system:node:<name>`` in group ``system:nodes``, tenant ``system``) 
 * get, delete and update the status of pods bound to it, evict them;
 * read secrets, config maps, PVCs and service accounts those pods reference, and request tokens
   for those service accounts — in the pod's own tenant and namespace;
-* record events, read services and runtime classes, create certificate signing requests and
+* record events, read services, runtime classes and (Arktos) networks — a pod's nameserver is its
+  network's DNS Service (``status.dnsServiceIP``) — create certificate signing requests and
   token/access reviews;
 * work the VM Actions addressed to it (Arktos): list/watch them only with a field selector
   ``spec.nodeName=<node>`` (as upstream 1.32's node authorizer, with AuthorizeNodeWithSelectors,
@@ -38,6 +39,7 @@ _ANY_NODE: dict[tuple[str, str], frozenset[str]] = {
     ("", "events"): frozenset({"create", "update", "patch"}),
     ("events.k8s.io", "events"): frozenset({"create", "update", "patch"}),
     ("", "services"): _READ,
+    ("arktos.futurewei.com", "networks"): _READ,
     ("", "endpoints"): frozenset({"get"}),
     ("node.k8s.io", "runtimeclasses"): _READ,
     ("storage.k8s.io", "csidrivers"): _READ,

@@ -19,7 +19,8 @@ from apis.field_errors import FieldError, forbidden, invalid
 from server.errors import InternalError, Invalid
 from server.registry.write_hooks import Finish
 from server.services.claims import Claims, Holder
-from server.services.ranges import ServiceRanges
+from server.services.network_ranges import NETWORK_LABEL, NetworkDirectory, network_name_of
+from server.services.ranges import IPRange, ServiceRanges
 
 _NONE = "None"
 
@@ -79,20 +80,33 @@ class _Transaction:
 class ServiceAllocator:
     """The `WriteHooks` of ``services``: one per API server, over the store shared by all of them."""
 
-    def __init__(self, ranges: ServiceRanges, *, ips: Claims, ports: Claims) -> None:
+    def __init__(self, ranges: ServiceRanges, *, ips: Claims, ports: Claims,
+                 networks: NetworkDirectory | None = None) -> None:
+        """``networks``: where a Service's network range is found; None: every Service takes its
+        address from the cluster range (no Networks)."""
         self.ranges = ranges
         self.ips = ips
         self.ports = ports
+        self.networks = networks
+
+    def range_of(self, service: dict[str, Any]) -> IPRange:
+        """The range ``service``'s ClusterIP comes from: its network's (a 422 when it names a
+        network it cannot join)."""
+        return self.ranges.cluster_ips if self.networks is None else self.networks.service_range(service)
+
+    def ranges_in_use(self) -> list[IPRange]:
+        return [self.ranges.cluster_ips] if self.networks is None else self.networks.ranges()
 
     # -- hooks ------------------------------------------------------------------------------------
     async def begin_create(self, obj: dict[str, Any], *, dry_run: bool) -> Finish:
         spec = obj.setdefault("spec", {})
         name = str(obj.get("metadata", {}).get("name", ""))
         _raise(name, _normalize_cluster_ips(spec) + _family_errors(spec, creating=True))
+        cluster_ips = self.range_of(obj)
         txn = _Transaction(self, Holder.of(obj), dry_run)
         try:
             if needs_cluster_ip(spec):
-                await self._allocate_ip(txn, name, spec)
+                await self._allocate_ip(txn, name, spec, cluster_ips)
             if needs_node_ports(spec):
                 await self._allocate_node_ports(txn, name, spec, kept=set())
             if needs_health_check_node_port(spec):
@@ -112,11 +126,14 @@ class ServiceAllocator:
                 and spec.get("clusterIP", "") != old_spec.get("clusterIP", "")):
             errors.append(invalid("spec.clusterIPs[0]", spec.get("clusterIPs") or [],
                                   "may not change once set"))
+        if needs_cluster_ip(old_spec) and network_name_of(new) != network_name_of(old):
+            errors.append(invalid(f"metadata.labels[{NETWORK_LABEL}]", network_name_of(new),
+                                  "field is immutable"))
         _raise(name, errors)
         txn = _Transaction(self, Holder.of(old), dry_run)
         try:
             if needs_cluster_ip(spec) and not needs_cluster_ip(old_spec):
-                await self._allocate_ip(txn, name, spec)
+                await self._allocate_ip(txn, name, spec, self.range_of(new))
             kept = node_ports_of(old_spec) if needs_node_ports(old_spec) else set()
             if needs_node_ports(spec):
                 await self._allocate_node_ports(txn, name, spec, kept=kept)
@@ -145,9 +162,9 @@ class ServiceAllocator:
             await self.ports.release(str(health_check_node_port_of(spec)), holder)
 
     # -- allocation -------------------------------------------------------------------------------
-    async def _allocate_ip(self, txn: _Transaction, name: str, spec: dict[str, Any]) -> None:
+    async def _allocate_ip(self, txn: _Transaction, name: str, spec: dict[str, Any],
+                           cluster_ips: IPRange) -> None:
         requested = spec.get("clusterIP") or ""
-        cluster_ips = self.ranges.cluster_ips
         if requested:
             problem = ""
             if not cluster_ips.contains(requested):

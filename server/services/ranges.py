@@ -1,4 +1,5 @@
-"""The Service ranges of one API server: ``--service-cluster-ip-range`` and ``--service-node-port-range``.
+"""The Service ranges of one API server: ``--service-cluster-ip-range``, ``--service-node-port-range``
+and ``--network-service-cidr-pool`` (the /24s tenant networks get, `server.services.network_ipam`).
 
 Upstream's ipallocator.Range and portallocator.PortAllocator describe the same things: a CIDR
 whose network and broadcast addresses are never handed out, and an inclusive port range. Every
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 
 DEFAULT_CLUSTER_IP_RANGE = "10.0.0.0/16"
 DEFAULT_NODE_PORT_RANGE = "30000-32767"
+DEFAULT_NETWORK_SERVICE_CIDR_POOL = "10.96.0.0/12"
+NETWORK_PREFIX_LENGTH = 24
 
 
 class RangeError(ValueError):
@@ -119,16 +122,48 @@ class IPRange:
 
 
 @dataclass(frozen=True, slots=True)
+class NetworkServicePool:
+    """``--network-service-cidr-pool``: the /24s ipam-Arktos networks are given."""
+
+    network: ipaddress.IPv4Network
+
+    @classmethod
+    def parse(cls, text: str = DEFAULT_NETWORK_SERVICE_CIDR_POOL) -> NetworkServicePool:
+        pool = IPRange.parse(text).network
+        if pool.prefixlen > NETWORK_PREFIX_LENGTH:
+            raise RangeError(f"{text}: the network service CIDR pool must hold at least one "
+                             f"/{NETWORK_PREFIX_LENGTH}")
+        return cls(pool)
+
+    def __str__(self) -> str:
+        return str(self.network)
+
+    def subnets(self) -> Iterator[str]:
+        """Every /24 of the pool, lowest first (a network's range is predictable in tests and logs)."""
+        return (str(subnet) for subnet in self.network.subnets(new_prefix=NETWORK_PREFIX_LENGTH))
+
+    def overlaps(self, cidr: ipaddress.IPv4Network) -> bool:
+        return self.network.overlaps(cidr)
+
+
+@dataclass(frozen=True, slots=True)
 class ServiceRanges:
     """What Services get addresses and node ports from."""
 
     cluster_ips: IPRange
     node_ports: PortRange
+    network_pool: NetworkServicePool
 
     @classmethod
     def parse(cls, cluster_ip_range: str = DEFAULT_CLUSTER_IP_RANGE,
-              node_port_range: str = DEFAULT_NODE_PORT_RANGE) -> ServiceRanges:
-        return cls(IPRange.parse(cluster_ip_range), PortRange.parse(node_port_range))
+              node_port_range: str = DEFAULT_NODE_PORT_RANGE,
+              network_service_cidr_pool: str = DEFAULT_NETWORK_SERVICE_CIDR_POOL) -> ServiceRanges:
+        cluster_ips = IPRange.parse(cluster_ip_range)
+        pool = NetworkServicePool.parse(network_service_cidr_pool)
+        if pool.overlaps(cluster_ips.network):
+            raise RangeError(f"the network service CIDR pool {pool} overlaps the service cluster IP "
+                             f"range {cluster_ips}")
+        return cls(cluster_ips, PortRange.parse(node_port_range), pool)
 
     @property
     def kubernetes_service_ip(self) -> str:

@@ -102,11 +102,13 @@ class AllocationRepair:
     async def _reclaim(self, claims: Claims, claimed: set[str], held: dict[str, dict[str, Any]], *,
                        ip: bool) -> list[str]:
         ranges = self._allocator.ranges
+        ip_ranges = self._allocator.ranges_in_use() if ip else []
         reclaimed = []
         for item, service in held.items():
             if item in claimed:
                 continue
-            in_range = ranges.cluster_ips.contains(item) if ip else int(item) in ranges.node_ports
+            in_range = any(r.contains(item) for r in ip_ranges) if ip \
+                else int(item) in ranges.node_ports
             if not in_range:
                 log.warning("Service %s holds %s outside the configured range", _name(service), item)
                 continue

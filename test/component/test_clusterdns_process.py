@@ -1,12 +1,14 @@
 """`python -m clusterdns` as a real process against a real API server process (TLS, the service
 account and RBAC objects of cluster/addons/dns, a TokenRequest token): it answers what the API
-holds and follows changes through its watch; answers are scoped to the tenant of the pod whose
-address asks (pods with loopback podIPs, set through the status subresource as a kubelet would);
+holds and follows changes through its watch; answers are scoped to the tenant and network of the
+pod whose address asks (pods with loopback podIPs, set through the status subresource as a kubelet
+would; Networks made Ready through theirs, as the Network controller would);
 other names go to a fake upstream (dnslib's server); /health and /ready answer. Leaves out
 arktos-up and pods in a real network (the e2e room's test)."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import random
 import socket
@@ -34,6 +36,8 @@ DOMAIN = "cluster.local"
 # Loopback addresses of this run's "pods" (all of 127/8 is local): random, so parallel runs differ.
 NET = f"127.{random.randint(1, 254)}.{random.randint(1, 254)}"
 POD_A, POD_B, NO_POD = f"{NET}.2", f"{NET}.3", f"{NET}.9"
+POD_C, POD_C_BLUE, POD_D = f"{NET}.4", f"{NET}.5", f"{NET}.6"
+NETWORK_LABEL = "arktos.futurewei.com/network"
 
 
 class Upstream(BaseResolver):  # type: ignore[misc]
@@ -159,26 +163,58 @@ def ready(cluster: Cluster) -> Cluster:
     return cluster
 
 
-def service(name: str, cluster_ip: str, **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
-            "spec": {"clusterIP": cluster_ip, **spec,
-                     "ports": spec.get("ports", [{"name": "http", "port": 80, "protocol": "TCP"}])}}
+def service(name: str, cluster_ip: str | None, *, network: str | None = None, **spec: Any) -> dict[str, Any]:
+    """A Service; ``cluster_ip`` None lets the server allocate one (from the network's range)."""
+    metadata: dict[str, Any] = {"name": name}
+    if network is not None:
+        metadata["labels"] = {NETWORK_LABEL: network}
+    body = {**spec, "ports": spec.get("ports", [{"name": "http", "port": 80, "protocol": "TCP"}])}
+    if cluster_ip is not None:
+        body["clusterIP"] = cluster_ip
+    return {"apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": body}
+
+
+def make_tenant(cluster: Cluster, tenant: str, namespaces: tuple[str, ...] = ("default",)) -> None:
+    cluster.call("POST", "/api/v1/tenants",
+                 {"apiVersion": "v1", "kind": "Tenant", "metadata": {"name": tenant}})
+    for name in namespaces:
+        # The tenant controller makes "default" in a full cluster; no controller manager runs here.
+        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        cluster.call("POST", f"/api/v1/tenants/{tenant}/namespaces", namespace, ok=(201, 409))
+
+
+def make_pod(cluster: Cluster, tenant: str, ip: str, *, name: str = "client", namespace: str = "default",
+             network: str | None = None) -> None:
+    """A running pod holding ``ip``, in ``network`` (its label) when given."""
+    pods = f"/api/v1/tenants/{tenant}/namespaces/{namespace}/pods"
+    metadata: dict[str, Any] = {"name": name}
+    if network is not None:
+        metadata["labels"] = {NETWORK_LABEL: network}
+    created = cluster.call("POST", pods, {"apiVersion": "v1", "kind": "Pod", "metadata": metadata,
+                                          "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+    created["status"] = {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}]}
+    cluster.call("PUT", f"{pods}/{name}/status", created)
 
 
 def make_tenant_pod(cluster: Cluster, tenant: str, ip: str) -> None:
     """Tenant (with its default namespace) and a running pod holding ``ip``."""
-    if tenant != "system":
-        cluster.call("POST", "/api/v1/tenants", {"apiVersion": "v1", "kind": "Tenant",
-                                                 "metadata": {"name": tenant}})
-        # The tenant controller makes it in a full cluster; no controller manager runs here.
-        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}
-        cluster.call("POST", f"/api/v1/tenants/{tenant}/namespaces", namespace, ok=(201, 409))
-    pods = f"/api/v1/tenants/{tenant}/namespaces/default/pods"
-    created = cluster.call("POST", pods, {
-        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "client"},
-        "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
-    created["status"] = {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}]}
-    cluster.call("PUT", f"{pods}/client/status", created)
+    make_tenant(cluster, tenant)
+    make_pod(cluster, tenant, ip)
+
+
+def make_ready_network(cluster: Cluster, tenant: str, name: str, *, type_: str = "flat") -> None:
+    """A Network, Ready as its controller would leave it (none runs here)."""
+    networks = f"/apis/arktos.futurewei.com/v1/tenants/{tenant}/networks"
+    created = cluster.call("POST", networks, {"apiVersion": "arktos.futurewei.com/v1", "kind": "Network",
+                                              "metadata": {"name": name}, "spec": {"type": type_}})
+    created["status"] = {"phase": "Ready"}
+    cluster.call("PUT", f"{networks}/{name}/status", created)
+
+
+def create_service(cluster: Cluster, tenant: str, namespace: str, body: dict[str, Any]) -> str:
+    """Creates the Service; answers its ClusterIP."""
+    created = cluster.call("POST", f"/api/v1/tenants/{tenant}/namespaces/{namespace}/services", body)
+    return str(created["spec"]["clusterIP"])
 
 
 def test_probes_answer(ready: Cluster) -> None:
@@ -236,6 +272,44 @@ def test_answers_are_scoped_to_the_asking_pods_tenant(ready: Cluster) -> None:
     assert addresses(kubernetes) == [kubernetes_ip]
     assert addresses(query(ready.dns_port, f"{POD_A.replace('.', '-')}.default.pod.{DOMAIN}",
                            source=POD_A)) == [POD_A]
+
+
+def test_answers_are_scoped_to_the_asking_pods_network(ready: Cluster) -> None:
+    """Tenant dnsc has networks default and blue, tenant dnsd default: each pod sees its own
+    network's Services and pods only, web.default its own tenant's, kubernetes.default its network's
+    kubernetes-<network> (else tenant system's)."""
+    kubernetes_ip = _kubernetes_service_ip(ready)
+    make_tenant(ready, "dnsc", ("default", "shop"))
+    make_tenant(ready, "dnsd")
+    for tenant, network in (("dnsc", "default"), ("dnsc", "blue"), ("dnsd", "default")):
+        make_ready_network(ready, tenant, network, type_="vpc" if network == "blue" else "flat")
+    make_pod(ready, "dnsc", POD_C)
+    make_pod(ready, "dnsc", POD_C_BLUE, name="blue-client", namespace="shop", network="blue")
+    make_pod(ready, "dnsd", POD_D)
+    c_web = create_service(ready, "dnsc", "default", service("web", None))
+    d_web = create_service(ready, "dnsd", "default", service("web", None, network="default"))
+    c_shop = create_service(ready, "dnsc", "shop", service("web", None, network="blue"))
+    https = [{"name": "https", "port": 443, "protocol": "TCP"}]
+    c_blue_kubernetes = create_service(ready, "dnsc", "default",
+                                       service("kubernetes-blue", None, network="blue", ports=https))
+    web, shop, kubernetes = (f"web.default.svc.{DOMAIN}", f"web.shop.svc.{DOMAIN}",
+                             f"kubernetes.default.svc.{DOMAIN}")
+    eventually(lambda: _expect(query(ready.dns_port, kubernetes, source=POD_C_BLUE), [c_blue_kubernetes]))
+    # The same name, each tenant its own Service.
+    assert addresses(query(ready.dns_port, web, source=POD_C)) == [c_web]
+    assert addresses(query(ready.dns_port, web, source=POD_D)) == [d_web]
+    assert addresses(query(ready.dns_port, shop, source=POD_C_BLUE, tcp=True)) == [c_shop]
+    # Nothing of another network or tenant: names, pod names, reverse names.
+    blue_pod = f"{POD_C_BLUE.replace('.', '-')}.shop.pod.{DOMAIN}"
+    for name, source in ((web, POD_C_BLUE), (shop, POD_C), (shop, POD_D), (blue_pod, POD_C),
+                         (f"{POD_C.replace('.', '-')}.default.pod.{DOMAIN}", POD_C_BLUE)):
+        _expect_rcode(query(ready.dns_port, name, source=source), RCODE.NXDOMAIN)
+    assert addresses(query(ready.dns_port, blue_pod, source=POD_C_BLUE)) == [POD_C_BLUE]
+    leaked = query(ready.dns_port, ipaddress.ip_address(c_shop).reverse_pointer, "PTR", source=POD_C)
+    assert f"{shop}." not in [str(r.rdata) for r in leaked.rr]
+    # The API server: network blue's kubernetes-blue; networks without one, tenant system's.
+    assert addresses(query(ready.dns_port, kubernetes, source=POD_C)) == [kubernetes_ip]
+    assert addresses(query(ready.dns_port, kubernetes, source=POD_D)) == [kubernetes_ip]
 
 
 def test_other_names_are_forwarded(ready: Cluster) -> None:

@@ -11,6 +11,10 @@ subdomain FQDN and the host aliases, not containerd's copy of the node's), the h
 ``KUBERNETES_SERVICE_*``/``KUBERNETES_PORT*`` variables from tenant system's ``kubernetes`` Service,
 and the token, ca.crt and namespace files; the token then authenticates from the test host with the
 python client, whose TLS is verified by that ca.crt. A Default-policy pod gets the node's resolver.
+A pod on an Arktos network (``blue``, Ready with a ``dnsServiceIP`` set through the status
+subresource as the Network controller would, and its ``kubernetes-blue`` Service) gets that
+network's DNS address as nameserver — seen through a `NetworkWatch` on the node's identity — and
+``KUBERNETES_SERVICE_*`` of ``kubernetes-blue``.
 Leaves out the pod worker's wiring (unit: the pod sync's calls), reaching the API through the
 Service IP (kube-proxy; the e2e suite) and the controllers that make the default account and
 kube-root-ca.crt (their own tests; made here directly).
@@ -18,6 +22,7 @@ kube-root-ca.crt (their own tests; made here directly).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import uuid
@@ -28,15 +33,16 @@ from typing import Any
 import pytest
 from apiserver_process import E2E_NODE_NAME, ApiServerProcess, start_apiserver
 from containerd_env import cri_runtime, private_containerd
-from kubelet_env import new_tenant_namespace
+from kubelet_env import eventually, new_tenant_namespace
 from kubernetes import client as k8s
 
 from client.config import load_kubeconfig
 from client.errors import AlreadyExists, NotFound, Unprocessable
-from client.resources import CONFIGMAPS, ResourceRef
+from client.resources import CONFIGMAPS, NAMESPACES, NETWORKS, ResourceRef
 from client.rest import ApiClient
 from cri.containerd_process import ContainerdProcess
 from kubelet.cri_runtime import CriRuntime
+from kubelet.networks import NETWORK_LABEL, NetworkWatch
 from kubelet.pod_dns import DnsConfigurer, DnsSettings
 from kubelet.pod_inputs import PodInputs
 from kubelet.pod_sources import SERVICE_ACCOUNTS
@@ -241,4 +247,58 @@ async def test_a_default_policy_pod_gets_the_nodes_resolver(server: ApiServerPro
             "search corp.example", "nameserver 192.0.2.53", "options timeout:2"])
         assert "kube-api-access" not in str(pod["spec"])
     finally:
+        await running.stop(pod["metadata"]["uid"])
+
+
+async def ready_network(admin: ApiClient, tenant: str, name: str, dns_ip: str) -> None:
+    """A Network as its controller leaves it: Ready, with its DNS Service's address."""
+    network = await admin.create(NETWORKS, {"apiVersion": "arktos.futurewei.com/v1", "kind": "Network",
+                                            "metadata": {"name": name}, "spec": {"type": "vpc"}},
+                                 tenant=tenant)
+    network["status"] = {"phase": "Ready", "dnsServiceIP": dns_ip}
+    await admin.update(NETWORKS, network, tenant=tenant, subresource="status")
+
+
+async def test_a_pod_on_a_network_gets_its_networks_dns_and_api_service(
+        server: ApiServerProcess, admin: ApiClient, node: ApiClient, runtime: CriRuntime,
+        tmp_path: Path) -> None:
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text(NODE_RESOLV_CONF)
+    await master_service(admin, server.port)
+    tenant, namespace = await tenant_with_account(admin, server)
+    dns_ip = "10.131.250.10"  # any address: only the resolv.conf carries it here
+    await ready_network(admin, tenant, "blue", dns_ip)
+    with contextlib.suppress(AlreadyExists):
+        await admin.create(NAMESPACES, {"metadata": {"name": "default"}}, tenant=tenant)
+    api_service = await admin.create(SERVICES, {
+        "metadata": {"name": "kubernetes-blue", "labels": {NETWORK_LABEL: "blue"}},
+        "spec": {"ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": server.port}]}},
+        tenant=tenant, namespace="default")
+    host = api_service["spec"]["clusterIP"]
+    body = pod_body(automountServiceAccountToken=False)
+    body["metadata"]["labels"] = {NETWORK_LABEL: "blue"}
+    pod = await admin.create(PODS, body, tenant=tenant, namespace=namespace)
+
+    networks = NetworkWatch(node)  # as the kubelet's tenant partition: the node's own identity
+    watching = asyncio.create_task(networks.run())
+    running = RunningPod(runtime, PodInputs(node, root_dir=tmp_path / "kubelet", node_allocatable=ALLOCATABLE,
+                                            cluster_domain="cluster.local"))
+    try:
+        assert await networks.wait_for_sync(10), "the node may not list Networks"
+        async def seen() -> bool:
+            return networks.dns_service_ip(tenant, "blue") == dns_ip
+        await eventually(seen, "the watch to see network blue's dnsServiceIP")
+        await running.start(pod, DnsConfigurer(DnsSettings(("10.0.0.10",), "cluster.local", str(resolv)),
+                                               networks=networks))
+        assert sorted((await running.read("cat", "/etc/resolv.conf")).splitlines()) == sorted([
+            f"search {namespace}.svc.cluster.local svc.cluster.local cluster.local corp.example",
+            f"nameserver {dns_ip}", "options ndots:5"])
+        env = dict(line.split("=", 1) for line in (await running.read("env")).splitlines() if "=" in line)
+        assert (env["KUBERNETES_SERVICE_HOST"], env["KUBERNETES_SERVICE_PORT"]) == (host, "443")
+        assert env["KUBERNETES_PORT"] == f"tcp://{host}:443"
+        assert not any(name.startswith("KUBERNETES_BLUE_") for name in env)
+    finally:
+        watching.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watching
         await running.stop(pod["metadata"]["uid"])

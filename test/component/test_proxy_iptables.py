@@ -20,19 +20,28 @@ import asyncio
 import contextlib
 import random
 import ssl
-import subprocess
-import sys
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from apiserver_process import REPO_ROOT, ApiServerProcess, free_port, start_apiserver, stop_process
+from apiserver_process import ApiServerProcess, free_port, start_apiserver
 from containerd_env import private_containerd
 from kubelet_process import eventually, running_kubelet
+from proxy_env import (
+    NODE,
+    ask,
+    iptables_save,
+    log_tail,
+    pod_ip,
+    start_proxy,
+    stop_and_clean,
+    unique,
+    wait_for,
+    web_container,
+)
 
 from client.config import load_kubeconfig
 from client.errors import AlreadyExists
@@ -44,7 +53,6 @@ from tools.cluster_credentials import primary_ip
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-NODE = "e2e-node"  # the node name apiserver_process's credentials are made for
 PODS = ResourceRef("", "v1", "pods", "Pod")
 SERVICES = ResourceRef("", "v1", "services", "Service")
 SLICES = ResourceRef("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice")
@@ -96,21 +104,6 @@ def kubelet(tls_apiserver: ApiServerProcess, containerd: ContainerdProcess, cert
         yield work
 
 
-def start_proxy(certs: Path, log: Path, prefix: str, *extra: str) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "proxy", "--kubeconfig", str(certs / "kube-proxy.kubeconfig"),
-             "--hostname-override", NODE, "--cluster-cidr", POD_SUBNET, "--iptables-chain-prefix", prefix,
-             "--min-sync-period", "200ms", "--sync-period", "30s", *extra],
-            cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def stop_and_clean(process: subprocess.Popen[bytes], prefix: str) -> None:
-    stop_process(process)
-    subprocess.run([sys.executable, "-m", "proxy", "--cleanup", "--iptables-chain-prefix", prefix],
-                   cwd=REPO_ROOT, check=True, capture_output=True, timeout=60)
-
-
 @pytest.fixture(scope="module")
 def healthz_port() -> int:
     return free_port()
@@ -119,7 +112,8 @@ def healthz_port() -> int:
 @pytest.fixture(scope="module")
 def proxy(certs: Path, tmp_path_factory: pytest.TempPathFactory, healthz_port: int) -> Iterator[Path]:
     log = tmp_path_factory.mktemp("proxy") / "kube-proxy.log"
-    process = start_proxy(certs, log, PREFIX, "--healthz-bind-address", f"127.0.0.1:{healthz_port}")
+    process = start_proxy(certs, log, PREFIX, POD_SUBNET,
+                          "--healthz-bind-address", f"127.0.0.1:{healthz_port}")
     try:
         yield log
     finally:
@@ -139,25 +133,13 @@ async def ensure_namespace(client: ApiClient) -> None:
         await client.create(NAMESPACES, {"metadata": {"name": NAMESPACE}}, tenant=TENANT)
 
 
-def web_container(name: str) -> dict[str, Any]:
-    script = f"mkdir -p /www && echo {name} > /www/index.html && exec httpd -f -p 8080 -h /www"
-    return {"name": "web", "image": "busybox:1.36", "command": ["sh", "-c", script]}
-
-
 async def run_pod(client: ApiClient, name: str, work: Path, *extra_containers: dict[str, Any]) -> str:
     """Starts a pod whose httpd answers ``name`` on 8080; its IP once Running."""
     await ensure_namespace(client)
     await client.create(PODS, {"metadata": {"name": name, "labels": {"app": name}}, "spec": {
         "nodeName": NODE, "terminationGracePeriodSeconds": 1,
         "containers": [web_container(name), *extra_containers]}}, tenant=TENANT, namespace=NAMESPACE)
-
-    async def running() -> str | None:
-        pod = await client.get(PODS, name, tenant=TENANT, namespace=NAMESPACE)
-        status = pod.get("status") or {}
-        return status.get("podIP") if status.get("phase") == "Running" else None
-
-    ip: str = await eventually(running, f"pod {name} Running", work, within_s=90)
-    return ip
+    return await pod_ip(client, TENANT, NAMESPACE, name, work, within_s=90)
 
 
 @pytest.fixture(scope="module")
@@ -195,18 +177,6 @@ async def write_slice(client: ApiClient, service: str, endpoints: dict[str, bool
         await client.update(SLICES, body, tenant=TENANT, namespace=NAMESPACE)
 
 
-async def ask(ip: str, port: int) -> str:
-    """The body of ``GET /`` at ip:port (the answering pod's name); raises when refused."""
-    reader, writer = await asyncio.wait_for(asyncio.open_connection(ip, port), 3)
-    try:
-        writer.write(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
-        await writer.drain()
-        answer = await asyncio.wait_for(reader.read(), 3)
-    finally:
-        writer.close()
-    return answer.decode(errors="replace").rpartition("\r\n\r\n")[2].strip()
-
-
 async def answers(ip: str, port: int, times: int) -> list[str]:
     return [await ask(ip, port) for _ in range(times)]
 
@@ -225,25 +195,6 @@ async def until_answered_by(ip: str, port: int, expected: set[str], proxy_log: P
             return
         await asyncio.sleep(0.3)
     raise AssertionError(f"{ip}:{port} answered by {seen}, not {expected}\n{log_tail(proxy_log)}")
-
-
-def log_tail(path: Path) -> str:
-    return path.read_text(errors="replace")[-3000:] if path.exists() else "(no log)"
-
-
-async def wait_for(check: Callable[[], Awaitable[bool]], what: str, log: Path, *,
-                   within_s: float = 30) -> None:
-    """Fails with the tail of ``log`` (the proxy's) unless ``check()`` holds within ``within_s``."""
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"not within {within_s:.0f}s: {what}\n{log_tail(log)}")
-
-
-def unique(name: str) -> str:
-    return f"{name}-{uuid.uuid4().hex[:5]}"
 
 
 async def test_a_cluster_ip_reaches_only_ready_endpoints_and_follows_slice_changes(
@@ -370,13 +321,9 @@ async def test_healthz_reports_a_fresh_sync(pods: dict[str, str], proxy: Path,
         assert (await r.json())["lastUpdated"]
 
 
-def iptables_save(table: str) -> str:
-    return subprocess.run(["iptables-save", "-t", table], capture_output=True, text=True, check=True).stdout
-
-
 async def test_cleanup_removes_every_chain_and_jump_of_the_prefix(certs: Path, tmp_path: Path) -> None:
     prefix = "PXC"
-    process = start_proxy(certs, tmp_path / "kube-proxy.log", prefix)
+    process = start_proxy(certs, tmp_path / "kube-proxy.log", prefix, POD_SUBNET)
     try:
         async def programmed() -> bool:
             out = iptables_save("nat")

@@ -5,7 +5,10 @@ without endpoints) leaves exactly the tables a full sync of the same objects mak
 namespace; a full sync removes chains of ours it did not write (left by an earlier run) but no chain of
 another prefix; ``cleanup`` leaves nothing of the prefix; a UDP client that keeps its source port is
 moved to the new endpoint when its endpoint is replaced (stale conntrack entries deleted), with UDP
-servers on a dummy interface of the namespace. Leaves out: traffic to pods (test_proxy_iptables.py).
+servers on a dummy interface of the namespace; network isolation: a partial sync after pods came, went
+and changed network ends where a full sync does, the isolation jump stays ahead of another cluster's
+accept rules inserted later, and turning isolation off removes its chains and jump. Leaves out:
+traffic to pods (test_proxy_iptables.py, test_proxy_isolation.py).
 """
 
 from __future__ import annotations
@@ -103,8 +106,8 @@ async def test_a_full_sync_removes_only_stale_chains_of_its_own_prefix(netns: It
     assert result.stale_chains == 1 and "PXN-SVC-AAAAAAAAAAAAAAAA" not in chains
     assert "PXO-SVC-AAAAAAAAAAAAAAAA" in chains
     # nat: SERVICES, NODEPORTS, POSTROUTING, MARK-MASQ, a's SVC and SEP; filter: SERVICES,
-    # EXTERNAL-SERVICES, FORWARD.
-    assert await proxier.cleanup() == 9
+    # EXTERNAL-SERVICES, FORWARD, ISOLATION, ISOLATION-PODS.
+    assert await proxier.cleanup() == 11
     text = await saved(iptables)
     assert "PXN-" not in text and "PXO-SVC-AAAAAAAAAAAAAAAA" in text
 
@@ -168,3 +171,59 @@ async def test_a_udp_client_moves_to_the_new_endpoint_when_its_endpoint_is_repla
     finally:
         for server in servers:
             server.kill()
+
+
+def pod(tenant: str, name: str, ip: str, network: str = "") -> dict[str, Any]:
+    labels = {"arktos.futurewei.com/network": network} if network else {}
+    return {"metadata": {"tenant": tenant, "namespace": "n", "name": name, "labels": labels},
+            "spec": {}, "status": {"phase": "Running", "podIP": ip}}
+
+
+async def test_a_partial_isolation_sync_ends_where_a_full_sync_does(netns: Iterator[str]) -> None:
+    partial = Proxier(Iptables(netns=next(netns)), SETTINGS)
+    pods = [pod("a", "a1", "10.212.1.1"), pod("a", "a2", "10.212.1.2"),
+            pod("a", "blue", "10.212.1.3", "blue"), pod("b", "b1", "10.212.2.1"),
+            pod("c", "c1", "10.212.3.1")]
+    await partial.sync([], [], pods)
+    # a2 moves to blue, c's only pod goes (its network's chain with it), d comes.
+    pods = [pods[0], pod("a", "a2", "10.212.1.2", "blue"), pods[2], pods[3], pod("d", "d1", "10.212.4.1")]
+    second = await partial.sync([], [], pods, full=False)
+    assert not second.full and second.stale_chains == 1 and second.networks == 4
+    fresh = Proxier(Iptables(netns=next(netns)), SETTINGS)
+    await fresh.sync([], [], pods)
+    assert await saved(partial.iptables) == await saved(fresh.iptables)
+    assert "PXN-NET-" in await saved(fresh.iptables)
+
+
+def forward_rules(netns: str) -> list[str]:
+    out = subprocess.run(in_netns(netns, "iptables", "-S", "FORWARD"), capture_output=True, text=True,
+                         check=True).stdout
+    return [line for line in out.splitlines() if line.startswith("-A ")]
+
+
+async def test_the_isolation_jump_stays_ahead_of_another_clusters_accept_rules(netns: Iterator[str]) -> None:
+    name = next(netns)
+    ours = Proxier(Iptables(netns=name), SETTINGS)
+    other = Proxier(Iptables(netns=name), RuleSettings(ChainNames("PXO"), network_isolation=False))
+    await ours.sync([], [], [pod("a", "a1", "10.212.1.1")])
+    await other.sync([], [])  # its FORWARD jumps (accepting marked traffic) go first
+    assert not forward_rules(name)[0].endswith("-j PXN-ISOLATION")
+    await ours.sync([], [], [pod("a", "a1", "10.212.1.1")], full=False)
+    rules = forward_rules(name)
+    assert rules[0].endswith("-j PXN-ISOLATION") and sum("PXN-ISOLATION" in r for r in rules) == 1
+    await other.cleanup()
+    await ours.cleanup()
+    assert forward_rules(name) == []
+
+
+async def test_turning_isolation_off_removes_its_chains_and_jump(netns: Iterator[str]) -> None:
+    iptables = Iptables(netns=next(netns))
+    pods = [pod("a", "a1", "10.212.1.1"), pod("b", "b1", "10.212.2.1")]
+    await Proxier(iptables, SETTINGS).sync([], [], pods)
+    assert "PXN-NET-" in await saved(iptables)
+    off = Proxier(iptables, RuleSettings(SETTINGS.chains, cluster_cidr=SETTINGS.cluster_cidr,
+                                         network_isolation=False))
+    result = await off.sync([], [], pods)
+    text = await saved(iptables)
+    assert result.stale_chains == 4 and "ISOLATION" not in text and "PXN-NET-" not in text
+    assert "PXN-FORWARD" in text

@@ -11,7 +11,8 @@ verbose status, the heartbeat stopping, ``vm_status`` paused); snapshot → the 
 restore rewinds its heartbeat; reboot (boot counter 2); a runtime restart adopting the running
 qemu (same pid); power off → exited 0 with ``vm_status`` shutdown, and power on again (boot 3);
 removal killing qemu and deleting the VM's files; a restarted runtime killing a qemu no record owns.
-Leaves out: the pod worker and API objects (the lead's end-to-end tests), networking (VMs get no NIC),
+Leaves out: the pod worker and API objects (the lead's end-to-end tests), networking (this runtime has no
+--cni-conf-dir: its VMs get no NIC; test_vm_runtime_network.py),
 guest-initiated power-off (same exit path as Shutdown).
 qemu is installed with apt and the image built when missing; failing that, the tests fail.
 """
@@ -55,8 +56,9 @@ class RuntimeProcess:
     """``python -m vmruntime`` in a temp dir; VMs outlive it (no --stop-vms-on-exit) like containers
     outlive containerd, so a restart can be tested."""
 
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, *extra_args: str) -> None:
         self.base = base
+        self.extra_args = extra_args
         self.root = base / "root"
         self.socket = base / "vm.sock"
         self.log = base / "runtime.log"
@@ -71,7 +73,7 @@ class RuntimeProcess:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "vmruntime", "--listen", self.endpoint, "--root", str(self.root),
-                 "--image-dir", str(DEFAULT_IMAGE_DIR)], cwd=REPO, stdout=log, stderr=log)
+                 "--image-dir", str(DEFAULT_IMAGE_DIR), *self.extra_args], cwd=REPO, stdout=log, stderr=log)
         deadline = time.monotonic() + 20
         while not self.socket.exists():
             if self.process.poll() is not None or time.monotonic() > deadline:

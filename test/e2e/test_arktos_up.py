@@ -15,6 +15,7 @@ directories, and what tenant users may do (the tenancy tests).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import queue
 import signal
@@ -115,6 +116,14 @@ class ArktosUp:
         return "".join(self.output) + f"\n--- {log} ---\n" + log_tail(log)
 
 
+def network_pool_for(pod_subnet: str) -> str:
+    """A cluster's NETWORK_SERVICE_CIDR_POOL (where each tenant network's Service /24 comes from),
+    derived from its pod subnet 10.X.0.0/16, which every cluster test has its own: the X-th /20 of
+    172.16.0.0/12 — apart from every test's pod subnet, service range and other clusters' pools."""
+    second_octet = ipaddress.IPv4Network(pod_subnet).network_address.packed[1]
+    return str(ipaddress.IPv4Network((int(ipaddress.IPv4Address("172.16.0.0")) + second_octet * 4096, 20)))
+
+
 @pytest.fixture
 def cluster_env(tmp_path: Path) -> dict[str, str]:
     env = dict(os.environ)
@@ -132,6 +141,7 @@ def cluster_env(tmp_path: Path) -> dict[str, str]:
             "HOSTNAME_OVERRIDE": "arktos-up-node",
             "CONTAINERD_BRIDGE": "arktos-up0",
             "CONTAINERD_POD_SUBNET": "10.96.0.0/16",
+            "NETWORK_SERVICE_CIDR_POOL": network_pool_for("10.96.0.0/16"),
             "KUBE_PROXY_CHAIN_PREFIX": "AUP",  # kube-proxy's chains, apart from other clusters'
         }
     )

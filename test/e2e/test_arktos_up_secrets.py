@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from apiserver_process import REPO_ROOT, free_port
-from test_arktos_up import KUBECTL_TIMEOUT_S, ArktosUp, kubectl_sh
+from test_arktos_up import KUBECTL_TIMEOUT_S, ArktosUp, kubectl_sh, network_pool_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -37,6 +37,7 @@ def env(tmp_path: Path) -> dict[str, str]:
         "HOSTNAME_OVERRIDE": "arktos-secrets-node", "KUBELET_PORT": str(free_port()),
         # This suite's own bridge and pod subnet, apart from every other containerd test.
         "CONTAINERD_BRIDGE": "arktos-en0", "CONTAINERD_POD_SUBNET": "10.160.0.0/16",
+        "NETWORK_SERVICE_CIDR_POOL": network_pool_for("10.160.0.0/16"),
         "KUBE_PROXY_CHAIN_PREFIX": "AEN",
         "VM_RUNTIME_ENABLED": "false",
     })  # fmt: skip

@@ -4,16 +4,17 @@ resolve, service-account tokens, images from the registry — driven by stock ku
 Covers, on one node with its own bridge and pod subnet, service range, node-port range and kube-proxy
 chain prefix, images pulled from the session's shared registry (test/registry_env.py, passed as
 REGISTRY by ArktosUp): the cluster DNS pods Running in kube-system behind `kube-dns` at DNS_SERVER_IP;
-`kubectl create deployment web --image=nginx` and `kubectl expose` giving a ClusterIP from the range;
-a busybox pod reaching nginx through the Service IP, `web` and `web.default.svc.cluster.local` (GNU
-wget in the busybox image); a NodePort on the node's InternalIP from the test host and from a pod;
-scaling the Deployment up and down changing which pods answer (each nginx pod serves its own name)
-with no answer from a deleted one; a headless Service's name resolving to the pod IPs; a python-image
-pod listing pods with the `kubernetes` client's in-cluster config (automounted token, ca.crt verified,
-KUBERNETES_SERVICE_HOST and `kubernetes.default.svc`); a pod of another tenant resolving
-`kubernetes.default` but not the first tenant's `web`.
-Leaves out: Services across scale-out partitions (out of scope); sessionAffinity, ExternalName and
-SRV/PTR records (the proxy and dns rooms' component tests); VM pods.
+`kubectl create deployment web --image=nginx` and `kubectl expose` giving a ClusterIP from the range,
+its EndpointSlice (read with the python client) listing the pod; a busybox pod reaching nginx through
+the Service IP, `web` and `web.default.svc.cluster.local` (GNU wget in the busybox image); a NodePort
+on the node's InternalIP from the test host and from a pod; scaling the Deployment up and down
+changing which pods answer (each nginx pod serves its own name) with no answer from a deleted one; a
+headless Service's name resolving to the pod IPs; a python-image pod listing pods with the
+`kubernetes` client's in-cluster config (automounted token, ca.crt verified, KUBERNETES_SERVICE_HOST
+and `kubernetes.default.svc`); a pod of another tenant resolving `kubernetes.default` (to its own
+network's `kubernetes-default`) but not the first tenant's `web`.
+Leaves out: Services across scale-out partitions (out of scope); sessionAffinity, ExternalName, SRV
+and PTR records (test/component/test_proxy_*.py, test_clusterdns_process.py); VM pods.
 """
 
 from __future__ import annotations
@@ -158,6 +159,26 @@ def test_cluster_dns_pods_run_in_kube_system(kubectl: Kubectl) -> None:
     assert default["spec"]["clusterIP"] == KUBERNETES_SERVICE_IP
 
 
+def test_endpoint_slice_lists_the_web_pod(kubectl: Kubectl, web: str) -> None:
+    """What kube-proxy and the DNS server read, through the official python client on the host."""
+    from kubernetes import client, config
+
+    api = config.new_client_from_config(str(Path(kubectl.env["CERT_DIR"]) / "admin.kubeconfig"))
+    service = client.CoreV1Api(api).read_namespaced_service("web", TENANT_NS)
+    assert service.spec.cluster_ip == web and service.spec.type == "ClusterIP"
+    discovery = client.DiscoveryV1Api(api)
+
+    def ready_addresses() -> set[str]:
+        slices = discovery.list_namespaced_endpoint_slice(
+            TENANT_NS, label_selector="kubernetes.io/service-name=web").items
+        return {a for s in slices for e in s.endpoints or [] if e.conditions.ready for a in e.addresses}
+
+    # The endpointslice controller follows the pod's readiness shortly after.
+    kubectl.wait("the EndpointSlice listing the web pods",
+                 lambda: ready_addresses() == {p["status"]["podIP"] for p in _live_pods(kubectl, "app=web")},
+                 ROUTE_WAIT_S)
+
+
 def test_service_ip_and_names_reach_nginx(kubectl: Kubectl, web: str) -> None:
     _wait_route(kubectl, "the Service IP reaching nginx", f"http://{web}/")
     _wait_route(kubectl, "`web` reaching nginx", "http://web/")
@@ -282,10 +303,15 @@ def test_another_tenant_cannot_resolve_this_tenants_service(kubectl: Kubectl, we
         done = kubectl_as(kubectl.env, other, "exec", "probe", "--", "nslookup", name)
         return done.stdout + done.stderr
 
-    # DNS works for this pod (kubernetes.default resolves for every tenant) ...
+    # DNS works for this pod (kubernetes.default resolves for every tenant: to its own network's
+    # kubernetes-default, issue 15) ...
+    api_service = ("get", "service", "kubernetes-default", "-o", "jsonpath={.spec.clusterIP}")
+    kubectl.wait("the other tenant's kubernetes-default",
+                 lambda: bool(kubectl_as(kubectl.env, other, *api_service).stdout))
+    own_api = kubectl_as(kubectl.env, other, *api_service).stdout
+    assert own_api != KUBERNETES_SERVICE_IP, own_api
     kubectl.wait("kubernetes.default resolving in the other tenant",
-                 lambda: _resolved(lookup("kubernetes.default.svc.cluster.local")) == {KUBERNETES_SERVICE_IP},
-                 ROUTE_WAIT_S)
+                 lambda: _resolved(lookup("kubernetes.default.svc.cluster.local")) == {own_api}, ROUTE_WAIT_S)
     # ... but the first tenant's Service is not its to see: cluster.local is answered, not forwarded.
     answer = lookup(f"web.{TENANT_NS}.svc.cluster.local")
     assert "NXDOMAIN" in answer and not _resolved(answer), f"web's FQDN from tenant other: {answer}"

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from apiserver_process import REPO_ROOT, free_port, stop_process
-from test_arktos_up import STOP_TIMEOUT_S, ArktosUp, kubectl_sh
+from test_arktos_up import STOP_TIMEOUT_S, ArktosUp, kubectl_sh, network_pool_for
 
 WAIT_S = 60.0
 
@@ -32,7 +32,7 @@ def proxy_chain_prefix(bridge: str) -> str:
 
 def workload_cluster_env(base: Path, *, node: str, bridge: str, subnet: str) -> dict[str, str]:
     """arktos-up's environment for a private cluster under ``base`` (its own bridge and subnet, and
-    kube-proxy chains of its own)."""
+    kube-proxy chains and a network service-CIDR pool of its own)."""
     env = dict(os.environ)
     env.pop("KUBECONFIG", None)
     env.update({
@@ -47,6 +47,7 @@ def workload_cluster_env(base: Path, *, node: str, bridge: str, subnet: str) -> 
         "HOSTNAME_OVERRIDE": node,
         "CONTAINERD_BRIDGE": bridge,
         "CONTAINERD_POD_SUBNET": subnet,
+        "NETWORK_SERVICE_CIDR_POOL": network_pool_for(subnet),
         "KUBE_PROXY_CHAIN_PREFIX": proxy_chain_prefix(bridge),
     })
     return env

@@ -1,17 +1,27 @@
 """API objects for the cluster DNS tests (unit and component): Services, EndpointSlices and Pods
-as the API server serves them, with their tenant."""
+as the API server serves them, with their tenant and (a label) their network."""
 
 from __future__ import annotations
 
 from typing import Any
 
+NETWORK_LABEL = "arktos.futurewei.com/network"
+
+
+def _metadata(name: str, namespace: str, tenant: str, network: str | None) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": name, "namespace": namespace, "tenant": tenant}
+    if network is not None:
+        metadata["labels"] = {NETWORK_LABEL: network}
+    return metadata
+
 
 def service(name: str, *, namespace: str = "default", tenant: str = "system", cluster_ip: str = "10.0.0.50",
-            ports: list[dict[str, Any]] | None = None, **spec: Any) -> dict[str, Any]:
+            ports: list[dict[str, Any]] | None = None, network: str | None = None,
+            **spec: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"clusterIP": cluster_ip, "ports": ports if ports is not None else
                             [{"name": "http", "port": 80, "protocol": "TCP"}], **spec}
-    return {"apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": name, "namespace": namespace, "tenant": tenant}, "spec": body}
+    return {"apiVersion": "v1", "kind": "Service", "metadata": _metadata(name, namespace, tenant, network),
+            "spec": body}
 
 
 def endpoint_slice(name: str, service_name: str, endpoints: list[dict[str, Any]], *,
@@ -34,8 +44,7 @@ def endpoint(ip: str, *, hostname: str = "", ready: bool | None = True) -> dict[
 
 
 def pod(name: str, ip: str, *, namespace: str = "default", tenant: str = "system", phase: str = "Running",
-        host_network: bool = False) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": namespace, "tenant": tenant},
+        host_network: bool = False, network: str | None = None) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": _metadata(name, namespace, tenant, network),
             "spec": {"containers": [{"name": "c", "image": "busybox"}], "hostNetwork": host_network},
             "status": {"phase": phase, "podIP": ip, "podIPs": [{"ip": ip}]}}

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from cryptography.x509.oid import NameOID
 
-from pki.certificates import ensure_ca, ensure_client_cert, load_ca, parse_pair, signed_by
+from pki.certificates import certificate_hosts, ensure_ca, ensure_client_cert, load_ca, parse_pair, signed_by
 from tools.cluster_credentials import ensure_cluster_credentials
 from tools.kubeconfig import ClientIdentity, embedded_client_pair, ensure_client_kubeconfig, read_kubeconfig
 from tools.pki import main as pki_main
@@ -213,3 +213,15 @@ def test_front_proxy_pair_is_signed_by_its_own_ca(tmp_path: Path) -> None:
     before = [f.read_bytes() for f in files]
     ensure_cluster_credentials(tmp_path, server=SERVER, hosts=["127.0.0.1"], node_name="n1")
     assert [f.read_bytes() for f in files] == before
+
+
+def test_cli_cluster_names_every_network_kubernetes_address(tmp_path: Path) -> None:
+    """Each /24 of the network pool holds a tenant network's kubernetes-N at its first address."""
+    argv = ["cluster", "--dir", str(tmp_path), "--server", SERVER, "--host", "10.0.0.1", "--node-name", "n1"]
+    assert pki_main([*argv, "--network-service-cidr-pool", "10.96.0.0/22"]) == 0
+    pair = parse_pair((tmp_path / "serving-kube-apiserver.crt").read_bytes(),
+                      (tmp_path / "serving-kube-apiserver.key").read_bytes())
+    assert pair is not None
+    hosts = {str(name.value) for name in certificate_hosts(pair.certificate)}
+    assert {"10.0.0.1", "10.96.0.1", "10.96.1.1", "10.96.2.1", "10.96.3.1"} <= hosts
+    assert "10.96.4.1" not in hosts and "10.96.0.10" not in hosts

@@ -11,6 +11,7 @@ from dnslib import EDNS0, QTYPE, RCODE, DNSRecord
 
 from clusterdns.cache import ClusterCache
 from clusterdns.forwarder import Forwarder
+from clusterdns.objects import SYSTEM_SCOPE, Scope
 from clusterdns.resolver import Resolution, Resolver
 from clusterdns.server import TCP_LIMIT, DnsHandler
 
@@ -46,7 +47,7 @@ def cache() -> ClusterCache:
 
 def handler_for(cache: ClusterCache, ttl: int = 30) -> DnsHandler:
     resolver = Resolver(cache, domain="cluster.local", ttl=ttl)
-    return DnsHandler(resolver, Forwarder([]), tenant_of=cache.tenant_of)
+    return DnsHandler(resolver, Forwarder([]), scope_of=cache.scope_of)
 
 
 def ask(cache: ClusterCache, name: str, qtype: str = "A", *, source: str = "10.88.0.13",
@@ -233,12 +234,14 @@ def test_kubernetes_default_falls_back_to_tenant_systems_service(cache: ClusterC
 
 
 def test_source_addresses_follow_pods(cache: ClusterCache) -> None:
-    assert cache.tenant_of(TENANT_A_POD_IP) == "a"
+    assert cache.scope_of(TENANT_A_POD_IP) == Scope("a", "default")
     cache.apply("Pod", "DELETED", pod("a-client", TENANT_A_POD_IP, tenant="a"))
-    assert cache.tenant_of(TENANT_A_POD_IP) == "system"
+    assert cache.scope_of(TENANT_A_POD_IP) == SYSTEM_SCOPE
     cache.apply("Pod", "ADDED", pod("done", "10.88.0.20", tenant="a", phase="Succeeded"))
     cache.apply("Pod", "ADDED", pod("hostnet", "192.0.2.2", tenant="a", host_network=True))
-    assert cache.tenant_of("10.88.0.20") == "system" and cache.tenant_of("192.0.2.2") == "system"
+    assert cache.scope_of("10.88.0.20") == SYSTEM_SCOPE and cache.scope_of("192.0.2.2") == SYSTEM_SCOPE
+    cache.apply("Pod", "ADDED", pod("blue", "10.88.0.21", tenant="a", network="blue"))
+    assert cache.scope_of("10.88.0.21") == Scope("a", "blue")
 
 
 def test_a_relist_forgets_what_is_gone(cache: ClusterCache) -> None:
@@ -261,11 +264,11 @@ def test_not_a_query_gets_no_answer_and_another_opcode_notimp(cache: ClusterCach
 
 def test_a_failing_answer_is_servfail_not_silence(cache: ClusterCache) -> None:
     class Broken(Resolver):
-        def resolve(self, request: DNSRecord, tenant: str) -> Resolution:
+        def resolve(self, request: DNSRecord, scope: Scope) -> Resolution:
             raise ValueError("a bug")
 
     broken = Broken(cache, domain="cluster.local", ttl=30)
-    handler = DnsHandler(broken, Forwarder([]), tenant_of=cache.tenant_of)
+    handler = DnsHandler(broken, Forwarder([]), scope_of=cache.scope_of)
     answer, _, _ = handler.answer_locally(DNSRecord.question("web.default.svc.cluster.local").pack(),
                                           "10.88.0.13", limit=None)
     assert answer is not None and DNSRecord.parse(answer).header.rcode == RCODE.SERVFAIL
@@ -303,3 +306,106 @@ def test_kept_answers_follow_changes(cache: ClusterCache) -> None:
     assert rdata(ask_kept(pod_name, "10.88.0.13")) == ["10.88.0.13"]
     cache.apply("Pod", "DELETED", pod("sys", "10.88.0.13"))
     assert ask_kept(pod_name, "10.88.0.13").header.rcode == RCODE.NXDOMAIN
+
+
+# -- network scoping -----------------------------------------------------------------------------
+
+A_BLUE_POD_IP = "10.88.0.31"
+A_RED_POD_IP = "10.88.0.32"
+C_POD_IP = "10.88.0.33"
+
+
+@pytest.fixture
+def networks() -> ClusterCache:
+    """Tenant a: networks default, blue (with its kubernetes-blue) and red (without); tenant c: default
+    with its kubernetes-default; tenant system's kubernetes for the rest."""
+    cache = ClusterCache()
+    https = [{"name": "https", "port": 443, "protocol": "TCP"}]
+    cache.replace("Service", [
+        service("kubernetes", cluster_ip="10.0.0.1", ports=https),
+        service("web", tenant="a", cluster_ip="10.0.0.60"),
+        service("web", tenant="a", namespace="shop", cluster_ip="10.1.0.60", network="blue"),
+        service("only-blue", tenant="a", cluster_ip="10.1.0.61", network="blue"),
+        service("kubernetes-blue", tenant="a", cluster_ip="10.1.0.1", ports=https, network="blue"),
+        service("web", tenant="a", namespace="prod", cluster_ip="10.2.0.60", network="red"),
+        service("web", tenant="c", cluster_ip="10.3.0.60"),
+        service("kubernetes-default", tenant="c", cluster_ip="10.3.0.1", ports=https, network="default"),
+    ])
+    cache.replace("EndpointSlice", [])
+    cache.replace("Pod", [pod("a-default", TENANT_A_POD_IP, tenant="a"),
+                          pod("a-blue", A_BLUE_POD_IP, tenant="a", network="blue"),
+                          pod("a-red", A_RED_POD_IP, tenant="a", namespace="prod", network="red"),
+                          pod("c-client", C_POD_IP, tenant="c")])
+    return cache
+
+
+def test_each_network_sees_its_own_services(networks: ClusterCache) -> None:
+    web = "web.default.svc.cluster.local"
+    assert rdata(ask(networks, web, source=TENANT_A_POD_IP)) == ["10.0.0.60"]
+    assert rdata(ask(networks, web, source=C_POD_IP)) == ["10.3.0.60"]
+    assert rdata(ask(networks, "web.shop.svc.cluster.local", source=A_BLUE_POD_IP)) == ["10.1.0.60"]
+    assert rdata(ask(networks, "web.prod.svc.cluster.local", source=A_RED_POD_IP)) == ["10.2.0.60"]
+
+
+def test_a_network_never_learns_another_networks_names_or_ips(networks: ClusterCache) -> None:
+    for name, source in [("only-blue.default", TENANT_A_POD_IP), ("web.shop", TENANT_A_POD_IP),
+                         ("web.prod", A_BLUE_POD_IP), ("web.default", A_BLUE_POD_IP),
+                         ("web.default", A_RED_POD_IP), ("shop", A_RED_POD_IP)]:
+        assert_negative(ask(networks, f"{name}.svc.cluster.local", source=source), RCODE.NXDOMAIN)
+    # Pod names are the network's too.
+    pod_names = ("10-88-0-11.default.pod.cluster.local", "10-88-0-31.default.pod.cluster.local")
+    assert_negative(ask(networks, pod_names[0], source=A_BLUE_POD_IP), RCODE.NXDOMAIN)
+    assert rdata(ask(networks, pod_names[1], source=A_BLUE_POD_IP)) == ["10.88.0.31"]
+    for reverse in ("60.0.0.10.in-addr.arpa", "61.0.1.10.in-addr.arpa", "60.0.1.10.in-addr.arpa"):
+        answer, request, _ = handler_for(networks).answer_locally(
+            DNSRecord.question(reverse, "PTR").pack(), A_RED_POD_IP, limit=None)
+        assert answer is None and request is not None, f"{reverse} answered to network red"
+
+
+def test_kubernetes_default_is_the_networks_kubernetes_service(networks: ClusterCache) -> None:
+    kubernetes = "kubernetes.default.svc.cluster.local"
+    assert rdata(ask(networks, kubernetes, source=A_BLUE_POD_IP)) == ["10.1.0.1"]
+    srv = ask(networks, "_https._tcp.kubernetes.default.svc.cluster.local", "SRV", source=A_BLUE_POD_IP)
+    assert [(str(r.rdata.target), r.rdata.port) for r in srv.rr] == [(kubernetes + ".", 443)]
+    assert rdata(ask(networks, kubernetes, source=C_POD_IP)) == ["10.3.0.1"]
+    # No kubernetes-<network>: tenant system's, as before networks.
+    assert rdata(ask(networks, kubernetes, source=A_RED_POD_IP)) == ["10.0.0.1"]
+    assert rdata(ask(networks, kubernetes, source=TENANT_A_POD_IP)) == ["10.0.0.1"]
+    # The address's reverse name is kubernetes-blue's alone.
+    assert rdata(ask(networks, "1.0.1.10.in-addr.arpa", "PTR", source=A_BLUE_POD_IP)) == [
+        "kubernetes-blue.default.svc.cluster.local."]
+
+
+def test_kubernetes_default_follows_the_networks_service(networks: ClusterCache) -> None:
+    handler = handler_for(networks)
+
+    def ask_kept(source: str) -> list[str]:
+        answer, _, _ = handler.answer_locally(
+            DNSRecord.question("kubernetes.default.svc.cluster.local").pack(), source, limit=None)
+        assert answer is not None
+        return rdata(DNSRecord.parse(answer))
+
+    https = [{"name": "https", "port": 443, "protocol": "TCP"}]
+    assert ask_kept(A_RED_POD_IP) == ["10.0.0.1"] and ask_kept(A_BLUE_POD_IP) == ["10.1.0.1"]
+    networks.apply("Service", "ADDED", service("kubernetes-red", tenant="a", cluster_ip="10.2.0.1",
+                                               ports=https, network="red"))
+    assert ask_kept(A_RED_POD_IP) == ["10.2.0.1"] and ask_kept(A_BLUE_POD_IP) == ["10.1.0.1"]
+    networks.apply("Service", "DELETED", service("kubernetes-blue", tenant="a", cluster_ip="10.1.0.1",
+                                                 network="blue"))
+    assert ask_kept(A_BLUE_POD_IP) == ["10.0.0.1"] and ask_kept(A_RED_POD_IP) == ["10.2.0.1"]
+
+
+def test_a_service_moving_network_leaves_one_zone_for_the_other(networks: ClusterCache) -> None:
+    handler = handler_for(networks)
+
+    def ask_kept(source: str) -> DNSRecord:
+        answer, _, _ = handler.answer_locally(
+            DNSRecord.question("only-blue.default.svc.cluster.local").pack(), source, limit=None)
+        assert answer is not None
+        return DNSRecord.parse(answer)
+
+    assert rdata(ask_kept(A_BLUE_POD_IP)) == ["10.1.0.61"]
+    assert ask_kept(TENANT_A_POD_IP).header.rcode == RCODE.NXDOMAIN
+    networks.apply("Service", "MODIFIED", service("only-blue", tenant="a", cluster_ip="10.1.0.61"))
+    assert ask_kept(A_BLUE_POD_IP).header.rcode == RCODE.NXDOMAIN
+    assert rdata(ask_kept(TENANT_A_POD_IP)) == ["10.1.0.61"]

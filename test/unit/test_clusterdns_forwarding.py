@@ -91,7 +91,7 @@ def handler_with(upstreams: list[Upstream], *, timeout: float = 2.0) -> DnsHandl
     cache = ClusterCache()
     cache.replace("Service", [service("ext", cluster_ip="", type="ExternalName", externalName="example.org")])
     forwarder = Forwarder(upstreams, timeout=timeout)
-    return DnsHandler(Resolver(cache, domain="cluster.local", ttl=30), forwarder, tenant_of=cache.tenant_of)
+    return DnsHandler(Resolver(cache, domain="cluster.local", ttl=30), forwarder, scope_of=cache.scope_of)
 
 
 async def ask(handler: DnsHandler, name: str, *, limit: int | None = None) -> tuple[DNSRecord, DNSRecord]:

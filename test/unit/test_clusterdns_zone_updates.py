@@ -1,7 +1,8 @@
-"""A tenant's zone kept up to date Service by Service must equal one built afresh: random
-sequences of Service and EndpointSlice changes (shared addresses, headless and ClusterIP, the
-kubernetes fallback) are applied to a cache, the incremental zone is refreshed after each, and its
-records, PTRs and existing names are compared with a zone built from scratch."""
+"""A network's zone kept up to date Service by Service must equal one built afresh: random
+sequences of Service and EndpointSlice changes (shared addresses, headless and ClusterIP, Services
+changing network, the kubernetes-<network> and kubernetes fallbacks) are applied to a cache, the
+incremental zones are refreshed after each, and their records, PTRs and existing names are
+compared with zones built from scratch."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ import pytest
 from clusterdns_objects import endpoint, endpoint_slice, service
 
 from clusterdns.cache import ClusterCache
+from clusterdns.objects import Scope
 from clusterdns.resolver import Resolver
 from clusterdns.zone import Zone, build_zone
 
 DOMAIN = "cluster.local."
+SCOPES = (Scope("system", "default"), Scope("a", "default"), Scope("a", "blue"))
 
 
 def snapshot(zone: Zone) -> tuple[Any, ...]:
@@ -28,15 +31,16 @@ def snapshot(zone: Zone) -> tuple[Any, ...]:
 
 def random_change(rng: random.Random) -> tuple[str, str, dict[str, Any]]:
     tenant = rng.choice(["system", "a"])
-    name = rng.choice(["web", "db", "kubernetes", "ext"])
-    namespace = "default" if name == "kubernetes" else rng.choice(["default", "prod"])
+    name = rng.choice(["web", "db", "kubernetes", "kubernetes-blue", "kubernetes-default", "ext"])
+    namespace = "default" if name.startswith("kubernetes") else rng.choice(["default", "prod"])
+    network = rng.choice([None, "default", "blue"])
     if rng.random() < 0.5:
         kind = "Service"
         ip = rng.choice(["None", "10.0.0.5", "10.0.0.6", "10.0.0.1"])
-        obj = service(name, namespace=namespace, tenant=tenant, cluster_ip=ip)
+        obj = service(name, namespace=namespace, tenant=tenant, cluster_ip=ip, network=network)
         if name == "ext":
             obj = service(name, namespace=namespace, tenant=tenant, cluster_ip="", type="ExternalName",
-                          externalName="example.org")
+                          externalName="example.org", network=network)
     else:
         kind = "EndpointSlice"
         endpoints = [endpoint(f"10.88.0.{rng.randint(1, 4)}", hostname=rng.choice(["", "pet"]),
@@ -58,6 +62,6 @@ def test_incremental_zone_equals_a_fresh_one(seed: int) -> None:
         cache.apply(kind, event_type, obj)
         if step == 30:
             cache.replace("Service", [service("web", cluster_ip="10.0.0.7")])
-        for tenant in ("system", "a"):
-            zone, _ = resolver.zone_for(tenant)
-            assert snapshot(zone) == snapshot(build_zone(cache, tenant, DOMAIN)), f"step {step}: {kind} {obj}"
+        for scope in rng.sample(SCOPES, rng.randint(1, len(SCOPES))):  # some zones wait their turn
+            zone, _ = resolver.zone_for(scope)
+            assert snapshot(zone) == snapshot(build_zone(cache, scope, DOMAIN)), f"step {step}: {kind} {obj}"

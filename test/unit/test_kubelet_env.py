@@ -4,20 +4,23 @@ Covers upstream's makeEnvironmentVariables order (envFrom, then env with ``$(VAR
 earlier values, redefinitions), configMapKeyRef/secretKeyRef with optional sources, the
 CreateContainerConfigError messages, invalid envFrom keys, fieldRef paths (incl. Arktos's
 metadata.tenant), resourceFieldRef with divisors and node-allocatable defaults, and the service
-variables. Leaves out the API-backed source (the component test uses it).
+variables (those of the pod's Arktos network; the master service from its kubernetes-<network>).
+Leaves out the API-backed source (the component test uses it).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from kubelet_sources import MemorySource
 
+from client.errors import NotFound
+from client.rest import ApiClient
 from kubelet.container_env import EnvContext, expand_references, resolve_env
 from kubelet.downward_api import DownwardApiError, field_value, format_map, resource_value
 from kubelet.runtime import RuntimeOperationError
-from kubelet.service_env import service_variables
+from kubelet.service_env import service_env, service_variables
 
 ALLOCATABLE = {"cpu": "2", "memory": "4Gi", "ephemeral-storage": "10Gi"}
 
@@ -150,3 +153,58 @@ async def test_service_variables_come_last_and_do_not_override() -> None:
 
 def test_expand_references() -> None:
     assert expand_references("$(A)-$(B)-$$-$(C", {"A": "1"}, {"B": "2", "A": "x"}) == "1-2-$-$(C"
+
+
+# -- service variables per Arktos network -------------------------------------------------------
+
+
+class ServiceReader:
+    """In-memory services for `kubelet.service_env.service_env` (its list and get calls)."""
+
+    def __init__(self, services: list[dict[str, Any]]) -> None:
+        self.services = {(s["metadata"]["tenant"], s["metadata"]["namespace"], s["metadata"]["name"]): s
+                         for s in services}
+
+    async def list(self, ref: Any, *, tenant: str, namespace: str) -> dict[str, Any]:
+        return {"items": [s for (t, ns, _), s in self.services.items() if (t, ns) == (tenant, namespace)]}
+
+    async def get(self, ref: Any, name: str, *, tenant: str, namespace: str) -> dict[str, Any]:
+        found = self.services.get((tenant, namespace, name))
+        if found is None:
+            raise NotFound(404, {})
+        return found
+
+
+def net_service(tenant: str, namespace: str, name: str, ip: str,
+                network: str | None = None) -> dict[str, Any]:
+    labels = {"arktos.futurewei.com/network": network} if network else {}
+    return {"metadata": {"tenant": tenant, "namespace": namespace, "name": name, "labels": labels},
+            "spec": {"clusterIP": ip, "ports": [{"name": "https" if "kubernetes" in name else "http",
+                                                 "port": 443 if "kubernetes" in name else 80}]}}
+
+
+SERVICES = ServiceReader([
+    net_service("system", "default", "kubernetes", "10.0.0.1"),
+    net_service("acme", "default", "kubernetes-blue", "10.11.0.1", "blue"),
+    net_service("acme", "shop", "web", "10.10.0.50"),
+    net_service("acme", "shop", "cart", "10.11.0.51", "blue"),
+])
+
+
+def acme_pod(network: str | None) -> dict[str, Any]:
+    labels = {"arktos.futurewei.com/network": network} if network else {}
+    return {"metadata": {"tenant": "acme", "namespace": "shop", "name": "p", "labels": labels}, "spec": {}}
+
+
+@pytest.mark.parametrize(("network", "master", "own"), [("blue", "10.11.0.1", "CART"),
+                                                       (None, "10.0.0.1", "WEB"), ("red", "10.0.0.1", None)])
+async def test_service_variables_are_the_pods_networks(network: str | None, master: str,
+                                                      own: str | None) -> None:
+    variables = await service_env(cast(ApiClient, SERVICES), acme_pod(network))
+    # The master service: the network's kubernetes-<network> under the name kubernetes, else system's.
+    assert variables["KUBERNETES_SERVICE_HOST"] == master
+    assert variables["KUBERNETES_PORT"] == f"tcp://{master}:443"
+    assert not any(name.startswith("KUBERNETES_BLUE") for name in variables)
+    # The namespace's Services of the pod's network only.
+    prefixes = {name.split("_", 1)[0] for name in variables} - {"KUBERNETES"}
+    assert prefixes == ({own} if own else set())

@@ -4,6 +4,9 @@ Covers: resolv.conf parsing (nameservers accumulate, the last search line wins, 
 by name, comments); ClusterFirst (cluster servers, the three cluster searches then the node's,
 ndots:5), ClusterFirstWithHostNet, ClusterFirst on the host network and Default (the node's file),
 ClusterFirst without --cluster-dns (falls back to Default, MissingClusterDNS on node and pod),
+Arktos networks (the pod's network's dnsServiceIP; --cluster-dns with NetworkDNSMissing while it
+has none; host-network pods keep --cluster-dns; the pod sync waits for the Networks' first list,
+once),
 ``--resolv-conf ""``; None with dnsConfig, and dnsConfig merged on ClusterFirst; the limits (3
 servers, 32 searches, 253-character domains, 2048-character line) with the DNSConfigForming event;
 the dns_config the CRI sandbox gets; the pod sync handing it to the runtime (and failing the sandbox
@@ -13,13 +16,16 @@ on an unreadable --resolv-conf); the kubelet flags. Leaves out the runtime writi
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from kubelet_fakes import ScriptedRuntime, probed_pod, syncer_on
 
+from client.rest import ApiClient
 from kubelet.cri_specs import build_sandbox_config
+from kubelet.networks import NetworkWatch
 from kubelet.pod_dns import DnsConfigurer, DnsSettings, fit_limits, parse_resolv_conf
 from kubelet.runtime import SandboxDns, SandboxInfo
 
@@ -191,3 +197,85 @@ async def test_the_pod_sync_gives_the_sandbox_its_dns_and_records_the_events(res
     assert len(runtime.dns) == 1  # an unreadable --resolv-conf fails the sandbox, as upstream's config
     assert any(reason == "FailedCreatePodSandBox" and "Failed to generate sandbox config" in message
                for _, reason, message in events.seen)
+
+
+# -- Arktos networks ----------------------------------------------------------------------------
+
+
+class Networks:
+    """In-memory `kubelet.pod_dns.NetworkDns`: (tenant, network) → dnsServiceIP."""
+
+    def __init__(self, ips: dict[tuple[str, str], str]) -> None:
+        self.ips = ips
+        self.waited = 0
+
+    async def wait_for_sync(self, timeout_s: float) -> bool:
+        self.waited += 1
+        return True
+
+    def dns_service_ip(self, tenant: str, network: str) -> str:
+        return self.ips.get((tenant, network), "")
+
+
+def network_pod(tenant: str, network: str | None, **spec: Any) -> dict[str, Any]:
+    labels = {"arktos.futurewei.com/network": network} if network is not None else {}
+    return {"metadata": {"name": "web", "namespace": "shop", "uid": "u1", "tenant": tenant, "labels": labels},
+            "spec": spec}
+
+
+NETWORKS = Networks({("acme", "default"): "10.10.0.10", ("acme", "blue"): "10.11.0.10",
+                     ("system", "default"): "10.0.0.10"})
+
+
+@pytest.mark.parametrize(("tenant", "network", "server"), [
+    ("acme", None, "10.10.0.10"), ("acme", "default", "10.10.0.10"), ("acme", "blue", "10.11.0.10"),
+    ("system", None, "10.0.0.10")])
+def test_a_pods_nameserver_is_its_networks_dns_service(resolv: Path, tenant: str, network: str | None,
+                                                       server: str) -> None:
+    events = Events()
+    configurer = DnsConfigurer(DnsSettings(("10.0.0.99",), "cluster.local", str(resolv)), networks=NETWORKS)
+    config = events.config(configurer, network_pod(tenant, network))
+    assert config.servers == (server,)
+    assert config.searches[:3] == ("shop.svc.cluster.local", "svc.cluster.local", "cluster.local")
+    assert events.pod == events.node == []
+
+
+def test_a_network_without_dns_falls_back_to_the_cluster_dns_with_a_warning(resolv: Path) -> None:
+    events = Events()
+    configurer = DnsConfigurer(DnsSettings(("10.0.0.99",), "cluster.local", str(resolv)), networks=NETWORKS)
+    assert events.config(configurer, network_pod("acme", "red")).servers == ("10.0.0.99",)
+    assert events.pod == [("NetworkDNSMissing", 'network "red" of tenant "acme" has no DNS service IP; '
+                                                "using the kubelet's cluster DNS 10.0.0.99")]
+    assert events.node == []
+
+
+def test_host_network_pods_keep_the_cluster_dns(resolv: Path) -> None:
+    events = Events()
+    configurer = DnsConfigurer(DnsSettings(("10.0.0.99",), "cluster.local", str(resolv)), networks=NETWORKS)
+    pod = network_pod("acme", "blue", dnsPolicy="ClusterFirstWithHostNet", hostNetwork=True)
+    assert events.config(configurer, pod).servers == ("10.0.0.99",)
+    assert events.pod == []
+
+
+async def test_the_pod_sync_waits_for_the_networks_and_uses_the_networks_dns(resolv: Path) -> None:
+    runtime = DnsRecordingRuntime()
+    syncer, node, _, _ = syncer_on(runtime)
+    networks = Networks({("system", "blue"): "10.12.0.10"})
+    syncer.dns = DnsConfigurer(DnsSettings(("10.0.0.99",), "cluster.local", str(resolv)), networks=networks)
+    pod = probed_pod()
+    pod["metadata"]["labels"] = {"arktos.futurewei.com/network": "blue"}
+    await syncer.sync_pod(node, pod)
+    assert networks.waited == 1
+    assert [dns.servers if dns else None for dns in runtime.dns] == [("10.12.0.10",)]
+
+
+async def test_the_network_watch_holds_pods_back_only_once_when_it_cannot_list() -> None:
+    watch = NetworkWatch(cast(ApiClient, object()))  # never run: its first list never comes
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert await watch.wait_for_sync(0.2) is False
+    assert loop.time() - started >= 0.19
+    started = loop.time()
+    assert await watch.wait_for_sync(0.2) is False
+    assert loop.time() - started < 0.05
+    assert watch.dns_service_ip("acme", "default") == ""

@@ -144,6 +144,7 @@ ALLOWED = (
         attrs("create", "events", namespace="default"),
         attrs("patch", "events", namespace="x", group="events.k8s.io"),
         attrs("list", "services"),
+        attrs("watch", "networks", tenant="all", group="arktos.futurewei.com"),
         attrs("get", "runtimeclasses", name="vm", group="node.k8s.io"),
         attrs("create", "subjectaccessreviews", group="authorization.k8s.io"),
     ]
@@ -196,6 +197,7 @@ DENIED = [
     attrs("create", "serviceaccounts", name="other-sa", namespace="default", sub="token"),
     attrs("list", "persistentvolumeclaims", name="data", namespace="default"),
     attrs("delete", "services", name="x", namespace="default"),
+    attrs("update", "networks", name="default", sub="status", group="arktos.futurewei.com"),
     attrs("create", "deployments", namespace="default", group="apps"),
     attrs("list", "namespaces"),
     # AuthorizeNodeWithSelectors: pods only with the node's own field selector.

@@ -38,3 +38,15 @@ def test_bad_values_are_refused(argv: list[str]) -> None:
 
 def test_cleanup_needs_no_server() -> None:
     assert parse_args(["--cleanup", "--iptables-chain-prefix", "PX"]).cleanup
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    ([], True), (["--network-isolation"], True), (["--network-isolation=false"], False),
+    (["--network-isolation", "true"], True), (["--network-isolation=0"], False)])
+def test_network_isolation_is_a_go_style_boolean_defaulting_to_true(argv: list[str], expected: bool) -> None:
+    assert parse_args(["--master", "http://127.0.0.1:1", *argv]).network_isolation is expected
+
+
+def test_a_non_boolean_network_isolation_is_refused() -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--master", "http://127.0.0.1:1", "--network-isolation=maybe"])

@@ -15,11 +15,10 @@ Leaves out: HTTP, kubectl and real processes (test/component/test_service_ips.py
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from shared_backend import running_servers
 
 from server.app import ApiServer, ServerConfig
 from server.errors import AlreadyExists, InternalError, Invalid
@@ -28,10 +27,9 @@ from server.registry.store import WriteOptions
 from server.services.claims import Holder
 from server.services.ranges import IPRange, PortRange, RangeError, ServiceRanges
 from server.services.repair import AllocationRepair
-from server.storage.memory import MemoryBackend
 
 SCOPE = Scope(SYSTEM_TENANT, "default")
-RANGES = ServiceRanges.parse("10.96.0.0/26", "30100-30109")
+RANGES = ServiceRanges.parse("10.200.0.0/26", "30100-30109")
 
 
 def service(name: str, **spec: Any) -> dict[str, Any]:
@@ -39,30 +37,8 @@ def service(name: str, **spec: Any) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": body}
 
 
-class _Shared:
-    """One MemoryBackend for several servers; closed by the test, not by a server."""
-
-    def __init__(self, inner: MemoryBackend) -> None:
-        self._inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    async def close(self) -> None:
-        """Left to the test."""
-
-
-@contextlib.asynccontextmanager
-async def servers(count: int = 1, ranges: ServiceRanges = RANGES) -> AsyncIterator[list[ApiServer]]:
-    store = MemoryBackend()
-    started = [ApiServer(ServerConfig(storage_url="memory://", service_ranges=ranges),
-                         backend=_Shared(store))  # type: ignore[arg-type]
-               for _ in range(count)]
-    async with contextlib.AsyncExitStack() as stack:
-        for server in started:
-            await stack.enter_async_context(server.running())
-        yield started
-    await store.close()
+def servers(count: int = 1, ranges: ServiceRanges = RANGES) -> Any:
+    return running_servers(count, ServerConfig(storage_url="memory://", service_ranges=ranges))
 
 
 async def create(server: ApiServer, body: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
@@ -157,16 +133,17 @@ async def test_each_type_that_needs_them_gets_an_ip_and_node_ports() -> None:
 
 async def test_requested_values_are_honoured_or_refused_in_upstreams_words() -> None:
     async with servers() as (server,):
-        got = await create(server, service("a", type="NodePort", clusterIP="10.96.0.10",
+        got = await create(server, service("a", type="NodePort", clusterIP="10.200.0.10",
                                            ports=[{"port": 80, "nodePort": 30105}]))
-        assert got["spec"]["clusterIP"] == "10.96.0.10" and got["spec"]["ports"][0]["nodePort"] == 30105
+        assert got["spec"]["clusterIP"] == "10.200.0.10" and got["spec"]["ports"][0]["nodePort"] == 30105
         cases = {
             "10.9.9.9": 'spec.clusterIPs: Invalid value: ["10.9.9.9"]: failed to allocate IP 10.9.9.9: '
-                        "provided IP is not in the valid range. The range of valid IPs is 10.96.0.0/26",
-            "10.96.0.63": 'spec.clusterIPs: Invalid value: ["10.96.0.63"]: failed to allocate IP 10.96.0.63: '
-                          "provided IP is not in the valid range. The range of valid IPs is 10.96.0.0/26",
-            "10.96.0.10": 'spec.clusterIPs: Invalid value: ["10.96.0.10"]: failed to allocate IP 10.96.0.10: '
-                          "provided IP is already allocated",
+                        "provided IP is not in the valid range. The range of valid IPs is 10.200.0.0/26",
+            "10.200.0.63": 'spec.clusterIPs: Invalid value: ["10.200.0.63"]: failed to allocate IP '
+                           "10.200.0.63: provided IP is not in the valid range. The range of valid IPs "
+                           "is 10.200.0.0/26",
+            "10.200.0.10": 'spec.clusterIPs: Invalid value: ["10.200.0.10"]: failed to allocate IP '
+                           "10.200.0.10: provided IP is already allocated",
         }
         for ip, message in cases.items():
             with pytest.raises(Invalid) as refused:
@@ -181,10 +158,10 @@ async def test_requested_values_are_honoured_or_refused_in_upstreams_words() -> 
                 f'Service "c" is invalid: spec.ports[0].nodePort: Invalid value: {port}: {message}'
         with pytest.raises(Invalid) as refused:
             await create(server, service("d", type="ExternalName", externalName="x.org",
-                                         clusterIP="10.96.0.20"))
+                                         clusterIP="10.200.0.20"))
         assert "spec.clusterIPs: Forbidden: may not be set for ExternalName services" in refused.value.message
         # Nothing the refused creates asked for stayed taken.
-        assert await claimed_ips(server) == {"10.96.0.10"}
+        assert await claimed_ips(server) == {"10.200.0.10"}
         assert await claimed_ports(server) == {"30105"}
 
 
@@ -199,11 +176,11 @@ async def test_two_ports_of_one_number_share_a_node_port() -> None:
 
 
 async def test_a_full_range_is_refused_and_a_released_address_is_reusable_at_once() -> None:
-    tiny = ServiceRanges.parse("10.96.0.0/30", "30100-30101")
+    tiny = ServiceRanges.parse("10.200.0.0/30", "30100-30101")
     async with servers(ranges=tiny) as (server,):
         first = await create(server, service("one"))
         second = await create(server, service("two"))
-        assert {first["spec"]["clusterIP"], second["spec"]["clusterIP"]} == {"10.96.0.1", "10.96.0.2"}
+        assert {first["spec"]["clusterIP"], second["spec"]["clusterIP"]} == {"10.200.0.1", "10.200.0.2"}
         with pytest.raises(InternalError, match="failed to allocate a serviceIP: range is full"):
             await create(server, service("three"))
         await delete(server, "one")
@@ -213,15 +190,15 @@ async def test_a_full_range_is_refused_and_a_released_address_is_reusable_at_onc
 
 async def test_a_failed_create_gives_back_what_it_took_and_a_dry_run_takes_nothing() -> None:
     async with servers() as (server,):
-        await create(server, service("a", clusterIP="10.96.0.5"))
+        await create(server, service("a", clusterIP="10.200.0.5"))
         with pytest.raises(AlreadyExists):
-            await create(server, service("a", type="NodePort", clusterIP="10.96.0.6",
+            await create(server, service("a", type="NodePort", clusterIP="10.200.0.6",
                                          ports=[{"port": 80, "nodePort": 30101}]))
-        dry = await create(server, service("b", type="NodePort", clusterIP="10.96.0.7"), dry_run=True)
-        assert dry["spec"]["clusterIP"] == "10.96.0.7"
+        dry = await create(server, service("b", type="NodePort", clusterIP="10.200.0.7"), dry_run=True)
+        assert dry["spec"]["clusterIP"] == "10.200.0.7"
         with pytest.raises(Invalid, match="already allocated"):
-            await create(server, service("c", clusterIP="10.96.0.5"), dry_run=True)
-        assert await claimed_ips(server) == {"10.96.0.5"}
+            await create(server, service("c", clusterIP="10.200.0.5"), dry_run=True)
+        assert await claimed_ips(server) == {"10.200.0.5"}
         assert await claimed_ports(server) == set()
 
 
@@ -247,9 +224,9 @@ async def test_cluster_ip_may_not_change_once_set() -> None:
     async with servers() as (server,):
         got = await create(server, service("a"))
         with pytest.raises(Invalid) as refused:
-            await patch(server, "a", {"clusterIP": "10.96.0.9", "clusterIPs": ["10.96.0.9"]})
+            await patch(server, "a", {"clusterIP": "10.200.0.9", "clusterIPs": ["10.200.0.9"]})
         assert refused.value.message == ('Service "a" is invalid: spec.clusterIPs[0]: '
-                                         'Invalid value: ["10.96.0.9"]: may not change once set')
+                                         'Invalid value: ["10.200.0.9"]: may not change once set')
         with pytest.raises(Invalid, match="may not change once set"):
             await patch(server, "a", {"clusterIP": "None", "clusterIPs": ["None"]})
         # A client that sends the object without the allocated address keeps it.
@@ -278,7 +255,7 @@ async def test_type_changes_allocate_and_release() -> None:
 
 # -- several servers --------------------------------------------------------------------------------
 async def test_two_servers_racing_creates_never_share_an_address() -> None:
-    ranges = ServiceRanges.parse("10.96.0.0/27", "30100-30139")  # 30 addresses, 40 node ports
+    ranges = ServiceRanges.parse("10.200.0.0/27", "30100-30139")  # 30 addresses, 40 node ports
     async with servers(2, ranges=ranges) as (first, second):
         bodies = [(first if i % 2 else second, service(f"s{i}", type="NodePort")) for i in range(30)]
         made = await asyncio.gather(*(create(server, body) for server, body in bodies))
@@ -294,7 +271,7 @@ async def test_repair_frees_a_leak_after_the_grace_and_reclaims_an_unrecorded_ad
         allocator = server.service_allocator
         kept = await create(server, service("kept", type="NodePort"))
         leaked = Holder(SYSTEM_TENANT, "default", "gone", "uid-of-nothing")
-        assert await allocator.ips.claim("10.96.0.33", leaked)
+        assert await allocator.ips.claim("10.200.0.33", leaked)
         leaked_port = "30109" if kept["spec"]["ports"][0]["nodePort"] != 30109 else "30108"
         assert await allocator.ports.claim(leaked_port, leaked)
         patient = AllocationRepair(allocator, server.cache, interval=60, leak_grace=60)
@@ -304,9 +281,9 @@ async def test_repair_frees_a_leak_after_the_grace_and_reclaims_an_unrecorded_ad
         eager = AllocationRepair(allocator, server.cache, interval=60, leak_grace=0)
         await asyncio.sleep(0.01)
         report = await eager.repair_once()
-        assert set(report.freed) == {"10.96.0.33", leaked_port}
+        assert set(report.freed) == {"10.200.0.33", leaked_port}
         assert report.reclaimed == (kept["spec"]["clusterIP"],)
         assert await claimed_ips(server) == {kept["spec"]["clusterIP"]}
         assert await claimed_ports(server) == {str(kept["spec"]["ports"][0]["nodePort"])}
-        reused = await create(server, service("reuse", clusterIP="10.96.0.33"))
-        assert reused["spec"]["clusterIP"] == "10.96.0.33"
+        reused = await create(server, service("reuse", clusterIP="10.200.0.33"))
+        assert reused["spec"]["clusterIP"] == "10.200.0.33"
