@@ -223,7 +223,9 @@ def test_bad_vm_specs_are_refused(kubectl: Kubectl) -> None:
 
 
 def test_unknown_image_surfaces_err_image_pull(kubectl: Kubectl) -> None:
-    kubectl.apply(vm_pod("noimage", image="no-such-vm-image:1.0"))
+    # Half a CPU: vm1 (1 CPU) and the cluster DNS pods already hold most of the 2-core node's CPU.
+    small = {"limits": {"cpu": "500m", "memory": "256Mi"}}
+    kubectl.apply(vm_pod("noimage", image="no-such-vm-image:1.0", resources=small))
 
     def pull_failed() -> bool:
         events = kubectl("get", "events", "--field-selector", "involvedObject.name=noimage").stdout
