@@ -39,10 +39,11 @@ from client import errors
 from client.config import load_kubeconfig
 from client.resources import NETWORKS, TENANTS, ResourceRef
 from client.rest import ApiClient
+from server.serving import default_advertise_address
 
 CLUSTER_RANGE = "10.232.0.0/24"
 POOL = "10.233.0.0/20"  # sixteen /24s: enough for this module's networks
-ADVERTISE = "127.0.0.2"
+ADVERTISE = default_advertise_address("0.0.0.0")  # a loopback one is never listed (ValidateNonSpecialIP)
 LABEL = "arktos.futurewei.com/network"
 SERVICES = ResourceRef("", "v1", "services", "Service")
 SLICES = ResourceRef("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice")
